@@ -1,0 +1,64 @@
+"""JSON-safe encoding of the cell values and labels a fitted model must remember.
+
+Column labels and category values can be ints, floats (NaN included), bools, strings, None or
+timestamps; JSON alone would lose the difference between ``1``, ``1.0``, ``True`` and ``"1"``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def encode_value(value: Any) -> Any:
+    """Turn a scalar into JSON-ready data that :func:`decode_value` restores exactly."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or value is pd.NA:
+        return {"t": "null"}
+    if value is pd.NaT:
+        return {"t": "nat"}
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return {"t": "float", "v": repr(value)}
+        return {"t": "float", "v": value}
+    if isinstance(value, str):
+        return value
+    if isinstance(value, pd.Timestamp):
+        return {"t": "timestamp", "v": value.isoformat()}
+    if isinstance(value, pd.Timedelta):
+        return {"t": "timedelta", "v": int(value.value)}
+    raise TypeError(f"cannot store a value of type {type(value).__name__} in a model file: {value!r}")
+
+
+def decode_value(data: Any) -> Any:
+    """Inverse of :func:`encode_value`."""
+    if isinstance(data, dict):
+        tag = data.get("t")
+        if tag == "null":
+            return None
+        if tag == "nat":
+            return pd.NaT
+        if tag == "float":
+            return float(data["v"])
+        if tag == "timestamp":
+            return pd.Timestamp(data["v"])
+        if tag == "timedelta":
+            return pd.Timedelta(int(data["v"]))
+        raise ValueError(f"unknown value tag {tag!r} in model file")
+    return data
+
+
+def encode_values(values: Any) -> list:
+    return [encode_value(v) for v in values]
+
+
+def decode_values(data: list) -> list:
+    return [decode_value(v) for v in data]

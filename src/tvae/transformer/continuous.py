@@ -1,0 +1,129 @@
+"""Mode-specific normalisation of a continuous column (the TVAE/CTGAN paper's transform).
+
+A variational Gaussian mixture with a Dirichlet-process weight prior is fitted to the column;
+components carrying almost no weight are dropped. A value x becomes a mode k, drawn from the
+posterior responsibilities of the kept components, and a scalar alpha = (x - mu_k) / (4 sigma_k)
+clipped to [-0.99, 0.99]. Decoding reverses it: x = alpha * 4 sigma_k + mu_k.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import digamma, softmax
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import BayesianGaussianMixture
+
+MAX_CLUSTERS = 10
+WEIGHT_THRESHOLD = 0.005
+CONCENTRATION_PRIOR = 1e-3
+ALPHA_CLIP = 0.99
+_CHUNK = 262_144  # rows per posterior block: bounds memory on very long columns
+
+
+@dataclass
+class ModeNormalizer:
+    """Fitted mixture of one continuous column, reduced to its kept components.
+
+    ``log_prior`` and ``precision`` give each kept component's unnormalised posterior
+    log-responsibility ``log_prior_k - precision_k / 2 * (x - mean_k)^2``: the same numbers the
+    variational mixture's ``predict_proba`` computes, restricted to kept components, but cheap
+    to evaluate and to store as JSON.
+    """
+
+    mean: np.ndarray  # (K,)
+    std: np.ndarray  # (K,)
+    log_prior: np.ndarray  # (K,)
+    precision: np.ndarray  # (K,)
+
+    @property
+    def n_modes(self) -> int:
+        return len(self.mean)
+
+    @classmethod
+    def fit(
+        cls,
+        values: np.ndarray,
+        seed: int,
+        max_clusters: int = MAX_CLUSTERS,
+        weight_threshold: float = WEIGHT_THRESHOLD,
+    ) -> ModeNormalizer:
+        """Fit the mixture on ``values`` (1-D, finite) with a seeded, private random state."""
+        values = np.asarray(values, dtype=np.float64).reshape(-1, 1)
+        n_components = max(1, min(max_clusters, len(np.unique(values))))
+        mixture = BayesianGaussianMixture(
+            n_components=n_components,
+            weight_concentration_prior_type="dirichlet_process",
+            weight_concentration_prior=CONCENTRATION_PRIOR,
+            n_init=1,
+            random_state=seed,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            mixture.fit(values)
+        keep = mixture.weights_ > weight_threshold
+        if not keep.any():  # cannot happen with <= 10 components, but never leave zero modes
+            keep = mixture.weights_ == mixture.weights_.max()
+        return cls._from_mixture(mixture, keep)
+
+    @classmethod
+    def _from_mixture(cls, mixture: BayesianGaussianMixture, keep: np.ndarray) -> ModeNormalizer:
+        # Expected log weights of the stick-breaking (Dirichlet process) prior.
+        a, b = mixture.weight_concentration_
+        digamma_total = digamma(a + b)
+        log_stick = digamma(a) - digamma_total
+        log_rest = np.concatenate([[0.0], np.cumsum(digamma(b) - digamma_total)[:-1]])
+        log_weights = log_stick + log_rest
+        # 1-D Gaussian log-density terms of the variational posterior (Wishart precision).
+        precision_chol = mixture.precisions_cholesky_.reshape(-1)
+        dof = mixture.degrees_of_freedom_
+        log_prior = (
+            log_weights
+            + np.log(precision_chol)
+            - 0.5 * np.log(2 * np.pi)
+            - 0.5 * np.log(dof)
+            + 0.5 * (np.log(2.0) + digamma(0.5 * dof) - 1.0 / mixture.mean_precision_)
+        )
+        return cls(
+            mean=mixture.means_.reshape(-1)[keep].copy(),
+            std=np.sqrt(mixture.covariances_.reshape(-1))[keep].copy(),
+            log_prior=log_prior[keep].copy(),
+            precision=(precision_chol**2)[keep].copy(),
+        )
+
+    def responsibilities(self, values: np.ndarray) -> np.ndarray:
+        """Posterior probability of each kept mode for each value. Shape (N, K)."""
+        values = np.asarray(values, dtype=np.float64)[:, None]  # (N, 1)
+        logits = self.log_prior - 0.5 * self.precision * (values - self.mean) ** 2  # (N, K)
+        return softmax(logits, axis=1)
+
+    def transform(
+        self, values: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Encode values as (alpha (N,) float32, mode (N,) int64), drawing each row's mode."""
+        values = np.asarray(values, dtype=np.float64)
+        alphas = np.empty(len(values), dtype=np.float32)
+        modes = np.empty(len(values), dtype=np.int64)
+        for start in range(0, len(values), _CHUNK):
+            block = values[start : start + _CHUNK]
+            cumulative = np.cumsum(self.responsibilities(block), axis=1)  # (n, K)
+            draws = rng.random(len(block))[:, None] * cumulative[:, -1:]
+            mode = np.minimum((cumulative < draws).sum(axis=1), self.n_modes - 1)
+            alpha = (block - self.mean[mode]) / (4 * self.std[mode])
+            alphas[start : start + len(block)] = np.clip(alpha, -ALPHA_CLIP, ALPHA_CLIP)
+            modes[start : start + len(block)] = mode
+        return alphas, modes
+
+    def inverse(self, alphas: np.ndarray, modes: np.ndarray) -> np.ndarray:
+        """Decode (alpha, mode) pairs back to values. Returns float64 (N,)."""
+        alphas = np.clip(np.asarray(alphas, dtype=np.float64), -1.0, 1.0)
+        return alphas * 4 * self.std[modes] + self.mean[modes]
+
+    def get_state(self) -> dict:
+        return {name: getattr(self, name).tolist() for name in ("mean", "std", "log_prior", "precision")}
+
+    @classmethod
+    def from_state(cls, state: dict) -> ModeNormalizer:
+        return cls(**{k: np.asarray(state[k], dtype=np.float64) for k in ("mean", "std", "log_prior", "precision")})

@@ -1,0 +1,149 @@
+"""The data transformer: table <-> (alphas, codes) matrices, with the layout that ties them.
+
+``transform`` returns the compact form the trainer keeps in memory: ``alphas`` (N, n_tanh)
+float32 and ``codes`` (N, n_softmax) int64. The dense one-hot row the networks see is built
+per batch (see :func:`tvae.training.dense_batch`), so a million-row table never exists as a
+wide float matrix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from tvae.codec import decode_value, encode_value
+from tvae.layout import Layout
+from tvae.transformer.categorical import OneHotEncoder
+from tvae.transformer.columns import (
+    CategoricalColumn,
+    ColumnModel,
+    ContinuousColumn,
+    column_from_state,
+)
+from tvae.transformer.continuous import MAX_CLUSTERS, WEIGHT_THRESHOLD, ModeNormalizer
+from tvae.transformer.dtypes import DtypeInfo
+
+
+@dataclass
+class EncodedTable:
+    """A table in model space."""
+
+    alphas: np.ndarray  # (N, n_tanh) float32
+    codes: np.ndarray  # (N, n_softmax) int64
+
+    def __len__(self) -> int:
+        return len(self.codes) if self.codes.size or not self.alphas.size else len(self.alphas)
+
+
+class TableTransformer:
+    """Fits one column model per column and assembles their spans into a :class:`Layout`."""
+
+    def __init__(
+        self,
+        max_clusters: int = MAX_CLUSTERS,
+        weight_threshold: float = WEIGHT_THRESHOLD,
+        fit_sample_size: int | None = None,
+    ) -> None:
+        self.max_clusters = max_clusters
+        self.weight_threshold = weight_threshold
+        self.fit_sample_size = fit_sample_size
+        self.columns: list[ColumnModel] = []
+
+    def fit(
+        self,
+        frame: pd.DataFrame,
+        kinds: Mapping[Hashable, str],
+        rng: np.random.Generator,
+        progress: bool = False,
+    ) -> TableTransformer:
+        """Fit a model per column; ``kinds`` maps each column to "continuous" or "categorical"."""
+        sample = frame
+        if self.fit_sample_size is not None and len(frame) > self.fit_sample_size:
+            rows = np.sort(rng.choice(len(frame), self.fit_sample_size, replace=False))
+            sample = frame.iloc[rows]
+        self.columns = []
+        bar = tqdm(list(frame.columns), desc="Fitting transformer", disable=not progress, leave=False)
+        for name in bar:
+            bar.set_postfix_str(str(name))
+            dtype = DtypeInfo.of(frame[name])
+            if kinds[name] == "continuous":
+                normalizer = ModeNormalizer.fit(
+                    sample[name].to_numpy(dtype=np.float64),
+                    seed=int(rng.integers(2**31 - 1)),
+                    max_clusters=self.max_clusters,
+                    weight_threshold=self.weight_threshold,
+                )
+                self.columns.append(ContinuousColumn(name, dtype, normalizer))
+            else:
+                # Categories come from every row, never a sample: none may be lost.
+                self.columns.append(CategoricalColumn(name, dtype, OneHotEncoder.fit(frame[name])))
+        return self
+
+    @property
+    def layout(self) -> Layout:
+        return Layout.from_widths(
+            [(kind, width, str(col.name)) for col in self.columns for kind, width in col.spans]
+        )
+
+    @property
+    def column_names(self) -> list:
+        return [col.name for col in self.columns]
+
+    @property
+    def kinds(self) -> dict:
+        return {col.name: col.kind for col in self.columns}
+
+    def transform(self, frame: pd.DataFrame, rng: np.random.Generator) -> EncodedTable:
+        """Encode ``frame`` (same columns as in fit); modes are drawn with ``rng``."""
+        alphas, codes = [], []
+        for col in self.columns:
+            a, c = col.transform(frame[col.name], rng)
+            alphas.append(a)
+            codes.append(c)
+        return EncodedTable(
+            alphas=np.concatenate(alphas, axis=1).astype(np.float32, copy=False),
+            codes=np.concatenate(codes, axis=1).astype(np.int64, copy=False),
+        )
+
+    def inverse_transform(self, alphas: np.ndarray, codes: np.ndarray) -> pd.DataFrame:
+        """Decode model-space rows back to a table with the input's columns and dtypes."""
+        out, a_pos, c_pos = [], 0, 0
+        for col in self.columns:
+            n_a = sum(1 for kind, _ in col.spans if kind == "tanh")
+            n_c = sum(1 for kind, _ in col.spans if kind == "softmax")
+            out.append(col.inverse(alphas[:, a_pos : a_pos + n_a], codes[:, c_pos : c_pos + n_c]))
+            a_pos, c_pos = a_pos + n_a, c_pos + n_c
+        frame = pd.concat(out, axis=1, ignore_index=True)
+        frame.columns = pd.Index(self.column_names)
+        return frame
+
+    def get_state(self) -> dict:
+        return {
+            "max_clusters": self.max_clusters,
+            "weight_threshold": self.weight_threshold,
+            "fit_sample_size": self.fit_sample_size,
+            "columns": [
+                {
+                    "name": encode_value(col.name),
+                    "kind": col.kind,
+                    "dtype": col.dtype.get_state(),
+                    "state": col.get_state(),
+                }
+                for col in self.columns
+            ],
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> TableTransformer:
+        transformer = cls(state["max_clusters"], state["weight_threshold"], state["fit_sample_size"])
+        transformer.columns = [
+            column_from_state(
+                decode_value(item["name"]), item["kind"], DtypeInfo.from_state(item["dtype"]), item["state"]
+            )
+            for item in state["columns"]
+        ]
+        return transformer
