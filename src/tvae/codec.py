@@ -35,7 +35,9 @@ def encode_value(value: Any) -> Any:
         return {"t": "timestamp", "v": value.isoformat()}
     if isinstance(value, pd.Timedelta):
         return {"t": "timedelta", "v": int(value.value)}
-    raise TypeError(f"cannot store a value of type {type(value).__name__} in a model file: {value!r}")
+    raise TypeError(
+        f"cannot store a value of type {type(value).__name__} in a model file: {value!r}"
+    )
 
 
 def decode_value(data: Any) -> Any:

@@ -35,9 +35,12 @@ def resolve_device(device: str | torch.device | None, enable_gpu: bool = True) -
     available = {
         "cpu": True,
         "cuda": torch.cuda.is_available(),
-        "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(),
+        "mps": getattr(torch.backends, "mps", None) is not None
+        and torch.backends.mps.is_available(),
     }.get(resolved.type, False)
     if not available:
-        warnings.warn(f"device {device!r} is not available here; using the CPU", TVAEWarning, stacklevel=3)
+        warnings.warn(
+            f"device {device!r} is not available here; using the CPU", TVAEWarning, stacklevel=3
+        )
         return torch.device("cpu")
     return resolved

@@ -76,9 +76,7 @@ def reconstruction_loss(
         total = total + (error.pow(2) / (2 * scale.pow(2))).sum() + n_rows * torch.log(scale).sum()
     if index.softmax_offsets.numel():
         logits = index.softmax_logits(raw)  # (B, S, W)
-        total = total + F.cross_entropy(
-            logits.flatten(0, 1), codes.flatten(), reduction="sum"
-        )
+        total = total + F.cross_entropy(logits.flatten(0, 1), codes.flatten(), reduction="sum")
     return loss_factor * total / n_rows
 
 

@@ -9,7 +9,9 @@ from tvae.loss import SpanIndex
 DECODINGS = ("sample", "argmax")
 
 
-def gumbel_noise(shape: torch.Size, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+def gumbel_noise(
+    shape: torch.Size, generator: torch.Generator, device: torch.device
+) -> torch.Tensor:
     """Standard Gumbel noise; argmax(logits + noise) draws from softmax(logits)."""
     uniform = torch.rand(shape, generator=generator, device=device)
     return -torch.log(-torch.log(uniform.clamp_(1e-20, 1.0 - 1e-7)))

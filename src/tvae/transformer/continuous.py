@@ -122,8 +122,15 @@ class ModeNormalizer:
         return alphas * 4 * self.std[modes] + self.mean[modes]
 
     def get_state(self) -> dict:
-        return {name: getattr(self, name).tolist() for name in ("mean", "std", "log_prior", "precision")}
+        return {
+            name: getattr(self, name).tolist() for name in ("mean", "std", "log_prior", "precision")
+        }
 
     @classmethod
     def from_state(cls, state: dict) -> ModeNormalizer:
-        return cls(**{k: np.asarray(state[k], dtype=np.float64) for k in ("mean", "std", "log_prior", "precision")})
+        return cls(
+            **{
+                k: np.asarray(state[k], dtype=np.float64)
+                for k in ("mean", "std", "log_prior", "precision")
+            }
+        )

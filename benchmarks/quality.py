@@ -1,0 +1,117 @@
+"""Quality side by side: tvae against the reference (ctgan.TVAE) on one table, several seeds.
+
+Usage (needs the `bench` extra):
+    python benchmarks/quality.py DATA.csv --target income --epochs 300 --batch-size 500 \
+        --seeds 0 1 2 --implementations tvae ctgan
+
+`--tvae-param key=value` passes extra constructor arguments to tvae.TVAE (e.g.
+`--tvae-param decoding=argmax`). Results are printed as a table and appended as JSON lines to
+`--out` when given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from protocol import discrete_columns_of, read_table, real_f1, run_once, summarise, timed
+
+
+def _parse_value(text: str):
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
+
+
+def tvae_runner(epochs: int | None, batch_size: int | None, extra: dict):
+    from tvae import TVAE
+
+    def fit_and_sample(train, discrete, seed, n_rows):
+        params = dict(extra, random_state=seed, enable_gpu=False)
+        if epochs is not None:
+            params["epochs"] = epochs
+        if batch_size is not None:
+            params["batch_size"] = batch_size
+        model, fit_seconds = timed(TVAE(**params).fit, train, discrete)
+        synthetic, sample_seconds = timed(model.sample, n_rows)
+        return synthetic, fit_seconds, sample_seconds
+
+    return fit_and_sample
+
+
+def ctgan_runner(epochs: int | None, batch_size: int | None):
+    from ctgan import TVAE as ReferenceTVAE
+
+    def fit_and_sample(train, discrete, seed, n_rows):
+        params = {"enable_gpu": False}
+        if epochs is not None:
+            params["epochs"] = epochs
+        if batch_size is not None:
+            params["batch_size"] = batch_size
+        model = ReferenceTVAE(**params)
+        model.set_random_state(seed)
+        _, fit_seconds = timed(model.fit, train, discrete)
+        synthetic, sample_seconds = timed(model.sample, n_rows)
+        return synthetic, fit_seconds, sample_seconds
+
+    return fit_and_sample
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("data", help="CSV file (optionally .gz)")
+    parser.add_argument("--target", default=None, help="classification target for efficacy")
+    parser.add_argument("--discrete", default=None, help="comma-separated categorical columns")
+    parser.add_argument("--epochs", type=int, default=None, help="default: each library's own")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: each library's own")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--implementations", nargs="+", default=["tvae", "ctgan"])
+    parser.add_argument("--tvae-param", action="append", default=[], help="key=value")
+    parser.add_argument("--max-rows", type=int, default=None, help="subsample the table first")
+    parser.add_argument("--label", default=None, help="name for the tvae row in the table")
+    parser.add_argument("--out", default=None, help="append results as JSON lines here")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(torch.get_num_threads())
+    frame = read_table(args.data)
+    if args.max_rows and len(frame) > args.max_rows:
+        frame = frame.sample(args.max_rows, random_state=0).reset_index(drop=True)
+    discrete = discrete_columns_of(frame, args.discrete.split(",") if args.discrete else None)
+    dataset = Path(args.data).name.split(".")[0]
+    extra = dict(item.split("=", 1) for item in args.tvae_param)
+    extra = {k: _parse_value(v) for k, v in extra.items()}
+    runners = {
+        "tvae": tvae_runner(args.epochs, args.batch_size, extra),
+        "ctgan": ctgan_runner(args.epochs, args.batch_size),
+    }
+    results = []
+    for seed in args.seeds:
+        for name in args.implementations:
+            label = (args.label or "tvae") if name == "tvae" else name
+            result = run_once(label, dataset, frame, discrete, args.target, seed, runners[name])
+            results.append(result)
+            print(json.dumps(result.to_dict()), flush=True)
+            if args.out:
+                with open(args.out, "a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(result.to_dict()) + "\n")
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(summarise(results))
+    if args.target:
+        print(
+            f"real-data efficacy macro-F1 (ceiling): {real_f1(frame, args.target, discrete, args.seeds):.4f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""Every bad input is a clear ValueError/TypeError naming the culprit, raised before training."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tvae import TVAE, InvalidDataError, InvalidDataTypeError, InvalidParameterError
+
+
+@pytest.fixture
+def small():
+    return pd.DataFrame({"x": np.arange(20, dtype=float), "c": list("ab") * 10})
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"epochs": -3}, "epochs"),
+        ({"epochs": 2.5}, "epochs"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"embedding_dim": 0}, "embedding_dim"),
+        ({"compress_dims": (128, 0)}, "compress_dims"),
+        ({"decompress_dims": "128"}, "decompress_dims"),
+        ({"l2scale": -1.0}, "l2scale"),
+        ({"loss_factor": 0}, "loss_factor"),
+        ({"random_state": -1}, "random_state"),
+        ({"decoding": "mode"}, "decoding"),
+        ({"lr_schedule": "cosine"}, "lr_schedule"),
+    ],
+)
+def test_invalid_parameters_name_the_parameter(small, params, name):
+    with pytest.raises(InvalidParameterError, match=name):
+        TVAE(**params).fit(small, ["c"])
+
+
+def test_empty_tables(small):
+    with pytest.raises(InvalidDataError, match="no rows"):
+        TVAE(epochs=1).fit(small.iloc[:0], ["c"])
+    with pytest.raises(InvalidDataError, match="no columns"):
+        TVAE(epochs=1).fit(pd.DataFrame(index=range(5)))
+
+
+def test_unknown_discrete_column_is_named(small):
+    with pytest.raises(InvalidDataError, match="'colour'"):
+        TVAE(epochs=1).fit(small, ["c", "colour"])
+
+
+def test_discrete_columns_must_be_a_list(small):
+    with pytest.raises(InvalidDataTypeError, match="discrete_columns"):
+        TVAE(epochs=1).fit(small, "c")
+
+
+def test_arrays_must_be_two_dimensional():
+    with pytest.raises(InvalidDataError, match="2-D"):
+        TVAE(epochs=1).fit(np.arange(10.0))
+    with pytest.raises(InvalidDataError, match="2-D"):
+        TVAE(epochs=1).fit(np.zeros((2, 3, 4)))
+
+
+def test_ndarray_discrete_index_out_of_range():
+    with pytest.raises(InvalidDataError, match=r"\[5\]"):
+        TVAE(epochs=1).fit(np.zeros((10, 2)), discrete_columns=[5])
+
+
+def test_wrong_train_data_type():
+    with pytest.raises(InvalidDataTypeError, match="DataFrame"):
+        TVAE(epochs=1).fit([[1, 2], [3, 4]])
+
+
+def test_negative_or_non_integer_sample_count(small):
+    model = TVAE(epochs=1, random_state=0).fit(small, ["c"])
+    with pytest.raises(InvalidParameterError, match="samples"):
+        model.sample(-1)
+    with pytest.raises(InvalidParameterError, match="samples"):
+        model.sample(2.5)
+
+
+def test_duplicate_column_names():
+    frame = pd.DataFrame([[1.0, 2.0]] * 5, columns=["a", "a"])
+    with pytest.raises(InvalidDataError, match="duplicate"):
+        TVAE(epochs=1).fit(frame)
+
+
+def test_complex_numbers_are_rejected():
+    frame = pd.DataFrame({"z": np.array([1 + 2j, 3 + 0j] * 5)})
+    with pytest.raises(InvalidDataTypeError, match="'z'"):
+        TVAE(epochs=1).fit(frame)
