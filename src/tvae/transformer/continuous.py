@@ -8,18 +8,18 @@ clipped to [-0.99, 0.99]. Decoding reverses it: x = alpha * 4 sigma_k + mu_k.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import digamma, softmax
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.mixture import BayesianGaussianMixture
+
+from tvae.transformer.mixture import MixtureFit, compress, fit_mixture
 
 MAX_CLUSTERS = 10
 WEIGHT_THRESHOLD = 0.005
 CONCENTRATION_PRIOR = 1e-3
 ALPHA_CLIP = 0.99
+MAX_POINTS = 4_096  # distinct values fitted exactly; beyond that, equal-count groups
 _CHUNK = 262_144  # rows per posterior block: bounds memory on very long columns
 
 
@@ -46,49 +46,49 @@ class ModeNormalizer:
     def fit(
         cls,
         values: np.ndarray,
-        seed: int,
+        rng: np.random.Generator | int,
         max_clusters: int = MAX_CLUSTERS,
         weight_threshold: float = WEIGHT_THRESHOLD,
+        max_points: int = MAX_POINTS,
     ) -> ModeNormalizer:
-        """Fit the mixture on ``values`` (1-D, finite) with a seeded, private random state."""
-        values = np.asarray(values, dtype=np.float64).reshape(-1, 1)
-        n_components = max(1, min(max_clusters, len(np.unique(values))))
-        mixture = BayesianGaussianMixture(
-            n_components=n_components,
-            weight_concentration_prior_type="dirichlet_process",
-            weight_concentration_prior=CONCENTRATION_PRIOR,
-            n_init=1,
-            random_state=seed,
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            mixture.fit(values)
-        keep = mixture.weights_ > weight_threshold
+        """Fit the mixture on ``values`` (1-D, finite), drawing randomness from ``rng``.
+
+        The fit runs on the column's distinct values weighted by their counts, which equals
+        fitting every row; a column with more than ``max_points`` distinct values is fitted on
+        ``max_points`` equal-count groups of its sorted values (see :func:`compress`).
+        """
+        rng = np.random.default_rng(rng)  # an int seed or a Generator (used as is)
+        values = np.asarray(values, dtype=np.float64).reshape(-1)
+        # differs from the reference: it fits every row, which does not scale (CTGAN #7).
+        points, counts = compress(values, max_points)
+        n_components = max(1, min(max_clusters, len(points)))
+        mixture = fit_mixture(points, counts, n_components, rng, CONCENTRATION_PRIOR)
+        keep = mixture.weights > weight_threshold
         if not keep.any():  # cannot happen with <= 10 components, but never leave zero modes
-            keep = mixture.weights_ == mixture.weights_.max()
+            keep = mixture.weights == mixture.weights.max()
         return cls._from_mixture(mixture, keep)
 
     @classmethod
-    def _from_mixture(cls, mixture: BayesianGaussianMixture, keep: np.ndarray) -> ModeNormalizer:
+    def _from_mixture(cls, mixture: MixtureFit, keep: np.ndarray) -> ModeNormalizer:
         # Expected log weights of the stick-breaking (Dirichlet process) prior.
-        a, b = mixture.weight_concentration_
+        a, b = mixture.weight_concentration
         digamma_total = digamma(a + b)
         log_stick = digamma(a) - digamma_total
         log_rest = np.concatenate([[0.0], np.cumsum(digamma(b) - digamma_total)[:-1]])
         log_weights = log_stick + log_rest
         # 1-D Gaussian log-density terms of the variational posterior (Wishart precision).
-        precision_chol = mixture.precisions_cholesky_.reshape(-1)
-        dof = mixture.degrees_of_freedom_
+        precision_chol = mixture.precisions_cholesky
+        dof = mixture.degrees_of_freedom
         log_prior = (
             log_weights
             + np.log(precision_chol)
             - 0.5 * np.log(2 * np.pi)
             - 0.5 * np.log(dof)
-            + 0.5 * (np.log(2.0) + digamma(0.5 * dof) - 1.0 / mixture.mean_precision_)
+            + 0.5 * (np.log(2.0) + digamma(0.5 * dof) - 1.0 / mixture.mean_precision)
         )
         return cls(
-            mean=mixture.means_.reshape(-1)[keep].copy(),
-            std=np.sqrt(mixture.covariances_.reshape(-1))[keep].copy(),
+            mean=mixture.means[keep].copy(),
+            std=np.sqrt(mixture.covariances)[keep].copy(),
             log_prior=log_prior[keep].copy(),
             precision=(precision_chol**2)[keep].copy(),
         )
