@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 KINDS = ("numerical", "categorical", "boolean", "datetime", "id")
+_ALIASES = {"continuous": "numerical", "discrete": "categorical", "bool": "boolean"}
 CONTINUOUS = frozenset({"numerical", "datetime"})
 DISCRETE = frozenset({"categorical", "boolean"})
 DEFAULT_REAL_CORRELATION_THRESHOLD = 0.5
@@ -45,21 +46,14 @@ def infer_kinds(
     discrete_columns: list[str] | tuple[str, ...] | None = None,
     metadata: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """Return ``{column: kind}``: from ``metadata``, else ``discrete_columns``, else dtypes."""
+    """Return ``{column: kind}``.
+
+    ``metadata`` entries win; columns it does not list are "categorical" when named in
+    ``discrete_columns`` and "numerical" otherwise, or, without ``discrete_columns``, follow
+    their dtype (bool -> boolean, datetime64 -> datetime, numbers -> numerical, else
+    categorical). The aliases "continuous", "discrete" and "bool" are accepted.
+    """
     columns = list(data.columns)
-    if metadata is not None:
-        if not isinstance(metadata, dict):
-            raise TypeError(f"metadata must be a dict {{column: kind}}, got {type(metadata)!r}")
-        missing = [c for c in columns if c not in metadata]
-        extra = [c for c in metadata if c not in data.columns]
-        if missing or extra:
-            raise ValueError(
-                f"metadata does not match the columns: missing {missing}, unknown {extra}"
-            )
-        bad = {c: k for c, k in metadata.items() if k not in KINDS}
-        if bad:
-            raise ValueError(f"metadata has unknown kinds {bad}; allowed kinds are {KINDS}")
-        return {c: metadata[c] for c in columns}
     if discrete_columns is not None:
         if isinstance(discrete_columns, str):
             raise TypeError("discrete_columns must be a list of column names, not a string")
@@ -67,8 +61,21 @@ def infer_kinds(
         if unknown:
             raise ValueError(f"discrete_columns names columns not in the data: {unknown}")
         chosen = set(discrete_columns)
-        return {c: "categorical" if c in chosen else "numerical" for c in columns}
-    return {c: _kind_from_dtype(data[c]) for c in columns}
+        kinds = {c: "categorical" if c in chosen else "numerical" for c in columns}
+    else:
+        kinds = {c: _kind_from_dtype(data[c]) for c in columns}
+    if metadata is not None:
+        if not isinstance(metadata, dict):
+            raise TypeError(f"metadata must be a dict {{column: kind}}, got {type(metadata)!r}")
+        extra = [c for c in metadata if c not in data.columns]
+        if extra:
+            raise ValueError(f"metadata names columns not in the data: {extra}")
+        given = {c: _ALIASES.get(k, k) if isinstance(k, str) else k for c, k in metadata.items()}
+        bad = {c: k for c, k in given.items() if k not in KINDS}
+        if bad:
+            raise ValueError(f"metadata has unknown kinds {bad}; allowed kinds are {KINDS}")
+        kinds.update(given)
+    return kinds
 
 
 def _kind_from_dtype(column: pd.Series) -> str:
@@ -101,6 +108,20 @@ def to_float(column: pd.Series, kind: str, name: object = None) -> np.ndarray:
         raise ValueError(f"column {label!r} is declared numerical but: {error}") from error
 
 
+def _label(value: object) -> str:
+    # 1.0 and 1 give the same label: a generator may return integer codes as floats
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def category_text(column: pd.Series, missing: object = None) -> np.ndarray:
+    """Values as text labels (object array), ``missing`` where absent; one ``str`` per unique."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    labels = np.array([_label(u) for u in uniques] + [missing], dtype=object)
+    return labels[codes]  # the sentinel -1 picks ``missing``
+
+
 def _joint_codes(real: pd.Series, synthetic: pd.Series) -> tuple[np.ndarray, np.ndarray, int]:
     """Integer codes shared by both frames; missing values get the extra code ``k``."""
     both = pd.concat([real, synthetic], ignore_index=True)
@@ -109,7 +130,7 @@ def _joint_codes(real: pd.Series, synthetic: pd.Series) -> tuple[np.ndarray, np.
     codes, uniques = pd.factorize(both, use_na_sentinel=True)
     k = len(uniques)
     codes = np.where(codes < 0, k, codes)
-    return codes[: len(real)], codes[len(real):], k + 1
+    return codes[: len(real)], codes[len(real) :], k + 1
 
 
 # --------------------------------------------------------------------------- single columns
@@ -160,8 +181,10 @@ def pearson(x: np.ndarray, y: np.ndarray) -> float:
 def correlation_similarity(real: pd.DataFrame, synthetic: pd.DataFrame) -> float:
     """1 - |Pearson(real) - Pearson(synthetic)| / 2 for the two columns of each frame."""
     _check_pair(real, synthetic)
-    kinds = ["datetime" if pd.api.types.is_datetime64_any_dtype(real[c]) else "numerical"
-             for c in real.columns[:2]]
+    kinds = [
+        "datetime" if pd.api.types.is_datetime64_any_dtype(real[c]) else "numerical"
+        for c in real.columns[:2]
+    ]
     a, b = real.columns[:2]
     r_real = pearson(to_float(real[a], kinds[0]), to_float(real[b], kinds[1]))
     r_syn = pearson(to_float(synthetic[a], kinds[0]), to_float(synthetic[b], kinds[1]))
@@ -200,7 +223,7 @@ def _contingency(
     else:
         cells, inverse = np.unique(np.concatenate([joint_r, joint_s]), return_inverse=True)
         count_r = np.bincount(inverse[: len(joint_r)], minlength=len(cells))
-        count_s = np.bincount(inverse[len(joint_r):], minlength=len(cells))
+        count_s = np.bincount(inverse[len(joint_r) :], minlength=len(cells))
     tv = 0.5 * np.abs(count_r / len(joint_r) - count_s / len(joint_s)).sum()
     rows, cols = cells // kb, cells % kb
     return float(1.0 - tv), _cramers_v(count_r, rows, cols), _cramers_v(count_s, rows, cols)
@@ -237,8 +260,9 @@ def column_shapes(
             )
             rows.append((column, kind, "KSComplement", score))
         elif kind in DISCRETE:
-            rows.append((column, kind, "TVComplement", tv_complement(real[column],
-                                                                     synthetic[column])))
+            rows.append(
+                (column, kind, "TVComplement", tv_complement(real[column], synthetic[column]))
+            )
     return pd.DataFrame(rows, columns=["column", "kind", "metric", "score"]).astype(
         {"score": "float64"}
     )
@@ -271,7 +295,12 @@ def _prepare(real: pd.Series, synthetic: pd.Series, kind: str) -> _Prepared:
     if kind in CONTINUOUS:
         rv, sv = to_float(real, kind, real.name), to_float(synthetic, kind, real.name)
         return _Prepared(
-            True, rv, sv, _bin_codes(rv), _bin_codes(sv), _N_BINS + 2,
+            True,
+            rv,
+            sv,
+            _bin_codes(rv),
+            _bin_codes(sv),
+            _N_BINS + 2,
             real_constant=pd.Series(rv).nunique() == 1,
             syn_constant=pd.Series(sv).nunique() == 1,
         )
@@ -293,8 +322,10 @@ def column_pair_trends(
     continuous pairs), real_association and synthetic_association (Cramér's V of discrete and
     mixed pairs) and ``contributes`` (whether the pair counts towards the property score).
     """
-    for name, value in (("real_correlation_threshold", real_correlation_threshold),
-                        ("real_association_threshold", real_association_threshold)):
+    for name, value in (
+        ("real_correlation_threshold", real_correlation_threshold),
+        ("real_association_threshold", real_association_threshold),
+    ):
         if not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}")
     scored = [c for c, k in kinds.items() if k in CONTINUOUS or k in DISCRETE]
@@ -306,8 +337,17 @@ def column_pair_trends(
             rows.append((a, b, *_correlation_row(pa, pb, real_correlation_threshold)))
         else:
             rows.append((a, b, *_contingency_row(pa, pb, real_association_threshold)))
-    columns = ["column_1", "column_2", "metric", "score", "real", "synthetic",
-               "real_association", "synthetic_association", "contributes"]
+    columns = [
+        "column_1",
+        "column_2",
+        "metric",
+        "score",
+        "real",
+        "synthetic",
+        "real_association",
+        "synthetic_association",
+        "contributes",
+    ]
     frame = pd.DataFrame(rows, columns=columns)
     float_columns = columns[3:8]
     return frame.astype({c: "float64" for c in float_columns} | {"contributes": "bool"})
@@ -320,25 +360,23 @@ def _correlation_row(pa: _Prepared, pb: _Prepared, threshold: float) -> tuple:
     r_real = pearson(pa.real_values, pb.real_values)
     r_syn = pearson(pa.syn_values, pb.syn_values)
     score = 1.0 - abs(r_real - r_syn) / 2.0
-    if threshold > 0:
-        contributes = bool(not np.isnan(r_real) and abs(r_real) > threshold)
-    else:
-        contributes = True
+    contributes = threshold <= 0 or bool(not np.isnan(r_real) and abs(r_real) > threshold)
     return ("CorrelationSimilarity", score, r_real, r_syn, nan, nan, contributes)
 
 
 def _contingency_row(pa: _Prepared, pb: _Prepared, threshold: float) -> tuple:
     nan = float("nan")
-    if pa.real_codes is None or pb.real_codes is None or pa.syn_codes is None \
-            or pb.syn_codes is None:
+    if (
+        pa.real_codes is None
+        or pb.real_codes is None
+        or pa.syn_codes is None
+        or pb.syn_codes is None
+    ):
         return ("ContingencySimilarity", nan, nan, nan, nan, nan, False)
     score, v_real, v_syn = _contingency(
         pa.real_codes, pb.real_codes, pa.syn_codes, pb.syn_codes, pa.n_codes, pb.n_codes
     )
-    if threshold > 0:
-        contributes = bool(not np.isnan(v_real) and v_real > threshold)
-    else:
-        contributes = True
+    contributes = threshold <= 0 or bool(not np.isnan(v_real) and v_real > threshold)
     return ("ContingencySimilarity", score, nan, nan, v_real, v_syn, contributes)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .metrics import CONTINUOUS, infer_kinds, to_float
+from .metrics import CONTINUOUS, category_text, infer_kinds, to_float
 
 DEFAULT_MAX_ROWS = 5_000
 _MAX_ONE_HOT = 100  # categories per column kept in the encoding (most frequent in real)
@@ -29,15 +29,8 @@ def _canonical(frame: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
         if kind in CONTINUOUS:
             out[column] = to_float(frame[column], kind, column)
         else:
-            text = frame[column].map(_text, na_action="ignore").astype(object)
-            out[column] = text.where(text.notna(), _MISSING).to_numpy(dtype=object)
+            out[column] = category_text(frame[column], _MISSING)
     return pd.DataFrame(out, index=frame.index)
-
-
-def _text(value: object) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def exact_copy_share(
@@ -60,8 +53,15 @@ class _Encoder:
     the same as one standard deviation on a numerical column.
     """
 
-    def __init__(self, reference: pd.DataFrame, kinds: dict[str, str]) -> None:
+    def __init__(
+        self, reference: pd.DataFrame, kinds: dict[str, str], frames: list[pd.DataFrame]
+    ) -> None:
         self.kinds = {c: k for c, k in kinds.items() if k != "id"}
+        flag_missing = {
+            c
+            for c, k in self.kinds.items()
+            if k in CONTINUOUS and any(f[c].isna().any() for f in frames)
+        }
         self.stats: dict[str, tuple[float, float, bool]] = {}
         self.categories: dict[str, dict[str, int]] = {}
         canon = _canonical(reference, self.kinds)
@@ -72,7 +72,8 @@ class _Encoder:
                 finite = numbers[~np.isnan(numbers)]
                 mean = float(finite.mean()) if len(finite) else 0.0
                 std = float(finite.std()) if len(finite) else 1.0
-                self.stats[column] = (mean, std if std > 0 else 1.0, bool(np.isnan(numbers).any()))
+                # a missing flag for columns with gaps in any frame (fixes the width)
+                self.stats[column] = (mean, std if std > 0 else 1.0, column in flag_missing)
             else:
                 top = values.value_counts().index[:_MAX_ONE_HOT]
                 self.categories[column] = {value: i for i, value in enumerate(top)}
@@ -86,7 +87,7 @@ class _Encoder:
                 numbers = canon[column].to_numpy(dtype=np.float64)
                 missing = np.isnan(numbers)
                 blocks.append(np.where(missing, 0.0, (numbers - mean) / std)[:, None])
-                if flag or missing.any():
+                if flag:
                     blocks.append(missing.astype(np.float64)[:, None])
             else:
                 index = self.categories[column]
@@ -130,7 +131,8 @@ def distance_to_closest_record(
     reference = _subsample(real, max_rows, rng)
     if len(reference) == 0 or len(synthetic) == 0:
         raise ValueError("real and synthetic must each have at least one row for the DCR")
-    encoder = _Encoder(reference, kinds)
+    frames = [f for f in (real, synthetic, holdout) if f is not None]
+    encoder = _Encoder(reference, kinds, frames)
     index = NearestNeighbors(n_neighbors=1).fit(encoder.transform(reference))
 
     def median_distance(frame: pd.DataFrame) -> tuple[float, int]:
