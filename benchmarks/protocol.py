@@ -42,10 +42,22 @@ def read_table(path: str) -> pd.DataFrame:
     return pd.read_csv(path, keep_default_na=not keep_na, na_values=[] if keep_na else None)
 
 
-def discrete_columns_of(frame: pd.DataFrame, given: list[str] | None) -> list[str]:
+def discrete_columns_of(
+    frame: pd.DataFrame, given: list[str] | None, target: str | None = None
+) -> list[str]:
+    """The given categorical columns, else the non-numeric ones; a target is always categorical."""
     if given:
-        return given
-    return [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+        discrete = list(given)
+    else:
+        discrete = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    if target and target not in discrete:
+        discrete.append(target)
+    return discrete
+
+
+def is_key(name: str) -> bool:
+    """Columns that are row keys (scored as SDMetrics "id": skipped by its quality report)."""
+    return name.lower() == "id" or name.lower().endswith("_id")
 
 
 def split(frame: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -60,7 +72,8 @@ def sdmetrics_quality(
 
     metadata = {
         "columns": {
-            c: {"sdtype": "categorical" if c in discrete else "numerical"} for c in real.columns
+            c: {"sdtype": "id" if is_key(c) else "categorical" if c in discrete else "numerical"}
+            for c in real.columns
         }
     }
     report = QualityReport()
@@ -76,9 +89,11 @@ def sdmetrics_quality(
 
 
 def _as_features(frame: pd.DataFrame, discrete: list[str], categories: dict) -> pd.DataFrame:
-    out = frame.copy()
+    out = frame.drop(columns=[c for c in frame.columns if is_key(c)])
     for c in discrete:
-        out[c] = pd.Categorical(out[c].astype(str), categories=categories[c])
+        codes = pd.Categorical(out[c].astype(str), categories=categories[c])
+        # The classifier takes at most 255 categories per feature; wider ones become codes.
+        out[c] = codes if len(categories[c]) < 250 else codes.codes
     return out
 
 

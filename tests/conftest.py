@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from tvae import DEMO_DISCRETE_COLUMNS, load_demo
+
+# Small tensors gain nothing from intra-op threads, and on a shared 2-core machine OpenMP
+# threads that wait for each other make every step many times slower.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

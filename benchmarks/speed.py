@@ -1,0 +1,137 @@
+"""Speed and memory side by side: tvae against the reference (ctgan.TVAE), same machine, same run.
+
+Each measurement runs in a fresh subprocess (so peak RSS is that run's own), alternating
+implementations. For a table of N rows (adult resampled with replacement) it times:
+  * fit with 1 epoch  = transformer fit + transform + first epoch
+  * fit with 6 epochs -> each further epoch = (t6 - t1) / 5
+  * sampling N rows
+both at the reference's settings (batch 500, constant learning rate). Needs the `bench` extra.
+
+Usage:
+    python benchmarks/speed.py DATA/adult.csv --rows 32561 100000 1000000 [--skip-reference-above N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import pandas as pd
+
+DISCRETE = [
+    "workclass", "education", "marital-status", "occupation", "relationship", "race", "sex",
+    "native-country", "income",
+]  # fmt: skip
+
+
+def _table(path: str, rows: int) -> pd.DataFrame:
+    frame = pd.read_csv(path)
+    if rows == len(frame):
+        return frame
+    return frame.sample(rows, replace=rows > len(frame), random_state=0).reset_index(drop=True)
+
+
+def _model(implementation: str, epochs: int):
+    if implementation == "tvae":
+        from tvae import TVAE
+
+        return TVAE(epochs=epochs, batch_size=500, random_state=0, enable_gpu=False)
+    from ctgan import TVAE as ReferenceTVAE
+
+    model = ReferenceTVAE(epochs=epochs, batch_size=500, enable_gpu=False)
+    model.set_random_state(0)
+    return model
+
+
+def child(args: argparse.Namespace) -> None:
+    """Run one implementation on one table size and print a JSON line."""
+    frame = _table(args.data, args.rows)
+    result = {"implementation": args.implementation, "rows": args.rows}
+    _model(args.implementation, 1).fit(frame.head(300), DISCRETE)  # warm-up: lazy imports, caches
+    started = time.perf_counter()
+    model = _model(args.implementation, 1)
+    model.fit(frame, DISCRETE)
+    result["fit_1_epoch"] = time.perf_counter() - started
+    if args.more_epochs:
+        started = time.perf_counter()
+        _model(args.implementation, 6).fit(frame, DISCRETE)
+        result["fit_6_epochs"] = time.perf_counter() - started
+        result["per_epoch"] = (result["fit_6_epochs"] - result["fit_1_epoch"]) / 5
+    started = time.perf_counter()
+    model.sample(args.rows)
+    result["sample"] = time.perf_counter() - started
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result), flush=True)
+
+
+def run_child(data: str, implementation: str, rows: int, more_epochs: bool, timeout: float) -> dict:
+    command = [
+        sys.executable, __file__, data, "--child", "--implementation", implementation,
+        "--rows", str(rows),
+    ]  # fmt: skip
+    if more_epochs:
+        command.append("--more-epochs")
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=True)
+    except subprocess.TimeoutExpired:
+        return {"implementation": implementation, "rows": rows, "timeout_s": timeout}
+    except subprocess.CalledProcessError as error:
+        return {"implementation": implementation, "rows": rows, "error": error.stderr[-500:]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("data")
+    parser.add_argument("--rows", type=int, nargs="+", default=[32561])
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--implementation", default="tvae", help=argparse.SUPPRESS)
+    parser.add_argument("--more-epochs", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds per child run")
+    parser.add_argument("--out", default=None, help="append JSON lines here")
+    args = parser.parse_args(argv)
+    if args.child:
+        args.rows = args.rows[0]
+        child(args)
+        return
+    results = []
+    for rows in args.rows:
+        more = rows <= 100_000  # per-epoch figures where six epochs stay affordable
+        pair = {}
+        for implementation in ("tvae", "ctgan"):
+            pair[implementation] = run_child(args.data, implementation, rows, more, args.timeout)
+            print(json.dumps(pair[implementation]), flush=True)
+            if args.out:
+                with open(args.out, "a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(pair[implementation]) + "\n")
+        results.append(pair)
+    print()
+    header = f"{'rows':>9} {'measure':<22} {'tvae':>10} {'ctgan':>10} {'ratio':>7}"
+    print(header)
+    print("-" * len(header))
+    for pair in results:
+        ours, ref = pair["tvae"], pair["ctgan"]
+        for key in ("fit_1_epoch", "per_epoch", "sample", "peak_rss_mb"):
+            if key in ours and key in ref:
+                ratio = ours[key] / ref[key] if ref[key] else float("nan")
+                row = f"{ours['rows']:>9} {key:<22} {ours[key]:>10.2f} {ref[key]:>10.2f}"
+                print(f"{row} {ratio:>7.3f}")
+            elif key in ours:
+                print(f"{ours['rows']:>9} {key:<22} {ours[key]:>10.2f} {'-':>10} {'-':>7}")
+        if "fit_1_epoch" in ours and "fit_1_epoch" in ref:
+            total_ours = ours["fit_1_epoch"] + ours["sample"]
+            total_ref = ref["fit_1_epoch"] + ref["sample"]
+            print(
+                f"{ours['rows']:>9} {'fit 1 epoch + sample':<22} {total_ours:>10.2f} "
+                f"{total_ref:>10.2f} {total_ours / total_ref:>7.3f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
