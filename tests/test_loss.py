@@ -20,7 +20,7 @@ def test_reconstruction_matches_hand_computation():
     sigma = torch.tensor([0.5, 0.1, 0.1])
     alphas = torch.tensor([[0.5], [-0.5]])
     codes = torch.tensor([[0], [1]])
-    # Gaussian part: tanh(0) = 0, errors 0.5 and -0.5 -> each 0.25 / (2 * 0.25) = 0.5; plus 2 log 0.5
+    # Gaussian part: tanh(0) = 0, errors +-0.5 -> each 0.25 / (2 * 0.25) = 0.5; plus 2 log 0.5
     gaussian = 0.5 + 0.5 + 2 * math.log(0.5)
     # Cross-entropy: row 1 logits (1, 0) target 0 -> log(1 + e^-1); row 2 (0, 0) target 1 -> log 2
     ce = math.log(1 + math.exp(-1)) + math.log(2)

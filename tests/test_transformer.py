@@ -10,30 +10,74 @@ from sklearn.mixture import BayesianGaussianMixture
 from tvae.transformer import TableTransformer
 from tvae.transformer.categorical import OneHotEncoder
 from tvae.transformer.continuous import ModeNormalizer
+from tvae.transformer.mixture import MixtureFit, compress
 
 
-def test_posterior_equals_the_mixture_predict_proba():
-    rng = np.random.default_rng(3)
-    values = np.concatenate([rng.normal(0, 1, 500), rng.normal(20, 3, 500)])
-    normalizer = ModeNormalizer.fit(values, seed=7)
+def _sklearn_fit(values: np.ndarray, seed: int) -> tuple[MixtureFit, BayesianGaussianMixture]:
     mixture = BayesianGaussianMixture(
         n_components=10,
         weight_concentration_prior_type="dirichlet_process",
         weight_concentration_prior=1e-3,
         n_init=1,
-        random_state=7,
+        random_state=seed,
     ).fit(values.reshape(-1, 1))
+    fit = MixtureFit(
+        weights=mixture.weights_,
+        means=mixture.means_.ravel(),
+        covariances=mixture.covariances_.ravel(),
+        precisions_cholesky=mixture.precisions_cholesky_.ravel(),
+        degrees_of_freedom=mixture.degrees_of_freedom_,
+        mean_precision=mixture.mean_precision_,
+        weight_concentration=mixture.weight_concentration_,
+        converged=mixture.converged_,
+    )
+    return fit, mixture
+
+
+def test_posterior_equals_the_mixture_predict_proba():
+    rng = np.random.default_rng(3)
+    values = np.concatenate([rng.normal(0, 1, 500), rng.normal(20, 3, 500)])
+    fit, mixture = _sklearn_fit(values, seed=7)
     keep = mixture.weights_ > 0.005
+    normalizer = ModeNormalizer._from_mixture(fit, keep)
     expected = mixture.predict_proba(values.reshape(-1, 1))[:, keep]
     expected /= expected.sum(axis=1, keepdims=True)
-    assert normalizer.n_modes == keep.sum()
     np.testing.assert_allclose(normalizer.responsibilities(values), expected, atol=1e-9)
+
+
+def test_our_mixture_finds_the_components_sklearn_finds():
+    rng = np.random.default_rng(1)
+    values = np.concatenate([rng.normal(0, 1, 3000), rng.normal(20, 3, 1000), np.full(500, 50.0)])
+    ours = ModeNormalizer.fit(values, np.random.default_rng(0))
+    reference, mixture = _sklearn_fit(values, seed=0)
+    keep = mixture.weights_ > 0.005
+    theirs = ModeNormalizer._from_mixture(reference, keep)
+    # Responsibility-weighted means of the three groups agree between the two fits.
+    for group in (values[:3000], values[3000:4000], values[4000:]):
+        ours_mean = (ours.responsibilities(group) @ ours.mean).mean()
+        theirs_mean = (theirs.responsibilities(group) @ theirs.mean).mean()
+        assert abs(ours_mean - theirs_mean) < 0.05 * (1 + abs(theirs_mean))
+    # Fitting on distinct values with counts equals fitting on every row.
+    alphas, modes = ours.transform(values, np.random.default_rng(2))
+    restored = ours.inverse(alphas, modes)
+    inside = np.abs(alphas) < 0.99
+    np.testing.assert_allclose(restored[inside], values[inside], rtol=1e-6, atol=1e-6)
+
+
+def test_many_distinct_values_are_fitted_on_bounded_groups():
+    values = np.random.default_rng(0).lognormal(3, 1, 50_000)
+    points, weights = compress(values, max_points=1_000)
+    assert len(points) == 1_000
+    assert weights.sum() == len(values)
+    np.testing.assert_allclose((points * weights).sum(), values.sum(), rtol=1e-9)
+    normalizer = ModeNormalizer.fit(values, 0, max_points=1_000)
+    assert 1 <= normalizer.n_modes <= 10
 
 
 def test_continuous_round_trip_and_alpha_clipping():
     rng = np.random.default_rng(0)
     values = np.concatenate([rng.normal(-5, 1, 300), rng.normal(50, 2, 300)])
-    normalizer = ModeNormalizer.fit(values, seed=0)
+    normalizer = ModeNormalizer.fit(values, 0)
     alphas, modes = normalizer.transform(values, np.random.default_rng(1))
     assert alphas.dtype == np.float32 and modes.dtype == np.int64
     assert np.abs(alphas).max() <= 0.99
@@ -45,7 +89,7 @@ def test_continuous_round_trip_and_alpha_clipping():
 def test_modes_are_drawn_not_argmax():
     # A value halfway between two equal modes must be assigned to both, across rows.
     values = np.concatenate([np.full(200, 0.0), np.full(200, 10.0), np.full(200, 5.0)])
-    normalizer = ModeNormalizer.fit(values + np.random.default_rng(0).normal(0, 2, 600), seed=0)
+    normalizer = ModeNormalizer.fit(values + np.random.default_rng(0).normal(0, 2, 600), 0)
     _, modes = normalizer.transform(np.full(2000, 5.0), np.random.default_rng(0))
     assert len(np.unique(modes)) >= 2
 
@@ -64,7 +108,7 @@ def test_categorical_round_trip_keeps_missing_and_order():
 
 def test_unknown_category_is_a_clear_error():
     encoder = OneHotEncoder.fit(pd.Series(["a", "b"]))
-    with pytest.raises(ValueError, match="column 'colour'.*never seen"):
+    with pytest.raises(ValueError, match=r"column 'colour'.*never seen"):
         encoder.transform(pd.Series(["a", "zebra"]), column="colour")
 
 

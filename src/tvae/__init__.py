@@ -9,8 +9,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from tvae.datasets import DEMO_DISCRETE_COLUMNS, load_demo  # noqa: E402
-from tvae.errors import (  # noqa: E402
+from tvae.datasets import DEMO_DISCRETE_COLUMNS, load_demo
+from tvae.errors import (
     ConditionError,
     InvalidDataError,
     InvalidDataTypeError,
@@ -20,7 +20,7 @@ from tvae.errors import (  # noqa: E402
     TVAEError,
     TVAEWarning,
 )
-from tvae.synthesizer import TVAE, load  # noqa: E402
+from tvae.synthesizer import TVAE, load
 
 __all__ = [
     "DEMO_DISCRETE_COLUMNS",

@@ -6,6 +6,8 @@ timestamps; JSON alone would lose the difference between ``1``, ``1.0``, ``True`
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import math
 from typing import Any
 
@@ -35,6 +37,13 @@ def encode_value(value: Any) -> Any:
         return {"t": "timestamp", "v": value.isoformat()}
     if isinstance(value, pd.Timedelta):
         return {"t": "timedelta", "v": int(value.value)}
+    # Plain Python dates and decimals (object columns read from databases, Arrow, Excel).
+    if isinstance(value, datetime.datetime):
+        return {"t": "pydatetime", "v": value.isoformat()}
+    if isinstance(value, datetime.date):
+        return {"t": "date", "v": value.isoformat()}
+    if isinstance(value, decimal.Decimal):
+        return {"t": "decimal", "v": str(value)}
     raise TypeError(
         f"cannot store a value of type {type(value).__name__} in a model file: {value!r}"
     )
@@ -54,6 +63,12 @@ def decode_value(data: Any) -> Any:
             return pd.Timestamp(data["v"])
         if tag == "timedelta":
             return pd.Timedelta(int(data["v"]))
+        if tag == "pydatetime":
+            return datetime.datetime.fromisoformat(data["v"])
+        if tag == "date":
+            return datetime.date.fromisoformat(data["v"])
+        if tag == "decimal":
+            return decimal.Decimal(data["v"])
         raise ValueError(f"unknown value tag {tag!r} in model file")
     return data
 

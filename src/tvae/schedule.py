@@ -61,15 +61,13 @@ def resolve_schedule(
 ) -> Schedule:
     """Turn the constructor's arguments into the schedule for a table of ``n_rows`` rows."""
     fast = is_default(epochs)
-    if is_default(batch_size) and fast:
-        batch = FAST_BATCH_SIZE
-    else:
-        batch = int(batch_size)
+    batch = FAST_BATCH_SIZE if is_default(batch_size) and fast else int(batch_size)
     if lr_schedule == "auto":
         # differs from the reference: one-cycle reaches its quality in far fewer epochs.
         lr_schedule = "onecycle" if fast else "constant"
     if learning_rate is None:
-        learning_rate = FAST_PEAK_LEARNING_RATE if lr_schedule == "onecycle" else REFERENCE_LEARNING_RATE
+        onecycle = lr_schedule == "onecycle"
+        learning_rate = FAST_PEAK_LEARNING_RATE if onecycle else REFERENCE_LEARNING_RATE
     if fast:
         steps_per_epoch = math.ceil(n_rows / batch)
         epochs = min(FAST_MAX_EPOCHS, max(FAST_MIN_EPOCHS, math.ceil(FAST_STEPS / steps_per_epoch)))

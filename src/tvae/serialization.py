@@ -2,11 +2,14 @@
 
 One file per model. Its safetensors header carries the JSON description in its metadata, so
 loading parses JSON and raw tensors only: nothing is unpickled and no code from the file runs.
+A SHA-256 checksum over the description and every tensor's bytes catches corruption that the
+safetensors format alone would let through (a flipped byte inside a weight loads silently).
 This module never imports the synthesizer; the synthesizer hands it tensors and a dict.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -16,24 +19,41 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from tvae.errors import ModelFileError
+
 FILE_FORMAT = "tvae-model"
 FORMAT_VERSION = 1
 
 
-def save_model(path: str | os.PathLike, tensors: dict[str, torch.Tensor], description: dict) -> Path:
+def checksum(description_json: str, tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of the description text and of every tensor (name, dtype, shape, bytes)."""
+    digest = hashlib.sha256(description_json.encode("utf-8"))
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().to("cpu").contiguous()
+        digest.update(f"\0{name}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def save_model(
+    path: str | os.PathLike, tensors: dict[str, torch.Tensor], description: dict
+) -> Path:
     """Write ``tensors`` and ``description`` to ``path`` atomically (temp file, then rename)."""
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"cannot save a model to {str(path)!r}: it is a directory")
+    cpu_tensors = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
+    description_json = json.dumps(description, allow_nan=False)
     metadata = {
         "format": FILE_FORMAT,
         "format_version": str(FORMAT_VERSION),
-        "description": json.dumps(description, allow_nan=False),
+        "description": description_json,
+        "sha256": checksum(description_json, cpu_tensors),
     }
-    cpu_tensors = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
+    os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private; give the usual mode
     try:
         save_file(cpu_tensors, temporary, metadata=metadata)
         os.replace(temporary, path)
@@ -43,11 +63,8 @@ def save_model(path: str | os.PathLike, tensors: dict[str, torch.Tensor], descri
     return path
 
 
-def load_model(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
-    """Read a model file onto the CPU; raise :class:`ModelFileError` on anything unexpected."""
-    from tvae.errors import ModelFileError
-
-    path = Path(path)
+def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str], dict]:
+    """Tensors (on the CPU), raw metadata and parsed description of a checked model file."""
     if not path.exists():
         raise ModelFileError(f"model file {str(path)!r} does not exist")
     if path.is_dir():
@@ -57,25 +74,98 @@ def load_model(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
             metadata = handle.metadata() or {}
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ModelFileError(
             f"{str(path)!r} is not a readable tvae model file (truncated, corrupted or another "
-            f"format): {error}"
+            f"format): {reason}"
         ) from error
     if metadata.get("format") != FILE_FORMAT:
-        raise ModelFileError(f"{str(path)!r} is a safetensors file but not a tvae model file")
+        raise ModelFileError(
+            f"{str(path)!r} is a safetensors file but not a tvae model file (no tvae description "
+            "in its header); give a file written by TVAE.save or `tvae fit`"
+        )
     try:
         version = int(metadata["format_version"])
-        description = json.loads(metadata["description"])
     except (KeyError, ValueError) as error:
-        raise ModelFileError(f"{str(path)!r} has a damaged model description: {error}") from error
+        raise ModelFileError(f"{str(path)!r} has no valid format version: {error}") from error
     if version > FORMAT_VERSION:
         raise ModelFileError(
             f"{str(path)!r} uses model file format {version}, newer than this tvae "
             f"understands ({FORMAT_VERSION}); upgrade tvae to load it"
         )
+    if version < 1:
+        raise ModelFileError(f"{str(path)!r} has an invalid format version {version}")
+    text = metadata.get("description")
+    if text is None or metadata.get("sha256") is None:
+        raise ModelFileError(f"{str(path)!r} is damaged: its description or checksum is missing")
+    if checksum(text, tensors) != metadata["sha256"]:
+        raise ModelFileError(
+            f"{str(path)!r} is corrupted: its checksum does not match its contents (the file "
+            "was changed or damaged after it was saved); use an intact copy or fit again"
+        )
+    try:
+        description = json.loads(text)
+    except ValueError as error:
+        raise ModelFileError(f"{str(path)!r} has a damaged model description: {error}") from error
+    if not isinstance(description, dict):
+        raise ModelFileError(f"{str(path)!r} has a damaged model description: not a JSON object")
+    return tensors, metadata, description
+
+
+def load_model(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read and check a model file onto the CPU; raise :class:`ModelFileError` on any problem."""
+    tensors, _, description = _read(Path(path))
     return tensors, description
 
 
 def read_description(path: str | os.PathLike) -> dict:
     """The JSON description of a model file, without its tensors (for ``tvae inspect``)."""
-    return load_model(path)[1]
+    return _read(Path(path))[2]
+
+
+def inspect_model(path: str | os.PathLike) -> dict:
+    """A short, JSON-ready account of a model file: format, columns and kinds, training.
+
+    This is what ``tvae inspect --json`` prints. It reads the file without building a model.
+    """
+    path = Path(path)
+    tensors, metadata, description = _read(path)
+    try:
+        widths: dict[str, int] = {}
+        for span in description.get("layout", []):
+            widths[str(span["column"])] = widths.get(str(span["column"]), 0) + int(span["width"])
+        columns = []
+        for item in description["transformer"]["columns"]:
+            name = item["name"]
+            name = name if isinstance(name, (str, int, float, bool)) else str(name)
+            columns.append({
+                "name": name,
+                "kind": item["kind"],
+                "dtype": item.get("dtype", {}).get("name"),
+                "width": widths.get(str(name)),
+            })
+        networks = ("encoder.", "decoder.")
+        n_weights = sum(t.numel() for k, t in tensors.items() if k.startswith(networks))
+        return {
+            "file": str(path),
+            "file_bytes": path.stat().st_size,
+            "format": metadata["format"],
+            "format_version": int(metadata["format_version"]),
+            "library": description.get("library"),
+            "library_version": description.get("library_version"),
+            "columns": columns,
+            "encoded_width": sum(widths.values()),
+            "n_weights": int(n_weights),
+            "params": description.get("params", {}),
+            "training": description.get("training", {}),
+        }
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise ModelFileError(
+            f"{str(path)!r} holds an inconsistent model description: {error!r}"
+        ) from error
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

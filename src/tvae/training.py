@@ -38,10 +38,16 @@ class TrainingData:
 
     @property
     def n_rows(self) -> int:
-        return self.codes.shape[0] if self.codes.numel() or self.alphas.numel() == 0 else self.alphas.shape[0]
+        return (
+            self.codes.shape[0]
+            if self.codes.numel() or self.alphas.numel() == 0
+            else self.alphas.shape[0]
+        )
 
 
-def dense_batch(alphas: torch.Tensor, codes: torch.Tensor, index: SpanIndex, width: int) -> torch.Tensor:
+def dense_batch(
+    alphas: torch.Tensor, codes: torch.Tensor, index: SpanIndex, width: int
+) -> torch.Tensor:
     """Build the encoded rows (B, D): tanh scalars in place, a 1 at each span's category."""
     batch = alphas.new_zeros((codes.shape[0], width))  # (B, D)
     if index.tanh_positions.numel():
@@ -121,7 +127,9 @@ def _adam(parameters: list[torch.nn.Parameter], config: TrainingConfig) -> torch
             parameters, lr=config.learning_rate, weight_decay=config.weight_decay, fused=True
         )
     except (RuntimeError, TypeError, ValueError):
-        return torch.optim.Adam(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
+        return torch.optim.Adam(
+            parameters, lr=config.learning_rate, weight_decay=config.weight_decay
+        )
 
 
 def make_optimizer(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+import base64
+import sys
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
@@ -12,12 +14,12 @@ import pandas as pd
 from pandas.api.types import (
     is_bool_dtype,
     is_complex_dtype,
-    is_datetime64_any_dtype,
     is_numeric_dtype,
     is_timedelta64_dtype,
 )
 
 from tvae.errors import InvalidDataError, InvalidDataTypeError, InvalidParameterError
+from tvae.metadata import Metadata, check_cells, detect_kind
 
 
 def check_positive_int(name: str, value: Any) -> int:
@@ -75,21 +77,49 @@ def check_seed(name: str, value: Any) -> int | None:
 class InputInfo:
     """What kind of object ``fit`` received, so ``sample`` can return the same kind."""
 
-    kind: str  # "dataframe" | "ndarray"
+    kind: str  # "dataframe" | "ndarray" | "pyarrow" | "polars"
     array_dtype: str | None = None
+    arrow_schema: str | None = None  # base64 IPC schema of an Arrow/polars input, to cast back to
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "array_dtype": self.array_dtype}
+        return {
+            "kind": self.kind,
+            "array_dtype": self.array_dtype,
+            "arrow_schema": self.arrow_schema,
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> InputInfo:
-        return cls(data["kind"], data.get("array_dtype"))
+        return cls(data["kind"], data.get("array_dtype"), data.get("arrow_schema"))
+
+    def convert(self, frame: pd.DataFrame) -> Any:
+        """``frame`` as the kind of object ``fit`` received (ndarray, pyarrow or polars table)."""
+        if self.kind == "ndarray":
+            return frame.to_numpy(dtype=np.dtype(self.array_dtype))
+        if self.kind == "pyarrow":
+            return frame_to_arrow(frame, self.arrow_schema)
+        if self.kind == "polars":
+            import polars as pl
+
+            return pl.from_arrow(frame_to_arrow(frame, self.arrow_schema))
+        return frame
 
 
 def to_frame(train_data: Any) -> tuple[pd.DataFrame, InputInfo]:
-    """Accept a DataFrame or a 2-D ndarray; reject everything else with a clear message."""
+    """Accept a DataFrame, a 2-D ndarray, a pyarrow Table or a polars DataFrame.
+
+    pyarrow and polars are optional: their tables are recognised only when the library is
+    already imported by the caller, and are converted to pandas (integer and boolean columns
+    with gaps become nullable ``Int64``/``boolean``, not floats or objects).
+    """
     if isinstance(train_data, pd.DataFrame):
         frame, info = train_data, InputInfo("dataframe")
+    elif _is_arrow_table(train_data):
+        info = InputInfo("pyarrow", None, _schema_text(train_data))
+        frame = arrow_to_frame(train_data)
+    elif _is_polars_frame(train_data):
+        arrow = train_data.to_arrow()
+        frame, info = arrow_to_frame(arrow), InputInfo("polars", None, _schema_text(arrow))
     elif isinstance(train_data, np.ndarray):
         if train_data.ndim != 2:
             raise InvalidDataError(
@@ -99,7 +129,8 @@ def to_frame(train_data: Any) -> tuple[pd.DataFrame, InputInfo]:
         frame, info = pd.DataFrame(train_data), InputInfo("ndarray", str(train_data.dtype))
     else:
         raise InvalidDataTypeError(
-            "train_data must be a pandas DataFrame or a 2-D numpy array, got "
+            "train_data must be a pandas DataFrame, a 2-D numpy array, a pyarrow Table or a "
+            "polars DataFrame, got "
             f"{type(train_data).__name__}"
         )
     if frame.shape[1] == 0:
@@ -113,12 +144,12 @@ def to_frame(train_data: Any) -> tuple[pd.DataFrame, InputInfo]:
 
 
 def resolve_kinds(
-    frame: pd.DataFrame, discrete_columns: Any, info: InputInfo
-) -> dict[Hashable, str]:
-    """Map every column to "continuous" or "categorical".
+    frame: pd.DataFrame, discrete_columns: Any, info: InputInfo, metadata: Any = None
+) -> Metadata:
+    """Map every column to its kind (see :mod:`tvae.metadata`): hints first, then detection.
 
-    Columns in ``discrete_columns`` are categorical, exactly as given. The others are
-    continuous when numeric and categorical otherwise (strings, booleans, pandas categories).
+    Columns in ``discrete_columns`` are categorical, exactly as given; ``metadata`` (a partial or
+    complete ``{column: kind}``) fixes other columns; the rest are detected from the data.
     """
     if isinstance(discrete_columns, (str, bytes)) or not isinstance(discrete_columns, Iterable):
         raise InvalidDataTypeError(
@@ -134,35 +165,120 @@ def resolve_kinds(
             f"discrete_columns names columns not in train_data: {unknown}; "
             f"use {what} train_data (columns: {columns[:20]}{'...' if len(columns) > 20 else ''})"
         )
-    kinds = {}
+    overrides = _metadata_overrides(metadata, columns, discrete)
+    kinds = Metadata()
     for name in columns:
         series = frame[name]
-        if name in discrete:
-            kinds[name] = "categorical"
-        elif is_complex_dtype(series.dtype):
-            raise InvalidDataTypeError(f"column {name!r} holds complex numbers, which cannot be modelled")
-        elif is_datetime64_any_dtype(series.dtype) or is_timedelta64_dtype(series.dtype):
+        if is_complex_dtype(series.dtype):
             raise InvalidDataTypeError(
-                f"column {name!r} is a datetime column; convert it to numbers (e.g. "
-                f"df[{name!r}].astype('int64')) or list it in discrete_columns"
+                f"column {name!r} holds complex numbers, which cannot be modelled; "
+                "split them into real and imaginary columns"
             )
-        elif is_numeric_dtype(series.dtype) and not is_bool_dtype(series.dtype):
-            kinds[name] = "continuous"
-        else:
+        if is_timedelta64_dtype(series.dtype):
+            raise InvalidDataTypeError(
+                f"column {name!r} holds time spans (timedelta64); convert them to numbers, "
+                f"e.g. df[{name!r}].dt.total_seconds()"
+            )
+        check_cells(series, series.dropna())
+        if name in overrides:
+            kinds[name] = overrides[name]
+        elif name in discrete:
             kinds[name] = "categorical"
+        else:
+            kinds[name] = detect_kind(series)
+    if all(kind == "id" for kind in kinds.values()):
+        raise InvalidDataError(
+            f"every column of train_data is an ID column ({list(kinds)}); there is nothing to "
+            "learn: declare some of them with another kind in metadata, or add columns"
+        )
     return kinds
 
 
-def check_continuous_values(frame: pd.DataFrame, kinds: dict[Hashable, str]) -> None:
-    """Continuous columns must hold finite numbers."""
+def _metadata_overrides(metadata: Any, columns: list, discrete: list) -> Metadata:
+    """The user's ``metadata`` argument, checked against the columns and ``discrete_columns``."""
+    if metadata is None:
+        return Metadata()
+    if not isinstance(metadata, Mapping):
+        raise InvalidDataTypeError(
+            "metadata must be a dict {column: kind} (or a Metadata from model.metadata_), "
+            f"got {type(metadata).__name__}"
+        )
+    overrides = Metadata.from_dict(metadata)
+    unknown = [c for c in overrides if c not in columns]
+    if unknown:
+        raise InvalidDataError(
+            f"metadata names columns not in train_data: {unknown}; "
+            f"use column names of train_data (columns: {columns[:20]})"
+        )
+    conflicts = {
+        c: overrides[c] for c in discrete if overrides.get(c, "categorical") != "categorical"
+    }
+    if conflicts:
+        raise InvalidParameterError(
+            f"columns {list(conflicts)} are listed in discrete_columns but metadata gives them "
+            f"the kinds {conflicts}; drop them from one of the two"
+        )
+    return overrides
+
+
+def check_continuous_values(frame: pd.DataFrame, kinds: Mapping[Hashable, str]) -> None:
+    """Numerical columns must not hold infinite values (missing values are modelled).
+
+    Infinity is rejected rather than handled: it has no place on a scale the networks learn,
+    and replacing it silently (by the max, or by a missing value) would change the data.
+    """
     for name, kind in kinds.items():
-        if kind != "continuous":
+        if kind not in ("numerical", "continuous"):
             continue
-        values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = ~np.isfinite(values)
-        if bad.any():
-            n_nan = int(np.isnan(values).sum())
+        series = frame[name]
+        if not is_numeric_dtype(series.dtype) or is_bool_dtype(series.dtype):
+            continue
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        n_inf = int(np.isinf(values).sum())
+        if n_inf:
             raise InvalidDataError(
-                f"continuous column {name!r} has {n_nan} missing and {int(bad.sum()) - n_nan} "
-                "infinite values; drop or fill them, or list the column in discrete_columns"
+                f"numerical column {name!r} has {n_inf} infinite values; replace them "
+                f"(e.g. df[{name!r}].replace([np.inf, -np.inf], np.nan) to model them as missing)"
             )
+
+
+def _is_arrow_table(data: Any) -> bool:
+    module = sys.modules.get("pyarrow")
+    return module is not None and isinstance(data, module.Table)
+
+
+def _is_polars_frame(data: Any) -> bool:
+    module = sys.modules.get("polars")
+    return module is not None and isinstance(data, module.DataFrame)
+
+
+def _schema_text(table: Any) -> str:
+    return base64.b64encode(table.schema.serialize().to_pybytes()).decode("ascii")
+
+
+def arrow_to_frame(table: Any) -> pd.DataFrame:
+    """A pyarrow Table as pandas, keeping integers with gaps as ``Int64`` (not float)."""
+    import pyarrow as pa
+
+    nullable = {
+        pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
+        pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
+        pa.uint32(): pd.UInt32Dtype(), pa.uint64(): pd.UInt64Dtype(), pa.bool_(): pd.BooleanDtype(),
+    }  # fmt: skip
+    gappy = {f.name for f, c in zip(table.schema, table.columns, strict=True) if c.null_count}
+    frame = table.to_pandas(date_as_object=False, types_mapper=None)
+    for field in table.schema:
+        if field.name in gappy and field.type in nullable:
+            frame[field.name] = table.column(field.name).to_pandas(types_mapper=nullable.get)
+    return frame
+
+
+def frame_to_arrow(frame: pd.DataFrame, schema_text: str | None) -> Any:
+    """A generated frame as a pyarrow Table, cast to the schema ``fit`` received."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if schema_text is None:
+        return table
+    schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(schema_text)))
+    return table.cast(schema.remove_metadata(), safe=False)

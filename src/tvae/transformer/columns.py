@@ -68,10 +68,25 @@ class CategoricalColumn:
         return {"encoder": self.encoder.get_state()}
 
 
-ColumnModel = ContinuousColumn | CategoricalColumn
+ColumnModel = Any  # ContinuousColumn, CategoricalColumn or a model of transformer/build.py
 
 
 def column_from_state(name: Any, kind: str, dtype: DtypeInfo, state: dict) -> ColumnModel:
+    from tvae.transformer.boolean import BooleanColumn
+    from tvae.transformer.datetime import DatetimeColumn
+    from tvae.transformer.identifier import IdColumn
+    from tvae.transformer.numerical import NumericalColumn
+    from tvae.transformer.wide import WideCategoricalColumn
+
+    real_world = {
+        "numerical": NumericalColumn,
+        "datetime": DatetimeColumn,
+        "boolean": BooleanColumn,
+        "id": IdColumn,
+        "wide_categorical": WideCategoricalColumn,
+    }
+    if kind in real_world:
+        return real_world[kind].from_state(name, dtype, state)
     if kind == "continuous":
         return ContinuousColumn(name, dtype, ModeNormalizer.from_state(state["normalizer"]))
     if kind == "categorical":

@@ -8,6 +8,7 @@ wide float matrix.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
@@ -17,14 +18,9 @@ from tqdm.auto import tqdm
 
 from tvae.codec import decode_value, encode_value
 from tvae.layout import Layout
-from tvae.transformer.categorical import OneHotEncoder
-from tvae.transformer.columns import (
-    CategoricalColumn,
-    ColumnModel,
-    ContinuousColumn,
-    column_from_state,
-)
-from tvae.transformer.continuous import MAX_CLUSTERS, WEIGHT_THRESHOLD, ModeNormalizer
+from tvae.transformer.build import build_column
+from tvae.transformer.columns import ColumnModel, column_from_state
+from tvae.transformer.continuous import MAX_CLUSTERS, WEIGHT_THRESHOLD
 from tvae.transformer.dtypes import DtypeInfo
 
 
@@ -47,10 +43,13 @@ class TableTransformer:
         max_clusters: int = MAX_CLUSTERS,
         weight_threshold: float = WEIGHT_THRESHOLD,
         fit_sample_size: int | None = None,
+        *,
+        enforce_min_max_values: bool = True,
     ) -> None:
         self.max_clusters = max_clusters
         self.weight_threshold = weight_threshold
         self.fit_sample_size = fit_sample_size
+        self.enforce_min_max_values = enforce_min_max_values
         self.columns: list[ColumnModel] = []
 
     def fit(
@@ -69,18 +68,18 @@ class TableTransformer:
         bar = tqdm(list(frame.columns), desc="Fitting transformer", disable=not progress, leave=False)
         for name in bar:
             bar.set_postfix_str(str(name))
-            dtype = DtypeInfo.of(frame[name])
-            if kinds[name] == "continuous":
-                normalizer = ModeNormalizer.fit(
-                    sample[name].to_numpy(dtype=np.float64),
-                    seed=int(rng.integers(2**31 - 1)),
+            self.columns.append(
+                build_column(
+                    name,
+                    kinds[name],
+                    frame[name],
+                    sample[name],
+                    rng,
                     max_clusters=self.max_clusters,
                     weight_threshold=self.weight_threshold,
+                    clip=self.enforce_min_max_values,
                 )
-                self.columns.append(ContinuousColumn(name, dtype, normalizer))
-            else:
-                # Categories come from every row, never a sample: none may be lost.
-                self.columns.append(CategoricalColumn(name, dtype, OneHotEncoder.fit(frame[name])))
+            )
         return self
 
     @property
@@ -109,13 +108,24 @@ class TableTransformer:
             codes=np.concatenate(codes, axis=1).astype(np.int64, copy=False),
         )
 
-    def inverse_transform(self, alphas: np.ndarray, codes: np.ndarray) -> pd.DataFrame:
-        """Decode model-space rows back to a table with the input's columns and dtypes."""
+    def inverse_transform(
+        self, alphas: np.ndarray, codes: np.ndarray, rng: np.random.Generator | None = None
+    ) -> pd.DataFrame:
+        """Decode model-space rows back to a table with the input's columns and dtypes.
+
+        ``rng`` serves the few columns that draw at decoding (rare values of wide categoricals,
+        UUIDs); by default it is seeded from the encoded rows themselves, so a seeded
+        ``sample`` stays reproducible without a second random stream.
+        """
+        if rng is None:
+            rng = np.random.default_rng(_seed_of(alphas, codes))
         out, a_pos, c_pos = [], 0, 0
         for col in self.columns:
             n_a = sum(1 for kind, _ in col.spans if kind == "tanh")
             n_c = sum(1 for kind, _ in col.spans if kind == "softmax")
-            out.append(col.inverse(alphas[:, a_pos : a_pos + n_a], codes[:, c_pos : c_pos + n_c]))
+            a, c = alphas[:, a_pos : a_pos + n_a], codes[:, c_pos : c_pos + n_c]
+            draws = getattr(col, "needs_rng", False)
+            out.append(col.inverse(a, c, rng) if draws else col.inverse(a, c))
             a_pos, c_pos = a_pos + n_a, c_pos + n_c
         frame = pd.concat(out, axis=1, ignore_index=True)
         frame.columns = pd.Index(self.column_names)
@@ -126,6 +136,7 @@ class TableTransformer:
             "max_clusters": self.max_clusters,
             "weight_threshold": self.weight_threshold,
             "fit_sample_size": self.fit_sample_size,
+            "enforce_min_max_values": self.enforce_min_max_values,
             "columns": [
                 {
                     "name": encode_value(col.name),
@@ -139,7 +150,12 @@ class TableTransformer:
 
     @classmethod
     def from_state(cls, state: dict) -> TableTransformer:
-        transformer = cls(state["max_clusters"], state["weight_threshold"], state["fit_sample_size"])
+        transformer = cls(
+            state["max_clusters"],
+            state["weight_threshold"],
+            state["fit_sample_size"],
+            enforce_min_max_values=bool(state.get("enforce_min_max_values", True)),
+        )
         transformer.columns = [
             column_from_state(
                 decode_value(item["name"]), item["kind"], DtypeInfo.from_state(item["dtype"]), item["state"]
@@ -147,3 +163,10 @@ class TableTransformer:
             for item in state["columns"]
         ]
         return transformer
+
+
+def _seed_of(alphas: np.ndarray, codes: np.ndarray) -> int:
+    """A seed derived from the encoded rows (which come from the seeded sampling stream)."""
+    digest = hashlib.blake2b(np.ascontiguousarray(codes).tobytes(), digest_size=8)
+    digest.update(np.ascontiguousarray(alphas).tobytes())
+    return int.from_bytes(digest.digest(), "little")

@@ -1,0 +1,223 @@
+"""Command-line values turned into library arguments: paths, --discrete, --metadata, --where.
+
+Kept apart from :mod:`tvae.cli` so that the parsing rules can be read (and tested) on their own.
+Every error names the option and the value at fault and says what to give instead.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import (
+    is_bool_dtype,
+    is_datetime64_any_dtype,
+    is_float_dtype,
+    is_integer_dtype,
+)
+
+from tvae.errors import InvalidParameterError
+
+CATEGORICAL_KINDS = {"categorical", "discrete"}
+TRUE_WORDS, FALSE_WORDS = {"true", "yes", "1", "t", "y"}, {"false", "no", "0", "f", "n"}
+
+
+def check_input(path: Path, what: str) -> None:
+    """An input path must exist (checked before any long work)."""
+    if not path.exists():
+        raise FileNotFoundError(f"{what} {str(path)!r} does not exist")
+
+
+def check_model_output(path: Path) -> None:
+    """A model can be written to ``path``: not a folder, and its folder can be created."""
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot save the model to {str(path)!r}: it is a folder")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise NotADirectoryError(f"cannot save the model under {str(path.parent)!r}: not a folder")
+
+
+def fresh_seed() -> int:
+    """A new seed from OS entropy (never the global RNG), printed so a run can be repeated."""
+    return int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
+
+
+def read_kinds_file(path: Path) -> dict[str, str]:
+    """Column kinds from a JSON file: ``{"col": "categorical", ...}`` or SDV-style metadata.
+
+    SDV metadata (``{"columns": {"col": {"sdtype": "categorical"}}}``, optionally inside a
+    single-table ``{"tables": {...}}``) is read as is, so users can reuse the files they have.
+    """
+    check_input(path, "metadata file")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidParameterError(
+            f"metadata file {str(path)!r} is not valid JSON: {error}"
+        ) from None
+    if isinstance(data, dict) and isinstance(data.get("tables"), dict):
+        if len(data["tables"]) != 1:
+            raise InvalidParameterError(
+                f"metadata file {str(path)!r} describes {len(data['tables'])} tables; "
+                "give the metadata of exactly one table"
+            )
+        data = next(iter(data["tables"].values()))
+    if isinstance(data, dict) and isinstance(data.get("columns"), dict):
+        data = data["columns"]
+    if not isinstance(data, dict):
+        raise InvalidParameterError(
+            f"metadata file {str(path)!r} must hold a JSON object mapping columns to kinds"
+        )
+    kinds = {}
+    for column, value in data.items():
+        kind = value.get("sdtype") if isinstance(value, dict) else value
+        if not isinstance(kind, str):
+            raise InvalidParameterError(
+                f"metadata file {str(path)!r}: column {column!r} has no kind (got {value!r}); "
+                "use 'categorical' or 'numerical'"
+            )
+        kinds[str(column)] = kind.lower()
+    return kinds
+
+
+def parse_columns(
+    discrete: list[str] | None, kinds: dict[str, str], frame: pd.DataFrame
+) -> tuple[list[Any], dict[Any, str]]:
+    """``fit``'s ``discrete_columns`` and ``metadata`` from ``--discrete a,b`` and a kinds file.
+
+    Names are checked against the table here, so a typo fails before the table is learned.
+    """
+    names = {str(c): c for c in frame.columns}
+    listed = [c.strip() for item in discrete or [] for c in item.split(",") if c.strip()]
+    unknown = [c for c in [*listed, *kinds] if c not in names]
+    if unknown:
+        raise InvalidParameterError(
+            f"--discrete/--metadata name columns not in the data: {unknown}; the columns are "
+            f"{list(names)[:20]}{'...' if len(names) > 20 else ''}"
+        )
+    clash = [c for c in listed if kinds.get(c, "categorical") not in CATEGORICAL_KINDS]
+    if clash:
+        raise InvalidParameterError(
+            f"columns {clash} are in --discrete but have another kind in --metadata; choose one"
+        )
+    columns = [names[c] for c in dict.fromkeys(listed)]
+    return columns, {names[c]: kind for c, kind in kinds.items()}
+
+
+def _column_models(model: Any) -> dict[str, Any]:
+    return {str(col.name): col for col in model.transformer_.columns}
+
+
+def parse_where(items: list[str], model: Any) -> dict[Any, Any]:
+    """``["sex=Female", "age=30..40"]`` -> ``{"sex": "Female", "age": (30, 40)}``.
+
+    Values are read with the column's dtype as the model learned it (numbers, booleans, dates),
+    and a text value matches a category that differs only by surrounding spaces.
+    """
+    columns = _column_models(model)
+    conditions: dict[Any, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise InvalidParameterError(
+                f"--where {item!r} must look like column=value or column=low..high"
+            )
+        if name not in columns:
+            raise InvalidParameterError(
+                f"--where {item!r}: the model has no column {name!r}; its columns are "
+                f"{list(columns)[:20]}"
+            )
+        column = columns[name]
+        low, dots, high = text.partition("..")
+        if dots and low.strip() and high.strip():
+            value: Any = (_parse_value(item, column, low), _parse_value(item, column, high))
+        else:
+            value = _parse_value(item, column, text)
+        conditions[column.name] = value
+    return conditions
+
+
+def _parse_value(item: str, column: Any, text: str) -> Any:
+    dtype_info = getattr(column, "dtype", None)
+    try:
+        dtype = dtype_info.pandas_dtype() if dtype_info is not None else np.dtype(object)
+    except (AttributeError, TypeError, ValueError):
+        dtype = np.dtype(object)
+    stripped = text.strip()
+    try:
+        if is_bool_dtype(dtype):
+            if stripped.lower() in TRUE_WORDS | FALSE_WORDS:
+                return stripped.lower() in TRUE_WORDS
+            raise ValueError(text)
+        if is_integer_dtype(dtype):
+            number = float(stripped)
+            return int(number) if number.is_integer() else number
+        if is_float_dtype(dtype):
+            return float(stripped)
+        if is_datetime64_any_dtype(dtype):
+            return pd.Timestamp(stripped)
+    except ValueError:
+        raise InvalidParameterError(
+            f"--where {item!r}: column {str(column.name)!r} holds {dtype} values, and {text!r} "
+            "is not one"
+        ) from None
+    return _match_category(column, text)
+
+
+def _match_category(column: Any, text: str) -> Any:
+    """The learned category ``text`` names, allowing for surrounding spaces; else ``text``."""
+    categories = getattr(getattr(column, "encoder", None), "categories", None)
+    if not categories:
+        return text
+    if text in categories:
+        return text
+    matches = [c for c in categories if isinstance(c, str) and c.strip() == text.strip()]
+    if len(matches) == 1:
+        return matches[0]
+    numeric = [c for c in categories if isinstance(c, (int, float)) and not isinstance(c, bool)]
+    if numeric:
+        try:
+            number = float(text)
+        except ValueError:
+            return text
+        for category in numeric:
+            if category == number:
+                return category
+    return text
+
+
+def conditional_chunks(
+    model: Any, n: int, chunk_rows: int, conditions: dict, seed: int
+) -> Iterator[pd.DataFrame]:
+    """``n`` rows meeting ``conditions``, ``chunk_rows`` at a time, reproducible from ``seed``.
+
+    Checked now (support for conditions, and the conditions themselves on one row), before
+    any output file is started.
+    """
+    import inspect
+
+    if "conditions" not in inspect.signature(model.sample).parameters:
+        raise InvalidParameterError(
+            "--where needs conditional sampling, which this version of tvae does not support"
+        )
+    n_chunks = max(-(-n // chunk_rows), 1)
+    seeds = np.random.SeedSequence(seed).generate_state(n_chunks, dtype=np.uint32)
+    model.sample(1, conditions=conditions, random_state=int(seeds[0]))
+    return _conditional_iter(model, n, chunk_rows, conditions, seeds)
+
+
+def _conditional_iter(
+    model: Any, n: int, chunk_rows: int, conditions: dict, seeds: np.ndarray
+) -> Iterator[pd.DataFrame]:
+    columns = list(model.feature_names_in_)
+    for i, seed in enumerate(seeds):
+        start = i * chunk_rows
+        size = min(chunk_rows, n - start)
+        rows = model.sample(size, conditions=conditions, random_state=int(seed))
+        frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows, columns=columns)
+        frame.index = pd.RangeIndex(start, start + len(frame))
+        yield frame

@@ -1,0 +1,96 @@
+"""Text the command line prints: model descriptions and side-by-side comparisons."""
+
+from __future__ import annotations
+
+import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+
+def human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"  # pragma: no cover
+
+
+def render_inspect(info: dict) -> str:
+    """The text form of :func:`tvae.serialization.inspect_model`'s dict."""
+    params, training = info.get("params", {}), info.get("training", {})
+    lines = [
+        f"Model file:  {info['file']} ({human_bytes(info['file_bytes'])})",
+        f"Format:      {info['format']} version {info['format_version']}, written by "
+        f"{info.get('library')} {info.get('library_version')}",
+    ]
+    if training:
+        lines.append(
+            f"Training:    {training.get('epochs')} epochs on {training.get('n_rows', 0):,} rows "
+            f"in {training.get('fit_seconds', float('nan')):.1f} s on {training.get('device')}; "
+            f"final loss {training.get('final_loss', float('nan')):.4g}"
+        )
+    encoder = tuple(params.get("compress_dims", ()))
+    decoder = tuple(params.get("decompress_dims", ()))
+    lines.append(
+        f"Networks:    embedding {params.get('embedding_dim')}, encoder {encoder}, decoder "
+        f"{decoder}; {info['n_weights']:,} weights; encoded width {info['encoded_width']}"
+    )
+    others = {
+        k: v
+        for k, v in params.items()
+        if k not in {"embedding_dim", "compress_dims", "decompress_dims", "verbose"}
+    }
+    lines.append("Parameters:  " + ", ".join(f"{k}={v!r}" for k, v in others.items()))
+    columns = info["columns"]
+    width = max([len(str(c["name"])) for c in columns] + [6])
+    lines.append(f"Columns ({len(columns)}):")
+    lines.append(f"  {'name':<{width}}  {'kind':<12} {'dtype':<10} width")
+    for column in columns:
+        span = column["width"] if column["width"] is not None else "?"
+        dtype = column["dtype"] or "?"
+        lines.append(f"  {column['name']!s:<{width}}  {column['kind']:<12} {dtype:<10} {span}")
+    return "\n".join(lines)
+
+
+def demo_comparisons(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    numbers: list | None = None,
+    labels: dict | None = None,
+) -> str:
+    """Plain numbers side by side: means of ``numbers``, shares of ``labels`` ({column: value}).
+
+    Without them, the first three number columns and the commonest label of three others.
+    """
+    if numbers is None:
+        numbers = [
+            c for c in real.columns if is_numeric_dtype(real[c]) and not is_bool_dtype(real[c])
+        ][:3]
+    if labels is None:
+        others = [c for c in real.columns if c not in numbers][-3:]
+        labels = {c: real[c].value_counts().index[0] for c in others}
+    lines = [f"{'':<44}{'real':>10}{'synthetic':>12}"]
+    for column in numbers:
+        real_mean = float(real[column].mean())
+        synthetic_mean = float(pd.to_numeric(synthetic[column], errors="coerce").mean())
+        lines.append(f"{'mean ' + str(column):<44}{real_mean:>10.4g}{synthetic_mean:>12.4g}")
+    for column, value in labels.items():
+        real_share = float((real[column].astype(str) == str(value)).mean())
+        synthetic_share = float((synthetic[column].astype(str) == str(value)).mean())
+        label = f"share of {column} = {str(value).strip()}"[:43]
+        lines.append(f"{label:<44}{real_share:>10.1%}{synthetic_share:>12.1%}")
+    return "\n".join(lines)
+
+
+def shape_lines(shapes: pd.DataFrame | None, limit: int = 20) -> str:
+    """Per-column shape scores, worst first."""
+    if shapes is None or len(shapes) == 0 or "score" not in shapes:
+        return ""
+    name = "column" if "column" in shapes else shapes.columns[0]
+    rows = shapes.sort_values("score").head(limit)
+    width = max(len(str(v)) for v in rows[name])
+    lines = ["Column shapes (worst first):"]
+    for _, row in rows.iterrows():
+        metric = f"  {row['metric']}" if "metric" in rows else ""
+        lines.append(f"  {row[name]!s:<{width}}  {row['score']:.3f}{metric}")
+    return "\n".join(lines)

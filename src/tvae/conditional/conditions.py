@@ -1,0 +1,220 @@
+"""Per-column conditions: the decoder's likelihood of a condition, and draws restricted to it.
+
+A condition holds one row of parameters per *group* (a distinct combination of requested values)
+so that a frame of many different conditions is handled in one vectorised pass. Every condition
+offers ``weight`` (p(condition | z) for a batch of decoder outputs), ``draw`` (overwrite its
+spans with a draw restricted to the condition), ``finalize`` (make the decoded values exact) and
+``describe`` (for messages).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from tvae.conditional.kinds import NumericView
+from tvae.sampling import gumbel_noise
+
+
+def span_probs(logits: torch.Tensor, decoding: str) -> torch.Tensor:
+    """Probabilities the sampler gives each slot of a span: softmax, or one-hot of the argmax."""
+    if decoding == "argmax":
+        return torch.nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).to(torch.float64)
+    return torch.softmax(logits.to(torch.float64), dim=-1)
+
+
+@dataclass
+class CategoricalCondition:
+    """Allowed slots of one softmax span per group, as multipliers (G, C) in [0, 1].
+
+    A multiplier is 1 for an allowed category and 0 otherwise, or the share of a requested value
+    inside a slot that decodes to several values (the "rare" slot of a wide categorical).
+    ``override`` holds, per group, the value to write in ``finalize`` (None: keep the decoded).
+    """
+
+    name: Any
+    column: Any
+    offset: int  # position of the span in the decoder output
+    slot: int  # column of ``codes`` holding this span
+    multiplier: torch.Tensor  # (G, C) float64
+    override: np.ndarray  # (G,) object
+    labels: np.ndarray  # (G,) what the user asked, for messages
+
+    @property
+    def positions(self) -> list[int]:
+        """Decoder outputs the weight reads."""
+        return list(range(self.offset, self.offset + self.multiplier.shape[1]))
+
+    def weight(self, raw, sigma, groups, decoding) -> torch.Tensor:
+        width = self.multiplier.shape[1]
+        probs = span_probs(raw[:, self.offset : self.offset + width], decoding)  # (B, C)
+        return (probs * self.multiplier[groups]).sum(-1)  # (B,)
+
+    def draw(self, raw, sigma, groups, decoding, generator, alphas, codes) -> None:
+        logits = raw[:, self.offset : self.offset + self.multiplier.shape[1]].to(torch.float64)
+        if decoding == "sample":
+            logits = logits + gumbel_noise(logits.shape, generator, raw.device)
+        codes[:, self.slot] = (logits + self.multiplier[groups].log()).argmax(-1)
+
+    def finalize(self, frame: pd.DataFrame, alphas, codes, groups: np.ndarray) -> None:
+        write_values(frame, self.column, self.override[groups])
+
+    def describe(self, group: int) -> str:
+        return describe_condition(self.name, self.labels[group])
+
+
+@dataclass
+class NumericCondition:
+    """A range of numbers per group (a point for float equality) on a mode-normalised column.
+
+    Bounds are in the column's number space; ``low``/``high`` bound the draw (widened by half a
+    rounding step) and ``final`` holds (value to set or NaN, clip low, clip high) per group.
+    Inactive groups (an empty cell of a conditions frame) are left free.
+    """
+
+    name: Any
+    view: NumericView
+    offsets: tuple[int, int, int | None]  # alpha, mode span, missing-flag span in the output
+    slots: tuple[int, int, int | None]  # their columns in alphas / codes
+    mean: torch.Tensor  # (K,) float64
+    std: torch.Tensor  # (K,) float64
+    active: torch.Tensor  # (G,) bool
+    low: torch.Tensor  # (G,) float64
+    high: torch.Tensor  # (G,) float64
+    point: torch.Tensor  # (G,) bool: float equality, weighted by the density at ``low``
+    final: np.ndarray  # (G, 3)
+    labels: np.ndarray  # (G,)
+
+    def __post_init__(self) -> None:
+        self.has_point = bool(self.point.any())
+
+    @property
+    def positions(self) -> list[int]:
+        """Decoder outputs the weight reads."""
+        alpha, modes, missing = self.offsets
+        extra = [] if missing is None else [missing, missing + 1]
+        return [alpha, *range(modes, modes + len(self.mean)), *extra]
+
+    def _stats(self, raw, sigma, groups):
+        position = self.offsets[0]
+        centre = torch.tanh(raw[:, position].to(torch.float64))[:, None]  # (B, 1)
+        scale = sigma[position].to(torch.float64)
+        lo = (self.low[groups, None] - self.mean) / (4 * self.std)  # (B, K), alpha space
+        hi = (self.high[groups, None] - self.mean) / (4 * self.std)
+        modes = raw[:, self.offsets[1] : self.offsets[1] + len(self.mean)]
+        return centre, scale, lo, hi, modes
+
+    @staticmethod
+    def _mass(centre, scale, lo, hi):
+        """P(clip(a) in [lo, hi]) for a ~ N(centre, scale), and the standardised bounds."""
+        empty = (lo > 1) | (hi < -1) | (lo > hi)
+        # Clipping puts the mass beyond +-1 on the bounds: a range reaching a bound takes it all.
+        a = (torch.where(lo <= -1, -math.inf, lo) - centre) / scale
+        b = (torch.where(hi >= 1, math.inf, hi) - centre) / scale
+        # Above the mean use the upper tail, Phi(-a) - Phi(-b), for accuracy far out.
+        side = torch.where(a > 0, -1.0, 1.0)
+        mass = (torch.special.ndtr(side * b) - torch.special.ndtr(side * a)).abs()
+        return mass.masked_fill_(empty, 0.0), a, b
+
+    def _present(self, raw, decoding) -> torch.Tensor:
+        """Probability that the cell is not missing (1 for columns without missing values)."""
+        if self.offsets[2] is None:
+            return torch.ones(len(raw), dtype=torch.float64, device=raw.device)
+        return span_probs(raw[:, self.offsets[2] : self.offsets[2] + 2], decoding)[:, 0]
+
+    def weight(self, raw, sigma, groups, decoding) -> torch.Tensor:
+        centre, scale, lo, hi, logits = self._stats(raw, sigma, groups)
+        per_mode, _, _ = self._mass(centre, scale, lo, hi)  # (B, K)
+        if self.has_point:
+            z = (lo - centre) / scale
+            density = torch.exp(-0.5 * z**2) / (scale * math.sqrt(2 * math.pi) * 4 * self.std)
+            density = torch.where(lo.abs() < 1, density, 0.0)
+            per_mode = torch.where(self.point[groups, None], density, per_mode)
+        weight = (span_probs(logits, decoding) * per_mode).sum(-1) * self._present(raw, decoding)
+        return torch.where(self.active[groups], weight, 1.0)
+
+    def draw(self, raw, sigma, groups, decoding, generator, alphas, codes) -> None:
+        rows = torch.nonzero(self.active[groups] & ~self.point[groups]).squeeze(1)
+        if self.slots[2] is not None:  # a conditioned cell is present
+            codes[torch.nonzero(self.active[groups]).squeeze(1), self.slots[2]] = 0
+        if rows.numel() == 0:  # equality on floats: the value is set in ``finalize``
+            return
+        centre, scale, lo, hi, logits = self._stats(raw[rows], sigma, groups[rows])
+        mass, a, b = self._mass(centre, scale, lo, hi)
+        joint = span_probs(logits, decoding) * mass  # (R, K)
+        joint = torch.where(joint.sum(-1, keepdim=True) > 0, joint, mass + 1e-300)
+        mode = torch.multinomial(joint, 1, generator=generator)  # (R, 1)
+        a, b = a.gather(1, mode)[:, 0], b.gather(1, mode)[:, 0]
+        # Inverse-CDF draw from the normal truncated to [a, b], on the side with more precision.
+        u = torch.rand(len(rows), generator=generator, device=raw.device, dtype=torch.float64)
+        ndtr, ndtri = torch.special.ndtr, torch.special.ndtri
+        below = ndtri(ndtr(a) + u * (ndtr(b) - ndtr(a)))
+        above = -ndtri(ndtr(-a) - u * (ndtr(-a) - ndtr(-b)))
+        x = torch.nan_to_num(torch.where(a > 0, above, below), nan=0.0)
+        x = torch.maximum(torch.minimum(x, b), a)
+        alphas[rows, self.slots[0]] = (centre[:, 0] + scale * x).clamp(-1.0, 1.0).to(alphas.dtype)
+        codes[rows, self.slots[1]] = mode[:, 0]
+
+    def finalize(self, frame: pd.DataFrame, alphas, codes, groups: np.ndarray) -> None:
+        """Decode the column again with equalities set and ranges clipped, in its own dtype."""
+        value, low, high = self.final[groups].T
+        active = self.active.cpu().numpy()[groups]
+
+        def fix(numbers: np.ndarray) -> np.ndarray:
+            exact = np.clip(np.where(np.isnan(value), numbers, value), low, high)
+            return np.where(active, exact, numbers)
+
+        a_cols = [self.slots[0]]
+        c_cols = [s for s in self.slots[1:] if s is not None]
+        series = self.view.finish(alphas[:, a_cols], codes[:, c_cols], fix)
+        frame[self.name] = series.set_axis(frame.index)
+
+    def describe(self, group: int) -> str:
+        return describe_condition(self.name, self.labels[group])
+
+
+@dataclass
+class FixedCondition:
+    """A column the model does not learn (an ID): the requested values are simply written."""
+
+    name: Any
+    column: Any
+    values: np.ndarray  # (G,) object, None: keep the generated value
+
+    positions: tuple = ()  # the column has no span
+
+    def weight(self, raw, sigma, groups, decoding) -> torch.Tensor:
+        return torch.ones(len(raw), dtype=torch.float64, device=raw.device)
+
+    def draw(self, raw, sigma, groups, decoding, generator, alphas, codes) -> None:
+        """Nothing to draw: the column has no span."""
+
+    def finalize(self, frame: pd.DataFrame, alphas, codes, groups: np.ndarray) -> None:
+        write_values(frame, self.column, self.values[groups])
+
+    def describe(self, group: int) -> str:
+        return describe_condition(self.name, self.values[group])
+
+
+Condition = CategoricalCondition | NumericCondition | FixedCondition
+
+
+def write_values(frame: pd.DataFrame, column: Any, wanted: np.ndarray) -> None:
+    """Write ``wanted`` (N,) object into the column where it is not None, in the column's dtype."""
+    rows = np.flatnonzero([value is not None for value in wanted])
+    if len(rows):
+        values = frame[column.name].to_numpy(dtype=object, copy=True)
+        values[rows] = wanted[rows]
+        restored = column.dtype.restore_labels(values, column.name)
+        frame[column.name] = restored.set_axis(frame.index)
+
+
+def describe_condition(name: Any, label: Any) -> str:
+    if isinstance(label, tuple):
+        return f"{label[0]!r} <= {name!r} <= {label[1]!r}"
+    return f"{name!r} == {label!r}"

@@ -1,0 +1,148 @@
+"""What conditional sampling needs from each column kind: the per-kind hook.
+
+A *numeric* kind is encoded as a tanh alpha plus a mode softmax (plus, optionally, a 2-wide
+"is missing" softmax) by a :class:`~tvae.transformer.continuous.ModeNormalizer`; its
+:class:`NumericView` says how condition values become numbers and how numbers become the column's
+values again. A *categorical* kind is one softmax span whose slots decode to known values.
+New kinds plug in by adding a factory to :data:`NUMERIC_KINDS` or :data:`CATEGORY_KINDS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import is_integer_dtype
+
+Fix = Callable[[np.ndarray], np.ndarray]  # sets equalities and clips ranges on decoded numbers
+
+
+@dataclass(frozen=True)
+class NumericView:
+    """A numeric-like column seen as numbers.
+
+    ``step`` is the grid decoded numbers are rounded to (0: none), ``low``/``high`` the range
+    decoded numbers are clipped to, and ``finish(alphas, codes, fix)`` decodes the column's own
+    slices of alphas (N, 1) and codes (N, 1 or 2) into its values after applying ``fix``.
+    """
+
+    normalizer: Any
+    to_numbers: Callable[[pd.Series], np.ndarray]  # condition values -> float64 (NaN: none)
+    finish: Callable[[np.ndarray, np.ndarray, Fix], pd.Series]
+    step: float = 0.0
+    low: float = -np.inf
+    high: float = np.inf
+
+    def snap(self, numbers: np.ndarray, up: bool) -> np.ndarray:
+        """Round numbers to the grid (up or down); unchanged when there is no grid."""
+        if not self.step:
+            return numbers
+        scaled = np.round(numbers / self.step, 9)  # forgive float noise such as 0.07 / 0.01
+        snapped = (np.ceil(scaled) if up else np.floor(scaled)) * self.step
+        decimals = max(0, -int(np.floor(np.log10(self.step))))
+        return np.round(snapped, decimals) if self.step < 1 else snapped
+
+
+def _numbers(values: pd.Series) -> np.ndarray:
+    numbers = pd.to_numeric(pd.Series(values, dtype=object), errors="raise")
+    return pd.Series(numbers, dtype="float64").to_numpy(na_value=np.nan)
+
+
+def _continuous(column: Any) -> NumericView:
+    integer = is_integer_dtype(column.dtype.pandas_dtype())
+
+    def finish(alphas: np.ndarray, codes: np.ndarray, fix: Fix) -> pd.Series:
+        numbers = column.normalizer.inverse(alphas[:, 0], codes[:, 0])
+        return column.dtype.restore_numbers(fix(numbers), column.name)
+
+    return NumericView(column.normalizer, _numbers, finish, step=1.0 if integer else 0.0)
+
+
+def _numerical(column: Any) -> NumericView:
+    def finish(alphas: np.ndarray, codes: np.ndarray, fix: Fix) -> pd.Series:
+        return column.dtype.restore_numbers(fix(column.inverse_numbers(alphas, codes)), column.name)
+
+    step = 10.0**-column.decimals if column.decimals is not None else 0.0
+    low, high = (column.low, column.high) if column.clip else (-np.inf, np.inf)
+    return NumericView(column.normalizer, _numbers, finish, step, low, high)
+
+
+def reencode(
+    normalizer: Any, numbers: np.ndarray, modes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(alpha, mode) decoding to ``numbers``: the current mode if it reaches, else the nearest."""
+    alpha = (numbers[:, None] - normalizer.mean) / (4 * normalizer.std)  # (N, K)
+    nearest = np.argmin(np.abs(alpha), axis=1)
+    reaches = np.abs(np.take_along_axis(alpha, modes[:, None], 1)[:, 0]) <= 1
+    modes = np.where(reaches, modes, nearest)
+    return np.take_along_axis(alpha, modes[:, None], 1)[:, 0], modes
+
+
+def _datetime(column: Any) -> NumericView:
+    numbers = column.numbers
+
+    def to_numbers(values: pd.Series) -> np.ndarray:
+        values = pd.Series(values, dtype=object)
+        try:
+            return column._seconds(values, column.string_format)
+        except (TypeError, ValueError):
+            return column._seconds(pd.Series(pd.to_datetime(values)), None)
+
+    def finish(alphas: np.ndarray, codes: np.ndarray, fix: Fix) -> pd.Series:
+        seconds = fix(numbers.inverse_numbers(alphas, codes))
+        present = ~np.isnan(seconds)
+        alphas, codes = alphas.astype(np.float64).copy(), codes.copy()
+        alpha, mode = reencode(numbers.normalizer, seconds[present], codes[present, 0])
+        alphas[present, 0], codes[present, 0] = alpha, mode
+        return column.inverse(alphas, codes)
+
+    low, high = (numbers.low, numbers.high) if numbers.clip else (-np.inf, np.inf)
+    return NumericView(numbers.normalizer, to_numbers, finish, column.step_ns / 1e9, low, high)
+
+
+# Kind -> NumericView factory, for kinds encoded as (tanh alpha, mode softmax[, missing flag]).
+NUMERIC_KINDS: dict[str, Callable[[Any], NumericView]] = {
+    "continuous": _continuous,
+    "numerical": _numerical,
+    "datetime": _datetime,
+}
+
+
+@dataclass(frozen=True)
+class CategorySlots:
+    """The values each slot of a categorical span decodes to; the last slot may be shared."""
+
+    values: list  # value of each slot (the shared slot's entry is unused)
+    shared: dict | None = None  # value -> share of the shared (last) slot, e.g. rare values
+
+
+def _categorical(column: Any) -> CategorySlots:
+    encoder = column.encoder
+    values = list(encoder.categories)
+    if getattr(encoder, "missing_index", None) is not None:
+        values[encoder.missing_index] = encoder.missing_value
+    return CategorySlots(values)
+
+
+def _boolean(column: Any) -> CategorySlots:
+    return CategorySlots([False, True, column.marker] if column.has_missing else [False, True])
+
+
+def _wide(column: Any) -> CategorySlots:
+    total = float(sum(column.rare_counts)) or 1.0
+    shares = {v: c / total for v, c in zip(column.rare_values, column.rare_counts, strict=True)}
+    return CategorySlots([*_categorical(column).values, None], shares)
+
+
+# Kind -> CategorySlots factory, for kinds encoded as one softmax span.
+CATEGORY_KINDS: dict[str, Callable[[Any], CategorySlots]] = {
+    "categorical": _categorical,
+    "boolean": _boolean,
+    "wide_categorical": _wide,
+}
+
+# Kinds with no span (regenerated, not learned): requested values are written as given.
+FIXED_KINDS = ("id",)

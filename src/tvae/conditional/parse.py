@@ -1,0 +1,228 @@
+"""Turn user conditions (a dict or a frame of known values) into per-column conditions.
+
+Every check runs here, before any sampling: unknown columns, unknown categories, values outside
+what the model can generate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from tvae.conditional.conditions import (
+    CategoricalCondition,
+    Condition,
+    FixedCondition,
+    NumericCondition,
+    describe_condition,
+)
+from tvae.conditional.kinds import CATEGORY_KINDS, FIXED_KINDS, NUMERIC_KINDS, NumericView
+from tvae.errors import ConditionError
+
+
+def _locate(transformer: Any, layout: Any) -> dict[Any, list[tuple[int, int]]]:
+    """Each column's spans as (offset in the decoder output, column in alphas or codes)."""
+    located, position, n_tanh, n_softmax = {}, 0, 0, 0
+    for column in transformer.columns:
+        entries = []
+        for kind, _ in column.spans:
+            entries.append((layout.spans[position].offset, n_tanh if kind == "tanh" else n_softmax))
+            n_tanh += kind == "tanh"
+            n_softmax += kind == "softmax"
+            position += 1
+        located[column.name] = entries
+    return located
+
+
+def _split_cell(name: Any, value: Any) -> tuple[bool, Any, Any]:
+    """(is_range, low, high) of one condition cell; a tuple of two is an inclusive range."""
+    if isinstance(value, tuple):
+        if len(value) != 2:
+            raise ConditionError(
+                f"condition on {name!r}: a range must be a (low, high) tuple, got {value!r}"
+            )
+        return True, value[0], value[1]
+    return False, value, value
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (not isinstance(value, (tuple, str)) and bool(pd.isna(value)))
+
+
+def _labels(cells: list) -> np.ndarray:
+    labels = np.empty(len(cells), dtype=object)
+    labels[:] = cells
+    return labels
+
+
+def _find(known: pd.Index, cell: Any) -> int:
+    """Slot of ``cell``; text such as "3" or "True" (from the command line) matches 3 or True."""
+    found = int(known.get_indexer([cell])[0])
+    if found < 0 and isinstance(cell, str):
+        as_text = [str(value) for value in known]
+        found = as_text.index(cell) if as_text.count(cell) == 1 else -1
+    return found
+
+
+def _categorical(column, located, cells: list, is_frame: bool, device) -> CategoricalCondition:
+    slots = CATEGORY_KINDS[column.kind](column)
+    n_slots = len(slots.values)
+    known = pd.Index(slots.values[: n_slots - 1] if slots.shared is not None else slots.values)
+    multiplier = np.zeros((len(cells), n_slots))
+    override = np.full(len(cells), None, dtype=object)
+    for g, cell in enumerate(cells):
+        if is_frame and _is_missing(cell):
+            multiplier[g] = 1.0  # an empty cell of a conditions frame: no condition
+            continue
+        is_range, low, high = _split_cell(column.name, cell)
+        if is_range:
+            if slots.shared is not None:
+                raise ConditionError(f"column {column.name!r} has too many categories for a range")
+            try:
+                keep = [(low is None or v >= low) and (high is None or v <= high) for v in known]
+            except TypeError as error:
+                raise ConditionError(
+                    f"column {column.name!r} holds unordered values; give one value, not the "
+                    f"range {cell!r}"
+                ) from error
+            multiplier[g, :] = keep
+        elif (found := _find(known, cell)) >= 0:
+            multiplier[g, found] = 1.0
+        elif slots.shared is not None and cell in slots.shared:
+            multiplier[g, -1], override[g] = slots.shared[cell], cell
+        else:
+            shown = ", ".join(repr(c) for c in list(known[:8]))
+            raise ConditionError(
+                f"column {column.name!r} has no category {cell!r}; the model learned "
+                f"{len(known)} categories, such as {shown}{', ...' if len(known) > 8 else ''}"
+            )
+        if not multiplier[g].any():
+            raise ConditionError(
+                f"condition {cell!r} on {column.name!r} matches none of its categories"
+            )
+    offset, slot = located[0]
+    return CategoricalCondition(
+        column.name, column, offset, slot,
+        torch.as_tensor(multiplier, dtype=torch.float64, device=device), override, _labels(cells),
+    )  # fmt: skip
+
+
+def _numeric(column, view: NumericView, located, cells: list, is_frame, device) -> NumericCondition:
+    bounds = np.empty((len(cells), 2), dtype=object)
+    ranged = np.zeros(len(cells), dtype=bool)
+    for g, cell in enumerate(cells):
+        ranged[g], bounds[g, 0], bounds[g, 1] = _split_cell(column.name, cell)
+    try:
+        low = view.to_numbers(pd.Series(bounds[:, 0], dtype=object))
+        high = view.to_numbers(pd.Series(bounds[:, 1], dtype=object))
+    except (TypeError, ValueError) as error:
+        shown = sorted({repr(c) for c in cells})[:5]
+        raise ConditionError(
+            f"column {column.name!r} is {column.kind}; its conditions must be such values, got "
+            f"{shown} ({error})"
+        ) from error
+    missing = np.isnan(low) & np.isnan(high)
+    if (missing & ~(ranged | is_frame)).any():
+        raise ConditionError(f"column {column.name!r}: a missing value cannot be a condition")
+    low, high = np.where(np.isnan(low), -np.inf, low), np.where(np.isnan(high), np.inf, high)
+    point = ~ranged & ~missing
+    clip_low, clip_high = view.snap(low, up=True), view.snap(high, up=False)
+    labels = _labels(cells)
+    normalizer = view.normalizer
+    reach = (
+        max(float(np.min(normalizer.mean - 4 * normalizer.std)), view.low),
+        min(float(np.max(normalizer.mean + 4 * normalizer.std)), view.high),
+    )
+    for bad, why in (
+        (clip_low > clip_high, f"holds values on a grid of step {view.step:g} and none meets it"),
+        ((clip_high < reach[0]) | (clip_low > reach[1]), "is generated only within "
+         f"[{reach[0]:.6g}, {reach[1]:.6g}] (the range the model learned)"),
+    ):  # fmt: skip
+        if (bad & ~missing).any():
+            g = int(np.flatnonzero(bad & ~missing)[0])
+            raise ConditionError(
+                f"condition {describe_condition(column.name, labels[g])} has estimated "
+                "probability 0: "
+                f"column {column.name!r} {why}"
+            )
+    # The column clips decoded numbers to [view.low, view.high]: a range reaching a bound takes
+    # in everything beyond it. Rounding to a grid widens the draw by half a step.
+    half = view.step / 2
+    draw_low = np.where(clip_low <= view.low, -np.inf, clip_low - half)
+    draw_high = np.where(clip_high >= view.high, np.inf, clip_high + half)
+    # Float equality is weighted by density, except at a clip bound, which holds a point mass.
+    density = point & (view.step == 0) & (low > view.low) & (high < view.high)
+    value = np.where(point, clip_low if view.step else low, np.nan)
+    as_tensor = lambda a, dtype=torch.float64: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
+    spans = [*located, (None, None)][:3]
+    return NumericCondition(
+        column.name, view, tuple(s[0] for s in spans), tuple(s[1] for s in spans),
+        as_tensor(normalizer.mean), as_tensor(normalizer.std), as_tensor(~missing, torch.bool),
+        as_tensor(draw_low), as_tensor(draw_high), as_tensor(density, torch.bool),
+        np.stack([value, clip_low, clip_high], 1), labels,
+    )  # fmt: skip
+
+
+def parse_conditions(
+    transformer: Any,
+    layout: Any,
+    conditions: Mapping | pd.DataFrame,
+    n_rows: int | None,
+    device: torch.device | str = "cpu",
+) -> tuple[list[Condition], np.ndarray, pd.Index | None]:
+    """Conditions per column and the group of every requested row.
+
+    Returns (conditions, groups (N,) int64, index of the frame or None). A dict is one group;
+    a frame has one group per distinct row, so identical rows share one sampling effort.
+    """
+    is_frame = isinstance(conditions, pd.DataFrame)
+    if not is_frame and not isinstance(conditions, Mapping):
+        raise ConditionError(
+            "conditions must be a dict {column: value or (low, high)} or a DataFrame of known "
+            f"values, got {type(conditions).__name__}"
+        )
+    names = list(transformer.column_names)
+    unknown = [c for c in (conditions.columns if is_frame else conditions) if c not in names]
+    if unknown:
+        raise ConditionError(
+            f"conditions name unknown column(s) {unknown}; the model's columns are "
+            f"{names[:20]}{'...' if len(names) > 20 else ''}"
+        )
+    if is_frame:
+        if conditions.columns.duplicated().any():
+            raise ConditionError("the conditions frame has duplicate column names; rename them")
+        keys = conditions.astype(object).where(conditions.notna(), None)
+        groups = np.zeros(len(keys), dtype=np.int64)
+        if len(keys.columns):
+            by = list(keys.columns)
+            groups = keys.groupby(by, dropna=False, sort=False).ngroup().to_numpy()
+        first = pd.Series(np.arange(len(groups))).groupby(groups).first().to_numpy()
+        cells = {c: keys[c].to_numpy()[first].tolist() for c in keys.columns}
+        index = conditions.index
+    else:
+        groups = np.zeros(n_rows or 0, dtype=np.int64)
+        cells = {c: [v] for c, v in conditions.items()}
+        index = None
+    located = _locate(transformer, layout)
+    parsed: list[Condition] = []
+    for column in transformer.columns:
+        if column.name not in cells:
+            continue
+        kind, spans, given = column.kind, located[column.name], cells[column.name]
+        if kind in CATEGORY_KINDS:
+            parsed.append(_categorical(column, spans, given, is_frame, device))
+        elif kind in NUMERIC_KINDS:
+            view = NUMERIC_KINDS[kind](column)
+            parsed.append(_numeric(column, view, spans, given, is_frame, device))
+        elif kind in FIXED_KINDS and not any(isinstance(c, tuple) for c in given):
+            values = _labels([None if _is_missing(c) else c for c in given])
+            parsed.append(FixedCondition(column.name, column, values))
+        else:
+            raise ConditionError(
+                f"column {column.name!r} of kind {kind!r} cannot be conditioned on"
+            )
+    return parsed, groups.astype(np.int64), index

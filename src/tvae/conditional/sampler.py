@@ -1,0 +1,181 @@
+"""Draw latents whose decoded rows meet the conditions: rejection against the decoder's likelihood.
+
+For each group of identical conditions, z ~ N(0, I) is kept with probability w(z) / M, where
+w(z) is the product of the conditions' likelihoods and M the largest w seen for the group so far
+(an estimate of its supremum). Draws are allocated to groups from their estimated acceptance
+rates, so a rare condition gets large batches at once instead of many small ones.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+from tvae.conditional.conditions import Condition, NumericCondition
+from tvae.errors import ConditionError
+
+FORWARD_CHUNK = 32_768  # latents decoded per forward pass: bounds memory
+ROUND_MAX = 524_288  # most candidate latents per round
+PILOT = 512  # fewest first draws per group, to estimate its acceptance rate
+MAX_CANDIDATES = 10_000_000  # deterministic budget: about 5 s of decoding on 2 idle CPU cores
+MAX_SECONDS = 8.0  # wall-clock guard on top of it, so an error comes within 10 s
+
+
+def _allocate(
+    need: np.ndarray, drawn: np.ndarray, mean_w: np.ndarray, bound: np.ndarray
+) -> np.ndarray:
+    """Candidates per group for the next round: enough to finish, judged by acceptance so far."""
+    acceptance = np.divide(mean_w, bound, out=np.zeros_like(mean_w), where=bound > 0)
+    wanted = np.ceil(1.2 * need / np.maximum(acceptance, 1e-300)) + 64
+    wanted = np.where(acceptance > 0, wanted, np.maximum(drawn, PILOT))  # none yet: double
+    wanted = np.where(drawn == 0, np.maximum(PILOT, 2 * need), wanted)
+    wanted = np.where(need > 0, np.minimum(wanted, MAX_CANDIDATES), 0)
+    total = wanted.sum()
+    if total > ROUND_MAX:
+        wanted = np.where(need > 0, np.maximum(np.floor(wanted * ROUND_MAX / total), 1), 0)
+    return wanted.astype(np.int64)
+
+
+def draw_latents(
+    decoder: torch.nn.Module,
+    conditions: Sequence[Condition],
+    counts: np.ndarray,
+    embedding_dim: int,
+    generator: torch.Generator,
+    decoding: str,
+    describe: Callable[[int], str],
+    *,
+    max_candidates: int = MAX_CANDIDATES,
+    max_seconds: float = MAX_SECONDS,
+) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """Decoder outputs (N, D) of kept latents, sorted by group, ``counts[g]`` rows for group g.
+
+    Returns (raw, sigma, estimated probability of each group's conditions). Raises
+    :class:`ConditionError` with the estimate when the budget would not be enough.
+    """
+    device = generator.device
+    forward, complete = _partial_decoder(decoder, conditions)
+    n_groups = len(counts)
+    need = counts.astype(np.int64).copy()
+    drawn, weight_sum, bound = np.zeros(n_groups), np.zeros(n_groups), np.zeros(n_groups)
+    kept_raw: list[torch.Tensor] = []
+    kept_groups: list[torch.Tensor] = []
+    sigma = torch.empty(0)
+    used, started, got = 0, time.perf_counter(), np.zeros(n_groups, dtype=np.int64)
+    while need.any():
+        mean_w = np.divide(weight_sum, drawn, out=np.zeros(n_groups), where=drawn > 0)
+        per = np.minimum(_allocate(need, drawn, mean_w, bound), max(max_candidates - used, 1))
+        acceptance = np.divide(mean_w, bound, out=np.zeros(n_groups), where=bound > 0)
+        projected = np.where(acceptance > 0, need / np.maximum(acceptance, 1e-300), per)
+        worst = int(np.argmax(np.where(need > 0, projected, -1)))
+        over = used + per.sum() > max_candidates or used + projected[worst] > max_candidates
+        if drawn.any() and over:  # the pilot round always runs, so the estimate means something
+            raise _give_up(
+                conditions, describe, worst, mean_w, drawn, need, (max_candidates, max_seconds)
+            )
+        groups = torch.repeat_interleave(
+            torch.arange(n_groups, device=device), torch.as_tensor(per, device=device)
+        )
+        for chunk in groups.split(FORWARD_CHUNK):
+            z = torch.randn((len(chunk), embedding_dim), generator=generator, device=device)
+            hidden, raw, sigma = forward(z)  # (B, H), (B, D) with the read outputs, (D,)
+            weight = torch.ones(len(chunk), dtype=torch.float64, device=device)
+            for condition in conditions:
+                weight = weight * condition.weight(raw, sigma, chunk, decoding)
+            chunk_np, weight_np = chunk.cpu().numpy(), weight.cpu().numpy()
+            drawn += np.bincount(chunk_np, minlength=n_groups)
+            weight_sum += np.bincount(chunk_np, weight_np, minlength=n_groups)
+            np.maximum.at(bound, chunk_np, weight_np)
+            uniform = torch.rand(
+                len(chunk), generator=generator, device=device, dtype=torch.float64
+            )
+            accept = uniform * torch.as_tensor(bound, device=device)[chunk] < weight
+            kept_raw.append(complete(hidden[accept]))
+            kept_groups.append(chunk[accept])
+            got += np.bincount(chunk_np[accept.cpu().numpy()], minlength=n_groups)
+            used += len(chunk)
+            if (got >= counts).all():
+                break  # the rest of the round is not needed
+            if time.perf_counter() - started > max_seconds:
+                mean_w, short = weight_sum / np.maximum(drawn, 1), np.maximum(counts - got, 0)
+                raise _give_up(
+                    conditions, describe, worst, mean_w, drawn, short, (max_candidates, max_seconds)
+                )
+        raw_all, groups_all = _first_per_group(torch.cat(kept_raw), torch.cat(kept_groups), counts)
+        kept_raw, kept_groups = [raw_all], [groups_all]
+        got = np.bincount(groups_all.cpu().numpy(), minlength=n_groups)
+        need = counts - got
+    probability = np.divide(weight_sum, drawn, out=np.ones(n_groups), where=drawn > 0)
+    raw = torch.cat(kept_raw) if kept_raw else torch.empty((0, 0), device=device)
+    return raw, sigma, probability
+
+
+def _partial_decoder(decoder: torch.nn.Module, conditions: Sequence[Condition]):
+    """Forward passes that compute only the outputs the weights read, and complete kept rows.
+
+    The last layer of a wide table is most of the decoder's work; candidates that are rejected
+    never need the rest of it.
+    """
+    last = (
+        decoder.body[-1]
+        if isinstance(getattr(decoder, "body", None), torch.nn.Sequential)
+        else None
+    )
+    if not isinstance(last, torch.nn.Linear):  # an unknown decoder: full passes
+        return (lambda z: (z, *decoder(z))), (lambda z: decoder(z)[0])
+    body = decoder.body[:-1]
+    positions = sorted({p for condition in conditions for p in condition.positions})
+    index = torch.as_tensor(positions, dtype=torch.long, device=last.weight.device)
+    weight, bias = last.weight[index], last.bias[index]
+
+    def forward(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        hidden = body(z)  # (B, H)
+        raw = hidden.new_zeros((len(z), last.out_features))
+        raw[:, index] = torch.nn.functional.linear(hidden, weight, bias)
+        return hidden, raw, decoder.sigma
+
+    return forward, last
+
+
+def _first_per_group(
+    raw: torch.Tensor, groups: torch.Tensor, counts: np.ndarray
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sort kept rows by group (stably) and drop those beyond each group's count."""
+    groups, order = torch.sort(groups, stable=True)
+    raw = raw[order]
+    starts = torch.searchsorted(groups, groups, right=False)  # first position of each row's group
+    rank = torch.arange(len(groups), device=groups.device) - starts
+    keep = rank < torch.as_tensor(counts, device=groups.device)[groups]
+    return raw[keep], groups[keep]
+
+
+def _give_up(
+    conditions: Sequence[Condition],
+    describe: Callable[[int], str],
+    group: int,
+    mean_w: np.ndarray,
+    drawn: np.ndarray,
+    need: np.ndarray,
+    limits: tuple[int, float],
+) -> ConditionError:
+    probability, n_drawn = float(mean_w[group]), int(drawn[group])
+    if math.isnan(probability):
+        return ConditionError(f"conditions {describe(group)} cannot be met: the model gives NaN")
+    what = "probability"
+    if any(isinstance(c, NumericCondition) and bool(c.point[group]) for c in conditions):
+        what = "probability density (equality on a float column)"
+    if probability > 0:
+        estimate = f"estimated {what} {probability:.3g}"
+    else:
+        bound = 1 / max(n_drawn, 1)
+        estimate = f"estimated {what} 0 (none in {n_drawn:,} draws, so below {bound:.1g})"
+    return ConditionError(
+        f"conditions {describe(group)} are too unlikely under the model ({estimate}): "
+        f"{int(need[group]):,} more row(s) would take more than the budget of {limits[0]:,} latent "
+        f"draws or {limits[1]:g} s. Relax the conditions (a range instead of a value), ask for "
+        "fewer rows, or train longer"
+    )

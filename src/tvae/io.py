@@ -1,0 +1,169 @@
+"""Tables in and out of files for the command line: the format is chosen by the extension.
+
+Reading: CSV (``.csv``, ``.txt``), TSV (``.tsv``, ``.tab``), each optionally compressed
+(``.gz``, ``.bz2``, ``.xz``, ``.zip``, ``.zst``), and Parquet (``.parquet``, ``.pq``, or a folder
+of Parquet files). Writing: CSV, TSV or Parquet, fed chunk by chunk so that a table larger than
+memory can be written; the file appears under its name only once it is complete.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from tvae.errors import InvalidParameterError
+
+COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip", ".zst": "zstd"}
+TEXT_FORMATS = {".csv": ",", ".txt": ",", ".tsv": "\t", ".tab": "\t"}
+PARQUET_SUFFIXES = (".parquet", ".pq")
+WRITE_COMPRESSIONS = {None: open, "gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}
+
+
+def table_format(path: str | os.PathLike) -> tuple[str, str | None]:
+    """("csv" | "tsv" | "parquet", compression or None) from ``path``'s extension."""
+    path = Path(path)
+    suffixes = [s.lower() for s in path.suffixes]
+    compression = COMPRESSIONS.get(suffixes[-1]) if suffixes else None
+    if compression:
+        suffixes = suffixes[:-1]
+    suffix = suffixes[-1] if suffixes else ""
+    if suffix in PARQUET_SUFFIXES and compression is None:
+        return "parquet", None
+    if suffix in TEXT_FORMATS:
+        return ("tsv" if TEXT_FORMATS[suffix] == "\t" else "csv"), compression
+    raise InvalidParameterError(
+        f"cannot tell the table format of {str(path)!r} from its extension {path.suffix!r}; "
+        "use .csv, .tsv (optionally .gz) or .parquet"
+    )
+
+
+def _parquet():
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError as error:
+        raise ImportError(
+            "reading or writing Parquet needs pyarrow: pip install 'tvae[parquet]'"
+        ) from error
+    return pyarrow, pyarrow.parquet
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a CSV, TSV or Parquet file (or a folder of Parquet files) into a DataFrame."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"data file {str(path)!r} does not exist")
+    if path.is_dir():
+        _parquet()
+        return pd.read_parquet(path)
+    kind, compression = table_format(path)
+    if kind == "parquet":
+        _parquet()
+        return pd.read_parquet(path)
+    try:
+        return pd.read_csv(
+            path, sep="\t" if kind == "tsv" else ",", compression=compression, low_memory=False
+        )
+    except pd.errors.EmptyDataError as error:
+        raise pd.errors.EmptyDataError(f"data file {str(path)!r} is empty") from error
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"data file {str(path)!r} is not UTF-8 text ({error.reason}); is it really {kind}?"
+        ) from None
+
+
+def _string_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Parquet wants string column names; models fitted on arrays have integer ones."""
+    if all(isinstance(c, str) for c in frame.columns):
+        return frame
+    return frame.rename(columns=str)
+
+
+def check_output(path: str | os.PathLike) -> tuple[str, str | None]:
+    """Check that a table can be written to ``path`` (run it before any long work)."""
+    path = Path(path)
+    kind, compression = table_format(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write a table to {str(path)!r}: it is a folder")
+    if compression not in WRITE_COMPRESSIONS:
+        raise InvalidParameterError(
+            f"cannot write {compression}-compressed text to {str(path)!r}; "
+            "use no compression, .gz, .bz2 or .xz"
+        )
+    if kind == "parquet":
+        _parquet()
+    return kind, compression
+
+
+def write_table_chunks(path: str | os.PathLike, chunks: Iterable[pd.DataFrame]) -> int:
+    """Write ``chunks`` (DataFrames with the same columns) to ``path``; return the row count.
+
+    The data goes to a temporary file in the same folder, renamed to ``path`` at the end, so an
+    interrupted run never leaves a half-written file under the final name.
+    """
+    path = Path(path)
+    kind, compression = check_output(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private; give the usual mode
+    try:
+        if kind == "parquet":
+            n_rows = _write_parquet(temporary, chunks)
+        else:
+            n_rows = _write_text(temporary, chunks, "\t" if kind == "tsv" else ",", compression)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return n_rows
+
+
+def _write_text(
+    path: str, chunks: Iterable[pd.DataFrame], sep: str, compression: str | None
+) -> int:
+    opener = WRITE_COMPRESSIONS[compression]
+    n_rows, first = 0, True
+    with opener(path, "wt", encoding="utf-8", newline="") as handle:
+        for chunk in chunks:
+            chunk.to_csv(handle, sep=sep, index=False, header=first)
+            n_rows += len(chunk)
+            first = False
+    if first:
+        raise ValueError("no rows to write: the table is empty and has no columns")
+    return n_rows
+
+
+def _write_parquet(path: str, chunks: Iterable[pd.DataFrame]) -> int:
+    pa, pq = _parquet()
+    writer = None
+    n_rows = 0
+    try:
+        for chunk in chunks:
+            chunk = _string_columns(chunk)
+            if writer is None:
+                table = pa.Table.from_pandas(chunk, preserve_index=False)
+                writer = pq.ParquetWriter(path, table.schema)
+            else:
+                table = pa.Table.from_pandas(chunk, schema=writer.schema, preserve_index=False)
+            writer.write_table(table)
+            n_rows += len(chunk)
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        raise ValueError("no rows to write: the table is empty and has no columns")
+    return n_rows
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,194 @@
+"""Column kinds: which model each column gets, inferred from the table and overridable.
+
+``detect_metadata(frame)`` looks at dtypes and values and returns a :class:`Metadata`, a dict
+``{column: kind}``. ``TVAE.fit`` runs it, keeps the result as ``model.metadata_`` and accepts a
+(partial) override through ``fit(df, metadata={...})``.
+
+Kinds: "numerical", "categorical", "boolean", "datetime" and "id". Detection rules, in order
+(the first that matches wins; conservative: a numeric column stays numerical unless listed):
+
+1. a column listed in ``discrete_columns`` is "categorical" (exactly as the reference);
+2. ``bool`` / nullable ``boolean`` dtype, or object values that are all ``True``/``False``
+   (missing values aside) -> "boolean";
+3. ``datetime64`` (naive or timezone-aware) -> "datetime"; strings that all parse as dates with
+   one format (e.g. ``2024-01-31``, ``31/01/2024 10:00``) -> "datetime"; Python ``date`` or
+   ``datetime`` objects -> "datetime";
+4. ``category`` dtype -> "categorical";
+5. an integer or string column whose values are all present and unique, with at least
+   ``ID_MIN_ROWS`` rows, and whose name looks like a key (``id``, ``customer_id``,
+   ``PassengerId``, ``key``, ``uuid``, ``No``, ``index``...) or whose strings share one key
+   pattern (``C000123``, UUIDs) -> "id";
+6. any other numeric column (integers with few distinct values included), or object column
+   holding only numbers -> "numerical";
+7. everything else (strings, mixed objects) -> "categorical".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import (
+    infer_dtype,
+    is_bool_dtype,
+    is_complex_dtype,
+    is_datetime64_any_dtype,
+    is_integer_dtype,
+    is_numeric_dtype,
+    is_object_dtype,
+    is_string_dtype,
+)
+
+from tvae.codec import decode_value, encode_value
+from tvae.errors import InvalidDataTypeError, InvalidParameterError
+
+KINDS = ("numerical", "categorical", "boolean", "datetime", "id")
+ALIASES = {"continuous": "numerical", "discrete": "categorical", "bool": "boolean"}
+ID_MIN_ROWS = 10  # below this, "every value unique" says nothing about a column being a key
+DATE_SAMPLE = 200  # values tried by the date-string probe before parsing the whole column
+
+_KEY_NAME = re.compile(r"(?:^|[^a-z0-9])(id|key|uuid|guid|no|nr|idx|index)$")
+_CAMEL_KEY = re.compile(r"[a-z0-9](Id|ID|Key|No|Nr)$")
+KEY_PATTERN = re.compile(r"^(\D*?)(\d+)(\D*)$")  # prefix, digits, suffix: "C000123", "id-17"
+UUID_PATTERN = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+_MIXED = ("mixed", "mixed-integer", "unknown-array")  # what infer_dtype says of containers
+_DATE_SHAPE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
+
+
+class Metadata(dict):
+    """``{column: kind}`` for every column of a table; a plain dict with JSON helpers."""
+
+    def to_dict(self) -> dict:
+        """JSON-ready form; column names of any type (ints, floats) survive the round trip."""
+        return {"columns": [{"name": encode_value(k), "kind": v} for k, v in self.items()]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Metadata:
+        """Inverse of :meth:`to_dict`; also accepts ``{column: kind}`` and SDV-style metadata
+        (``{"columns": {column: {"sdtype": kind}}}``, whose sdtypes are our kind names)."""
+        columns = data.get("columns") if isinstance(data, Mapping) else None
+        if isinstance(columns, list):
+            items = [(decode_value(d["name"]), d["kind"]) for d in columns]
+        elif isinstance(columns, Mapping):
+            items = [
+                (k, v.get("sdtype") if isinstance(v, Mapping) else v) for k, v in columns.items()
+            ]
+        else:
+            items = list(dict(data).items())
+        return cls({name: normalise_kind(name, kind) for name, kind in items})
+
+
+def normalise_kind(name: Any, kind: Any) -> str:
+    """``kind`` as one of :data:`KINDS` (aliases such as "continuous" accepted)."""
+    kind = ALIASES.get(kind, kind) if isinstance(kind, str) else kind
+    if kind not in KINDS:
+        raise InvalidParameterError(
+            f"metadata gives column {name!r} the kind {kind!r}; allowed kinds are {KINDS}"
+        )
+    return kind
+
+
+def detect_metadata(frame: pd.DataFrame, discrete_columns: Iterable | None = None) -> Metadata:
+    """Infer every column's kind with the rules of the module docstring."""
+    discrete = set(discrete_columns or ())
+    return Metadata(
+        {
+            name: "categorical" if name in discrete else detect_kind(frame[name])
+            for name in frame.columns
+        }
+    )
+
+
+def detect_kind(series: pd.Series) -> str:
+    """The kind of one column (rules 2-7 of the module docstring)."""
+    dtype = series.dtype
+    if is_complex_dtype(dtype):
+        raise InvalidDataTypeError(
+            f"column {series.name!r} holds complex numbers, which cannot be modelled; "
+            "split them into real and imaginary columns"
+        )
+    if is_bool_dtype(dtype):
+        return "boolean"
+    if is_datetime64_any_dtype(dtype):
+        return "datetime"
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "categorical"
+    observed = series.dropna()
+    if is_numeric_dtype(dtype):
+        if is_integer_dtype(dtype) and _looks_like_key(series, observed, by_pattern=False):
+            return "id"
+        return "numerical"
+    if is_object_dtype(dtype) or is_string_dtype(dtype):
+        check_cells(series, observed)
+        inferred = infer_dtype(observed, skipna=True)  # one C pass over the values
+        if inferred == "boolean":
+            return "boolean"
+        if inferred == "string" and parse_date_strings(observed) is not None:
+            return "datetime"
+        if inferred in ("date", "datetime"):
+            return "datetime"  # Python date/datetime objects (databases, Arrow, Excel)
+        if inferred in ("integer", "floating", "mixed-integer-float", "decimal"):
+            return "numerical"  # numbers stored as objects (e.g. an object ndarray)
+        if _looks_like_key(series, observed, by_pattern=inferred == "string"):
+            return "id"
+    return "categorical"
+
+
+def check_cells(series: pd.Series, observed: pd.Series) -> None:
+    """Reject cells holding containers (lists, dicts, sets, arrays): they cannot be modelled."""
+    if not is_object_dtype(series.dtype) or infer_dtype(observed, skipna=True) not in _MIXED:
+        return
+    nested = observed.map(lambda v: isinstance(v, (list, dict, set, tuple, np.ndarray)))
+    if nested.any():
+        example = observed[nested].iloc[0]
+        raise InvalidDataTypeError(
+            f"column {series.name!r} holds nested objects such as {example!r} "
+            f"({type(example).__name__}); flatten them into scalar columns first"
+        )
+
+
+def parse_date_strings(observed: pd.Series) -> str | None:
+    """The strftime format every string of ``observed`` follows, or None when they are not dates.
+
+    Only strings shaped like dates (``2024-01-31``, ``31/01/2024``...) are tried, so numbers
+    stored as text and codes such as ``"12"`` never turn into datetimes.
+    """
+    from pandas.tseries.api import guess_datetime_format
+
+    head = observed.iloc[:DATE_SAMPLE].astype(str)
+    if not head.str.match(_DATE_SHAPE).all():
+        return None
+    first = str(head.iloc[0])
+    # Month-first is tried before day-first: "01/05/2021" is ambiguous, "13/05/2021" is not.
+    for dayfirst in (False, True):
+        fmt = guess_datetime_format(first, dayfirst=dayfirst)
+        if fmt is None:
+            continue
+        try:
+            pd.to_datetime(observed.astype(str), format=fmt)
+        except (ValueError, TypeError, OverflowError):
+            continue
+        return fmt
+    return None
+
+
+def _looks_like_key(series: pd.Series, observed: pd.Series, *, by_pattern: bool) -> bool:
+    """Present and unique on every row, with a key-like name or (strings) a key-like pattern."""
+    n_rows = len(series)
+    if n_rows < ID_MIN_ROWS or len(observed) != n_rows or not observed.is_unique:
+        return False
+    name = str(series.name)
+    if _KEY_NAME.search(name.lower()) or _CAMEL_KEY.search(name):
+        return True
+    if not by_pattern:  # only strings are recognised by their pattern
+        return False
+    values = observed.astype(str)
+    if values.str.match(UUID_PATTERN).all():
+        return True
+    parts = values.str.extract(KEY_PATTERN)
+    return bool(parts[1].notna().all() and parts[0].nunique() == 1 and parts[2].nunique() == 1)

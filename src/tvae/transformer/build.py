@@ -1,0 +1,57 @@
+"""Which column model each column kind gets: the dispatch used by :class:`TableTransformer`.
+
+Kinds are those of :mod:`tvae.metadata` ("numerical", "categorical", "boolean", "datetime",
+"id"); "continuous" is accepted as another name for "numerical". Two cases override the kind:
+
+* a column with no value at all (every cell missing) becomes a one-category column whose only
+  category is its missing marker, so it stays entirely missing in every sample;
+* a boolean column holding a single value (always True, say) becomes a categorical column
+  with that one slot, so the other value is never generated;
+* a categorical column with more than ``MAX_CATEGORIES`` distinct values gets the bounded
+  :class:`WideCategoricalColumn`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tvae.transformer.boolean import BooleanColumn
+from tvae.transformer.categorical import OneHotEncoder
+from tvae.transformer.columns import CategoricalColumn
+from tvae.transformer.datetime import DatetimeColumn
+from tvae.transformer.dtypes import DtypeInfo
+from tvae.transformer.identifier import IdColumn
+from tvae.transformer.numerical import NumericalColumn, to_float
+from tvae.transformer.wide import WideCategoricalColumn, needs_rare_slot
+
+
+def build_column(
+    name: Any,
+    kind: str,
+    series: pd.Series,
+    sample: pd.Series,
+    rng: np.random.Generator,
+    *,
+    max_clusters: int,
+    weight_threshold: float,
+    clip: bool,
+) -> Any:
+    """Fit the column model of ``kind`` on ``series`` (mixtures on ``sample``'s rows)."""
+    dtype = DtypeInfo.of(series)
+    if kind in ("numerical", "continuous", "datetime") and series.notna().any():
+        options = {"max_clusters": max_clusters, "weight_threshold": weight_threshold, "clip": clip}
+        seed = int(rng.integers(2**31 - 1))
+        if kind == "datetime":
+            return DatetimeColumn.fit(name, dtype, series, sample, seed, **options)
+        return NumericalColumn.fit(name, dtype, to_float(series), to_float(sample), seed, **options)
+    if kind == "boolean" and series.nunique(dropna=True) == 2:
+        return BooleanColumn.fit(name, dtype, series)
+    if kind == "id":
+        return IdColumn.fit(name, dtype, series)
+    if needs_rare_slot(series):
+        return WideCategoricalColumn.fit(name, dtype, series)
+    # Categories come from every row, never a sample: none may be lost.
+    return CategoricalColumn(name, dtype, OneHotEncoder.fit(series))

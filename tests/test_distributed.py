@@ -1,0 +1,255 @@
+"""Data-parallel training on sharded Parquet: shares, transformer, checkpoints, torchrun, output."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+import tvae.distributed as distributed
+from tvae import TVAE, load_demo
+from tvae.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from tvae.distributed import DistContext
+from tvae.errors import InvalidDataError, InvalidParameterError
+from tvae.shards import ParquetSource, fit_transformer, iter_encoded_batches, sample_to_parquet
+
+COLUMNS = ["age", "workclass", "education", "hours-per-week", "sex", "income"]
+DISCRETE = ["workclass", "education", "sex", "income"]
+FAST = {"batch_size": 100, "lr_schedule": "onecycle"}
+
+
+@pytest.fixture(scope="module")
+def real() -> pd.DataFrame:
+    return load_demo()[COLUMNS].sample(1000, random_state=0).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def shards(real: pd.DataFrame, tmp_path_factory) -> Path:
+    """The table as 4 Parquet files of 2 row groups each."""
+    folder = tmp_path_factory.mktemp("shards")
+    for part in range(4):
+        table = pa.Table.from_pandas(real.iloc[part * 250 : (part + 1) * 250], preserve_index=False)
+        pq.write_table(table, folder / f"part-{part}.parquet", row_group_size=125)
+    return folder
+
+
+def _rows(source: ParquetSource, rank: int, world: int, read_rows: int = 40) -> pd.DataFrame:
+    batches = [
+        b for piece in source.share(rank, world) for b in source.read(piece, None, read_rows)
+    ]
+    assert all(b.num_rows <= read_rows for b in batches)  # memory: bounded record batches
+    return pa.Table.from_batches(batches).to_pandas()
+
+
+@pytest.mark.parametrize("world", [1, 2, 3, 7])
+def test_workers_share_every_row_exactly_once(shards: Path, real: pd.DataFrame, world: int) -> None:
+    source = ParquetSource.open(shards)
+    parts = [_rows(source, rank, world) for rank in range(world)]
+    assert max(map(len, parts)) - min(map(len, parts)) <= 1
+    pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), real, check_dtype=False)
+
+
+def test_source_accepts_globs_and_names_a_missing_path(shards: Path) -> None:
+    assert ParquetSource.open(str(shards / "part-*.parquet")).n_rows == 1000
+    with pytest.raises(InvalidDataError, match="no Parquet files"):
+        ParquetSource.open(shards / "nothing-*.parquet")
+
+
+def test_sample_is_reproducible_and_bounded(shards: Path) -> None:
+    source = ParquetSource.open(shards)
+    first = source.sample(300, np.random.default_rng(1), read_rows=64)
+    again = source.sample(300, np.random.default_rng(1), read_rows=64)
+    assert len(first) == 300
+    pd.testing.assert_frame_equal(first, again)
+    assert not first.equals(source.sample(300, np.random.default_rng(2)))
+
+
+def test_transformer_sees_every_category_and_range_beyond_its_sample(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(0, 1, 2000), "colour": rng.choice(["red", "blue"], 2000)})
+    frame.loc[1234, ["x", "colour"]] = [50.0, "ultraviolet"]  # one row: almost never sampled
+    frame.loc[77, "x"] = np.nan
+    pq.write_table(pa.Table.from_pandas(frame), tmp_path / "t.parquet", row_group_size=300)
+    source = ParquetSource.open(tmp_path)
+    transformer, kinds = fit_transformer(
+        source, ["colour"], sample_size=50, rng=np.random.default_rng(0),
+        max_clusters=5, weight_threshold=0.005,
+    )  # fmt: skip
+    assert kinds["colour"] == "categorical"
+    encoded = transformer.transform(frame, np.random.default_rng(0))  # no unseen value anywhere
+    assert len(encoded) == 2000
+    restored = transformer.inverse_transform(encoded.alphas, encoded.codes)
+    assert restored.loc[1234, "colour"] == "ultraviolet"
+    assert restored["x"].isna().sum() == 1  # missing values are modelled though none sampled
+    numbers = transformer.columns[0]
+    assert (numbers.low, numbers.high) == (frame["x"].min(), 50.0)  # the range of every row
+
+
+def test_an_epoch_streams_every_row_of_the_share_in_bounded_shuffled_batches(tmp_path: Path):
+    keys = [f"k{i:02d}" for i in range(90)]
+    frame = pd.DataFrame({"key": keys, "x": np.arange(90.0)})
+    for part in range(3):
+        chunk = pa.Table.from_pandas(frame.iloc[part * 30 : (part + 1) * 30], preserve_index=False)
+        pq.write_table(chunk, tmp_path / f"p{part}.parquet", row_group_size=8)
+    source = ParquetSource.open(tmp_path)
+    transformer, _ = fit_transformer(source, ["key"], sample_size=20, rng=np.random.default_rng(0),
+                                     max_clusters=2, weight_threshold=0.005)  # fmt: skip
+    position = {key: i for i, key in enumerate(transformer.columns[0].encoder.categories)}
+    mine = {position[k] for k in keys[:45]}  # rank 0 of 2 owns the first 45 rows
+    epochs = []
+    for seed in (0, 1):
+        batches = list(iter_encoded_batches(
+            source, source.share(0, 2), transformer, 10, 5, np.random.default_rng(seed),
+            read_rows=7, shuffle_rows=16,
+        ))  # fmt: skip
+        assert [len(c) for _, c in batches] == [10, 10, 10, 10, 5]
+        codes = np.concatenate([c[:, 0] for _, c in batches])
+        assert sorted(codes) == sorted(mine)  # each row of the share exactly once
+        epochs.append(codes)
+    assert not np.array_equal(*epochs)  # shuffled differently each epoch
+    padded = list(iter_encoded_batches(source, source.share(0, 2), transformer, 10, 6,
+                                       np.random.default_rng(0)))  # fmt: skip
+    assert len(padded) == 6  # a short share starts over to keep step with the other workers
+
+
+def test_checkpoint_round_trip_restores_optimizer_and_scheduler(tmp_path: Path) -> None:
+    layer = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.Adam(layer.parameters(), lr=1e-3)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=1e-3, total_steps=10)
+    layer(torch.ones(4, 3)).sum().backward()
+    optimizer.step()
+    scheduler.step()
+    history = [{"epoch": 0, "batch": 0, "loss": 1.5, "reconstruction": 1.0, "kl": 0.5}]
+    state = Checkpoint(0, layer.state_dict(), {}, optimizer.state_dict(), scheduler.state_dict(),
+                       history, {"entropy": "7"})  # fmt: skip
+    path = save_checkpoint(tmp_path, state)
+    assert path.read_bytes()[8:9] == b"{"  # a safetensors header, not a pickle
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.safetensors"]  # no temp files
+    loaded = load_checkpoint(tmp_path)
+    fresh = torch.optim.Adam(torch.nn.Linear(3, 2).parameters(), lr=1e-3)
+    fresh.load_state_dict(loaded.optimizer)
+    torch.testing.assert_close(fresh.state_dict()["state"][0]["exp_avg"],
+                               optimizer.state_dict()["state"][0]["exp_avg"])  # fmt: skip
+    assert loaded.scheduler == scheduler.state_dict()
+    assert loaded.history == history and loaded.info == {"entropy": "7"}
+    assert load_checkpoint(tmp_path / "elsewhere") is None
+
+
+class Crash(Exception):
+    pass
+
+
+def test_run_killed_after_a_checkpoint_resumes_to_the_same_model(
+    shards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run dies after epoch 1's checkpoint; ``tvae fit --resume`` ends with the same model."""
+    from typer.testing import CliRunner
+
+    from tvae.cli import app
+
+    settings = {"epochs": 3, "batch_size": 100, "random_state": 3}
+    whole = TVAE(**settings).fit_distributed(shards, DISCRETE, checkpoint_dir=tmp_path / "a")
+
+    real_save = distributed.save_checkpoint
+
+    def save_then_die(folder, state):
+        real_save(folder, state)
+        if state.epoch == 1:
+            raise Crash("killed after epoch 1")
+
+    monkeypatch.setattr(distributed, "save_checkpoint", save_then_die)
+    with pytest.raises(Crash):
+        TVAE(**settings).fit_distributed(shards, DISCRETE, checkpoint_dir=tmp_path / "b")
+    monkeypatch.undo()
+    assert load_checkpoint(tmp_path / "b").epoch == 1
+    with pytest.raises(InvalidParameterError, match="epochs"):  # other settings: refused
+        TVAE(**{**settings, "epochs": 4}).fit_distributed(
+            shards, DISCRETE, checkpoint_dir=tmp_path / "b", resume=True
+        )
+    output = tmp_path / "model.tvae"
+    command = ["fit", str(shards), "-o", str(output), "--epochs", "3", "--batch-size", "100",
+               "--seed", "3", "-q", "--discrete", ",".join(DISCRETE),
+               "--checkpoint-dir", str(tmp_path / "b"), "--resume"]  # fmt: skip
+    done = CliRunner().invoke(app, command)
+    assert done.exit_code == 0, done.output
+    resumed = TVAE.load(output)  # an ordinary model file
+    assert resumed.training_summary_["resumed_from_epoch"] == 1
+    assert [r["loss"] for r in resumed.history_] == pytest.approx(
+        [r["loss"] for r in whole.history_]
+    )
+    for key, value in whole.decoder_.state_dict().items():
+        torch.testing.assert_close(resumed.decoder_.state_dict()[key], value, rtol=1e-4, atol=1e-4)
+    assert len(resumed.sample(10)) == 10
+
+
+def test_context_reads_torchrun_environment() -> None:
+    env = {"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2"}
+    ctx = DistContext.from_env(env)
+    assert (ctx.rank, ctx.world_size, ctx.local_rank, ctx.is_main, ctx.distributed) == (
+        3, 4, 1, False, True,
+    )  # fmt: skip
+    assert DistContext.from_env({}).is_main
+
+
+def test_two_gloo_workers_match_a_single_process_fit(shards: Path, real, tmp_path: Path) -> None:
+    """torchrun, 2 CPU workers on loopback: an ordinary model file, of single-process quality."""
+    evaluate = pytest.importorskip("tvae.evaluation").evaluate
+    output = tmp_path / "model.tvae"
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+        "-m", "tvae.distributed", "fit", str(shards), "-o", str(output), "--epochs", "30",
+        "--batch-size", "100", "--lr-schedule", "onecycle", "--seed", "0", "-q",
+        "--discrete", ",".join(DISCRETE), "--checkpoint-dir", str(tmp_path / "ckpt"),
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    model = TVAE.load(output)
+    assert model.training_summary_["world_size"] == 2
+    assert (tmp_path / "ckpt" / "checkpoint.safetensors").exists()
+    single = TVAE(epochs=30, random_state=0, **FAST).fit(real, DISCRETE)
+    scores = [
+        evaluate(real, m.sample(2000, random_state=0), discrete_columns=DISCRETE).overall
+        for m in (model, single)
+    ]
+    assert abs(scores[0] - scores[1]) <= 0.02, scores
+
+
+def test_cli_fits_with_checkpoints_and_samples_parts_in_parallel(shards: Path, tmp_path: Path):
+    """tvae fit --checkpoint-dir (streamed, one process), then tvae sample --nproc 2."""
+    from typer.testing import CliRunner
+
+    from tvae.cli import app
+
+    runner = CliRunner()
+    model = tmp_path / "model.tvae"
+    fit = ["fit", str(shards), "-o", str(model), "--epochs", "2", "--batch-size", "200",
+           "--seed", "0", "-q", "--discrete", ",".join(DISCRETE)]  # fmt: skip
+    done = runner.invoke(app, [*fit, "--resume"])
+    assert done.exit_code == 1 and "--checkpoint-dir" in done.output  # nothing to resume from
+    done = runner.invoke(app, [*fit, "--checkpoint-dir", str(tmp_path / "ckpt")])
+    assert done.exit_code == 0, done.output
+    assert TVAE.load(model).training_summary_["world_size"] == 1
+    assert load_checkpoint(tmp_path / "ckpt").epoch == 0  # every epoch but the last
+
+    sample = ["sample", str(model), "-n", "1001", "--seed", "5", "--chunk-rows", "300", "-q"]
+    done = runner.invoke(app, [*sample, "-o", str(tmp_path / "p"), "--nproc", "2"])
+    assert done.exit_code == 0, done.output
+    parallel = sorted((tmp_path / "p").glob("*.parquet"))
+    assert [p.name for p in parallel] == ["part-00000.parquet", "part-00001.parquet"]
+    tables = [pd.read_parquet(p) for p in parallel]
+    assert [len(t) for t in tables] == [500, 501]
+    serial = sample_to_parquet(model, 1001, tmp_path / "s", n_parts=2, processes=1, seed=5,
+                               chunk_rows=300)  # fmt: skip
+    for left, right in zip(tables, map(pd.read_parquet, serial), strict=True):
+        pd.testing.assert_frame_equal(left, right)  # the same files, in parallel or not
+    other = sample_to_parquet(model, 1001, tmp_path / "o", n_parts=2, processes=1, seed=6)
+    assert not pd.read_parquet(other[0]).equals(tables[0])
