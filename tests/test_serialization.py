@@ -15,6 +15,7 @@ from safetensors.torch import save_file
 
 import tvae
 from tvae import TVAE, ModelFileError, TVAEWarning
+from tvae.sampling import SAMPLE_CHUNK
 from tvae.serialization import (
     FORMAT_VERSION,
     checksum,
@@ -23,7 +24,6 @@ from tvae.serialization import (
     read_description,
     save_model,
 )
-from tvae.synthesizer import SAMPLE_CHUNK
 
 
 @pytest.fixture(scope="module")

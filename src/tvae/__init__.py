@@ -1,8 +1,8 @@
 """tvae: a Tabular Variational Autoencoder that learns a table and generates synthetic rows.
 
-    >>> from tvae import TVAE, load_demo
-    >>> model = TVAE(epochs=5).fit(load_demo())
-    >>> synthetic = model.sample(1000)
+>>> from tvae import TVAE, load_demo
+>>> model = TVAE(epochs=5).fit(load_demo())
+>>> synthetic = model.sample(1000)
 """
 
 from __future__ import annotations

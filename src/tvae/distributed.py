@@ -318,7 +318,7 @@ def _shared_state(model, table, discrete_columns, metadata, ctx, device, read_ro
 
 
 def _json_params(model: Any) -> dict:
-    from tvae.synthesizer import _json_params as as_json
+    from tvae.persistence import json_params as as_json
 
     return as_json(model.get_params())
 

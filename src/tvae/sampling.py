@@ -7,6 +7,7 @@ import torch
 from tvae.loss import SpanIndex
 
 DECODINGS = ("sample", "argmax")
+SAMPLE_CHUNK = 16_384  # rows decoded at once by ``sample``: bounds memory, fixed for determinism
 
 
 def gumbel_noise(

@@ -138,12 +138,14 @@ def inspect_model(path: str | os.PathLike) -> dict:
         for item in description["transformer"]["columns"]:
             name = item["name"]
             name = name if isinstance(name, (str, int, float, bool)) else str(name)
-            columns.append({
-                "name": name,
-                "kind": item["kind"],
-                "dtype": item.get("dtype", {}).get("name"),
-                "width": widths.get(str(name)),
-            })
+            columns.append(
+                {
+                    "name": name,
+                    "kind": item["kind"],
+                    "dtype": item.get("dtype", {}).get("name"),
+                    "width": widths.get(str(name)),
+                }
+            )
         networks = ("encoder.", "decoder.")
         n_weights = sum(t.numel() for k, t in tensors.items() if k.startswith(networks))
         return {

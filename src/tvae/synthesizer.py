@@ -6,7 +6,6 @@ A drop-in for ``ctgan.TVAE``: the same constructor arguments and defaults, ``fit
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -17,22 +16,19 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
 
-from tvae import __version__
 from tvae.devices import resolve_device
 from tvae.errors import NotFittedError
-from tvae.layout import Layout
 from tvae.loss import SpanIndex
-from tvae.metadata import Metadata
 from tvae.model import Decoder, Encoder
-from tvae.sampling import DECODINGS, decode_outputs
+from tvae.persistence import read_model, write_model
+from tvae.sampling import DECODINGS, SAMPLE_CHUNK, decode_outputs
 from tvae.schedule import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_EPOCHS,
     Schedule,
-    is_default,
     resolve_schedule,
 )
-from tvae.serialization import load_model, save_model
+from tvae.streaming import iter_chunks
 from tvae.training import LR_SCHEDULES, TrainingConfig, TrainingData, fit_loop
 from tvae.transformer import TableTransformer
 from tvae.validation import (
@@ -47,8 +43,6 @@ from tvae.validation import (
     resolve_kinds,
     to_frame,
 )
-
-SAMPLE_CHUNK = 16_384  # rows decoded at once by ``sample``: bounds memory, fixed for determinism
 
 
 class TVAE(BaseEstimator):
@@ -215,18 +209,7 @@ class TVAE(BaseEstimator):
         index = SpanIndex.from_layout(layout, device)
         history = fit_loop(encoder, decoder, data, index, config, generator)
 
-        self.transformer_ = transformer
-        self.layout_ = layout
-        self.encoder_ = encoder
-        self.decoder_ = decoder
-        self.history_ = history
-        self.schedule_ = schedule
-        self.device_ = device
-        self.input_info_ = input_info
-        self.metadata_ = kinds
-        self.n_features_in_ = frame.shape[1]
-        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
-        self.training_summary_ = {
+        summary = {
             "n_rows": int(frame.shape[0]),
             **schedule.to_dict(),
             "final_loss": history[-1]["loss"],
@@ -234,7 +217,29 @@ class TVAE(BaseEstimator):
             "fit_seconds": round(time.perf_counter() - started, 3),
             "device": str(device),
         }
-        self._sampling_seed = int(sampling_seq.generate_state(1)[0])
+        return self._set_fitted(
+            transformer, encoder, decoder, history, schedule, device, input_info, kinds, summary,
+            int(sampling_seq.generate_state(1)[0]),
+        )  # fmt: skip
+
+    def _set_fitted(
+        self, transformer: TableTransformer, encoder: Encoder, decoder: Decoder,
+        history: list[dict], schedule: Schedule, device: torch.device, input_info: InputInfo,
+        metadata: Any, summary: dict, sampling_seed: int,
+    ) -> TVAE:  # fmt: skip
+        """Record everything ``fit`` learned (shared by the in-memory and distributed fits)."""
+        self.transformer_ = transformer
+        self.layout_ = transformer.layout
+        self.encoder_, self.decoder_ = encoder, decoder
+        self.history_ = history
+        self.schedule_ = schedule
+        self.device_ = device
+        self.input_info_ = input_info
+        self.metadata_ = metadata
+        self.n_features_in_ = len(transformer.columns)
+        self.feature_names_in_ = np.asarray(transformer.column_names, dtype=object)
+        self.training_summary_ = summary
+        self._sampling_seed = sampling_seed
         self._reset_sampler()
         return self
 
@@ -262,27 +267,24 @@ class TVAE(BaseEstimator):
             self, data, discrete_columns, metadata=metadata, checkpoint_dir=checkpoint_dir,
             checkpoint_every=checkpoint_every, resume=resume,
         )  # fmt: skip
-        self.transformer_ = result.transformer
-        self.layout_ = result.transformer.layout
-        self.encoder_, self.decoder_ = result.encoder, result.decoder
-        self.history_ = result.history
-        self.schedule_ = result.schedule
-        self.device_ = result.device
-        self.input_info_ = InputInfo("dataframe")
-        self.metadata_ = result.kinds
-        self.n_features_in_ = len(result.transformer.columns)
-        self.feature_names_in_ = np.asarray(result.transformer.column_names, dtype=object)
-        self.training_summary_ = result.summary
-        self._sampling_seed = result.sampling_seed
-        self._reset_sampler()
-        return self
+        return self._set_fitted(
+            result.transformer, result.encoder, result.decoder, result.history, result.schedule,
+            result.device, InputInfo("dataframe"), result.kinds, result.summary,
+            result.sampling_seed,
+        )  # fmt: skip
 
-    def _build_networks(self, data_dim: int, seed: int, device: torch.device) -> tuple[Encoder, Decoder]:
+    def _build_networks(
+        self, data_dim: int, seed: int, device: torch.device
+    ) -> tuple[Encoder, Decoder]:
         # Initialise from a private seed, leaving the global torch RNG as the user had it.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            encoder = Encoder(data_dim, check_dims("compress_dims", self.compress_dims), self.embedding_dim)
-            decoder = Decoder(self.embedding_dim, check_dims("decompress_dims", self.decompress_dims), data_dim)
+            encoder = Encoder(
+                data_dim, check_dims("compress_dims", self.compress_dims), self.embedding_dim
+            )
+            decoder = Decoder(
+                self.embedding_dim, check_dims("decompress_dims", self.decompress_dims), data_dim
+            )
         return encoder.to(device), decoder.to(device)
 
     # ------------------------------------------------------------------ state
@@ -297,7 +299,9 @@ class TVAE(BaseEstimator):
 
     def _reset_sampler(self) -> None:
         """Restart the sampling stream from the seed, so a given seed gives the same rows."""
-        self._sampling_generator = torch.Generator(device=self.device_).manual_seed(self._sampling_seed)
+        self._sampling_generator = torch.Generator(device=self.device_).manual_seed(
+            self._sampling_seed
+        )
 
     @property
     def loss_values(self) -> pd.DataFrame:
@@ -358,38 +362,22 @@ class TVAE(BaseEstimator):
             n_rows = check_non_negative_int("samples", samples)
             alphas, codes = self._sample_encoded(n_rows, generator)
             frame = self.transformer_.inverse_transform(alphas, codes)
-        if self.input_info_.kind == "ndarray":
-            return frame.to_numpy(dtype=np.dtype(self.input_info_.array_dtype))
-        return frame
+        return self.input_info_.convert(frame)  # the kind of object fit received
 
     def _sample_conditional(
         self, samples: int | None, conditions: dict | pd.DataFrame, generator: torch.Generator
     ) -> pd.DataFrame:
-        """Rows meeting ``conditions`` (see :mod:`tvae.conditional`); checks ``samples`` first."""
-        from tvae.conditional import sample_conditional
-        from tvae.errors import InvalidParameterError
+        """Rows meeting ``conditions`` (see :mod:`tvae.conditional`)."""
+        from tvae.conditional import count_requested, sample_conditional
 
-        if isinstance(conditions, pd.DataFrame):
-            n_given = None if samples is None else check_non_negative_int("samples", samples)
-            if n_given is not None and n_given != len(conditions):
-                raise InvalidParameterError(
-                    f"samples={samples!r} differs from the {len(conditions)} rows of the "
-                    "conditions frame; omit samples (one row is returned per row of the frame)"
-                )
-            n_rows = None
-        else:
-            if samples is None:
-                raise InvalidParameterError(
-                    "samples is required with a dict of conditions, e.g. "
-                    "sample(100, conditions={'sex': 'Female'})"
-                )
-            n_rows = check_non_negative_int("samples", samples)
         return sample_conditional(
             self.transformer_, self.layout_, self.decoder_, self.embedding_dim,
-            conditions, n_rows, generator, self.decoding,
+            conditions, count_requested(samples, conditions), generator, self.decoding,
         )  # fmt: skip
 
-    def _sample_encoded(self, n_rows: int, generator: torch.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def _sample_encoded(
+        self, n_rows: int, generator: torch.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``n_rows`` encoded rows in fixed-size chunks: alphas (N, T), codes (N, S)."""
         index = SpanIndex.from_layout(self.layout_, self.device_)
         self.decoder_.eval()
@@ -427,134 +415,18 @@ class TVAE(BaseEstimator):
         if random_state is not None:
             seed = check_seed("random_state", random_state)
             generator = torch.Generator(device=self.device_).manual_seed(seed)
-        return self._iter_chunks(n_rows, chunk_rows, generator)
-
-    def _iter_chunks(
-        self, n_rows: int, chunk_rows: int, generator: torch.Generator
-    ) -> Iterator[pd.DataFrame]:
-        pending_alphas: list[np.ndarray] = []
-        pending_codes: list[np.ndarray] = []
-        pending = emitted = 0
-        for start in range(0, n_rows, SAMPLE_CHUNK):
-            size = min(SAMPLE_CHUNK, n_rows - start)
-            with torch.no_grad():
-                alphas, codes = self._sample_encoded(size, generator)  # one block, as in sample
-            pending_alphas.append(alphas)
-            pending_codes.append(codes)
-            pending += size
-            last = start + size == n_rows
-            while pending >= chunk_rows or (last and pending):
-                alphas, codes = np.concatenate(pending_alphas), np.concatenate(pending_codes)
-                take = min(chunk_rows, pending)
-                frame = self.transformer_.inverse_transform(alphas[:take], codes[:take])
-                frame.index = pd.RangeIndex(emitted, emitted + take)
-                if emitted:
-                    self._continue_ids(frame, emitted)
-                yield frame
-                emitted += take
-                pending -= take
-                pending_alphas, pending_codes = [alphas[take:]], [codes[take:]]
-
-    def _continue_ids(self, frame: pd.DataFrame, offset: int) -> None:
-        """Counted ID columns go on from the previous chunk, so a streamed table keeps them
-        unique (each ``inverse_transform`` call counts from the first new ID)."""
-        for col in self.transformer_.columns:
-            if getattr(col, "kind", None) != "id" or getattr(col, "style", "uuid") == "uuid":
-                continue
-            shifted = dataclasses.replace(col, start=col.start + offset)
-            empty = np.empty((len(frame), 0))
-            frame[col.name] = shifted.inverse(empty, empty.astype(np.int64)).to_numpy()
+        return iter_chunks(self, n_rows, chunk_rows, generator)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> None:
         """Write the fitted model to one safe file (safetensors + JSON; no pickle)."""
         self._check_fitted()
-        tensors = {f"encoder.{k}": v for k, v in self.encoder_.state_dict().items()}
-        tensors.update({f"decoder.{k}": v for k, v in self.decoder_.state_dict().items()})
-        fields = ("epoch", "batch", "loss", "reconstruction", "kl")
-        history = np.array(
-            [[r[f] for f in fields] for r in self.history_], dtype=np.float64
-        ).reshape(-1, 5)
-        tensors["history"] = torch.from_numpy(history)
-        description = {
-            "library": "tvae",
-            "library_version": __version__,
-            "params": _json_params(self.get_params()),
-            "transformer": self.transformer_.get_state(),
-            "layout": self.layout_.to_list(),
-            "input": self.input_info_.to_dict(),
-            "metadata": self.metadata_.to_dict(),
-            "training": self.training_summary_,
-            "sampling_seed": self._sampling_seed,
-        }
-        save_model(path, tensors, description)
+        write_model(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | None = None) -> TVAE:
         """Rebuild a model saved by :meth:`save`, on ``device`` (default: the best available)."""
-        from tvae.errors import ModelFileError
-
-        tensors, description = load_model(path)
-        try:
-            params = dict(description["params"])
-            params["compress_dims"] = tuple(params["compress_dims"])
-            params["decompress_dims"] = tuple(params["decompress_dims"])
-            if device is not None:
-                params["device"] = device
-            model = cls(**params)
-            model.transformer_ = TableTransformer.from_state(description["transformer"])
-            model.layout_ = Layout.from_list(description["layout"])
-            if model.layout_ != model.transformer_.layout:
-                raise ValueError("layout does not match the transformer")
-            encoder, decoder = model._build_networks(model.layout_.width, 0, torch.device("cpu"))
-            encoder.load_state_dict(_prefixed(tensors, "encoder."), strict=True)
-            decoder.load_state_dict(_prefixed(tensors, "decoder."), strict=True)
-            history = tensors["history"].numpy()
-            model.history_ = [
-                {"epoch": int(e), "batch": int(b), "loss": float(v),
-                 "reconstruction": float(r), "kl": float(k)}
-                for e, b, v, r, k in history
-            ]
-            model.input_info_ = InputInfo.from_dict(description["input"])
-            model.metadata_ = Metadata.from_dict(
-                description.get("metadata") or {c.name: c.kind for c in model.transformer_.columns}
-            )
-            model.training_summary_ = dict(description["training"])
-            model.schedule_ = Schedule(
-                **{k: model.training_summary_.get(k) for k in Schedule.__dataclass_fields__}
-            )
-            model._sampling_seed = int(description["sampling_seed"])
-        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as error:
-            # One line: torch's state-dict errors span many lines.
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise ModelFileError(f"{str(path)!r} holds an inconsistent model: {reason}") from error
-        target = resolve_device(model.device, model.enable_gpu)  # a bad ``device`` is the caller's
-        model.encoder_, model.decoder_ = encoder.to(target).eval(), decoder.to(target).eval()
-        model.device_ = target
-        model.n_features_in_ = len(model.transformer_.columns)
-        model.feature_names_in_ = np.asarray(model.transformer_.column_names, dtype=object)
-        model._reset_sampler()
-        return model
-
-
-def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-
-
-def _json_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Constructor arguments as JSON (tuples become lists; devices become strings)."""
-    out = {}
-    for key, value in params.items():
-        if is_default(value):
-            continue  # left to the constructor's default, so a refit chooses as the original did
-        if isinstance(value, tuple):
-            value = list(value)
-        elif isinstance(value, torch.device):
-            value = str(value)
-        elif isinstance(value, np.generic):
-            value = value.item()
-        out[key] = value
-    return out
+        return read_model(cls, path, device)
 
 
 def load(path: str | os.PathLike, device: str | None = None) -> TVAE:

@@ -47,7 +47,8 @@ def check_real(name: str, value: Any, *, low: float, low_inclusive: bool = True)
 def check_dims(name: str, value: Any) -> tuple[int, ...]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise InvalidParameterError(
-            f"{name} must be a sequence of positive integers such as (128, 128), got {name}={value!r}"
+            f"{name} must be a sequence of positive integers such as (128, 128), "
+            f"got {name}={value!r}"
         )
     dims = tuple(value)
     for dim in dims:
@@ -69,7 +70,9 @@ def check_seed(name: str, value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
-        raise InvalidParameterError(f"{name} must be None or a non-negative integer, got {name}={value!r}")
+        raise InvalidParameterError(
+            f"{name} must be None or a non-negative integer, got {name}={value!r}"
+        )
     return int(value)
 
 

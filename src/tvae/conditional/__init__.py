@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 
 from tvae.conditional.kinds import CATEGORY_KINDS, NUMERIC_KINDS, NumericView
-from tvae.conditional.parse import parse_conditions
+from tvae.conditional.parse import count_requested, parse_conditions
 from tvae.conditional.sampler import draw_latents
 from tvae.loss import SpanIndex
 from tvae.sampling import decode_outputs
@@ -38,6 +38,7 @@ __all__ = [
     "CATEGORY_KINDS",
     "NUMERIC_KINDS",
     "NumericView",
+    "count_requested",
     "parse_conditions",
     "sample_conditional",
 ]

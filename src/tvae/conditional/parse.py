@@ -226,3 +226,23 @@ def parse_conditions(
                 f"column {column.name!r} of kind {kind!r} cannot be conditioned on"
             )
     return parsed, groups.astype(np.int64), index
+
+
+def count_requested(samples: int | None, conditions: Any) -> int | None:
+    """Rows asked for: ``samples`` with a dict of conditions; None (one per row) with a frame."""
+    from tvae.errors import InvalidParameterError
+    from tvae.validation import check_non_negative_int
+
+    if isinstance(conditions, pd.DataFrame):
+        if samples is not None and check_non_negative_int("samples", samples) != len(conditions):
+            raise InvalidParameterError(
+                f"samples={samples!r} differs from the {len(conditions)} rows of the "
+                "conditions frame; omit samples (one row is returned per row of the frame)"
+            )
+        return None
+    if samples is None:
+        raise InvalidParameterError(
+            "samples is required with a dict of conditions, e.g. "
+            "sample(100, conditions={'sex': 'Female'})"
+        )
+    return check_non_negative_int("samples", samples)

@@ -31,7 +31,9 @@ class ContinuousColumn:
     def spans(self) -> list[tuple[str, int]]:
         return [("tanh", 1), ("softmax", self.normalizer.n_modes)]
 
-    def transform(self, values: pd.Series, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def transform(
+        self, values: pd.Series, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
         alphas, modes = self.normalizer.transform(values.to_numpy(dtype=np.float64), rng)
         return alphas[:, None], modes[:, None]
 
@@ -56,7 +58,9 @@ class CategoricalColumn:
     def spans(self) -> list[tuple[str, int]]:
         return [("softmax", self.encoder.n_categories)]
 
-    def transform(self, values: pd.Series, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def transform(
+        self, values: pd.Series, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
         codes = self.encoder.transform(values, column=str(self.name))
         return np.empty((len(values), 0), dtype=np.float32), codes[:, None]
 

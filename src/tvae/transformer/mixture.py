@@ -94,7 +94,9 @@ class _State:
     def __init__(self, k: int) -> None:
         self.k = k
 
-    def m_step(self, points: np.ndarray, weights: np.ndarray, resp: np.ndarray, prior: _Priors) -> None:
+    def m_step(
+        self, points: np.ndarray, weights: np.ndarray, resp: np.ndarray, prior: _Priors
+    ) -> None:
         wr = resp * weights[:, None]  # (P, K)
         nk = wr.sum(axis=0) + 10 * np.finfo(np.float64).eps
         xk = (wr * points[:, None]).sum(axis=0) / nk

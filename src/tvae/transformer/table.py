@@ -65,7 +65,9 @@ class TableTransformer:
             rows = np.sort(rng.choice(len(frame), self.fit_sample_size, replace=False))
             sample = frame.iloc[rows]
         self.columns = []
-        bar = tqdm(list(frame.columns), desc="Fitting transformer", disable=not progress, leave=False)
+        bar = tqdm(
+            list(frame.columns), desc="Fitting transformer", disable=not progress, leave=False
+        )
         for name in bar:
             bar.set_postfix_str(str(name))
             self.columns.append(
@@ -158,7 +160,10 @@ class TableTransformer:
         )
         transformer.columns = [
             column_from_state(
-                decode_value(item["name"]), item["kind"], DtypeInfo.from_state(item["dtype"]), item["state"]
+                decode_value(item["name"]),
+                item["kind"],
+                DtypeInfo.from_state(item["dtype"]),
+                item["state"],
             )
             for item in state["columns"]
         ]

@@ -1,0 +1,118 @@
+"""A fitted TVAE to one model file and back (tensors + JSON description; never pickle).
+
+:mod:`tvae.serialization` handles the file format; this module decides what goes in it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from tvae import __version__
+from tvae.devices import resolve_device
+from tvae.errors import ModelFileError
+from tvae.layout import Layout
+from tvae.metadata import Metadata
+from tvae.schedule import Schedule, is_default
+from tvae.serialization import load_model, save_model
+from tvae.transformer import TableTransformer
+from tvae.validation import InputInfo
+
+if TYPE_CHECKING:
+    from tvae.synthesizer import TVAE
+
+
+def write_model(model: TVAE, path: str | os.PathLike) -> None:
+    """Write a fitted model's weights, history and description to one safe file."""
+    tensors = {f"encoder.{k}": v for k, v in model.encoder_.state_dict().items()}
+    tensors.update({f"decoder.{k}": v for k, v in model.decoder_.state_dict().items()})
+    fields = ("epoch", "batch", "loss", "reconstruction", "kl")
+    history = np.array([[r[f] for f in fields] for r in model.history_], dtype=np.float64).reshape(
+        -1, 5
+    )
+    tensors["history"] = torch.from_numpy(history)
+    description = {
+        "library": "tvae",
+        "library_version": __version__,
+        "params": json_params(model.get_params()),
+        "transformer": model.transformer_.get_state(),
+        "layout": model.layout_.to_list(),
+        "input": model.input_info_.to_dict(),
+        "metadata": model.metadata_.to_dict(),
+        "training": model.training_summary_,
+        "sampling_seed": model._sampling_seed,
+    }
+    save_model(path, tensors, description)
+
+
+def read_model(cls: type[TVAE], path: str | os.PathLike, device: str | None = None) -> TVAE:
+    """Rebuild a fitted ``cls`` from a file written by :func:`write_model`, on ``device``."""
+    tensors, description = load_model(path)
+    try:
+        params = dict(description["params"])
+        params["compress_dims"] = tuple(params["compress_dims"])
+        params["decompress_dims"] = tuple(params["decompress_dims"])
+        if device is not None:
+            params["device"] = device
+        model = cls(**params)
+        model.transformer_ = TableTransformer.from_state(description["transformer"])
+        model.layout_ = Layout.from_list(description["layout"])
+        if model.layout_ != model.transformer_.layout:
+            raise ValueError("layout does not match the transformer")
+        encoder, decoder = model._build_networks(model.layout_.width, 0, torch.device("cpu"))
+        encoder.load_state_dict(_prefixed(tensors, "encoder."), strict=True)
+        decoder.load_state_dict(_prefixed(tensors, "decoder."), strict=True)
+        history = tensors["history"].numpy()
+        model.history_ = [
+            {
+                "epoch": int(e),
+                "batch": int(b),
+                "loss": float(v),
+                "reconstruction": float(r),
+                "kl": float(k),
+            }
+            for e, b, v, r, k in history
+        ]
+        model.input_info_ = InputInfo.from_dict(description["input"])
+        model.metadata_ = Metadata.from_dict(
+            description.get("metadata") or {c.name: c.kind for c in model.transformer_.columns}
+        )
+        model.training_summary_ = dict(description["training"])
+        model.schedule_ = Schedule(
+            **{k: model.training_summary_.get(k) for k in Schedule.__dataclass_fields__}
+        )
+        model._sampling_seed = int(description["sampling_seed"])
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as error:
+        # One line: torch's state-dict errors span many lines.
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ModelFileError(f"{str(path)!r} holds an inconsistent model: {reason}") from error
+    target = resolve_device(model.device, model.enable_gpu)  # a bad ``device`` is the caller's
+    model.encoder_, model.decoder_ = encoder.to(target).eval(), decoder.to(target).eval()
+    model.device_ = target
+    model.n_features_in_ = len(model.transformer_.columns)
+    model.feature_names_in_ = np.asarray(model.transformer_.column_names, dtype=object)
+    model._reset_sampler()
+    return model
+
+
+def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def json_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Constructor arguments as JSON (tuples become lists; devices become strings)."""
+    out = {}
+    for key, value in params.items():
+        if is_default(value):
+            continue  # left to the constructor's default, so a refit chooses as the original did
+        if isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, torch.device):
+            value = str(value)
+        elif isinstance(value, np.generic):
+            value = value.item()
+        out[key] = value
+    return out
