@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from tvae.layout import Layout
 
@@ -26,15 +25,24 @@ class SpanIndex:
     softmax_index: torch.Tensor  # (S, W) long, into the D positions
     softmax_padding: torch.Tensor  # (S, W) bool, True where a block is narrower than W
     softmax_offsets: torch.Tensor  # (S,) long
+    softmax_widths: torch.Tensor  # (S,) long
+    membership: torch.Tensor  # (D, S) float, 1 where position d belongs to softmax span s
+    not_softmax: torch.Tensor  # (D,) bool, True at tanh positions
 
     @classmethod
     def from_layout(cls, layout: Layout, device: torch.device | str = "cpu") -> SpanIndex:
         index, mask = layout.softmax_gather
+        membership = torch.zeros(layout.width, layout.n_softmax)
+        for s, span in enumerate(layout.softmax_spans):
+            membership[span.offset : span.end, s] = 1.0
         return cls(
             tanh_positions=torch.as_tensor(layout.tanh_positions, device=device),
             softmax_index=torch.as_tensor(index, device=device),
             softmax_padding=torch.as_tensor(mask, device=device),
             softmax_offsets=torch.as_tensor(layout.softmax_offsets, device=device),
+            softmax_widths=torch.as_tensor(layout.softmax_widths, device=device),
+            membership=membership.to(device),
+            not_softmax=(membership.sum(dim=1) == 0).to(device),
         )
 
     def softmax_logits(self, raw: torch.Tensor) -> torch.Tensor:
@@ -53,6 +61,23 @@ class LossTerms:
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, exp(logvar)) || N(0, I)), summed over latent units and averaged over rows."""
     return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / mu.shape[0]
+
+
+def softmax_cross_entropy(raw: torch.Tensor, codes: torch.Tensor, index: SpanIndex) -> torch.Tensor:
+    """Sum over rows and softmax spans of -log softmax(span logits)[target].
+
+    Each span's log-sum-exp is a matrix product with the (D, S) membership matrix, shifted by
+    the span's maximum for stability (the shift is a constant: no gradient flows through it).
+    Unlike packing spans into a padded (B, S, W_max) tensor, no work or memory is spent on
+    padding and the backward pass has no scatter.
+    """
+    with torch.no_grad():
+        span_max = index.softmax_logits(raw).amax(dim=-1)  # (B, S)
+    shift = span_max @ index.membership.T  # (B, D): each position's span maximum, 0 elsewhere
+    exps = torch.exp((raw - shift).masked_fill(index.not_softmax, float("-inf")))  # (B, D)
+    log_sum = torch.log(exps @ index.membership) + span_max  # (B, S)
+    target = raw.gather(1, index.softmax_offsets + codes)  # (B, S)
+    return (log_sum - target).sum()
 
 
 def reconstruction_loss(
@@ -75,8 +100,7 @@ def reconstruction_loss(
         error = alphas - torch.tanh(raw[:, index.tanh_positions])  # (B, T)
         total = total + (error.pow(2) / (2 * scale.pow(2))).sum() + n_rows * torch.log(scale).sum()
     if index.softmax_offsets.numel():
-        logits = index.softmax_logits(raw)  # (B, S, W)
-        total = total + F.cross_entropy(logits.flatten(0, 1), codes.flatten(), reduction="sum")
+        total = total + softmax_cross_entropy(raw, codes, index)
     return loss_factor * total / n_rows
 
 
