@@ -61,7 +61,7 @@ class BooleanColumn:
 
     def inverse(self, alphas: np.ndarray, codes: np.ndarray) -> pd.Series:
         labels = np.array([False, True, self.marker], dtype=object)
-        return self.dtype.restore_labels(labels[codes[:, 0]], self.name)
+        return self.dtype.restore_coded_labels(labels, codes[:, 0], self.name)
 
     def get_state(self) -> dict:
         return {"has_missing": self.has_missing, "marker": encode_marker(self.marker)}

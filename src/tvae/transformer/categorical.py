@@ -66,11 +66,15 @@ class OneHotEncoder:
 
     def inverse(self, codes: np.ndarray) -> np.ndarray:
         """Category values for indices (N,), as an object array."""
+        return self.value_table()[np.asarray(codes, dtype=np.int64)]
+
+    def value_table(self) -> np.ndarray:
+        """The value of each index (object array of length ``n_categories``)."""
         table = np.empty(self.n_categories, dtype=object)
         table[:] = self.categories
         if self.missing_index is not None:
             table[self.missing_index] = self.missing_value
-        return table[np.asarray(codes, dtype=np.int64)]
+        return table
 
     def get_state(self) -> dict:
         return {

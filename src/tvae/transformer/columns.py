@@ -65,8 +65,7 @@ class CategoricalColumn:
         return np.empty((len(values), 0), dtype=np.float32), codes[:, None]
 
     def inverse(self, alphas: np.ndarray, codes: np.ndarray) -> pd.Series:
-        values = self.encoder.inverse(codes[:, 0])
-        return self.dtype.restore_labels(values, self.name)
+        return self.dtype.restore_coded_labels(self.encoder.value_table(), codes[:, 0], self.name)
 
     def get_state(self) -> dict:
         return {"encoder": self.encoder.get_state()}

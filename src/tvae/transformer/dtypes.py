@@ -52,6 +52,19 @@ class DtypeInfo:
         except (TypeError, ValueError):
             return series
 
+    def restore_coded_labels(self, table: np.ndarray, codes: np.ndarray, name: Any) -> pd.Series:
+        """Like :meth:`restore_labels` for ``table[codes]``, casting only the distinct values.
+
+        Converting the small table once and then taking by code costs one gather per row,
+        where casting every generated value (e.g. to Arrow-backed strings) costs far more.
+        """
+        codes = np.asarray(codes, dtype=np.int64)
+        used = np.bincount(codes, minlength=len(table)) > 0  # cast only what is generated
+        renumbered = np.cumsum(used) - 1
+        converted = self.restore_labels(np.asarray(table, dtype=object)[used], name)
+        taken = converted.array.take(renumbered[codes])
+        return pd.Series(taken, name=name, dtype=converted.dtype)
+
     def get_state(self) -> dict:
         state: dict = {"name": self.name}
         if self.categories is not None:
