@@ -31,6 +31,7 @@ class RunResult:
     column_shapes: float
     column_pair_trends: float
     efficacy_f1: float | None
+    quality_keyed: float | None = None  # quality with row-counter columns scored as keys
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -65,17 +66,33 @@ def split(frame: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
+def unique_keys(frame: pd.DataFrame) -> list[str]:
+    """Columns that are row keys by their data: integers or labels, every value distinct.
+
+    Such a column (e.g. beijing's row counter ``No``) is an identifier, not a quantity; tvae
+    generates new keys for it, which SDMetrics would score as a badly learned number.
+    """
+    return [
+        c
+        for c in frame.columns
+        if not is_key(c)
+        and not pd.api.types.is_float_dtype(frame[c])
+        and frame[c].notna().all()
+        and frame[c].is_unique
+    ]
+
+
 def sdmetrics_quality(
-    real: pd.DataFrame, synthetic: pd.DataFrame, discrete: list[str]
+    real: pd.DataFrame, synthetic: pd.DataFrame, discrete: list[str], keys: tuple[str, ...] = ()
 ) -> tuple[float, float, float]:
     from sdmetrics.reports.single_table import QualityReport
 
-    metadata = {
-        "columns": {
-            c: {"sdtype": "id" if is_key(c) else "categorical" if c in discrete else "numerical"}
-            for c in real.columns
-        }
-    }
+    def sdtype(c: str) -> str:
+        if is_key(c) or c in keys:
+            return "id"
+        return "categorical" if c in discrete else "numerical"
+
+    metadata = {"columns": {c: {"sdtype": sdtype(c)} for c in real.columns}}
     report = QualityReport()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -128,7 +145,11 @@ def run_once(
     synthetic, fit_seconds, sample_seconds = fit_and_sample(train, discrete, seed, len(train))
     quality, shapes, pairs = sdmetrics_quality(train, synthetic, discrete)
     f1 = efficacy_f1(synthetic, test, target, discrete) if target else None
-    return RunResult(name, dataset, seed, fit_seconds, sample_seconds, quality, shapes, pairs, f1)
+    keys = tuple(unique_keys(train))
+    keyed = sdmetrics_quality(train, synthetic, discrete, keys)[0] if keys else None
+    return RunResult(
+        name, dataset, seed, fit_seconds, sample_seconds, quality, shapes, pairs, f1, keyed
+    )
 
 
 def timed(function: Callable, *args, **kwargs):
@@ -146,6 +167,7 @@ def summarise(results: list[RunResult]) -> pd.DataFrame:
         "column_shapes",
         "column_pair_trends",
         "efficacy_f1",
+        "quality_keyed",
     ]
     return frame.groupby(["dataset", "implementation"])[columns].agg(["mean", "std"]).round(4)
 

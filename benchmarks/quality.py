@@ -100,12 +100,18 @@ def main(argv: list[str] | None = None) -> None:
     for seed in args.seeds:
         for name in args.implementations:
             label = (args.label or "tvae") if name == "tvae" else name
-            result = run_once(label, dataset, frame, discrete, args.target, seed, runners[name])
-            results.append(result)
-            print(json.dumps(result.to_dict()), flush=True)
+            try:
+                result = run_once(label, dataset, frame, discrete, args.target, seed, runners[name])
+            except Exception as error:  # the reference fails on some real tables: record it
+                record = {"implementation": label, "dataset": dataset, "seed": seed,
+                          "error": f"{type(error).__name__}: {error}"[:300]}  # fmt: skip
+            else:
+                results.append(result)
+                record = result.to_dict()
+            print(json.dumps(record), flush=True)
             if args.out:
                 with open(args.out, "a", encoding="utf-8") as handle:
-                    handle.write(json.dumps(result.to_dict()) + "\n")
+                    handle.write(json.dumps(record) + "\n")
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(summarise(results))
     if args.target:

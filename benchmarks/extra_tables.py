@@ -1,0 +1,34 @@
+"""Write public tables that ship inside installed packages (no download) for quality checks.
+
+    python benchmarks/extra_tables.py OUT_DIR
+
+Tables (targets for efficacy in brackets): scikit-learn's wine [target], breast_cancer [target]
+and digits [target] (BSD-3-Clause, UCI sources), and SDMetrics' demo student_placements
+[placed] (IDs, booleans, dates with gaps, missing values). Then, for example:
+
+    python benchmarks/quality.py OUT_DIR/wine.csv --target target --implementations tvae ctgan
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def main(out_dir: str) -> None:
+    from sdmetrics.demos import load_single_table_demo
+    from sklearn.datasets import load_breast_cancer, load_digits, load_wine
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, loader in (("wine", load_wine), ("breast_cancer", load_breast_cancer)):
+        loader(as_frame=True).frame.to_csv(out / f"{name}.csv", index=False)
+    digits = load_digits(as_frame=True).frame
+    digits.to_csv(out / "digits.csv", index=False)
+    real = load_single_table_demo()[0]["student_placements"]
+    real.to_csv(out / "student_placements.csv", index=False)
+    print("\n".join(str(p) for p in sorted(out.glob("*.csv"))))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
