@@ -194,8 +194,9 @@ class TVAE(BaseEstimator):
             torch.from_numpy(encoded.alphas).to(device), torch.from_numpy(encoded.codes).to(device)
         )
         schedule = resolve_schedule(
-            self.epochs, self.batch_size, self.learning_rate, self.lr_schedule, len(frame)
-        )
+            self.epochs, self.batch_size, self.learning_rate, self.lr_schedule, len(frame),
+            layout.width,
+        )  # fmt: skip
         config = TrainingConfig(
             epochs=schedule.epochs,
             batch_size=schedule.batch_size,
