@@ -28,4 +28,4 @@ def test_wider_rows_get_proportionally_more_steps_within_bounds():
     widest = resolve_schedule(*_defaults(), n_rows=50_000, width=10_000)
     assert (narrow.epochs, wide.epochs, widest.epochs) == (30, 90, 120)  # factor capped at 4
     tiny = resolve_schedule(*_defaults(), n_rows=50, width=10_000)
-    assert tiny.epochs == 300  # a small table is capped at the reference's epochs
+    assert tiny.epochs == 1_000  # a tiny table (one step per epoch) is capped
