@@ -8,14 +8,16 @@ implementations. For a table of N rows (adult resampled with replacement) it tim
 both at the reference's settings (batch 500, constant learning rate). Needs the `bench` extra.
 
 Usage:
-    python benchmarks/speed.py DATA/adult.csv --rows 32561 100000 1000000 [--skip-reference-above N]
+    python benchmarks/speed.py DATA/adult.csv --rows 32561 100000 1000000 [--repeats R]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -84,8 +86,9 @@ def child(args: argparse.Namespace) -> None:
     first_epoch_end = clock.times[steps_per_epoch - 1]
     result["transformer"] = clock.times[0] - started  # up to the end of the first step
     result["fit_1_epoch"] = first_epoch_end - started  # transformer + first epoch
-    if epochs > 1:
-        result["per_epoch"] = (clock.times[-1] - first_epoch_end) / (epochs - 1)
+    if epochs > 1:  # the median epoch: robust to a burst of load on a shared machine
+        ends = [clock.times[steps_per_epoch * e - 1] for e in range(1, epochs + 1)]
+        result["per_epoch"] = statistics.median(b - a for a, b in itertools.pairwise(ends))
     started = time.perf_counter()
     model.sample(args.rows)
     result["sample"] = time.perf_counter() - started
@@ -109,6 +112,16 @@ def run_child(data: str, implementation: str, rows: int, more_epochs: bool, time
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _median_run(runs: list[dict]) -> dict:
+    """Per measure, the median over the runs that produced it."""
+    merged = dict(runs[0])
+    for key in ("transformer", "fit_1_epoch", "per_epoch", "sample", "peak_rss_mb"):
+        values = [run[key] for run in runs if key in run]
+        if values:
+            merged[key] = statistics.median(values)
+    return merged
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -120,6 +133,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--more-epochs", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per child run")
     parser.add_argument("--out", default=None, help="append JSON lines here")
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="runs per implementation and size; medians shown"
+    )
     args = parser.parse_args(argv)
     if args.child:
         args.rows = args.rows[0]
@@ -128,14 +144,16 @@ def main(argv: list[str] | None = None) -> None:
     results = []
     for rows in args.rows:
         more = rows <= 100_000  # per-epoch figures where four epochs stay affordable
-        pair = {}
-        for implementation in ("tvae", "ctgan"):
-            pair[implementation] = run_child(args.data, implementation, rows, more, args.timeout)
-            print(json.dumps(pair[implementation]), flush=True)
-            if args.out:
-                with open(args.out, "a", encoding="utf-8") as handle:
-                    handle.write(json.dumps(pair[implementation]) + "\n")
-        results.append(pair)
+        runs: dict[str, list[dict]] = {"tvae": [], "ctgan": []}
+        for _ in range(args.repeats):  # alternate, so a slow spell hits both alike
+            for implementation in ("tvae", "ctgan"):
+                result = run_child(args.data, implementation, rows, more, args.timeout)
+                runs[implementation].append(result)
+                print(json.dumps(result), flush=True)
+                if args.out:
+                    with open(args.out, "a", encoding="utf-8") as handle:
+                        handle.write(json.dumps(result) + "\n")
+        results.append({name: _median_run(found) for name, found in runs.items()})
     print()
     header = f"{'rows':>9} {'measure':<22} {'tvae':>10} {'ctgan':>10} {'ratio':>7}"
     print(header)

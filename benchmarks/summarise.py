@@ -34,7 +34,9 @@ def main(paths: list[str]) -> None:
     for column in [*SCORES, "error"]:
         if column not in frame:
             frame[column] = None
-    print("| table | model | seeds | quality | quality, keys as keys | efficacy F1 | fit s | failed |")  # noqa: E501
+    print(
+        "| table | model | seeds | quality | quality, keys as keys | efficacy F1 | fit s | failed |"
+    )  # noqa: E501
     print("|---|---|---:|---|---|---|---|---|")
     for (dataset, name), group in frame.groupby(["dataset", "implementation"], sort=True):
         done = group[group["error"].isna()]
