@@ -36,7 +36,7 @@ def main(paths: list[str]) -> None:
             frame[column] = None
     print(
         "| table | model | seeds | quality | quality, keys as keys | efficacy F1 | fit s | failed |"
-    )  # noqa: E501
+    )
     print("|---|---|---:|---|---|---|---|---|")
     for (dataset, name), group in frame.groupby(["dataset", "implementation"], sort=True):
         done = group[group["error"].isna()]
