@@ -23,11 +23,9 @@ class SpanIndex:
 
     tanh_positions: torch.Tensor  # (T,) long
     softmax_index: torch.Tensor  # (S, W) long, into the D positions
-    softmax_padding: torch.Tensor  # (S, W) bool, True where a block is narrower than W
     softmax_offsets: torch.Tensor  # (S,) long
     softmax_widths: torch.Tensor  # (S,) long
     membership: torch.Tensor  # (D, S) float, 1 where position d belongs to softmax span s
-    not_softmax: torch.Tensor  # (D,) bool, True at tanh positions
     # additive masks: adding -inf is a plain vectorised add, where a broadcast masked_fill is
     # several times slower at training-batch sizes
     padding_bias: torch.Tensor  # (S, W) float, -inf where a block is narrower than W, else 0
@@ -45,11 +43,9 @@ class SpanIndex:
         return cls(
             tanh_positions=torch.as_tensor(layout.tanh_positions, device=device),
             softmax_index=torch.as_tensor(index, device=device),
-            softmax_padding=torch.as_tensor(mask, device=device),
             softmax_offsets=torch.as_tensor(layout.softmax_offsets, device=device),
             softmax_widths=torch.as_tensor(layout.softmax_widths, device=device),
             membership=membership.to(device),
-            not_softmax=not_softmax.to(device),
             padding_bias=torch.where(padding, minus_inf, 0.0).to(device),
             tanh_bias=torch.where(not_softmax, minus_inf, 0.0).to(device),
         )

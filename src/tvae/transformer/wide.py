@@ -82,16 +82,20 @@ class WideCategoricalColumn:
         self, alphas: np.ndarray, codes: np.ndarray, rng: np.random.Generator | None = None
     ) -> pd.Series:
         rng = rng if rng is not None else np.random.default_rng(0)
-        codes = codes[:, 0]
-        rare = codes == self.encoder.n_categories
-        values = self.encoder.inverse(np.where(rare, 0, codes))
+        codes = codes[:, 0].astype(np.int64)  # a copy: rare draws are written into it
+        n_frequent = self.encoder.n_categories
+        rare = codes == n_frequent
+        codes[rare] = 0  # no rare values kept: the first frequent value, as before
         if rare.any() and self.rare_values:
             weights = np.asarray(self.rare_counts, dtype=np.float64)
             picks = rng.choice(
                 len(self.rare_values), size=int(rare.sum()), p=weights / weights.sum()
             )
-            values[rare] = np.asarray([*self.rare_values, None], dtype=object)[:-1][picks]
-        return self.dtype.restore_labels(values, self.name)
+            codes[rare] = n_frequent + picks  # rare values follow the frequent ones in the table
+        table = np.empty(n_frequent + len(self.rare_values), dtype=object)
+        table[:n_frequent] = self.encoder.value_table()
+        table[n_frequent:] = np.asarray([*self.rare_values, None], dtype=object)[:-1]  # 1-D
+        return self.dtype.restore_coded_labels(table, codes, self.name)
 
     def get_state(self) -> dict:
         return {
