@@ -39,7 +39,7 @@ def mixed_model() -> TVAE:
 def _sample(model: TVAE, n: int, conditions, **limits) -> pd.DataFrame:
     generator = torch.Generator().manual_seed(0)
     return sample_conditional(
-        model.transformer_, model.layout_, model.decoder_, model.embedding_dim, conditions,
+        model.transformer_, model.layout_, model.decoder_, model.prior_, conditions,
         n, generator, model.decoding, **limits,
     )  # fmt: skip
 

@@ -41,10 +41,18 @@ from tvae.devices import resolve_device
 from tvae.errors import InvalidDataError, InvalidParameterError, TVAEError
 from tvae.loss import SpanIndex
 from tvae.metadata import Metadata
+from tvae.prior import LatentPrior, load_prior
 from tvae.schedule import Schedule, resolve_schedule
 from tvae.shards import READ_ROWS, SHUFFLE_ROWS, ParquetSource, fit_transformer
 from tvae.shards import iter_encoded_batches as _encoded_batches
-from tvae.training import LoopHooks, TrainingConfig, fit_loop, make_optimizer, n_batches
+from tvae.training import (
+    LoopHooks,
+    TrainingConfig,
+    dense_batch,
+    fit_loop,
+    make_optimizer,
+    n_batches,
+)
 from tvae.transformer import TableTransformer
 
 FIT_SAMPLE_ROWS = 100_000  # rows the transformer is fitted on when transformer_sample_size is None
@@ -145,6 +153,7 @@ class ShardedFit:
     sampling_seed: int
     schedule: Schedule
     summary: dict
+    prior: LatentPrior
 
 
 def train_sharded(
@@ -265,6 +274,10 @@ def train_sharded(
         )
         index = SpanIndex.from_layout(layout, device)
         fit_loop(train_encoder, train_decoder, None, index, config, generator, on_epoch_end, hooks)
+        prior = _shared_prior(
+            model, encoder, (batches(schedule.epochs) if ctx.is_main else ()), index,
+            layout.width, int(network_seq.generate_state(2)[1]), ctx, device,
+        )  # fmt: skip
     finally:
         if created:
             dist.destroy_process_group()
@@ -282,8 +295,22 @@ def train_sharded(
     }
     return ShardedFit(
         transformer, Metadata.from_dict(shared["kinds"]), encoder, decoder, history, device,
-        int(sampling_seq.generate_state(1)[0]), schedule, summary,
+        int(sampling_seq.generate_state(1)[0]), schedule, summary, prior,
     )  # fmt: skip
+
+
+def _shared_prior(model, encoder, batches, index, width, seed, ctx, device) -> LatentPrior:
+    """Rank 0 fits the latent prior on its share's posterior means; every rank receives it."""
+    state = None
+    if ctx.is_main:
+        encoder.eval()
+        with torch.no_grad():
+            means = [encoder(dense_batch(a, c, index, width))[0] for a, c in batches]
+        prior = model._fit_prior(lambda: torch.cat(means), seed)
+        state = {"kind": prior.kind, **{k: v.tolist() for k, v in prior.tensors().items()}}
+    state = broadcast_json(state, ctx, device)
+    tensors = {k: torch.as_tensor(v) for k, v in state.items() if k != "kind"}
+    return load_prior(state["kind"], model.embedding_dim, tensors)
 
 
 def _shared_state(model, table, discrete_columns, metadata, ctx, device, read_rows) -> dict:

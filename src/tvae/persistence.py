@@ -16,6 +16,7 @@ from tvae.devices import resolve_device
 from tvae.errors import ModelFileError
 from tvae.layout import Layout
 from tvae.metadata import Metadata
+from tvae.prior import load_prior
 from tvae.schedule import Schedule, is_default
 from tvae.serialization import load_model, save_model
 from tvae.transformer import TableTransformer
@@ -34,6 +35,7 @@ def write_model(model: TVAE, path: str | os.PathLike) -> None:
         -1, 5
     )
     tensors["history"] = torch.from_numpy(history)
+    tensors.update({k: v.detach().cpu() for k, v in model.prior_.tensors().items()})
     description = {
         "library": "tvae",
         "library_version": __version__,
@@ -44,6 +46,7 @@ def write_model(model: TVAE, path: str | os.PathLike) -> None:
         "metadata": model.metadata_.to_dict(),
         "training": model.training_summary_,
         "sampling_seed": model._sampling_seed,
+        "prior": model.prior_.kind,
     }
     save_model(path, tensors, description)
 
@@ -85,6 +88,9 @@ def read_model(cls: type[TVAE], path: str | os.PathLike, device: str | None = No
             **{k: model.training_summary_.get(k) for k in Schedule.__dataclass_fields__}
         )
         model._sampling_seed = int(description["sampling_seed"])
+        model.prior_ = load_prior(
+            description.get("prior", "standard"), model.embedding_dim, _prefixed(tensors, "")
+        )
     except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as error:
         # One line: torch's state-dict errors span many lines.
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__

@@ -21,6 +21,7 @@ from tvae.errors import NotFittedError
 from tvae.loss import SpanIndex
 from tvae.model import Decoder, Encoder
 from tvae.persistence import read_model, write_model
+from tvae.prior import PRIORS, LatentPrior, MixturePrior, StandardPrior
 from tvae.sampling import DECODINGS, SAMPLE_CHUNK, decode_outputs
 from tvae.schedule import (
     DEFAULT_BATCH_SIZE,
@@ -29,7 +30,13 @@ from tvae.schedule import (
     resolve_schedule,
 )
 from tvae.streaming import iter_chunks
-from tvae.training import LR_SCHEDULES, TrainingConfig, TrainingData, fit_loop
+from tvae.training import (
+    LR_SCHEDULES,
+    TrainingConfig,
+    TrainingData,
+    fit_loop,
+    posterior_means,
+)
 from tvae.transformer import TableTransformer
 from tvae.validation import (
     InputInfo,
@@ -77,6 +84,20 @@ class TVAE(BaseEstimator):
             (None: on every row, as the reference).
         enforce_min_max_values: clip generated numbers and datetimes to the range seen in
             ``fit`` (True) or let them extrapolate (False).
+        prior: where sampled latents come from: "mixture" (default) is a Gaussian mixture
+            fitted after training on the encoder's posterior means (see :mod:`tvae.prior`);
+            "standard" is N(0, I), as the reference.
+        point_masses: give numeric values held by many rows (zeros, caps, round numbers) exact
+            modes, so they come back exactly and at their rate (False: the mixture alone, as
+            the reference).
+
+    ``fit`` also finds exact dependencies between columns (a column determined by another, an
+    order such as start <= end) that hold in every real row, keeps them in
+    ``metadata_.dependencies`` and makes them hold in every sampled row; see
+    :mod:`tvae.transformer.dependencies`. ``fit(..., metadata=...)`` with ``"dependencies"``
+    overrides them (``[]`` keeps none). The reference's behaviour is
+    ``TVAE(epochs=300, prior="standard", decoding="argmax", point_masses=False)`` with
+    ``metadata={"columns": {...}, "dependencies": []}``.
 
     Example:
         >>> from tvae import TVAE, load_demo
@@ -108,6 +129,8 @@ class TVAE(BaseEstimator):
         weight_threshold: float = 0.005,
         transformer_sample_size: int | None = None,
         enforce_min_max_values: bool = True,
+        prior: str = "mixture",
+        point_masses: bool = True,
     ) -> None:
         self.embedding_dim = embedding_dim
         self.compress_dims = compress_dims
@@ -127,6 +150,8 @@ class TVAE(BaseEstimator):
         self.weight_threshold = weight_threshold
         self.transformer_sample_size = transformer_sample_size
         self.enforce_min_max_values = enforce_min_max_values
+        self.prior = prior
+        self.point_masses = point_masses
 
     # ------------------------------------------------------------------ validation
     def _validate_params(self) -> None:
@@ -142,6 +167,7 @@ class TVAE(BaseEstimator):
             check_real("learning_rate", self.learning_rate, low=0.0, low_inclusive=False)
         check_choice("lr_schedule", self.lr_schedule, ("auto", *LR_SCHEDULES))
         check_choice("decoding", self.decoding, DECODINGS)
+        check_choice("prior", self.prior, PRIORS)
         check_positive_int("max_clusters", self.max_clusters)
         check_real("weight_threshold", self.weight_threshold, low=0.0)
         if self.transformer_sample_size is not None:
@@ -183,7 +209,11 @@ class TVAE(BaseEstimator):
             enforce_min_max_values=self.enforce_min_max_values,
         )
         data_rng = np.random.default_rng(transformer_seq)
-        transformer.fit(frame, kinds, data_rng, progress=self.verbose)
+        transformer.fit(
+            frame, kinds, data_rng, progress=self.verbose, dependencies=kinds.dependencies,
+            point_masses=bool(self.point_masses),
+        )  # fmt: skip
+        kinds.dependencies = transformer.dependencies.describe()
         encoded = transformer.transform(frame, data_rng)
         transformer_seconds = time.perf_counter() - started
 
@@ -209,6 +239,10 @@ class TVAE(BaseEstimator):
         generator = torch.Generator(device=device).manual_seed(network_seed)
         index = SpanIndex.from_layout(layout, device)
         history = fit_loop(encoder, decoder, data, index, config, generator)
+        prior_seed = int(network_seq.generate_state(2)[1])
+        prior = self._fit_prior(
+            lambda: posterior_means(encoder, data, index, layout.width), prior_seed
+        )
 
         summary = {
             "n_rows": int(frame.shape[0]),
@@ -220,15 +254,24 @@ class TVAE(BaseEstimator):
         }
         return self._set_fitted(
             transformer, encoder, decoder, history, schedule, device, input_info, kinds, summary,
-            int(sampling_seq.generate_state(1)[0]),
+            int(sampling_seq.generate_state(1)[0]), prior,
         )  # fmt: skip
+
+    def _fit_prior(self, means: Any, seed: int) -> LatentPrior:
+        """The latent prior ``prior`` asks for; ``means()`` gives the posterior means (N, E)."""
+        if self.prior == "standard":
+            return StandardPrior(self.embedding_dim)
+        # differs from the reference: it samples N(0, I), which most latents of a trained
+        # encoder never visit (posterior collapse leaves few active dimensions).
+        return MixturePrior.fit(means(), seed)
 
     def _set_fitted(
         self, transformer: TableTransformer, encoder: Encoder, decoder: Decoder,
         history: list[dict], schedule: Schedule, device: torch.device, input_info: InputInfo,
-        metadata: Any, summary: dict, sampling_seed: int,
+        metadata: Any, summary: dict, sampling_seed: int, prior: LatentPrior,
     ) -> TVAE:  # fmt: skip
         """Record everything ``fit`` learned (shared by the in-memory and distributed fits)."""
+        self.prior_ = prior
         self.transformer_ = transformer
         self.layout_ = transformer.layout
         self.encoder_, self.decoder_ = encoder, decoder
@@ -271,7 +314,7 @@ class TVAE(BaseEstimator):
         return self._set_fitted(
             result.transformer, result.encoder, result.decoder, result.history, result.schedule,
             result.device, InputInfo("dataframe"), result.kinds, result.summary,
-            result.sampling_seed,
+            result.sampling_seed, result.prior,
         )  # fmt: skip
 
     def _build_networks(
@@ -372,7 +415,7 @@ class TVAE(BaseEstimator):
         from tvae.conditional import count_requested, sample_conditional
 
         return sample_conditional(
-            self.transformer_, self.layout_, self.decoder_, self.embedding_dim,
+            self.transformer_, self.layout_, self.decoder_, self.prior_,
             conditions, count_requested(samples, conditions), generator, self.decoding,
         )  # fmt: skip
 
@@ -385,7 +428,7 @@ class TVAE(BaseEstimator):
         alphas, codes = [], []
         for start in range(0, n_rows, SAMPLE_CHUNK):
             size = min(SAMPLE_CHUNK, n_rows - start)
-            z = torch.randn((size, self.embedding_dim), generator=generator, device=self.device_)
+            z = self.prior_.sample(size, generator)
             raw, sigma = self.decoder_(z)
             a, c = decode_outputs(raw, sigma, index, generator, self.decoding)
             alphas.append(a.cpu().numpy())

@@ -57,6 +57,21 @@ def dense_batch(
     return batch
 
 
+@torch.no_grad()
+def posterior_means(
+    encoder: Encoder, data: TrainingData, index: SpanIndex, width: int, chunk: int = 4_096
+) -> torch.Tensor:
+    """The encoder's posterior mean of every training row. Shape (N, E)."""
+    encoder.eval()
+    means = []
+    for start in range(0, data.n_rows, chunk):
+        rows = dense_batch(
+            data.alphas[start : start + chunk], data.codes[start : start + chunk], index, width
+        )
+        means.append(encoder(rows)[0])
+    return torch.cat(means)
+
+
 def train_step(
     encoder: Encoder,
     decoder: Decoder,

@@ -170,6 +170,7 @@ def resolve_kinds(
         )
     overrides = _metadata_overrides(metadata, columns, discrete)
     kinds = Metadata()
+    kinds.dependencies = overrides.dependencies  # None: ``fit`` detects them
     for name in columns:
         series = frame[name]
         if is_complex_dtype(series.dtype):

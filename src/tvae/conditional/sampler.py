@@ -1,9 +1,10 @@
 """Draw latents whose decoded rows meet the conditions: rejection against the decoder's likelihood.
 
-For each group of identical conditions, z ~ N(0, I) is kept with probability w(z) / M, where
-w(z) is the product of the conditions' likelihoods and M the largest w seen for the group so far
-(an estimate of its supremum). Draws are allocated to groups from their estimated acceptance
-rates, so a rare condition gets large batches at once instead of many small ones.
+For each group of identical conditions, z drawn from the model's latent prior is kept with
+probability w(z) / M, where w(z) is the product of the conditions' likelihoods and M the
+largest w seen for the group so far (an estimate of its supremum). Draws are allocated to
+groups from their estimated acceptance rates, so a rare condition gets large batches at once
+instead of many small ones.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -44,7 +46,7 @@ def draw_latents(
     decoder: torch.nn.Module,
     conditions: Sequence[Condition],
     counts: np.ndarray,
-    embedding_dim: int,
+    prior: Any,
     generator: torch.Generator,
     decoding: str,
     describe: Callable[[int], str],
@@ -81,7 +83,7 @@ def draw_latents(
             torch.arange(n_groups, device=device), torch.as_tensor(per, device=device)
         )
         for chunk in groups.split(FORWARD_CHUNK):
-            z = torch.randn((len(chunk), embedding_dim), generator=generator, device=device)
+            z = prior.sample(len(chunk), generator)  # (B, E) from the model's latent prior
             hidden, raw, sigma = forward(z)  # (B, H), (B, D) with the read outputs, (D,)
             weight = torch.ones(len(chunk), dtype=torch.float64, device=device)
             for condition in conditions:

@@ -21,6 +21,7 @@ from tvae.layout import Layout
 from tvae.transformer.build import build_column
 from tvae.transformer.columns import ColumnModel, column_from_state
 from tvae.transformer.continuous import MAX_CLUSTERS, WEIGHT_THRESHOLD
+from tvae.transformer.dependencies import Dependencies
 from tvae.transformer.dtypes import DtypeInfo
 
 
@@ -51,6 +52,7 @@ class TableTransformer:
         self.fit_sample_size = fit_sample_size
         self.enforce_min_max_values = enforce_min_max_values
         self.columns: list[ColumnModel] = []
+        self.dependencies = Dependencies()  # kept in every decoded row (see ``fit``)
 
     def fit(
         self,
@@ -58,8 +60,15 @@ class TableTransformer:
         kinds: Mapping[Hashable, str],
         rng: np.random.Generator,
         progress: bool = False,
+        dependencies: list | None = None,
+        point_masses: bool = True,
     ) -> TableTransformer:
-        """Fit a model per column; ``kinds`` maps each column to "continuous" or "categorical"."""
+        """Fit a model per column; ``kinds`` maps each column to its kind.
+
+        ``dependencies`` (a list in :meth:`Dependencies.describe` form) fixes the exact
+        dependencies to keep; None detects them (:meth:`Dependencies.detect`).
+        ``point_masses`` gives frequent numeric values exact modes.
+        """
         sample = frame
         if self.fit_sample_size is not None and len(frame) > self.fit_sample_size:
             rows = np.sort(rng.choice(len(frame), self.fit_sample_size, replace=False))
@@ -80,8 +89,14 @@ class TableTransformer:
                     max_clusters=self.max_clusters,
                     weight_threshold=self.weight_threshold,
                     clip=self.enforce_min_max_values,
+                    point_masses=point_masses,
                 )
             )
+        self.dependencies = (
+            Dependencies.detect(frame, kinds)
+            if dependencies is None
+            else Dependencies.declared(frame, dependencies)
+        )
         return self
 
     @property
@@ -131,7 +146,7 @@ class TableTransformer:
             a_pos, c_pos = a_pos + n_a, c_pos + n_c
         frame = pd.concat(out, axis=1, ignore_index=True)
         frame.columns = pd.Index(self.column_names)
-        return frame
+        return self.dependencies.apply(frame)
 
     def get_state(self) -> dict:
         return {
@@ -148,6 +163,7 @@ class TableTransformer:
                 }
                 for col in self.columns
             ],
+            "dependencies": self.dependencies.get_state(),
         }
 
     @classmethod
@@ -167,6 +183,7 @@ class TableTransformer:
             )
             for item in state["columns"]
         ]
+        transformer.dependencies = Dependencies.from_state(state.get("dependencies"))
         return transformer
 
 
