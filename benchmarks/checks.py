@@ -5,8 +5,11 @@
   constant columns and near-unique ones are left out. A dependency counts only when B varies
   across the A values held by at least 5 rows, so that a rare B value sitting alone in a rare
   A value (which "determines" it by accident) is not taken for structure.
-- Orders: a <= b in every real row where both are present, for numerical columns whose ranges
-  overlap (min b < max a; otherwise the order holds trivially).
+- Orders: a <= b in every real row where both are present, for numerical columns whose values
+  overlap: a taken from one real row and b from another would break the order at least 1 %
+  of the time. Pairs whose ranges do not overlap (the order holds trivially) are left out, and
+  so are pairs that barely overlap (a 0/1 indicator below a column that is 0 in 0.1 % of rows:
+  any independent draw keeps such an "order" too).
 - Point masses: numerical values held by at least 5 % of the real rows, with their share in
   the real and in the sampled rows.
 
@@ -25,6 +28,7 @@ import pandas as pd
 ROWS_PER_VALUE = 20  # a functional dependency's columns hold at most len(rows) / 20 values
 MIN_SUPPORT = 5  # rows an A value needs to show that B varies with A
 MIN_OVERLAP_ROWS = 20  # rows with both columns present before an order counts
+MIN_CROSSING = 0.01  # an order counts when columns paired at random would break it this often
 POINT_MASS = 0.05  # share of real rows that makes a numerical value a point mass
 
 
@@ -102,13 +106,18 @@ def find_dependencies(real: pd.DataFrame, discrete: list[str], skip: set[str]) -
     numbers = {
         c: v for c, v in numbers.items() if (~np.isnan(v)).any() and np.nanmin(v) < np.nanmax(v)
     }
+    ranked = {c: np.sort(v[~np.isnan(v)]) for c, v in numbers.items()}
     orders = []
     for a, x in numbers.items():
         for b, y in numbers.items():
             both = ~np.isnan(x) & ~np.isnan(y)
-            if a == b or both.sum() < MIN_OVERLAP_ROWS or not np.nanmin(y) < np.nanmax(x):
+            if a == b or both.sum() < MIN_OVERLAP_ROWS or not np.all(x[both] <= y[both]):
                 continue
-            if np.all(x[both] <= y[both]):
+            # share of (a from one row, b from another) pairs with a > b: 0 when the ranges
+            # do not overlap; small when the order follows from the two ranges alone
+            x_sorted, y_sorted = ranked[a], ranked[b]
+            crossing = np.searchsorted(y_sorted, x_sorted, side="left").mean() / len(y_sorted)
+            if crossing >= MIN_CROSSING:
                 orders.append((a, b))
     return Dependencies(functional, orders, number)
 
