@@ -58,7 +58,7 @@ def sample_conditional(
 ) -> pd.DataFrame:
     """Rows meeting ``conditions``: ``n_rows`` for a dict, one per row of a frame, in order.
 
-    ``limits`` (``max_candidates``, ``max_seconds``) are passed to :func:`draw_latents`.
+    ``limits`` (``max_candidates``) are passed to :func:`draw_latents`.
     """
     device = generator.device
     parsed, groups, index = parse_conditions(transformer, layout, conditions, n_rows, device)
