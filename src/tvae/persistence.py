@@ -16,7 +16,7 @@ from tvae.devices import resolve_device
 from tvae.errors import ModelFileError
 from tvae.layout import Layout
 from tvae.metadata import Metadata
-from tvae.schedule import Schedule, is_default
+from tvae.schedule import Schedule
 from tvae.serialization import load_model, save_model
 from tvae.transformer import TableTransformer
 from tvae.validation import InputInfo
@@ -89,7 +89,7 @@ def read_model(cls: type[TVAE], path: str | os.PathLike, device: str | None = No
         # One line: torch's state-dict errors span many lines.
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ModelFileError(f"{str(path)!r} holds an inconsistent model: {reason}") from error
-    target = resolve_device(model.device, model.enable_gpu)  # a bad ``device`` is the caller's
+    target = resolve_device(model.device, model._gpu_enabled())  # a bad ``device`` is the caller's
     model.encoder_, model.decoder_ = encoder.to(target).eval(), decoder.to(target).eval()
     model.device_ = target
     model.n_features_in_ = len(model.transformer_.columns)
@@ -106,8 +106,6 @@ def json_params(params: dict[str, Any]) -> dict[str, Any]:
     """Constructor arguments as JSON (tuples become lists; devices become strings)."""
     out = {}
     for key, value in params.items():
-        if is_default(value):
-            continue  # left to the constructor's default, so a refit chooses as the original did
         if isinstance(value, tuple):
             value = list(value)
         elif isinstance(value, torch.device):

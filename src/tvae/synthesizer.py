@@ -1,13 +1,17 @@
 """TVAE: the public object. It validates, orchestrates and remembers; the maths lives elsewhere.
 
-A drop-in for ``ctgan.TVAE``: the same constructor arguments and defaults, ``fit``,
+A drop-in for ``ctgan.TVAE``: the same constructor arguments (``cuda`` included, deprecated as
+there) and defaults, except ``epochs`` and ``batch_size``, whose "auto" defaults select a faster
+schedule (``TVAE(epochs=300, batch_size=500)`` trains as the reference's defaults); ``fit``,
 ``sample``, ``loss_values``, ``set_random_state``, ``set_device``, ``save`` and ``load``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -17,7 +21,7 @@ import torch
 from sklearn.base import BaseEstimator
 
 from tvae.devices import resolve_device
-from tvae.errors import NotFittedError
+from tvae.errors import InvalidParameterError, InvalidParameterTypeError, NotFittedError
 from tvae.loss import SpanIndex
 from tvae.model import Decoder, Encoder
 from tvae.persistence import read_model, write_model
@@ -33,6 +37,7 @@ from tvae.training import LR_SCHEDULES, TrainingConfig, TrainingData, fit_loop
 from tvae.transformer import TableTransformer
 from tvae.validation import (
     InputInfo,
+    check_auto_or_positive_int,
     check_choice,
     check_continuous_values,
     check_dims,
@@ -48,27 +53,31 @@ from tvae.validation import (
 class TVAE(BaseEstimator):
     """Tabular Variational Autoencoder: learns a table and generates synthetic rows like it.
 
-    Parameters follow ``ctgan.TVAE`` (same names, same defaults); the keyword-only ones after
-    ``verbose`` are ours.
+    Parameters follow ``ctgan.TVAE`` (same names and order; same defaults except "auto" for
+    ``epochs`` and ``batch_size``); the keyword-only ones after ``cuda`` are ours.
 
     Args:
         embedding_dim: size of the latent vector.
         compress_dims: hidden layer sizes of the encoder.
         decompress_dims: hidden layer sizes of the decoder.
         l2scale: Adam weight decay.
-        batch_size: rows per optimiser step.
-        epochs: passes over the table. Left at their defaults, ``epochs`` and ``batch_size``
-            let tvae choose its faster schedule (see :mod:`tvae.schedule`); any value given
-            is honoured exactly. The schedule used is in ``schedule_`` after ``fit``.
+        batch_size: rows per optimiser step, or "auto" (default): 500.
+        epochs: passes over the table, or "auto" (default): tvae's faster schedule, a one-cycle
+            learning rate over a budget of optimiser steps (see :mod:`tvae.schedule`). Any
+            integer is honoured exactly with the reference's constant learning rate, so
+            ``TVAE(epochs=300, batch_size=500)`` trains as ``ctgan.TVAE()``. The schedule used
+            is in ``schedule_`` after ``fit``.
         loss_factor: weight of the reconstruction term against the KL term.
         enable_gpu: use CUDA (or Apple MPS) when available and ``device`` is not given.
         verbose: show progress bars (transformer fitting and epochs, with the loss).
+        cuda: deprecated alias of ``enable_gpu``, accepted as by the reference (with a
+            FutureWarning); None (default) leaves ``enable_gpu`` in charge.
         random_state: seed of every random draw in ``fit`` and ``sample``; None draws fresh entropy.
         device: "auto" (default), "cpu", "cuda", "cuda:N" or "mps"; overrides ``enable_gpu``.
         learning_rate: Adam's learning rate (peak rate under the one-cycle schedule); None
             picks 1e-3 for "constant" (the reference) and 3e-3 for "onecycle".
         lr_schedule: "constant" (the reference), "onecycle", or "auto": one-cycle when
-            ``epochs`` is left at its default, constant otherwise.
+            ``epochs`` is "auto", constant otherwise.
         decoding: how sampling reads categories and mixture modes from the decoder: "sample"
             draws them from its softmax; "argmax" takes the most likely one, as the reference.
         max_clusters: most mixture components per continuous column.
@@ -93,11 +102,12 @@ class TVAE(BaseEstimator):
         compress_dims: Sequence[int] = (128, 128),
         decompress_dims: Sequence[int] = (128, 128),
         l2scale: float = 1e-5,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        epochs: int = DEFAULT_EPOCHS,
+        batch_size: int | str = DEFAULT_BATCH_SIZE,
+        epochs: int | str = DEFAULT_EPOCHS,
         loss_factor: float = 2,
         enable_gpu: bool = True,
         verbose: bool = False,
+        cuda: bool | None = None,
         *,
         random_state: int | None = None,
         device: str | None = None,
@@ -118,6 +128,12 @@ class TVAE(BaseEstimator):
         self.loss_factor = loss_factor
         self.enable_gpu = enable_gpu
         self.verbose = verbose
+        self.cuda = cuda
+        if cuda is not None:  # at construction, where the reference warns (clone warns again)
+            warnings.warn(
+                "cuda is deprecated (as in ctgan.TVAE); use enable_gpu, or device", FutureWarning,
+                stacklevel=2,
+            )  # fmt: skip
         self.random_state = random_state
         self.device = device
         self.learning_rate = learning_rate
@@ -134,8 +150,13 @@ class TVAE(BaseEstimator):
         check_dims("compress_dims", self.compress_dims)
         check_dims("decompress_dims", self.decompress_dims)
         check_real("l2scale", self.l2scale, low=0.0)
-        check_positive_int("batch_size", self.batch_size)
-        check_positive_int("epochs", self.epochs)
+        check_auto_or_positive_int("batch_size", self.batch_size)
+        check_auto_or_positive_int("epochs", self.epochs)
+        if self.cuda is not None and not self.enable_gpu:
+            raise InvalidParameterError(
+                f"cuda={self.cuda!r} and enable_gpu=False conflict; give only enable_gpu "
+                "(cuda is its deprecated alias)"
+            )
         check_real("loss_factor", self.loss_factor, low=0.0, low_inclusive=False)
         check_seed("random_state", self.random_state)
         if self.learning_rate is not None:
@@ -146,6 +167,11 @@ class TVAE(BaseEstimator):
         check_real("weight_threshold", self.weight_threshold, low=0.0)
         if self.transformer_sample_size is not None:
             check_positive_int("transformer_sample_size", self.transformer_sample_size)
+
+    def _gpu_enabled(self) -> bool:
+        """``enable_gpu``, unless the deprecated ``cuda`` alias was given."""
+        cuda = getattr(self, "cuda", None)
+        return bool(self.enable_gpu if cuda is None else cuda)
 
     def _seeds(self) -> np.random.SeedSequence:
         """Independent child seeds for the transformer, the networks/training and sampling."""
@@ -172,7 +198,7 @@ class TVAE(BaseEstimator):
         # on text, dates and booleans); we detect each column's kind.
         kinds = resolve_kinds(frame, discrete_columns, input_info, metadata)
         check_continuous_values(frame, kinds)
-        device = resolve_device(self.device, self.enable_gpu)
+        device = resolve_device(self.device, self._gpu_enabled())
         transformer_seq, network_seq, sampling_seq = self._seeds().spawn(3)
         started = time.perf_counter()
 
@@ -306,13 +332,24 @@ class TVAE(BaseEstimator):
 
     @property
     def loss_values(self) -> pd.DataFrame:
-        """Loss of every training batch, as the reference: columns Epoch, Batch, Loss."""
-        self._check_fitted()
+        """Loss of every training batch, as the reference: columns Epoch, Batch, Loss (no rows
+        before ``fit``)."""
+        if not self.__sklearn_is_fitted__():
+            return pd.DataFrame(columns=["Epoch", "Batch", "Loss"])
         frame = pd.DataFrame(self.history_, columns=["epoch", "batch", "loss"])
         return frame.rename(columns={"epoch": "Epoch", "batch": "Batch", "loss": "Loss"})
 
-    def set_random_state(self, random_state: int | None) -> None:
-        """Set the seed for the next ``fit``; on a fitted model, restart sampling from it."""
+    def set_random_state(
+        self, random_state: int | tuple[np.random.RandomState, torch.Generator] | None
+    ) -> None:
+        """Set the seed for the next ``fit``; on a fitted model, restart sampling from it.
+
+        As the reference, it also takes a ``(numpy.random.RandomState, torch.Generator)``
+        pair; the seed is then derived from their current states (same states, same seed)
+        and stored as ``random_state``; the pair itself is neither kept nor advanced.
+        """
+        if isinstance(random_state, tuple):
+            random_state = seed_from_states(random_state)
         check_seed("random_state", random_state)
         self.random_state = random_state
         if self.__sklearn_is_fitted__():
@@ -323,7 +360,7 @@ class TVAE(BaseEstimator):
         """Move the model (and future fits) to ``device``."""
         self.device = str(device)
         if self.__sklearn_is_fitted__():
-            target = resolve_device(self.device, self.enable_gpu)
+            target = resolve_device(self.device, self._gpu_enabled())
             self.encoder_.to(target)
             self.decoder_.to(target)
             self.device_ = target
@@ -428,6 +465,24 @@ class TVAE(BaseEstimator):
     def load(cls, path: str | os.PathLike, device: str | None = None) -> TVAE:
         """Rebuild a model saved by :meth:`save`, on ``device`` (default: the best available)."""
         return read_model(cls, path, device)
+
+
+def seed_from_states(pair: tuple) -> int:
+    """A seed derived from the states of a ``(numpy.random.RandomState, torch.Generator)`` pair."""
+    if not (
+        len(pair) == 2
+        and isinstance(pair[0], np.random.RandomState)
+        and isinstance(pair[1], torch.Generator)
+    ):
+        raise InvalidParameterTypeError(
+            "random_state must be None, a non-negative integer or a (numpy.random.RandomState, "
+            f"torch.Generator) pair, got {pair!r}"
+        )
+    _, keys, position, has_gauss, gauss = pair[0].get_state(legacy=True)
+    digest = hashlib.blake2b(np.asarray(keys, dtype=np.uint32).tobytes(), digest_size=8)
+    digest.update(repr((int(position), int(has_gauss), float(gauss))).encode())
+    digest.update(pair[1].get_state().numpy().tobytes())
+    return int.from_bytes(digest.digest(), "little") >> 1  # non-negative, below 2**63
 
 
 def load(path: str | os.PathLike, device: str | None = None) -> TVAE:

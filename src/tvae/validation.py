@@ -18,7 +18,12 @@ from pandas.api.types import (
     is_timedelta64_dtype,
 )
 
-from tvae.errors import InvalidDataError, InvalidDataTypeError, InvalidParameterError
+from tvae.errors import (
+    InvalidDataError,
+    InvalidDataTypeError,
+    InvalidParameterError,
+    InvalidParameterTypeError,
+)
 from tvae.metadata import Metadata, check_cells, detect_kind
 
 
@@ -66,10 +71,32 @@ def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
     return value
 
 
+def check_auto_or_positive_int(name: str, value: Any) -> int | str:
+    """``"auto"`` (tvae chooses) or a positive integer."""
+    if isinstance(value, str) and value == "auto":
+        return value
+    if isinstance(value, bool) or not isinstance(value, (Integral, str)):
+        raise InvalidParameterTypeError(
+            f'{name} must be "auto" or a positive integer, got {name}={value!r} '
+            f"of type {type(value).__name__}"
+        )
+    if isinstance(value, str) or value < 1:
+        raise InvalidParameterError(
+            f'{name} must be "auto" or a positive integer, got {name}={value!r}'
+        )
+    return int(value)
+
+
 def check_seed(name: str, value: Any) -> int | None:
+    """None or a non-negative integer; a value of another type raises a ``TypeError`` too."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise InvalidParameterTypeError(
+            f"{name} must be None or a non-negative integer, got {name}={value!r} "
+            f"of type {type(value).__name__}"
+        )
+    if value < 0:
         raise InvalidParameterError(
             f"{name} must be None or a non-negative integer, got {name}={value!r}"
         )
@@ -164,8 +191,10 @@ def resolve_kinds(
     unknown = [c for c in discrete if c not in columns]
     if unknown:
         what = "integer column indices in range" if info.kind == "ndarray" else "column names of"
+        # "Invalid columns found: ..." as the reference's CTGAN words it (a set for a frame)
+        found = unknown if info.kind == "ndarray" else set(unknown)
         raise InvalidDataError(
-            f"discrete_columns names columns not in train_data: {unknown}; "
+            f"Invalid columns found: {found}: discrete_columns names columns not in train_data; "
             f"use {what} train_data (columns: {columns[:20]}{'...' if len(columns) > 20 else ''})"
         )
     overrides = _metadata_overrides(metadata, columns, discrete)
