@@ -8,7 +8,6 @@ schedule (``TVAE(epochs=300, batch_size=500)`` trains as the reference's default
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 import warnings
@@ -21,7 +20,7 @@ import torch
 from sklearn.base import BaseEstimator
 
 from tvae.devices import resolve_device
-from tvae.errors import InvalidParameterError, InvalidParameterTypeError, NotFittedError
+from tvae.errors import InvalidParameterError, NotFittedError
 from tvae.loss import SpanIndex
 from tvae.model import Decoder, Encoder
 from tvae.persistence import read_model, write_model
@@ -35,6 +34,7 @@ from tvae.schedule import (
 from tvae.streaming import iter_chunks
 from tvae.training import LR_SCHEDULES, TrainingConfig, TrainingData, fit_loop
 from tvae.transformer import TableTransformer
+from tvae.transformer.identifier import seeded_id_offset
 from tvae.validation import (
     InputInfo,
     check_auto_or_positive_int,
@@ -46,6 +46,7 @@ from tvae.validation import (
     check_real,
     check_seed,
     resolve_kinds,
+    seed_from_states,
     to_frame,
 )
 
@@ -325,10 +326,22 @@ class TVAE(BaseEstimator):
         return hasattr(self, "decoder_")
 
     def _reset_sampler(self) -> None:
-        """Restart the sampling stream from the seed, so a given seed gives the same rows."""
+        """Restart the sampling stream from the seed, so a given seed gives the same rows; the
+        count of IDs issued on the stream restarts with it."""
         self._sampling_generator = torch.Generator(device=self.device_).manual_seed(
             self._sampling_seed
         )
+        self._ids_issued = 0
+
+    def _id_offset(self, n_rows: int, seed: int | None, id_offset: int | None) -> int:
+        """Where the IDs of ``n_rows`` new rows start (see :meth:`sample`)."""
+        if id_offset is not None:
+            return check_non_negative_int("id_offset", id_offset)
+        if seed is not None:
+            return seeded_id_offset(seed)
+        start = self._ids_issued
+        self._ids_issued += n_rows
+        return start
 
     @property
     def loss_values(self) -> pd.DataFrame:
@@ -374,11 +387,21 @@ class TVAE(BaseEstimator):
         *,
         conditions: dict | pd.DataFrame | None = None,
         random_state: int | None = None,
+        id_offset: int | None = None,
     ) -> pd.DataFrame | np.ndarray:
         """Generate ``samples`` synthetic rows, as the same kind of object ``fit`` received.
 
-        Successive calls continue one random stream (seeded by ``random_state`` of the model);
-        pass ``random_state`` here for a stream of its own.
+        Successive calls continue one random stream (seeded by ``random_state`` of the model,
+        restarted by :meth:`set_random_state`); pass ``random_state`` here for a stream of its
+        own, which gives the same rows every time.
+
+        ID columns (see :mod:`tvae.transformer.identifier`) get fresh IDs: calls on the model's
+        stream continue one numbering (the model counts the IDs it has issued; the count
+        restarts with the stream), so their rows never repeat an ID. A call with its own
+        ``random_state`` numbers its rows from a block derived from that seed, far from the
+        stream's (integer IDs then start billions above the real ones): the same seed gives the
+        same IDs, different seeds almost surely disjoint ones. ``id_offset`` sets the first
+        position instead (for callers that split one output into parts, each at its row offset).
 
         ``conditions`` asks for rows that satisfy given values exactly, the other columns drawn
         from the model's conditional distribution: a dict ``{column: value}`` (equality) or
@@ -389,28 +412,34 @@ class TVAE(BaseEstimator):
         conditions the model makes too unlikely to meet (stating the estimated probability).
         """
         self._check_fitted()
-        generator = self._sampling_generator
-        if random_state is not None:
-            seed = check_seed("random_state", random_state)
+        generator, seed = self._sampling_generator, check_seed("random_state", random_state)
+        if id_offset is not None:
+            check_non_negative_int("id_offset", id_offset)
+        if seed is not None:
             generator = torch.Generator(device=self.device_).manual_seed(seed)
         if conditions is not None:
             # differs from the reference: ctgan's TVAE cannot sample conditionally (CTGAN #200).
-            frame = self._sample_conditional(samples, conditions, generator)
+            frame = self._sample_conditional(samples, conditions, generator, seed, id_offset)
         else:
             n_rows = check_non_negative_int("samples", samples)
             alphas, codes = self._sample_encoded(n_rows, generator)
-            frame = self.transformer_.inverse_transform(alphas, codes)
+            first_id = self._id_offset(n_rows, seed, id_offset)
+            frame = self.transformer_.inverse_transform(alphas, codes, id_offset=first_id)
         return self.input_info_.convert(frame)  # the kind of object fit received
 
     def _sample_conditional(
-        self, samples: int | None, conditions: dict | pd.DataFrame, generator: torch.Generator
-    ) -> pd.DataFrame:
+        self, samples: int | None, conditions: dict | pd.DataFrame, generator: torch.Generator,
+        seed: int | None, id_offset: int | None,
+    ) -> pd.DataFrame:  # fmt: skip
         """Rows meeting ``conditions`` (see :mod:`tvae.conditional`)."""
         from tvae.conditional import count_requested, sample_conditional
 
+        n_rows = count_requested(samples, conditions)
+        n_ids = len(conditions) if isinstance(conditions, pd.DataFrame) else n_rows
         return sample_conditional(
             self.transformer_, self.layout_, self.decoder_, self.embedding_dim,
-            conditions, count_requested(samples, conditions), generator, self.decoding,
+            conditions, n_rows, generator, self.decoding,
+            id_offset=self._id_offset(n_ids or 0, seed, id_offset),
         )  # fmt: skip
 
     def _sample_encoded(
@@ -435,7 +464,12 @@ class TVAE(BaseEstimator):
         return np.concatenate(alphas), np.concatenate(codes)
 
     def sample_chunks(
-        self, n: int, chunk_rows: int = 100_000, random_state: int | None = None
+        self,
+        n: int,
+        chunk_rows: int = 100_000,
+        random_state: int | None = None,
+        *,
+        id_offset: int | None = None,
     ) -> Iterator[pd.DataFrame]:
         """Generate ``n`` rows as DataFrames of at most ``chunk_rows`` rows each.
 
@@ -443,17 +477,18 @@ class TVAE(BaseEstimator):
         drawn in the same fixed-size blocks as :meth:`sample`, so the chunks, concatenated, equal
         ``sample(n, random_state=random_state)`` (as a DataFrame, whatever ``fit`` received),
         except for values drawn at decoding (UUID keys, rare values of wide categoricals), which
-        are drawn per chunk, still reproducibly. Counted IDs stay unique across chunks.
-        Arguments are checked now, before the first chunk is asked for.
+        are drawn per chunk, still reproducibly. IDs are numbered across chunks as by
+        :meth:`sample` (the ``n`` IDs are reserved now, on the model's stream). Arguments are
+        checked now, before the first chunk is asked for.
         """
         self._check_fitted()
         n_rows = check_non_negative_int("n", n)
         chunk_rows = check_positive_int("chunk_rows", chunk_rows)
-        generator = self._sampling_generator
-        if random_state is not None:
-            seed = check_seed("random_state", random_state)
+        generator, seed = self._sampling_generator, check_seed("random_state", random_state)
+        if seed is not None:
             generator = torch.Generator(device=self.device_).manual_seed(seed)
-        return iter_chunks(self, n_rows, chunk_rows, generator)
+        first_id = self._id_offset(n_rows, seed, id_offset)
+        return iter_chunks(self, n_rows, chunk_rows, generator, first_id)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> None:
@@ -465,24 +500,6 @@ class TVAE(BaseEstimator):
     def load(cls, path: str | os.PathLike, device: str | None = None) -> TVAE:
         """Rebuild a model saved by :meth:`save`, on ``device`` (default: the best available)."""
         return read_model(cls, path, device)
-
-
-def seed_from_states(pair: tuple) -> int:
-    """A seed derived from the states of a ``(numpy.random.RandomState, torch.Generator)`` pair."""
-    if not (
-        len(pair) == 2
-        and isinstance(pair[0], np.random.RandomState)
-        and isinstance(pair[1], torch.Generator)
-    ):
-        raise InvalidParameterTypeError(
-            "random_state must be None, a non-negative integer or a (numpy.random.RandomState, "
-            f"torch.Generator) pair, got {pair!r}"
-        )
-    _, keys, position, has_gauss, gauss = pair[0].get_state(legacy=True)
-    digest = hashlib.blake2b(np.asarray(keys, dtype=np.uint32).tobytes(), digest_size=8)
-    digest.update(repr((int(position), int(has_gauss), float(gauss))).encode())
-    digest.update(pair[1].get_state().numpy().tobytes())
-    return int.from_bytes(digest.digest(), "little") >> 1  # non-negative, below 2**63
 
 
 def load(path: str | os.PathLike, device: str | None = None) -> TVAE:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import sys
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
@@ -101,6 +102,26 @@ def check_seed(name: str, value: Any) -> int | None:
             f"{name} must be None or a non-negative integer, got {name}={value!r}"
         )
     return int(value)
+
+
+def seed_from_states(pair: tuple) -> int:
+    """A seed derived from the states of a ``(numpy.random.RandomState, torch.Generator)`` pair."""
+    import torch
+
+    if not (
+        len(pair) == 2
+        and isinstance(pair[0], np.random.RandomState)
+        and isinstance(pair[1], torch.Generator)
+    ):
+        raise InvalidParameterTypeError(
+            "random_state must be None, a non-negative integer or a (numpy.random.RandomState, "
+            f"torch.Generator) pair, got {pair!r}"
+        )
+    _, keys, position, has_gauss, gauss = pair[0].get_state(legacy=True)
+    digest = hashlib.blake2b(np.asarray(keys, dtype=np.uint32).tobytes(), digest_size=8)
+    digest.update(repr((int(position), int(has_gauss), float(gauss))).encode())
+    digest.update(pair[1].get_state().numpy().tobytes())
+    return int.from_bytes(digest.digest(), "little") >> 1  # non-negative, below 2**63
 
 
 @dataclass(frozen=True)
