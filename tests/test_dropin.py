@@ -123,7 +123,7 @@ def test_seed_of_the_wrong_type_is_a_type_error(fitted, bad):
 
 
 # ---------------------------------------------------------------- constructor
-def test_cuda_is_a_deprecated_alias_of_enable_gpu():
+def test_cuda_is_a_deprecated_alias_of_enable_gpu(tmp_path):
     with pytest.warns(FutureWarning, match="cuda"):
         model = TVAE(epochs=1, cuda=False)
     assert model.get_params()["cuda"] is False
@@ -132,6 +132,10 @@ def test_cuda_is_a_deprecated_alias_of_enable_gpu():
     assert copy.get_params() == model.get_params()
     fitted = model.fit(_mixed(), ["discrete"])
     assert fitted.device_.type == "cpu"
+    fitted.save(tmp_path / "cuda.tvae")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert TVAE.load(tmp_path / "cuda.tvae").cuda is False  # warned once, not on every load
     with pytest.warns(FutureWarning):
         TVAE(1, cuda=True)  # also positional, as the reference's tenth argument
         conflicting = TVAE(epochs=1, enable_gpu=False, cuda=True)

@@ -57,6 +57,13 @@ def test_successive_calls_continue_the_numbering_reproducibly(model, table):
     assert all(uuid.UUID(t).version == 4 for t in second["token"])
 
 
+def test_moving_the_model_keeps_the_numbering(model, table):
+    model.set_random_state(0)
+    first = model.sample(10)
+    model.set_device("cpu")  # restarts the sampling stream, not the IDs
+    _unique_and_new([first, model.sample(10)], table)
+
+
 def test_seeded_call_gets_a_block_of_its_own(model, table):
     model.set_random_state(1)
     stream = model.sample(30)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -57,7 +58,9 @@ def read_model(cls: type[TVAE], path: str | os.PathLike, device: str | None = No
         params["decompress_dims"] = tuple(params["decompress_dims"])
         if device is not None:
             params["device"] = device
-        model = cls(**params)
+        with warnings.catch_warnings():  # a saved cuda=...: warned about when it was given
+            warnings.simplefilter("ignore", FutureWarning)
+            model = cls(**params)
         model.transformer_ = TableTransformer.from_state(description["transformer"])
         model.layout_ = Layout.from_list(description["layout"])
         if model.layout_ != model.transformer_.layout:

@@ -377,7 +377,9 @@ class TVAE(BaseEstimator):
             self.encoder_.to(target)
             self.decoder_.to(target)
             self.device_ = target
+            issued = self._ids_issued
             self._reset_sampler()
+            self._ids_issued = issued  # the stream restarts on the new device; IDs go on
 
     # ------------------------------------------------------------------ sample
     @torch.no_grad()
