@@ -181,7 +181,7 @@ def train_sharded(
         )
     started = time.perf_counter()
     ctx = DistContext.from_env()
-    device = worker_device(ctx, model.device, model.enable_gpu)
+    device = worker_device(ctx, model.device, model._gpu_enabled())
     table = ParquetSource.open(source)
     if table.n_rows < ctx.world_size:
         raise InvalidDataError(
@@ -351,12 +351,25 @@ def _json_params(model: Any) -> dict:
     return as_json(model.get_params())
 
 
+def _json_params_value(value: Any) -> Any:
+    from tvae.persistence import json_params as as_json
+
+    return as_json({"value": value})["value"]
+
+
 def _check_same_params(saved: dict, model: Any, folder: Any) -> None:
+    import inspect
+
     current = _json_params(model)
+    # a setting missing from an older checkpoint was the constructor's default
+    defaults = {
+        name: _json_params_value(p.default)
+        for name, p in inspect.signature(type(model)).parameters.items()
+    }
     changed = {
-        key: (saved.get(key), value)
+        key: (saved.get(key, defaults.get(key)), value)
         for key, value in current.items()
-        if key not in RESUME_IGNORED and saved.get(key) != value
+        if key not in RESUME_IGNORED and saved.get(key, defaults.get(key)) != value
     }
     if changed:
         detail = ", ".join(f"{k}: checkpoint {a!r}, now {b!r}" for k, (a, b) in changed.items())

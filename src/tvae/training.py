@@ -89,8 +89,13 @@ def train_step(
     z = reparameterize(mu, logvar, generator)
     raw, sigma = decoder(z)
     terms = tvae_loss(raw, sigma, alphas, codes, mu, logvar, index, config.loss_factor)
+    total = terms.total
+    if decoder is not _unwrap(decoder) and not index.tanh_positions.numel():
+        # No numeric output reads sigma; DistributedDataParallel requires every parameter to
+        # get a gradient each step, so sigma joins the graph with weight 0 (its gradient is 0).
+        total = total + 0.0 * sigma.sum()
     optimizer.zero_grad(set_to_none=True)
-    terms.total.backward()
+    total.backward()
     optimizer.step()
     _unwrap(decoder).clamp_sigma()
     return LossTerms(terms.total.detach(), terms.reconstruction.detach(), terms.kl.detach())

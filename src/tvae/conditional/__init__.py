@@ -55,14 +55,17 @@ def sample_conditional(
     n_rows: int | None,
     generator: torch.Generator,
     decoding: str = "sample",
+    *,
+    id_offset: int = 0,
     **limits: Any,
 ) -> pd.DataFrame:
     """Rows meeting ``conditions``: ``n_rows`` for a dict, one per row of a frame, in order.
 
     ``prior`` draws latents (see :mod:`tvae.prior`). A condition on a column that another
     determines is asked of the determining column instead (the values that map into it), so
-    the dependency holds in every row. ``limits`` (``max_candidates``, ``max_seconds``) are
-    passed to :func:`draw_latents`.
+    the dependency holds in every row. ID columns number the rows from position ``id_offset``
+    (see :meth:`TableTransformer.inverse_transform <tvae.transformer.TableTransformer>`).
+    ``limits`` (``max_candidates``) are passed to :func:`draw_latents`.
     """
     device = generator.device
     asked = list(conditions.columns if isinstance(conditions, pd.DataFrame) else conditions)
@@ -93,7 +96,7 @@ def sample_conditional(
     else:
         alphas_np = np.empty((0, layout.n_tanh), dtype=np.float32)
         codes_np = np.empty((0, layout.n_softmax), dtype=np.int64)
-    frame = transformer.inverse_transform(alphas_np, codes_np)
+    frame = transformer.inverse_transform(alphas_np, codes_np, id_offset=id_offset)
     for condition in parsed:
         condition.finalize(frame, alphas_np, codes_np, groups)
     transformer.dependencies.apply(frame, fixed=asked)

@@ -126,23 +126,36 @@ class TableTransformer:
         )
 
     def inverse_transform(
-        self, alphas: np.ndarray, codes: np.ndarray, rng: np.random.Generator | None = None
+        self,
+        alphas: np.ndarray,
+        codes: np.ndarray,
+        rng: np.random.Generator | None = None,
+        *,
+        id_offset: int = 0,
     ) -> pd.DataFrame:
         """Decode model-space rows back to a table with the input's columns and dtypes.
 
         ``rng`` serves the few columns that draw at decoding (rare values of wide categoricals,
         UUIDs); by default it is seeded from the encoded rows themselves, so a seeded
-        ``sample`` stays reproducible without a second random stream.
+        ``sample`` stays reproducible without a second random stream. ID columns number the
+        rows from position ``id_offset`` of their sequence (UUIDs: drawn from that seed and
+        ``id_offset``), so successive calls can continue one another.
         """
+        id_rng = rng
         if rng is None:
-            rng = np.random.default_rng(_seed_of(alphas, codes))
+            seed = _seed_of(alphas, codes)
+            rng, id_rng = np.random.default_rng(seed), np.random.default_rng([seed, id_offset])
         out, a_pos, c_pos = [], 0, 0
         for col in self.columns:
             n_a = sum(1 for kind, _ in col.spans if kind == "tanh")
             n_c = sum(1 for kind, _ in col.spans if kind == "softmax")
             a, c = alphas[:, a_pos : a_pos + n_a], codes[:, c_pos : c_pos + n_c]
-            draws = getattr(col, "needs_rng", False)
-            out.append(col.inverse(a, c, rng) if draws else col.inverse(a, c))
+            if col.kind == "id":
+                out.append(col.inverse(a, c, id_rng, offset=id_offset))
+            elif getattr(col, "needs_rng", False):
+                out.append(col.inverse(a, c, rng))
+            else:
+                out.append(col.inverse(a, c))
             a_pos, c_pos = a_pos + n_a, c_pos + n_c
         frame = pd.concat(out, axis=1, ignore_index=True)
         frame.columns = pd.Index(self.column_names)
