@@ -34,9 +34,10 @@ from tvae.transformer.missing import MISSING_SPAN
 
 MAX_DECIMALS = 8  # columns with finer values than this are not rounded
 # Measured on adult (quality, benchmarks/protocol.py; seed 0): share 0.01 gave 0.956 (3-seed
-# mean 0.964), 0.05 gave 0.978 (seed 1: 0.978), 0.10 gave 0.980. A low share turns ordinal columns (age) into dozens of
-# unordered modes, which the decoder learns less well; 0.05 makes exact what the fidelity
-# target checks (every value held by 5 % of rows) and leaves smooth columns to the mixture.
+# mean 0.964), 0.05 gave 0.978 (seed 1: 0.978), 0.10 gave 0.980. A low share turns ordinal
+# columns (age) into dozens of unordered modes, which the decoder learns less well; 0.05 makes
+# exact what the fidelity target checks (every value held by 5 % of rows) and leaves smooth
+# columns to the mixture.
 POINT_MASS_SHARE = 0.05  # a value held by this share of the observed cells is a point mass...
 POINT_MASS_MIN_ROWS = 10  # ...and by at least this many rows (tiny tables: not every value)
 MAX_POINT_MASSES = 64  # the most frequent ones, at most: bounds the mode span
