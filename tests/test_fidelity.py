@@ -178,7 +178,8 @@ def test_mixture_prior_fits_active_dimensions_and_is_seeded():
     active = centres[rng.integers(0, 2, 4000)] + 0.1 * rng.normal(size=(4000, 2))
     mu = np.zeros((4000, 6))
     mu[:, [1, 4]] = active
-    prior = MixturePrior.fit(torch.as_tensor(mu, dtype=torch.float32), seed=0)
+    logvar = torch.full(mu.shape, -12.0)  # a near-certain encoder: draws are the means
+    prior = MixturePrior.fit(torch.as_tensor(mu, dtype=torch.float32), logvar, seed=0)
     assert prior.active.tolist() == [1, 4]
     draws = prior.sample(5000, torch.Generator().manual_seed(0))
     assert draws.shape == (5000, 6)

@@ -300,13 +300,15 @@ def train_sharded(
 
 
 def _shared_prior(model, encoder, batches, index, width, seed, ctx, device) -> LatentPrior:
-    """Rank 0 fits the latent prior on its share's posterior means; every rank receives it."""
+    """Rank 0 fits the latent prior on its share's posteriors; every rank receives it."""
     state = None
     if ctx.is_main:
         encoder.eval()
         with torch.no_grad():
-            means = [encoder(dense_batch(a, c, index, width))[0] for a, c in batches]
-        prior = model._fit_prior(lambda: torch.cat(means), seed)
+            pairs = [encoder(dense_batch(a, c, index, width)) for a, c in batches]
+        prior = model._fit_prior(
+            lambda: (torch.cat([p[0] for p in pairs]), torch.cat([p[1] for p in pairs])), seed
+        )
         state = {"kind": prior.kind, **{k: v.tolist() for k, v in prior.tensors().items()}}
     state = broadcast_json(state, ctx, device)
     tensors = {k: torch.as_tensor(v) for k, v in state.items() if k != "kind"}

@@ -7,7 +7,11 @@ decoder's per-column noise has to make up the rows. A Gaussian mixture fitted to
 means in the *active* dimensions (those whose means vary across rows), with N(0, 1) kept in the
 collapsed ones, puts sampled latents where the decoder learned to read them.
 
-Fitted on posterior means, never on rows: the mixture holds ``n_components`` means and
+The mixture is fitted to draws from the aggregate posterior (``POSTERIOR_DRAWS`` per row from
+each row's q(z | x)), not to the posterior means alone: where the encoder is still uncertain
+(short training, small tables) the means are far narrower than q(z), and a prior fitted on them
+distorts rates (titanic, 500 rows: a 20 % missing rate came back as 30 % from the means, 22 %
+from the draws). Never fitted on rows: the mixture holds ``n_components`` means and
 covariances of latent vectors, each summarising many rows (at least ``MIN_ROWS_PER_COMPONENT``).
 """
 
@@ -22,7 +26,8 @@ PRIORS = ("standard", "mixture")
 ACTIVE_VARIANCE = 0.01  # a latent dimension is active when its posterior means vary this much
 MAX_COMPONENTS = 50
 MIN_ROWS_PER_COMPONENT = 200
-FIT_ROWS = 50_000  # the mixture is fitted on at most this many posterior means
+FIT_ROWS = 50_000  # the mixture is fitted on at most this many posterior draws
+POSTERIOR_DRAWS = 2  # draws from each row's posterior (rows beyond FIT_ROWS / 2 subsampled)
 REG_COVAR = 1e-4
 
 
@@ -54,22 +59,28 @@ class MixturePrior:
     kind: str = "mixture"
 
     @classmethod
-    def fit(cls, mu: torch.Tensor, seed: int) -> MixturePrior:
-        """Fit on posterior means ``mu`` (N, E) of the training rows."""
+    def fit(cls, mu: torch.Tensor, logvar: torch.Tensor, seed: int) -> MixturePrior:
+        """Fit on the training rows' posteriors: means ``mu`` and log-variances ``logvar``."""
         from sklearn.mixture import GaussianMixture
 
-        means = mu.detach().cpu().double()
-        if len(means) > FIT_ROWS:
-            rows = torch.randperm(len(means), generator=torch.Generator().manual_seed(seed))
-            means = means[rows[:FIT_ROWS]]
+        generator = torch.Generator().manual_seed(seed)
+        means, logvars = mu.detach().cpu().double(), logvar.detach().cpu().double()
+        if len(means) * POSTERIOR_DRAWS > FIT_ROWS:
+            rows = torch.randperm(len(means), generator=generator)[: FIT_ROWS // POSTERIOR_DRAWS]
+            means, logvars = means[rows], logvars[rows]
+        # a dimension carries information where the rows' posterior means differ
         active = torch.nonzero(means.var(dim=0) > ACTIVE_VARIANCE).squeeze(1)
-        n_components = int(min(MAX_COMPONENTS, max(1, len(means) // MIN_ROWS_PER_COMPONENT)))
         if len(active) == 0 or len(means) < 2:
             return cls.empty(mu.shape[1])
-        points = means[:, active].numpy()
+        centre = means[:, active].repeat(POSTERIOR_DRAWS, 1)
+        spread = (0.5 * logvars[:, active]).exp().repeat(POSTERIOR_DRAWS, 1)
+        points = centre + spread * torch.randn(
+            centre.shape, generator=generator, dtype=torch.float64
+        )
+        n_components = int(min(MAX_COMPONENTS, max(1, len(means) // MIN_ROWS_PER_COMPONENT)))
         mixture = GaussianMixture(
             n_components, covariance_type="full", reg_covar=REG_COVAR, random_state=seed % 2**32
-        ).fit(points)
+        ).fit(points.numpy())
         cholesky = np.linalg.cholesky(mixture.covariances_)
         return cls(
             embedding_dim=mu.shape[1],

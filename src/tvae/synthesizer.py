@@ -38,7 +38,7 @@ from tvae.training import (
     TrainingConfig,
     TrainingData,
     fit_loop,
-    posterior_means,
+    posterior,
 )
 from tvae.transformer import TableTransformer
 from tvae.transformer.identifier import seeded_id_offset
@@ -267,9 +267,7 @@ class TVAE(BaseEstimator):
         index = SpanIndex.from_layout(layout, device)
         history = fit_loop(encoder, decoder, data, index, config, generator)
         prior_seed = int(network_seq.generate_state(2)[1])
-        prior = self._fit_prior(
-            lambda: posterior_means(encoder, data, index, layout.width), prior_seed
-        )
+        prior = self._fit_prior(lambda: posterior(encoder, data, index, layout.width), prior_seed)
 
         summary = {
             "n_rows": int(frame.shape[0]),
@@ -284,13 +282,14 @@ class TVAE(BaseEstimator):
             int(sampling_seq.generate_state(1)[0]), prior,
         )  # fmt: skip
 
-    def _fit_prior(self, means: Any, seed: int) -> LatentPrior:
-        """The latent prior ``prior`` asks for; ``means()`` gives the posterior means (N, E)."""
+    def _fit_prior(self, posteriors: Any, seed: int) -> LatentPrior:
+        """The latent prior ``prior`` asks for; ``posteriors()`` gives every training row's
+        posterior mean and log-variance, (N, E) each."""
         if self.prior == "standard":
             return StandardPrior(self.embedding_dim)
         # differs from the reference: it samples N(0, I), which most latents of a trained
         # encoder never visit (posterior collapse leaves few active dimensions).
-        return MixturePrior.fit(means(), seed)
+        return MixturePrior.fit(*posteriors(), seed)
 
     def _set_fitted(
         self, transformer: TableTransformer, encoder: Encoder, decoder: Decoder,

@@ -58,18 +58,20 @@ def dense_batch(
 
 
 @torch.no_grad()
-def posterior_means(
+def posterior(
     encoder: Encoder, data: TrainingData, index: SpanIndex, width: int, chunk: int = 4_096
-) -> torch.Tensor:
-    """The encoder's posterior mean of every training row. Shape (N, E)."""
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The encoder's posterior of every training row: means and log-variances, (N, E) each."""
     encoder.eval()
-    means = []
+    means, logvars = [], []
     for start in range(0, data.n_rows, chunk):
         rows = dense_batch(
             data.alphas[start : start + chunk], data.codes[start : start + chunk], index, width
         )
-        means.append(encoder(rows)[0])
-    return torch.cat(means)
+        mu, logvar = encoder(rows)
+        means.append(mu)
+        logvars.append(logvar)
+    return torch.cat(means), torch.cat(logvars)
 
 
 def train_step(
