@@ -206,3 +206,23 @@ def test_default_prior_is_the_mixture_and_survives_save_load(tmp_path, adult_sma
     again = TVAE.load(path)
     assert again.prior_.kind == "mixture"
     assert again.sample(100, random_state=5).equals(model.sample(100, random_state=5))
+
+
+def test_batched_mixture_fit_matches_scikit_learn_likelihood():
+    from sklearn.mixture import GaussianMixture
+
+    from tvae.gaussian_mixture import fit_mixture
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(scale=4, size=(5, 3))
+    points = centres[rng.integers(0, 5, 3000)] + rng.normal(scale=0.5, size=(3000, 3))
+    ours = fit_mixture(torch.as_tensor(points), 5, seed=0)
+    theirs = GaussianMixture(5, covariance_type="full", reg_covar=1e-4, random_state=0)
+    theirs.fit(points)
+    assert ours.converged
+    assert abs(ours.mean_log_likelihood - theirs.score(points)) < 0.01
+    covariances = ours.cholesky @ ours.cholesky.transpose(1, 2)
+    order = np.argsort(ours.means[:, 0].numpy())
+    expected = np.argsort(theirs.means_[:, 0])
+    assert np.allclose(ours.weights.numpy()[order], theirs.weights_[expected], atol=0.01)
+    assert np.allclose(covariances.numpy()[order], theirs.covariances_[expected], atol=0.02)

@@ -19,14 +19,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
+
+from tvae.gaussian_mixture import fit_mixture
 
 PRIORS = ("standard", "mixture")
 ACTIVE_VARIANCE = 0.01  # a latent dimension is active when its posterior means vary this much
 MAX_COMPONENTS = 50
 MIN_ROWS_PER_COMPONENT = 200
-FIT_ROWS = 50_000  # the mixture is fitted on at most this many posterior draws
+FIT_ROWS = 30_000  # the mixture is fitted on at most this many posterior draws (cost ~ linear)
 POSTERIOR_DRAWS = 2  # draws from each row's posterior (rows beyond FIT_ROWS / 2 subsampled)
 REG_COVAR = 1e-4
 
@@ -61,8 +62,6 @@ class MixturePrior:
     @classmethod
     def fit(cls, mu: torch.Tensor, logvar: torch.Tensor, seed: int) -> MixturePrior:
         """Fit on the training rows' posteriors: means ``mu`` and log-variances ``logvar``."""
-        from sklearn.mixture import GaussianMixture
-
         generator = torch.Generator().manual_seed(seed)
         means, logvars = mu.detach().cpu().double(), logvar.detach().cpu().double()
         if len(means) * POSTERIOR_DRAWS > FIT_ROWS:
@@ -78,16 +77,13 @@ class MixturePrior:
             centre.shape, generator=generator, dtype=torch.float64
         )
         n_components = int(min(MAX_COMPONENTS, max(1, len(means) // MIN_ROWS_PER_COMPONENT)))
-        mixture = GaussianMixture(
-            n_components, covariance_type="full", reg_covar=REG_COVAR, random_state=seed % 2**32
-        ).fit(points.numpy())
-        cholesky = np.linalg.cholesky(mixture.covariances_)
+        mixture = fit_mixture(points, n_components, seed, reg_covar=REG_COVAR)
         return cls(
             embedding_dim=mu.shape[1],
             active=active,
-            weights=torch.as_tensor(mixture.weights_, dtype=torch.float32),
-            means=torch.as_tensor(mixture.means_, dtype=torch.float32),
-            cholesky=torch.as_tensor(cholesky, dtype=torch.float32),
+            weights=mixture.weights.float(),
+            means=mixture.means.float(),
+            cholesky=mixture.cholesky.float(),
         )
 
     @classmethod
