@@ -269,3 +269,30 @@ def test_real_subprocess(files, tmp_path):
             TVAE.load(model).sample(20, random_state=3).to_csv(index=False)
         ))
     )  # fmt: skip
+
+
+# ---------------------------------------------------------------- defaults and ranges
+def test_fit_without_epochs_trains_the_schedule_of_tvae(files, tmp_path, monkeypatch):
+    import tvae.schedule
+
+    monkeypatch.setattr(tvae.schedule, "FAST_STEPS", 40)  # the default schedule, made short
+    _, csv, _ = files
+    narrow = tmp_path / "narrow.csv"
+    table = pd.read_csv(csv)[["age", "sex"]]
+    table.to_csv(narrow, index=False)
+    model_file = tmp_path / "default.tvae"
+    result = run("fit", narrow, "-o", model_file, "--seed", "0")
+    expected = TVAE(random_state=0).fit(read_table(narrow)).schedule_
+    assert TVAE.load(model_file).schedule_ == expected
+    assert f"for {expected.epochs} epochs" in result.stdout
+    text = run("inspect", model_file).stdout
+    assert f"{expected.epochs} epochs, batch size {expected.batch_size}" in text
+    assert f"({expected.lr_schedule})" in text
+
+
+def test_where_range_with_low_above_high_is_refused(files, tmp_path):
+    _, _, model = files
+    result = run("sample", model, "-n", "5", "-o", tmp_path / "r.csv", "--where", "age=40..30",
+                 ok=False)  # fmt: skip
+    assert_one_line_error(result, "age", "above")
+    assert not (tmp_path / "r.csv").exists()

@@ -95,10 +95,16 @@ def fit(
         Path, typer.Argument(metavar="DATA", help="Training table: .csv, .tsv or .parquet.")
     ],
     output: Annotated[Path, typer.Option("-o", "--output", help="Model file to write.")],
-    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Passes over the table.")] = 300,
+    epochs: Annotated[
+        int | None,
+        typer.Option(
+            "--epochs", min=1, help="Passes over the table [default: tvae's fast schedule]."
+        ),
+    ] = None,
     batch_size: Annotated[
-        int, typer.Option("--batch-size", min=1, help="Rows per optimiser step.")
-    ] = 500,
+        int | None,
+        typer.Option("--batch-size", min=1, help="Rows per optimiser step [default: as TVAE()]."),
+    ] = None,
     discrete: Discrete = None,
     metadata: Metadata = None,
     device: Device = "auto",
@@ -153,8 +159,12 @@ def fit(
     _say(quiet, f"Reading {data} ...", err=True)
     frame = read_table(data)
     columns, column_kinds = parse_columns(discrete, kinds, frame)
+    given = {"epochs": epochs, "batch_size": batch_size}  # left out: TVAE()'s own defaults
     model = TVAE(
-        epochs=epochs, batch_size=batch_size, verbose=not quiet, random_state=seed, device=device
+        **{k: v for k, v in given.items() if v is not None},
+        verbose=not quiet,
+        random_state=seed,
+        device=device,
     )
     model.fit(frame, discrete_columns=columns, metadata=column_kinds or None)
     model.save(output)
@@ -164,7 +174,7 @@ def fit(
     _say(
         quiet,
         f"Fitted {summary['n_rows']:,} rows x {frame.shape[1]} columns ({kinds_text}) "
-        f"for {epochs} epochs in {summary['fit_seconds']:.1f} s on "
+        f"for {summary['epochs']} epochs in {summary['fit_seconds']:.1f} s on "
         f"{summary['device']}; final loss {summary['final_loss']:.4g}",
     )
     _say(quiet, f"Saved the model to {output} ({human_bytes(output.stat().st_size)})")

@@ -135,10 +135,24 @@ def parse_where(items: list[str], model: Any) -> dict[Any, Any]:
         low, dots, high = text.partition("..")
         if dots and low.strip() and high.strip():
             value: Any = (_parse_value(item, column, low), _parse_value(item, column, high))
+            _check_order(item, name, *value)
         else:
             value = _parse_value(item, column, text)
         conditions[column.name] = value
     return conditions
+
+
+def _check_order(item: str, name: str, low: Any, high: Any) -> None:
+    """A range ``low..high`` must not have low above high."""
+    try:
+        reversed_range = bool(low > high)
+    except TypeError:  # values that do not compare (text): the library judges them
+        return
+    if reversed_range:
+        raise InvalidParameterError(
+            f"--where {item!r}: for column {name!r} the low end {low!r} is above the high end "
+            f"{high!r}; write it as {name}={high}..{low}"
+        )
 
 
 def _parse_value(item: str, column: Any, text: str) -> Any:

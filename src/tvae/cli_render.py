@@ -29,6 +29,12 @@ def render_inspect(info: dict) -> str:
             f"in {training.get('fit_seconds', float('nan')):.1f} s on {training.get('device')}; "
             f"final loss {training.get('final_loss', float('nan')):.4g}"
         )
+        if training.get("lr_schedule") is not None:
+            lines.append(
+                f"Schedule:    {training.get('epochs')} epochs, batch size "
+                f"{training.get('batch_size')}, learning rate {training.get('learning_rate'):g} "
+                f"({training.get('lr_schedule')})"
+            )
     encoder = tuple(params.get("compress_dims", ()))
     decoder = tuple(params.get("decompress_dims", ()))
     lines.append(
