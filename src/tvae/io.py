@@ -12,13 +12,13 @@ import bz2
 import gzip
 import lzma
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 
 from tvae.errors import InvalidParameterError
+from tvae.files import atomic_write
 
 COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip", ".zst": "zstd"}
 TEXT_FORMATS = {".csv": ",", ".txt": ",", ".tsv": "\t", ".tab": "\t"}
@@ -110,19 +110,11 @@ def write_table_chunks(path: str | os.PathLike, chunks: Iterable[pd.DataFrame]) 
     """
     path = Path(path)
     kind, compression = check_output(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private; give the usual mode
-    try:
+    with atomic_write(path) as temporary:
         if kind == "parquet":
             n_rows = _write_parquet(temporary, chunks)
         else:
             n_rows = _write_text(temporary, chunks, "\t" if kind == "tsv" else ",", compression)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
     return n_rows
 
 
@@ -161,9 +153,3 @@ def _write_parquet(path: str, chunks: Iterable[pd.DataFrame]) -> int:
     if writer is None:
         raise ValueError("no rows to write: the table is empty and has no columns")
     return n_rows
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
