@@ -21,6 +21,7 @@ from tvae.errors import (
     TVAEWarning,
 )
 from tvae.synthesizer import TVAE, load
+from tvae.threads import set_threads, usable_cpus
 
 __all__ = [
     "DEMO_DISCRETE_COLUMNS",
@@ -37,6 +38,8 @@ __all__ = [
     "evaluate",
     "load",
     "load_demo",
+    "set_threads",
+    "usable_cpus",
 ]
 
 

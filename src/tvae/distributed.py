@@ -44,6 +44,7 @@ from tvae.metadata import Metadata
 from tvae.schedule import Schedule, resolve_schedule
 from tvae.shards import READ_ROWS, SHUFFLE_ROWS, ParquetSource, fit_transformer
 from tvae.shards import iter_encoded_batches as _encoded_batches
+from tvae.threads import usable_cpus
 from tvae.training import LoopHooks, TrainingConfig, fit_loop, make_optimizer, n_batches
 from tvae.transformer import TableTransformer
 
@@ -343,12 +344,12 @@ def _check_same_params(saved: dict, model: Any, folder: Any) -> None:
 def launch(nproc: int, argv: Sequence[str], *, max_restarts: int = 0) -> int:
     """Run ``python -m tvae.distributed ARGV`` as ``nproc`` torchrun workers on this machine.
 
-    Returns torchrun's exit code. Each worker gets ``cpu_count // nproc`` threads.
+    Returns torchrun's exit code. Each worker gets ``usable_cpus() // nproc`` threads.
     """
     if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
         raise InvalidParameterError(f"nproc must be a positive integer, got {nproc=}")
     env = dict(os.environ)
-    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    env.setdefault("OMP_NUM_THREADS", str(max(1, usable_cpus() // nproc)))
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone",
         f"--nproc-per-node={nproc}", f"--max-restarts={max_restarts}",
@@ -384,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tvae.synthesizer import TVAE
 
     ctx = DistContext.from_env()
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // ctx.local_world_size))
+    torch.set_num_threads(args.threads or max(1, usable_cpus() // ctx.local_world_size))
     discrete = [c for item in args.discrete or [] for c in item.split(",") if c]
     try:
         given = {"epochs": args.epochs, "batch_size": args.batch_size}  # None: TVAE's default
@@ -437,6 +438,7 @@ def _parser():
     fit.add_argument("--checkpoint-dir", default=None)
     fit.add_argument("--checkpoint-every", type=int, default=1, help="epochs between checkpoints")
     fit.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    fit.add_argument("--threads", type=int, default=None, help="torch threads per worker")
     fit.add_argument("-q", "--quiet", action="store_true")
     return parser
 

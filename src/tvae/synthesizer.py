@@ -29,6 +29,7 @@ from tvae.schedule import (
     resolve_schedule,
 )
 from tvae.streaming import iter_chunks
+from tvae.threads import uses_threads
 from tvae.training import LR_SCHEDULES, TrainingConfig, TrainingData, fit_loop
 from tvae.transformer import TableTransformer
 from tvae.validation import (
@@ -152,6 +153,7 @@ class TVAE(BaseEstimator):
         return np.random.SeedSequence(self.random_state)
 
     # ------------------------------------------------------------------ fit
+    @uses_threads
     def fit(
         self,
         train_data: pd.DataFrame | np.ndarray,
@@ -330,6 +332,7 @@ class TVAE(BaseEstimator):
             self._reset_sampler()
 
     # ------------------------------------------------------------------ sample
+    @uses_threads
     @torch.no_grad()
     def sample(
         self,
