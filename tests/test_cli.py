@@ -245,7 +245,7 @@ def test_demo_trains_writes_and_compares(tmp_path):
 @pytest.mark.parametrize("verb", ["fit", "sample", "evaluate", "inspect", "demo"])
 def test_every_verb_has_help_with_an_example(verb):
     result = run(verb, "--help")
-    assert "Example:" in result.stdout and f"tvae {verb}" in result.stdout
+    assert "Example" in result.stdout and f"tvae {verb}" in result.stdout
 
 
 def test_version_and_bare_command():

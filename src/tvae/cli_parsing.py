@@ -40,6 +40,21 @@ def check_model_output(path: Path) -> None:
         raise NotADirectoryError(f"cannot save the model under {str(path.parent)!r}: not a folder")
 
 
+SEP_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+
+
+def parse_sep(sep: str | None) -> str | None:
+    """``--sep``: one character, or ``tab``/``\\t``, ``comma``, ``semicolon``, ``pipe``."""
+    if sep is None:
+        return None
+    value = SEP_NAMES.get(sep.lower(), sep)
+    if len(value) != 1:
+        raise InvalidParameterError(
+            f"--sep {sep!r} must be one character (e.g. ';' or '|') or 'tab'"
+        )
+    return value
+
+
 def fresh_seed() -> int:
     """A new seed from OS entropy (never the global RNG), printed so a run can be repeated."""
     return int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])

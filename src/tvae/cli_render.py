@@ -6,6 +6,14 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
 
+def say(quiet: bool, text: str = "", *, err: bool = False) -> None:
+    """Print ``text`` (on stderr with ``err``) unless ``quiet``."""
+    if not quiet:
+        import typer
+
+        typer.echo(text, err=err)
+
+
 def human_bytes(size: int) -> str:
     value = float(size)
     for unit in ("B", "KB", "MB", "GB"):

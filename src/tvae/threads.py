@@ -86,6 +86,19 @@ def _check_threads(n: Any) -> int:
     return n
 
 
+@contextmanager
+def threads_chosen(n: int | None) -> Iterator[None]:
+    """:func:`set_threads` for the duration of the block only (``None``: leave it as it is)."""
+    global _chosen
+    previous = _chosen
+    if n is not None:
+        set_threads(n)
+    try:
+        yield
+    finally:
+        _chosen = previous
+
+
 def chosen_threads() -> int:
     """The thread count ``fit`` and ``sample`` will use now."""
     import torch
