@@ -128,7 +128,7 @@ def fit(
     from tvae.threads import limited_threads, threads_chosen
 
     if nproc is not None or checkpoint_dir is not None or resume:  # streamed Parquet, parallel
-        from tvae.distributed import fit_command
+        from tvae.launch import fit_command
 
         if is_database_url(data) or table or query or sep:
             raise InvalidParameterError(
