@@ -296,3 +296,13 @@ def test_where_range_with_low_above_high_is_refused(files, tmp_path):
                  ok=False)  # fmt: skip
     assert_one_line_error(result, "age", "above")
     assert not (tmp_path / "r.csv").exists()
+
+
+def test_evaluate_target_without_holdout_warns_that_efficacy_is_skipped(files, tmp_path):
+    _, csv, model = files
+    synthetic = tmp_path / "s.csv"
+    run("sample", model, "-n", "100", "-o", synthetic, "--seed", "0", "-q")
+    result = run("evaluate", csv, synthetic, "--target", "income", "--json")
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1 and "holdout" in warnings[0] and "efficacy" in warnings[0]
+    assert json.loads(result.stdout)  # the scores still come, on stdout

@@ -304,7 +304,6 @@ def evaluate(
     as_json: Json = False,
 ) -> None:
     """Score how close SYNTH is to REAL: quality, column shapes and pairs, efficacy, privacy."""
-    from tvae.errors import TVAEWarning
     from tvae.evaluation import evaluate as run_evaluation
     from tvae.io import read_table
 
@@ -312,13 +311,7 @@ def evaluate(
     check_input(synthetic, "synthetic table")
     if holdout is not None:
         check_input(holdout, "holdout table")
-    elif target is not None:
-        warnings.warn(
-            f"--target {target} without --holdout: ML efficacy is skipped (it is scored on real "
-            "rows the model was not trained on; pass them with --holdout)",
-            TVAEWarning,
-            stacklevel=1,
-        )
+    # --target without --holdout: tvae.evaluate warns that efficacy is skipped (one stderr line)
     if report is not None:
         _need_matplotlib()
     kinds = read_kinds_file(metadata) if metadata is not None else None
