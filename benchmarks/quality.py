@@ -76,7 +76,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=None, help="default: each library's own")
     parser.add_argument("--batch-size", type=int, default=None, help="default: each library's own")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--implementations", nargs="+", default=["tvae", "ctgan"])
+    parser.add_argument(
+        "--implementations", nargs="+", default=["tvae", "ctgan"], choices=["tvae", "ctgan"]
+    )
     parser.add_argument("--tvae-param", action="append", default=[], help="key=value")
     parser.add_argument("--max-rows", type=int, default=None, help="subsample the table first")
     parser.add_argument("--label", default=None, help="name for the tvae row in the table")
@@ -92,10 +94,11 @@ def main(argv: list[str] | None = None) -> None:
     dataset = Path(args.data).name.split(".")[0]
     extra = dict(item.split("=", 1) for item in args.tvae_param)
     extra = {k: _parse_value(v) for k, v in extra.items()}
-    runners = {
-        "tvae": tvae_runner(args.epochs, args.batch_size, extra),
-        "ctgan": ctgan_runner(args.epochs, args.batch_size),
+    factories = {  # built only when asked for: `--implementations tvae` needs no ctgan
+        "tvae": lambda: tvae_runner(args.epochs, args.batch_size, extra),
+        "ctgan": lambda: ctgan_runner(args.epochs, args.batch_size),
     }
+    runners = {name: factories[name]() for name in dict.fromkeys(args.implementations)}
     results = []
     for seed in args.seeds:
         for name in args.implementations:
