@@ -107,6 +107,9 @@ def test_usage_errors_are_one_line_with_exit_code_2(files):
     assert_one_line_error(run("fit", csv, ok=False), "--output", "--help", code=2)
     assert_one_line_error(run("fit", csv, "-o", "m.tvae", "--epochs", "0", ok=False), code=2)
     assert_one_line_error(run("frobnicate", ok=False), "frobnicate", code=2)
+    assert_one_line_error(run("fit", csv, "-o", "m.tvae", "--epochs", "ten", ok=False), code=2)
+    assert_one_line_error(run("fit", csv, "-o", "m.tvae", "--epoch", "3", ok=False), code=2)
+    assert_one_line_error(run("sample", ok=False), "MODEL", code=2)
 
 
 def test_debug_shows_the_traceback(files, tmp_path):
