@@ -12,6 +12,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -59,6 +60,17 @@ def discrete_columns_of(
 def is_key(name: str) -> bool:
     """Columns that are row keys (scored as SDMetrics "id": skipped by its quality report)."""
     return name.lower() == "id" or name.lower().endswith("_id")
+
+
+def subsample(frame: pd.DataFrame, max_rows: int | None) -> pd.DataFrame:
+    """Tables over ``max_rows`` rows are cut to a fixed random sample (seed 0) before any split."""
+    if max_rows and len(frame) > max_rows:
+        return frame.sample(max_rows, random_state=0).reset_index(drop=True)
+    return frame
+
+
+def dataset_name(path: str) -> str:
+    return Path(path).name.split(".")[0]
 
 
 def split(frame: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -134,6 +146,100 @@ def efficacy_f1(
     return float(f1_score(test[target].astype(str), model.predict(x_test), average="macro"))
 
 
+def independent_sample(train: pd.DataFrame, n_rows: int, seed: int) -> pd.DataFrame:
+    """Each column drawn on its own from its training values, with replacement (the floor)."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {c: train[c].iloc[rng.integers(0, len(train), n_rows)].to_numpy() for c in train.columns}
+    ).astype(train.dtypes.to_dict())
+
+
+DETECTION = "HistGradientBoosting 3-fold ROC AUC, 1 - 2·max(AUC - 0.5, 0)"
+
+
+def detection_score(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    discrete: list[str],
+    keys: tuple[str, ...],
+    n_rows: int,
+    seed: int,
+) -> float:
+    """How hard real and synthetic rows are to tell apart; 1 = indistinguishable.
+
+    ``n_rows`` of each (seeded sample) against each other: HistGradientBoostingClassifier
+    (random_state=0), cross-validated ROC AUC (3 stratified folds), reported as
+    1 - 2·max(AUC - 0.5, 0). Row keys are left out. Unlike SDMetrics' LogisticDetection
+    (a linear model, blind to rows whose columns are each right but wrongly combined),
+    boosted trees see interactions; and the same size on both sides keeps the held-out rows
+    a fair baseline.
+    """
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    rng = np.random.default_rng(seed)
+    sides = [
+        f.drop(columns=list(keys)).iloc[rng.choice(len(f), min(n_rows, len(f)), replace=False)]
+        for f in (real, synthetic)
+    ]
+    both = pd.concat(sides, ignore_index=True)
+    features = [c for c in discrete if c in both.columns and not is_key(c)]
+    categories = {c: sorted(set(both[c].astype(str))) for c in features}
+    x = _as_features(both, features, categories)
+    for c in x.columns:
+        if pd.api.types.is_bool_dtype(x[c]):
+            x[c] = x[c].astype(np.int8)
+    y = np.r_[np.zeros(len(sides[0])), np.ones(len(sides[1]))]
+    model = HistGradientBoostingClassifier(random_state=0, categorical_features="from_dtype")
+    folds = StratifiedKFold(3, shuffle=True, random_state=seed)
+    auc = float(np.mean(cross_val_score(model, x, y, cv=folds, scoring="roc_auc")))
+    return 1 - 2 * max(auc - 0.5, 0.0)
+
+
+def library_kinds(train: pd.DataFrame, discrete: list[str], keys: tuple[str, ...]) -> dict:
+    """Column kinds for tvae.evaluation: keys as "id", ``discrete`` categorical, else by dtype."""
+    from tvae.evaluation import infer_kinds
+
+    metadata = {c: "categorical" for c in discrete}
+    metadata.update({c: "id" for c in train.columns if is_key(c) or c in keys})
+    return infer_kinds(train, metadata=metadata)
+
+
+def dcr_share(
+    train: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    holdout: pd.DataFrame,
+    kinds: dict,
+    seed: int,
+    synthetic_is_holdout: bool = False,
+) -> tuple[float, float]:
+    """Share of synthetic rows nearer a training row than any held-out row (0.5 = no closer
+    than fresh real rows), and the share of ties (counted half in the first).
+
+    The training rows are a seeded sample as large as the held-out rows, so that a generator
+    which never saw the training rows scores 0.5 in expectation. Distances are tvae's privacy
+    encoding (``tvae.evaluation.privacy``: standardised numbers, scaled one-hot categories,
+    fitted on the training sample); synthetic rows over its row cap are subsampled. When the
+    "synthetic" rows are the held-out rows themselves, each is compared with the other held-out
+    rows and with a training sample one row smaller (leave one out).
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    from tvae.evaluation.privacy import DEFAULT_MAX_ROWS, _Encoder, _subsample
+
+    rng = np.random.default_rng(seed)
+    size = len(holdout) - int(synthetic_is_holdout)
+    reference = train.iloc[np.sort(rng.choice(len(train), size, replace=False))]
+    encoder = _Encoder(reference, kinds, [reference, synthetic, holdout])
+    queries = encoder.transform(_subsample(synthetic, DEFAULT_MAX_ROWS, rng))
+    near_train = NearestNeighbors(n_neighbors=1).fit(encoder.transform(reference))
+    d_train = near_train.kneighbors(queries)[0][:, 0]
+    k = 2 if synthetic_is_holdout else 1
+    near_holdout = NearestNeighbors(n_neighbors=k).fit(encoder.transform(holdout))
+    d_holdout = near_holdout.kneighbors(queries)[0][:, k - 1]
+    ties = np.isclose(d_train, d_holdout, rtol=0, atol=1e-9)
+    return float(np.mean((d_train < d_holdout) & ~ties) + 0.5 * ties.mean()), float(ties.mean())
+
+
 def run_once(
     name: str,
     dataset: str,
@@ -141,9 +247,7 @@ def run_once(
     discrete: list[str],
     target: str | None,
     seed: int,
-    fit_and_sample: Callable[
-        [pd.DataFrame, list[str], int, int], tuple[pd.DataFrame, float, float]
-    ],
+    fit_and_sample: FitAndSample,
 ) -> RunResult:
     """Split by ``seed``, fit and sample through ``fit_and_sample``, score the result."""
     train, test = split(frame, seed)
@@ -155,6 +259,66 @@ def run_once(
     return RunResult(
         name, dataset, seed, fit_seconds, sample_seconds, quality, shapes, pairs, f1, keyed
     )
+
+
+def parse_value(text: str):
+    """A command-line value as int, float, bool or None where it reads as one, else the text."""
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
+
+
+def parse_params(items: list[str]) -> dict:
+    """``["key=value", ...]`` (``--tvae-param``) as constructor keyword arguments."""
+    return {key: parse_value(value) for key, value in (item.split("=", 1) for item in items)}
+
+
+FitAndSample = Callable[[pd.DataFrame, list[str], int, int], tuple[pd.DataFrame, float, float]]
+
+
+def tvae_runner(epochs: int | None, batch_size: int | None, extra: dict) -> FitAndSample:
+    """tvae.TVAE(random_state=seed, enable_gpu=False, **extra): fit, then sample ``n_rows``."""
+    from tvae import TVAE
+
+    def fit_and_sample(train, discrete, seed, n_rows):
+        params = dict(extra, random_state=seed, enable_gpu=False)
+        if epochs is not None:
+            params["epochs"] = epochs
+        if batch_size is not None:
+            params["batch_size"] = batch_size
+        model, fit_seconds = timed(TVAE(**params).fit, train, discrete)
+        synthetic, sample_seconds = timed(model.sample, n_rows)
+        return synthetic, fit_seconds, sample_seconds
+
+    return fit_and_sample
+
+
+def ctgan_runner(epochs: int | None, batch_size: int | None) -> FitAndSample:
+    """The reference, ctgan.TVAE (its defaults, CPU, seeded); ctgan is imported at first use."""
+
+    def fit_and_sample(train, discrete, seed, n_rows):
+        from ctgan import TVAE as ReferenceTVAE
+
+        params = {"enable_gpu": False}
+        if epochs is not None:
+            params["epochs"] = epochs
+        if batch_size is not None:
+            params["batch_size"] = batch_size
+        model = ReferenceTVAE(**params)
+        model.set_random_state(seed)
+        _, fit_seconds = timed(model.fit, train, discrete)
+        synthetic, sample_seconds = timed(model.sample, n_rows)
+        return synthetic, fit_seconds, sample_seconds
+
+    return fit_and_sample
+
+
+def error_text(error: BaseException) -> str:
+    """How a failed run is recorded (the reference fails on some real tables)."""
+    return f"{type(error).__name__}: {error}"[:300]
 
 
 def timed(function: Callable, *args, **kwargs):

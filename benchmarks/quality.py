@@ -20,50 +20,19 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from protocol import discrete_columns_of, read_table, real_f1, run_once, summarise, timed
-
-
-def _parse_value(text: str):
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
-
-
-def tvae_runner(epochs: int | None, batch_size: int | None, extra: dict):
-    from tvae import TVAE
-
-    def fit_and_sample(train, discrete, seed, n_rows):
-        params = dict(extra, random_state=seed, enable_gpu=False)
-        if epochs is not None:
-            params["epochs"] = epochs
-        if batch_size is not None:
-            params["batch_size"] = batch_size
-        model, fit_seconds = timed(TVAE(**params).fit, train, discrete)
-        synthetic, sample_seconds = timed(model.sample, n_rows)
-        return synthetic, fit_seconds, sample_seconds
-
-    return fit_and_sample
-
-
-def ctgan_runner(epochs: int | None, batch_size: int | None):
-    from ctgan import TVAE as ReferenceTVAE
-
-    def fit_and_sample(train, discrete, seed, n_rows):
-        params = {"enable_gpu": False}
-        if epochs is not None:
-            params["epochs"] = epochs
-        if batch_size is not None:
-            params["batch_size"] = batch_size
-        model = ReferenceTVAE(**params)
-        model.set_random_state(seed)
-        _, fit_seconds = timed(model.fit, train, discrete)
-        synthetic, sample_seconds = timed(model.sample, n_rows)
-        return synthetic, fit_seconds, sample_seconds
-
-    return fit_and_sample
+from protocol import (
+    ctgan_runner,
+    dataset_name,
+    discrete_columns_of,
+    error_text,
+    parse_params,
+    read_table,
+    real_f1,
+    run_once,
+    subsample,
+    summarise,
+    tvae_runner,
+)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -86,14 +55,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     torch.set_num_threads(torch.get_num_threads())
-    frame = read_table(args.data)
-    if args.max_rows and len(frame) > args.max_rows:
-        frame = frame.sample(args.max_rows, random_state=0).reset_index(drop=True)
+    frame = subsample(read_table(args.data), args.max_rows)
     given = args.discrete.split(",") if args.discrete else None
     discrete = discrete_columns_of(frame, given, args.target)
-    dataset = Path(args.data).name.split(".")[0]
-    extra = dict(item.split("=", 1) for item in args.tvae_param)
-    extra = {k: _parse_value(v) for k, v in extra.items()}
+    dataset = dataset_name(args.data)
+    extra = parse_params(args.tvae_param)
     factories = {  # built only when asked for: `--implementations tvae` needs no ctgan
         "tvae": lambda: tvae_runner(args.epochs, args.batch_size, extra),
         "ctgan": lambda: ctgan_runner(args.epochs, args.batch_size),
@@ -107,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
                 result = run_once(label, dataset, frame, discrete, args.target, seed, runners[name])
             except Exception as error:  # the reference fails on some real tables: record it
                 record = {"implementation": label, "dataset": dataset, "seed": seed,
-                          "error": f"{type(error).__name__}: {error}"[:300]}  # fmt: skip
+                          "error": error_text(error)}  # fmt: skip
             else:
                 results.append(result)
                 record = result.to_dict()

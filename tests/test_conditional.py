@@ -39,7 +39,7 @@ def mixed_model() -> TVAE:
 def _sample(model: TVAE, n: int, conditions, **limits) -> pd.DataFrame:
     generator = torch.Generator().manual_seed(0)
     return sample_conditional(
-        model.transformer_, model.layout_, model.decoder_, model.embedding_dim, conditions,
+        model.transformer_, model.layout_, model.decoder_, model.prior_, conditions,
         n, generator, model.decoding, **limits,
     )  # fmt: skip
 
@@ -176,3 +176,27 @@ def test_rare_value_of_a_wide_categorical_is_returned_exactly():
     assert (rows["code"] == rare).all() and rows["amount"].between(-1, 1).all()
     frequent = model.sample(20, conditions={"code": counts.index[0]}, random_state=0)
     assert (frequent["code"] == counts.index[0]).all()
+
+
+def test_seeded_result_does_not_depend_on_the_clock(adult_model, monkeypatch):
+    """The budget counts draws, not seconds: a slow machine gets the same rows or error."""
+    import time
+
+    conditions = {"income": " >50K", "age": (60, 70)}
+    first = adult_model.sample(3000, conditions=conditions, random_state=3)
+    with pytest.raises(ConditionError) as fast_error:
+        adult_model.sample(5, conditions={"age": (500, 600)}, random_state=3)
+    ticks = iter(range(0, 10**9, 3600))  # every reading of the clock is an hour later
+    monkeypatch.setattr(time, "perf_counter", lambda: float(next(ticks)))
+    monkeypatch.setattr(time, "monotonic", lambda: float(next(ticks)))
+    monkeypatch.setattr(time, "time", lambda: float(next(ticks)))
+    pd.testing.assert_frame_equal(
+        adult_model.sample(3000, conditions=conditions, random_state=3), first
+    )
+    with pytest.raises(ConditionError) as slow_error:
+        adult_model.sample(5, conditions={"age": (500, 600)}, random_state=3)
+    assert str(slow_error.value) == str(fast_error.value)
+    from tvae.conditional.sampler import draw_budget
+
+    assert draw_budget(adult_model.decoder_) == 2_500_000  # the default decoder's budget
+    assert draw_budget(TVAE(decompress_dims=(256, 256))._build_networks(10, 0, "cpu")[1]) < 10**6

@@ -255,6 +255,28 @@ def test_cli_fits_with_checkpoints_and_samples_parts_in_parallel(shards: Path, t
     assert not pd.read_parquet(other[0]).equals(tables[0])
 
 
+def test_two_gloo_workers_fit_a_table_without_numeric_columns(tmp_path: Path) -> None:
+    """No numeric column leaves the decoder's sigma out of the loss; DDP must still step."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"colour": rng.choice(["red", "blue", "green"], 400),
+                          "size": rng.choice(["S", "M", "L"], 400)})  # fmt: skip
+    pq.write_table(pa.Table.from_pandas(frame), tmp_path / "t.parquet", row_group_size=100)
+    output = tmp_path / "model.tvae"
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+        "-m", "tvae.distributed", "fit", str(tmp_path / "t.parquet"), "-o", str(output),
+        "--epochs", "2", "--batch-size", "100", "--seed", "0", "-q",
+        "--discrete", "colour,size",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    model = TVAE.load(output)
+    assert model.training_summary_["world_size"] == 2
+    assert len(model.history_) == 2 * 4  # 2 epochs of 4 global steps
+    assert set(model.sample(50)["colour"]) <= {"red", "blue", "green"}
+
+
 def test_a_failed_parallel_resume_prints_one_line(shards: Path, tmp_path: Path) -> None:
     """tvae fit --nproc 2 --resume with changed settings: the workers' error once, no traceback."""
     from typer.testing import CliRunner

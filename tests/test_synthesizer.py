@@ -127,5 +127,4 @@ def test_constructor_matches_the_reference_signature():
 def test_sample_before_fit_is_not_fitted_error():
     with pytest.raises(NotFittedError, match="fit"):
         TVAE().sample(10)
-    with pytest.raises(NotFittedError):
-        _ = TVAE().loss_values
+    assert TVAE().loss_values.empty  # as the reference: an empty frame, not an error

@@ -233,20 +233,25 @@ def conditional_chunks(
         raise InvalidParameterError(
             "--where needs conditional sampling, which this version of tvae does not support"
         )
+    from tvae.transformer.identifier import seeded_id_offset
+
     n_chunks = max(-(-n // chunk_rows), 1)
     seeds = np.random.SeedSequence(seed).generate_state(n_chunks, dtype=np.uint32)
     model.sample(1, conditions=conditions, random_state=int(seeds[0]))
-    return _conditional_iter(model, n, chunk_rows, conditions, seeds)
+    # ID columns are numbered through the whole output, as by ``tvae sample`` without --where
+    return _conditional_iter(model, n, chunk_rows, conditions, seeds, seeded_id_offset(seed))
 
 
 def _conditional_iter(
-    model: Any, n: int, chunk_rows: int, conditions: dict, seeds: np.ndarray
+    model: Any, n: int, chunk_rows: int, conditions: dict, seeds: np.ndarray, first_id: int
 ) -> Iterator[pd.DataFrame]:
     columns = list(model.feature_names_in_)
     for i, seed in enumerate(seeds):
         start = i * chunk_rows
         size = min(chunk_rows, n - start)
-        rows = model.sample(size, conditions=conditions, random_state=int(seed))
+        rows = model.sample(
+            size, conditions=conditions, random_state=int(seed), id_offset=first_id + start
+        )
         frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows, columns=columns)
         frame.index = pd.RangeIndex(start, start + len(frame))
         yield frame

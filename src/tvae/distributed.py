@@ -40,11 +40,19 @@ from tvae.devices import resolve_device
 from tvae.errors import InvalidDataError, InvalidParameterError, TVAEError
 from tvae.loss import SpanIndex
 from tvae.metadata import Metadata
+from tvae.prior import LatentPrior, load_prior
 from tvae.schedule import Schedule, resolve_schedule
 from tvae.shards import READ_ROWS, SHUFFLE_ROWS, ParquetSource, fit_transformer
 from tvae.shards import iter_encoded_batches as _encoded_batches
 from tvae.threads import usable_cpus
-from tvae.training import LoopHooks, TrainingConfig, fit_loop, make_optimizer, n_batches
+from tvae.training import (
+    LoopHooks,
+    TrainingConfig,
+    dense_batch,
+    fit_loop,
+    make_optimizer,
+    n_batches,
+)
 from tvae.transformer import TableTransformer
 
 FIT_SAMPLE_ROWS = 100_000  # rows the transformer is fitted on when transformer_sample_size is None
@@ -146,6 +154,7 @@ class ShardedFit:
     sampling_seed: int
     schedule: Schedule
     summary: dict
+    prior: LatentPrior
 
 
 def train_sharded(
@@ -173,7 +182,7 @@ def train_sharded(
         )
     started = time.perf_counter()
     ctx = DistContext.from_env()
-    device = worker_device(ctx, model.device, model.enable_gpu)
+    device = worker_device(ctx, model.device, model._gpu_enabled())
     table = ParquetSource.open(source)
     if table.n_rows < ctx.world_size:
         raise InvalidDataError(
@@ -266,6 +275,10 @@ def train_sharded(
         )
         index = SpanIndex.from_layout(layout, device)
         fit_loop(train_encoder, train_decoder, None, index, config, generator, on_epoch_end, hooks)
+        prior = _shared_prior(
+            model, encoder, (batches(schedule.epochs) if ctx.is_main else ()), index,
+            layout.width, int(network_seq.generate_state(2)[1]), ctx, device,
+        )  # fmt: skip
     finally:
         if created:
             dist.destroy_process_group()
@@ -283,8 +296,24 @@ def train_sharded(
     }
     return ShardedFit(
         transformer, Metadata.from_dict(shared["kinds"]), encoder, decoder, history, device,
-        int(sampling_seq.generate_state(1)[0]), schedule, summary,
+        int(sampling_seq.generate_state(1)[0]), schedule, summary, prior,
     )  # fmt: skip
+
+
+def _shared_prior(model, encoder, batches, index, width, seed, ctx, device) -> LatentPrior:
+    """Rank 0 fits the latent prior on its share's posteriors; every rank receives it."""
+    state = None
+    if ctx.is_main:
+        encoder.eval()
+        with torch.no_grad():
+            pairs = [encoder(dense_batch(a, c, index, width)) for a, c in batches]
+        prior = model._fit_prior(
+            lambda: (torch.cat([p[0] for p in pairs]), torch.cat([p[1] for p in pairs])), seed
+        )
+        state = {"kind": prior.kind, **{k: v.tolist() for k, v in prior.tensors().items()}}
+    state = broadcast_json(state, ctx, device)
+    tensors = {k: torch.as_tensor(v) for k, v in state.items() if k != "kind"}
+    return load_prior(state["kind"], model.embedding_dim, tensors)
 
 
 def _shared_state(model, table, discrete_columns, metadata, ctx, device, read_rows) -> dict:
@@ -325,12 +354,25 @@ def _json_params(model: Any) -> dict:
     return as_json(model.get_params())
 
 
+def _json_params_value(value: Any) -> Any:
+    from tvae.persistence import json_params as as_json
+
+    return as_json({"value": value})["value"]
+
+
 def _check_same_params(saved: dict, model: Any, folder: Any) -> None:
+    import inspect
+
     current = _json_params(model)
+    # a setting missing from an older checkpoint was the constructor's default
+    defaults = {
+        name: _json_params_value(p.default)
+        for name, p in inspect.signature(type(model)).parameters.items()
+    }
     changed = {
-        key: (saved.get(key), value)
+        key: (saved.get(key, defaults.get(key)), value)
         for key, value in current.items()
-        if key not in RESUME_IGNORED and saved.get(key) != value
+        if key not in RESUME_IGNORED and saved.get(key, defaults.get(key)) != value
     }
     if changed:
         detail = ", ".join(f"{k}: checkpoint {a!r}, now {b!r}" for k, (a, b) in changed.items())

@@ -18,6 +18,10 @@ class InvalidParameterError(TVAEError, ValueError):
     """A constructor or method argument is out of its allowed range."""
 
 
+class InvalidParameterTypeError(InvalidParameterError, TypeError):
+    """A constructor or method argument has the wrong type (e.g. a float or a string seed)."""
+
+
 class InvalidDataError(TVAEError, ValueError):
     """The table given to ``fit`` (or to a conditional ``sample``) cannot be modelled as is."""
 

@@ -61,11 +61,25 @@ _DATE_SHAPE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
 
 
 class Metadata(dict):
-    """``{column: kind}`` for every column of a table; a plain dict with JSON helpers."""
+    """``{column: kind}`` for every column of a table; a plain dict with JSON helpers.
+
+    ``dependencies`` lists the exact dependencies between columns (``{"type": "determines",
+    "source": A, "target": B}``, ``{"type": "order", "low": A, "high": B}``; see
+    :mod:`tvae.transformer.dependencies`): those ``fit`` found, on ``model.metadata_``; those to
+    keep instead, on a metadata given to ``fit`` (an empty list keeps none). None: detect them.
+    """
+
+    dependencies: list[dict] | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready form; column names of any type (ints, floats) survive the round trip."""
-        return {"columns": [{"name": encode_value(k), "kind": v} for k, v in self.items()]}
+        data: dict = {"columns": [{"name": encode_value(k), "kind": v} for k, v in self.items()]}
+        if self.dependencies is not None:
+            data["dependencies"] = [
+                {k: v if k == "type" else encode_value(v) for k, v in item.items()}
+                for item in self.dependencies
+            ]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping) -> Metadata:
@@ -80,7 +94,18 @@ class Metadata(dict):
             ]
         else:
             items = list(dict(data).items())
-        return cls({name: normalise_kind(name, kind) for name, kind in items})
+        metadata = cls({name: normalise_kind(name, kind) for name, kind in items})
+        if isinstance(data, Metadata):
+            metadata.dependencies = data.dependencies
+        elif columns is not None and data.get("dependencies") is not None:
+            encoded = columns is not None and isinstance(columns, list)
+            metadata.dependencies = [
+                {k: v if k == "type" or not encoded else decode_value(v) for k, v in item.items()}
+                if isinstance(item, Mapping)
+                else item
+                for item in data["dependencies"]
+            ]
+        return metadata
 
 
 def normalise_kind(name: Any, kind: Any) -> str:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,7 +17,8 @@ from tvae.devices import resolve_device
 from tvae.errors import ModelFileError
 from tvae.layout import Layout
 from tvae.metadata import Metadata
-from tvae.schedule import Schedule, is_default
+from tvae.prior import load_prior
+from tvae.schedule import Schedule
 from tvae.serialization import load_model, save_model
 from tvae.transformer import TableTransformer
 from tvae.validation import InputInfo
@@ -34,6 +36,7 @@ def write_model(model: TVAE, path: str | os.PathLike) -> None:
         -1, 5
     )
     tensors["history"] = torch.from_numpy(history)
+    tensors.update({k: v.detach().cpu() for k, v in model.prior_.tensors().items()})
     description = {
         "library": "tvae",
         "library_version": __version__,
@@ -44,6 +47,7 @@ def write_model(model: TVAE, path: str | os.PathLike) -> None:
         "metadata": model.metadata_.to_dict(),
         "training": model.training_summary_,
         "sampling_seed": model._sampling_seed,
+        "prior": model.prior_.kind,
     }
     save_model(path, tensors, description)
 
@@ -57,7 +61,9 @@ def read_model(cls: type[TVAE], path: str | os.PathLike, device: str | None = No
         params["decompress_dims"] = tuple(params["decompress_dims"])
         if device is not None:
             params["device"] = device
-        model = cls(**params)
+        with warnings.catch_warnings():  # a saved cuda=...: warned about when it was given
+            warnings.simplefilter("ignore", FutureWarning)
+            model = cls(**params)
         model.transformer_ = TableTransformer.from_state(description["transformer"])
         model.layout_ = Layout.from_list(description["layout"])
         if model.layout_ != model.transformer_.layout:
@@ -85,11 +91,14 @@ def read_model(cls: type[TVAE], path: str | os.PathLike, device: str | None = No
             **{k: model.training_summary_.get(k) for k in Schedule.__dataclass_fields__}
         )
         model._sampling_seed = int(description["sampling_seed"])
+        model.prior_ = load_prior(
+            description.get("prior", "standard"), model.embedding_dim, _prefixed(tensors, "")
+        )
     except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as error:
         # One line: torch's state-dict errors span many lines.
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ModelFileError(f"{str(path)!r} holds an inconsistent model: {reason}") from error
-    target = resolve_device(model.device, model.enable_gpu)  # a bad ``device`` is the caller's
+    target = resolve_device(model.device, model._gpu_enabled())  # a bad ``device`` is the caller's
     model.encoder_, model.decoder_ = encoder.to(target).eval(), decoder.to(target).eval()
     model.device_ = target
     model.n_features_in_ = len(model.transformer_.columns)
@@ -106,8 +115,6 @@ def json_params(params: dict[str, Any]) -> dict[str, Any]:
     """Constructor arguments as JSON (tuples become lists; devices become strings)."""
     out = {}
     for key, value in params.items():
-        if is_default(value):
-            continue  # left to the constructor's default, so a refit chooses as the original did
         if isinstance(value, tuple):
             value = list(value)
         elif isinstance(value, torch.device):

@@ -1,11 +1,11 @@
 """Choose the training schedule: the reference's when asked for, a faster one by default.
 
-``TVAE()`` shows the reference's defaults (``epochs=300``, ``batch_size=500``) so that code and
-documentation written for ``ctgan.TVAE`` read the same, but those two defaults are markers:
-left untouched, ``fit`` trains on tvae's faster schedule (a one-cycle learning rate over a
-fixed budget of optimiser steps). Any value the user passes, including ``epochs=300`` and
-``batch_size=500``, is honoured exactly, with the reference's constant learning rate unless
-``lr_schedule`` says otherwise. This is the fidelity path.
+``TVAE()`` has ``epochs="auto"`` and ``batch_size="auto"``: ``fit`` then trains on tvae's
+faster schedule (a one-cycle learning rate over a fixed budget of optimiser steps), and the
+defaults say so in ``repr`` and ``get_params``. Any integer the user passes, including the
+reference's own defaults ``epochs=300`` and ``batch_size=500``, is honoured exactly, with the
+reference's constant learning rate unless ``lr_schedule`` says otherwise. This is the fidelity
+path.
 """
 
 from __future__ import annotations
@@ -13,16 +13,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-
-class ReferenceDefault(int):
-    """An ``int`` default that remembers the user did not choose it."""
-
-    def __repr__(self) -> str:
-        return int.__repr__(self)
-
-
-DEFAULT_EPOCHS = ReferenceDefault(300)
-DEFAULT_BATCH_SIZE = ReferenceDefault(500)
+AUTO = "auto"
+DEFAULT_EPOCHS = AUTO
+DEFAULT_BATCH_SIZE = AUTO
+REFERENCE_EPOCHS = 300  # ctgan.TVAE's defaults, for reference
+REFERENCE_BATCH_SIZE = 500
 REFERENCE_LEARNING_RATE = 1e-3
 
 # The fast schedule, chosen by measurement on adult and the other shared tables over seeds
@@ -57,7 +52,8 @@ class Schedule:
 
 
 def is_default(value: object) -> bool:
-    return isinstance(value, ReferenceDefault)
+    """True for ``"auto"``: the user left the choice to tvae."""
+    return isinstance(value, str) and value == AUTO
 
 
 def fast_steps(width: int) -> int:
@@ -72,17 +68,21 @@ def fast_steps(width: int) -> int:
 
 
 def resolve_schedule(
-    epochs: int,
-    batch_size: int,
+    epochs: int | str,
+    batch_size: int | str,
     learning_rate: float | None,
     lr_schedule: str,
     n_rows: int,
     width: int = FAST_BASE_WIDTH,
 ) -> Schedule:
     """Turn the constructor's arguments into the schedule for a table of ``n_rows`` rows whose
-    encoded row is ``width`` values wide."""
+    encoded row is ``width`` values wide. ``"auto"`` epochs select the fast schedule; ``"auto"``
+    batch size is the fast schedule's with auto epochs, the reference's with given epochs."""
     fast = is_default(epochs)
-    batch = FAST_BATCH_SIZE if is_default(batch_size) and fast else int(batch_size)
+    if is_default(batch_size):
+        batch = FAST_BATCH_SIZE if fast else REFERENCE_BATCH_SIZE
+    else:
+        batch = int(batch_size)
     if lr_schedule == "auto":
         # differs from the reference: one-cycle reaches its quality in far fewer epochs.
         lr_schedule = "onecycle" if fast else "constant"

@@ -27,6 +27,7 @@ import pandas as pd
 
 from tvae.errors import InvalidDataError, InvalidParameterError
 from tvae.threads import usable_cpus
+from tvae.transformer.identifier import seeded_id_offset
 
 try:  # pyarrow is the `parquet` extra: fail with a clear message only when it is needed.
     import pyarrow as pa
@@ -362,7 +363,9 @@ def sample_to_parquet(
     Part ``p`` holds rows ``[p * n // P, (p + 1) * n // P)`` drawn from its own seed, derived
     from ``seed``; the files are the same for a given ``seed`` and ``n_parts`` whatever the
     number of ``processes`` (default: one per part) that write them. ``seed=None`` draws fresh
-    entropy. Each process holds at most ``chunk_rows`` rows in memory.
+    entropy. Each process holds at most ``chunk_rows`` rows in memory. ID columns are numbered
+    through the whole output from the seed's block (part ``p`` at its row offset), so no ID
+    repeats across parts; counted IDs equal ``model.sample(n_rows, random_state=seed)``'s.
     """
     _require_pyarrow()
     for name, value, low in (
@@ -377,7 +380,10 @@ def sample_to_parquet(
     load(model_path, device="cpu")  # fail here, once, on a bad model file
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy)
     seeds = part_seeds(seed, n_parts)
+    first_id = seeded_id_offset(seed)
     jobs = [
         (
             str(model_path),
@@ -386,6 +392,7 @@ def sample_to_parquet(
             seeds[p],
             str(out / f"part-{p:05d}.parquet"),
             chunk_rows,
+            first_id,
         )
         for p in range(n_parts)
     ]
@@ -406,9 +413,10 @@ def _limit_threads(threads: int) -> None:
 
 
 def _write_part(
-    model_path: str, start: int, stop: int, seed: int, path: str, chunk_rows: int
+    model_path: str, start: int, stop: int, seed: int, path: str, chunk_rows: int, first_id: int
 ) -> Path:
-    """Generate rows ``[start, stop)`` chunk by chunk (each from its own seed) into ``path``."""
+    """Generate rows ``[start, stop)`` chunk by chunk (each from its own seed) into ``path``;
+    row ``r`` gets ID position ``first_id + r``."""
     from tvae.synthesizer import load
 
     model = load(model_path, device="cpu")
@@ -417,7 +425,11 @@ def _write_part(
     writer = None
     try:
         for index, low in enumerate(range(start, stop, chunk_rows)):
-            frame = model.sample(min(chunk_rows, stop - low), random_state=chunk_seeds[index])
+            frame = model.sample(
+                min(chunk_rows, stop - low),
+                random_state=chunk_seeds[index],
+                id_offset=first_id + low,
+            )
             table = pa.Table.from_pandas(pd.DataFrame(frame), preserve_index=False)
             if writer is None:
                 writer = pq.ParquetWriter(temporary, table.schema)

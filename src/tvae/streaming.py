@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -17,9 +16,13 @@ if TYPE_CHECKING:
 
 
 def iter_chunks(
-    model: TVAE, n_rows: int, chunk_rows: int, generator: torch.Generator
+    model: TVAE, n_rows: int, chunk_rows: int, generator: torch.Generator, id_offset: int = 0
 ) -> Iterator[pd.DataFrame]:
-    """Decode ``n_rows`` rows in the sampler's fixed blocks, yield frames of ``chunk_rows``."""
+    """Decode ``n_rows`` rows in the sampler's fixed blocks, yield frames of ``chunk_rows``.
+
+    ID columns number the rows from position ``id_offset`` on, across chunks, so a streamed
+    table keeps them unique.
+    """
     pending_alphas: list[np.ndarray] = []
     pending_codes: list[np.ndarray] = []
     pending = emitted = 0
@@ -34,22 +37,11 @@ def iter_chunks(
         while pending >= chunk_rows or (last and pending):
             alphas, codes = np.concatenate(pending_alphas), np.concatenate(pending_codes)
             take = min(chunk_rows, pending)
-            frame = model.transformer_.inverse_transform(alphas[:take], codes[:take])
+            frame = model.transformer_.inverse_transform(
+                alphas[:take], codes[:take], id_offset=id_offset + emitted
+            )
             frame.index = pd.RangeIndex(emitted, emitted + take)
-            if emitted:
-                continue_ids(model, frame, emitted)
             yield frame
             emitted += take
             pending -= take
             pending_alphas, pending_codes = [alphas[take:]], [codes[take:]]
-
-
-def continue_ids(model: TVAE, frame: pd.DataFrame, offset: int) -> None:
-    """Counted ID columns go on from the previous chunk, so a streamed table keeps them
-    unique (each ``inverse_transform`` call counts from the first new ID)."""
-    for col in model.transformer_.columns:
-        if getattr(col, "kind", None) != "id" or getattr(col, "style", "uuid") == "uuid":
-            continue
-        shifted = dataclasses.replace(col, start=col.start + offset)
-        empty = np.empty((len(frame), 0))
-        frame[col.name] = shifted.inverse(empty, empty.astype(np.int64)).to_numpy()

@@ -1,6 +1,8 @@
 """TVAE: the public object. It validates, orchestrates and remembers; the maths lives elsewhere.
 
-A drop-in for ``ctgan.TVAE``: the same constructor arguments and defaults, ``fit``,
+A drop-in for ``ctgan.TVAE``: the same constructor arguments (``cuda`` included, deprecated as
+there) and defaults, except ``epochs`` and ``batch_size``, whose "auto" defaults select a faster
+schedule (``TVAE(epochs=300, batch_size=500)`` trains as the reference's defaults); ``fit``,
 ``sample``, ``loss_values``, ``set_random_state``, ``set_device``, ``save`` and ``load``.
 """
 
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -17,10 +20,11 @@ import torch
 from sklearn.base import BaseEstimator
 
 from tvae.devices import resolve_device
-from tvae.errors import NotFittedError
+from tvae.errors import InvalidParameterError, NotFittedError
 from tvae.loss import SpanIndex
 from tvae.model import Decoder, Encoder
 from tvae.persistence import read_model, write_model
+from tvae.prior import PRIORS, LatentPrior, MixturePrior, StandardPrior
 from tvae.sampling import DECODINGS, SAMPLE_CHUNK, decode_outputs
 from tvae.schedule import (
     DEFAULT_BATCH_SIZE,
@@ -30,10 +34,18 @@ from tvae.schedule import (
 )
 from tvae.streaming import iter_chunks
 from tvae.threads import uses_threads
-from tvae.training import LR_SCHEDULES, TrainingConfig, TrainingData, fit_loop
+from tvae.training import (
+    LR_SCHEDULES,
+    TrainingConfig,
+    TrainingData,
+    fit_loop,
+    posterior,
+)
 from tvae.transformer import TableTransformer
+from tvae.transformer.identifier import seeded_id_offset
 from tvae.validation import (
     InputInfo,
+    check_auto_or_positive_int,
     check_choice,
     check_continuous_values,
     check_dims,
@@ -42,6 +54,7 @@ from tvae.validation import (
     check_real,
     check_seed,
     resolve_kinds,
+    seed_from_states,
     to_frame,
 )
 
@@ -49,27 +62,31 @@ from tvae.validation import (
 class TVAE(BaseEstimator):
     """Tabular Variational Autoencoder: learns a table and generates synthetic rows like it.
 
-    Parameters follow ``ctgan.TVAE`` (same names, same defaults); the keyword-only ones after
-    ``verbose`` are ours.
+    Parameters follow ``ctgan.TVAE`` (same names and order; same defaults except "auto" for
+    ``epochs`` and ``batch_size``); the keyword-only ones after ``cuda`` are ours.
 
     Args:
         embedding_dim: size of the latent vector.
         compress_dims: hidden layer sizes of the encoder.
         decompress_dims: hidden layer sizes of the decoder.
         l2scale: Adam weight decay.
-        batch_size: rows per optimiser step.
-        epochs: passes over the table. Left at their defaults, ``epochs`` and ``batch_size``
-            let tvae choose its faster schedule (see :mod:`tvae.schedule`); any value given
-            is honoured exactly. The schedule used is in ``schedule_`` after ``fit``.
+        batch_size: rows per optimiser step, or "auto" (default): 500.
+        epochs: passes over the table, or "auto" (default): tvae's faster schedule, a one-cycle
+            learning rate over a budget of optimiser steps (see :mod:`tvae.schedule`). Any
+            integer is honoured exactly with the reference's constant learning rate, so
+            ``TVAE(epochs=300, batch_size=500)`` trains as ``ctgan.TVAE()``. The schedule used
+            is in ``schedule_`` after ``fit``.
         loss_factor: weight of the reconstruction term against the KL term.
         enable_gpu: use CUDA (or Apple MPS) when available and ``device`` is not given.
         verbose: show progress bars (transformer fitting and epochs, with the loss).
+        cuda: deprecated alias of ``enable_gpu``, accepted as by the reference (with a
+            FutureWarning); None (default) leaves ``enable_gpu`` in charge.
         random_state: seed of every random draw in ``fit`` and ``sample``; None draws fresh entropy.
         device: "auto" (default), "cpu", "cuda", "cuda:N" or "mps"; overrides ``enable_gpu``.
         learning_rate: Adam's learning rate (peak rate under the one-cycle schedule); None
             picks 1e-3 for "constant" (the reference) and 3e-3 for "onecycle".
         lr_schedule: "constant" (the reference), "onecycle", or "auto": one-cycle when
-            ``epochs`` is left at its default, constant otherwise.
+            ``epochs`` is "auto", constant otherwise.
         decoding: how sampling reads categories and mixture modes from the decoder: "sample"
             draws them from its softmax; "argmax" takes the most likely one, as the reference.
         max_clusters: most mixture components per continuous column.
@@ -78,6 +95,20 @@ class TVAE(BaseEstimator):
             (None: on every row, as the reference).
         enforce_min_max_values: clip generated numbers and datetimes to the range seen in
             ``fit`` (True) or let them extrapolate (False).
+        prior: where sampled latents come from: "mixture" (default) is a Gaussian mixture
+            fitted after training on the encoder's posterior means (see :mod:`tvae.prior`);
+            "standard" is N(0, I), as the reference.
+        point_masses: give numeric values held by many rows (zeros, caps, round numbers) exact
+            modes, so they come back exactly and at their rate (False: the mixture alone, as
+            the reference).
+
+    ``fit`` also finds exact dependencies between columns (a column determined by another, an
+    order such as start <= end) that hold in every real row, keeps them in
+    ``metadata_.dependencies`` and makes them hold in every sampled row; see
+    :mod:`tvae.transformer.dependencies`. ``fit(..., metadata=...)`` with ``"dependencies"``
+    overrides them (``[]`` keeps none). The reference's behaviour is
+    ``TVAE(epochs=300, prior="standard", decoding="argmax", point_masses=False)`` with
+    ``metadata={"columns": {...}, "dependencies": []}``.
 
     Example:
         >>> from tvae import TVAE, load_demo
@@ -94,11 +125,12 @@ class TVAE(BaseEstimator):
         compress_dims: Sequence[int] = (128, 128),
         decompress_dims: Sequence[int] = (128, 128),
         l2scale: float = 1e-5,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        epochs: int = DEFAULT_EPOCHS,
+        batch_size: int | str = DEFAULT_BATCH_SIZE,
+        epochs: int | str = DEFAULT_EPOCHS,
         loss_factor: float = 2,
         enable_gpu: bool = True,
         verbose: bool = False,
+        cuda: bool | None = None,
         *,
         random_state: int | None = None,
         device: str | None = None,
@@ -109,6 +141,8 @@ class TVAE(BaseEstimator):
         weight_threshold: float = 0.005,
         transformer_sample_size: int | None = None,
         enforce_min_max_values: bool = True,
+        prior: str = "mixture",
+        point_masses: bool = True,
     ) -> None:
         self.embedding_dim = embedding_dim
         self.compress_dims = compress_dims
@@ -119,6 +153,12 @@ class TVAE(BaseEstimator):
         self.loss_factor = loss_factor
         self.enable_gpu = enable_gpu
         self.verbose = verbose
+        self.cuda = cuda
+        if cuda is not None:  # at construction, where the reference warns (clone warns again)
+            warnings.warn(
+                "cuda is deprecated (as in ctgan.TVAE); use enable_gpu, or device", FutureWarning,
+                stacklevel=2,
+            )  # fmt: skip
         self.random_state = random_state
         self.device = device
         self.learning_rate = learning_rate
@@ -128,6 +168,8 @@ class TVAE(BaseEstimator):
         self.weight_threshold = weight_threshold
         self.transformer_sample_size = transformer_sample_size
         self.enforce_min_max_values = enforce_min_max_values
+        self.prior = prior
+        self.point_masses = point_masses
 
     # ------------------------------------------------------------------ validation
     def _validate_params(self) -> None:
@@ -135,18 +177,29 @@ class TVAE(BaseEstimator):
         check_dims("compress_dims", self.compress_dims)
         check_dims("decompress_dims", self.decompress_dims)
         check_real("l2scale", self.l2scale, low=0.0)
-        check_positive_int("batch_size", self.batch_size)
-        check_positive_int("epochs", self.epochs)
+        check_auto_or_positive_int("batch_size", self.batch_size)
+        check_auto_or_positive_int("epochs", self.epochs)
+        if self.cuda is not None and not self.enable_gpu:
+            raise InvalidParameterError(
+                f"cuda={self.cuda!r} and enable_gpu=False conflict; give only enable_gpu "
+                "(cuda is its deprecated alias)"
+            )
         check_real("loss_factor", self.loss_factor, low=0.0, low_inclusive=False)
         check_seed("random_state", self.random_state)
         if self.learning_rate is not None:
             check_real("learning_rate", self.learning_rate, low=0.0, low_inclusive=False)
         check_choice("lr_schedule", self.lr_schedule, ("auto", *LR_SCHEDULES))
         check_choice("decoding", self.decoding, DECODINGS)
+        check_choice("prior", self.prior, PRIORS)
         check_positive_int("max_clusters", self.max_clusters)
         check_real("weight_threshold", self.weight_threshold, low=0.0)
         if self.transformer_sample_size is not None:
             check_positive_int("transformer_sample_size", self.transformer_sample_size)
+
+    def _gpu_enabled(self) -> bool:
+        """``enable_gpu``, unless the deprecated ``cuda`` alias was given."""
+        cuda = getattr(self, "cuda", None)
+        return bool(self.enable_gpu if cuda is None else cuda)
 
     def _seeds(self) -> np.random.SeedSequence:
         """Independent child seeds for the transformer, the networks/training and sampling."""
@@ -174,7 +227,7 @@ class TVAE(BaseEstimator):
         # on text, dates and booleans); we detect each column's kind.
         kinds = resolve_kinds(frame, discrete_columns, input_info, metadata)
         check_continuous_values(frame, kinds)
-        device = resolve_device(self.device, self.enable_gpu)
+        device = resolve_device(self.device, self._gpu_enabled())
         transformer_seq, network_seq, sampling_seq = self._seeds().spawn(3)
         started = time.perf_counter()
 
@@ -185,7 +238,11 @@ class TVAE(BaseEstimator):
             enforce_min_max_values=self.enforce_min_max_values,
         )
         data_rng = np.random.default_rng(transformer_seq)
-        transformer.fit(frame, kinds, data_rng, progress=self.verbose)
+        transformer.fit(
+            frame, kinds, data_rng, progress=self.verbose, dependencies=kinds.dependencies,
+            point_masses=bool(self.point_masses),
+        )  # fmt: skip
+        kinds.dependencies = transformer.dependencies.describe()
         encoded = transformer.transform(frame, data_rng)
         transformer_seconds = time.perf_counter() - started
 
@@ -211,6 +268,8 @@ class TVAE(BaseEstimator):
         generator = torch.Generator(device=device).manual_seed(network_seed)
         index = SpanIndex.from_layout(layout, device)
         history = fit_loop(encoder, decoder, data, index, config, generator)
+        prior_seed = int(network_seq.generate_state(2)[1])
+        prior = self._fit_prior(lambda: posterior(encoder, data, index, layout.width), prior_seed)
 
         summary = {
             "n_rows": int(frame.shape[0]),
@@ -222,15 +281,25 @@ class TVAE(BaseEstimator):
         }
         return self._set_fitted(
             transformer, encoder, decoder, history, schedule, device, input_info, kinds, summary,
-            int(sampling_seq.generate_state(1)[0]),
+            int(sampling_seq.generate_state(1)[0]), prior,
         )  # fmt: skip
+
+    def _fit_prior(self, posteriors: Any, seed: int) -> LatentPrior:
+        """The latent prior ``prior`` asks for; ``posteriors()`` gives every training row's
+        posterior mean and log-variance, (N, E) each."""
+        if self.prior == "standard":
+            return StandardPrior(self.embedding_dim)
+        # differs from the reference: it samples N(0, I), which most latents of a trained
+        # encoder never visit (posterior collapse leaves few active dimensions).
+        return MixturePrior.fit(*posteriors(), seed)
 
     def _set_fitted(
         self, transformer: TableTransformer, encoder: Encoder, decoder: Decoder,
         history: list[dict], schedule: Schedule, device: torch.device, input_info: InputInfo,
-        metadata: Any, summary: dict, sampling_seed: int,
+        metadata: Any, summary: dict, sampling_seed: int, prior: LatentPrior,
     ) -> TVAE:  # fmt: skip
         """Record everything ``fit`` learned (shared by the in-memory and distributed fits)."""
+        self.prior_ = prior
         self.transformer_ = transformer
         self.layout_ = transformer.layout
         self.encoder_, self.decoder_ = encoder, decoder
@@ -273,7 +342,7 @@ class TVAE(BaseEstimator):
         return self._set_fitted(
             result.transformer, result.encoder, result.decoder, result.history, result.schedule,
             result.device, InputInfo("dataframe"), result.kinds, result.summary,
-            result.sampling_seed,
+            result.sampling_seed, result.prior,
         )  # fmt: skip
 
     def _build_networks(
@@ -301,20 +370,43 @@ class TVAE(BaseEstimator):
         return hasattr(self, "decoder_")
 
     def _reset_sampler(self) -> None:
-        """Restart the sampling stream from the seed, so a given seed gives the same rows."""
+        """Restart the sampling stream from the seed, so a given seed gives the same rows; the
+        count of IDs issued on the stream restarts with it."""
         self._sampling_generator = torch.Generator(device=self.device_).manual_seed(
             self._sampling_seed
         )
+        self._ids_issued = 0
+
+    def _id_offset(self, n_rows: int, seed: int | None, id_offset: int | None) -> int:
+        """Where the IDs of ``n_rows`` new rows start (see :meth:`sample`)."""
+        if id_offset is not None:
+            return check_non_negative_int("id_offset", id_offset)
+        if seed is not None:
+            return seeded_id_offset(seed)
+        start = self._ids_issued
+        self._ids_issued += n_rows
+        return start
 
     @property
     def loss_values(self) -> pd.DataFrame:
-        """Loss of every training batch, as the reference: columns Epoch, Batch, Loss."""
-        self._check_fitted()
+        """Loss of every training batch, as the reference: columns Epoch, Batch, Loss (no rows
+        before ``fit``)."""
+        if not self.__sklearn_is_fitted__():
+            return pd.DataFrame(columns=["Epoch", "Batch", "Loss"])
         frame = pd.DataFrame(self.history_, columns=["epoch", "batch", "loss"])
         return frame.rename(columns={"epoch": "Epoch", "batch": "Batch", "loss": "Loss"})
 
-    def set_random_state(self, random_state: int | None) -> None:
-        """Set the seed for the next ``fit``; on a fitted model, restart sampling from it."""
+    def set_random_state(
+        self, random_state: int | tuple[np.random.RandomState, torch.Generator] | None
+    ) -> None:
+        """Set the seed for the next ``fit``; on a fitted model, restart sampling from it.
+
+        As the reference, it also takes a ``(numpy.random.RandomState, torch.Generator)``
+        pair; the seed is then derived from their current states (same states, same seed)
+        and stored as ``random_state``; the pair itself is neither kept nor advanced.
+        """
+        if isinstance(random_state, tuple):
+            random_state = seed_from_states(random_state)
         check_seed("random_state", random_state)
         self.random_state = random_state
         if self.__sklearn_is_fitted__():
@@ -325,11 +417,13 @@ class TVAE(BaseEstimator):
         """Move the model (and future fits) to ``device``."""
         self.device = str(device)
         if self.__sklearn_is_fitted__():
-            target = resolve_device(self.device, self.enable_gpu)
+            target = resolve_device(self.device, self._gpu_enabled())
             self.encoder_.to(target)
             self.decoder_.to(target)
             self.device_ = target
+            issued = self._ids_issued
             self._reset_sampler()
+            self._ids_issued = issued  # the stream restarts on the new device; IDs go on
 
     # ------------------------------------------------------------------ sample
     @uses_threads
@@ -340,11 +434,21 @@ class TVAE(BaseEstimator):
         *,
         conditions: dict | pd.DataFrame | None = None,
         random_state: int | None = None,
+        id_offset: int | None = None,
     ) -> pd.DataFrame | np.ndarray:
         """Generate ``samples`` synthetic rows, as the same kind of object ``fit`` received.
 
-        Successive calls continue one random stream (seeded by ``random_state`` of the model);
-        pass ``random_state`` here for a stream of its own.
+        Successive calls continue one random stream (seeded by ``random_state`` of the model,
+        restarted by :meth:`set_random_state`); pass ``random_state`` here for a stream of its
+        own, which gives the same rows every time.
+
+        ID columns (see :mod:`tvae.transformer.identifier`) get fresh IDs: calls on the model's
+        stream continue one numbering (the model counts the IDs it has issued; the count
+        restarts with the stream), so their rows never repeat an ID. A call with its own
+        ``random_state`` numbers its rows from a block derived from that seed, far from the
+        stream's (integer IDs then start billions above the real ones): the same seed gives the
+        same IDs, different seeds almost surely disjoint ones. ``id_offset`` sets the first
+        position instead (for callers that split one output into parts, each at its row offset).
 
         ``conditions`` asks for rows that satisfy given values exactly, the other columns drawn
         from the model's conditional distribution: a dict ``{column: value}`` (equality) or
@@ -355,28 +459,34 @@ class TVAE(BaseEstimator):
         conditions the model makes too unlikely to meet (stating the estimated probability).
         """
         self._check_fitted()
-        generator = self._sampling_generator
-        if random_state is not None:
-            seed = check_seed("random_state", random_state)
+        generator, seed = self._sampling_generator, check_seed("random_state", random_state)
+        if id_offset is not None:
+            check_non_negative_int("id_offset", id_offset)
+        if seed is not None:
             generator = torch.Generator(device=self.device_).manual_seed(seed)
         if conditions is not None:
             # differs from the reference: ctgan's TVAE cannot sample conditionally (CTGAN #200).
-            frame = self._sample_conditional(samples, conditions, generator)
+            frame = self._sample_conditional(samples, conditions, generator, seed, id_offset)
         else:
             n_rows = check_non_negative_int("samples", samples)
             alphas, codes = self._sample_encoded(n_rows, generator)
-            frame = self.transformer_.inverse_transform(alphas, codes)
+            first_id = self._id_offset(n_rows, seed, id_offset)
+            frame = self.transformer_.inverse_transform(alphas, codes, id_offset=first_id)
         return self.input_info_.convert(frame)  # the kind of object fit received
 
     def _sample_conditional(
-        self, samples: int | None, conditions: dict | pd.DataFrame, generator: torch.Generator
-    ) -> pd.DataFrame:
+        self, samples: int | None, conditions: dict | pd.DataFrame, generator: torch.Generator,
+        seed: int | None, id_offset: int | None,
+    ) -> pd.DataFrame:  # fmt: skip
         """Rows meeting ``conditions`` (see :mod:`tvae.conditional`)."""
         from tvae.conditional import count_requested, sample_conditional
 
+        n_rows = count_requested(samples, conditions)
+        n_ids = len(conditions) if isinstance(conditions, pd.DataFrame) else n_rows
         return sample_conditional(
-            self.transformer_, self.layout_, self.decoder_, self.embedding_dim,
-            conditions, count_requested(samples, conditions), generator, self.decoding,
+            self.transformer_, self.layout_, self.decoder_, self.prior_,
+            conditions, n_rows, generator, self.decoding,
+            id_offset=self._id_offset(n_ids or 0, seed, id_offset),
         )  # fmt: skip
 
     def _sample_encoded(
@@ -388,7 +498,7 @@ class TVAE(BaseEstimator):
         alphas, codes = [], []
         for start in range(0, n_rows, SAMPLE_CHUNK):
             size = min(SAMPLE_CHUNK, n_rows - start)
-            z = torch.randn((size, self.embedding_dim), generator=generator, device=self.device_)
+            z = self.prior_.sample(size, generator)
             raw, sigma = self.decoder_(z)
             a, c = decode_outputs(raw, sigma, index, generator, self.decoding)
             alphas.append(a.cpu().numpy())
@@ -401,7 +511,12 @@ class TVAE(BaseEstimator):
         return np.concatenate(alphas), np.concatenate(codes)
 
     def sample_chunks(
-        self, n: int, chunk_rows: int = 100_000, random_state: int | None = None
+        self,
+        n: int,
+        chunk_rows: int = 100_000,
+        random_state: int | None = None,
+        *,
+        id_offset: int | None = None,
     ) -> Iterator[pd.DataFrame]:
         """Generate ``n`` rows as DataFrames of at most ``chunk_rows`` rows each.
 
@@ -409,17 +524,18 @@ class TVAE(BaseEstimator):
         drawn in the same fixed-size blocks as :meth:`sample`, so the chunks, concatenated, equal
         ``sample(n, random_state=random_state)`` (as a DataFrame, whatever ``fit`` received),
         except for values drawn at decoding (UUID keys, rare values of wide categoricals), which
-        are drawn per chunk, still reproducibly. Counted IDs stay unique across chunks.
-        Arguments are checked now, before the first chunk is asked for.
+        are drawn per chunk, still reproducibly. IDs are numbered across chunks as by
+        :meth:`sample` (the ``n`` IDs are reserved now, on the model's stream). Arguments are
+        checked now, before the first chunk is asked for.
         """
         self._check_fitted()
         n_rows = check_non_negative_int("n", n)
         chunk_rows = check_positive_int("chunk_rows", chunk_rows)
-        generator = self._sampling_generator
-        if random_state is not None:
-            seed = check_seed("random_state", random_state)
+        generator, seed = self._sampling_generator, check_seed("random_state", random_state)
+        if seed is not None:
             generator = torch.Generator(device=self.device_).manual_seed(seed)
-        return iter_chunks(self, n_rows, chunk_rows, generator)
+        first_id = self._id_offset(n_rows, seed, id_offset)
+        return iter_chunks(self, n_rows, chunk_rows, generator, first_id)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> None:

@@ -57,6 +57,23 @@ def dense_batch(
     return batch
 
 
+@torch.no_grad()
+def posterior(
+    encoder: Encoder, data: TrainingData, index: SpanIndex, width: int, chunk: int = 4_096
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The encoder's posterior of every training row: means and log-variances, (N, E) each."""
+    encoder.eval()
+    means, logvars = [], []
+    for start in range(0, data.n_rows, chunk):
+        rows = dense_batch(
+            data.alphas[start : start + chunk], data.codes[start : start + chunk], index, width
+        )
+        mu, logvar = encoder(rows)
+        means.append(mu)
+        logvars.append(logvar)
+    return torch.cat(means), torch.cat(logvars)
+
+
 def train_step(
     encoder: Encoder,
     decoder: Decoder,
@@ -74,8 +91,13 @@ def train_step(
     z = reparameterize(mu, logvar, generator)
     raw, sigma = decoder(z)
     terms = tvae_loss(raw, sigma, alphas, codes, mu, logvar, index, config.loss_factor)
+    total = terms.total
+    if decoder is not _unwrap(decoder) and not index.tanh_positions.numel():
+        # No numeric output reads sigma; DistributedDataParallel requires every parameter to
+        # get a gradient each step, so sigma joins the graph with weight 0 (its gradient is 0).
+        total = total + 0.0 * sigma.sum()
     optimizer.zero_grad(set_to_none=True)
-    terms.total.backward()
+    total.backward()
     optimizer.step()
     _unwrap(decoder).clamp_sigma()
     return LossTerms(terms.total.detach(), terms.reconstruction.detach(), terms.kl.detach())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import sys
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
@@ -18,7 +19,12 @@ from pandas.api.types import (
     is_timedelta64_dtype,
 )
 
-from tvae.errors import InvalidDataError, InvalidDataTypeError, InvalidParameterError
+from tvae.errors import (
+    InvalidDataError,
+    InvalidDataTypeError,
+    InvalidParameterError,
+    InvalidParameterTypeError,
+)
 from tvae.metadata import Metadata, check_cells, detect_kind
 
 
@@ -66,14 +72,56 @@ def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
     return value
 
 
+def check_auto_or_positive_int(name: str, value: Any) -> int | str:
+    """``"auto"`` (tvae chooses) or a positive integer."""
+    if isinstance(value, str) and value == "auto":
+        return value
+    if isinstance(value, bool) or not isinstance(value, (Integral, str)):
+        raise InvalidParameterTypeError(
+            f'{name} must be "auto" or a positive integer, got {name}={value!r} '
+            f"of type {type(value).__name__}"
+        )
+    if isinstance(value, str) or value < 1:
+        raise InvalidParameterError(
+            f'{name} must be "auto" or a positive integer, got {name}={value!r}'
+        )
+    return int(value)
+
+
 def check_seed(name: str, value: Any) -> int | None:
+    """None or a non-negative integer; a value of another type raises a ``TypeError`` too."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise InvalidParameterTypeError(
+            f"{name} must be None or a non-negative integer, got {name}={value!r} "
+            f"of type {type(value).__name__}"
+        )
+    if value < 0:
         raise InvalidParameterError(
             f"{name} must be None or a non-negative integer, got {name}={value!r}"
         )
     return int(value)
+
+
+def seed_from_states(pair: tuple) -> int:
+    """A seed derived from the states of a ``(numpy.random.RandomState, torch.Generator)`` pair."""
+    import torch
+
+    if not (
+        len(pair) == 2
+        and isinstance(pair[0], np.random.RandomState)
+        and isinstance(pair[1], torch.Generator)
+    ):
+        raise InvalidParameterTypeError(
+            "random_state must be None, a non-negative integer or a (numpy.random.RandomState, "
+            f"torch.Generator) pair, got {pair!r}"
+        )
+    _, keys, position, has_gauss, gauss = pair[0].get_state(legacy=True)
+    digest = hashlib.blake2b(np.asarray(keys, dtype=np.uint32).tobytes(), digest_size=8)
+    digest.update(repr((int(position), int(has_gauss), float(gauss))).encode())
+    digest.update(pair[1].get_state().numpy().tobytes())
+    return int.from_bytes(digest.digest(), "little") >> 1  # non-negative, below 2**63
 
 
 @dataclass(frozen=True)
@@ -164,12 +212,15 @@ def resolve_kinds(
     unknown = [c for c in discrete if c not in columns]
     if unknown:
         what = "integer column indices in range" if info.kind == "ndarray" else "column names of"
+        # "Invalid columns found: ..." as the reference's CTGAN words it (a set for a frame)
+        found = unknown if info.kind == "ndarray" else set(unknown)
         raise InvalidDataError(
-            f"discrete_columns names columns not in train_data: {unknown}; "
+            f"Invalid columns found: {found}: discrete_columns names columns not in train_data; "
             f"use {what} train_data (columns: {columns[:20]}{'...' if len(columns) > 20 else ''})"
         )
     overrides = _metadata_overrides(metadata, columns, discrete)
     kinds = Metadata()
+    kinds.dependencies = overrides.dependencies  # None: ``fit`` detects them
     for name in columns:
         series = frame[name]
         if is_complex_dtype(series.dtype):

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from tvae.conditional.dependent import through_dependencies
 from tvae.conditional.kinds import CATEGORY_KINDS, NUMERIC_KINDS, NumericView
 from tvae.conditional.parse import count_requested, parse_conditions
 from tvae.conditional.sampler import draw_latents
@@ -49,18 +50,26 @@ def sample_conditional(
     transformer: Any,
     layout: Any,
     decoder: torch.nn.Module,
-    embedding_dim: int,
+    prior: Any,
     conditions: Mapping | pd.DataFrame,
     n_rows: int | None,
     generator: torch.Generator,
     decoding: str = "sample",
+    *,
+    id_offset: int = 0,
     **limits: Any,
 ) -> pd.DataFrame:
     """Rows meeting ``conditions``: ``n_rows`` for a dict, one per row of a frame, in order.
 
-    ``limits`` (``max_candidates``, ``max_seconds``) are passed to :func:`draw_latents`.
+    ``prior`` draws latents (see :mod:`tvae.prior`). A condition on a column that another
+    determines is asked of the determining column instead (the values that map into it), so
+    the dependency holds in every row. ID columns number the rows from position ``id_offset``
+    (see :meth:`TableTransformer.inverse_transform <tvae.transformer.TableTransformer>`).
+    ``limits`` (``max_candidates``) are passed to :func:`draw_latents`.
     """
     device = generator.device
+    asked = list(conditions.columns if isinstance(conditions, pd.DataFrame) else conditions)
+    conditions = through_dependencies(transformer, conditions)
     parsed, groups, index = parse_conditions(transformer, layout, conditions, n_rows, device)
     n_groups = int(groups.max()) + 1 if len(groups) else 0
     counts = np.bincount(groups, minlength=n_groups)
@@ -70,7 +79,7 @@ def sample_conditional(
 
     decoder.eval()
     raw, sigma, _ = draw_latents(
-        decoder, parsed, counts, embedding_dim, generator, decoding, describe, **limits
+        decoder, parsed, counts, prior, generator, decoding, describe, **limits
     )
     # ``raw`` is sorted by group; requested rows sorted by group (stably) take them in turn.
     order = torch.as_tensor(np.argsort(groups, kind="stable"), device=device)
@@ -87,9 +96,10 @@ def sample_conditional(
     else:
         alphas_np = np.empty((0, layout.n_tanh), dtype=np.float32)
         codes_np = np.empty((0, layout.n_softmax), dtype=np.int64)
-    frame = transformer.inverse_transform(alphas_np, codes_np)
+    frame = transformer.inverse_transform(alphas_np, codes_np, id_offset=id_offset)
     for condition in parsed:
         condition.finalize(frame, alphas_np, codes_np, groups)
+    transformer.dependencies.apply(frame, fixed=asked)
     if index is not None:
         frame.index = index
     return frame

@@ -78,6 +78,18 @@ def _categorical(column, located, cells: list, is_frame: bool, device) -> Catego
         if is_frame and _is_missing(cell):
             multiplier[g] = 1.0  # an empty cell of a conditions frame: no condition
             continue
+        if isinstance(cell, (set, frozenset)):  # any of several values (see dependent.py)
+            for member in cell:
+                if (found := _find(known, member)) >= 0:
+                    multiplier[g, found] = 1.0
+                elif slots.shared is not None and member in slots.shared:
+                    multiplier[g, -1] = max(multiplier[g, -1], slots.shared[member])
+            if not multiplier[g].any():
+                raise ConditionError(
+                    f"none of the values {sorted(map(repr, cell))[:8]} is a category of "
+                    f"{column.name!r}"
+                )
+            continue
         is_range, low, high = _split_cell(column.name, cell)
         if is_range:
             if slots.shared is not None:

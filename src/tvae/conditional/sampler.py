@@ -1,16 +1,17 @@
 """Draw latents whose decoded rows meet the conditions: rejection against the decoder's likelihood.
 
-For each group of identical conditions, z ~ N(0, I) is kept with probability w(z) / M, where
-w(z) is the product of the conditions' likelihoods and M the largest w seen for the group so far
-(an estimate of its supremum). Draws are allocated to groups from their estimated acceptance
-rates, so a rare condition gets large batches at once instead of many small ones.
+For each group of identical conditions, z drawn from the model's latent prior is kept with
+probability w(z) / M, where w(z) is the product of the conditions' likelihoods and M the
+largest w seen for the group so far (an estimate of its supremum). Draws are allocated to
+groups from their estimated acceptance rates, so a rare condition gets large batches at once
+instead of many small ones.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,8 +22,13 @@ from tvae.errors import ConditionError
 FORWARD_CHUNK = 32_768  # latents decoded per forward pass: bounds memory
 ROUND_MAX = 524_288  # most candidate latents per round
 PILOT = 512  # fewest first draws per group, to estimate its acceptance rate
-MAX_CANDIDATES = 10_000_000  # deterministic budget: about 5 s of decoding on 2 idle CPU cores
-MAX_SECONDS = 8.0  # wall-clock guard on top of it, so an error comes within 10 s
+# The budget counts latent draws only, never seconds: a seed gives the same rows, or the same
+# error, on any machine. 2.5 million draws of the default decoder take about 10 s on one busy
+# CPU core (4 s per million measured with the other core loaded), 3 s on 2 idle ones.
+MAX_CANDIDATES = 2_500_000
+# multiply-adds of one draw through the default decoder's hidden layers (128 -> 128 -> 128): a
+# bigger decoder gets proportionally fewer draws, so its budget takes about as long
+REFERENCE_DRAW_COST = 2 * 128 * 128
 
 
 def _allocate(
@@ -44,28 +50,31 @@ def draw_latents(
     decoder: torch.nn.Module,
     conditions: Sequence[Condition],
     counts: np.ndarray,
-    embedding_dim: int,
+    prior: Any,
     generator: torch.Generator,
     decoding: str,
     describe: Callable[[int], str],
     *,
-    max_candidates: int = MAX_CANDIDATES,
-    max_seconds: float = MAX_SECONDS,
+    max_candidates: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
     """Decoder outputs (N, D) of kept latents, sorted by group, ``counts[g]`` rows for group g.
 
     Returns (raw, sigma, estimated probability of each group's conditions). Raises
-    :class:`ConditionError` with the estimate when the budget would not be enough.
+    :class:`ConditionError` with the estimate when ``max_candidates`` latent draws would not be
+    enough (default: :func:`draw_budget`); the result depends on the generator's state only,
+    never on the clock.
     """
     device = generator.device
     forward, complete = _partial_decoder(decoder, conditions)
+    if max_candidates is None:
+        max_candidates = draw_budget(decoder)
     n_groups = len(counts)
     need = counts.astype(np.int64).copy()
     drawn, weight_sum, bound = np.zeros(n_groups), np.zeros(n_groups), np.zeros(n_groups)
     kept_raw: list[torch.Tensor] = []
     kept_groups: list[torch.Tensor] = []
     sigma = torch.empty(0)
-    used, started, got = 0, time.perf_counter(), np.zeros(n_groups, dtype=np.int64)
+    used, got = 0, np.zeros(n_groups, dtype=np.int64)
     while need.any():
         mean_w = np.divide(weight_sum, drawn, out=np.zeros(n_groups), where=drawn > 0)
         per = np.minimum(_allocate(need, drawn, mean_w, bound), max(max_candidates - used, 1))
@@ -74,14 +83,12 @@ def draw_latents(
         worst = int(np.argmax(np.where(need > 0, projected, -1)))
         over = used + per.sum() > max_candidates or used + projected[worst] > max_candidates
         if drawn.any() and over:  # the pilot round always runs, so the estimate means something
-            raise _give_up(
-                conditions, describe, worst, mean_w, drawn, need, (max_candidates, max_seconds)
-            )
+            raise _give_up(conditions, describe, worst, mean_w, drawn, need, max_candidates)
         groups = torch.repeat_interleave(
             torch.arange(n_groups, device=device), torch.as_tensor(per, device=device)
         )
         for chunk in groups.split(FORWARD_CHUNK):
-            z = torch.randn((len(chunk), embedding_dim), generator=generator, device=device)
+            z = prior.sample(len(chunk), generator)  # (B, E) from the model's latent prior
             hidden, raw, sigma = forward(z)  # (B, H), (B, D) with the read outputs, (D,)
             weight = torch.ones(len(chunk), dtype=torch.float64, device=device)
             for condition in conditions:
@@ -100,11 +107,6 @@ def draw_latents(
             used += len(chunk)
             if (got >= counts).all():
                 break  # the rest of the round is not needed
-            if time.perf_counter() - started > max_seconds:
-                mean_w, short = weight_sum / np.maximum(drawn, 1), np.maximum(counts - got, 0)
-                raise _give_up(
-                    conditions, describe, worst, mean_w, drawn, short, (max_candidates, max_seconds)
-                )
         raw_all, groups_all = _first_per_group(torch.cat(kept_raw), torch.cat(kept_groups), counts)
         kept_raw, kept_groups = [raw_all], [groups_all]
         got = np.bincount(groups_all.cpu().numpy(), minlength=n_groups)
@@ -112,6 +114,22 @@ def draw_latents(
     probability = np.divide(weight_sum, drawn, out=np.ones(n_groups), where=drawn > 0)
     raw = torch.cat(kept_raw) if kept_raw else torch.empty((0, 0), device=device)
     return raw, sigma, probability
+
+
+def draw_budget(decoder: torch.nn.Module) -> int:
+    """Most latent draws for one ``sample`` call: :data:`MAX_CANDIDATES` for the default decoder,
+    fewer for a bigger one (in proportion to its multiply-adds per draw)."""
+    cost = sum(
+        layer.in_features * layer.out_features
+        for layer in decoder.modules()
+        if isinstance(layer, torch.nn.Linear)
+    )
+    # the last layer's cost is mostly skipped (only the conditioned outputs are computed)
+    last = getattr(decoder, "body", [None])[-1]
+    if isinstance(last, torch.nn.Linear):
+        cost -= last.in_features * last.out_features
+    factor = min(1.0, REFERENCE_DRAW_COST / max(cost, 1))
+    return max(PILOT, int(MAX_CANDIDATES * factor))
 
 
 def _partial_decoder(decoder: torch.nn.Module, conditions: Sequence[Condition]):
@@ -160,7 +178,7 @@ def _give_up(
     mean_w: np.ndarray,
     drawn: np.ndarray,
     need: np.ndarray,
-    limits: tuple[int, float],
+    budget: int,
 ) -> ConditionError:
     probability, n_drawn = float(mean_w[group]), int(drawn[group])
     if math.isnan(probability):
@@ -175,7 +193,7 @@ def _give_up(
         estimate = f"estimated {what} 0 (none in {n_drawn:,} draws, so below {bound:.1g})"
     return ConditionError(
         f"conditions {describe(group)} are too unlikely under the model ({estimate}): "
-        f"{int(need[group]):,} more row(s) would take more than the budget of {limits[0]:,} latent "
-        f"draws or {limits[1]:g} s. Relax the conditions (a range instead of a value), ask for "
+        f"{int(need[group]):,} more row(s) would take more than the budget of {budget:,} latent "
+        "draws. Relax the conditions (a range instead of a value), ask for "
         "fewer rows, or train longer"
     )

@@ -38,6 +38,7 @@ def build_column(
     max_clusters: int,
     weight_threshold: float,
     clip: bool,
+    point_masses: bool = True,
 ) -> Any:
     """Fit the column model of ``kind`` on ``series`` (mixtures on ``sample``'s rows)."""
     dtype = DtypeInfo.of(series)
@@ -46,7 +47,10 @@ def build_column(
         seed = int(rng.integers(2**31 - 1))
         if kind == "datetime":
             return DatetimeColumn.fit(name, dtype, series, sample, seed, **options)
-        return NumericalColumn.fit(name, dtype, to_float(series), to_float(sample), seed, **options)
+        return NumericalColumn.fit(
+            name, dtype, to_float(series), to_float(sample), seed, find_points=point_masses,
+            **options,
+        )  # fmt: skip
     if kind == "boolean" and series.nunique(dropna=True) == 2:
         return BooleanColumn.fit(name, dtype, series)
     if kind == "id":

@@ -4,6 +4,11 @@ A variational Gaussian mixture with a Dirichlet-process weight prior is fitted t
 components carrying almost no weight are dropped. A value x becomes a mode k, drawn from the
 posterior responsibilities of the kept components, and a scalar alpha = (x - mu_k) / (4 sigma_k)
 clipped to [-0.99, 0.99]. Decoding reverses it: x = alpha * 4 sigma_k + mu_k.
+
+Point masses (a value held by many rows: zeros, caps, round numbers) may be added as extra,
+*exact* modes after the mixture's: a row holding such a value gets that mode and alpha 0, and
+the mode decodes to the value itself, whatever alpha says. Their ``std`` is a tiny positive
+width, so code that reasons about modes in alpha space (conditional sampling) sees a spike.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ MAX_CLUSTERS = 10
 WEIGHT_THRESHOLD = 0.005
 CONCENTRATION_PRIOR = 1e-3
 ALPHA_CLIP = 0.99
+POINT_WIDTH = 1e-9  # std of an exact mode, relative to max(1, |value|): a spike, never zero
 MAX_POINTS = 4_096  # distinct values fitted exactly; beyond that, equal-count groups
 _CHUNK = 262_144  # rows per posterior block: bounds memory on very long columns
 
@@ -37,10 +43,39 @@ class ModeNormalizer:
     std: np.ndarray  # (K,)
     log_prior: np.ndarray  # (K,)
     precision: np.ndarray  # (K,)
+    exact: np.ndarray | None = None  # (K,) bool: point-mass modes (decode to ``mean`` exactly)
+
+    def __post_init__(self) -> None:
+        if self.exact is None:
+            self.exact = np.zeros(len(self.mean), dtype=bool)
 
     @property
     def n_modes(self) -> int:
         return len(self.mean)
+
+    @property
+    def points(self) -> np.ndarray:
+        """Values of the point-mass modes. Shape (P,)."""
+        return self.mean[self.exact]
+
+    @classmethod
+    def empty(cls) -> ModeNormalizer:
+        """No mixture mode: for a column whose every value is a point mass."""
+        nothing = np.empty(0, dtype=np.float64)
+        return cls(nothing, nothing.copy(), nothing.copy(), nothing.copy())
+
+    def with_points(self, points: np.ndarray) -> ModeNormalizer:
+        """This normalizer plus one exact mode per value of ``points``, after the mixture's."""
+        points = np.asarray(points, dtype=np.float64)
+        spike = POINT_WIDTH * np.maximum(1.0, np.abs(points))
+        zeros = np.zeros(len(points))
+        return ModeNormalizer(
+            mean=np.concatenate([self.mean, points]),
+            std=np.concatenate([self.std, spike]),
+            log_prior=np.concatenate([self.log_prior, zeros]),
+            precision=np.concatenate([self.precision, zeros]),
+            exact=np.concatenate([self.exact, np.ones(len(points), dtype=bool)]),
+        )
 
     @classmethod
     def fit(
@@ -94,10 +129,29 @@ class ModeNormalizer:
         )
 
     def responsibilities(self, values: np.ndarray) -> np.ndarray:
-        """Posterior probability of each kept mode for each value. Shape (N, K)."""
+        """Posterior probability of each mixture mode for each value (0 for exact modes). (N, K)
+
+        Without any mixture mode (every value a point mass), the nearest point takes it all.
+        """
         values = np.asarray(values, dtype=np.float64)[:, None]  # (N, 1)
+        if self.exact.all():
+            nearest = np.argmin(np.abs(values - self.mean), axis=1)
+            return np.eye(self.n_modes)[nearest]
         logits = self.log_prior - 0.5 * self.precision * (values - self.mean) ** 2  # (N, K)
-        return softmax(logits, axis=1)
+        return softmax(np.where(self.exact, -np.inf, logits), axis=1)
+
+    def _point_modes(self, values: np.ndarray) -> np.ndarray:
+        """The exact mode holding each value, or -1. Shape (N,)."""
+        modes = np.full(len(values), -1, dtype=np.int64)
+        if not self.exact.any():
+            return modes
+        exact_modes = np.flatnonzero(self.exact)
+        order = np.argsort(self.mean[exact_modes])
+        points, exact_modes = self.mean[exact_modes][order], exact_modes[order]
+        slot = np.clip(np.searchsorted(points, values), 0, len(points) - 1)
+        hit = points[slot] == values
+        modes[hit] = exact_modes[slot[hit]]
+        return modes
 
     def transform(
         self, values: np.ndarray, rng: np.random.Generator
@@ -111,7 +165,10 @@ class ModeNormalizer:
             cumulative = np.cumsum(self.responsibilities(block), axis=1)  # (n, K)
             draws = rng.random(len(block))[:, None] * cumulative[:, -1:]
             mode = np.minimum((cumulative < draws).sum(axis=1), self.n_modes - 1)
+            point = self._point_modes(block)
+            mode = np.where(point >= 0, point, mode)
             alpha = (block - self.mean[mode]) / (4 * self.std[mode])
+            alpha[point >= 0] = 0.0
             alphas[start : start + len(block)] = np.clip(alpha, -ALPHA_CLIP, ALPHA_CLIP)
             modes[start : start + len(block)] = mode
         return alphas, modes
@@ -119,18 +176,20 @@ class ModeNormalizer:
     def inverse(self, alphas: np.ndarray, modes: np.ndarray) -> np.ndarray:
         """Decode (alpha, mode) pairs back to values. Returns float64 (N,)."""
         alphas = np.clip(np.asarray(alphas, dtype=np.float64), -1.0, 1.0)
-        return alphas * 4 * self.std[modes] + self.mean[modes]
+        values = alphas * 4 * self.std[modes] + self.mean[modes]
+        return np.where(self.exact[modes], self.mean[modes], values)
 
     def get_state(self) -> dict:
-        return {
+        state = {
             name: getattr(self, name).tolist() for name in ("mean", "std", "log_prior", "precision")
         }
+        return {**state, "exact": self.exact.tolist()}
 
     @classmethod
     def from_state(cls, state: dict) -> ModeNormalizer:
-        return cls(
-            **{
-                k: np.asarray(state[k], dtype=np.float64)
-                for k in ("mean", "std", "log_prior", "precision")
-            }
-        )
+        numbers = {
+            k: np.asarray(state[k], dtype=np.float64)
+            for k in ("mean", "std", "log_prior", "precision")
+        }
+        exact = np.asarray(state.get("exact", np.zeros(len(numbers["mean"]))), dtype=bool)
+        return cls(**numbers, exact=exact)

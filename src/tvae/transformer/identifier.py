@@ -1,13 +1,15 @@
 """An ID column (a unique key such as ``customer_id``): not learned, regenerated.
 
-It contributes no span to the encoded row. Each ``sample`` call gives its rows new IDs, unique
-within the call and never equal to a real one, in the real IDs' format:
+It contributes no span to the encoded row. Generated rows get new IDs, never equal to a real
+one, in the real IDs' format. Each generated row has a position ``p`` in an ID sequence (the
+model keeps count of the rows it has issued, so successive ``sample`` calls and chunks go on
+where the last stopped; see :meth:`tvae.TVAE.sample`):
 
-* integers: ``max(real) + 1, max(real) + 2, ...`` in the input's integer dtype;
-* strings with one prefix/suffix around digits (``C000123``): same prefix and suffix, numbers
-  counting up from the largest real one, zero-padded to the real width when the width is fixed;
-* UUIDs: fresh random UUIDs (version 4);
-* any other strings: ``"<column>-synthetic-<n>"`` (the real format cannot be inferred).
+* integers: ``max(real) + 1 + p`` in the input's integer dtype (int64 when they outgrow it);
+* strings with one prefix/suffix around digits (``C000123``): same prefix and suffix, the
+  number ``max(real) + 1 + p``, zero-padded to the real width when the width is fixed;
+* UUIDs: random UUIDs (version 4) drawn from a generator seeded by the sampling stream and ``p``;
+* any other strings: ``"<column>-synthetic-<p>"`` (the real format cannot be inferred).
 Missing cells of an ID column (only possible when declared by hand) are not reproduced.
 """
 
@@ -23,6 +25,17 @@ from pandas.api.types import is_numeric_dtype
 
 from tvae.metadata import KEY_PATTERN, UUID_PATTERN
 from tvae.transformer.dtypes import DtypeInfo
+
+ID_BLOCK = 2**32  # positions per seed-derived block: more rows than one call ever draws
+SEED_BLOCKS = 2**20  # blocks for seeds; block 0 is the model's own stream (IDs stay < 2**53)
+
+
+def seeded_id_offset(seed: int) -> int:
+    """First ID position of a ``sample`` call seeded with ``seed``: a block of its own, derived
+    from the seed, disjoint from the model's stream (block 0). Two seeds share a block with
+    probability about one in a million."""
+    block = int(np.random.SeedSequence(seed).generate_state(1, np.uint32)[0]) % SEED_BLOCKS
+    return (1 + block) * ID_BLOCK
 
 
 @dataclass
@@ -81,12 +94,17 @@ class IdColumn:
         return np.empty((n_rows, 0), dtype=np.float32), np.empty((n_rows, 0), dtype=np.int64)
 
     def inverse(
-        self, alphas: np.ndarray, codes: np.ndarray, rng: np.random.Generator | None = None
+        self,
+        alphas: np.ndarray,
+        codes: np.ndarray,
+        rng: np.random.Generator | None = None,
+        offset: int = 0,
     ) -> pd.Series:
+        """IDs at positions ``offset, offset + 1, ...`` of the ID sequence, one per row."""
         n_rows = len(alphas)
-        numbers = self.start + np.arange(n_rows, dtype=np.int64)
+        numbers = self.start + offset + np.arange(n_rows, dtype=np.int64)
         if self.style == "integer":
-            return self.dtype.restore_numbers(numbers, self.name)
+            return self._integer_dtype(numbers).restore_numbers(numbers, self.name)
         if self.style == "uuid":
             rng = rng if rng is not None else np.random.default_rng(0)
             raw = rng.integers(0, 256, size=(n_rows, 16), dtype=np.uint8)
@@ -94,6 +112,18 @@ class IdColumn:
         else:
             values = [f"{self.prefix}{str(n).zfill(self.width)}{self.suffix}" for n in numbers]
         return self.dtype.restore_labels(np.asarray(values, dtype=object), self.name)
+
+    def _integer_dtype(self, numbers: np.ndarray) -> DtypeInfo:
+        """The input dtype, or int64 where the numbers outgrow a narrower integer dtype."""
+        dtype = self.dtype.pandas_dtype()
+        if not len(numbers) or not pd.api.types.is_integer_dtype(dtype):
+            return self.dtype
+        top = np.iinfo(getattr(dtype, "numpy_dtype", dtype)).max
+        if int(numbers[-1]) <= top:
+            return self.dtype
+        return DtypeInfo(
+            "Int64" if isinstance(dtype, pd.api.extensions.ExtensionDtype) else "int64"
+        )
 
     def get_state(self) -> dict:
         return {

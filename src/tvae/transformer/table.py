@@ -21,6 +21,7 @@ from tvae.layout import Layout
 from tvae.transformer.build import build_column
 from tvae.transformer.columns import ColumnModel, column_from_state
 from tvae.transformer.continuous import MAX_CLUSTERS, WEIGHT_THRESHOLD
+from tvae.transformer.dependencies import Dependencies
 from tvae.transformer.dtypes import DtypeInfo
 
 
@@ -51,6 +52,7 @@ class TableTransformer:
         self.fit_sample_size = fit_sample_size
         self.enforce_min_max_values = enforce_min_max_values
         self.columns: list[ColumnModel] = []
+        self.dependencies = Dependencies()  # kept in every decoded row (see ``fit``)
 
     def fit(
         self,
@@ -58,8 +60,15 @@ class TableTransformer:
         kinds: Mapping[Hashable, str],
         rng: np.random.Generator,
         progress: bool = False,
+        dependencies: list | None = None,
+        point_masses: bool = True,
     ) -> TableTransformer:
-        """Fit a model per column; ``kinds`` maps each column to "continuous" or "categorical"."""
+        """Fit a model per column; ``kinds`` maps each column to its kind.
+
+        ``dependencies`` (a list in :meth:`Dependencies.describe` form) fixes the exact
+        dependencies to keep; None detects them (:meth:`Dependencies.detect`).
+        ``point_masses`` gives frequent numeric values exact modes.
+        """
         sample = frame
         if self.fit_sample_size is not None and len(frame) > self.fit_sample_size:
             rows = np.sort(rng.choice(len(frame), self.fit_sample_size, replace=False))
@@ -80,8 +89,14 @@ class TableTransformer:
                     max_clusters=self.max_clusters,
                     weight_threshold=self.weight_threshold,
                     clip=self.enforce_min_max_values,
+                    point_masses=point_masses,
                 )
             )
+        self.dependencies = (
+            Dependencies.detect(frame, kinds)
+            if dependencies is None
+            else Dependencies.declared(frame, dependencies)
+        )
         return self
 
     @property
@@ -111,27 +126,40 @@ class TableTransformer:
         )
 
     def inverse_transform(
-        self, alphas: np.ndarray, codes: np.ndarray, rng: np.random.Generator | None = None
+        self,
+        alphas: np.ndarray,
+        codes: np.ndarray,
+        rng: np.random.Generator | None = None,
+        *,
+        id_offset: int = 0,
     ) -> pd.DataFrame:
         """Decode model-space rows back to a table with the input's columns and dtypes.
 
         ``rng`` serves the few columns that draw at decoding (rare values of wide categoricals,
         UUIDs); by default it is seeded from the encoded rows themselves, so a seeded
-        ``sample`` stays reproducible without a second random stream.
+        ``sample`` stays reproducible without a second random stream. ID columns number the
+        rows from position ``id_offset`` of their sequence (UUIDs: drawn from that seed and
+        ``id_offset``), so successive calls can continue one another.
         """
+        id_rng = rng
         if rng is None:
-            rng = np.random.default_rng(_seed_of(alphas, codes))
+            seed = _seed_of(alphas, codes)
+            rng, id_rng = np.random.default_rng(seed), np.random.default_rng([seed, id_offset])
         out, a_pos, c_pos = [], 0, 0
         for col in self.columns:
             n_a = sum(1 for kind, _ in col.spans if kind == "tanh")
             n_c = sum(1 for kind, _ in col.spans if kind == "softmax")
             a, c = alphas[:, a_pos : a_pos + n_a], codes[:, c_pos : c_pos + n_c]
-            draws = getattr(col, "needs_rng", False)
-            out.append(col.inverse(a, c, rng) if draws else col.inverse(a, c))
+            if col.kind == "id":
+                out.append(col.inverse(a, c, id_rng, offset=id_offset))
+            elif getattr(col, "needs_rng", False):
+                out.append(col.inverse(a, c, rng))
+            else:
+                out.append(col.inverse(a, c))
             a_pos, c_pos = a_pos + n_a, c_pos + n_c
         frame = pd.concat(out, axis=1, ignore_index=True)
         frame.columns = pd.Index(self.column_names)
-        return frame
+        return self.dependencies.apply(frame)
 
     def get_state(self) -> dict:
         return {
@@ -148,6 +176,7 @@ class TableTransformer:
                 }
                 for col in self.columns
             ],
+            "dependencies": self.dependencies.get_state(),
         }
 
     @classmethod
@@ -167,6 +196,7 @@ class TableTransformer:
             )
             for item in state["columns"]
         ]
+        transformer.dependencies = Dependencies.from_state(state.get("dependencies"))
         return transformer
 
 

@@ -1,0 +1,180 @@
+"""Exact structure of real rows, checked on sampled rows from the outside (no tvae code).
+
+- Functional dependencies: column A determines column B in every real row. Candidates are
+  columns with at most one distinct value (missing counts as a value) per 20 rows on average;
+  constant columns and near-unique ones are left out. A dependency counts only when B varies
+  across the A values held by at least 5 rows, so that a rare B value sitting alone in a rare
+  A value (which "determines" it by accident) is not taken for structure.
+- Orders: a <= b in every real row where both are present, for numerical columns whose values
+  overlap: a taken from one real row and b from another would break the order at least 1 %
+  of the time. Pairs whose ranges do not overlap (the order holds trivially) are left out, and
+  so are pairs that barely overlap (a 0/1 indicator below a column that is 0 in 0.1 % of rows:
+  any independent draw keeps such an "order" too).
+- Point masses: numerical values held by at least 5 % of the real rows, with their share in
+  the real and in the sampled rows.
+
+A sampled row keeps a functional dependency when its A value is unseen in the real rows (no
+evidence against it) or carries the B value the real rows give it; it keeps an order when a
+or b is missing or a <= b.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+ROWS_PER_VALUE = 20  # a functional dependency's columns hold at most len(rows) / 20 values
+MIN_SUPPORT = 5  # rows an A value needs to show that B varies with A
+MIN_OVERLAP_ROWS = 20  # rows with both columns present before an order counts
+MIN_CROSSING = 0.01  # an order counts when columns paired at random would break it this often
+POINT_MASS = 0.05  # share of real rows that makes a numerical value a point mass
+
+
+def numerical_columns(frame: pd.DataFrame, skip: set[str]) -> list[str]:
+    """Numerical columns (booleans, categorical columns and ``skip`` left out)."""
+    return [
+        c
+        for c in frame.columns
+        if c not in skip
+        and pd.api.types.is_numeric_dtype(frame[c])
+        and not pd.api.types.is_bool_dtype(frame[c])
+    ]
+
+
+def _is_number(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
+
+
+def _tokens(column: pd.Series, number: bool) -> pd.Series:
+    """Comparable text per value: numbers as floats (13 == 13.0), missing as one token.
+
+    ``number`` comes from the real column, so sampled values are read the same way.
+    """
+    if number:
+        numbers = pd.to_numeric(column, errors="coerce").astype("float64")
+        text = numbers.map(repr)
+        missing = numbers.isna()
+    else:
+        text = "s:" + column.astype(str)
+        missing = column.isna()
+    return text.mask(missing, "<missing>").reset_index(drop=True)
+
+
+@dataclass
+class Dependencies:
+    functional: dict[tuple[str, str], dict[str, str]]  # (A, B) -> {A token: B token}
+    orders: list[tuple[str, str]]  # (a, b): a <= b
+    numbers: set[str]  # columns whose values compare as numbers
+
+    def describe(self, limit: int = 6) -> str:
+        names = [f"{a}→{b}" for a, b in self.functional] + [f"{a}≤{b}" for a, b in self.orders]
+        shown = ", ".join(names[:limit]) + (", …" if len(names) > limit else "")
+        return f"{len(self.functional)} functional, {len(self.orders)} orders" + (
+            f" ({shown})" if names else ""
+        )
+
+
+def find_dependencies(real: pd.DataFrame, discrete: list[str], skip: set[str]) -> Dependencies:
+    """Functional dependencies and orders that hold in every row of ``real``."""
+    n = len(real)
+    number = {c for c in real.columns if _is_number(real[c])}
+    tokens = {c: _tokens(real[c], c in number) for c in real.columns if c not in skip}
+    codes = {}
+    for column, text in tokens.items():
+        values, uniques = pd.factorize(text)
+        if 2 <= len(uniques) <= max(2, n // ROWS_PER_VALUE):
+            codes[column] = (values.astype(np.int64), len(uniques))
+    functional = {}
+    for a, (a_codes, a_count) in codes.items():
+        counts = np.bincount(a_codes, minlength=a_count)
+        supported = counts[a_codes] >= MIN_SUPPORT
+        for b, (b_codes, b_count) in codes.items():
+            if a == b or b_count > a_count:
+                continue
+            pairs = np.unique(a_codes * b_count + b_codes)
+            if len(pairs) != a_count or len(np.unique(b_codes[supported])) < 2:
+                continue
+            mapping = pd.Series(tokens[b].to_numpy(), index=tokens[a].to_numpy())
+            functional[(a, b)] = mapping[~mapping.index.duplicated()].to_dict()
+
+    numbers = {
+        c: pd.to_numeric(real[c], errors="coerce").to_numpy(dtype=np.float64)
+        for c in numerical_columns(real, skip | set(discrete))
+    }
+    numbers = {
+        c: v for c, v in numbers.items() if (~np.isnan(v)).any() and np.nanmin(v) < np.nanmax(v)
+    }
+    ranked = {c: np.sort(v[~np.isnan(v)]) for c, v in numbers.items()}
+    orders = []
+    for a, x in numbers.items():
+        for b, y in numbers.items():
+            both = ~np.isnan(x) & ~np.isnan(y)
+            if a == b or both.sum() < MIN_OVERLAP_ROWS or not np.all(x[both] <= y[both]):
+                continue
+            # share of (a from one row, b from another) pairs with a > b: 0 when the ranges
+            # do not overlap; small when the order follows from the two ranges alone
+            x_sorted, y_sorted = ranked[a], ranked[b]
+            crossing = np.searchsorted(y_sorted, x_sorted, side="left").mean() / len(y_sorted)
+            if crossing >= MIN_CROSSING:
+                orders.append((a, b))
+    return Dependencies(functional, orders, number)
+
+
+def dependency_kept(rows: pd.DataFrame, found: Dependencies) -> dict:
+    """Share of ``rows`` keeping every dependency (and each kind); the least-kept one."""
+    n = len(rows)
+    kept_functional = np.ones(n, dtype=bool)
+    kept_orders = np.ones(n, dtype=bool)
+    each = {}
+    for (a, b), mapping in found.functional.items():
+        expected = _tokens(rows[a], a in found.numbers).map(mapping)
+        ok = (expected.isna() | (expected == _tokens(rows[b], b in found.numbers))).to_numpy()
+        kept_functional &= ok
+        each[f"{a}→{b}"] = ok.mean()
+    for a, b in found.orders:
+        x = pd.to_numeric(rows[a], errors="coerce").to_numpy(dtype=np.float64)
+        y = pd.to_numeric(rows[b], errors="coerce").to_numpy(dtype=np.float64)
+        ok = np.isnan(x) | np.isnan(y) | (x <= y)
+        kept_orders &= ok
+        each[f"{a}≤{b}"] = ok.mean()
+    worst = min(each, key=each.get) if each else None
+    return {
+        "n_functional_dependencies": len(found.functional),
+        "n_orders": len(found.orders),
+        "dependency_kept": float((kept_functional & kept_orders).mean()) if n else None,
+        "functional_kept": float(kept_functional.mean()) if n else None,
+        "order_kept": float(kept_orders.mean()) if n else None,
+        "least_kept_dependency": worst,
+        "least_kept_share": float(each[worst]) if worst else None,
+    }
+
+
+def point_masses(real: pd.DataFrame, rows: pd.DataFrame, columns: list[str]) -> dict:
+    """Real vs sampled share of every numerical value held by >= 5 % of the real rows."""
+    masses = []
+    for column in columns:
+        values = pd.to_numeric(real[column], errors="coerce")
+        shares = values.value_counts(dropna=True) / len(real)
+        sampled = pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=np.float64)
+        for value, share in shares[shares >= POINT_MASS].items():
+            tolerance = 1e-9 * max(1.0, abs(float(value)))
+            hits = np.abs(sampled - float(value)) <= tolerance
+            masses.append(
+                {
+                    "column": column,
+                    "value": float(value),
+                    "real": float(share),
+                    "synthetic": float(hits.mean()) if len(rows) else None,
+                }
+            )
+    scored = [m for m in masses if m["synthetic"] is not None]
+    worst = max(scored, key=lambda m: abs(m["real"] - m["synthetic"]), default=None)
+    return {
+        "point_masses": masses,
+        "worst_point_mass_points": (
+            100 * abs(worst["real"] - worst["synthetic"]) if worst else None
+        ),
+        "worst_point_mass": f"{worst['column']}={worst['value']:g}" if worst else None,
+    }

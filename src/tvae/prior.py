@@ -1,0 +1,151 @@
+"""Where sampled latents come from: the reference's N(0, I), or a mixture learned after training.
+
+A trained TVAE's encoder uses only some latent dimensions (the others collapse onto the prior),
+and its aggregate posterior -- the mix of every training row's q(z | x) -- is far from N(0, I)
+in those dimensions. Drawing z ~ N(0, I) then asks the decoder for latents it never saw, and the
+decoder's per-column noise has to make up the rows. A Gaussian mixture fitted to the posterior
+means in the *active* dimensions (those whose means vary across rows), with N(0, 1) kept in the
+collapsed ones, puts sampled latents where the decoder learned to read them.
+
+The mixture is fitted to draws from the aggregate posterior (``POSTERIOR_DRAWS`` per row from
+each row's q(z | x)), not to the posterior means alone: where the encoder is still uncertain
+(short training, small tables) the means are far narrower than q(z), and a prior fitted on them
+distorts rates (titanic, 500 rows: a 20 % missing rate came back as 30 % from the means, 22 %
+from the draws). Never fitted on rows: the mixture holds ``n_components`` means and
+covariances of latent vectors, each summarising many rows (at least ``MIN_ROWS_PER_COMPONENT``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+PRIORS = ("standard", "mixture")
+ACTIVE_VARIANCE = 0.01  # a latent dimension is active when its posterior means vary this much
+MAX_COMPONENTS = 50
+MIN_ROWS_PER_COMPONENT = 200
+FIT_ROWS = 50_000  # the mixture is fitted on at most this many posterior draws
+POSTERIOR_DRAWS = 2  # draws from each row's posterior (rows beyond FIT_ROWS / 2 subsampled)
+REG_COVAR = 1e-4
+
+
+@dataclass
+class StandardPrior:
+    """z ~ N(0, I), as the reference samples."""
+
+    embedding_dim: int
+    kind: str = "standard"
+
+    def sample(self, n_rows: int, generator: torch.Generator) -> torch.Tensor:
+        return torch.randn(
+            (n_rows, self.embedding_dim), generator=generator, device=generator.device
+        )
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {}
+
+
+@dataclass
+class MixturePrior:
+    """A Gaussian mixture over the active latent dimensions; N(0, 1) in the others."""
+
+    embedding_dim: int
+    active: torch.Tensor  # (A,) long: the active dimensions
+    weights: torch.Tensor  # (C,)
+    means: torch.Tensor  # (C, A)
+    cholesky: torch.Tensor  # (C, A, A) lower-triangular factors of the covariances
+    kind: str = "mixture"
+
+    @classmethod
+    def fit(cls, mu: torch.Tensor, logvar: torch.Tensor, seed: int) -> MixturePrior:
+        """Fit on the training rows' posteriors: means ``mu`` and log-variances ``logvar``."""
+        from sklearn.mixture import GaussianMixture
+
+        generator = torch.Generator().manual_seed(seed)
+        means, logvars = mu.detach().cpu().double(), logvar.detach().cpu().double()
+        if len(means) * POSTERIOR_DRAWS > FIT_ROWS:
+            rows = torch.randperm(len(means), generator=generator)[: FIT_ROWS // POSTERIOR_DRAWS]
+            means, logvars = means[rows], logvars[rows]
+        # a dimension carries information where the rows' posterior means differ
+        active = torch.nonzero(means.var(dim=0) > ACTIVE_VARIANCE).squeeze(1)
+        if len(active) == 0 or len(means) < 2:
+            return cls.empty(mu.shape[1])
+        centre = means[:, active].repeat(POSTERIOR_DRAWS, 1)
+        spread = (0.5 * logvars[:, active]).exp().repeat(POSTERIOR_DRAWS, 1)
+        points = centre + spread * torch.randn(
+            centre.shape, generator=generator, dtype=torch.float64
+        )
+        n_components = int(min(MAX_COMPONENTS, max(1, len(means) // MIN_ROWS_PER_COMPONENT)))
+        mixture = GaussianMixture(
+            n_components, covariance_type="full", reg_covar=REG_COVAR, random_state=seed % 2**32
+        ).fit(points.numpy())
+        cholesky = np.linalg.cholesky(mixture.covariances_)
+        return cls(
+            embedding_dim=mu.shape[1],
+            active=active,
+            weights=torch.as_tensor(mixture.weights_, dtype=torch.float32),
+            means=torch.as_tensor(mixture.means_, dtype=torch.float32),
+            cholesky=torch.as_tensor(cholesky, dtype=torch.float32),
+        )
+
+    @classmethod
+    def empty(cls, embedding_dim: int) -> MixturePrior:
+        """No active dimension: the mixture is N(0, I)."""
+        return cls(
+            embedding_dim,
+            torch.empty(0, dtype=torch.long),
+            torch.ones(1),
+            torch.zeros((1, 0)),
+            torch.zeros((1, 0, 0)),
+        )
+
+    def sample(self, n_rows: int, generator: torch.Generator) -> torch.Tensor:
+        device = generator.device
+        z = torch.randn((n_rows, self.embedding_dim), generator=generator, device=device)
+        if len(self.active) == 0 or n_rows == 0:
+            return z
+        component = torch.multinomial(
+            self.weights.to(device), n_rows, replacement=True, generator=generator
+        )  # (N,)
+        noise = torch.randn((n_rows, len(self.active)), generator=generator, device=device)
+        draws = torch.empty_like(noise)  # (N, A)
+        means, cholesky = self.means.to(device), self.cholesky.to(device)
+        for c in torch.unique(component).tolist():  # one matrix product per component
+            rows = torch.nonzero(component == c).squeeze(1)
+            draws[rows] = means[c] + noise[rows] @ cholesky[c].T
+        z[:, self.active.to(device)] = draws
+        return z
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {
+            "prior.active": self.active,
+            "prior.weights": self.weights,
+            "prior.means": self.means,
+            "prior.cholesky": self.cholesky,
+        }
+
+    @classmethod
+    def from_tensors(cls, embedding_dim: int, tensors: dict[str, torch.Tensor]) -> MixturePrior:
+        return cls(
+            embedding_dim,
+            tensors["prior.active"].long(),
+            tensors["prior.weights"].float(),
+            tensors["prior.means"].float(),
+            tensors["prior.cholesky"].float(),
+        )
+
+    @property
+    def n_components(self) -> int:
+        return len(self.weights)
+
+
+LatentPrior = StandardPrior | MixturePrior
+
+
+def load_prior(kind: str, embedding_dim: int, tensors: dict[str, torch.Tensor]) -> LatentPrior:
+    """Rebuild the prior a model file names (files without one used the standard prior)."""
+    if kind == "mixture":
+        return MixturePrior.from_tensors(embedding_dim, tensors)
+    return StandardPrior(embedding_dim)

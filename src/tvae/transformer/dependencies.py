@@ -1,0 +1,308 @@
+"""Exact dependencies between columns, found in the real rows and kept in every sampled row.
+
+Two kinds, detected in ``fit`` when they hold in *every* real row:
+
+* **determines**: column A determines column B (education -> education-num, zip -> city,
+  code -> label): each value of A comes with one value of B. Sampled rows get B from A through
+  the real mapping, so the pair never disagrees.
+* **order**: ``low <= high`` in every real row where both are present (start <= end,
+  min <= max). Sampled rows that break it get ``high`` raised to ``low``.
+
+A column B can be determined by several columns; only one, its *parent*, derives it. Parents
+form a forest by a strict order on columns (more distinct values first; for equal counts a
+categorical column before a numerical one, then table order), so a chain zip -> city -> state
+derives state from city and city from zip, which keeps zip -> state too.
+
+A determination needs evidence: the source must repeat (at most ``1 / MIN_ROWS_PER_VALUE`` of
+the rows distinct, and at most ``MAX_SOURCE_VALUES`` values), otherwise a column of nearly unique
+values would "determine" everything by chance. Constant columns are left out, and so are order
+pairs whose ranges do not overlap (clipping to the real range keeps those already).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype
+
+from tvae.codec import decode_value, encode_value
+from tvae.errors import InvalidParameterError
+
+MIN_ROWS_PER_VALUE = 5  # a source's values repeat this often on average
+MAX_SOURCE_VALUES = 1_000  # bounds the stored mapping
+MIN_ROWS = 20  # below this many rows, nothing is evidence enough
+PROBE_ROWS = 20_000  # candidates are first checked on this many rows, then on all
+LABEL_KINDS = ("categorical", "boolean")
+SOURCE_KINDS = ("categorical", "boolean", "numerical")
+ORDER_KINDS = ("numerical", "datetime")
+
+
+@dataclass
+class Determination:
+    """``target`` = ``mapping[source]`` in every row."""
+
+    source: Hashable
+    target: Hashable
+    keys: list  # source values
+    values: list  # the target value of each key
+
+    def describe(self) -> dict:
+        return {"type": "determines", "source": self.source, "target": self.target}
+
+
+@dataclass(frozen=True)
+class Order:
+    """``low <= high`` wherever both are present."""
+
+    low: Hashable
+    high: Hashable
+
+    def describe(self) -> dict:
+        return {"type": "order", "low": self.low, "high": self.high}
+
+
+@dataclass
+class Dependencies:
+    """The dependencies a model keeps: parents derive targets, orders are repaired."""
+
+    determinations: list[Determination] = field(default_factory=list)
+    orders: list[Order] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ finding them
+    @classmethod
+    def detect(cls, frame: pd.DataFrame, kinds: Mapping[Hashable, str]) -> Dependencies:
+        """Every determination and order that holds in all rows of ``frame``."""
+        if len(frame) < MIN_ROWS:
+            return cls()
+        n_unique = {c: frame[c].nunique(dropna=False) for c in frame.columns}
+        varied = [c for c in frame.columns if n_unique[c] > 1 and kinds.get(c) != "id"]
+        rank = _ranking(frame, kinds, n_unique)
+        sources = [
+            c
+            for c in varied
+            if kinds.get(c) in SOURCE_KINDS
+            and n_unique[c] <= min(MAX_SOURCE_VALUES, len(frame) / MIN_ROWS_PER_VALUE)
+        ]
+        codes = {c: _codes(frame[c]) for c in varied}
+        probe = slice(0, PROBE_ROWS)
+        found: list[tuple[Hashable, Hashable]] = []
+        for source in sources:
+            for target in varied:
+                if target == source or rank[source] <= rank[target]:
+                    continue
+                if _determines(codes[source][probe], codes[target][probe]) and _determines(
+                    codes[source], codes[target]
+                ):
+                    found.append((source, target))
+        determinations = [_mapping(frame, s, t) for s, t in _parents(found, rank)]
+        linked = {d.source for d in determinations} | {d.target for d in determinations}
+        candidates = [
+            c for c in varied if kinds.get(c) in ORDER_KINDS and c not in linked
+        ]  # an order never edits a column that a determination reads or writes
+        head = frame.head(PROBE_ROWS)
+        orders = [
+            Order(a, b)
+            for a in candidates
+            for b in candidates
+            if a != b and _ordered(head[a], head[b], overlap=False) and _ordered(frame[a], frame[b])
+        ]
+        return cls(determinations, orders)
+
+    @classmethod
+    def declared(cls, frame: pd.DataFrame, items: Iterable[Mapping]) -> Dependencies:
+        """The dependencies the user lists (``describe`` form), checked against ``frame``."""
+        determinations, orders = [], []
+        for item in items:
+            kind = item.get("type") if isinstance(item, Mapping) else None
+            names = [item.get(k) for k in ("source", "target", "low", "high")] if kind else []
+            missing = [n for n in names if n is not None and n not in frame.columns]
+            if kind not in ("determines", "order") or missing:
+                raise InvalidParameterError(
+                    f"metadata dependency {item!r} is not valid: give {{'type': 'determines', "
+                    "'source': A, 'target': B}} or {'type': 'order', 'low': A, 'high': B} with "
+                    f"column names of train_data{f' (unknown: {missing})' if missing else ''}"
+                )
+            if kind == "determines":
+                source, target = item["source"], item["target"]
+                codes = _codes(frame[source]), _codes(frame[target])
+                if not _determines(*codes):
+                    raise InvalidParameterError(
+                        f"metadata says {source!r} determines {target!r}, but some value of "
+                        f"{source!r} comes with several values of {target!r} in train_data"
+                    )
+                determinations.append(_mapping(frame, source, target))
+            else:
+                if not _ordered(frame[item["low"]], frame[item["high"]], overlap=False):
+                    raise InvalidParameterError(
+                        f"metadata says {item['low']!r} <= {item['high']!r}, but train_data "
+                        "has rows where it does not hold (or the columns are not comparable)"
+                    )
+                orders.append(Order(item["low"], item["high"]))
+        targets = [d.target for d in determinations]
+        if len(set(targets)) < len(targets):
+            raise InvalidParameterError(
+                "metadata gives a column more than one determining column; keep one per target"
+            )
+        return cls(determinations, orders)
+
+    def describe(self) -> list[dict]:
+        return [d.describe() for d in self.determinations] + [o.describe() for o in self.orders]
+
+    # ------------------------------------------------------------------ keeping them
+    def apply(self, frame: pd.DataFrame, fixed: Iterable[Hashable] = ()) -> pd.DataFrame:
+        """Make every dependency hold in ``frame`` (in place; also returned).
+
+        Targets are derived from their parents, sources first. Orders raise ``high`` to ``low``
+        where broken, or lower ``low`` when ``high`` is in ``fixed`` (a conditioned column).
+        """
+        for item in self.determinations:
+            _derive(frame, item)
+        fixed = set(fixed)
+        for _ in range(len(self.orders)):  # a chain a <= b <= c settles within this many passes
+            changed = False
+            for order in self.orders:
+                low, high = frame[order.low], frame[order.high]
+                broken = (low > high).to_numpy(dtype=bool, na_value=False)
+                if broken.any():
+                    changed = True
+                    if order.high in fixed and order.low not in fixed:
+                        frame.loc[broken, order.low] = high[broken]
+                    else:
+                        frame.loc[broken, order.high] = low[broken]
+            if not changed:
+                break
+        return frame
+
+    def targets_of(self, column: Hashable) -> Determination | None:
+        """The determination that derives ``column``, if any."""
+        return next((d for d in self.determinations if d.target == column), None)
+
+    # ------------------------------------------------------------------ state
+    def get_state(self) -> dict:
+        return {
+            "determinations": [
+                {
+                    "source": encode_value(d.source),
+                    "target": encode_value(d.target),
+                    "keys": [encode_value(v) for v in d.keys],
+                    "values": [encode_value(v) for v in d.values],
+                }
+                for d in self.determinations
+            ],
+            "orders": [[encode_value(o.low), encode_value(o.high)] for o in self.orders],
+        }
+
+    @classmethod
+    def from_state(cls, state: dict | None) -> Dependencies:
+        if not state:
+            return cls()
+        determinations = [
+            Determination(
+                decode_value(d["source"]),
+                decode_value(d["target"]),
+                [decode_value(v) for v in d["keys"]],
+                [decode_value(v) for v in d["values"]],
+            )
+            for d in state["determinations"]
+        ]
+        orders = [Order(decode_value(a), decode_value(b)) for a, b in state["orders"]]
+        return cls(determinations, orders)
+
+
+def _codes(series: pd.Series) -> np.ndarray:
+    """Integer codes of a column's values, missing values one code of their own."""
+    return pd.factorize(series, use_na_sentinel=False)[0]
+
+
+def _determines(source: np.ndarray, target: np.ndarray) -> bool:
+    """Each source code comes with one target code."""
+    if len(source) == 0:
+        return True
+    pairs = source.astype(np.int64) * (int(target.max()) + 1) + target
+    return len(np.unique(pairs)) == len(np.unique(source))
+
+
+def _ranking(
+    frame: pd.DataFrame, kinds: Mapping[Hashable, str], n_unique: Mapping[Hashable, int]
+) -> dict[Hashable, tuple]:
+    """A strict order on columns: an edge A -> B is kept only when A ranks above B."""
+    position = {c: i for i, c in enumerate(frame.columns)}
+    return {c: (n_unique[c], kinds.get(c) in LABEL_KINDS, -position[c]) for c in frame.columns}
+
+
+def _parents(
+    found: list[tuple[Hashable, Hashable]], rank: Mapping[Hashable, tuple]
+) -> list[tuple[Hashable, Hashable]]:
+    """One parent per target (the lowest-ranked source above it), parents listed first."""
+    parent: dict[Hashable, Hashable] = {}
+    for source, target in found:
+        if target not in parent or rank[source] < rank[parent[target]]:
+            parent[target] = source
+    pairs = [(source, target) for target, source in parent.items()]
+    return sorted(pairs, key=lambda pair: rank[pair[0]], reverse=True)
+
+
+def _mapping(frame: pd.DataFrame, source: Hashable, target: Hashable) -> Determination:
+    first = frame.drop_duplicates(subset=[source])
+    return Determination(source, target, first[source].tolist(), first[target].tolist())
+
+
+def _comparable(series: pd.Series) -> bool:
+    return is_numeric_dtype(series.dtype) or is_datetime64_any_dtype(series.dtype)
+
+
+def _ordered(low: pd.Series, high: pd.Series, overlap: bool = True) -> bool:
+    """``low <= high`` in every row where both are present (and, with ``overlap``, their
+    ranges overlap and they differ somewhere, so the order says something)."""
+    if not (_comparable(low) and _comparable(high)):
+        return False
+    if is_datetime64_any_dtype(low.dtype) != is_datetime64_any_dtype(high.dtype):
+        return False
+    if str(low.dtype) != str(high.dtype) and is_datetime64_any_dtype(low.dtype):
+        return False
+    both = low.notna() & high.notna()
+    if not both.any():
+        return False
+    a, b = low[both], high[both]
+    try:
+        holds = bool((a <= b).all())
+    except TypeError:
+        return False
+    if not overlap:
+        return holds
+    return holds and bool(a.max() > b.min()) and bool((a != b).any())
+
+
+def _derive(frame: pd.DataFrame, item: Determination) -> None:
+    """Set the target column from the source column through the mapping."""
+    keys = pd.Index(item.keys)
+    source = frame[item.source]
+    position = keys.get_indexer(source)
+    unseen = position < 0
+    if unseen.any() and is_numeric_dtype(keys.dtype) and is_numeric_dtype(source.dtype):
+        # a numerical source generated a value no real row holds: snap it to the nearest one
+        # (a column that determines another behaves as a set of labels)
+        ordered = np.sort(keys.to_numpy(dtype=np.float64, na_value=np.nan))
+        ordered = ordered[~np.isnan(ordered)]
+        values = source.to_numpy(dtype=np.float64, na_value=np.nan)[unseen]
+        slot = np.clip(np.searchsorted(ordered, values), 1, len(ordered) - 1)
+        nearer = np.where(
+            np.abs(values - ordered[slot - 1]) <= np.abs(values - ordered[slot]), slot - 1, slot
+        )
+        snapped = np.where(np.isnan(values), values, ordered[nearer])
+        column = source.to_numpy(dtype=object, copy=True)
+        column[unseen] = snapped
+        frame[item.source] = pd.Series(column, index=frame.index).astype(source.dtype)
+        position = keys.get_indexer(frame[item.source])
+        unseen = position < 0
+    current = frame[item.target]
+    values = np.asarray([*item.values, None], dtype=object)[position]  # -1: the None slot
+    values[unseen] = current.to_numpy(dtype=object)[unseen]
+    derived = pd.Series(values, index=frame.index, dtype=object)
+    try:
+        frame[item.target] = derived.astype(current.dtype)
+    except (TypeError, ValueError):
+        frame[item.target] = derived

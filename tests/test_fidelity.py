@@ -1,0 +1,208 @@
+"""Fidelity features: point masses and gaps, exact dependencies, the learned latent prior."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from tvae import TVAE
+from tvae.errors import ConditionError, InvalidParameterError
+from tvae.prior import MixturePrior, StandardPrior
+from tvae.transformer.continuous import ModeNormalizer
+from tvae.transformer.dependencies import Dependencies
+from tvae.transformer.dtypes import DtypeInfo
+from tvae.transformer.numerical import NumericalColumn, point_masses
+
+
+def _zero_inflated(n: int = 2000, seed: int = 0) -> np.ndarray:
+    """92 % zeros, the rest spread over [114, 5000]: capital-gain's shape."""
+    rng = np.random.default_rng(seed)
+    values = np.where(rng.random(n) < 0.92, 0.0, rng.uniform(114, 5000, n).round())
+    return values
+
+
+def test_point_masses_are_the_frequent_values_most_frequent_first():
+    values = np.array([0.0] * 50 + [40.0] * 30 + list(np.arange(1.0, 21.0)))
+    assert point_masses(values).tolist() == [0.0, 40.0]
+    assert point_masses(np.arange(1000.0)).size == 0  # no value repeats: none
+
+
+def test_exact_modes_decode_to_their_value_and_gaps_stay_empty():
+    values = _zero_inflated()
+    column = NumericalColumn.fit(
+        "gain", DtypeInfo("float64"), values, values, seed=0, max_clusters=10,
+        weight_threshold=0.005,
+    )  # fmt: skip
+    normalizer = column.normalizer
+    assert normalizer.points.tolist() == [0.0]
+    alphas, codes = column.transform_numbers(values, np.random.default_rng(0))
+    zero_mode = int(np.flatnonzero(normalizer.exact)[0])
+    assert (codes[values == 0, 0] == zero_mode).all()
+    assert (alphas[values == 0, 0] == 0).all()
+    # whatever alpha the decoder produces, the exact mode decodes to 0 exactly
+    noisy = np.random.default_rng(1).uniform(-1, 1, (100, 1))
+    assert (column.inverse_numbers(noisy, np.full((100, 1), zero_mode)) == 0).all()
+    # mixture modes never land in the gap (0, 114) the real column never visits
+    spread_modes = np.flatnonzero(~normalizer.exact)
+    decoded = column.inverse_numbers(
+        np.random.default_rng(2).uniform(-1, 1, (1000, 1)),
+        np.random.default_rng(3).choice(spread_modes, (1000, 1)),
+    )
+    assert decoded.min() >= 114
+    # round trip of the real values
+    assert np.allclose(column.inverse_numbers(alphas, codes), values)
+
+
+def test_normalizer_state_round_trip_keeps_exact_modes():
+    normalizer = ModeNormalizer.fit(np.random.default_rng(0).normal(size=500), 0).with_points(
+        np.array([0.0, 99.0])
+    )
+    again = ModeNormalizer.from_state(normalizer.get_state())
+    assert again.exact.tolist() == normalizer.exact.tolist()
+    assert again.points.tolist() == [0.0, 99.0]
+
+
+def test_point_masses_false_keeps_the_reference_transform():
+    values = _zero_inflated()
+    column = NumericalColumn.fit(
+        "gain", DtypeInfo("float64"), values, values, seed=0, max_clusters=10,
+        weight_threshold=0.005, find_points=False,
+    )  # fmt: skip
+    assert not column.normalizer.exact.any()
+
+
+def test_a_fitted_model_returns_point_masses_at_their_rate():
+    rng = np.random.default_rng(0)
+    n = 1500
+    frame = pd.DataFrame(
+        {
+            "gain": _zero_inflated(n),
+            "hours": np.where(rng.random(n) < 0.5, 40, rng.integers(10, 80, n)),
+            "group": rng.choice(["a", "b", "c"], n),
+        }
+    )
+    model = TVAE(epochs=40, batch_size=250, random_state=0).fit(frame)
+    rows = model.sample(3000)
+    assert abs((rows["gain"] == 0).mean() - 0.92) < 0.05
+    assert not ((rows["gain"] > 0) & (rows["gain"] < 114)).any()
+    assert abs((rows["hours"] == 40).mean() - (frame["hours"] == 40).mean()) < 0.06
+
+
+@pytest.fixture(scope="module")
+def dependent_frame() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    n = 600
+    levels = np.array(["low", "mid", "high", "top"])
+    level = rng.choice(levels, n, p=[0.4, 0.3, 0.2, 0.1])
+    start = rng.integers(0, 100, n)
+    return pd.DataFrame(
+        {
+            "level": level,
+            "level_num": pd.Series(level).map({"low": 1, "mid": 2, "high": 3, "top": 4}),
+            "copy": level,  # two identical columns (the reference's drop_last test)
+            "start": start,
+            "end": start + rng.integers(0, 30, n),
+            "noise": rng.normal(size=n),
+        }
+    )
+
+
+def test_dependencies_are_detected_in_fit(dependent_frame):
+    found = Dependencies.detect(
+        dependent_frame,
+        {"level": "categorical", "level_num": "numerical", "copy": "categorical",
+         "start": "numerical", "end": "numerical", "noise": "numerical"},
+    )  # fmt: skip
+    described = found.describe()
+    # one parent per derived column; equal columns chain from the first (level -> copy)
+    parents = {d["target"]: d["source"] for d in described if d["type"] == "determines"}
+    assert parents == {"copy": "level", "level_num": "copy"}
+    assert {"type": "order", "low": "start", "high": "end"} in described
+    assert not any("noise" in d.values() for d in described)
+
+
+def test_no_dependency_from_nearly_unique_columns():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"key": rng.permutation(200), "flag": rng.choice(["x", "y"], 200)})
+    assert Dependencies.detect(frame, {"key": "numerical", "flag": "categorical"}).describe() == []
+
+
+@pytest.fixture(scope="module")
+def dependent_model(dependent_frame) -> TVAE:
+    return TVAE(epochs=5, batch_size=200, random_state=0).fit(dependent_frame)
+
+
+def test_every_sampled_row_keeps_every_dependency(dependent_model, dependent_frame):
+    assert dependent_model.metadata_.dependencies  # kept in metadata_
+    rows = dependent_model.sample(2000)
+    mapping = dict(zip(dependent_frame["level"], dependent_frame["level_num"], strict=True))
+    assert (rows["level_num"] == rows["level"].map(mapping)).all()
+    assert (rows["copy"] == rows["level"]).all()
+    assert (rows["start"] <= rows["end"]).all()
+
+
+def test_conditions_on_a_derived_column_keep_the_dependency(dependent_model):
+    rows = dependent_model.sample(100, conditions={"level_num": (3, 4)}, random_state=1)
+    assert rows["level_num"].isin([3, 4]).all()
+    assert rows["level"].isin(["high", "top"]).all()
+    assert (rows["copy"] == rows["level"]).all()
+    rows = dependent_model.sample(50, conditions={"end": (0, 10)}, random_state=2)
+    assert rows["end"].between(0, 10).all() and (rows["start"] <= rows["end"]).all()
+    with pytest.raises(ConditionError, match="determined by"):
+        dependent_model.sample(5, conditions={"level_num": 2, "level": "top"})
+
+
+def test_dependencies_can_be_overridden_and_are_saved(dependent_frame, dependent_model, tmp_path):
+    none = TVAE(epochs=1, batch_size=200, random_state=0).fit(
+        dependent_frame, metadata={"columns": {}, "dependencies": []}
+    )
+    assert none.metadata_.dependencies == []
+    path = tmp_path / "m.tvae"
+    dependent_model.save(path)
+    again = TVAE.load(path)
+    assert again.metadata_.dependencies == dependent_model.metadata_.dependencies
+    assert again.sample(200, random_state=3).equals(dependent_model.sample(200, random_state=3))
+    with pytest.raises(InvalidParameterError, match="noise"):
+        TVAE(epochs=1).fit(
+            dependent_frame,
+            metadata={"columns": {}, "dependencies": [
+                {"type": "determines", "source": "level", "target": "noise"}]},
+        )  # fmt: skip
+
+
+def test_mixture_prior_fits_active_dimensions_and_is_seeded():
+    rng = np.random.default_rng(0)
+    centres = np.array([[3.0, 0.0], [-3.0, 1.0]])
+    active = centres[rng.integers(0, 2, 4000)] + 0.1 * rng.normal(size=(4000, 2))
+    mu = np.zeros((4000, 6))
+    mu[:, [1, 4]] = active
+    logvar = torch.full(mu.shape, -12.0)  # a near-certain encoder: draws are the means
+    prior = MixturePrior.fit(torch.as_tensor(mu, dtype=torch.float32), logvar, seed=0)
+    assert prior.active.tolist() == [1, 4]
+    draws = prior.sample(5000, torch.Generator().manual_seed(0))
+    assert draws.shape == (5000, 6)
+    # the collapsed dimensions stay N(0, 1); the active ones follow the two clusters
+    assert abs(float(draws[:, 0].std()) - 1.0) < 0.05
+    near = torch.cdist(draws[:, [1, 4]], torch.as_tensor(centres, dtype=torch.float32)).min(1)
+    assert float((near.values < 0.5).float().mean()) > 0.98
+    again = prior.sample(5000, torch.Generator().manual_seed(0))
+    assert torch.equal(draws, again)
+
+
+def test_prior_standard_samples_the_reference_latents(adult_small, adult_discrete):
+    model = TVAE(epochs=1, random_state=0, prior="standard").fit(adult_small, adult_discrete)
+    assert isinstance(model.prior_, StandardPrior)
+    with pytest.raises(InvalidParameterError, match="prior"):
+        TVAE(prior="flow").fit(adult_small)
+
+
+def test_default_prior_is_the_mixture_and_survives_save_load(tmp_path, adult_small):
+    model = TVAE(epochs=3, random_state=0).fit(adult_small)
+    assert model.prior_.kind == "mixture"
+    path = tmp_path / "m.tvae"
+    model.save(path)
+    again = TVAE.load(path)
+    assert again.prior_.kind == "mixture"
+    assert again.sample(100, random_state=5).equals(model.sample(100, random_state=5))
