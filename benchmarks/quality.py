@@ -45,7 +45,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=None, help="default: each library's own")
     parser.add_argument("--batch-size", type=int, default=None, help="default: each library's own")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--implementations", nargs="+", default=["tvae", "ctgan"])
+    parser.add_argument(
+        "--implementations", nargs="+", default=["tvae", "ctgan"], choices=["tvae", "ctgan"]
+    )
     parser.add_argument("--tvae-param", action="append", default=[], help="key=value")
     parser.add_argument("--max-rows", type=int, default=None, help="subsample the table first")
     parser.add_argument("--label", default=None, help="name for the tvae row in the table")
@@ -58,10 +60,11 @@ def main(argv: list[str] | None = None) -> None:
     discrete = discrete_columns_of(frame, given, args.target)
     dataset = dataset_name(args.data)
     extra = parse_params(args.tvae_param)
-    runners = {
-        "tvae": tvae_runner(args.epochs, args.batch_size, extra),
-        "ctgan": ctgan_runner(args.epochs, args.batch_size),
+    factories = {  # built only when asked for: `--implementations tvae` needs no ctgan
+        "tvae": lambda: tvae_runner(args.epochs, args.batch_size, extra),
+        "ctgan": lambda: ctgan_runner(args.epochs, args.batch_size),
     }
+    runners = {name: factories[name]() for name in dict.fromkeys(args.implementations)}
     results = []
     for seed in args.seeds:
         for name in args.implementations:

@@ -107,6 +107,9 @@ def test_usage_errors_are_one_line_with_exit_code_2(files):
     assert_one_line_error(run("fit", csv, ok=False), "--output", "--help", code=2)
     assert_one_line_error(run("fit", csv, "-o", "m.tvae", "--epochs", "0", ok=False), code=2)
     assert_one_line_error(run("frobnicate", ok=False), "frobnicate", code=2)
+    assert_one_line_error(run("fit", csv, "-o", "m.tvae", "--epochs", "ten", ok=False), code=2)
+    assert_one_line_error(run("fit", csv, "-o", "m.tvae", "--epoch", "3", ok=False), code=2)
+    assert_one_line_error(run("sample", ok=False), "MODEL", code=2)
 
 
 def test_debug_shows_the_traceback(files, tmp_path):
@@ -245,7 +248,7 @@ def test_demo_trains_writes_and_compares(tmp_path):
 @pytest.mark.parametrize("verb", ["fit", "sample", "evaluate", "inspect", "demo"])
 def test_every_verb_has_help_with_an_example(verb):
     result = run(verb, "--help")
-    assert "Example:" in result.stdout and f"tvae {verb}" in result.stdout
+    assert "Example" in result.stdout and f"tvae {verb}" in result.stdout
 
 
 def test_version_and_bare_command():
@@ -269,3 +272,40 @@ def test_real_subprocess(files, tmp_path):
             TVAE.load(model).sample(20, random_state=3).to_csv(index=False)
         ))
     )  # fmt: skip
+
+
+# ---------------------------------------------------------------- defaults and ranges
+def test_fit_without_epochs_trains_the_schedule_of_tvae(files, tmp_path, monkeypatch):
+    import tvae.schedule
+
+    monkeypatch.setattr(tvae.schedule, "FAST_STEPS", 40)  # the default schedule, made short
+    _, csv, _ = files
+    narrow = tmp_path / "narrow.csv"
+    table = pd.read_csv(csv)[["age", "sex"]]
+    table.to_csv(narrow, index=False)
+    model_file = tmp_path / "default.tvae"
+    result = run("fit", narrow, "-o", model_file, "--seed", "0")
+    expected = TVAE(random_state=0).fit(read_table(narrow)).schedule_
+    assert TVAE.load(model_file).schedule_ == expected
+    assert f"for {expected.epochs} epochs" in result.stdout
+    text = run("inspect", model_file).stdout
+    assert f"{expected.epochs} epochs, batch size {expected.batch_size}" in text
+    assert f"({expected.lr_schedule})" in text
+
+
+def test_where_range_with_low_above_high_is_refused(files, tmp_path):
+    _, _, model = files
+    result = run("sample", model, "-n", "5", "-o", tmp_path / "r.csv", "--where", "age=40..30",
+                 ok=False)  # fmt: skip
+    assert_one_line_error(result, "age", "above")
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_evaluate_target_without_holdout_warns_that_efficacy_is_skipped(files, tmp_path):
+    _, csv, model = files
+    synthetic = tmp_path / "s.csv"
+    run("sample", model, "-n", "100", "-o", synthetic, "--seed", "0", "-q")
+    result = run("evaluate", csv, synthetic, "--target", "income", "--json")
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1 and "holdout" in warnings[0] and "efficacy" in warnings[0]
+    assert json.loads(result.stdout)  # the scores still come, on stdout

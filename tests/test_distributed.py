@@ -275,3 +275,21 @@ def test_two_gloo_workers_fit_a_table_without_numeric_columns(tmp_path: Path) ->
     assert model.training_summary_["world_size"] == 2
     assert len(model.history_) == 2 * 4  # 2 epochs of 4 global steps
     assert set(model.sample(50)["colour"]) <= {"red", "blue", "green"}
+
+
+def test_a_failed_parallel_resume_prints_one_line(shards: Path, tmp_path: Path) -> None:
+    """tvae fit --nproc 2 --resume with changed settings: the workers' error once, no traceback."""
+    from typer.testing import CliRunner
+
+    from tvae.cli import app
+
+    fit = ["fit", str(shards), "-o", str(tmp_path / "m.tvae"), "--batch-size", "200", "--seed",
+           "0", "-q", "--checkpoint-dir", str(tmp_path / "ckpt")]  # fmt: skip
+    assert CliRunner().invoke(app, [*fit, "--epochs", "2"]).exit_code == 0
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "tvae", *fit, "--epochs", "3", "--resume", "--nproc", "2"]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 1, done.stderr[-3000:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr[-3000:]
+    assert "other settings" in lines[0] and "epochs" in lines[0]

@@ -22,6 +22,7 @@ from tvae.errors import (
     TVAEWarning,
 )
 from tvae.synthesizer import TVAE, load
+from tvae.threads import set_threads, usable_cpus
 
 __all__ = [
     "DEMO_DISCRETE_COLUMNS",
@@ -39,6 +40,8 @@ __all__ = [
     "evaluate",
     "load",
     "load_demo",
+    "set_threads",
+    "usable_cpus",
 ]
 
 

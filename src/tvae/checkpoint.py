@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from tvae.errors import ModelFileError
+from tvae.files import atomic_write
 
 CHECKPOINT_FORMAT = "tvae-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -78,19 +78,12 @@ def save_checkpoint(folder: str | os.PathLike, checkpoint: Checkpoint) -> Path:
         "description": json.dumps(description, allow_nan=False),
     }
     path = checkpoint_path(folder)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
+    with atomic_write(path) as temporary:
         save_file(
             {k: v.detach().cpu().contiguous() for k, v in tensors.items()},
             temporary,
             metadata=metadata,
         )
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
     return path
 
 

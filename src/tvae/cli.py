@@ -1,9 +1,11 @@
 """The ``tvae`` command: fit, sample, evaluate, inspect and demo. A thin shell over the library.
 
-Every verb reads files, calls the public Python API and prints; the work is done by the library.
-Errors the user can fix (our ``TVAEError``s, ``ValueError``/``TypeError``, file errors) become
-one line ``error: ...`` on stderr and exit code 1; ``tvae --debug VERB ...`` shows the traceback.
-Progress bars and colour live here only (the library's ``verbose`` switch is set from ``-q``).
+Every verb reads tables (files or SQL databases, see :mod:`tvae.cli_tables`), calls the public
+Python API and prints; the work is done by the library. Errors the user can fix (our
+``TVAEError``s, ``ValueError``/``TypeError``, file errors) become one line ``error: ...`` on
+stderr and exit code 1; usage errors (a missing or malformed option) exit with code 2;
+``tvae --debug VERB ...`` shows the traceback. Progress bars and colour live here only (the
+library's ``verbose`` switch is set from ``-q``).
 """
 
 from __future__ import annotations
@@ -18,21 +20,22 @@ from typing import Annotated
 import typer
 
 from tvae import __version__
+from tvae.cli_demo import demo
 from tvae.cli_errors import ErrorReportingGroup
+from tvae.cli_options import Device, Discrete, Json, Metadata, Quiet, Seed, Sep, Table, Threads
 from tvae.cli_parsing import (
     check_input,
     check_model_output,
     conditional_chunks,
     fresh_seed,
     parse_columns,
+    parse_sep,
     parse_where,
     read_kinds_file,
 )
-from tvae.cli_render import demo_comparisons, human_bytes, render_inspect, shape_lines
-
-DEMO_NUMBERS = ["age", "hours-per-week", "education-num"]
-DEMO_LABELS = {"sex": " Female", "income": " >50K", "marital-status": " Married-civ-spouse"}
-
+from tvae.cli_render import human_bytes, render_inspect, say, shape_lines
+from tvae.cli_tables import check_source, check_target, describe_target, read_source, write_target
+from tvae.errors import InvalidParameterError
 
 app = typer.Typer(
     cls=ErrorReportingGroup,
@@ -45,24 +48,6 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-# Options shared by several verbs: one definition each.
-Seed = Annotated[int | None, typer.Option("--seed", min=0, help="Seed for reproducible results.")]
-Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="No progress bars or summaries.")]
-Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-Discrete = Annotated[
-    list[str] | None,
-    typer.Option("--discrete", help="Categorical columns, comma-separated (repeatable)."),
-]
-Metadata = Annotated[
-    Path | None,
-    typer.Option(
-        "--metadata",
-        help='JSON file of column kinds, {"col": "numerical" | "categorical" | "boolean" | '
-        '"datetime" | "id", ...}, or SDV metadata with a "columns" section.',
-    ),
-]
-Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")]
 
 
 def _version(value: bool) -> None:
@@ -81,28 +66,40 @@ def _root(
     """Learn a table with a Tabular VAE and generate synthetic rows like it."""
 
 
-def _say(quiet: bool, text: str = "", *, err: bool = False) -> None:
-    if not quiet:
-        typer.echo(text, err=err)
-
-
 @app.command(
-    epilog="\b\nExample:\n  tvae fit adult.csv -o adult.tvae --epochs 100 "
-    "--discrete workclass,education,sex --seed 0"
+    epilog="\b\nExamples:\n  tvae fit adult.csv -o adult.tvae --discrete workclass,sex --seed 0"
+    "\n  tvae fit sqlite:///data.db --table people -o people.tvae"
 )
 def fit(
     data: Annotated[
-        Path, typer.Argument(metavar="DATA", help="Training table: .csv, .tsv or .parquet.")
+        str,
+        typer.Argument(
+            metavar="DATA",
+            help="Training table: .csv, .tsv or .parquet, or a database URL (sqlite:///data.db) "
+            "with --table or --query.",
+        ),
     ],
     output: Annotated[Path, typer.Option("-o", "--output", help="Model file to write.")],
-    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Passes over the table.")] = 300,
+    epochs: Annotated[
+        int | None,
+        typer.Option(
+            "--epochs", min=1, help="Passes over the table [default: tvae's fast schedule]."
+        ),
+    ] = None,
     batch_size: Annotated[
-        int, typer.Option("--batch-size", min=1, help="Rows per optimiser step.")
-    ] = 500,
+        int | None,
+        typer.Option("--batch-size", min=1, help="Rows per optimiser step [default: as TVAE()]."),
+    ] = None,
     discrete: Discrete = None,
     metadata: Metadata = None,
+    sep: Sep = None,
+    table: Table = None,
+    query: Annotated[
+        str | None, typer.Option("--query", help="SQL whose rows are the table (database DATA).")
+    ] = None,
     device: Device = "auto",
     seed: Seed = None,
+    threads: Threads = None,
     quiet: Quiet = False,
     nproc: Annotated[
         int | None,
@@ -126,60 +123,85 @@ def fit(
 ) -> None:
     """Learn the table DATA and save the model to one safe file (no pickle)."""
     from tvae.devices import resolve_device
-    from tvae.io import read_table, table_format
+    from tvae.sql import is_database_url
     from tvae.synthesizer import TVAE
+    from tvae.threads import limited_threads, threads_chosen
 
     if nproc is not None or checkpoint_dir is not None or resume:  # streamed Parquet, parallel
-        from tvae.distributed import fit_command
+        from tvae.launch import fit_command
 
+        if is_database_url(data) or table or query or sep:
+            raise InvalidParameterError(
+                "--nproc, --checkpoint-dir and --resume stream Parquet files; they cannot read "
+                "a database (--table, --query) or text (--sep)"
+            )
         check_model_output(output)
         code = fit_command(
-            data, output, nproc=nproc or 1, epochs=epochs, batch_size=batch_size,
+            Path(data), output, nproc=nproc or 1, epochs=epochs, batch_size=batch_size,
             discrete=discrete, metadata=metadata, device=device, seed=seed, quiet=quiet,
             checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume,
+            threads=threads,
         )  # fmt: skip
         if code:
             raise typer.Exit(code)
         return
-    check_input(data, "data file")
+    check_source(data, table, query)
     check_model_output(output)
     if device != "auto":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # fit warns about a fallback itself
             resolve_device(device)
     kinds = read_kinds_file(metadata) if metadata is not None else {}
-    if data.is_file():
-        table_format(data)  # an unknown extension fails before anything else
-    _say(quiet, f"Reading {data} ...", err=True)
-    frame = read_table(data)
+    say(quiet, f"Reading {data} ...", err=True)
+    frame = read_source(data, sep=sep, table=table, query=query)
     columns, column_kinds = parse_columns(discrete, kinds, frame)
+    given = {"epochs": epochs, "batch_size": batch_size}  # left out: TVAE()'s own defaults
     model = TVAE(
-        epochs=epochs, batch_size=batch_size, verbose=not quiet, random_state=seed, device=device
+        **{k: v for k, v in given.items() if v is not None},
+        verbose=not quiet,
+        random_state=seed,
+        device=device,
     )
-    model.fit(frame, discrete_columns=columns, metadata=column_kinds or None)
+    with threads_chosen(threads), limited_threads():
+        model.fit(frame, discrete_columns=columns, metadata=column_kinds or None)
     model.save(output)
     summary = model.training_summary_
     counts = Counter(model.transformer_.kinds.values())
     kinds_text = ", ".join(f"{n} {kind}" for kind, n in counts.most_common())
-    _say(
+    say(
         quiet,
         f"Fitted {summary['n_rows']:,} rows x {frame.shape[1]} columns ({kinds_text}) "
-        f"for {epochs} epochs in {summary['fit_seconds']:.1f} s on "
+        f"for {summary['epochs']} epochs in {summary['fit_seconds']:.1f} s on "
         f"{summary['device']}; final loss {summary['final_loss']:.4g}",
     )
-    _say(quiet, f"Saved the model to {output} ({human_bytes(output.stat().st_size)})")
+    say(quiet, f"Saved the model to {output} ({human_bytes(output.stat().st_size)})")
 
 
 @app.command(
-    epilog="\b\nExample:\n  tvae sample adult.tvae -n 100000 -o synthetic.parquet --seed 1 "
+    epilog="\b\nExamples:\n  tvae sample adult.tvae -n 100000 -o synthetic.parquet --seed 1 "
     "--where 'sex=Female' --where 'age=30..40'"
+    "\n  tvae sample adult.tvae -n 100 -o sqlite:///out.db --table synthetic"
 )
 def sample(
     model_file: Annotated[Path, typer.Argument(metavar="MODEL", help="Model file from tvae fit.")],
     n: Annotated[int, typer.Option("-n", "--rows", min=0, help="Number of rows to generate.")],
     output: Annotated[
-        Path, typer.Option("-o", "--output", help="Table to write: .csv, .tsv or .parquet.")
+        str,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Where to write: .csv, .tsv or .parquet, or a database URL with --table.",
+        ),
     ],
+    table: Table = None,
+    if_exists: Annotated[
+        str,
+        typer.Option(
+            "--if-exists",
+            help="When --table exists: fail, replace or append.",
+            case_sensitive=False,
+        ),
+    ] = "fail",
     seed: Seed = None,
     chunk_rows: Annotated[
         int, typer.Option("--chunk-rows", min=1, help="Rows generated and written at a time.")
@@ -191,6 +213,7 @@ def sample(
     device: Annotated[
         str | None, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")
     ] = None,
+    threads: Threads = None,
     quiet: Quiet = False,
     nproc: Annotated[
         int | None,
@@ -206,44 +229,49 @@ def sample(
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from tvae.io import check_output, write_table_chunks
     from tvae.synthesizer import TVAE
+    from tvae.threads import limited_threads, threads_chosen
 
     check_input(model_file, "model file")
     if nproc is not None:  # parallel Parquet parts
         from tvae.shards import sample_to_parquet
 
         if where:
-            raise ValueError("--where cannot be combined with --nproc; drop one of them")
+            raise InvalidParameterError("--where cannot be combined with --nproc; drop one")
+        if table is not None:
+            raise InvalidParameterError("--nproc writes Parquet files; it cannot fill --table")
         used_seed = fresh_seed() if seed is None else seed
         started = time.perf_counter()
         parts = sample_to_parquet(
             model_file, n, output, n_parts=nproc, seed=used_seed, chunk_rows=chunk_rows
         )
-        _say(
+        say(
             quiet,
             f"Wrote {n:,} rows as {len(parts)} Parquet files in {output} in "
             f"{time.perf_counter() - started:.1f} s (seed {used_seed}; pass --seed {used_seed} "
             "and the same --nproc to repeat)",
         )
         return
-    check_output(output)
+    if_exists = if_exists.lower()
+    check_target(output, table, if_exists)
     model = TVAE.load(model_file, device=device)
     conditions = parse_where(where or [], model)
     used_seed = fresh_seed() if seed is None else seed
     started = time.perf_counter()
-    if conditions:
-        chunks = conditional_chunks(model, n, chunk_rows, conditions, used_seed)
-    elif n == 0:
-        chunks = iter([pd.DataFrame(columns=list(model.feature_names_in_))])
-    else:
-        chunks = model.sample_chunks(n, chunk_rows, random_state=used_seed)
-    with tqdm(total=n, unit="row", unit_scale=True, desc="Sampling", disable=quiet) as bar:
-        written = write_table_chunks(output, _counted(chunks, bar))
-    _say(
+    with threads_chosen(threads), limited_threads():
+        if conditions:
+            chunks = conditional_chunks(model, n, chunk_rows, conditions, used_seed)
+        elif n == 0:
+            chunks = iter([pd.DataFrame(columns=list(model.feature_names_in_))])
+        else:
+            chunks = model.sample_chunks(n, chunk_rows, random_state=used_seed)
+        with tqdm(total=n, unit="row", unit_scale=True, desc="Sampling", disable=quiet) as bar:
+            written = write_target(output, table, if_exists, _counted(chunks, bar))
+    say(
         quiet,
-        f"Wrote {written:,} rows to {output} in {time.perf_counter() - started:.1f} s "
-        f"(seed {used_seed}; pass --seed {used_seed} to repeat)",
+        f"Wrote {written:,} rows to {describe_target(output, table)} in "
+        f"{time.perf_counter() - started:.1f} s (seed {used_seed}; pass --seed {used_seed} to "
+        "repeat)",
     )
 
 
@@ -272,6 +300,7 @@ def evaluate(
     ] = None,
     discrete: Discrete = None,
     metadata: Metadata = None,
+    sep: Sep = None,
     as_json: Json = False,
 ) -> None:
     """Score how close SYNTH is to REAL: quality, column shapes and pairs, efficacy, privacy."""
@@ -282,9 +311,14 @@ def evaluate(
     check_input(synthetic, "synthetic table")
     if holdout is not None:
         check_input(holdout, "holdout table")
+    # --target without --holdout: tvae.evaluate warns that efficacy is skipped (one stderr line)
+    if report is not None:
+        _need_matplotlib()
     kinds = read_kinds_file(metadata) if metadata is not None else None
-    real_frame, synthetic_frame = read_table(real), read_table(synthetic)
-    holdout_frame = read_table(holdout) if holdout is not None else None
+    delimiter = parse_sep(sep)
+    real_frame = read_table(real, sep=delimiter)
+    synthetic_frame = read_table(synthetic, sep=delimiter)
+    holdout_frame = read_table(holdout, sep=delimiter) if holdout is not None else None
     columns = [c for item in discrete or [] for c in item.split(",") if c.strip()]
     result = run_evaluation(
         real_frame,
@@ -303,8 +337,6 @@ def evaluate(
         return
     typer.echo(result.summary())
     typer.echo(shape_lines(result.column_shapes))
-    if target is not None and holdout is None:
-        typer.echo("(ML efficacy needs --holdout: real rows the model was not trained on)")
     if report is not None:
         typer.echo(f"Wrote the report to {report}")
 
@@ -325,67 +357,16 @@ def inspect(
         typer.echo(render_inspect(info))
 
 
-@app.command(epilog="\b\nExample:\n  tvae demo -o synthetic_adult.csv --epochs 50")
-def demo(
-    output: Annotated[
-        Path, typer.Option("-o", "--output", help="Where to write the synthetic rows.")
-    ] = Path("tvae-demo.csv"),
-    epochs: Annotated[
-        int | None,
-        typer.Option("--epochs", min=1, help="Passes over the table [default: tvae's schedule]."),
-    ] = None,
-    rows: Annotated[
-        int | None,
-        typer.Option("--rows", min=1, help="Synthetic rows to write [default: as many as real]."),
-    ] = None,
-    train_rows: Annotated[
-        int | None,
-        typer.Option("--train-rows", min=1, help="Train on a random slice of this many rows."),
-    ] = None,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the whole run.")] = 0,
-    report: Annotated[
-        Path | None, typer.Option("--report", help="Also write an HTML quality report.")
-    ] = None,
-    quiet: Quiet = False,
-) -> None:
-    """Train on the bundled adult census table, write synthetic rows, show how close they are."""
-    from tvae.datasets import DEMO_DISCRETE_COLUMNS, load_demo
-    from tvae.io import check_output, write_table_chunks
-    from tvae.synthesizer import TVAE
+app.command(epilog="\b\nExample:\n  tvae demo -o synthetic_adult.csv --epochs 50")(demo)
 
-    check_output(output)
-    real = load_demo()
-    if train_rows is not None and train_rows < len(real):
-        real = real.sample(train_rows, random_state=seed).reset_index(drop=True)
-    n_rows = rows or len(real)
-    _say(quiet, f"Training on {len(real):,} rows of the adult census table")
-    # tvae's default schedule (one-cycle learning rate, see tvae.schedule) reaches the
-    # reference's 300-epoch quality in a fraction of its time; --epochs keeps one-cycle.
-    schedule = {} if epochs is None else {"epochs": epochs, "lr_schedule": "onecycle"}
-    model = TVAE(verbose=not quiet, random_state=seed, **schedule)
-    model.fit(real, discrete_columns=DEMO_DISCRETE_COLUMNS)
-    written = write_table_chunks(output, model.sample_chunks(n_rows, 100_000, random_state=seed))
-    seconds = model.training_summary_["fit_seconds"]
-    _say(quiet, f"Trained in {seconds:.0f} s; wrote {written:,} synthetic rows to {output}")
-    if quiet:
-        return
-    from tvae.io import read_table
 
-    synthetic = read_table(output)
+def _need_matplotlib() -> None:
     try:
-        from tvae.evaluation import evaluate as run_evaluation
-    except ImportError:  # evaluation extras missing: fall back to simple comparisons
-        run_evaluation = None
-    if run_evaluation is not None:
-        result = run_evaluation(
-            real, synthetic, discrete_columns=DEMO_DISCRETE_COLUMNS, loss_values=model.loss_values
-        )
-        typer.echo(result.summary())
-        typer.echo(shape_lines(result.column_shapes, limit=5))
-        if report is not None:
-            result.to_html(report)
-            typer.echo(f"Wrote the report to {report}")
-    typer.echo(demo_comparisons(real, synthetic, DEMO_NUMBERS, DEMO_LABELS))
+        import matplotlib  # noqa: F401
+    except ImportError as error:
+        raise ImportError(
+            "--report draws plots with matplotlib: pip install 'tvae[report]'"
+        ) from error
 
 
 def main() -> None:

@@ -40,6 +40,21 @@ def check_model_output(path: Path) -> None:
         raise NotADirectoryError(f"cannot save the model under {str(path.parent)!r}: not a folder")
 
 
+SEP_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+
+
+def parse_sep(sep: str | None) -> str | None:
+    """``--sep``: one character, or ``tab``/``\\t``, ``comma``, ``semicolon``, ``pipe``."""
+    if sep is None:
+        return None
+    value = SEP_NAMES.get(sep.lower(), sep)
+    if len(value) != 1:
+        raise InvalidParameterError(
+            f"--sep {sep!r} must be one character (e.g. ';' or '|') or 'tab'"
+        )
+    return value
+
+
 def fresh_seed() -> int:
     """A new seed from OS entropy (never the global RNG), printed so a run can be repeated."""
     return int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
@@ -135,10 +150,24 @@ def parse_where(items: list[str], model: Any) -> dict[Any, Any]:
         low, dots, high = text.partition("..")
         if dots and low.strip() and high.strip():
             value: Any = (_parse_value(item, column, low), _parse_value(item, column, high))
+            _check_order(item, name, *value)
         else:
             value = _parse_value(item, column, text)
         conditions[column.name] = value
     return conditions
+
+
+def _check_order(item: str, name: str, low: Any, high: Any) -> None:
+    """A range ``low..high`` must not have low above high."""
+    try:
+        reversed_range = bool(low > high)
+    except TypeError:  # values that do not compare (text): the library judges them
+        return
+    if reversed_range:
+        raise InvalidParameterError(
+            f"--where {item!r}: for column {name!r} the low end {low!r} is above the high end "
+            f"{high!r}; write it as {name}={high}..{low}"
+        )
 
 
 def _parse_value(item: str, column: Any, text: str) -> Any:

@@ -6,6 +6,14 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
 
+def say(quiet: bool, text: str = "", *, err: bool = False) -> None:
+    """Print ``text`` (on stderr with ``err``) unless ``quiet``."""
+    if not quiet:
+        import typer
+
+        typer.echo(text, err=err)
+
+
 def human_bytes(size: int) -> str:
     value = float(size)
     for unit in ("B", "KB", "MB", "GB"):
@@ -29,6 +37,12 @@ def render_inspect(info: dict) -> str:
             f"in {training.get('fit_seconds', float('nan')):.1f} s on {training.get('device')}; "
             f"final loss {training.get('final_loss', float('nan')):.4g}"
         )
+        if training.get("lr_schedule") is not None:
+            lines.append(
+                f"Schedule:    {training.get('epochs')} epochs, batch size "
+                f"{training.get('batch_size')}, learning rate {training.get('learning_rate'):g} "
+                f"({training.get('lr_schedule')})"
+            )
     encoder = tuple(params.get("compress_dims", ()))
     decoder = tuple(params.get("decompress_dims", ()))
     lines.append(

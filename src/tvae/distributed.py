@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -45,6 +44,7 @@ from tvae.prior import LatentPrior, load_prior
 from tvae.schedule import Schedule, resolve_schedule
 from tvae.shards import READ_ROWS, SHUFFLE_ROWS, ParquetSource, fit_transformer
 from tvae.shards import iter_encoded_batches as _encoded_batches
+from tvae.threads import usable_cpus
 from tvae.training import (
     LoopHooks,
     TrainingConfig,
@@ -57,6 +57,7 @@ from tvae.transformer import TableTransformer
 
 FIT_SAMPLE_ROWS = 100_000  # rows the transformer is fitted on when transformer_sample_size is None
 RESUME_IGNORED = ("verbose", "device", "enable_gpu")  # params that may change between attempts
+ERROR_DIR_ENV = "TVAE_WORKER_ERRORS"  # folder where launched workers leave their error message
 
 
 @dataclass(frozen=True)
@@ -381,52 +382,34 @@ def _check_same_params(saved: dict, model: Any, folder: Any) -> None:
         )
 
 
-# ---------------------------------------------------------------------- launching
-def launch(nproc: int, argv: Sequence[str], *, max_restarts: int = 0) -> int:
-    """Run ``python -m tvae.distributed ARGV`` as ``nproc`` torchrun workers on this machine.
+# ---------------------------------------------------------------------- the worker
+def _report(error: Exception, ctx: DistContext) -> None:
+    """A worker's error: to the launcher's folder (``tvae fit --nproc``) or to stderr."""
+    folder = os.environ.get(ERROR_DIR_ENV)
+    if folder and Path(folder).is_dir():
+        one_line = " ".join(str(error).split()) or type(error).__name__
+        (Path(folder) / f"rank-{ctx.rank:05d}").write_text(one_line, encoding="utf-8")
+    else:
+        print(f"error (rank {ctx.rank}): {error}", file=sys.stderr)
 
-    Returns torchrun's exit code. Each worker gets ``cpu_count // nproc`` threads.
+
+def main(argv: Sequence[str] | None = None, *, raise_errors: bool = False) -> int:
+    """The worker program: ``python -m tvae.distributed fit DATA -o MODEL [options]``.
+
+    ``python -m tvae.distributed torchrun ...`` is torchrun itself, quiet about failed workers
+    (what :func:`launch` runs). With ``raise_errors`` an error propagates instead of being
+    printed (one process, in the caller's own process).
     """
-    if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
-        raise InvalidParameterError(f"nproc must be a positive integer, got {nproc=}")
-    env = dict(os.environ)
-    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone",
-        f"--nproc-per-node={nproc}", f"--max-restarts={max_restarts}",
-        "-m", "tvae.distributed", *argv,
-    ]  # fmt: skip
-    return subprocess.call(command, env=env)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["torchrun"]:
+        from tvae.launch import quiet_torchrun
 
-
-def fit_command(data: Any, output: Any, *, nproc: int = 1, **options: Any) -> int:
-    """``tvae fit ... --nproc N``: N workers under torchrun (N = 1: in this process).
-
-    ``options`` are the worker's long options by name (``epochs=10``, ``discrete=["a,b"]``,
-    ``resume=True``); None and False are left out.
-    """
-    if options.get("resume") and options.get("checkpoint_dir") is None:
-        raise InvalidParameterError("--resume needs --checkpoint-dir, the folder to resume from")
-    ParquetSource.open(data)  # a missing or empty source fails here, before any launch
-    argv = ["fit", str(data), "-o", str(output)]
-    for name, value in options.items():
-        flag = "--" + name.replace("_", "-")
-        if value is True:
-            argv.append(flag)
-        elif isinstance(value, (list, tuple)):
-            argv += [item for v in value for item in (flag, str(v))]
-        elif value is not None and value is not False:
-            argv += [flag, str(value)]
-    return main(argv) if nproc == 1 else launch(nproc, argv)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """The worker program: ``python -m tvae.distributed fit DATA -o MODEL [options]``."""
+        return quiet_torchrun(argv[1:])
     args = _parser().parse_args(argv)
     from tvae.synthesizer import TVAE
 
     ctx = DistContext.from_env()
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // ctx.local_world_size))
+    torch.set_num_threads(args.threads or max(1, usable_cpus() // ctx.local_world_size))
     discrete = [c for item in args.discrete or [] for c in item.split(",") if c]
     try:
         given = {"epochs": args.epochs, "batch_size": args.batch_size}  # None: TVAE's default
@@ -444,8 +427,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.data, discrete, metadata=kinds, checkpoint_dir=args.checkpoint_dir,
             checkpoint_every=args.checkpoint_every, resume=args.resume,
         )  # fmt: skip
-    except TVAEError as error:
-        print(f"error (rank {ctx.rank}): {error}", file=sys.stderr)
+    except (TVAEError, ValueError, TypeError, OSError) as error:
+        if raise_errors:
+            raise
+        _report(error, ctx)
         return 1
     if ctx.is_main:
         model.save(args.output)
@@ -479,6 +464,7 @@ def _parser():
     fit.add_argument("--checkpoint-dir", default=None)
     fit.add_argument("--checkpoint-every", type=int, default=1, help="epochs between checkpoints")
     fit.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    fit.add_argument("--threads", type=int, default=None, help="torch threads per worker")
     fit.add_argument("-q", "--quiet", action="store_true")
     return parser
 

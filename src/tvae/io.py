@@ -9,21 +9,25 @@ memory can be written; the file appears under its name only once it is complete.
 from __future__ import annotations
 
 import bz2
+import csv
 import gzip
+import io
 import lzma
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 
-from tvae.errors import InvalidParameterError
+from tvae.errors import InvalidDataError, InvalidParameterError
+from tvae.files import atomic_write
 
 COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip", ".zst": "zstd"}
 TEXT_FORMATS = {".csv": ",", ".txt": ",", ".tsv": "\t", ".tab": "\t"}
 PARQUET_SUFFIXES = (".parquet", ".pq")
 WRITE_COMPRESSIONS = {None: open, "gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}
+DELIMITERS = (",", ";", "\t", "|")  # the ones sniffed, in order of preference
+SNIFF_CHARS, SNIFF_LINES = 65_536, 50
 
 
 def table_format(path: str | os.PathLike) -> tuple[str, str | None]:
@@ -55,8 +59,13 @@ def _parquet():
     return pyarrow, pyarrow.parquet
 
 
-def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a CSV, TSV or Parquet file (or a folder of Parquet files) into a DataFrame."""
+def read_table(path: str | os.PathLike, sep: str | None = None) -> pd.DataFrame:
+    """Read a CSV, TSV or Parquet file (or a folder of Parquet files) into a DataFrame.
+
+    ``sep`` is the delimiter of a text file; by default ``.tsv`` files use tabs and ``.csv``
+    and ``.txt`` files the delimiter found on their first lines (``,`` ``;`` tab or ``|``).
+    A text file read as one column whose name holds a likely delimiter is refused.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"data file {str(path)!r} does not exist")
@@ -67,16 +76,65 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     if kind == "parquet":
         _parquet()
         return pd.read_parquet(path)
+    chosen = sep
+    if sep is None:
+        sep = "\t" if kind == "tsv" else sniff_delimiter(path, compression)
     try:
-        return pd.read_csv(
-            path, sep="\t" if kind == "tsv" else ",", compression=compression, low_memory=False
-        )
+        frame = pd.read_csv(path, sep=sep, compression=compression, low_memory=False)
     except pd.errors.EmptyDataError as error:
         raise pd.errors.EmptyDataError(f"data file {str(path)!r} is empty") from error
     except UnicodeDecodeError as error:
         raise ValueError(
             f"data file {str(path)!r} is not UTF-8 text ({error.reason}); is it really {kind}?"
         ) from None
+    if chosen is None:  # a delimiter the user gave is honoured as is
+        _check_not_one_glued_column(path, frame, sep)
+    return frame
+
+
+def sniff_delimiter(path: str | os.PathLike, compression: str | None = None) -> str:
+    """The delimiter of a text table from its first lines: ``,`` ``;`` tab or ``|``.
+
+    The delimiter that splits every sampled row into the same number (above one) of fields
+    wins, the most fields first; failing that, the one that splits the header most; else ``,``.
+    """
+    opener = WRITE_COMPRESSIONS.get(compression)
+    if opener is None:  # zip, zstd: not sniffed
+        return ","
+    try:
+        with opener(path, "rt", encoding="utf-8", newline="") as handle:
+            sample = handle.read(SNIFF_CHARS)
+    except (OSError, UnicodeDecodeError, EOFError, lzma.LZMAError):
+        return ","  # pandas reports the problem with the file itself
+    complete = len(sample) < SNIFF_CHARS
+    lines = sample.splitlines(keepends=True)
+    if not complete and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut short
+    text = "".join(lines[:SNIFF_LINES])
+    best, best_key = ",", (False, 1)
+    for delimiter in DELIMITERS:
+        rows = [row for row in csv.reader(io.StringIO(text), delimiter=delimiter) if row]
+        if not rows:
+            continue
+        widths = {len(row) for row in rows}
+        key = (len(widths) == 1 and len(rows[0]) > 1, len(rows[0]))
+        if key > best_key:
+            best, best_key = delimiter, key
+    return best
+
+
+def _check_not_one_glued_column(path: Path, frame: pd.DataFrame, sep: str) -> None:
+    if frame.shape[1] != 1:
+        return
+    header = str(frame.columns[0])
+    found = [d for d in DELIMITERS if d != sep and d in header]
+    if found:
+        shown = ", ".join(repr(d) for d in found)
+        raise InvalidDataError(
+            f"data file {str(path)!r} was read with delimiter {sep!r} as one column named "
+            f"{header[:60]!r}, whose name holds {shown}, a likely delimiter; pass --sep "
+            f"{found[0]!r} (or read_table(..., sep={found[0]!r})) to split it"
+        )
 
 
 def _string_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -110,19 +168,11 @@ def write_table_chunks(path: str | os.PathLike, chunks: Iterable[pd.DataFrame]) 
     """
     path = Path(path)
     kind, compression = check_output(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private; give the usual mode
-    try:
+    with atomic_write(path) as temporary:
         if kind == "parquet":
             n_rows = _write_parquet(temporary, chunks)
         else:
             n_rows = _write_text(temporary, chunks, "\t" if kind == "tsv" else ",", compression)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
     return n_rows
 
 
@@ -161,9 +211,3 @@ def _write_parquet(path: str, chunks: Iterable[pd.DataFrame]) -> int:
     if writer is None:
         raise ValueError("no rows to write: the table is empty and has no columns")
     return n_rows
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -20,6 +19,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from tvae.errors import ModelFileError
+from tvae.files import atomic_write
 
 FILE_FORMAT = "tvae-model"
 FORMAT_VERSION = 1
@@ -50,16 +50,8 @@ def save_model(
         "description": description_json,
         "sha256": checksum(description_json, cpu_tensors),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private; give the usual mode
-    try:
+    with atomic_write(path) as temporary:
         save_file(cpu_tensors, temporary, metadata=metadata)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
     return path
 
 
@@ -165,9 +157,3 @@ def inspect_model(path: str | os.PathLike) -> dict:
         raise ModelFileError(
             f"{str(path)!r} holds an inconsistent model description: {error!r}"
         ) from error
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from tvae.errors import InvalidDataError, InvalidParameterError
+from tvae.threads import usable_cpus
 from tvae.transformer.identifier import seeded_id_offset
 
 try:  # pyarrow is the `parquet` extra: fail with a clear message only when it is needed.
@@ -398,7 +399,7 @@ def sample_to_parquet(
     processes = n_parts if processes is None else max(1, min(processes, n_parts))
     if processes == 1:
         return [_write_part(*job) for job in jobs]
-    threads = max(1, (os.cpu_count() or 1) // processes)
+    threads = max(1, usable_cpus() // processes)
     with ProcessPoolExecutor(
         processes, mp_context=get_context("spawn"), initializer=_limit_threads, initargs=(threads,)
     ) as pool:

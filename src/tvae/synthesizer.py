@@ -33,6 +33,7 @@ from tvae.schedule import (
     resolve_schedule,
 )
 from tvae.streaming import iter_chunks
+from tvae.threads import uses_threads
 from tvae.training import (
     LR_SCHEDULES,
     TrainingConfig,
@@ -205,6 +206,7 @@ class TVAE(BaseEstimator):
         return np.random.SeedSequence(self.random_state)
 
     # ------------------------------------------------------------------ fit
+    @uses_threads
     def fit(
         self,
         train_data: pd.DataFrame | np.ndarray,
@@ -424,6 +426,7 @@ class TVAE(BaseEstimator):
             self._ids_issued = issued  # the stream restarts on the new device; IDs go on
 
     # ------------------------------------------------------------------ sample
+    @uses_threads
     @torch.no_grad()
     def sample(
         self,

@@ -1,7 +1,7 @@
 """Our quality scores agree with sdmetrics' single-table QualityReport (run where it is installed).
 
-Run in the benchmark environment, e.g.
-``PYTHONPATH=src .venv-bench/bin/python -m pytest tests/evaluation/test_sdmetrics_agreement.py``.
+sdmetrics caps pandas below 3, so these run in an environment of their own (``.ci/run``:
+``.venv-agreement`` with ``pip install -e ".[dev,agreement]"``) and skip where it is absent.
 """
 
 from __future__ import annotations

@@ -1,0 +1,36 @@
+"""Options shared by several ``tvae`` verbs: one definition each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+Seed = Annotated[int | None, typer.Option("--seed", min=0, help="Seed for reproducible results.")]
+Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="No progress bars or summaries.")]
+Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+Discrete = Annotated[
+    list[str] | None,
+    typer.Option("--discrete", help="Categorical columns, comma-separated (repeatable)."),
+]
+Metadata = Annotated[
+    Path | None,
+    typer.Option(
+        "--metadata",
+        help='JSON file of column kinds, {"col": "numerical" | "categorical" | "boolean" | '
+        '"datetime" | "id", ...}, or SDV metadata with a "columns" section.',
+    ),
+]
+Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")]
+Sep = Annotated[
+    str | None,
+    typer.Option("--sep", help="Delimiter of text tables: , ; tab | [default: detected]."),
+]
+Table = Annotated[
+    str | None, typer.Option("--table", help="Table in the database URL (read or written).")
+]
+Threads = Annotated[
+    int | None,
+    typer.Option("--threads", min=1, help="CPU threads [default: the CPUs this process may use]."),
+]

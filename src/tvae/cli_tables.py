@@ -1,0 +1,90 @@
+"""Where the command line reads and writes tables: files (CSV, TSV, Parquet) or SQL databases.
+
+A DATA argument or ``-o`` value that looks like a SQLAlchemy URL (``sqlite:///data.db``,
+``duckdb:///data.duckdb``, ``postgresql://...``) is a database, used with ``--table NAME`` (or,
+for reading, ``--query SQL``); anything else is a file whose extension gives the format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from tvae.cli_parsing import check_input, parse_sep
+from tvae.errors import InvalidParameterError
+from tvae.sql import is_database_url
+
+
+def check_source(data: str, table: str | None, query: str | None, what: str = "data") -> None:
+    """Check a table to read (before any long work): a file that exists, or a URL + table."""
+    if is_database_url(data):
+        if (table is None) == (query is None):
+            raise InvalidParameterError(
+                f"{what} {data!r} is a database: give --table NAME or --query SQL (one of them)"
+            )
+        return
+    if table is not None or query is not None:
+        raise InvalidParameterError(
+            f"--table and --query read from a database URL such as sqlite:///data.db; "
+            f"{data!r} is a file"
+        )
+    check_input(Path(data), f"{what} file")
+
+
+def read_source(
+    data: str, *, sep: str | None = None, table: str | None = None, query: str | None = None
+) -> pd.DataFrame:
+    """The table at ``data``: a file (``sep`` for text files), or a database table or query."""
+    check_source(data, table, query)
+    if is_database_url(data):
+        from tvae.sql import read_sql
+
+        return read_sql(data, table=table, query=query)
+    from tvae.io import read_table, table_format
+
+    path = Path(data)
+    if path.is_file():
+        table_format(path)  # an unknown extension fails before anything else
+    return read_table(path, sep=parse_sep(sep))
+
+
+def check_target(output: str, table: str | None, if_exists: str) -> None:
+    """Check that rows can be written to ``output`` (a file, or a database ``table``)."""
+    if is_database_url(output):
+        if table is None:
+            raise InvalidParameterError(
+                f"-o {output!r} is a database: give --table NAME, the table to write"
+            )
+        from tvae.sql import check_sql_output
+
+        check_sql_output(output, table, if_exists)
+        return
+    if table is not None:
+        raise InvalidParameterError(
+            f"--table writes to a database URL such as sqlite:///out.db; {output!r} is a file"
+        )
+    if if_exists != "fail":
+        raise InvalidParameterError("--if-exists applies to database tables only")
+    from tvae.io import check_output
+
+    check_output(output)
+
+
+def write_target(
+    output: str, table: str | None, if_exists: str, chunks: Iterable[pd.DataFrame]
+) -> int:
+    """Write ``chunks`` to ``output`` (file or database table); return the row count."""
+    if is_database_url(output):
+        from tvae.sql import write_sql_chunks
+
+        return write_sql_chunks(output, table or "", chunks, if_exists)
+    from tvae.io import write_table_chunks
+
+    return write_table_chunks(output, chunks)
+
+
+def describe_target(output: str, table: str | None) -> str:
+    """``out.csv`` or ``table 'synthetic' in sqlite:///out.db``, for messages."""
+    return f"table {table!r} in {output}" if is_database_url(output) else output

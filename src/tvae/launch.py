@@ -1,0 +1,88 @@
+"""Launching data-parallel training from the command line: ``tvae fit ... --nproc N``.
+
+:func:`launch` runs N workers (``python -m tvae.distributed fit ...``) under torchrun on this
+machine. A worker that fails leaves its one-line message in a folder the launcher reads; the
+launcher raises it once (:class:`WorkerError`), and torchrun's own failure traceback and log,
+which repeat what the worker said, are kept quiet (:func:`quiet_torchrun`).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tvae.distributed import ERROR_DIR_ENV, main
+from tvae.errors import InvalidParameterError, TVAEError
+from tvae.shards import ParquetSource
+from tvae.threads import usable_cpus
+
+
+class WorkerError(TVAEError, RuntimeError):
+    """A torchrun worker stopped on an error (its message, reported once by the launcher)."""
+
+
+def launch(nproc: int, argv: Sequence[str], *, max_restarts: int = 0) -> int:
+    """Run ``python -m tvae.distributed ARGV`` as ``nproc`` torchrun workers on this machine.
+
+    Returns torchrun's exit code; a worker that stops on an error raises :class:`WorkerError`
+    with its one-line message (once, not once per worker, and without torchrun's traceback).
+    Each worker gets ``usable_cpus() // nproc`` threads.
+    """
+    if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
+        raise InvalidParameterError(f"nproc must be a positive integer, got {nproc=}")
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", str(max(1, usable_cpus() // nproc)))
+    with tempfile.TemporaryDirectory(prefix="tvae-workers-") as errors:
+        env[ERROR_DIR_ENV] = errors
+        command = [
+            sys.executable, "-m", "tvae.distributed", "torchrun", "--standalone",
+            f"--nproc-per-node={nproc}", f"--max-restarts={max_restarts}",
+            "-m", "tvae.distributed", *argv,
+        ]  # fmt: skip
+        code = subprocess.call(command, env=env)
+        messages = [p.read_text(encoding="utf-8") for p in sorted(Path(errors).glob("rank-*"))]
+    if code and messages:
+        raise WorkerError("; ".join(dict.fromkeys(m.strip() for m in messages if m.strip())))
+    return code
+
+
+def quiet_torchrun(argv: Sequence[str]) -> int:
+    """torchrun without its traceback and failure log: the workers report their own errors."""
+    import logging
+
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
+
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
+    try:
+        run(parse_args(list(argv)))
+    except ChildFailedError as error:
+        _, failure = error.get_first_failure()
+        return failure.exitcode if failure.exitcode > 0 else 1
+    return 0
+
+
+def fit_command(data: Any, output: Any, *, nproc: int = 1, **options: Any) -> int:
+    """``tvae fit ... --nproc N``: N workers under torchrun (N = 1: in this process).
+
+    ``options`` are the worker's long options by name (``epochs=10``, ``discrete=["a,b"]``,
+    ``resume=True``); None and False are left out.
+    """
+    if options.get("resume") and options.get("checkpoint_dir") is None:
+        raise InvalidParameterError("--resume needs --checkpoint-dir, the folder to resume from")
+    ParquetSource.open(data)  # a missing or empty source fails here, before any launch
+    argv = ["fit", str(data), "-o", str(output)]
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            argv.append(flag)
+        elif isinstance(value, (list, tuple)):
+            argv += [item for v in value for item in (flag, str(v))]
+        elif value is not None and value is not False:
+            argv += [flag, str(value)]
+    return main(argv, raise_errors=True) if nproc == 1 else launch(nproc, argv)

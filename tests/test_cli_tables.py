@@ -1,0 +1,154 @@
+"""Tables the command line reads and writes: delimiters of text files, and SQL databases."""
+
+from __future__ import annotations
+
+import sys
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import tvae
+from tvae import TVAE
+from tvae.cli import app
+from tvae.errors import InvalidDataError
+from tvae.io import read_table, sniff_delimiter
+
+runner = CliRunner()
+
+
+def run(*args, ok: bool = True):
+    result = runner.invoke(app, [str(a) for a in args])
+    if ok:
+        assert result.exit_code == 0, (result.output, result.exception)
+    return result
+
+
+def one_line_error(result, *words, code: int = 1) -> str:
+    assert result.exit_code == code, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and result.stderr.strip().endswith(errors[0]), result.stderr
+    assert "Traceback" not in result.output
+    for word in words:
+        assert word in errors[0], errors[0]
+    return errors[0]
+
+
+@pytest.fixture(scope="module")
+def real():
+    columns = ["age", "sex", "education", "income"]
+    return tvae.load_demo()[columns].sample(200, random_state=0).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- delimiters
+@pytest.mark.parametrize("sep", [";", "\t", "|", ","])
+def test_the_delimiter_of_a_csv_file_is_detected(real, tmp_path, sep):
+    path = tmp_path / "real.csv"
+    real.to_csv(path, sep=sep, index=False)
+    assert sniff_delimiter(path) == sep
+    pd.testing.assert_frame_equal(read_table(path), real)
+
+
+def test_quoted_fields_do_not_fool_the_detection(tmp_path):
+    path = tmp_path / "quoted.csv"
+    path.write_text('name;note\n"a, b";"x, y, z"\n"c";"d, e"\n')
+    assert sniff_delimiter(path) == ";"
+    assert list(read_table(path).columns) == ["name", "note"]
+    gz = tmp_path / "real.csv.gz"
+    pd.DataFrame({"a": [1, 2], "b": [3, 4]}).to_csv(gz, sep="|", index=False)
+    assert list(read_table(gz).columns) == ["a", "b"]
+
+
+def test_fit_learns_every_column_of_a_semicolon_csv(real, tmp_path):
+    path = tmp_path / "semicolon.csv"
+    real.to_csv(path, sep=";", index=False)
+    model = tmp_path / "m.tvae"
+    result = run("fit", path, "-o", model, "--epochs", "1", "-q")
+    assert result.stdout == ""
+    assert list(TVAE.load(model).feature_names_in_) == list(real.columns)
+
+
+def test_a_one_column_read_with_a_delimiter_in_its_header_is_refused(real, tmp_path):
+    path = tmp_path / "semicolon.tsv"  # the extension says tabs; the file has semicolons
+    real.to_csv(path, sep=";", index=False)
+    with pytest.raises(InvalidDataError, match="';'"):
+        read_table(path)
+    out = tmp_path / "m.tvae"
+    error = one_line_error(run("fit", path, "-o", out, "--epochs", "1", ok=False), "--sep")
+    assert "one column" in error and not out.exists()
+    run("fit", path, "-o", out, "--epochs", "1", "--sep", ";", "-q")
+    assert len(TVAE.load(out).feature_names_in_) == 4
+
+
+def test_sep_option_names_and_errors(real, tmp_path):
+    path = tmp_path / "tabs.txt"
+    real.to_csv(path, sep="\t", index=False)
+    run("fit", path, "-o", tmp_path / "m.tvae", "--epochs", "1", "--sep", "tab", "-q")
+    one_line_error(run("fit", path, "-o", tmp_path / "n.tvae", "--sep", "ab", ok=False), "--sep")
+    single = tmp_path / "single.csv"
+    single.write_text("age\n1\n2\n")
+    assert list(read_table(single).columns) == ["age"]  # one column, no delimiter: fine
+
+
+# ---------------------------------------------------------------- databases
+@pytest.fixture(params=["sqlite", "duckdb"])
+def database(request, real, tmp_path):
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+    if request.param == "duckdb":
+        pytest.importorskip("duckdb_engine")
+    url = f"{request.param}:///{tmp_path / ('data.' + request.param)}"
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as connection:
+        real.to_sql("people", connection, index=False)
+    engine.dispose()
+    return url
+
+
+def test_fit_and_sample_through_a_database(database, real, tmp_path):
+    model = tmp_path / "m.tvae"
+    run("fit", database, "--table", "people", "-o", model, "--epochs", "1", "--seed", "0", "-q")
+    assert list(TVAE.load(model).feature_names_in_) == list(real.columns)
+    query = "SELECT age, sex FROM people WHERE age > 30"
+    run("fit", database, "--query", query, "-o", tmp_path / "q.tvae", "--epochs", "1", "-q")
+    assert list(TVAE.load(tmp_path / "q.tvae").feature_names_in_) == ["age", "sex"]
+
+    out = database.replace("data.", "out.")
+    result = run("sample", model, "-n", "120", "-o", out, "--table", "synthetic", "--seed", "1",
+                 "--chunk-rows", "50")  # fmt: skip
+    assert "Wrote 120 rows to table 'synthetic' in" in result.stdout
+    from tvae.sql import read_sql
+
+    rows = read_sql(out, table="synthetic")
+    expected = TVAE.load(model).sample(120, random_state=1)
+    assert list(rows.columns) == list(real.columns) and len(rows) == 120
+    assert rows["sex"].tolist() == expected["sex"].tolist()
+    again = run("sample", model, "-n", "5", "-o", out, "--table", "synthetic", ok=False)
+    one_line_error(again, "synthetic", "already exists")
+    run("sample", model, "-n", "5", "-o", out, "--table", "synthetic", "--if-exists", "append",
+        "-q")  # fmt: skip
+    assert len(read_sql(out, table="synthetic")) == 125
+    run("sample", model, "-n", "7", "-o", out, "--table", "synthetic", "--if-exists", "replace",
+        "-q")  # fmt: skip
+    assert len(read_sql(out, table="synthetic")) == 7
+
+
+def test_database_errors_are_one_line(database, tmp_path):
+    model = tmp_path / "m.tvae"
+    one_line_error(run("fit", database, "-o", model, ok=False), "--table", "--query")
+    one_line_error(run("fit", database, "--table", "nobody", "-o", model, ok=False), "people")
+    bad_query = run("fit", database, "--query", "SELEKT 1", "-o", model, ok=False)
+    one_line_error(bad_query, "SELEKT")
+    missing = database.replace("data.", "missing.")
+    one_line_error(run("fit", missing, "--table", "people", "-o", model, ok=False), "missing.")
+    assert not any(p.name.startswith("missing.") for p in tmp_path.iterdir())  # not created
+    csv = tmp_path / "x.csv"
+    csv.write_text("a,b\n1,2\n")
+    one_line_error(run("fit", csv, "--table", "people", "-o", model, ok=False), "database URL")
+    assert not model.exists()
+
+
+def test_a_missing_sql_extra_is_named(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "sqlalchemy", None)  # as if not installed
+    url = f"sqlite:///{tmp_path / 'data.sqlite'}"
+    result = run("fit", url, "--table", "people", "-o", tmp_path / "m.tvae", ok=False)
+    one_line_error(result, "tvae[sql]")

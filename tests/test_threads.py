@@ -1,0 +1,95 @@
+"""Thread counts: CPUs the process may use (affinity, cgroup quota) and torch's setting."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import tvae
+import tvae.synthesizer
+import tvae.threads
+from tvae.threads import cgroup_cpu_limit, limited_threads, set_threads, usable_cpus
+
+
+def write(folder, **files):
+    for name, text in files.items():
+        path = folder / name.replace("__", "/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return folder
+
+
+def test_cgroup_v2_quota(tmp_path):
+    assert cgroup_cpu_limit(write(tmp_path / "a", **{"cpu.max": "150000 100000\n"})) == 1.5
+    assert cgroup_cpu_limit(write(tmp_path / "b", **{"cpu.max": "max 100000\n"})) is None
+    assert cgroup_cpu_limit(write(tmp_path / "c", **{"cpu.max": "garbage\n"})) is None
+    assert cgroup_cpu_limit(tmp_path / "none") is None
+
+
+def test_cgroup_v1_quota_in_each_layout(tmp_path):
+    flat = write(tmp_path / "a", **{"cpu.cfs_quota_us": "200000", "cpu.cfs_period_us": "100000"})
+    assert cgroup_cpu_limit(flat) == 2.0
+    nested = write(tmp_path / "b", **{"cpu,cpuacct__cpu.cfs_quota_us": "50000",
+                                      "cpu,cpuacct__cpu.cfs_period_us": "100000"})  # fmt: skip
+    assert cgroup_cpu_limit(nested) == 0.5
+    unlimited = write(tmp_path / "c", **{"cpu__cpu.cfs_quota_us": "-1",
+                                         "cpu__cpu.cfs_period_us": "100000"})  # fmt: skip
+    assert cgroup_cpu_limit(unlimited) is None
+
+
+def test_usable_cpus_is_the_affinity_capped_by_the_quota(tmp_path):
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert usable_cpus(tmp_path / "none") == affinity
+    assert usable_cpus(write(tmp_path / "a", **{"cpu.max": "100000 100000"})) == 1
+    assert usable_cpus(write(tmp_path / "b", **{"cpu.max": "30000 100000"})) == 1  # at least 1
+    assert usable_cpus(write(tmp_path / "c", **{"cpu.max": "6400000 100000"})) == affinity
+
+
+def test_limited_threads_sets_and_restores():
+    before = torch.get_num_threads()
+    with limited_threads(1) as n:
+        assert n == 1 and torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(tvae.InvalidParameterError, match="threads"), limited_threads(0):
+        pass
+    with pytest.raises(tvae.InvalidParameterError, match="threads"):
+        set_threads(-2)
+
+
+@pytest.fixture
+def two_threads():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)  # as torch starts on a 2-core machine
+    yield
+    torch.set_num_threads(previous)
+
+
+def test_fit_and_sample_run_on_the_usable_cpus(monkeypatch, two_threads):
+    seen = []
+    real_fit_loop = tvae.synthesizer.fit_loop
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real_fit_loop(*args, **kwargs)
+
+    monkeypatch.setattr(tvae.synthesizer, "fit_loop", spy)
+    monkeypatch.setattr(tvae.threads, "usable_cpus", lambda: 1)  # as in a 1-CPU container
+    before = torch.get_num_threads()
+    assert before == 2
+    table = pd.DataFrame({"x": np.arange(40.0), "c": ["a", "b"] * 20})
+    model = tvae.TVAE(epochs=1, random_state=0).fit(table)
+    assert seen == [1] and torch.get_num_threads() == before
+    monkeypatch.setattr(tvae.threads, "usable_cpus", lambda: 64)
+    try:
+        tvae.set_threads(2)
+        model.fit(table)
+        assert seen[-1] == 2  # set_threads wins over the automatic count
+    finally:
+        tvae.set_threads(None)
+    model.fit(table)
+    assert seen[-1] == before  # automatic: torch's own setting when the CPUs allow it
+    assert len(model.sample(5)) == 5 and torch.get_num_threads() == before
