@@ -226,3 +226,18 @@ def test_batched_mixture_fit_matches_scikit_learn_likelihood():
     expected = np.argsort(theirs.means_[:, 0])
     assert np.allclose(ours.weights.numpy()[order], theirs.weights_[expected], atol=0.01)
     assert np.allclose(covariances.numpy()[order], theirs.covariances_[expected], atol=0.02)
+
+
+def test_no_dependency_that_chance_or_the_marginals_explain():
+    rng = np.random.default_rng(0)
+    n = 2000
+    rare = np.zeros(n, dtype=int)
+    rare[[3, 500]] = 1  # a count that is 0 but in two rows
+    code = rng.integers(0, 300, n)
+    code[[3, 500]] = [1000, 1001]  # the rows where ``rare`` is 1 hold unique codes
+    flag = rng.integers(0, 2, n)  # a 0/1 indicator...
+    slope = rng.integers(0, 60, n)
+    slope[(flag == 1) & (slope == 0)] = 1  # ...never above the slope, as in covtype
+    frame = pd.DataFrame({"code": code, "rare": rare, "flag": flag, "slope": slope})
+    kinds = {c: "numerical" for c in frame.columns}
+    assert Dependencies.detect(frame, kinds).describe() == []

@@ -15,8 +15,11 @@ derives state from city and city from zip, which keeps zip -> state too.
 
 A determination needs evidence: the source must repeat (at most ``1 / MIN_ROWS_PER_VALUE`` of
 the rows distinct, and at most ``MAX_SOURCE_VALUES`` values), otherwise a column of nearly unique
-values would "determine" everything by chance. Constant columns are left out, and so are order
-pairs whose ranges do not overlap (clipping to the real range keeps those already).
+values would "determine" everything by chance; and the target must vary among the source's
+frequent values, otherwise a nearly constant target is "determined" by any column. Constant
+columns are left out, and so are orders that the columns' values alone make near certain
+(paired at random, fewer than 1 % of rows would break them: disjoint ranges, an indicator below
+a count): clipping and the learned marginals keep those already.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ MIN_ROWS_PER_VALUE = 5  # a source's values repeat this often on average
 MAX_SOURCE_VALUES = 1_000  # bounds the stored mapping
 MIN_ROWS = 20  # below this many rows, nothing is evidence enough
 PROBE_ROWS = 20_000  # candidates are first checked on this many rows, then on all
+MIN_RANDOM_BREAKS = 0.01  # an order random pairs would almost never break says nothing
 LABEL_KINDS = ("categorical", "boolean")
 SOURCE_KINDS = ("categorical", "boolean", "numerical")
 ORDER_KINDS = ("numerical", "datetime")
@@ -93,8 +97,10 @@ class Dependencies:
             for target in varied:
                 if target == source or rank[source] <= rank[target]:
                     continue
-                if _determines(codes[source][probe], codes[target][probe]) and _determines(
-                    codes[source], codes[target]
+                if (
+                    _determines(codes[source][probe], codes[target][probe])
+                    and _determines(codes[source], codes[target])
+                    and _witnessed(codes[source], codes[target])
                 ):
                     found.append((source, target))
         determinations = [_mapping(frame, s, t) for s, t in _parents(found, rank)]
@@ -225,6 +231,15 @@ def _determines(source: np.ndarray, target: np.ndarray) -> bool:
     return len(np.unique(pairs)) == len(np.unique(source))
 
 
+def _witnessed(source: np.ndarray, target: np.ndarray) -> bool:
+    """The mapping is seen on repeated values: among rows whose source value is held by at
+    least ``MIN_ROWS_PER_VALUE`` rows, the target takes two values or more. Otherwise a nearly
+    constant target (a count that is 0 but in two rows) is "determined" by any column whose
+    values at those two rows happen to be unique."""
+    frequent = np.bincount(source)[source] >= MIN_ROWS_PER_VALUE
+    return len(np.unique(target[frequent])) >= 2
+
+
 def _ranking(
     frame: pd.DataFrame, kinds: Mapping[Hashable, str], n_unique: Mapping[Hashable, int]
 ) -> dict[Hashable, tuple]:
@@ -273,7 +288,18 @@ def _ordered(low: pd.Series, high: pd.Series, overlap: bool = True) -> bool:
         return False
     if not overlap:
         return holds
-    return holds and bool(a.max() > b.min()) and bool((a != b).any())
+    return holds and bool((a != b).any()) and _informative(a, b)
+
+
+def _informative(low: pd.Series, high: pd.Series) -> bool:
+    """The order says more than the two columns' values do: paired at random, at least
+    ``MIN_RANDOM_BREAKS`` of the rows would break it (an indicator column <= a slope in degrees
+    holds in every row of covtype, and almost every random pairing keeps it too)."""
+    rng = np.random.default_rng(0)
+    rows = rng.choice(len(low), min(len(low), PROBE_ROWS), replace=False)
+    a = low.to_numpy()[rows]
+    b = high.to_numpy()[rng.permutation(rows)]
+    return bool(np.mean(a > b) >= MIN_RANDOM_BREAKS)
 
 
 def _derive(frame: pd.DataFrame, item: Determination) -> None:
