@@ -29,3 +29,11 @@ def test_wider_rows_get_proportionally_more_steps_within_bounds():
     assert (narrow.epochs, wide.epochs, widest.epochs) == (30, 90, 120)  # factor capped at 4
     tiny = resolve_schedule(*_defaults(), n_rows=50, width=10_000)
     assert tiny.epochs == 1_000  # a tiny table (one step per epoch) is capped
+
+
+def test_tables_of_many_columns_get_more_steps():
+    few = resolve_schedule(*_defaults(), n_rows=50_000, width=240, n_columns=15)
+    many = resolve_schedule(*_defaults(), n_rows=50_000, width=240, n_columns=55)  # covtype
+    assert (few.epochs, many.epochs) == (30, 67)  # 55 / 25 = 2.2 times the steps, rounded up
+    given = resolve_schedule(300, 500, None, "auto", n_rows=50_000, width=240, n_columns=55)
+    assert given.epochs == 300  # a given number of epochs is honoured

@@ -208,7 +208,7 @@ def train_sharded(
         encoder, decoder = model._build_networks(layout.width, network_seed, device)
         schedule = resolve_schedule(
             model.epochs, model.batch_size, model.learning_rate, model.lr_schedule, table.n_rows,
-            layout.width,
+            layout.width, len(transformer.columns),
         )  # fmt: skip
         batch_rows = -(-schedule.batch_size // ctx.world_size)  # per worker: same global batch
         steps = n_batches(n_batches(table.n_rows, ctx.world_size), batch_rows)  # every worker

@@ -254,7 +254,7 @@ class TVAE(BaseEstimator):
         )
         schedule = resolve_schedule(
             self.epochs, self.batch_size, self.learning_rate, self.lr_schedule, len(frame),
-            layout.width,
+            layout.width, len(transformer.columns),
         )  # fmt: skip
         config = TrainingConfig(
             epochs=schedule.epochs,
