@@ -106,11 +106,16 @@ class MixturePrior:
             self.weights.to(device), n_rows, replacement=True, generator=generator
         )  # (N,)
         noise = torch.randn((n_rows, len(self.active)), generator=generator, device=device)
-        draws = torch.empty_like(noise)  # (N, A)
         means, cholesky = self.means.to(device), self.cholesky.to(device)
-        for c in torch.unique(component).tolist():  # one matrix product per component
-            rows = torch.nonzero(component == c).squeeze(1)
-            draws[rows] = means[c] + noise[rows] @ cholesky[c].T
+        order = torch.argsort(component, stable=True)  # rows grouped by component
+        counts = torch.bincount(component, minlength=len(self.weights)).tolist()
+        blocks = [
+            means[c] + block @ cholesky[c].T  # one matrix product per component
+            for c, block in enumerate(noise[order].split(counts))
+            if len(block)
+        ]
+        draws = torch.empty_like(noise)  # (N, A)
+        draws[order] = torch.cat(blocks)
         z[:, self.active.to(device)] = draws
         return z
 
