@@ -117,8 +117,9 @@ def test_dependencies_are_detected_in_fit(dependent_frame):
     )  # fmt: skip
     described = found.describe()
     # one parent per derived column; equal columns chain from the first (level -> copy)
-    parents = {d["target"]: d["source"] for d in described if d["type"] == "determines"}
+    parents = {d.target: d.source for d in found.determinations}
     assert parents == {"copy": "level", "level_num": "copy"}
+    assert {"type": "determines", "source": "level", "target": "level_num"} in described
     assert {"type": "order", "low": "start", "high": "end"} in described
     assert not any("noise" in d.values() for d in described)
 
@@ -241,3 +242,21 @@ def test_no_dependency_that_chance_or_the_marginals_explain():
     frame = pd.DataFrame({"code": code, "rare": rare, "flag": flag, "slope": slope})
     kinds = {c: "numerical" for c in frame.columns}
     assert Dependencies.detect(frame, kinds).describe() == []
+
+
+def test_a_column_determined_by_two_unlinked_columns_keeps_both():
+    rng = np.random.default_rng(0)
+    n = 1200
+    year = rng.choice([94, 95], n)
+    # two codes, each determining the year, neither determining the other (census' migration)
+    region = np.where(year == 94, rng.choice(["r1", "r2"], n), rng.choice(["r3", "r4"], n))
+    area = np.where(year == 94, rng.choice(["a1", "a2", "a3"], n), rng.choice(["a4", "a5"], n))
+    frame = pd.DataFrame({"region": region, "area": area, "year": year, "x": rng.normal(size=n)})
+    model = TVAE(epochs=2, batch_size=300, random_state=0).fit(frame)
+    described = model.metadata_.dependencies
+    assert {"type": "determines", "source": "region", "target": "year"} in described
+    assert {"type": "determines", "source": "area", "target": "year"} in described
+    rows = model.sample(3000)
+    for source in ("region", "area"):
+        mapping = dict(zip(frame[source], frame["year"], strict=True))
+        assert (rows["year"] == rows[source].map(mapping)).all()

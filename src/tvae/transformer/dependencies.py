@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -52,6 +53,7 @@ class Determination:
     target: Hashable
     keys: list  # source values
     values: list  # the target value of each key
+    counts: list | None = None  # real rows holding each key (to pick a source for a target)
 
     def describe(self) -> dict:
         return {"type": "determines", "source": self.source, "target": self.target}
@@ -74,6 +76,9 @@ class Dependencies:
 
     determinations: list[Determination] = field(default_factory=list)
     orders: list[Order] = field(default_factory=list)
+    # determinations of a target by a source other than its parent: kept by repairing that
+    # source where it disagrees (census: three migration codes each determine "year")
+    checks: list[Determination] = field(default_factory=list)
 
     # ------------------------------------------------------------------ finding them
     @classmethod
@@ -103,7 +108,12 @@ class Dependencies:
                     and _witnessed(codes[source], codes[target])
                 ):
                     found.append((source, target))
-        determinations = [_mapping(frame, s, t) for s, t in _parents(found, rank)]
+        parents = _parents(found, rank)
+        determinations = [_mapping(frame, s, t) for s, t in parents]
+        derived = {t for _, t in parents}
+        checks = [
+            _mapping(frame, s, t) for s, t in found if (s, t) not in parents and s not in derived
+        ]  # a derived source is repaired through its own parent: not checked here
         linked = {d.source for d in determinations} | {d.target for d in determinations}
         candidates = [
             c for c in varied if kinds.get(c) in ORDER_KINDS and c not in linked
@@ -115,7 +125,7 @@ class Dependencies:
             for b in candidates
             if a != b and _ordered(head[a], head[b], overlap=False) and _ordered(frame[a], frame[b])
         ]
-        return cls(determinations, orders)
+        return cls(determinations, orders, checks)
 
     @classmethod
     def declared(cls, frame: pd.DataFrame, items: Iterable[Mapping]) -> Dependencies:
@@ -155,7 +165,8 @@ class Dependencies:
         return cls(determinations, orders)
 
     def describe(self) -> list[dict]:
-        return [d.describe() for d in self.determinations] + [o.describe() for o in self.orders]
+        items = self.determinations + self.checks
+        return [d.describe() for d in items] + [o.describe() for o in self.orders]
 
     # ------------------------------------------------------------------ keeping them
     def apply(self, frame: pd.DataFrame, fixed: Iterable[Hashable] = ()) -> pd.DataFrame:
@@ -164,9 +175,19 @@ class Dependencies:
         Targets are derived from their parents, sources first. Orders raise ``high`` to ``low``
         where broken, or lower ``low`` when ``high`` is in ``fixed`` (a conditioned column).
         """
-        for item in self.determinations:
-            _derive(frame, item)
         fixed = set(fixed)
+        for _ in range(1 + len(self.checks)):  # each repair pass can only settle more sources
+            for item in self.determinations:
+                _derive(frame, item)
+            by_source: dict = {}
+            for item in self.checks:
+                by_source.setdefault(item.source, []).append(item)
+            repaired = [_repair(frame, items) for c, items in by_source.items() if c not in fixed]
+            if not any(repaired):
+                break
+        else:
+            for item in self.determinations:
+                _derive(frame, item)
         for _ in range(len(self.orders)):  # a chain a <= b <= c settles within this many passes
             changed = False
             for order in self.orders:
@@ -189,15 +210,8 @@ class Dependencies:
     # ------------------------------------------------------------------ state
     def get_state(self) -> dict:
         return {
-            "determinations": [
-                {
-                    "source": encode_value(d.source),
-                    "target": encode_value(d.target),
-                    "keys": [encode_value(v) for v in d.keys],
-                    "values": [encode_value(v) for v in d.values],
-                }
-                for d in self.determinations
-            ],
+            "determinations": [_state_of(d) for d in self.determinations],
+            "checks": [_state_of(d) for d in self.checks],
             "orders": [[encode_value(o.low), encode_value(o.high)] for o in self.orders],
         }
 
@@ -205,17 +219,31 @@ class Dependencies:
     def from_state(cls, state: dict | None) -> Dependencies:
         if not state:
             return cls()
-        determinations = [
-            Determination(
-                decode_value(d["source"]),
-                decode_value(d["target"]),
-                [decode_value(v) for v in d["keys"]],
-                [decode_value(v) for v in d["values"]],
-            )
-            for d in state["determinations"]
-        ]
-        orders = [Order(decode_value(a), decode_value(b)) for a, b in state["orders"]]
-        return cls(determinations, orders)
+        return cls(
+            [_from_state(d) for d in state["determinations"]],
+            [Order(decode_value(a), decode_value(b)) for a, b in state["orders"]],
+            [_from_state(d) for d in state.get("checks", [])],
+        )
+
+
+def _state_of(item: Determination) -> dict:
+    return {
+        "source": encode_value(item.source),
+        "target": encode_value(item.target),
+        "keys": [encode_value(v) for v in item.keys],
+        "values": [encode_value(v) for v in item.values],
+        "counts": item.counts,
+    }
+
+
+def _from_state(state: dict) -> Determination:
+    return Determination(
+        decode_value(state["source"]),
+        decode_value(state["target"]),
+        [decode_value(v) for v in state["keys"]],
+        [decode_value(v) for v in state["values"]],
+        state.get("counts"),
+    )
 
 
 def _codes(series: pd.Series) -> np.ndarray:
@@ -262,7 +290,54 @@ def _parents(
 
 def _mapping(frame: pd.DataFrame, source: Hashable, target: Hashable) -> Determination:
     first = frame.drop_duplicates(subset=[source])
-    return Determination(source, target, first[source].tolist(), first[target].tolist())
+    counts = frame[source].value_counts(dropna=False).reindex(first[source]).tolist()
+    return Determination(
+        source, target, first[source].tolist(), first[target].tolist(), [int(c) for c in counts]
+    )
+
+
+def _repair(frame: pd.DataFrame, items: list[Determination]) -> bool:
+    """Checks sharing one source: where the source maps to other values than the row's targets,
+    set it to its most frequent real value that maps to all of them. Returns whether a row
+    changed. (Checks of one source share its keys and counts: see :func:`_mapping`.)"""
+    source = items[0].source
+    keys = pd.Index(items[0].keys)
+    position = keys.get_indexer(frame[source])
+    wrong = np.zeros(len(frame), dtype=bool)
+    targets = []
+    for item in items:
+        expected = pd.Series(np.asarray([*item.values, None], dtype=object)[position])
+        target = pd.Series(frame[item.target].to_numpy(dtype=object))
+        wrong |= ~(expected.eq(target) | (expected.isna() & target.isna())).to_numpy()
+        targets.append(target.to_numpy())
+    if not wrong.any():
+        return False
+    best: dict = {}
+    counts = np.asarray(items[0].counts or [1] * len(keys))
+    for code in np.argsort(-counts, kind="stable"):  # most frequent key first
+        wanted = tuple(_key(item.values[code]) for item in items)
+        best.setdefault(wanted, items[0].keys[code])
+    column = frame[source].to_numpy(dtype=object, copy=True)
+    changed = False
+    for row in np.flatnonzero(wrong):
+        replacement = best.get(tuple(_key(t[row]) for t in targets), _MISSING)
+        if replacement is not _MISSING:
+            column[row], changed = replacement, True
+    if changed:
+        restored = pd.Series(column, index=frame.index, dtype=object)
+        try:
+            frame[source] = restored.astype(frame[source].dtype)
+        except (TypeError, ValueError):
+            frame[source] = restored
+    return changed
+
+
+_MISSING = object()
+
+
+def _key(value: Any) -> Any:
+    """A dict key that treats every missing value alike."""
+    return "__missing__" if not isinstance(value, str) and pd.isna(value) else value
 
 
 def _comparable(series: pd.Series) -> bool:
