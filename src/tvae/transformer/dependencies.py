@@ -306,10 +306,12 @@ def _repair(frame: pd.DataFrame, items: list[Determination]) -> bool:
     wrong = np.zeros(len(frame), dtype=bool)
     targets = []
     for item in items:
-        expected = pd.Series(np.asarray([*item.values, None], dtype=object)[position])
-        target = pd.Series(frame[item.target].to_numpy(dtype=object))
-        wrong |= ~(expected.eq(target) | (expected.isna() & target.isna())).to_numpy()
-        targets.append(target.to_numpy())
+        expected = np.asarray([*item.values, None], dtype=object)[position]
+        target = frame[item.target].to_numpy(dtype=object)
+        # codes over both arrays: every kind of missing value is one code (-1)
+        codes = pd.factorize(np.concatenate([expected, target]))[0]
+        wrong |= codes[: len(frame)] != codes[len(frame) :]
+        targets.append(target)
     if not wrong.any():
         return False
     best: dict = {}
