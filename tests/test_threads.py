@@ -77,6 +77,7 @@ def test_fit_and_sample_run_on_the_usable_cpus(monkeypatch, two_threads):
         return real_fit_loop(*args, **kwargs)
 
     monkeypatch.setattr(tvae.synthesizer, "fit_loop", spy)
+    monkeypatch.setattr(tvae.threads.os, "getloadavg", lambda: (1.0, 1.0, 1.0))  # an idle machine
     monkeypatch.setattr(tvae.threads, "usable_cpus", lambda: 1)  # as in a 1-CPU container
     before = torch.get_num_threads()
     assert before == 2
@@ -93,3 +94,13 @@ def test_fit_and_sample_run_on_the_usable_cpus(monkeypatch, two_threads):
     model.fit(table)
     assert seen[-1] == before  # automatic: torch's own setting when the CPUs allow it
     assert len(model.sample(5)) == 5 and torch.get_num_threads() == before
+
+
+def test_automatic_threads_leave_out_cpus_other_processes_keep_busy(monkeypatch, tmp_path):
+    monkeypatch.setattr(tvae.threads, "usable_cpus", lambda: 4)
+    monkeypatch.setattr(tvae.threads.os, "getloadavg", lambda: (1.0, 1.0, 1.0))  # just us
+    assert tvae.threads.idle_cpus() == 4
+    monkeypatch.setattr(tvae.threads.os, "getloadavg", lambda: (3.2, 3.0, 3.0))  # 2 others
+    assert tvae.threads.idle_cpus() == 2
+    monkeypatch.setattr(tvae.threads.os, "getloadavg", lambda: (9.0, 9.0, 9.0))
+    assert tvae.threads.idle_cpus() == 1  # never fewer than one

@@ -7,7 +7,8 @@ process may run on (``os.sched_getaffinity``) and caps them by the cgroup CPU qu
 ``cpu.max``; v1 ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``).
 
 ``fit`` and ``sample`` run inside :func:`limited_threads`, which lowers torch's thread count to
-:func:`usable_cpus` (or to the count given to :func:`set_threads`) and restores it afterwards.
+:func:`idle_cpus` -- the usable CPUs less those other processes keep busy -- (or to the count
+given to :func:`set_threads`) and restores it afterwards.
 """
 
 from __future__ import annotations
@@ -105,7 +106,23 @@ def chosen_threads() -> int:
 
     if _chosen is not None:
         return _chosen
-    return max(1, min(torch.get_num_threads(), usable_cpus()))
+    return max(1, min(torch.get_num_threads(), idle_cpus()))
+
+
+def idle_cpus() -> int:
+    """:func:`usable_cpus` less those other processes keep busy (the 1-minute load average,
+    counting this process once): at least 1.
+
+    Measured with ``benchmarks/threads.py`` on a 2-core machine beside other busy processes: a
+    short fit took 9.3 s on one thread and 46 s on two, so threads beyond the idle CPUs only
+    wait for each other.
+    """
+    cpus = usable_cpus()
+    try:
+        busy_elsewhere = os.getloadavg()[0] - 1.0
+    except (AttributeError, OSError):  # no load average (Windows)
+        return cpus
+    return max(1, min(cpus, math.floor(cpus - busy_elsewhere + 0.5)))
 
 
 @contextmanager
