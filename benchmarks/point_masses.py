@@ -9,7 +9,8 @@ in as many synthetic rows as there are training rows. On a small table that comp
 sampling noise (titanic: 712 rows, so a 50 % share moves by ±1.9 points at one standard
 deviation; its own held-out rows miss by up to 4.8 points). Here the same fit (tvae defaults,
 same split as fidelity.py) is also sampled ``--rows`` times, which measures the model's own rate.
-Per table and seed: the worst difference, in points, between the training share and
+`--tvae-param key=value` passes settings to TVAE. Per table and seed: the worst difference,
+in points, between the training share and
 - the held-out rows (noise of real data at that size),
 - ``n_train`` synthetic rows (what fidelity.py reports),
 - ``--rows`` synthetic rows (the model's rate; the target is within 2 points),
@@ -33,6 +34,7 @@ from protocol import (
     dataset_name,
     discrete_columns_of,
     is_key,
+    parse_params,
     read_table,
     split,
     subsample,
@@ -55,7 +57,8 @@ def run_table(path: str, args) -> list[dict]:
         train, test = split(frame, seed)
         skip = {c for c in train.columns if is_key(c)} | set(unique_keys(train))
         columns = numerical_columns(train, skip | set(discrete))
-        model = TVAE(random_state=seed, enable_gpu=False).fit(train, discrete)
+        params = dict(parse_params(args.tvae_param), random_state=seed, enable_gpu=False)
+        model = TVAE(**params).fit(train, discrete)
         small = model.sample(len(train), random_state=seed)
         large = model.sample(args.rows, random_state=seed + 1)
         holdout_points, _, _ = worst(train, test, columns)
@@ -90,6 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--max-rows", type=int, default=20_000)
+    parser.add_argument("--tvae-param", action="append", default=[], help="key=value")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=FutureWarning)

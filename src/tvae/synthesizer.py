@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
 
+from tvae.calibration import calibrate_marginals
 from tvae.devices import resolve_device
 from tvae.errors import InvalidParameterError, NotFittedError
 from tvae.loss import SpanIndex
@@ -96,11 +97,15 @@ class TVAE(BaseEstimator):
         enforce_min_max_values: clip generated numbers and datetimes to the range seen in
             ``fit`` (True) or let them extrapolate (False).
         prior: where sampled latents come from: "mixture" (default) is a Gaussian mixture
-            fitted after training on the encoder's posterior means (see :mod:`tvae.prior`);
+            fitted after training on draws from the encoder's posteriors (:mod:`tvae.prior`);
             "standard" is N(0, I), as the reference.
         point_masses: give numeric values held by many rows (zeros, caps, round numbers) exact
             modes, so they come back exactly and at their rate (False: the mixture alone, as
             the reference).
+        calibrate: after the prior is fitted, shift the decoder's category and mode logits so
+            that each categorical value, numeric mode and point mass is sampled at its rate in
+            the training rows (see :mod:`tvae.calibration`); only with ``decoding="sample"``
+            (argmax decoding does not draw from the softmax). False: as the reference.
 
     ``fit`` also finds exact dependencies between columns (a column determined by another, an
     order such as start <= end) that hold in every real row, keeps them in
@@ -143,6 +148,7 @@ class TVAE(BaseEstimator):
         enforce_min_max_values: bool = True,
         prior: str = "mixture",
         point_masses: bool = True,
+        calibrate: bool = True,
     ) -> None:
         self.embedding_dim = embedding_dim
         self.compress_dims = compress_dims
@@ -170,6 +176,7 @@ class TVAE(BaseEstimator):
         self.enforce_min_max_values = enforce_min_max_values
         self.prior = prior
         self.point_masses = point_masses
+        self.calibrate = calibrate
 
     # ------------------------------------------------------------------ validation
     def _validate_params(self) -> None:
@@ -270,6 +277,12 @@ class TVAE(BaseEstimator):
         history = fit_loop(encoder, decoder, data, index, config, generator)
         prior_seed = int(network_seq.generate_state(2)[1])
         prior = self._fit_prior(lambda: posterior(encoder, data, index, layout.width), prior_seed)
+        if self.calibrate and self.decoding == "sample":
+            calibration_seed = int(network_seq.generate_state(3)[2])
+            calibrate_marginals(
+                decoder, prior, index, data.codes,
+                torch.Generator(device=device).manual_seed(calibration_seed),
+            )  # fmt: skip
 
         summary = {
             "n_rows": int(frame.shape[0]),

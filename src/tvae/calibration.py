@@ -1,0 +1,78 @@
+"""Marginal calibration: each category's and each mode's sampled rate brought to its real rate.
+
+A trained decoder, fed latents from the prior, draws each softmax span (a categorical column,
+the mode of a numerical column, a point mass, a missing flag) at a rate that is close to the
+training rows' rate but not equal to it: the prior is only an approximation of the aggregate
+posterior, and the decoder's logits are fitted on posterior draws. Small tables and rare values
+show it most (a value held by 9 % of 142 rows came back in 14 % of sampled rows).
+
+After the prior is fitted, one logit shift per category is found such that the softmax
+probabilities, averaged over latents drawn from the prior, equal the training rows' frequencies
+of the codes (a few fixed-point rounds of ``shift += log(real) - log(sampled)``). The shift is
+added to the decoder's output bias, so sampling, conditional sampling and saved models use it
+with no other change. A shift multiplies a category's odds by the same factor for every latent:
+of all the changes that give the real rates, it is the one that moves each latent's
+distribution least (in Kullback-Leibler divergence), so the dependencies between columns the
+decoder learned are kept.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+
+from tvae.loss import SpanIndex
+from tvae.model import Decoder
+
+CALIBRATION_DRAWS = 20_000  # latents drawn from the prior (fewer for very wide rows)
+CALIBRATION_FLOATS = 50_000_000  # the decoded draws held at once: draws x row width, at most
+ROUNDS = 10
+MAX_SHIFT = 6.0  # a category's odds move by e^6 at most (one the decoder never draws stays rare)
+FLOOR = 1e-6  # rates below this are treated as this (log of zero)
+
+
+class LatentSource(Protocol):
+    """What calibration needs from a prior: ``sample(n_rows, generator) -> (n_rows, E)``."""
+
+    def sample(self, n_rows: int, generator: torch.Generator) -> torch.Tensor: ...
+
+
+@torch.no_grad()
+def calibrate_marginals(
+    decoder: Decoder,
+    prior: LatentSource,
+    index: SpanIndex,
+    codes: torch.Tensor,
+    generator: torch.Generator,
+) -> float:
+    """Shift ``decoder``'s output bias so that each softmax span's sampled rates match the
+    rates of ``codes`` (N, S), the training rows' codes. Returns the largest rate difference
+    left (in [0, 1]; before calibration it is typically 0.01-0.05)."""
+    widths = index.softmax_widths.tolist()
+    if not widths or len(codes) == 0:
+        return 0.0
+    offsets = index.softmax_offsets.tolist()
+    width = int(decoder.sigma.shape[0])
+    n_draws = int(min(CALIBRATION_DRAWS, max(1_000, CALIBRATION_FLOATS // max(width, 1))))
+    decoder.eval()
+    raw = torch.cat(
+        [
+            decoder(prior.sample(min(4_096, n_draws - start), generator))[0]
+            for start in range(0, n_draws, 4_096)
+        ]
+    )  # (M, D)
+    bias = decoder.body[-1].bias
+    worst = 0.0
+    for span, (offset, span_width) in enumerate(zip(offsets, widths, strict=True)):
+        logits = raw[:, offset : offset + span_width]  # (M, W)
+        real = torch.bincount(codes[:, span], minlength=span_width).to(logits.dtype)
+        real = (real / len(codes)).clamp_min(FLOOR)
+        shift = torch.zeros(span_width, dtype=logits.dtype, device=logits.device)
+        for _ in range(ROUNDS):
+            sampled = torch.softmax(logits + shift, dim=1).mean(dim=0).clamp_min(FLOOR)
+            shift = (shift + real.log() - sampled.log()).clamp_(-MAX_SHIFT, MAX_SHIFT)
+        sampled = torch.softmax(logits + shift, dim=1).mean(dim=0)
+        worst = max(worst, float((sampled - real).abs().max()))
+        bias[offset : offset + span_width] += shift.to(bias.dtype)
+    return worst
