@@ -42,7 +42,9 @@ def test_real_table_fits_with_no_hints(file):
     real = pd.read_csv(DATA / file).head(N_ROWS)
     model = TVAE(epochs=3, batch_size=100, random_state=0, **SMALL).fit(real)
     assert dict(model.metadata_) == EXPECTED_KINDS[file]
-    fake = model.sample(N_ROWS)
+    # ten times the rows: a value missing from 1 real row in 500 (titanic's embarked) is
+    # sampled at its rate, and 500 draws would miss it a third of the time
+    fake = model.sample(10 * N_ROWS)
     assert list(fake.columns) == list(real.columns)
     assert fake.dtypes.astype(str).tolist() == real.dtypes.astype(str).tolist()
     for name, kind in model.metadata_.items():
