@@ -1,9 +1,23 @@
-"""Turn decoder outputs into encoded rows (alphas, codes): the sampler's maths, no I/O."""
+"""The sampler: latents -> decoder -> encoded rows (alphas, codes) -> frames, one path.
+
+Every unconditional draw (:meth:`tvae.TVAE.sample`, :meth:`~tvae.TVAE.sample_chunks`, the
+Parquet parts of ``tvae sample --nproc``) runs :func:`encoded_blocks`: fixed blocks of
+``SAMPLE_CHUNK`` rows, each a prior draw, a decoder pass and a decoding, in that order on one
+generator, so the rows depend on the seed only, never on how they are cut into chunks.
+:func:`concat_blocks` gathers the blocks for one frame; :func:`iter_chunks` re-cuts them into
+frames of a given size. No I/O here.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
 import torch
 
+from tvae.layout import Layout
 from tvae.loss import SpanIndex
 
 DECODINGS = ("sample", "argmax")
@@ -82,3 +96,76 @@ def decode_outputs(
         # differs from the reference: argmax decoding distorts rare categories (SDV #248, #2039).
         return alphas, draw_categories(raw, index, generator)
     return alphas, argmax_categories(raw, index)
+
+
+def encoded_blocks(
+    decoder: torch.nn.Module,
+    prior: Any,
+    index: SpanIndex,
+    n_rows: int,
+    generator: torch.Generator,
+    decoding: str = "sample",
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``n_rows`` encoded rows in blocks of ``SAMPLE_CHUNK``: alphas (B, T), codes (B, S) each.
+
+    ``prior`` is a :class:`tvae.prior.LatentPrior`. Lazy: a block is drawn when asked for.
+    """
+    decoder.eval()
+    for start in range(0, n_rows, SAMPLE_CHUNK):
+        size = min(SAMPLE_CHUNK, n_rows - start)
+        with torch.no_grad():
+            z = prior.sample(size, generator)  # (B, E)
+            raw, sigma = decoder(z)  # (B, D), (D,)
+            alphas, codes = decode_outputs(raw, sigma, index, generator, decoding)
+        yield alphas.cpu().numpy(), codes.cpu().numpy()
+
+
+def concat_blocks(
+    blocks: Iterable[tuple[np.ndarray, np.ndarray]], layout: Layout
+) -> tuple[np.ndarray, np.ndarray]:
+    """All ``blocks`` as one pair: alphas (N, T), codes (N, S) (empty ones for no block)."""
+    pairs = list(blocks)
+    if not pairs:
+        return (
+            np.empty((0, layout.n_tanh), dtype=np.float32),
+            np.empty((0, layout.n_softmax), dtype=np.int64),
+        )
+    return np.concatenate([a for a, _ in pairs]), np.concatenate([c for _, c in pairs])
+
+
+def iter_chunks(
+    blocks: Iterable[tuple[np.ndarray, np.ndarray]],
+    transformer: Any,
+    chunk_rows: int,
+    id_offset: int = 0,
+) -> Iterator[pd.DataFrame]:
+    """Decode ``blocks`` with ``transformer`` into frames of ``chunk_rows`` rows (the last one
+    shorter), indexed on from 0.
+
+    ID columns number the rows from position ``id_offset`` on, across chunks, so a streamed
+    table keeps them unique.
+    """
+    pending_alphas: list[np.ndarray] = []
+    pending_codes: list[np.ndarray] = []
+    pending = emitted = 0
+
+    def cut(take: int) -> pd.DataFrame:
+        nonlocal pending_alphas, pending_codes, pending, emitted
+        alphas, codes = np.concatenate(pending_alphas), np.concatenate(pending_codes)
+        frame = transformer.inverse_transform(
+            alphas[:take], codes[:take], id_offset=id_offset + emitted
+        )
+        frame.index = pd.RangeIndex(emitted, emitted + take)
+        emitted += take
+        pending -= take
+        pending_alphas, pending_codes = [alphas[take:]], [codes[take:]]
+        return frame
+
+    for alphas, codes in blocks:
+        pending_alphas.append(alphas)
+        pending_codes.append(codes)
+        pending += len(codes)
+        while pending >= chunk_rows:
+            yield cut(chunk_rows)
+    if pending:
+        yield cut(pending)

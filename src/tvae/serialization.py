@@ -13,7 +13,9 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
@@ -157,3 +159,17 @@ def inspect_model(path: str | os.PathLike) -> dict:
         raise ModelFileError(
             f"{str(path)!r} holds an inconsistent model description: {error!r}"
         ) from error
+
+
+def json_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Constructor arguments as JSON (tuples become lists; devices become strings)."""
+    out = {}
+    for key, value in params.items():
+        if isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, torch.device):
+            value = str(value)
+        elif isinstance(value, np.generic):
+            value = value.item()
+        out[key] = value
+    return out

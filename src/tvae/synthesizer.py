@@ -25,14 +25,13 @@ from tvae.loss import SpanIndex
 from tvae.model import Decoder, Encoder
 from tvae.persistence import read_model, write_model
 from tvae.prior import PRIORS, LatentPrior, MixturePrior, StandardPrior
-from tvae.sampling import DECODINGS, SAMPLE_CHUNK, decode_outputs
+from tvae.sampling import DECODINGS, concat_blocks, encoded_blocks, iter_chunks
 from tvae.schedule import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_EPOCHS,
     Schedule,
     resolve_schedule,
 )
-from tvae.streaming import iter_chunks
 from tvae.threads import uses_threads
 from tvae.training import (
     LR_SCHEDULES,
@@ -469,7 +468,7 @@ class TVAE(BaseEstimator):
             frame = self._sample_conditional(samples, conditions, generator, seed, id_offset)
         else:
             n_rows = check_non_negative_int("samples", samples)
-            alphas, codes = self._sample_encoded(n_rows, generator)
+            alphas, codes = concat_blocks(self._blocks(n_rows, generator), self.layout_)
             first_id = self._id_offset(n_rows, seed, id_offset)
             frame = self.transformer_.inverse_transform(alphas, codes, id_offset=first_id)
         return self.input_info_.convert(frame)  # the kind of object fit received
@@ -489,26 +488,12 @@ class TVAE(BaseEstimator):
             id_offset=self._id_offset(n_ids or 0, seed, id_offset),
         )  # fmt: skip
 
-    def _sample_encoded(
-        self, n_rows: int, generator: torch.Generator
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Draw ``n_rows`` encoded rows in fixed-size chunks: alphas (N, T), codes (N, S)."""
+    def _blocks(self, n_rows: int, generator: torch.Generator):
+        """``n_rows`` encoded rows in the sampler's fixed blocks (see :mod:`tvae.sampling`)."""
         index = SpanIndex.from_layout(self.layout_, self.device_)
-        self.decoder_.eval()
-        alphas, codes = [], []
-        for start in range(0, n_rows, SAMPLE_CHUNK):
-            size = min(SAMPLE_CHUNK, n_rows - start)
-            z = self.prior_.sample(size, generator)
-            raw, sigma = self.decoder_(z)
-            a, c = decode_outputs(raw, sigma, index, generator, self.decoding)
-            alphas.append(a.cpu().numpy())
-            codes.append(c.cpu().numpy())
-        if not alphas:
-            return (
-                np.empty((0, self.layout_.n_tanh), dtype=np.float32),
-                np.empty((0, self.layout_.n_softmax), dtype=np.int64),
-            )
-        return np.concatenate(alphas), np.concatenate(codes)
+        return encoded_blocks(
+            self.decoder_, self.prior_, index, n_rows, generator, self.decoding
+        )
 
     def sample_chunks(
         self,
@@ -535,7 +520,9 @@ class TVAE(BaseEstimator):
         if seed is not None:
             generator = torch.Generator(device=self.device_).manual_seed(seed)
         first_id = self._id_offset(n_rows, seed, id_offset)
-        return iter_chunks(self, n_rows, chunk_rows, generator, first_id)
+        return iter_chunks(
+            self._blocks(n_rows, generator), self.transformer_, chunk_rows, first_id
+        )
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> None:

@@ -1,34 +1,15 @@
-"""Data-parallel training on PyTorch's distributed runtime (torchrun; gloo on CPU, NCCL on GPU).
+"""The data-parallel fit: rank 0 prepares the transformer, every rank trains its share.
 
-One machine, 4 workers (the ``tvae`` command launches torchrun for you)::
-
-    tvae fit data/ -o model.tvae --nproc 4 --checkpoint-dir ckpt/
-
-The same through torchrun, and across machines (run on every node; rank 0's node hosts the
-rendezvous; data and checkpoint folders must be visible to every node)::
-
-    torchrun --standalone --nproc-per-node 4 -m tvae.distributed fit data/ -o model.tvae
-    torchrun --nnodes 2 --nproc-per-node 8 --rdzv-backend c10d --rdzv-id job1 \\
-        --rdzv-endpoint node0:29500 -m tvae.distributed fit 'data/*.parquet' -o model.tvae
-
-From Python, under torchrun: ``TVAE(...).fit_distributed("data/", discrete_columns=[...])``.
-
-Every worker reads only its share of the Parquet rows (see :mod:`tvae.shards`). Rank 0 fits the
-transformer from a bounded sample plus one scan and broadcasts it as JSON; the networks are
-wrapped in ``DistributedDataParallel``; each worker takes ``batch_size / world_size`` rows per
-step, so the global batch, the steps per epoch and hence the learning curve match a
-single-process fit. Losses are averaged over workers for the log; only rank 0 writes files.
+See :mod:`tvae.distributed` for how to launch it.
 """
 
 from __future__ import annotations
 
-import json
+import inspect
 import os
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,15 +17,22 @@ import torch
 import torch.distributed as dist
 
 from tvae.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from tvae.devices import resolve_device
+from tvae.distributed.context import (
+    DistContext,
+    broadcast_json,
+    epoch_seed,
+    init_process_group,
+    mean_over_workers,
+    worker_device,
+)
+from tvae.distributed.shards import READ_ROWS, SHUFFLE_ROWS, ParquetSource, fit_transformer
+from tvae.distributed.shards import iter_encoded_batches as _encoded_batches
 from tvae.errors import InvalidDataError, InvalidParameterError, TVAEError
 from tvae.loss import SpanIndex
 from tvae.metadata import Metadata
 from tvae.prior import LatentPrior, load_prior
 from tvae.schedule import Schedule, resolve_schedule
-from tvae.shards import READ_ROWS, SHUFFLE_ROWS, ParquetSource, fit_transformer
-from tvae.shards import iter_encoded_batches as _encoded_batches
-from tvae.threads import usable_cpus
+from tvae.serialization import json_params
 from tvae.training import (
     LoopHooks,
     TrainingConfig,
@@ -57,88 +45,6 @@ from tvae.transformer import TableTransformer
 
 FIT_SAMPLE_ROWS = 100_000  # rows the transformer is fitted on when transformer_sample_size is None
 RESUME_IGNORED = ("verbose", "device", "enable_gpu")  # params that may change between attempts
-ERROR_DIR_ENV = "TVAE_WORKER_ERRORS"  # folder where launched workers leave their error message
-
-
-@dataclass(frozen=True)
-class DistContext:
-    """Where this process stands in a torchrun job (a lone process is rank 0 of 1)."""
-
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-    local_world_size: int = 1
-    restart_count: int = 0
-
-    @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> DistContext:
-        env = os.environ if env is None else env
-        return cls(
-            rank=int(env.get("RANK", 0)),
-            world_size=int(env.get("WORLD_SIZE", 1)),
-            local_rank=int(env.get("LOCAL_RANK", 0)),
-            local_world_size=int(env.get("LOCAL_WORLD_SIZE", 1)),
-            restart_count=int(env.get("TORCHELASTIC_RESTART_COUNT", 0)),
-        )
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def distributed(self) -> bool:
-        return self.world_size > 1
-
-
-def is_main_process() -> bool:
-    """True on rank 0 (and in a lone process): the one process that should write files."""
-    return DistContext.from_env().is_main
-
-
-def worker_device(ctx: DistContext, device: str | None, enable_gpu: bool) -> torch.device:
-    """The model's device; with several workers on a GPU node, GPU ``local_rank``."""
-    resolved = resolve_device(device, enable_gpu)
-    if resolved.type == "cuda" and ctx.distributed:
-        return torch.device("cuda", ctx.local_rank)
-    return resolved
-
-
-def init_process_group(ctx: DistContext, device: torch.device) -> bool:
-    """Join the torchrun job (NCCL on CUDA, gloo otherwise); False if nothing was to be done."""
-    if not ctx.distributed or dist.is_initialized():
-        return False
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    dist.init_process_group("nccl" if device.type == "cuda" else "gloo", init_method="env://")
-    return True
-
-
-def broadcast_json(value: Any, ctx: DistContext, device: torch.device) -> Any:
-    """Rank 0's JSON-able ``value`` on every rank (bytes in a tensor: nothing is pickled)."""
-    if not ctx.distributed:
-        return value
-    payload = json.dumps(value).encode() if ctx.is_main else b""
-    size = torch.tensor([len(payload)], dtype=torch.int64, device=device)
-    dist.broadcast(size, src=0)
-    buffer = torch.zeros(int(size.item()), dtype=torch.uint8, device=device)
-    if ctx.is_main:
-        buffer.copy_(torch.frombuffer(bytearray(payload), dtype=torch.uint8))
-    dist.broadcast(buffer, src=0)
-    return json.loads(buffer.cpu().numpy().tobytes())
-
-
-def mean_over_workers(values: torch.Tensor, ctx: DistContext) -> torch.Tensor:
-    """The element-wise mean of ``values`` over all workers (for the loss log)."""
-    if not ctx.distributed:
-        return values
-    total = values.clone()
-    dist.all_reduce(total, op=dist.ReduceOp.SUM)
-    return total / ctx.world_size
-
-
-def epoch_seed(network_seed: int, rank: int, epoch: int) -> np.random.SeedSequence:
-    """The random state of one worker's epoch: a function of the seed, the rank and the epoch."""
-    return np.random.SeedSequence([network_seed, rank, epoch])
 
 
 @dataclass
@@ -349,20 +255,14 @@ def _shared_state(model, table, discrete_columns, metadata, ctx, device, read_ro
 
 
 def _json_params(model: Any) -> dict:
-    from tvae.persistence import json_params as as_json
-
-    return as_json(model.get_params())
+    return json_params(model.get_params())
 
 
 def _json_params_value(value: Any) -> Any:
-    from tvae.persistence import json_params as as_json
-
-    return as_json({"value": value})["value"]
+    return json_params({"value": value})["value"]
 
 
 def _check_same_params(saved: dict, model: Any, folder: Any) -> None:
-    import inspect
-
     current = _json_params(model)
     # a setting missing from an older checkpoint was the constructor's default
     defaults = {
@@ -380,94 +280,3 @@ def _check_same_params(saved: dict, model: Any, folder: Any) -> None:
             f"the checkpoint in {str(folder)!r} was written with other settings ({detail}); "
             "resume with the same settings or use another checkpoint folder"
         )
-
-
-# ---------------------------------------------------------------------- the worker
-def _report(error: Exception, ctx: DistContext) -> None:
-    """A worker's error: to the launcher's folder (``tvae fit --nproc``) or to stderr."""
-    folder = os.environ.get(ERROR_DIR_ENV)
-    if folder and Path(folder).is_dir():
-        one_line = " ".join(str(error).split()) or type(error).__name__
-        (Path(folder) / f"rank-{ctx.rank:05d}").write_text(one_line, encoding="utf-8")
-    else:
-        print(f"error (rank {ctx.rank}): {error}", file=sys.stderr)
-
-
-def main(argv: Sequence[str] | None = None, *, raise_errors: bool = False) -> int:
-    """The worker program: ``python -m tvae.distributed fit DATA -o MODEL [options]``.
-
-    ``python -m tvae.distributed torchrun ...`` is torchrun itself, quiet about failed workers
-    (what :func:`launch` runs). With ``raise_errors`` an error propagates instead of being
-    printed (one process, in the caller's own process).
-    """
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["torchrun"]:
-        from tvae.launch import quiet_torchrun
-
-        return quiet_torchrun(argv[1:])
-    args = _parser().parse_args(argv)
-    from tvae.synthesizer import TVAE
-
-    ctx = DistContext.from_env()
-    torch.set_num_threads(args.threads or max(1, usable_cpus() // ctx.local_world_size))
-    discrete = [c for item in args.discrete or [] for c in item.split(",") if c]
-    try:
-        given = {"epochs": args.epochs, "batch_size": args.batch_size}  # None: TVAE's default
-        model = TVAE(
-            **{k: v for k, v in given.items() if v is not None}, random_state=args.seed,
-            device=args.device, lr_schedule=args.lr_schedule, verbose=not args.quiet,
-            transformer_sample_size=args.transformer_sample_size,
-        )  # fmt: skip
-        kinds = None
-        if args.metadata is not None:
-            from tvae.cli_parsing import read_kinds_file
-
-            kinds = read_kinds_file(Path(args.metadata))
-        model.fit_distributed(
-            args.data, discrete, metadata=kinds, checkpoint_dir=args.checkpoint_dir,
-            checkpoint_every=args.checkpoint_every, resume=args.resume,
-        )  # fmt: skip
-    except (TVAEError, ValueError, TypeError, OSError) as error:
-        if raise_errors:
-            raise
-        _report(error, ctx)
-        return 1
-    if ctx.is_main:
-        model.save(args.output)
-        if not args.quiet:
-            summary = model.training_summary_
-            print(
-                f"Fitted {summary['n_rows']:,} rows with {ctx.world_size} workers for "
-                f"{summary['epochs']} epochs in {summary['fit_seconds']:.1f} s; "
-                f"saved {args.output}",
-                file=sys.stderr,
-            )
-    return 0
-
-
-def _parser():
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m tvae.distributed")
-    verbs = parser.add_subparsers(dest="verb", required=True)
-    fit = verbs.add_parser("fit", help="train on a Parquet folder or glob (run under torchrun)")
-    fit.add_argument("data", help="folder, glob or file of Parquet data")
-    fit.add_argument("-o", "--output", required=True, help="model file to write")
-    fit.add_argument("--discrete", action="append", help="categorical columns, comma-separated")
-    fit.add_argument("--metadata", default=None, help="JSON file of column kinds")
-    fit.add_argument("--epochs", type=int, default=None)
-    fit.add_argument("--batch-size", type=int, default=None, help="global rows per step")
-    fit.add_argument("--seed", type=int, default=None)
-    fit.add_argument("--device", default="auto")
-    fit.add_argument("--lr-schedule", default="auto", choices=("auto", "constant", "onecycle"))
-    fit.add_argument("--transformer-sample-size", type=int, default=None)
-    fit.add_argument("--checkpoint-dir", default=None)
-    fit.add_argument("--checkpoint-every", type=int, default=1, help="epochs between checkpoints")
-    fit.add_argument("--resume", action="store_true", help="continue from the checkpoint")
-    fit.add_argument("--threads", type=int, default=None, help="torch threads per worker")
-    fit.add_argument("-q", "--quiet", action="store_true")
-    return parser
-
-
-if __name__ == "__main__":
-    sys.exit(main())

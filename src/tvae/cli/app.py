@@ -1,6 +1,6 @@
 """The ``tvae`` command: fit, sample, evaluate, inspect and demo. A thin shell over the library.
 
-Every verb reads tables (files or SQL databases, see :mod:`tvae.cli_tables`), calls the public
+Every verb reads tables (files or SQL databases, see :mod:`tvae.cli.tables`), calls the public
 Python API and prints; the work is done by the library. Errors the user can fix (our
 ``TVAEError``s, ``ValueError``/``TypeError``, file errors) become one line ``error: ...`` on
 stderr and exit code 1; usage errors (a missing or malformed option) exit with code 2;
@@ -19,11 +19,10 @@ from typing import Annotated
 
 import typer
 
-from tvae import __version__
-from tvae.cli_demo import demo
-from tvae.cli_errors import ErrorReportingGroup
-from tvae.cli_options import Device, Discrete, Json, Metadata, Quiet, Seed, Sep, Table, Threads
-from tvae.cli_parsing import (
+from tvae.cli.demo import demo
+from tvae.cli.errors import ErrorReportingGroup
+from tvae.cli.options import Device, Discrete, Json, Metadata, Quiet, Seed, Sep, Table, Threads
+from tvae.cli.parsing import (
     check_input,
     check_model_output,
     conditional_chunks,
@@ -33,9 +32,10 @@ from tvae.cli_parsing import (
     parse_where,
     read_kinds_file,
 )
-from tvae.cli_render import human_bytes, render_inspect, say, shape_lines
-from tvae.cli_tables import check_source, check_target, describe_target, read_source, write_target
+from tvae.cli.render import human_bytes, render_inspect, say, shape_lines
+from tvae.cli.tables import check_source, check_target, describe_target, read_source, write_target
 from tvae.errors import InvalidParameterError
+from tvae.version import __version__
 
 app = typer.Typer(
     cls=ErrorReportingGroup,
@@ -122,13 +122,13 @@ def fit(
     ] = False,
 ) -> None:
     """Learn the table DATA and save the model to one safe file (no pickle)."""
+    from tvae.cli.sql import is_database_url
     from tvae.devices import resolve_device
-    from tvae.sql import is_database_url
     from tvae.synthesizer import TVAE
     from tvae.threads import limited_threads, threads_chosen
 
     if nproc is not None or checkpoint_dir is not None or resume:  # streamed Parquet, parallel
-        from tvae.launch import fit_command
+        from tvae.cli.launch import fit_command
 
         if is_database_url(data) or table or query or sep:
             raise InvalidParameterError(
@@ -234,7 +234,7 @@ def sample(
 
     check_input(model_file, "model file")
     if nproc is not None:  # parallel Parquet parts
-        from tvae.shards import sample_to_parquet
+        from tvae.parquet_parts import sample_to_parquet
 
         if where:
             raise InvalidParameterError("--where cannot be combined with --nproc; drop one")
@@ -304,8 +304,8 @@ def evaluate(
     as_json: Json = False,
 ) -> None:
     """Score how close SYNTH is to REAL: quality, column shapes and pairs, efficacy, privacy."""
+    from tvae.cli.table_io import read_table
     from tvae.evaluation import evaluate as run_evaluation
-    from tvae.io import read_table
 
     check_input(real, "real table")
     check_input(synthetic, "synthetic table")

@@ -3,7 +3,7 @@
 :func:`launch` runs N workers (``python -m tvae.distributed fit ...``) under torchrun on this
 machine. A worker that fails leaves its one-line message in a folder the launcher reads; the
 launcher raises it once (:class:`WorkerError`), and torchrun's own failure traceback and log,
-which repeat what the worker said, are kept quiet (:func:`quiet_torchrun`).
+which repeat what the worker said, are kept quiet (:func:`tvae.cli.worker.quiet_torchrun`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tvae.distributed import ERROR_DIR_ENV, main
+from tvae.cli.worker import ERROR_DIR_ENV, main
+from tvae.distributed.shards import ParquetSource
 from tvae.errors import InvalidParameterError, TVAEError
-from tvae.shards import ParquetSource
 from tvae.threads import usable_cpus
 
 
@@ -49,22 +49,6 @@ def launch(nproc: int, argv: Sequence[str], *, max_restarts: int = 0) -> int:
     if code and messages:
         raise WorkerError("; ".join(dict.fromkeys(m.strip() for m in messages if m.strip())))
     return code
-
-
-def quiet_torchrun(argv: Sequence[str]) -> int:
-    """torchrun without its traceback and failure log: the workers report their own errors."""
-    import logging
-
-    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-    from torch.distributed.run import parse_args, run
-
-    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
-    try:
-        run(parse_args(list(argv)))
-    except ChildFailedError as error:
-        _, failure = error.get_first_failure()
-        return failure.exitcode if failure.exitcode > 0 else 1
-    return 0
 
 
 def fit_command(data: Any, output: Any, *, nproc: int = 1, **options: Any) -> int:
