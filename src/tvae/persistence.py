@@ -16,13 +16,13 @@ import torch
 
 from tvae.devices import resolve_device
 from tvae.errors import ModelFileError
+from tvae.inputs import InputInfo
+from tvae.kinds import Metadata
 from tvae.layout import Layout
-from tvae.metadata import Metadata
 from tvae.prior import load_prior
 from tvae.schedule import Schedule
 from tvae.serialization import json_params, load_model, save_model
 from tvae.transformer import TableTransformer
-from tvae.validation import InputInfo
 from tvae.version import __version__
 
 

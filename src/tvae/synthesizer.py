@@ -21,8 +21,19 @@ from sklearn.base import BaseEstimator
 
 from tvae.devices import resolve_device
 from tvae.errors import InvalidParameterError, NotFittedError
+from tvae.inputs import InputInfo, check_continuous_values, resolve_kinds, to_frame
 from tvae.loss import SpanIndex
 from tvae.model import Decoder, Encoder
+from tvae.params import (
+    check_auto_or_positive_int,
+    check_choice,
+    check_dims,
+    check_non_negative_int,
+    check_positive_int,
+    check_real,
+    check_seed,
+    seed_from_states,
+)
 from tvae.persistence import read_model, write_model
 from tvae.prior import PRIORS, LatentPrior, MixturePrior, StandardPrior
 from tvae.sampling import DECODINGS, concat_blocks, encoded_blocks, iter_chunks
@@ -42,20 +53,6 @@ from tvae.training import (
 )
 from tvae.transformer import TableTransformer
 from tvae.transformer.identifier import seeded_id_offset
-from tvae.validation import (
-    InputInfo,
-    check_auto_or_positive_int,
-    check_choice,
-    check_continuous_values,
-    check_dims,
-    check_non_negative_int,
-    check_positive_int,
-    check_real,
-    check_seed,
-    resolve_kinds,
-    seed_from_states,
-    to_frame,
-)
 
 
 class TVAE(BaseEstimator):
@@ -217,7 +214,7 @@ class TVAE(BaseEstimator):
 
         For a DataFrame give column names; for a 2-D ndarray give integer column indices.
         Columns not listed get a detected kind (numerical, categorical, boolean, datetime or
-        id; see :mod:`tvae.metadata`), kept in ``metadata_``; ``metadata`` ({column: kind},
+        id; see :mod:`tvae.kinds`), kept in ``metadata_``; ``metadata`` ({column: kind},
         partial or complete) overrides the detection. Missing values are modelled.
         """
         self._validate_params()

@@ -243,7 +243,7 @@ def parse_conditions(
 def count_requested(samples: int | None, conditions: Any) -> int | None:
     """Rows asked for: ``samples`` with a dict of conditions; None (one per row) with a frame."""
     from tvae.errors import InvalidParameterError
-    from tvae.validation import check_non_negative_int
+    from tvae.params import check_non_negative_int
 
     if isinstance(conditions, pd.DataFrame):
         if samples is not None and check_non_negative_int("samples", samples) != len(conditions):

@@ -229,11 +229,11 @@ def fit_transformer(
     and boolean columns (none may be lost), the range of number and date columns, and whether a
     column has missing values. Returns ``(transformer, kinds)``.
     """
+    from tvae.inputs import InputInfo, check_continuous_values, resolve_kinds
     from tvae.transformer import TableTransformer
     from tvae.transformer.build import build_column
     from tvae.transformer.dtypes import DtypeInfo
     from tvae.transformer.wide import MAX_CATEGORIES, WideCategoricalColumn
-    from tvae.validation import InputInfo, check_continuous_values, resolve_kinds
 
     sample = source.sample(sample_size, rng, read_rows)
     kinds = resolve_kinds(sample, discrete_columns, InputInfo("dataframe"), metadata)

@@ -28,8 +28,8 @@ from tvae.distributed.context import (
 from tvae.distributed.shards import READ_ROWS, SHUFFLE_ROWS, ParquetSource, fit_transformer
 from tvae.distributed.shards import iter_encoded_batches as _encoded_batches
 from tvae.errors import InvalidDataError, InvalidParameterError, TVAEError
+from tvae.kinds import Metadata
 from tvae.loss import SpanIndex
-from tvae.metadata import Metadata
 from tvae.prior import LatentPrior, load_prior
 from tvae.schedule import Schedule, resolve_schedule
 from tvae.serialization import json_params

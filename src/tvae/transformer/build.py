@@ -1,6 +1,6 @@
 """Which column model each column kind gets: the dispatch used by :class:`TableTransformer`.
 
-Kinds are those of :mod:`tvae.metadata` ("numerical", "categorical", "boolean", "datetime",
+Kinds are those of :mod:`tvae.kinds` ("numerical", "categorical", "boolean", "datetime",
 "id"); "continuous" is accepted as another name for "numerical". Two cases override the kind:
 
 * a column with no value at all (every cell missing) becomes a one-category column whose only

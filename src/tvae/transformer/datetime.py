@@ -19,7 +19,7 @@ import pandas as pd
 from pandas.api.types import is_datetime64_any_dtype
 
 from tvae.errors import InvalidDataError
-from tvae.metadata import parse_date_strings
+from tvae.kinds import parse_date_strings
 from tvae.transformer.dtypes import DtypeInfo
 from tvae.transformer.missing import decode_marker, encode_marker, missing_marker, put_missing
 from tvae.transformer.numerical import NumericalColumn

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
-from tvae.metadata import KEY_PATTERN, UUID_PATTERN
+from tvae.kinds import KEY_PATTERN, UUID_PATTERN
 from tvae.transformer.dtypes import DtypeInfo
 
 ID_BLOCK = 2**32  # positions per seed-derived block: more rows than one call ever draws
