@@ -488,9 +488,7 @@ class TVAE(BaseEstimator):
     def _blocks(self, n_rows: int, generator: torch.Generator):
         """``n_rows`` encoded rows in the sampler's fixed blocks (see :mod:`tvae.sampling`)."""
         index = SpanIndex.from_layout(self.layout_, self.device_)
-        return encoded_blocks(
-            self.decoder_, self.prior_, index, n_rows, generator, self.decoding
-        )
+        return encoded_blocks(self.decoder_, self.prior_, index, n_rows, generator, self.decoding)
 
     def sample_chunks(
         self,
@@ -517,9 +515,7 @@ class TVAE(BaseEstimator):
         if seed is not None:
             generator = torch.Generator(device=self.device_).manual_seed(seed)
         first_id = self._id_offset(n_rows, seed, id_offset)
-        return iter_chunks(
-            self._blocks(n_rows, generator), self.transformer_, chunk_rows, first_id
-        )
+        return iter_chunks(self._blocks(n_rows, generator), self.transformer_, chunk_rows, first_id)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> None:
