@@ -17,6 +17,7 @@ import torch
 
 from tvae.distributed.shards import require_pyarrow
 from tvae.errors import InvalidParameterError
+from tvae.files import atomic_write
 from tvae.synthesizer import load
 from tvae.threads import usable_cpus
 from tvae.transformer.identifier import seeded_id_offset
@@ -100,27 +101,24 @@ def _write_part(
 
     model = load(model_path, device="cpu")
     chunk_seeds = part_seeds(seed, max(1, -(-(stop - start) // chunk_rows)))
-    temporary = Path(path).with_name(f".{Path(path).name}.tmp")
     writer = None
-    try:
-        for index, low in enumerate(range(start, stop, chunk_rows)):
-            frame = model.sample(
-                min(chunk_rows, stop - low),
-                random_state=chunk_seeds[index],
-                id_offset=first_id + low,
-            )
-            table = pa.Table.from_pandas(pd.DataFrame(frame), preserve_index=False)
-            if writer is None:
+    with atomic_write(path) as temporary:
+        try:
+            for index, low in enumerate(range(start, stop, chunk_rows)):
+                frame = model.sample(
+                    min(chunk_rows, stop - low),
+                    random_state=chunk_seeds[index],
+                    id_offset=first_id + low,
+                )
+                table = pa.Table.from_pandas(pd.DataFrame(frame), preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(temporary, table.schema)
+                writer.write_table(table.cast(writer.schema))
+            if writer is None:  # an empty part still records the columns
+                table = pa.Table.from_pandas(pd.DataFrame(model.sample(0)), preserve_index=False)
                 writer = pq.ParquetWriter(temporary, table.schema)
-            writer.write_table(table.cast(writer.schema))
-        if writer is None:  # an empty part still records the columns
-            table = pa.Table.from_pandas(pd.DataFrame(model.sample(0)), preserve_index=False)
-            writer = pq.ParquetWriter(temporary, table.schema)
-            writer.write_table(table)
-        writer.close()
-        os.replace(temporary, path)
-    finally:
-        if writer is not None and writer.is_open:
-            writer.close()
-        temporary.unlink(missing_ok=True)
+                writer.write_table(table)
+        finally:
+            if writer is not None and writer.is_open:
+                writer.close()
     return Path(path)
