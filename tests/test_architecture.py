@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     (
         "jobs: training, sampling, conditional, distributed, files of models",
         (
+            "tvae.fitting",
             "tvae.training",
             "tvae.schedule",
             "tvae.sampling",

@@ -22,6 +22,7 @@ from tvae.layout import Layout
 from tvae.prior import load_prior
 from tvae.schedule import Schedule
 from tvae.serialization import json_params, load_model, save_model
+from tvae.training import build_networks
 from tvae.transformer import TableTransformer
 from tvae.version import __version__
 
@@ -67,7 +68,7 @@ def read_model(cls: type, path: str | os.PathLike, device: str | None = None) ->
         model.layout_ = Layout.from_list(description["layout"])
         if model.layout_ != model.transformer_.layout:
             raise ValueError("layout does not match the transformer")
-        encoder, decoder = model._build_networks(model.layout_.width, 0, torch.device("cpu"))
+        encoder, decoder = build_networks(model, model.layout_.width, 0, torch.device("cpu"))
         encoder.load_state_dict(_prefixed(tensors, "encoder."), strict=True)
         decoder.load_state_dict(_prefixed(tensors, "decoder."), strict=True)
         history = tensors["history"].numpy()

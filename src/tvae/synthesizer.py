@@ -9,10 +9,8 @@ schedule (``TVAE(epochs=300, batch_size=500)`` trains as the reference's default
 from __future__ import annotations
 
 import os
-import time
 import warnings
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,9 +19,9 @@ from sklearn.base import BaseEstimator
 
 from tvae.devices import resolve_device
 from tvae.errors import InvalidParameterError, NotFittedError
+from tvae.fitting import FitResult, fit_frame
 from tvae.inputs import InputInfo, check_continuous_values, resolve_kinds, to_frame
 from tvae.loss import SpanIndex
-from tvae.model import Decoder, Encoder
 from tvae.params import (
     check_auto_or_positive_int,
     check_choice,
@@ -35,23 +33,14 @@ from tvae.params import (
     seed_from_states,
 )
 from tvae.persistence import read_model, write_model
-from tvae.prior import PRIORS, LatentPrior, MixturePrior, StandardPrior
+from tvae.prior import PRIORS
 from tvae.sampling import DECODINGS, concat_blocks, encoded_blocks, iter_chunks
 from tvae.schedule import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_EPOCHS,
-    Schedule,
-    resolve_schedule,
 )
 from tvae.threads import uses_threads
-from tvae.training import (
-    LR_SCHEDULES,
-    TrainingConfig,
-    TrainingData,
-    fit_loop,
-    posterior,
-)
-from tvae.transformer import TableTransformer
+from tvae.training import LR_SCHEDULES
 from tvae.transformer.identifier import seeded_id_offset
 
 
@@ -197,10 +186,6 @@ class TVAE(BaseEstimator):
         cuda = getattr(self, "cuda", None)
         return bool(self.enable_gpu if cuda is None else cuda)
 
-    def _seeds(self) -> np.random.SeedSequence:
-        """Independent child seeds for the transformer, the networks/training and sampling."""
-        return np.random.SeedSequence(self.random_state)
-
     # ------------------------------------------------------------------ fit
     @uses_threads
     def fit(
@@ -209,6 +194,9 @@ class TVAE(BaseEstimator):
         discrete_columns: Sequence = (),
         *,
         metadata: dict | None = None,
+        checkpoint_dir: str | os.PathLike | None = None,
+        checkpoint_every: int = 1,
+        resume: bool = False,
     ) -> TVAE:
         """Learn ``train_data``; ``discrete_columns`` lists its categorical columns.
 
@@ -216,6 +204,10 @@ class TVAE(BaseEstimator):
         Columns not listed get a detected kind (numerical, categorical, boolean, datetime or
         id; see :mod:`tvae.kinds`), kept in ``metadata_``; ``metadata`` ({column: kind},
         partial or complete) overrides the detection. Missing values are modelled.
+
+        With ``checkpoint_dir``, a resumable state is saved there every ``checkpoint_every``
+        epochs; ``resume=True`` continues from it (same table, same settings), ending with the
+        model an uninterrupted fit would have given.
         """
         self._validate_params()
         frame, input_info = to_frame(train_data)
@@ -223,91 +215,27 @@ class TVAE(BaseEstimator):
         # on text, dates and booleans); we detect each column's kind.
         kinds = resolve_kinds(frame, discrete_columns, input_info, metadata)
         check_continuous_values(frame, kinds)
-        device = resolve_device(self.device, self._gpu_enabled())
-        transformer_seq, network_seq, sampling_seq = self._seeds().spawn(3)
-        started = time.perf_counter()
-
-        transformer = TableTransformer(
-            self.max_clusters,
-            self.weight_threshold,
-            self.transformer_sample_size,
-            enforce_min_max_values=self.enforce_min_max_values,
-        )
-        data_rng = np.random.default_rng(transformer_seq)
-        transformer.fit(
-            frame, kinds, data_rng, progress=self.verbose, dependencies=kinds.dependencies,
-            point_masses=bool(self.point_masses),
+        result = fit_frame(
+            self, frame, kinds, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
+            resume=resume,
         )  # fmt: skip
-        kinds.dependencies = transformer.dependencies.describe()
-        encoded = transformer.transform(frame, data_rng)
-        transformer_seconds = time.perf_counter() - started
+        return self._set_fitted(result, input_info)
 
-        layout = transformer.layout
-        network_seed = int(network_seq.generate_state(1)[0])
-        encoder, decoder = self._build_networks(layout.width, network_seed, device)
-        data = TrainingData(
-            torch.from_numpy(encoded.alphas).to(device), torch.from_numpy(encoded.codes).to(device)
-        )
-        schedule = resolve_schedule(
-            self.epochs, self.batch_size, self.learning_rate, self.lr_schedule, len(frame),
-            layout.width, len(transformer.columns),
-        )  # fmt: skip
-        config = TrainingConfig(
-            epochs=schedule.epochs,
-            batch_size=schedule.batch_size,
-            learning_rate=schedule.learning_rate,
-            weight_decay=self.l2scale,
-            loss_factor=self.loss_factor,
-            lr_schedule=schedule.lr_schedule,
-            verbose=self.verbose,
-        )
-        generator = torch.Generator(device=device).manual_seed(network_seed)
-        index = SpanIndex.from_layout(layout, device)
-        history = fit_loop(encoder, decoder, data, index, config, generator)
-        prior_seed = int(network_seq.generate_state(2)[1])
-        prior = self._fit_prior(lambda: posterior(encoder, data, index, layout.width), prior_seed)
-
-        summary = {
-            "n_rows": int(frame.shape[0]),
-            **schedule.to_dict(),
-            "final_loss": history[-1]["loss"],
-            "transformer_seconds": round(transformer_seconds, 3),
-            "fit_seconds": round(time.perf_counter() - started, 3),
-            "device": str(device),
-        }
-        return self._set_fitted(
-            transformer, encoder, decoder, history, schedule, device, input_info, kinds, summary,
-            int(sampling_seq.generate_state(1)[0]), prior,
-        )  # fmt: skip
-
-    def _fit_prior(self, posteriors: Any, seed: int) -> LatentPrior:
-        """The latent prior ``prior`` asks for; ``posteriors()`` gives every training row's
-        posterior mean and log-variance, (N, E) each."""
-        if self.prior == "standard":
-            return StandardPrior(self.embedding_dim)
-        # differs from the reference: it samples N(0, I), which most latents of a trained
-        # encoder never visit (posterior collapse leaves few active dimensions).
-        return MixturePrior.fit(*posteriors(), seed)
-
-    def _set_fitted(
-        self, transformer: TableTransformer, encoder: Encoder, decoder: Decoder,
-        history: list[dict], schedule: Schedule, device: torch.device, input_info: InputInfo,
-        metadata: Any, summary: dict, sampling_seed: int, prior: LatentPrior,
-    ) -> TVAE:  # fmt: skip
-        """Record everything ``fit`` learned (shared by the in-memory and distributed fits)."""
-        self.prior_ = prior
-        self.transformer_ = transformer
-        self.layout_ = transformer.layout
-        self.encoder_, self.decoder_ = encoder, decoder
-        self.history_ = history
-        self.schedule_ = schedule
-        self.device_ = device
+    def _set_fitted(self, result: FitResult, input_info: InputInfo) -> TVAE:
+        """Record everything a fit learned (in memory or distributed)."""
+        self.prior_ = result.prior
+        self.transformer_ = result.transformer
+        self.layout_ = result.transformer.layout
+        self.encoder_, self.decoder_ = result.encoder, result.decoder
+        self.history_ = result.history
+        self.schedule_ = result.schedule
+        self.device_ = result.device
         self.input_info_ = input_info
-        self.metadata_ = metadata
-        self.n_features_in_ = len(transformer.columns)
-        self.feature_names_in_ = np.asarray(transformer.column_names, dtype=object)
-        self.training_summary_ = summary
-        self._sampling_seed = sampling_seed
+        self.metadata_ = result.kinds
+        self.n_features_in_ = len(result.transformer.columns)
+        self.feature_names_in_ = np.asarray(result.transformer.column_names, dtype=object)
+        self.training_summary_ = result.summary
+        self._sampling_seed = result.sampling_seed
         self._reset_sampler()
         return self
 
@@ -329,31 +257,13 @@ class TVAE(BaseEstimator):
         every ``checkpoint_every`` epochs; ``resume`` continues from one. See
         :mod:`tvae.distributed`.
         """
-        from tvae.distributed import train_sharded
+        from tvae.distributed.training import train_sharded  # torch.distributed: when asked
 
         result = train_sharded(
             self, data, discrete_columns, metadata=metadata, checkpoint_dir=checkpoint_dir,
             checkpoint_every=checkpoint_every, resume=resume,
         )  # fmt: skip
-        return self._set_fitted(
-            result.transformer, result.encoder, result.decoder, result.history, result.schedule,
-            result.device, InputInfo("dataframe"), result.kinds, result.summary,
-            result.sampling_seed, result.prior,
-        )  # fmt: skip
-
-    def _build_networks(
-        self, data_dim: int, seed: int, device: torch.device
-    ) -> tuple[Encoder, Decoder]:
-        # Initialise from a private seed, leaving the global torch RNG as the user had it.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            encoder = Encoder(
-                data_dim, check_dims("compress_dims", self.compress_dims), self.embedding_dim
-            )
-            decoder = Decoder(
-                self.embedding_dim, check_dims("decompress_dims", self.decompress_dims), data_dim
-            )
-        return encoder.to(device), decoder.to(device)
+        return self._set_fitted(result, InputInfo("dataframe"))
 
     # ------------------------------------------------------------------ state
     def _check_fitted(self) -> None:
@@ -406,7 +316,9 @@ class TVAE(BaseEstimator):
         check_seed("random_state", random_state)
         self.random_state = random_state
         if self.__sklearn_is_fitted__():
-            self._sampling_seed = int(self._seeds().spawn(3)[2].generate_state(1)[0])
+            # the sampling seed of a fit with this random_state (see tvae.fitting.fit_frame)
+            sampling_seq = np.random.SeedSequence(self.random_state).spawn(3)[2]
+            self._sampling_seed = int(sampling_seq.generate_state(1)[0])
             self._reset_sampler()
 
     def set_device(self, device: str | torch.device) -> None:

@@ -127,13 +127,15 @@ def fit(
     from tvae.synthesizer import TVAE
     from tvae.threads import limited_threads, threads_chosen
 
-    if nproc is not None or checkpoint_dir is not None or resume:  # streamed Parquet, parallel
-        from tvae.cli.launch import fit_command
+    if resume and checkpoint_dir is None:
+        raise InvalidParameterError("--resume needs --checkpoint-dir, the folder to resume from")
+    if nproc is not None or (checkpoint_dir is not None and _is_parquet(data, table, query, sep)):
+        from tvae.cli.launch import fit_command  # streamed Parquet shards, in parallel
 
         if is_database_url(data) or table or query or sep:
             raise InvalidParameterError(
-                "--nproc, --checkpoint-dir and --resume stream Parquet files; they cannot read "
-                "a database (--table, --query) or text (--sep)"
+                "--nproc streams Parquet files; it cannot read a database (--table, --query) or "
+                "text (--sep)"
             )
         check_model_output(output)
         code = fit_command(
@@ -163,7 +165,10 @@ def fit(
         device=device,
     )
     with threads_chosen(threads), limited_threads():
-        model.fit(frame, discrete_columns=columns, metadata=column_kinds or None)
+        model.fit(
+            frame, discrete_columns=columns, metadata=column_kinds or None,
+            checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume,
+        )  # fmt: skip
     model.save(output)
     summary = model.training_summary_
     counts = Counter(model.transformer_.kinds.values())
@@ -273,6 +278,17 @@ def sample(
         f"{time.perf_counter() - started:.1f} s (seed {used_seed}; pass --seed {used_seed} to "
         "repeat)",
     )
+
+
+def _is_parquet(data: str, table, query, sep) -> bool:
+    """DATA names Parquet shards (a folder, a glob, a .parquet file): checkpointed fits of them
+    stream the shards, as with --nproc; other tables are fitted in memory."""
+    from tvae.cli.sql import is_database_url
+    from tvae.cli.table_io import PARQUET_SUFFIXES
+
+    if is_database_url(data) or table or query or sep:
+        return False
+    return Path(data).is_dir() or any(c in data for c in "*?[") or data.endswith(PARQUET_SUFFIXES)
 
 
 def _counted(chunks, bar):

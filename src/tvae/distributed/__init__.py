@@ -11,7 +11,9 @@ rendezvous; data and checkpoint folders must be visible to every node)::
     torchrun --nnodes 2 --nproc-per-node 8 --rdzv-backend c10d --rdzv-id job1 \\
         --rdzv-endpoint node0:29500 -m tvae.distributed fit 'data/*.parquet' -o model.tvae
 
-From Python, under torchrun: ``TVAE(...).fit_distributed("data/", discrete_columns=[...])``.
+From Python, under torchrun: ``TVAE(...).fit_distributed("data/", discrete_columns=[...])``
+(:func:`tvae.distributed.training.train_sharded`). This package's ``__init__`` holds only the
+context (:mod:`tvae.distributed.context`), so that :mod:`tvae.training` can read it.
 
 Every worker reads only its share of the Parquet rows (see :mod:`tvae.distributed.shards`).
 Rank 0 fits the transformer from a bounded sample plus one scan and broadcasts it as JSON; the
@@ -29,16 +31,13 @@ from tvae.distributed.context import (
     mean_over_workers,
     worker_device,
 )
-from tvae.distributed.training import ShardedFit, train_sharded
 
 __all__ = [
     "DistContext",
-    "ShardedFit",
     "broadcast_json",
     "epoch_seed",
     "init_process_group",
     "is_main_process",
     "mean_over_workers",
-    "train_sharded",
     "worker_device",
 ]
