@@ -22,10 +22,20 @@ from tvae.devices import resolve_device
 from tvae.errors import InvalidDataError, InvalidParameterError
 from tvae.kinds import Metadata
 from tvae.loss import SpanIndex
-from tvae.prior import LatentPrior, MixturePrior, StandardPrior
+from tvae.params import (
+    check_auto_or_positive_int,
+    check_choice,
+    check_dims,
+    check_positive_int,
+    check_real,
+    check_seed,
+)
+from tvae.prior import PRIORS, LatentPrior, MixturePrior, StandardPrior
+from tvae.sampling import DECODINGS
 from tvae.schedule import Schedule, resolve_schedule
 from tvae.serialization import json_params
 from tvae.training import (
+    LR_SCHEDULES,
     Checkpoints,
     TensorBatches,
     TrainingConfig,
@@ -51,6 +61,32 @@ class FitResult:
     schedule: Schedule
     summary: dict
     prior: LatentPrior
+
+
+def check_params(model: Any) -> None:
+    """Check every constructor argument of ``model`` (a :class:`tvae.TVAE`), naming the culprit."""
+    check_positive_int("embedding_dim", model.embedding_dim)
+    check_dims("compress_dims", model.compress_dims)
+    check_dims("decompress_dims", model.decompress_dims)
+    check_real("l2scale", model.l2scale, low=0.0)
+    check_auto_or_positive_int("batch_size", model.batch_size)
+    check_auto_or_positive_int("epochs", model.epochs)
+    if model.cuda is not None and not model.enable_gpu:
+        raise InvalidParameterError(
+            f"cuda={model.cuda!r} and enable_gpu=False conflict; give only enable_gpu "
+            "(cuda is its deprecated alias)"
+        )
+    check_real("loss_factor", model.loss_factor, low=0.0, low_inclusive=False)
+    check_seed("random_state", model.random_state)
+    if model.learning_rate is not None:
+        check_real("learning_rate", model.learning_rate, low=0.0, low_inclusive=False)
+    check_choice("lr_schedule", model.lr_schedule, ("auto", *LR_SCHEDULES))
+    check_choice("decoding", model.decoding, DECODINGS)
+    check_choice("prior", model.prior, PRIORS)
+    check_positive_int("max_clusters", model.max_clusters)
+    check_real("weight_threshold", model.weight_threshold, low=0.0)
+    if model.transformer_sample_size is not None:
+        check_positive_int("transformer_sample_size", model.transformer_sample_size)
 
 
 def check_checkpoint_every(checkpoint_every: Any) -> int:

@@ -5,7 +5,9 @@ Parquet parts of ``tvae sample --nproc``) runs :func:`encoded_blocks`: fixed blo
 ``SAMPLE_CHUNK`` rows, each a prior draw, a decoder pass and a decoding, in that order on one
 generator, so the rows depend on the seed only, never on how they are cut into chunks.
 :func:`concat_blocks` gathers the blocks for one frame; :func:`iter_chunks` re-cuts them into
-frames of a given size. No I/O here.
+frames of a given size. :class:`SampleStream` owns the seeds and the numbering of ID columns
+(conditional sampling, :mod:`tvae.conditional`, takes its generator and first ID from it too).
+No I/O here.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import torch
 
 from tvae.layout import Layout
 from tvae.loss import SpanIndex
+from tvae.params import check_non_negative_int
+from tvae.transformer.identifier import seeded_id_offset
 
 DECODINGS = ("sample", "argmax")
 SAMPLE_CHUNK = 4_096  # rows decoded at once by ``sample``: bounds memory, fixed for determinism
@@ -169,3 +173,35 @@ def iter_chunks(
             yield cut(chunk_rows)
     if pending:
         yield cut(pending)
+
+
+class SampleStream:
+    """A fitted model's stream of rows: its generator, started from the model's sampling seed,
+    and the count of IDs issued on it, so that successive draws never repeat an ID."""
+
+    def __init__(self, seed: int, device: torch.device) -> None:
+        self.seed, self.device = seed, device
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+        self.ids_issued = 0
+
+    def move(self, device: torch.device) -> None:
+        """Restart the stream from the seed on ``device``; the numbering of IDs goes on."""
+        self.device = device
+        self.generator = torch.Generator(device=device).manual_seed(self.seed)
+
+    def generator_for(self, seed: int | None) -> torch.Generator:
+        """The stream's generator, or with ``seed`` a fresh one of its own."""
+        if seed is None:
+            return self.generator
+        return torch.Generator(device=self.device).manual_seed(seed)
+
+    def first_id(self, n_rows: int, seed: int | None, id_offset: int | None) -> int:
+        """Where the IDs of ``n_rows`` new rows start: ``id_offset`` if given; a block derived
+        from ``seed`` for a draw of its own; else the stream's next ``n_rows`` positions."""
+        if id_offset is not None:
+            return check_non_negative_int("id_offset", id_offset)
+        if seed is not None:
+            return seeded_id_offset(seed)
+        start = self.ids_issued
+        self.ids_issued += n_rows
+        return start

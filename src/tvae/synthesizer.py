@@ -18,30 +18,23 @@ import torch
 from sklearn.base import BaseEstimator
 
 from tvae.devices import resolve_device
-from tvae.errors import InvalidParameterError, NotFittedError
-from tvae.fitting import FitResult, fit_frame
+from tvae.errors import NotFittedError
+from tvae.fitting import FitResult, check_params, fit_frame
 from tvae.inputs import InputInfo, check_continuous_values, resolve_kinds, to_frame
 from tvae.loss import SpanIndex
 from tvae.params import (
-    check_auto_or_positive_int,
-    check_choice,
-    check_dims,
     check_non_negative_int,
     check_positive_int,
-    check_real,
     check_seed,
     seed_from_states,
 )
 from tvae.persistence import read_model, write_model
-from tvae.prior import PRIORS
-from tvae.sampling import DECODINGS, concat_blocks, encoded_blocks, iter_chunks
+from tvae.sampling import SampleStream, concat_blocks, encoded_blocks, iter_chunks
 from tvae.schedule import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_EPOCHS,
 )
 from tvae.threads import uses_threads
-from tvae.training import LR_SCHEDULES
-from tvae.transformer.identifier import seeded_id_offset
 
 
 class TVAE(BaseEstimator):
@@ -156,31 +149,6 @@ class TVAE(BaseEstimator):
         self.prior = prior
         self.point_masses = point_masses
 
-    # ------------------------------------------------------------------ validation
-    def _validate_params(self) -> None:
-        check_positive_int("embedding_dim", self.embedding_dim)
-        check_dims("compress_dims", self.compress_dims)
-        check_dims("decompress_dims", self.decompress_dims)
-        check_real("l2scale", self.l2scale, low=0.0)
-        check_auto_or_positive_int("batch_size", self.batch_size)
-        check_auto_or_positive_int("epochs", self.epochs)
-        if self.cuda is not None and not self.enable_gpu:
-            raise InvalidParameterError(
-                f"cuda={self.cuda!r} and enable_gpu=False conflict; give only enable_gpu "
-                "(cuda is its deprecated alias)"
-            )
-        check_real("loss_factor", self.loss_factor, low=0.0, low_inclusive=False)
-        check_seed("random_state", self.random_state)
-        if self.learning_rate is not None:
-            check_real("learning_rate", self.learning_rate, low=0.0, low_inclusive=False)
-        check_choice("lr_schedule", self.lr_schedule, ("auto", *LR_SCHEDULES))
-        check_choice("decoding", self.decoding, DECODINGS)
-        check_choice("prior", self.prior, PRIORS)
-        check_positive_int("max_clusters", self.max_clusters)
-        check_real("weight_threshold", self.weight_threshold, low=0.0)
-        if self.transformer_sample_size is not None:
-            check_positive_int("transformer_sample_size", self.transformer_sample_size)
-
     def _gpu_enabled(self) -> bool:
         """``enable_gpu``, unless the deprecated ``cuda`` alias was given."""
         cuda = getattr(self, "cuda", None)
@@ -209,7 +177,7 @@ class TVAE(BaseEstimator):
         epochs; ``resume=True`` continues from it (same table, same settings), ending with the
         model an uninterrupted fit would have given.
         """
-        self._validate_params()
+        check_params(self)
         frame, input_info = to_frame(train_data)
         # differs from the reference: it treats every unlisted column as continuous (and fails
         # on text, dates and booleans); we detect each column's kind.
@@ -276,22 +244,8 @@ class TVAE(BaseEstimator):
         return hasattr(self, "decoder_")
 
     def _reset_sampler(self) -> None:
-        """Restart the sampling stream from the seed, so a given seed gives the same rows; the
-        count of IDs issued on the stream restarts with it."""
-        self._sampling_generator = torch.Generator(device=self.device_).manual_seed(
-            self._sampling_seed
-        )
-        self._ids_issued = 0
-
-    def _id_offset(self, n_rows: int, seed: int | None, id_offset: int | None) -> int:
-        """Where the IDs of ``n_rows`` new rows start (see :meth:`sample`)."""
-        if id_offset is not None:
-            return check_non_negative_int("id_offset", id_offset)
-        if seed is not None:
-            return seeded_id_offset(seed)
-        start = self._ids_issued
-        self._ids_issued += n_rows
-        return start
+        """Restart the sampling stream from the seed (and its count of issued IDs)."""
+        self._stream = SampleStream(self._sampling_seed, self.device_)
 
     @property
     def loss_values(self) -> pd.DataFrame:
@@ -329,9 +283,7 @@ class TVAE(BaseEstimator):
             self.encoder_.to(target)
             self.decoder_.to(target)
             self.device_ = target
-            issued = self._ids_issued
-            self._reset_sampler()
-            self._ids_issued = issued  # the stream restarts on the new device; IDs go on
+            self._stream.move(target)  # the stream restarts on the new device; IDs go on
 
     # ------------------------------------------------------------------ sample
     @uses_threads
@@ -367,18 +319,17 @@ class TVAE(BaseEstimator):
         conditions the model makes too unlikely to meet (stating the estimated probability).
         """
         self._check_fitted()
-        generator, seed = self._sampling_generator, check_seed("random_state", random_state)
+        seed = check_seed("random_state", random_state)
         if id_offset is not None:
             check_non_negative_int("id_offset", id_offset)
-        if seed is not None:
-            generator = torch.Generator(device=self.device_).manual_seed(seed)
+        generator = self._stream.generator_for(seed)
         if conditions is not None:
             # differs from the reference: ctgan's TVAE cannot sample conditionally (CTGAN #200).
             frame = self._sample_conditional(samples, conditions, generator, seed, id_offset)
         else:
             n_rows = check_non_negative_int("samples", samples)
             alphas, codes = concat_blocks(self._blocks(n_rows, generator), self.layout_)
-            first_id = self._id_offset(n_rows, seed, id_offset)
+            first_id = self._stream.first_id(n_rows, seed, id_offset)
             frame = self.transformer_.inverse_transform(alphas, codes, id_offset=first_id)
         return self.input_info_.convert(frame)  # the kind of object fit received
 
@@ -394,7 +345,7 @@ class TVAE(BaseEstimator):
         return sample_conditional(
             self.transformer_, self.layout_, self.decoder_, self.prior_,
             conditions, n_rows, generator, self.decoding,
-            id_offset=self._id_offset(n_ids or 0, seed, id_offset),
+            id_offset=self._stream.first_id(n_ids or 0, seed, id_offset),
         )  # fmt: skip
 
     def _blocks(self, n_rows: int, generator: torch.Generator):
@@ -423,10 +374,9 @@ class TVAE(BaseEstimator):
         self._check_fitted()
         n_rows = check_non_negative_int("n", n)
         chunk_rows = check_positive_int("chunk_rows", chunk_rows)
-        generator, seed = self._sampling_generator, check_seed("random_state", random_state)
-        if seed is not None:
-            generator = torch.Generator(device=self.device_).manual_seed(seed)
-        first_id = self._id_offset(n_rows, seed, id_offset)
+        seed = check_seed("random_state", random_state)
+        generator = self._stream.generator_for(seed)
+        first_id = self._stream.first_id(n_rows, seed, id_offset)
         return iter_chunks(self._blocks(n_rows, generator), self.transformer_, chunk_rows, first_id)
 
     # ------------------------------------------------------------------ persistence

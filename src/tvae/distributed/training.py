@@ -25,7 +25,13 @@ from tvae.distributed.context import (
 from tvae.distributed.shards import READ_ROWS, SHUFFLE_ROWS, ParquetSource, fit_transformer
 from tvae.distributed.shards import iter_encoded_batches as _encoded_batches
 from tvae.errors import InvalidDataError, TVAEError
-from tvae.fitting import FitResult, check_checkpoint_every, fit_prior, training_config
+from tvae.fitting import (
+    FitResult,
+    check_checkpoint_every,
+    check_params,
+    fit_prior,
+    training_config,
+)
 from tvae.kinds import Metadata
 from tvae.loss import SpanIndex
 from tvae.prior import LatentPrior, load_prior
@@ -88,7 +94,7 @@ def train_sharded(
     ``resume`` (or after a torchrun elastic restart) a checkpoint in ``checkpoint_dir`` is
     continued; without one, training starts afresh. Called on every rank.
     """
-    model._validate_params()
+    check_params(model)
     check_checkpoint_every(checkpoint_every)
     started = time.perf_counter()
     ctx = DistContext.from_env()
