@@ -21,7 +21,7 @@ from tvae.checkpoint import check_same_params, load_checkpoint
 from tvae.devices import resolve_device
 from tvae.errors import InvalidDataError, InvalidParameterError
 from tvae.kinds import Metadata
-from tvae.loss import SpanIndex
+from tvae.layout import SpanIndex
 from tvae.params import (
     check_auto_or_positive_int,
     check_choice,

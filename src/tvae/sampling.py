@@ -19,8 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tvae.layout import Layout
-from tvae.loss import SpanIndex
+from tvae.layout import Layout, SpanIndex
 from tvae.params import check_non_negative_int
 from tvae.transformer.identifier import seeded_id_offset
 

@@ -21,7 +21,7 @@ from tvae.devices import resolve_device
 from tvae.errors import NotFittedError
 from tvae.fitting import FitResult, check_params, fit_frame
 from tvae.inputs import InputInfo, check_continuous_values, resolve_kinds, to_frame
-from tvae.loss import SpanIndex
+from tvae.layout import SpanIndex
 from tvae.params import (
     check_non_negative_int,
     check_positive_int,

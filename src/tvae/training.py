@@ -21,7 +21,8 @@ from tqdm.auto import tqdm
 
 from tvae.checkpoint import Checkpoint, save_checkpoint
 from tvae.distributed.context import DistContext, mean_over_workers
-from tvae.loss import LossTerms, SpanIndex, tvae_loss
+from tvae.layout import SpanIndex
+from tvae.loss import LossTerms, tvae_loss
 from tvae.model import Decoder, Encoder, reparameterize
 from tvae.params import check_dims
 
@@ -140,8 +141,7 @@ def train_step(
     generator: torch.Generator,
 ) -> LossTerms:
     """One optimiser step on one batch; returns the (detached) loss terms."""
-    width = _unwrap(decoder).sigma.shape[0]  # DDP wraps the decoder in distributed runs
-    rows = dense_batch(alphas, codes, index, width)
+    rows = dense_batch(alphas, codes, index, index.width)
     mu, logvar = encoder(rows)
     z = reparameterize(mu, logvar, generator)
     raw, sigma = decoder(z)

@@ -22,6 +22,7 @@ from tvae.conditional.conditions import (
 )
 from tvae.conditional.kinds import CATEGORY_KINDS, FIXED_KINDS, NUMERIC_KINDS, NumericView
 from tvae.errors import ConditionError
+from tvae.transformer.continuous import ALPHA_SCALE
 
 
 def _locate(transformer: Any, layout: Any) -> dict[Any, list[tuple[int, int]]]:
@@ -146,8 +147,8 @@ def _numeric(column, view: NumericView, located, cells: list, is_frame, device) 
     labels = _labels(cells)
     normalizer = view.normalizer
     reach = (
-        max(float(np.min(normalizer.mean - 4 * normalizer.std)), view.low),
-        min(float(np.max(normalizer.mean + 4 * normalizer.std)), view.high),
+        max(float(np.min(normalizer.mean - ALPHA_SCALE * normalizer.std)), view.low),
+        min(float(np.max(normalizer.mean + ALPHA_SCALE * normalizer.std)), view.high),
     )
     for bad, why in (
         (clip_low > clip_high, f"holds values on a grid of step {view.step:g} and none meets it"),

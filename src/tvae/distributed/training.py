@@ -33,7 +33,7 @@ from tvae.fitting import (
     training_config,
 )
 from tvae.kinds import Metadata
-from tvae.loss import SpanIndex
+from tvae.layout import SpanIndex
 from tvae.prior import LatentPrior, load_prior
 from tvae.schedule import resolve_schedule
 from tvae.serialization import json_params
