@@ -19,8 +19,7 @@ import numpy as np
 import pandas as pd
 
 from tvae.transformer.boolean import BooleanColumn
-from tvae.transformer.categorical import OneHotEncoder
-from tvae.transformer.columns import CategoricalColumn
+from tvae.transformer.columns import CategoricalColumn, ColumnModel
 from tvae.transformer.datetime import DatetimeColumn
 from tvae.transformer.dtypes import DtypeInfo
 from tvae.transformer.identifier import IdColumn
@@ -39,7 +38,7 @@ def build_column(
     weight_threshold: float,
     clip: bool,
     point_masses: bool = True,
-) -> Any:
+) -> ColumnModel:
     """Fit the column model of ``kind`` on ``series`` (mixtures on ``sample``'s rows)."""
     dtype = DtypeInfo.of(series)
     if kind in ("numerical", "continuous", "datetime") and series.notna().any():
@@ -58,4 +57,21 @@ def build_column(
     if needs_rare_slot(series):
         return WideCategoricalColumn.fit(name, dtype, series)
     # Categories come from every row, never a sample: none may be lost.
-    return CategoricalColumn(name, dtype, OneHotEncoder.fit(series))
+    return CategoricalColumn.fit(name, dtype, series)
+
+
+# One class per saved kind: build_column picks among them, column_from_state reads them back.
+COLUMN_MODELS: dict[str, type] = {
+    cls.kind: cls
+    for cls in (
+        NumericalColumn, DatetimeColumn, BooleanColumn, IdColumn, CategoricalColumn,
+        WideCategoricalColumn,
+    )
+}  # fmt: skip
+
+
+def column_from_state(name: Any, kind: str, dtype: DtypeInfo, state: dict) -> ColumnModel:
+    """The column model saved as ``kind`` with ``state``."""
+    if kind not in COLUMN_MODELS:
+        raise ValueError(f"unknown column kind {kind!r} in model file")
+    return COLUMN_MODELS[kind].from_state(name, dtype, state)

@@ -28,6 +28,7 @@ import pandas as pd
 from pandas.api.types import is_integer_dtype
 
 from tvae.errors import InvalidDataError
+from tvae.transformer.columns import Draws
 from tvae.transformer.continuous import ALPHA_CLIP, ALPHA_SCALE, ModeNormalizer
 from tvae.transformer.dtypes import DtypeInfo
 from tvae.transformer.missing import MISSING_SPAN
@@ -199,7 +200,9 @@ class NumericalColumn:
     ) -> tuple[np.ndarray, np.ndarray]:
         return self.transform_numbers(to_float(values), rng)
 
-    def inverse(self, alphas: np.ndarray, codes: np.ndarray) -> pd.Series:
+    def inverse(
+        self, alphas: np.ndarray, codes: np.ndarray, draws: Draws | None = None
+    ) -> pd.Series:
         return self.dtype.restore_numbers(self.inverse_numbers(alphas, codes), self.name)
 
     def get_state(self) -> dict:
