@@ -64,6 +64,30 @@ class Layout:
             offset += int(width)
         return cls(tuple(spans))
 
+    @cached_property
+    def slots(self) -> tuple[int, ...]:
+        """Each span's place in the encoded pair: its column of the alphas (a tanh span) or of
+        the codes (a softmax span)."""
+        counts = {"tanh": 0, "softmax": 0}
+        places = []
+        for span in self.spans:
+            places.append(counts[span.kind])
+            counts[span.kind] += 1
+        return tuple(places)
+
+    def column_slices(self, n_spans: list[int]) -> list[tuple[slice, slice]]:
+        """Each column's slice of the alphas and of the codes, given how many spans each
+        column has (in order; they must add up to the layout's spans)."""
+        if sum(n_spans) != len(self.spans):
+            raise ValueError(f"columns of {sum(n_spans)} spans for a layout of {len(self.spans)}")
+        slices, start, n_tanh, n_softmax = [], 0, 0, 0
+        for count in n_spans:
+            kinds = [span.kind for span in self.spans[start : start + count]]
+            a, c = kinds.count("tanh"), kinds.count("softmax")
+            slices.append((slice(n_tanh, n_tanh + a), slice(n_softmax, n_softmax + c)))
+            start, n_tanh, n_softmax = start + count, n_tanh + a, n_softmax + c
+        return slices
+
     @property
     def width(self) -> int:
         """Total width of the encoded vector."""

@@ -27,15 +27,13 @@ from tvae.transformer.continuous import ALPHA_SCALE
 
 def _locate(transformer: Any, layout: Any) -> dict[Any, list[tuple[int, int]]]:
     """Each column's spans as (offset in the decoder output, column in alphas or codes)."""
-    located, position, n_tanh, n_softmax = {}, 0, 0, 0
+    located, position = {}, 0
     for column in transformer.columns:
-        entries = []
-        for kind, _ in column.spans:
-            entries.append((layout.spans[position].offset, n_tanh if kind == "tanh" else n_softmax))
-            n_tanh += kind == "tanh"
-            n_softmax += kind == "softmax"
-            position += 1
-        located[column.name] = entries
+        count = len(column.spans)
+        located[column.name] = [
+            (layout.spans[i].offset, layout.slots[i]) for i in range(position, position + count)
+        ]
+        position += count
     return located
 
 

@@ -146,13 +146,11 @@ class TableTransformer:
             seed = _seed_of(alphas, codes)
             rng, id_rng = np.random.default_rng(seed), np.random.default_rng([seed, id_offset])
         draws = Draws(rng, id_rng, id_offset)
-        out, a_pos, c_pos = [], 0, 0
-        for col in self.columns:
-            n_a = sum(1 for kind, _ in col.spans if kind == "tanh")
-            n_c = sum(1 for kind, _ in col.spans if kind == "softmax")
-            a, c = alphas[:, a_pos : a_pos + n_a], codes[:, c_pos : c_pos + n_c]
-            out.append(col.inverse(a, c, draws))
-            a_pos, c_pos = a_pos + n_a, c_pos + n_c
+        slices = self.layout.column_slices([len(col.spans) for col in self.columns])
+        out = [
+            col.inverse(alphas[:, a], codes[:, c], draws)
+            for col, (a, c) in zip(self.columns, slices, strict=True)
+        ]
         frame = pd.concat(out, axis=1, ignore_index=True)
         frame.columns = pd.Index(self.column_names)
         return self.dependencies.apply(frame)
