@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from tvae.checkpoint import check_same_params, load_checkpoint
-from tvae.devices import resolve_device
+from tvae.devices import gpu_enabled, resolve_device
 from tvae.errors import InvalidDataError, InvalidParameterError
 from tvae.kinds import Metadata
 from tvae.layout import SpanIndex
@@ -135,7 +135,7 @@ def fit_frame(
     have the checked ``kinds``. With ``checkpoint_dir`` a resumable state is saved every
     ``checkpoint_every`` epochs; ``resume`` continues from it (if there is one)."""
     check_checkpoint_every(checkpoint_every)
-    device = resolve_device(model.device, model._gpu_enabled())
+    device = resolve_device(model.device, gpu_enabled(model.enable_gpu, model.cuda))
     restored = load_checkpoint(checkpoint_dir) if checkpoint_dir is not None and resume else None
     if restored is not None:
         check_same_params(restored.info["params"], model, checkpoint_dir)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from tvae.devices import resolve_device
+from tvae.devices import gpu_enabled, resolve_device
 from tvae.errors import ModelFileError
 from tvae.inputs import InputInfo
 from tvae.kinds import Metadata
@@ -98,7 +98,9 @@ def read_model(cls: type, path: str | os.PathLike, device: str | None = None) ->
         # One line: torch's state-dict errors span many lines.
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ModelFileError(f"{str(path)!r} holds an inconsistent model: {reason}") from error
-    target = resolve_device(model.device, model._gpu_enabled())  # a bad ``device`` is the caller's
+    target = resolve_device(
+        model.device, gpu_enabled(model.enable_gpu, model.cuda)
+    )  # a bad ``device`` is the caller's
     model.encoder_, model.decoder_ = encoder.to(target).eval(), decoder.to(target).eval()
     model.device_ = target
     model.n_features_in_ = len(model.transformer_.columns)

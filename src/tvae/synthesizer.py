@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
 
-from tvae.devices import resolve_device
+from tvae.devices import gpu_enabled, resolve_device
 from tvae.errors import NotFittedError
 from tvae.fitting import FitResult, check_params, fit_frame
 from tvae.inputs import InputInfo, check_continuous_values, resolve_kinds, to_frame
@@ -149,11 +149,6 @@ class TVAE(BaseEstimator):
         self.prior = prior
         self.point_masses = point_masses
 
-    def _gpu_enabled(self) -> bool:
-        """``enable_gpu``, unless the deprecated ``cuda`` alias was given."""
-        cuda = getattr(self, "cuda", None)
-        return bool(self.enable_gpu if cuda is None else cuda)
-
     # ------------------------------------------------------------------ fit
     @uses_threads
     def fit(
@@ -279,7 +274,7 @@ class TVAE(BaseEstimator):
         """Move the model (and future fits) to ``device``."""
         self.device = str(device)
         if self.__sklearn_is_fitted__():
-            target = resolve_device(self.device, self._gpu_enabled())
+            target = resolve_device(self.device, gpu_enabled(self.enable_gpu, self.cuda))
             self.encoder_.to(target)
             self.decoder_.to(target)
             self.device_ = target

@@ -15,6 +15,7 @@ import torch
 import torch.distributed as dist
 
 from tvae.checkpoint import check_same_params, load_checkpoint
+from tvae.devices import gpu_enabled
 from tvae.distributed.context import (
     DistContext,
     broadcast_json,
@@ -98,7 +99,7 @@ def train_sharded(
     check_checkpoint_every(checkpoint_every)
     started = time.perf_counter()
     ctx = DistContext.from_env()
-    device = worker_device(ctx, model.device, model._gpu_enabled())
+    device = worker_device(ctx, model.device, gpu_enabled(model.enable_gpu, model.cuda))
     table = ParquetSource.open(source)
     if table.n_rows < ctx.world_size:
         raise InvalidDataError(
@@ -190,7 +191,7 @@ def _shared_state(model, table, discrete_columns, metadata, ctx, device, read_ro
                 table, discrete_columns, metadata,
                 sample_size=sample_size, rng=np.random.default_rng(transformer_seq),
                 max_clusters=model.max_clusters, weight_threshold=model.weight_threshold,
-                clip=getattr(model, "enforce_min_max_values", True), read_rows=read_rows,
+                clip=model.enforce_min_max_values, read_rows=read_rows,
             )  # fmt: skip
             message = {
                 "entropy": str(entropy),
