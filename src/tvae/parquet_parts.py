@@ -18,6 +18,7 @@ import torch
 from tvae.distributed.shards import require_pyarrow
 from tvae.errors import InvalidParameterError
 from tvae.files import atomic_write
+from tvae.sampling import seeded_chunks
 from tvae.synthesizer import load
 from tvae.threads import usable_cpus
 from tvae.transformer.identifier import seeded_id_offset
@@ -104,20 +105,11 @@ def _write_part(
     writer = None
     with atomic_write(path) as temporary:
         try:
-            for index, low in enumerate(range(start, stop, chunk_rows)):
-                frame = model.sample(
-                    min(chunk_rows, stop - low),
-                    random_state=chunk_seeds[index],
-                    id_offset=first_id + low,
-                )
+            for _, frame in seeded_chunks(model, start, stop, chunk_rows, chunk_seeds, first_id):
                 table = pa.Table.from_pandas(pd.DataFrame(frame), preserve_index=False)
-                if writer is None:
+                if writer is None:  # an empty part still records the columns
                     writer = pq.ParquetWriter(temporary, table.schema)
                 writer.write_table(table.cast(writer.schema))
-            if writer is None:  # an empty part still records the columns
-                table = pa.Table.from_pandas(pd.DataFrame(model.sample(0)), preserve_index=False)
-                writer = pq.ParquetWriter(temporary, table.schema)
-                writer.write_table(table)
         finally:
             if writer is not None and writer.is_open:
                 writer.close()

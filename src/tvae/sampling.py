@@ -204,3 +204,21 @@ class SampleStream:
         start = self.ids_issued
         self.ids_issued += n_rows
         return start
+
+
+def seeded_chunks(
+    model: Any, start: int, stop: int, chunk_rows: int, seeds: Any, first_id: int, **options: Any
+) -> Iterator[tuple[int, Any]]:
+    """Rows ``[start, stop)`` of one output as ``(first row, rows)`` chunks of at most
+    ``chunk_rows`` rows: chunk ``i`` is ``model.sample`` (``model`` a fitted
+    :class:`tvae.TVAE`) with its own seed ``seeds[i]``, and row ``r`` gets ID position
+    ``first_id + r``, so the output neither depends on who draws which chunk nor repeats an
+    ID. An empty range still gives one empty chunk (its columns). ``options`` go to ``sample``
+    (``conditions``)."""
+    lows = range(start, stop, chunk_rows) or range(start, start + 1)
+    for index, low in enumerate(lows):
+        size = max(0, min(chunk_rows, stop - low))
+        rows = model.sample(
+            size, random_state=int(seeds[index]), id_offset=first_id + low, **options
+        )
+        yield low, rows
