@@ -124,7 +124,7 @@ class CategorySlots:
 def _categorical(column: Any) -> CategorySlots:
     encoder = column.encoder
     values = list(encoder.categories)
-    if getattr(encoder, "missing_index", None) is not None:
+    if encoder.missing_index is not None:
         values[encoder.missing_index] = encoder.missing_value
     return CategorySlots(values)
 
