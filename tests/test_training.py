@@ -68,6 +68,8 @@ def test_resume_refuses_other_settings_or_another_table(table, tmp_path: Path) -
         TVAE(**SETTINGS).fit(table.head(250), checkpoint_dir=tmp_path, resume=True)
     with pytest.raises(InvalidParameterError, match="checkpoint_every"):
         TVAE(**SETTINGS).fit(table, checkpoint_dir=tmp_path, checkpoint_every=0)
+    with pytest.raises(InvalidParameterError, match="needs checkpoint_dir"):
+        TVAE(**SETTINGS).fit(table, resume=True)
 
 
 def test_a_checkpoint_is_a_checked_file_with_a_json_history(table, tmp_path: Path) -> None:

@@ -89,14 +89,17 @@ def check_params(model: Any) -> None:
         check_positive_int("transformer_sample_size", model.transformer_sample_size)
 
 
-def check_checkpoint_every(checkpoint_every: Any) -> int:
+def check_checkpointing(checkpoint_dir: Any, checkpoint_every: Any, resume: Any) -> None:
+    """The checkpoint arguments of a fit: a positive ``checkpoint_every``, and a folder to
+    resume from when ``resume`` is asked."""
     if isinstance(checkpoint_every, bool) or not (
         isinstance(checkpoint_every, int) and checkpoint_every >= 1
     ):
         raise InvalidParameterError(
             f"checkpoint_every must be a positive integer, got {checkpoint_every=}"
         )
-    return checkpoint_every
+    if resume and checkpoint_dir is None:
+        raise InvalidParameterError("resume=True needs checkpoint_dir, the folder to resume from")
 
 
 def training_config(model: Any, schedule: Schedule, batch_size: int, verbose: bool):
@@ -134,7 +137,7 @@ def fit_frame(
     """Fit ``model``'s parts (it is an unfitted :class:`tvae.TVAE`) on ``frame``, whose columns
     have the checked ``kinds``. With ``checkpoint_dir`` a resumable state is saved every
     ``checkpoint_every`` epochs; ``resume`` continues from it (if there is one)."""
-    check_checkpoint_every(checkpoint_every)
+    check_checkpointing(checkpoint_dir, checkpoint_every, resume)
     device = resolve_device(model.device, gpu_enabled(model.enable_gpu, model.cuda))
     restored = load_checkpoint(checkpoint_dir) if checkpoint_dir is not None and resume else None
     if restored is not None:

@@ -28,7 +28,7 @@ from tvae.distributed.shards import iter_encoded_batches as _encoded_batches
 from tvae.errors import InvalidDataError, TVAEError
 from tvae.fitting import (
     FitResult,
-    check_checkpoint_every,
+    check_checkpointing,
     check_params,
     fit_prior,
     training_config,
@@ -96,7 +96,7 @@ def train_sharded(
     continued; without one, training starts afresh. Called on every rank.
     """
     check_params(model)
-    check_checkpoint_every(checkpoint_every)
+    check_checkpointing(checkpoint_dir, checkpoint_every, resume)
     started = time.perf_counter()
     ctx = DistContext.from_env()
     device = worker_device(ctx, model.device, gpu_enabled(model.enable_gpu, model.cuda))
