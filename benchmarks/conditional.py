@@ -28,7 +28,7 @@ from scipy.stats import ks_2samp
 import tvae
 from tvae.conditional import parse_conditions
 from tvae.conditional.sampler import FORWARD_CHUNK
-from tvae.loss import SpanIndex
+from tvae.layout import SpanIndex
 from tvae.sampling import decode_outputs
 
 N_ROWS = 1_000

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 import tvae
 from tvae import TVAE, InvalidParameterError
 from tvae.cli import app
-from tvae.cli_parsing import parse_where, read_kinds_file
-from tvae.io import read_table
+from tvae.cli.parsing import parse_where, read_kinds_file
+from tvae.cli.table_io import read_table
 from tvae.serialization import inspect_model
 
 runner = CliRunner()

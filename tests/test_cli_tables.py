@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 import tvae
 from tvae import TVAE
 from tvae.cli import app
+from tvae.cli.table_io import read_table, sniff_delimiter
 from tvae.errors import InvalidDataError
-from tvae.io import read_table, sniff_delimiter
 
 runner = CliRunner()
 
@@ -116,7 +116,7 @@ def test_fit_and_sample_through_a_database(database, real, tmp_path):
     result = run("sample", model, "-n", "120", "-o", out, "--table", "synthetic", "--seed", "1",
                  "--chunk-rows", "50")  # fmt: skip
     assert "Wrote 120 rows to table 'synthetic' in" in result.stdout
-    from tvae.sql import read_sql
+    from tvae.cli.sql import read_sql
 
     rows = read_sql(out, table="synthetic")
     expected = TVAE.load(model).sample(120, random_state=1)

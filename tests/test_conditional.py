@@ -197,6 +197,8 @@ def test_seeded_result_does_not_depend_on_the_clock(adult_model, monkeypatch):
         adult_model.sample(5, conditions={"age": (500, 600)}, random_state=3)
     assert str(slow_error.value) == str(fast_error.value)
     from tvae.conditional.sampler import draw_budget
+    from tvae.training import build_networks
 
     assert draw_budget(adult_model.decoder_) == 2_500_000  # the default decoder's budget
-    assert draw_budget(TVAE(decompress_dims=(256, 256))._build_networks(10, 0, "cpu")[1]) < 10**6
+    wide = build_networks(TVAE(decompress_dims=(256, 256)), 10, 0, "cpu")[1]
+    assert draw_budget(wide) < 10**6

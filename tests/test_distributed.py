@@ -14,12 +14,13 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-import tvae.distributed as distributed
+import tvae.training as training
 from tvae import TVAE, load_demo
 from tvae.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from tvae.distributed import DistContext
+from tvae.distributed.shards import ParquetSource, fit_transformer, iter_encoded_batches
 from tvae.errors import InvalidDataError, InvalidParameterError
-from tvae.shards import ParquetSource, fit_transformer, iter_encoded_batches, sample_to_parquet
+from tvae.parquet_parts import sample_to_parquet
 
 COLUMNS = ["age", "workclass", "education", "hours-per-week", "sex", "income"]
 DISCRETE = ["workclass", "education", "sex", "income"]
@@ -158,14 +159,14 @@ def test_run_killed_after_a_checkpoint_resumes_to_the_same_model(
     settings = {"epochs": 3, "batch_size": 100, "random_state": 3}
     whole = TVAE(**settings).fit_distributed(shards, DISCRETE, checkpoint_dir=tmp_path / "a")
 
-    real_save = distributed.save_checkpoint
+    real_save = training.save_checkpoint
 
     def save_then_die(folder, state):
         real_save(folder, state)
         if state.epoch == 1:
             raise Crash("killed after epoch 1")
 
-    monkeypatch.setattr(distributed, "save_checkpoint", save_then_die)
+    monkeypatch.setattr(training, "save_checkpoint", save_then_die)
     with pytest.raises(Crash):
         TVAE(**settings).fit_distributed(shards, DISCRETE, checkpoint_dir=tmp_path / "b")
     monkeypatch.undo()

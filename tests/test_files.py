@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from tvae.checkpoint import Checkpoint, checkpoint_path, save_checkpoint
+from tvae.cli.table_io import write_table_chunks
 from tvae.files import atomic_write
-from tvae.io import write_table_chunks
 from tvae.serialization import save_model
 
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from tvae import TVAE
-from tvae.cli_parsing import conditional_chunks
-from tvae.shards import sample_to_parquet
+from tvae.cli.parsing import conditional_chunks
+from tvae.parquet_parts import sample_to_parquet
 
 IDS = ["cid", "code", "token", "name"]
 

@@ -40,3 +40,19 @@ def test_layout_round_trips_through_json_list():
     layout = Layout.from_widths([("tanh", 1, "x"), ("softmax", 4, "x"), ("softmax", 7, "y")])
     assert Layout.from_list(layout.to_list()) == layout
     assert np.array_equal(Layout.from_list(layout.to_list()).softmax_widths, [4, 7])
+
+
+def test_the_layout_places_each_column_in_the_alphas_and_the_codes() -> None:
+    # a numerical column (tanh + modes), a categorical one, another numerical one
+    layout = Layout.from_widths(
+        [("tanh", 1, "x"), ("softmax", 3, "x"), ("softmax", 4, "c"), ("tanh", 1, "y"),
+         ("softmax", 2, "y")]
+    )  # fmt: skip
+    assert layout.slots == (0, 0, 1, 1, 2)
+    assert layout.column_slices([2, 1, 2]) == [
+        (slice(0, 1), slice(0, 1)),
+        (slice(1, 1), slice(1, 2)),
+        (slice(1, 2), slice(2, 3)),
+    ]
+    with pytest.raises(ValueError, match="spans"):
+        layout.column_slices([2, 1])

@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tvae.layout import Layout
-from tvae.loss import SpanIndex, kl_divergence, reconstruction_loss, tvae_loss
+from tvae.layout import Layout, SpanIndex
+from tvae.loss import kl_divergence, reconstruction_loss, tvae_loss
 
 
 def test_reconstruction_matches_hand_computation():

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from tvae import TVAE, InvalidDataError, InvalidParameterError
-from tvae.metadata import Metadata, detect_metadata
+from tvae.kinds import Metadata, detect_metadata
 
 
 @pytest.fixture

@@ -2,8 +2,7 @@
 
 import torch
 
-from tvae.layout import Layout
-from tvae.loss import SpanIndex
+from tvae.layout import Layout, SpanIndex
 from tvae.sampling import argmax_categories, decode_outputs, draw_categories
 
 # spans of several widths, two of them equal (grouped together by the sampler)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import tvae
-import tvae.synthesizer
+import tvae.fitting
 import tvae.threads
 from tvae.threads import cgroup_cpu_limit, limited_threads, set_threads, usable_cpus
 
@@ -70,13 +70,13 @@ def two_threads():
 
 def test_fit_and_sample_run_on_the_usable_cpus(monkeypatch, two_threads):
     seen = []
-    real_fit_loop = tvae.synthesizer.fit_loop
+    real_train = tvae.fitting.train
 
     def spy(*args, **kwargs):
         seen.append(torch.get_num_threads())
-        return real_fit_loop(*args, **kwargs)
+        return real_train(*args, **kwargs)
 
-    monkeypatch.setattr(tvae.synthesizer, "fit_loop", spy)
+    monkeypatch.setattr(tvae.fitting, "train", spy)
     monkeypatch.setattr(tvae.threads.os, "getloadavg", lambda: (1.0, 1.0, 1.0))  # an idle machine
     monkeypatch.setattr(tvae.threads, "usable_cpus", lambda: 1)  # as in a 1-CPU container
     before = torch.get_num_threads()

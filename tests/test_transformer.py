@@ -199,3 +199,32 @@ def test_encoded_rows_are_consistent_with_the_layout(n_rows, n_categories, seed)
     assert layout.width == sum(s.width for s in layout.spans)
     restored = transformer.inverse_transform(encoded.alphas, encoded.codes)
     assert restored["label"].tolist() == frame["label"].tolist()
+
+
+def test_one_registry_rebuilds_every_column_kind() -> None:
+    """build_column and column_from_state agree through COLUMN_MODELS (kind -> class)."""
+    from tvae import TVAE
+    from tvae.transformer.build import COLUMN_MODELS, column_from_state
+
+    rng = np.random.default_rng(0)
+    n = 200
+    frame = pd.DataFrame({
+        "x": rng.normal(size=n),
+        "c": rng.choice(list("abc"), n),
+        "b": rng.choice([True, False], n),
+        "d": pd.date_range("2020-01-01", periods=n, freq="D"),
+        "key": np.arange(n),
+    })  # fmt: skip
+    transformer = TVAE(epochs=1, random_state=0).fit(frame, metadata={"key": "id"}).transformer_
+    assert {c.kind for c in transformer.columns} == {
+        "numerical", "categorical", "boolean", "datetime", "id",
+    }  # fmt: skip
+    for column in transformer.columns:
+        assert COLUMN_MODELS[column.kind] is type(column)
+        for member in ("spans", "transform", "inverse", "get_state", "from_state"):
+            assert hasattr(type(column), member), (column.kind, member)  # the ColumnModel protocol
+        again = column_from_state(column.name, column.kind, column.dtype, column.get_state())
+        assert type(again) is type(column) and again.get_state() == column.get_state()
+    assert len(set(COLUMN_MODELS.values())) == len(COLUMN_MODELS)  # one class per kind
+    with pytest.raises(ValueError, match="unknown column kind"):
+        column_from_state("x", "continuous", transformer.columns[0].dtype, {})

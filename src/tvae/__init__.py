@@ -7,8 +7,6 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from tvae.datasets import DEMO_DISCRETE_COLUMNS, load_demo
 from tvae.errors import (
     ConditionError,
@@ -23,6 +21,7 @@ from tvae.errors import (
 )
 from tvae.synthesizer import TVAE, load
 from tvae.threads import set_threads, usable_cpus
+from tvae.version import __version__
 
 __all__ = [
     "DEMO_DISCRETE_COLUMNS",

@@ -22,7 +22,7 @@ from typing import Protocol
 
 import torch
 
-from tvae.loss import SpanIndex
+from tvae.layout import SpanIndex
 from tvae.model import Decoder
 
 CALIBRATION_DRAWS = 20_000  # latents drawn from the prior (fewer for very wide rows)

@@ -44,3 +44,9 @@ def resolve_device(device: str | torch.device | None, enable_gpu: bool = True) -
         )
         return torch.device("cpu")
     return resolved
+
+
+def gpu_enabled(enable_gpu: bool, cuda: bool | None = None) -> bool:
+    """Whether a GPU may be used: ``enable_gpu``, unless the deprecated ``cuda`` alias of
+    ``ctgan.TVAE`` was given."""
+    return bool(enable_gpu if cuda is None else cuda)

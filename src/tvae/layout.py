@@ -1,6 +1,8 @@
 """The typed layout of an encoded row: which slice of the vector is which activation.
 
-The transformer produces it; the decoder's activations, the loss and the sampler read it.
+The transformer produces it; the decoder's activations, the loss and the sampler read it, the
+last two through :class:`SpanIndex`, its device tensors.
+
 A continuous column contributes one ``tanh`` scalar followed by a ``softmax`` block over its
 mixture modes; a categorical column contributes one ``softmax`` block over its categories.
 """
@@ -12,6 +14,7 @@ from functools import cached_property
 from typing import Literal
 
 import numpy as np
+import torch
 
 SpanKind = Literal["tanh", "softmax"]
 
@@ -60,6 +63,30 @@ class Layout:
             spans.append(Span(kind, int(width), offset, column))
             offset += int(width)
         return cls(tuple(spans))
+
+    @cached_property
+    def slots(self) -> tuple[int, ...]:
+        """Each span's place in the encoded pair: its column of the alphas (a tanh span) or of
+        the codes (a softmax span)."""
+        counts = {"tanh": 0, "softmax": 0}
+        places = []
+        for span in self.spans:
+            places.append(counts[span.kind])
+            counts[span.kind] += 1
+        return tuple(places)
+
+    def column_slices(self, n_spans: list[int]) -> list[tuple[slice, slice]]:
+        """Each column's slice of the alphas and of the codes, given how many spans each
+        column has (in order; they must add up to the layout's spans)."""
+        if sum(n_spans) != len(self.spans):
+            raise ValueError(f"columns of {sum(n_spans)} spans for a layout of {len(self.spans)}")
+        slices, start, n_tanh, n_softmax = [], 0, 0, 0
+        for count in n_spans:
+            kinds = [span.kind for span in self.spans[start : start + count]]
+            a, c = kinds.count("tanh"), kinds.count("softmax")
+            slices.append((slice(n_tanh, n_tanh + a), slice(n_softmax, n_softmax + c)))
+            start, n_tanh, n_softmax = start + count, n_tanh + a, n_softmax + c
+        return slices
 
     @property
     def width(self) -> int:
@@ -114,3 +141,44 @@ class Layout:
     @classmethod
     def from_list(cls, items: list[dict]) -> Layout:
         return cls.from_widths([(d["kind"], d["width"], d["column"]) for d in items])
+
+
+@dataclass(frozen=True)
+class SpanIndex:
+    """Device tensors derived from a :class:`Layout`, built once per fit."""
+
+    tanh_positions: torch.Tensor  # (T,) long
+    softmax_index: torch.Tensor  # (S, W) long, into the D positions
+    softmax_offsets: torch.Tensor  # (S,) long
+    softmax_widths: torch.Tensor  # (S,) long
+    membership: torch.Tensor  # (D, S) float, 1 where position d belongs to softmax span s
+    # additive masks: adding -inf is a plain vectorised add, where a broadcast masked_fill is
+    # several times slower at training-batch sizes
+    padding_bias: torch.Tensor  # (S, W) float, -inf where a block is narrower than W, else 0
+    tanh_bias: torch.Tensor  # (D,) float, -inf at tanh positions, else 0
+    width: int = 0  # D, the width of an encoded row
+
+    @classmethod
+    def from_layout(cls, layout: Layout, device: torch.device | str = "cpu") -> SpanIndex:
+        index, mask = layout.softmax_gather
+        membership = torch.zeros(layout.width, layout.n_softmax)
+        for s, span in enumerate(layout.softmax_spans):
+            membership[span.offset : span.end, s] = 1.0
+        not_softmax = membership.sum(dim=1) == 0
+        minus_inf = torch.tensor(float("-inf"))
+        padding = torch.as_tensor(mask)
+        return cls(
+            tanh_positions=torch.as_tensor(layout.tanh_positions, device=device),
+            softmax_index=torch.as_tensor(index, device=device),
+            softmax_offsets=torch.as_tensor(layout.softmax_offsets, device=device),
+            softmax_widths=torch.as_tensor(layout.softmax_widths, device=device),
+            membership=membership.to(device),
+            padding_bias=torch.where(padding, minus_inf, 0.0).to(device),
+            tanh_bias=torch.where(not_softmax, minus_inf, 0.0).to(device),
+            width=layout.width,
+        )
+
+    def softmax_logits(self, raw: torch.Tensor) -> torch.Tensor:
+        """Pack the softmax blocks of ``raw`` (B, D) into (B, S, W), padding set to -inf."""
+        flat = raw.index_select(1, self.softmax_index.flatten())  # (B, S * W), one fast gather
+        return flat.view(len(raw), *self.softmax_index.shape) + self.padding_bias

@@ -14,46 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from tvae.layout import Layout
-
-
-@dataclass(frozen=True)
-class SpanIndex:
-    """Device tensors derived from a :class:`Layout`, built once per fit."""
-
-    tanh_positions: torch.Tensor  # (T,) long
-    softmax_index: torch.Tensor  # (S, W) long, into the D positions
-    softmax_offsets: torch.Tensor  # (S,) long
-    softmax_widths: torch.Tensor  # (S,) long
-    membership: torch.Tensor  # (D, S) float, 1 where position d belongs to softmax span s
-    # additive masks: adding -inf is a plain vectorised add, where a broadcast masked_fill is
-    # several times slower at training-batch sizes
-    padding_bias: torch.Tensor  # (S, W) float, -inf where a block is narrower than W, else 0
-    tanh_bias: torch.Tensor  # (D,) float, -inf at tanh positions, else 0
-
-    @classmethod
-    def from_layout(cls, layout: Layout, device: torch.device | str = "cpu") -> SpanIndex:
-        index, mask = layout.softmax_gather
-        membership = torch.zeros(layout.width, layout.n_softmax)
-        for s, span in enumerate(layout.softmax_spans):
-            membership[span.offset : span.end, s] = 1.0
-        not_softmax = membership.sum(dim=1) == 0
-        minus_inf = torch.tensor(float("-inf"))
-        padding = torch.as_tensor(mask)
-        return cls(
-            tanh_positions=torch.as_tensor(layout.tanh_positions, device=device),
-            softmax_index=torch.as_tensor(index, device=device),
-            softmax_offsets=torch.as_tensor(layout.softmax_offsets, device=device),
-            softmax_widths=torch.as_tensor(layout.softmax_widths, device=device),
-            membership=membership.to(device),
-            padding_bias=torch.where(padding, minus_inf, 0.0).to(device),
-            tanh_bias=torch.where(not_softmax, minus_inf, 0.0).to(device),
-        )
-
-    def softmax_logits(self, raw: torch.Tensor) -> torch.Tensor:
-        """Pack the softmax blocks of ``raw`` (B, D) into (B, S, W), padding set to -inf."""
-        flat = raw.index_select(1, self.softmax_index.flatten())  # (B, S * W), one fast gather
-        return flat.view(len(raw), *self.softmax_index.shape) + self.padding_bias
+from tvae.layout import SpanIndex
 
 
 @dataclass(frozen=True)

@@ -1,33 +1,33 @@
 """A fitted TVAE to one model file and back (tensors + JSON description; never pickle).
 
-:mod:`tvae.serialization` handles the file format; this module decides what goes in it.
+:mod:`tvae.serialization` handles the file format; this module decides what goes in it. It sits
+below :mod:`tvae.synthesizer` and never imports it: ``model`` is a fitted :class:`tvae.TVAE`,
+``cls`` the class to rebuild.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
-from tvae import __version__
-from tvae.devices import resolve_device
+from tvae.devices import gpu_enabled, resolve_device
 from tvae.errors import ModelFileError
+from tvae.inputs import InputInfo
+from tvae.kinds import Metadata
 from tvae.layout import Layout
-from tvae.metadata import Metadata
 from tvae.prior import load_prior
 from tvae.schedule import Schedule
-from tvae.serialization import load_model, save_model
+from tvae.serialization import json_params, load_model, save_model
+from tvae.training import build_networks
 from tvae.transformer import TableTransformer
-from tvae.validation import InputInfo
-
-if TYPE_CHECKING:
-    from tvae.synthesizer import TVAE
+from tvae.version import __version__
 
 
-def write_model(model: TVAE, path: str | os.PathLike) -> None:
+def write_model(model: Any, path: str | os.PathLike) -> None:
     """Write a fitted model's weights, history and description to one safe file."""
     tensors = {f"encoder.{k}": v for k, v in model.encoder_.state_dict().items()}
     tensors.update({f"decoder.{k}": v for k, v in model.decoder_.state_dict().items()})
@@ -52,7 +52,7 @@ def write_model(model: TVAE, path: str | os.PathLike) -> None:
     save_model(path, tensors, description)
 
 
-def read_model(cls: type[TVAE], path: str | os.PathLike, device: str | None = None) -> TVAE:
+def read_model(cls: type, path: str | os.PathLike, device: str | None = None) -> Any:
     """Rebuild a fitted ``cls`` from a file written by :func:`write_model`, on ``device``."""
     tensors, description = load_model(path)
     try:
@@ -68,7 +68,7 @@ def read_model(cls: type[TVAE], path: str | os.PathLike, device: str | None = No
         model.layout_ = Layout.from_list(description["layout"])
         if model.layout_ != model.transformer_.layout:
             raise ValueError("layout does not match the transformer")
-        encoder, decoder = model._build_networks(model.layout_.width, 0, torch.device("cpu"))
+        encoder, decoder = build_networks(model, model.layout_.width, 0, torch.device("cpu"))
         encoder.load_state_dict(_prefixed(tensors, "encoder."), strict=True)
         decoder.load_state_dict(_prefixed(tensors, "decoder."), strict=True)
         history = tensors["history"].numpy()
@@ -98,7 +98,9 @@ def read_model(cls: type[TVAE], path: str | os.PathLike, device: str | None = No
         # One line: torch's state-dict errors span many lines.
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ModelFileError(f"{str(path)!r} holds an inconsistent model: {reason}") from error
-    target = resolve_device(model.device, model._gpu_enabled())  # a bad ``device`` is the caller's
+    target = resolve_device(
+        model.device, gpu_enabled(model.enable_gpu, model.cuda)
+    )  # a bad ``device`` is the caller's
     model.encoder_, model.decoder_ = encoder.to(target).eval(), decoder.to(target).eval()
     model.device_ = target
     model.n_features_in_ = len(model.transformer_.columns)
@@ -109,17 +111,3 @@ def read_model(cls: type[TVAE], path: str | os.PathLike, device: str | None = No
 
 def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-
-
-def json_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Constructor arguments as JSON (tuples become lists; devices become strings)."""
-    out = {}
-    for key, value in params.items():
-        if isinstance(value, tuple):
-            value = list(value)
-        elif isinstance(value, torch.device):
-            value = str(value)
-        elif isinstance(value, np.generic):
-            value = value.item()
-        out[key] = value
-    return out

@@ -13,7 +13,9 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
@@ -36,16 +38,24 @@ def checksum(description_json: str, tensors: dict[str, torch.Tensor]) -> str:
 
 
 def save_model(
-    path: str | os.PathLike, tensors: dict[str, torch.Tensor], description: dict
+    path: str | os.PathLike,
+    tensors: dict[str, torch.Tensor],
+    description: dict,
+    *,
+    file_format: str = FILE_FORMAT,
 ) -> Path:
-    """Write ``tensors`` and ``description`` to ``path`` atomically (temp file, then rename)."""
+    """Write ``tensors`` and ``description`` to ``path`` atomically (temp file, then rename).
+
+    ``file_format`` names what the file holds (a model; a training checkpoint is the same format
+    under another name, so that neither is taken for the other).
+    """
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"cannot save a model to {str(path)!r}: it is a directory")
     cpu_tensors = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
     description_json = json.dumps(description, allow_nan=False)
     metadata = {
-        "format": FILE_FORMAT,
+        "format": file_format,
         "format_version": str(FORMAT_VERSION),
         "description": description_json,
         "sha256": checksum(description_json, cpu_tensors),
@@ -55,7 +65,9 @@ def save_model(
     return path
 
 
-def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str], dict]:
+def _read(
+    path: Path, file_format: str = FILE_FORMAT
+) -> tuple[dict[str, torch.Tensor], dict[str, str], dict]:
     """Tensors (on the CPU), raw metadata and parsed description of a checked model file."""
     if not path.exists():
         raise ModelFileError(f"model file {str(path)!r} does not exist")
@@ -71,7 +83,7 @@ def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str], dict]:
             f"{str(path)!r} is not a readable tvae model file (truncated, corrupted or another "
             f"format): {reason}"
         ) from error
-    if metadata.get("format") != FILE_FORMAT:
+    if metadata.get("format") != file_format:
         raise ModelFileError(
             f"{str(path)!r} is a safetensors file but not a tvae model file (no tvae description "
             "in its header); give a file written by TVAE.save or `tvae fit`"
@@ -104,9 +116,11 @@ def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str], dict]:
     return tensors, metadata, description
 
 
-def load_model(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
+def load_model(
+    path: str | os.PathLike, *, file_format: str = FILE_FORMAT
+) -> tuple[dict[str, torch.Tensor], dict]:
     """Read and check a model file onto the CPU; raise :class:`ModelFileError` on any problem."""
-    tensors, _, description = _read(Path(path))
+    tensors, _, description = _read(Path(path), file_format)
     return tensors, description
 
 
@@ -157,3 +171,17 @@ def inspect_model(path: str | os.PathLike) -> dict:
         raise ModelFileError(
             f"{str(path)!r} holds an inconsistent model description: {error!r}"
         ) from error
+
+
+def json_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Constructor arguments as JSON (tuples become lists; devices become strings)."""
+    out = {}
+    for key, value in params.items():
+        if isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, torch.device):
+            value = str(value)
+        elif isinstance(value, np.generic):
+            value = value.item()
+        out[key] = value
+    return out

@@ -9,55 +9,32 @@ schedule (``TVAE(epochs=300, batch_size=500)`` trains as the reference's default
 from __future__ import annotations
 
 import os
-import time
 import warnings
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
 
-from tvae.calibration import calibrate_marginals
-from tvae.devices import resolve_device
-from tvae.errors import InvalidParameterError, NotFittedError
-from tvae.loss import SpanIndex
-from tvae.model import Decoder, Encoder
+from tvae.devices import gpu_enabled, resolve_device
+from tvae.errors import NotFittedError
+from tvae.fitting import FitResult, check_params, fit_frame
+from tvae.inputs import InputInfo, check_continuous_values, resolve_kinds, to_frame
+from tvae.layout import SpanIndex
+from tvae.params import (
+    check_non_negative_int,
+    check_positive_int,
+    check_seed,
+    seed_from_states,
+)
 from tvae.persistence import read_model, write_model
-from tvae.prior import PRIORS, LatentPrior, MixturePrior, StandardPrior
-from tvae.sampling import DECODINGS, SAMPLE_CHUNK, decode_outputs
+from tvae.sampling import SampleStream, concat_blocks, encoded_blocks, iter_chunks
 from tvae.schedule import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_EPOCHS,
-    Schedule,
-    resolve_schedule,
 )
-from tvae.streaming import iter_chunks
 from tvae.threads import uses_threads
-from tvae.training import (
-    LR_SCHEDULES,
-    TrainingConfig,
-    TrainingData,
-    fit_loop,
-    posterior,
-)
-from tvae.transformer import TableTransformer
-from tvae.transformer.identifier import seeded_id_offset
-from tvae.validation import (
-    InputInfo,
-    check_auto_or_positive_int,
-    check_choice,
-    check_continuous_values,
-    check_dims,
-    check_non_negative_int,
-    check_positive_int,
-    check_real,
-    check_seed,
-    resolve_kinds,
-    seed_from_states,
-    to_frame,
-)
 
 
 class TVAE(BaseEstimator):
@@ -178,40 +155,6 @@ class TVAE(BaseEstimator):
         self.point_masses = point_masses
         self.calibrate = calibrate
 
-    # ------------------------------------------------------------------ validation
-    def _validate_params(self) -> None:
-        check_positive_int("embedding_dim", self.embedding_dim)
-        check_dims("compress_dims", self.compress_dims)
-        check_dims("decompress_dims", self.decompress_dims)
-        check_real("l2scale", self.l2scale, low=0.0)
-        check_auto_or_positive_int("batch_size", self.batch_size)
-        check_auto_or_positive_int("epochs", self.epochs)
-        if self.cuda is not None and not self.enable_gpu:
-            raise InvalidParameterError(
-                f"cuda={self.cuda!r} and enable_gpu=False conflict; give only enable_gpu "
-                "(cuda is its deprecated alias)"
-            )
-        check_real("loss_factor", self.loss_factor, low=0.0, low_inclusive=False)
-        check_seed("random_state", self.random_state)
-        if self.learning_rate is not None:
-            check_real("learning_rate", self.learning_rate, low=0.0, low_inclusive=False)
-        check_choice("lr_schedule", self.lr_schedule, ("auto", *LR_SCHEDULES))
-        check_choice("decoding", self.decoding, DECODINGS)
-        check_choice("prior", self.prior, PRIORS)
-        check_positive_int("max_clusters", self.max_clusters)
-        check_real("weight_threshold", self.weight_threshold, low=0.0)
-        if self.transformer_sample_size is not None:
-            check_positive_int("transformer_sample_size", self.transformer_sample_size)
-
-    def _gpu_enabled(self) -> bool:
-        """``enable_gpu``, unless the deprecated ``cuda`` alias was given."""
-        cuda = getattr(self, "cuda", None)
-        return bool(self.enable_gpu if cuda is None else cuda)
-
-    def _seeds(self) -> np.random.SeedSequence:
-        """Independent child seeds for the transformer, the networks/training and sampling."""
-        return np.random.SeedSequence(self.random_state)
-
     # ------------------------------------------------------------------ fit
     @uses_threads
     def fit(
@@ -220,111 +163,48 @@ class TVAE(BaseEstimator):
         discrete_columns: Sequence = (),
         *,
         metadata: dict | None = None,
+        checkpoint_dir: str | os.PathLike | None = None,
+        checkpoint_every: int = 1,
+        resume: bool = False,
     ) -> TVAE:
         """Learn ``train_data``; ``discrete_columns`` lists its categorical columns.
 
         For a DataFrame give column names; for a 2-D ndarray give integer column indices.
         Columns not listed get a detected kind (numerical, categorical, boolean, datetime or
-        id; see :mod:`tvae.metadata`), kept in ``metadata_``; ``metadata`` ({column: kind},
+        id; see :mod:`tvae.kinds`), kept in ``metadata_``; ``metadata`` ({column: kind},
         partial or complete) overrides the detection. Missing values are modelled.
+
+        With ``checkpoint_dir``, a resumable state is saved there every ``checkpoint_every``
+        epochs; ``resume=True`` continues from it (same table, same settings), ending with the
+        model an uninterrupted fit would have given.
         """
-        self._validate_params()
+        check_params(self)
         frame, input_info = to_frame(train_data)
         # differs from the reference: it treats every unlisted column as continuous (and fails
         # on text, dates and booleans); we detect each column's kind.
         kinds = resolve_kinds(frame, discrete_columns, input_info, metadata)
         check_continuous_values(frame, kinds)
-        device = resolve_device(self.device, self._gpu_enabled())
-        transformer_seq, network_seq, sampling_seq = self._seeds().spawn(3)
-        started = time.perf_counter()
-
-        transformer = TableTransformer(
-            self.max_clusters,
-            self.weight_threshold,
-            self.transformer_sample_size,
-            enforce_min_max_values=self.enforce_min_max_values,
-        )
-        data_rng = np.random.default_rng(transformer_seq)
-        transformer.fit(
-            frame, kinds, data_rng, progress=self.verbose, dependencies=kinds.dependencies,
-            point_masses=bool(self.point_masses),
+        result = fit_frame(
+            self, frame, kinds, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
+            resume=resume,
         )  # fmt: skip
-        kinds.dependencies = transformer.dependencies.describe()
-        encoded = transformer.transform(frame, data_rng)
-        transformer_seconds = time.perf_counter() - started
+        return self._set_fitted(result, input_info)
 
-        layout = transformer.layout
-        network_seed = int(network_seq.generate_state(1)[0])
-        encoder, decoder = self._build_networks(layout.width, network_seed, device)
-        data = TrainingData(
-            torch.from_numpy(encoded.alphas).to(device), torch.from_numpy(encoded.codes).to(device)
-        )
-        schedule = resolve_schedule(
-            self.epochs, self.batch_size, self.learning_rate, self.lr_schedule, len(frame),
-            layout.width, len(transformer.columns),
-        )  # fmt: skip
-        config = TrainingConfig(
-            epochs=schedule.epochs,
-            batch_size=schedule.batch_size,
-            learning_rate=schedule.learning_rate,
-            weight_decay=self.l2scale,
-            loss_factor=self.loss_factor,
-            lr_schedule=schedule.lr_schedule,
-            verbose=self.verbose,
-        )
-        generator = torch.Generator(device=device).manual_seed(network_seed)
-        index = SpanIndex.from_layout(layout, device)
-        history = fit_loop(encoder, decoder, data, index, config, generator)
-        prior_seed = int(network_seq.generate_state(2)[1])
-        prior = self._fit_prior(lambda: posterior(encoder, data, index, layout.width), prior_seed)
-        if self.calibrate and self.decoding == "sample":
-            calibration_seed = int(network_seq.generate_state(3)[2])
-            calibrate_marginals(
-                decoder, prior, index, data.codes,
-                torch.Generator(device=device).manual_seed(calibration_seed),
-            )  # fmt: skip
-
-        summary = {
-            "n_rows": int(frame.shape[0]),
-            **schedule.to_dict(),
-            "final_loss": history[-1]["loss"],
-            "transformer_seconds": round(transformer_seconds, 3),
-            "fit_seconds": round(time.perf_counter() - started, 3),
-            "device": str(device),
-        }
-        return self._set_fitted(
-            transformer, encoder, decoder, history, schedule, device, input_info, kinds, summary,
-            int(sampling_seq.generate_state(1)[0]), prior,
-        )  # fmt: skip
-
-    def _fit_prior(self, posteriors: Any, seed: int) -> LatentPrior:
-        """The latent prior ``prior`` asks for; ``posteriors()`` gives every training row's
-        posterior mean and log-variance, (N, E) each."""
-        if self.prior == "standard":
-            return StandardPrior(self.embedding_dim)
-        # differs from the reference: it samples N(0, I), which most latents of a trained
-        # encoder never visit (posterior collapse leaves few active dimensions).
-        return MixturePrior.fit(*posteriors(), seed)
-
-    def _set_fitted(
-        self, transformer: TableTransformer, encoder: Encoder, decoder: Decoder,
-        history: list[dict], schedule: Schedule, device: torch.device, input_info: InputInfo,
-        metadata: Any, summary: dict, sampling_seed: int, prior: LatentPrior,
-    ) -> TVAE:  # fmt: skip
-        """Record everything ``fit`` learned (shared by the in-memory and distributed fits)."""
-        self.prior_ = prior
-        self.transformer_ = transformer
-        self.layout_ = transformer.layout
-        self.encoder_, self.decoder_ = encoder, decoder
-        self.history_ = history
-        self.schedule_ = schedule
-        self.device_ = device
+    def _set_fitted(self, result: FitResult, input_info: InputInfo) -> TVAE:
+        """Record everything a fit learned (in memory or distributed)."""
+        self.prior_ = result.prior
+        self.transformer_ = result.transformer
+        self.layout_ = result.transformer.layout
+        self.encoder_, self.decoder_ = result.encoder, result.decoder
+        self.history_ = result.history
+        self.schedule_ = result.schedule
+        self.device_ = result.device
         self.input_info_ = input_info
-        self.metadata_ = metadata
-        self.n_features_in_ = len(transformer.columns)
-        self.feature_names_in_ = np.asarray(transformer.column_names, dtype=object)
-        self.training_summary_ = summary
-        self._sampling_seed = sampling_seed
+        self.metadata_ = result.kinds
+        self.n_features_in_ = len(result.transformer.columns)
+        self.feature_names_in_ = np.asarray(result.transformer.column_names, dtype=object)
+        self.training_summary_ = result.summary
+        self._sampling_seed = result.sampling_seed
         self._reset_sampler()
         return self
 
@@ -346,31 +226,13 @@ class TVAE(BaseEstimator):
         every ``checkpoint_every`` epochs; ``resume`` continues from one. See
         :mod:`tvae.distributed`.
         """
-        from tvae.distributed import train_sharded
+        from tvae.distributed.training import train_sharded  # torch.distributed: when asked
 
         result = train_sharded(
             self, data, discrete_columns, metadata=metadata, checkpoint_dir=checkpoint_dir,
             checkpoint_every=checkpoint_every, resume=resume,
         )  # fmt: skip
-        return self._set_fitted(
-            result.transformer, result.encoder, result.decoder, result.history, result.schedule,
-            result.device, InputInfo("dataframe"), result.kinds, result.summary,
-            result.sampling_seed, result.prior,
-        )  # fmt: skip
-
-    def _build_networks(
-        self, data_dim: int, seed: int, device: torch.device
-    ) -> tuple[Encoder, Decoder]:
-        # Initialise from a private seed, leaving the global torch RNG as the user had it.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            encoder = Encoder(
-                data_dim, check_dims("compress_dims", self.compress_dims), self.embedding_dim
-            )
-            decoder = Decoder(
-                self.embedding_dim, check_dims("decompress_dims", self.decompress_dims), data_dim
-            )
-        return encoder.to(device), decoder.to(device)
+        return self._set_fitted(result, InputInfo("dataframe"))
 
     # ------------------------------------------------------------------ state
     def _check_fitted(self) -> None:
@@ -383,22 +245,8 @@ class TVAE(BaseEstimator):
         return hasattr(self, "decoder_")
 
     def _reset_sampler(self) -> None:
-        """Restart the sampling stream from the seed, so a given seed gives the same rows; the
-        count of IDs issued on the stream restarts with it."""
-        self._sampling_generator = torch.Generator(device=self.device_).manual_seed(
-            self._sampling_seed
-        )
-        self._ids_issued = 0
-
-    def _id_offset(self, n_rows: int, seed: int | None, id_offset: int | None) -> int:
-        """Where the IDs of ``n_rows`` new rows start (see :meth:`sample`)."""
-        if id_offset is not None:
-            return check_non_negative_int("id_offset", id_offset)
-        if seed is not None:
-            return seeded_id_offset(seed)
-        start = self._ids_issued
-        self._ids_issued += n_rows
-        return start
+        """Restart the sampling stream from the seed (and its count of issued IDs)."""
+        self._stream = SampleStream(self._sampling_seed, self.device_)
 
     @property
     def loss_values(self) -> pd.DataFrame:
@@ -423,20 +271,20 @@ class TVAE(BaseEstimator):
         check_seed("random_state", random_state)
         self.random_state = random_state
         if self.__sklearn_is_fitted__():
-            self._sampling_seed = int(self._seeds().spawn(3)[2].generate_state(1)[0])
+            # the sampling seed of a fit with this random_state (see tvae.fitting.fit_frame)
+            sampling_seq = np.random.SeedSequence(self.random_state).spawn(3)[2]
+            self._sampling_seed = int(sampling_seq.generate_state(1)[0])
             self._reset_sampler()
 
     def set_device(self, device: str | torch.device) -> None:
         """Move the model (and future fits) to ``device``."""
         self.device = str(device)
         if self.__sklearn_is_fitted__():
-            target = resolve_device(self.device, self._gpu_enabled())
+            target = resolve_device(self.device, gpu_enabled(self.enable_gpu, self.cuda))
             self.encoder_.to(target)
             self.decoder_.to(target)
             self.device_ = target
-            issued = self._ids_issued
-            self._reset_sampler()
-            self._ids_issued = issued  # the stream restarts on the new device; IDs go on
+            self._stream.move(target)  # the stream restarts on the new device; IDs go on
 
     # ------------------------------------------------------------------ sample
     @uses_threads
@@ -472,18 +320,17 @@ class TVAE(BaseEstimator):
         conditions the model makes too unlikely to meet (stating the estimated probability).
         """
         self._check_fitted()
-        generator, seed = self._sampling_generator, check_seed("random_state", random_state)
+        seed = check_seed("random_state", random_state)
         if id_offset is not None:
             check_non_negative_int("id_offset", id_offset)
-        if seed is not None:
-            generator = torch.Generator(device=self.device_).manual_seed(seed)
+        generator = self._stream.generator_for(seed)
         if conditions is not None:
             # differs from the reference: ctgan's TVAE cannot sample conditionally (CTGAN #200).
             frame = self._sample_conditional(samples, conditions, generator, seed, id_offset)
         else:
             n_rows = check_non_negative_int("samples", samples)
-            alphas, codes = self._sample_encoded(n_rows, generator)
-            first_id = self._id_offset(n_rows, seed, id_offset)
+            alphas, codes = concat_blocks(self._blocks(n_rows, generator), self.layout_)
+            first_id = self._stream.first_id(n_rows, seed, id_offset)
             frame = self.transformer_.inverse_transform(alphas, codes, id_offset=first_id)
         return self.input_info_.convert(frame)  # the kind of object fit received
 
@@ -499,29 +346,13 @@ class TVAE(BaseEstimator):
         return sample_conditional(
             self.transformer_, self.layout_, self.decoder_, self.prior_,
             conditions, n_rows, generator, self.decoding,
-            id_offset=self._id_offset(n_ids or 0, seed, id_offset),
+            id_offset=self._stream.first_id(n_ids or 0, seed, id_offset),
         )  # fmt: skip
 
-    def _sample_encoded(
-        self, n_rows: int, generator: torch.Generator
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Draw ``n_rows`` encoded rows in fixed-size chunks: alphas (N, T), codes (N, S)."""
+    def _blocks(self, n_rows: int, generator: torch.Generator):
+        """``n_rows`` encoded rows in the sampler's fixed blocks (see :mod:`tvae.sampling`)."""
         index = SpanIndex.from_layout(self.layout_, self.device_)
-        self.decoder_.eval()
-        alphas, codes = [], []
-        for start in range(0, n_rows, SAMPLE_CHUNK):
-            size = min(SAMPLE_CHUNK, n_rows - start)
-            z = self.prior_.sample(size, generator)
-            raw, sigma = self.decoder_(z)
-            a, c = decode_outputs(raw, sigma, index, generator, self.decoding)
-            alphas.append(a.cpu().numpy())
-            codes.append(c.cpu().numpy())
-        if not alphas:
-            return (
-                np.empty((0, self.layout_.n_tanh), dtype=np.float32),
-                np.empty((0, self.layout_.n_softmax), dtype=np.int64),
-            )
-        return np.concatenate(alphas), np.concatenate(codes)
+        return encoded_blocks(self.decoder_, self.prior_, index, n_rows, generator, self.decoding)
 
     def sample_chunks(
         self,
@@ -544,11 +375,10 @@ class TVAE(BaseEstimator):
         self._check_fitted()
         n_rows = check_non_negative_int("n", n)
         chunk_rows = check_positive_int("chunk_rows", chunk_rows)
-        generator, seed = self._sampling_generator, check_seed("random_state", random_state)
-        if seed is not None:
-            generator = torch.Generator(device=self.device_).manual_seed(seed)
-        first_id = self._id_offset(n_rows, seed, id_offset)
-        return iter_chunks(self, n_rows, chunk_rows, generator, first_id)
+        seed = check_seed("random_state", random_state)
+        generator = self._stream.generator_for(seed)
+        first_id = self._stream.first_id(n_rows, seed, id_offset)
+        return iter_chunks(self._blocks(n_rows, generator), self.transformer_, chunk_rows, first_id)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> None:

@@ -1,19 +1,30 @@
-"""The training orchestrator: fit_loop -> run_epoch -> train_step -> loss.
+"""The training orchestrator, one for every fit: train -> run_epoch -> train_step -> loss.
 
-It owns the optimiser, the learning-rate schedule, batching, sigma clamping and the loss history;
-the maths lives in :mod:`tvae.model` and :mod:`tvae.loss`.
+:func:`train` runs the epochs over a :class:`BatchSource`: the encoded table in memory
+(:class:`TensorBatches`, what ``TVAE.fit`` gives it) or a worker's stream of Parquet shards
+(:class:`tvae.distributed.training.ShardBatches`). Data parallelism is a context of it, not a
+fork: with several torchrun workers the networks are wrapped in ``DistributedDataParallel`` and
+the logged losses averaged over workers. It owns the optimiser, the learning-rate schedule, sigma
+clamping, the loss history and checkpoints (every fit can be resumed); the maths lives in
+:mod:`tvae.model` and :mod:`tvae.loss`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import torch
 from tqdm.auto import tqdm
 
-from tvae.loss import LossTerms, SpanIndex, tvae_loss
+from tvae.checkpoint import Checkpoint, save_checkpoint
+from tvae.distributed.context import DistContext, mean_over_workers
+from tvae.layout import SpanIndex
+from tvae.loss import LossTerms, tvae_loss
 from tvae.model import Decoder, Encoder, reparameterize
+from tvae.params import check_dims
 
 LR_SCHEDULES = ("constant", "onecycle")
 
@@ -57,21 +68,66 @@ def dense_batch(
     return batch
 
 
+Batch = tuple[torch.Tensor, torch.Tensor]  # alphas (B, T) float32, codes (B, S) int64
+
+
+class BatchSource(Protocol):
+    """Where :func:`train` gets its batches from."""
+
+    steps_per_epoch: int  # optimiser steps in one epoch (the same on every worker)
+
+    def epoch(self, epoch: int, generator: torch.Generator) -> Iterable[Batch]:
+        """The batches of epoch ``epoch``, shuffled with ``generator`` (or reseeding it)."""
+
+    def rows(self) -> Iterable[Batch]:
+        """Every training row once, in blocks (for the encoder's posterior after training)."""
+
+
+class TensorBatches:
+    """The encoded table in memory, shuffled once per epoch and cut into batches."""
+
+    def __init__(self, data: TrainingData, batch_size: int) -> None:
+        self.data = data
+        self.batch_size = batch_size
+        self.steps_per_epoch = n_batches(data.n_rows, batch_size)
+
+    def epoch(self, epoch: int, generator: torch.Generator) -> Iterator[Batch]:
+        n_rows = self.data.n_rows
+        order = torch.randperm(n_rows, generator=generator, device=generator.device)
+        alphas, codes = self.data.alphas[order], self.data.codes[order]  # one gather, then views
+        for start in range(0, n_rows, self.batch_size):
+            stop = start + self.batch_size
+            yield alphas[start:stop], codes[start:stop]
+
+    def rows(self, chunk: int = 4_096) -> Iterator[Batch]:
+        for start in range(0, self.data.n_rows, chunk):
+            yield self.data.alphas[start : start + chunk], self.data.codes[start : start + chunk]
+
+
 @torch.no_grad()
 def posterior(
-    encoder: Encoder, data: TrainingData, index: SpanIndex, width: int, chunk: int = 4_096
+    encoder: Encoder, blocks: Iterable[Batch], index: SpanIndex, width: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The encoder's posterior of every training row: means and log-variances, (N, E) each."""
+    """The encoder's posterior of the rows in ``blocks``: means and log-variances, (N, E) each."""
     encoder.eval()
-    means, logvars = [], []
-    for start in range(0, data.n_rows, chunk):
-        rows = dense_batch(
-            data.alphas[start : start + chunk], data.codes[start : start + chunk], index, width
+    pairs = [encoder(dense_batch(alphas, codes, index, width)) for alphas, codes in blocks]
+    return torch.cat([mu for mu, _ in pairs]), torch.cat([logvar for _, logvar in pairs])
+
+
+def build_networks(
+    model: Any, data_dim: int, seed: int, device: torch.device | str
+) -> tuple[Encoder, Decoder]:
+    """The encoder and decoder ``model`` (a :class:`tvae.TVAE`) asks for, initialised from
+    ``seed`` (the global torch RNG is left as the user had it)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        encoder = Encoder(
+            data_dim, check_dims("compress_dims", model.compress_dims), model.embedding_dim
         )
-        mu, logvar = encoder(rows)
-        means.append(mu)
-        logvars.append(logvar)
-    return torch.cat(means), torch.cat(logvars)
+        decoder = Decoder(
+            model.embedding_dim, check_dims("decompress_dims", model.decompress_dims), data_dim
+        )
+    return encoder.to(device), decoder.to(device)
 
 
 def train_step(
@@ -85,8 +141,7 @@ def train_step(
     generator: torch.Generator,
 ) -> LossTerms:
     """One optimiser step on one batch; returns the (detached) loss terms."""
-    width = _unwrap(decoder).sigma.shape[0]  # DDP wraps the decoder in distributed runs
-    rows = dense_batch(alphas, codes, index, width)
+    rows = dense_batch(alphas, codes, index, index.width)
     mu, logvar = encoder(rows)
     z = reparameterize(mu, logvar, generator)
     raw, sigma = decoder(z)
@@ -113,21 +168,15 @@ def run_epoch(
     decoder: Decoder,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None,
-    data: TrainingData,
+    batches: Iterable[Batch],
     index: SpanIndex,
     config: TrainingConfig,
     generator: torch.Generator,
 ) -> torch.Tensor:
-    """One shuffled pass over the data. Returns the per-batch total losses (n_batches, 3)."""
-    order = torch.randperm(data.n_rows, generator=generator, device=generator.device)
-    alphas, codes = data.alphas[order], data.codes[order]  # one gather per epoch, then views
+    """One optimiser step per batch of an epoch. Returns the per-batch losses (n_batches, 3)."""
     losses = []
-    for start in range(0, data.n_rows, config.batch_size):
-        stop = start + config.batch_size
-        terms = train_step(
-            encoder, decoder, optimizer, alphas[start:stop], codes[start:stop], index, config,
-            generator,
-        )  # fmt: skip
+    for alphas, codes in batches:
+        terms = train_step(encoder, decoder, optimizer, alphas, codes, index, config, generator)
         if scheduler is not None:
             scheduler.step()
         losses.append(torch.stack([terms.total, terms.reconstruction, terms.kl]))
@@ -170,90 +219,84 @@ def make_optimizer(
 
 
 @dataclass
-class LoopHooks:
-    """Optional extensions of :func:`fit_loop` for streamed, distributed and resumed training.
+class Checkpoints:
+    """Where and how often :func:`train` saves a resumable state; ``info`` (JSON) goes with it:
+    what the fit needs to rebuild everything else (seed, parameters, transformer)."""
 
-    ``batches(epoch)`` yields that epoch's (alphas, codes) batches in place of shuffling ``data``;
-    ``optimizer``/``scheduler`` (from :func:`make_optimizer`, possibly with restored state) are
-    used instead of fresh ones; training starts at ``start_epoch`` and appends to ``history``;
-    ``reduce_losses`` maps each epoch's (n_batches, 3) losses before they are logged (e.g. the
-    mean over workers).
-    """
-
-    batches: Callable[[int], Iterable[tuple[torch.Tensor, torch.Tensor]]] | None = None
-    optimizer: torch.optim.Optimizer | None = None
-    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
-    start_epoch: int = 0
-    history: list[dict] | None = None
-    reduce_losses: Callable[[torch.Tensor], torch.Tensor] | None = None
+    folder: str | os.PathLike
+    every: int = 1
+    info: dict = field(default_factory=dict)
 
 
-def run_batches(
+def train(
     encoder: Encoder,
     decoder: Decoder,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
-    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    source: BatchSource,
     index: SpanIndex,
     config: TrainingConfig,
     generator: torch.Generator,
-) -> torch.Tensor:
-    """One optimiser step per given batch. Returns the per-batch losses (n_batches, 3)."""
-    losses = []
-    for alphas, codes in batches:
-        terms = train_step(encoder, decoder, optimizer, alphas, codes, index, config, generator)
-        if scheduler is not None:
-            scheduler.step()
-        losses.append(torch.stack([terms.total, terms.reconstruction, terms.kl]))
-    return torch.stack(losses)
-
-
-def fit_loop(
-    encoder: Encoder,
-    decoder: Decoder,
-    data: TrainingData,
-    index: SpanIndex,
-    config: TrainingConfig,
-    generator: torch.Generator,
-    on_epoch_end: Callable[[int, torch.Tensor], None] | None = None,
-    hooks: LoopHooks | None = None,
+    *,
+    ctx: DistContext | None = None,
+    checkpoints: Checkpoints | None = None,
+    restored: Checkpoint | None = None,
 ) -> list[dict]:
     """Train for ``config.epochs`` epochs; returns the history, one record per batch.
 
-    ``hooks`` (optional) streams batches instead of ``data``, resumes from an epoch with a given
-    optimiser and history, and reduces the losses across workers (see :class:`LoopHooks`).
+    ``ctx`` says where this process stands in a torchrun job (default: alone). ``restored``
+    continues a checkpointed run after its last saved epoch (weights, optimiser, schedule,
+    history and random state); ``checkpoints`` saves one every ``every`` epochs but the last
+    (on rank 0 only).
     """
-    hooks = hooks if hooks is not None else LoopHooks()
-    optimizer, scheduler = hooks.optimizer, hooks.scheduler
-    if optimizer is None:
-        steps = n_batches(data.n_rows, config.batch_size)
-        parameters = list(encoder.parameters()) + list(decoder.parameters())
-        optimizer, scheduler = make_optimizer(parameters, config, steps)
-    encoder.train()
-    decoder.train()
-    history: list[dict] = hooks.history if hooks.history is not None else []
-    epochs = range(hooks.start_epoch, config.epochs)
+    ctx = ctx if ctx is not None else DistContext()
+    parameters = list(encoder.parameters()) + list(decoder.parameters())
+    optimizer, scheduler = make_optimizer(parameters, config, source.steps_per_epoch)
+    history: list[dict] = []
+    start_epoch = 0
+    if restored is not None:
+        encoder.load_state_dict(restored.encoder, strict=True)
+        decoder.load_state_dict(restored.decoder, strict=True)
+        optimizer.load_state_dict(restored.optimizer)
+        if scheduler is not None and restored.scheduler is not None:
+            scheduler.load_state_dict(restored.scheduler)
+        if restored.generator is not None:
+            generator.set_state(restored.generator)
+        history, start_epoch = restored.history, restored.epoch + 1
+    step_encoder, step_decoder = encoder, decoder
+    if ctx.distributed:
+        device = next(encoder.parameters()).device
+        ids = [device.index] if device.type == "cuda" else None
+        step_encoder = torch.nn.parallel.DistributedDataParallel(encoder, device_ids=ids)
+        step_decoder = torch.nn.parallel.DistributedDataParallel(decoder, device_ids=ids)
+    step_encoder.train()
+    step_decoder.train()
+    epochs = range(start_epoch, config.epochs)
     bar = tqdm(epochs, desc="Training", disable=not config.verbose, unit="epoch")
     for epoch in bar:
-        if hooks.batches is None:
-            losses = run_epoch(
-                encoder, decoder, optimizer, scheduler, data, index, config, generator
-            )
-        else:
-            batches = hooks.batches(epoch)
-            losses = run_batches(
-                encoder, decoder, optimizer, scheduler, batches, index, config, generator
-            )
-        if hooks.reduce_losses is not None:
-            losses = hooks.reduce_losses(losses)
+        batches = source.epoch(epoch, generator)
+        losses = run_epoch(
+            step_encoder, step_decoder, optimizer, scheduler, batches, index, config, generator
+        )
+        losses = mean_over_workers(losses, ctx)  # for the log: every worker's mean
         values = losses.cpu().tolist()  # one device sync per epoch, not per batch
         history.extend(
             {"epoch": epoch, "batch": b, "loss": v[0], "reconstruction": v[1], "kl": v[2]}
             for b, v in enumerate(values)
         )
         bar.set_postfix(loss=f"{values[-1][0]:.3f}")
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, losses)
+        if _checkpoint_due(checkpoints, epoch, config.epochs, ctx):
+            state = Checkpoint(
+                epoch, encoder.state_dict(), decoder.state_dict(), optimizer.state_dict(),
+                scheduler.state_dict() if scheduler is not None else None, history,
+                checkpoints.info, generator.get_state(),
+            )  # fmt: skip
+            save_checkpoint(checkpoints.folder, state)
     encoder.eval()
     decoder.eval()
     return history
+
+
+def _checkpoint_due(checkpoints: Checkpoints | None, epoch: int, epochs: int, ctx) -> bool:
+    """Rank 0 saves every ``every`` epochs, but not after the last (the model is saved then)."""
+    if checkpoints is None or not ctx.is_main or epoch + 1 == epochs:
+        return False
+    return (epoch + 1) % checkpoints.every == 0

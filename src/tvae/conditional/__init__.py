@@ -32,7 +32,7 @@ from tvae.conditional.dependent import through_dependencies
 from tvae.conditional.kinds import CATEGORY_KINDS, NUMERIC_KINDS, NumericView
 from tvae.conditional.parse import count_requested, parse_conditions
 from tvae.conditional.sampler import draw_latents
-from tvae.loss import SpanIndex
+from tvae.layout import SpanIndex
 from tvae.sampling import decode_outputs
 
 __all__ = [

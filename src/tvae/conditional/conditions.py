@@ -19,6 +19,7 @@ import torch
 
 from tvae.conditional.kinds import NumericView
 from tvae.sampling import gumbel_noise
+from tvae.transformer.continuous import ALPHA_SCALE
 
 
 def span_probs(logits: torch.Tensor, decoding: str) -> torch.Tensor:
@@ -104,8 +105,8 @@ class NumericCondition:
         position = self.offsets[0]
         centre = torch.tanh(raw[:, position].to(torch.float64))[:, None]  # (B, 1)
         scale = sigma[position].to(torch.float64)
-        lo = (self.low[groups, None] - self.mean) / (4 * self.std)  # (B, K), alpha space
-        hi = (self.high[groups, None] - self.mean) / (4 * self.std)
+        lo = (self.low[groups, None] - self.mean) / (ALPHA_SCALE * self.std)  # (B, K), alpha space
+        hi = (self.high[groups, None] - self.mean) / (ALPHA_SCALE * self.std)
         modes = raw[:, self.offsets[1] : self.offsets[1] + len(self.mean)]
         return centre, scale, lo, hi, modes
 
@@ -132,7 +133,9 @@ class NumericCondition:
         per_mode, _, _ = self._mass(centre, scale, lo, hi)  # (B, K)
         if self.has_point:
             z = (lo - centre) / scale
-            density = torch.exp(-0.5 * z**2) / (scale * math.sqrt(2 * math.pi) * 4 * self.std)
+            density = torch.exp(-0.5 * z**2) / (
+                scale * math.sqrt(2 * math.pi) * ALPHA_SCALE * self.std
+            )
             density = torch.where(lo.abs() < 1, density, 0.0)
             per_mode = torch.where(self.point[groups, None], density, per_mode)
         weight = (span_probs(logits, decoding) * per_mode).sum(-1) * self._present(raw, decoding)

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_integer_dtype
 
+from tvae.transformer.continuous import ALPHA_SCALE
+
 Fix = Callable[[np.ndarray], np.ndarray]  # sets equalities and clips ranges on decoded numbers
 
 
@@ -74,7 +76,7 @@ def reencode(
     normalizer: Any, numbers: np.ndarray, modes: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """(alpha, mode) decoding to ``numbers``: the current mode if it reaches, else the nearest."""
-    alpha = (numbers[:, None] - normalizer.mean) / (4 * normalizer.std)  # (N, K)
+    alpha = (numbers[:, None] - normalizer.mean) / (ALPHA_SCALE * normalizer.std)  # (N, K)
     nearest = np.argmin(np.abs(alpha), axis=1)
     reaches = np.abs(np.take_along_axis(alpha, modes[:, None], 1)[:, 0]) <= 1
     modes = np.where(reaches, modes, nearest)
@@ -122,7 +124,7 @@ class CategorySlots:
 def _categorical(column: Any) -> CategorySlots:
     encoder = column.encoder
     values = list(encoder.categories)
-    if getattr(encoder, "missing_index", None) is not None:
+    if encoder.missing_index is not None:
         values[encoder.missing_index] = encoder.missing_value
     return CategorySlots(values)
 

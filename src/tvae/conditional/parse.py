@@ -22,19 +22,18 @@ from tvae.conditional.conditions import (
 )
 from tvae.conditional.kinds import CATEGORY_KINDS, FIXED_KINDS, NUMERIC_KINDS, NumericView
 from tvae.errors import ConditionError
+from tvae.transformer.continuous import ALPHA_SCALE
 
 
 def _locate(transformer: Any, layout: Any) -> dict[Any, list[tuple[int, int]]]:
     """Each column's spans as (offset in the decoder output, column in alphas or codes)."""
-    located, position, n_tanh, n_softmax = {}, 0, 0, 0
+    located, position = {}, 0
     for column in transformer.columns:
-        entries = []
-        for kind, _ in column.spans:
-            entries.append((layout.spans[position].offset, n_tanh if kind == "tanh" else n_softmax))
-            n_tanh += kind == "tanh"
-            n_softmax += kind == "softmax"
-            position += 1
-        located[column.name] = entries
+        count = len(column.spans)
+        located[column.name] = [
+            (layout.spans[i].offset, layout.slots[i]) for i in range(position, position + count)
+        ]
+        position += count
     return located
 
 
@@ -146,8 +145,8 @@ def _numeric(column, view: NumericView, located, cells: list, is_frame, device) 
     labels = _labels(cells)
     normalizer = view.normalizer
     reach = (
-        max(float(np.min(normalizer.mean - 4 * normalizer.std)), view.low),
-        min(float(np.max(normalizer.mean + 4 * normalizer.std)), view.high),
+        max(float(np.min(normalizer.mean - ALPHA_SCALE * normalizer.std)), view.low),
+        min(float(np.max(normalizer.mean + ALPHA_SCALE * normalizer.std)), view.high),
     )
     for bad, why in (
         (clip_low > clip_high, f"holds values on a grid of step {view.step:g} and none meets it"),
@@ -243,7 +242,7 @@ def parse_conditions(
 def count_requested(samples: int | None, conditions: Any) -> int | None:
     """Rows asked for: ``samples`` with a dict of conditions; None (one per row) with a frame."""
     from tvae.errors import InvalidParameterError
-    from tvae.validation import check_non_negative_int
+    from tvae.params import check_non_negative_int
 
     if isinstance(conditions, pd.DataFrame):
         if samples is not None and check_non_negative_int("samples", samples) != len(conditions):

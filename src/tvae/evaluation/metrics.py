@@ -63,7 +63,9 @@ def infer_kinds(
         chosen = set(discrete_columns)
         kinds = {c: "categorical" if c in chosen else "numerical" for c in columns}
     else:
-        kinds = {c: _kind_from_dtype(data[c]) for c in columns}
+        from tvae.kinds import dtype_kind  # the rule fit starts from (a light module)
+
+        kinds = {c: dtype_kind(data[c]) for c in columns}
     if metadata is not None:
         if not isinstance(metadata, dict):
             raise TypeError(f"metadata must be a dict {{column: kind}}, got {type(metadata)!r}")
@@ -76,16 +78,6 @@ def infer_kinds(
             raise ValueError(f"metadata has unknown kinds {bad}; allowed kinds are {KINDS}")
         kinds.update(given)
     return kinds
-
-
-def _kind_from_dtype(column: pd.Series) -> str:
-    if pd.api.types.is_bool_dtype(column):
-        return "boolean"
-    if pd.api.types.is_datetime64_any_dtype(column):
-        return "datetime"
-    if pd.api.types.is_numeric_dtype(column):
-        return "numerical"
-    return "categorical"
 
 
 def to_float(column: pd.Series, kind: str, name: object = None) -> np.ndarray:

@@ -5,12 +5,9 @@ from __future__ import annotations
 import base64
 import html
 import math
-from typing import TYPE_CHECKING
+from typing import Any
 
 import pandas as pd
-
-if TYPE_CHECKING:
-    from .report import QualityReport
 
 WORST_PAIRS = 15
 
@@ -179,8 +176,8 @@ def _privacy_section(privacy: dict) -> str:
     return _table("Privacy", ["check", "value"], rows, {1})
 
 
-def render_page(report: QualityReport, pngs: dict[str, bytes]) -> str:
-    """The whole HTML document as a string."""
+def render_page(report: Any, pngs: dict[str, bytes]) -> str:
+    """The whole HTML document of ``report`` (a :class:`.report.QualityReport`) as a string."""
     s = report.settings
     privacy, efficacy = report.privacy, report.efficacy
     meta = (

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from tvae.errors import InvalidDataError
+from tvae.transformer.columns import Draws
 from tvae.transformer.dtypes import DtypeInfo
 from tvae.transformer.missing import decode_marker, encode_marker, missing_marker
 
@@ -59,7 +60,9 @@ class BooleanColumn:
         codes[~missing] = truth.to_numpy(dtype=bool).astype(np.int64)
         return np.empty((len(values), 0), dtype=np.float32), codes[:, None]
 
-    def inverse(self, alphas: np.ndarray, codes: np.ndarray) -> pd.Series:
+    def inverse(
+        self, alphas: np.ndarray, codes: np.ndarray, draws: Draws | None = None
+    ) -> pd.Series:
         labels = np.array([False, True, self.marker], dtype=object)
         return self.dtype.restore_coded_labels(labels, codes[:, 0], self.name)
 

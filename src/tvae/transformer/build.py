@@ -1,6 +1,6 @@
 """Which column model each column kind gets: the dispatch used by :class:`TableTransformer`.
 
-Kinds are those of :mod:`tvae.metadata` ("numerical", "categorical", "boolean", "datetime",
+Kinds are those of :mod:`tvae.kinds` ("numerical", "categorical", "boolean", "datetime",
 "id"); "continuous" is accepted as another name for "numerical". Two cases override the kind:
 
 * a column with no value at all (every cell missing) becomes a one-category column whose only
@@ -19,13 +19,35 @@ import numpy as np
 import pandas as pd
 
 from tvae.transformer.boolean import BooleanColumn
-from tvae.transformer.categorical import OneHotEncoder
-from tvae.transformer.columns import CategoricalColumn
+from tvae.transformer.columns import CategoricalColumn, ColumnModel
 from tvae.transformer.datetime import DatetimeColumn
 from tvae.transformer.dtypes import DtypeInfo
 from tvae.transformer.identifier import IdColumn
 from tvae.transformer.numerical import NumericalColumn, to_float
 from tvae.transformer.wide import WideCategoricalColumn, needs_rare_slot
+
+# One class per saved kind: build_column picks among them, column_from_state reads them back.
+COLUMN_MODELS: dict[str, type] = {
+    cls.kind: cls
+    for cls in (
+        NumericalColumn, DatetimeColumn, BooleanColumn, IdColumn, CategoricalColumn,
+        WideCategoricalColumn,
+    )
+}  # fmt: skip
+
+
+def model_kind(kind: str, series: pd.Series) -> str:
+    """The key in :data:`COLUMN_MODELS` of the model a column of ``kind`` gets (the overrides
+    of the module docstring applied)."""
+    if kind in ("numerical", "continuous", "datetime") and series.notna().any():
+        return DatetimeColumn.kind if kind == "datetime" else NumericalColumn.kind
+    if kind == "boolean" and series.nunique(dropna=True) == 2:
+        return BooleanColumn.kind
+    if kind == "id":
+        return IdColumn.kind
+    if needs_rare_slot(series):
+        return WideCategoricalColumn.kind
+    return CategoricalColumn.kind
 
 
 def build_column(
@@ -39,23 +61,25 @@ def build_column(
     weight_threshold: float,
     clip: bool,
     point_masses: bool = True,
-) -> Any:
+) -> ColumnModel:
     """Fit the column model of ``kind`` on ``series`` (mixtures on ``sample``'s rows)."""
     dtype = DtypeInfo.of(series)
-    if kind in ("numerical", "continuous", "datetime") and series.notna().any():
+    model = COLUMN_MODELS[model_kind(kind, series)]
+    if model in (NumericalColumn, DatetimeColumn):
         options = {"max_clusters": max_clusters, "weight_threshold": weight_threshold, "clip": clip}
         seed = int(rng.integers(2**31 - 1))
-        if kind == "datetime":
+        if model is DatetimeColumn:
             return DatetimeColumn.fit(name, dtype, series, sample, seed, **options)
         return NumericalColumn.fit(
             name, dtype, to_float(series), to_float(sample), seed, find_points=point_masses,
             **options,
         )  # fmt: skip
-    if kind == "boolean" and series.nunique(dropna=True) == 2:
-        return BooleanColumn.fit(name, dtype, series)
-    if kind == "id":
-        return IdColumn.fit(name, dtype, series)
-    if needs_rare_slot(series):
-        return WideCategoricalColumn.fit(name, dtype, series)
-    # Categories come from every row, never a sample: none may be lost.
-    return CategoricalColumn(name, dtype, OneHotEncoder.fit(series))
+    # the others fit on every row, never a sample: no category may be lost
+    return model.fit(name, dtype, series)
+
+
+def column_from_state(name: Any, kind: str, dtype: DtypeInfo, state: dict) -> ColumnModel:
+    """The column model saved as ``kind`` with ``state``."""
+    if kind not in COLUMN_MODELS:
+        raise ValueError(f"unknown column kind {kind!r} in model file")
+    return COLUMN_MODELS[kind].from_state(name, dtype, state)

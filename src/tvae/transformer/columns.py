@@ -1,48 +1,55 @@
-"""Per-column models: how one column becomes spans of the encoded row, and back.
+"""The column interface: how one column becomes spans of the encoded row, and back.
 
-Each column model reports its spans, encodes a Series into ``alphas`` (values of its tanh spans)
-and ``codes`` (index inside each of its softmax spans), and decodes them back into a Series of
-the column's original dtype.
+Every column model (one class per kind, registered in :data:`tvae.transformer.build.COLUMN_MODELS`)
+follows :class:`ColumnModel`: it reports its spans, encodes a Series into ``alphas`` (values of
+its tanh spans) and ``codes`` (index inside each of its softmax spans), decodes them back into a
+Series of the column's original dtype, and gives and takes its state as JSON. The plain
+categorical column lives here; the others have a module each.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import pandas as pd
 
 from tvae.transformer.categorical import OneHotEncoder
-from tvae.transformer.continuous import ModeNormalizer
 from tvae.transformer.dtypes import DtypeInfo
 
 
-@dataclass
-class ContinuousColumn:
-    """A number column under mode-specific normalisation: one tanh span + one mode softmax."""
+@dataclass(frozen=True)
+class Draws:
+    """The random sources of decoding, for the few columns that draw: ``rng`` for values (rare
+    categories), ``id_rng`` for UUID keys, which number rows from ``id_offset``."""
+
+    rng: np.random.Generator
+    id_rng: np.random.Generator
+    id_offset: int = 0
+
+
+class ColumnModel(Protocol):
+    """What :class:`tvae.transformer.TableTransformer` asks of a column model."""
 
     name: Any
     dtype: DtypeInfo
-    normalizer: ModeNormalizer
-    kind: ClassVar[str] = "continuous"
+    kind: ClassVar[str]  # the key of the class in COLUMN_MODELS, saved with its state
 
     @property
     def spans(self) -> list[tuple[str, int]]:
-        return [("tanh", 1), ("softmax", self.normalizer.n_modes)]
+        """``(kind, width)`` of each span, in order: "tanh" (width 1) or "softmax"."""
 
     def transform(
         self, values: pd.Series, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
-        alphas, modes = self.normalizer.transform(values.to_numpy(dtype=np.float64), rng)
-        return alphas[:, None], modes[:, None]
+        """``values`` as alphas (N, n_tanh) and codes (N, n_softmax)."""
 
-    def inverse(self, alphas: np.ndarray, codes: np.ndarray) -> pd.Series:
-        values = self.normalizer.inverse(alphas[:, 0], codes[:, 0])
-        return self.dtype.restore_numbers(values, self.name)
+    def inverse(self, alphas: np.ndarray, codes: np.ndarray, draws: Draws | None = None) -> Any:
+        """The Series that ``alphas`` and ``codes`` encode."""
 
     def get_state(self) -> dict:
-        return {"normalizer": self.normalizer.get_state()}
+        """JSON-ready state, read back by the class's ``from_state(name, dtype, state)``."""
 
 
 @dataclass
@@ -54,6 +61,10 @@ class CategoricalColumn:
     encoder: OneHotEncoder
     kind: ClassVar[str] = "categorical"
 
+    @classmethod
+    def fit(cls, name: Any, dtype: DtypeInfo, series: pd.Series) -> CategoricalColumn:
+        return cls(name, dtype, OneHotEncoder.fit(series))
+
     @property
     def spans(self) -> list[tuple[str, int]]:
         return [("softmax", self.encoder.n_categories)]
@@ -64,34 +75,14 @@ class CategoricalColumn:
         codes = self.encoder.transform(values, column=str(self.name))
         return np.empty((len(values), 0), dtype=np.float32), codes[:, None]
 
-    def inverse(self, alphas: np.ndarray, codes: np.ndarray) -> pd.Series:
+    def inverse(
+        self, alphas: np.ndarray, codes: np.ndarray, draws: Draws | None = None
+    ) -> pd.Series:
         return self.dtype.restore_coded_labels(self.encoder.value_table(), codes[:, 0], self.name)
 
     def get_state(self) -> dict:
         return {"encoder": self.encoder.get_state()}
 
-
-ColumnModel = Any  # ContinuousColumn, CategoricalColumn or a model of transformer/build.py
-
-
-def column_from_state(name: Any, kind: str, dtype: DtypeInfo, state: dict) -> ColumnModel:
-    from tvae.transformer.boolean import BooleanColumn
-    from tvae.transformer.datetime import DatetimeColumn
-    from tvae.transformer.identifier import IdColumn
-    from tvae.transformer.numerical import NumericalColumn
-    from tvae.transformer.wide import WideCategoricalColumn
-
-    real_world = {
-        "numerical": NumericalColumn,
-        "datetime": DatetimeColumn,
-        "boolean": BooleanColumn,
-        "id": IdColumn,
-        "wide_categorical": WideCategoricalColumn,
-    }
-    if kind in real_world:
-        return real_world[kind].from_state(name, dtype, state)
-    if kind == "continuous":
-        return ContinuousColumn(name, dtype, ModeNormalizer.from_state(state["normalizer"]))
-    if kind == "categorical":
-        return CategoricalColumn(name, dtype, OneHotEncoder.from_state(state["encoder"]))
-    raise ValueError(f"unknown column kind {kind!r} in model file")
+    @classmethod
+    def from_state(cls, name: Any, dtype: DtypeInfo, state: dict) -> CategoricalColumn:
+        return cls(name, dtype, OneHotEncoder.from_state(state["encoder"]))

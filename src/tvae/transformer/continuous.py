@@ -23,7 +23,8 @@ from tvae.transformer.mixture import MixtureFit, compress, fit_mixture
 MAX_CLUSTERS = 10
 WEIGHT_THRESHOLD = 0.005
 CONCENTRATION_PRIOR = 1e-3
-ALPHA_CLIP = 0.99
+ALPHA_SCALE = 4  # alpha = (x - mu_k) / (ALPHA_SCALE * sigma_k): the reference's 4-sigma scale
+ALPHA_CLIP = 0.99  # |alpha| at most this, as the reference (inside tanh's range)
 POINT_WIDTH = 1e-9  # std of an exact mode, relative to max(1, |value|): a spike, never zero
 MAX_POINTS = 4_096  # distinct values fitted exactly; beyond that, equal-count groups
 _CHUNK = 262_144  # rows per posterior block: bounds memory on very long columns
@@ -167,7 +168,7 @@ class ModeNormalizer:
             mode = np.minimum((cumulative < draws).sum(axis=1), self.n_modes - 1)
             point = self._point_modes(block)
             mode = np.where(point >= 0, point, mode)
-            alpha = (block - self.mean[mode]) / (4 * self.std[mode])
+            alpha = (block - self.mean[mode]) / (ALPHA_SCALE * self.std[mode])
             alpha[point >= 0] = 0.0
             alphas[start : start + len(block)] = np.clip(alpha, -ALPHA_CLIP, ALPHA_CLIP)
             modes[start : start + len(block)] = mode
@@ -176,7 +177,7 @@ class ModeNormalizer:
     def inverse(self, alphas: np.ndarray, modes: np.ndarray) -> np.ndarray:
         """Decode (alpha, mode) pairs back to values. Returns float64 (N,)."""
         alphas = np.clip(np.asarray(alphas, dtype=np.float64), -1.0, 1.0)
-        values = alphas * 4 * self.std[modes] + self.mean[modes]
+        values = alphas * ALPHA_SCALE * self.std[modes] + self.mean[modes]
         return np.where(self.exact[modes], self.mean[modes], values)
 
     def get_state(self) -> dict:

@@ -19,7 +19,8 @@ import pandas as pd
 from pandas.api.types import is_datetime64_any_dtype
 
 from tvae.errors import InvalidDataError
-from tvae.metadata import parse_date_strings
+from tvae.kinds import parse_date_strings
+from tvae.transformer.columns import Draws
 from tvae.transformer.dtypes import DtypeInfo
 from tvae.transformer.missing import decode_marker, encode_marker, missing_marker, put_missing
 from tvae.transformer.numerical import NumericalColumn
@@ -115,7 +116,9 @@ class DatetimeColumn:
     ) -> tuple[np.ndarray, np.ndarray]:
         return self.numbers.transform_numbers(self._seconds(values, self.string_format), rng)
 
-    def inverse(self, alphas: np.ndarray, codes: np.ndarray) -> pd.Series:
+    def inverse(
+        self, alphas: np.ndarray, codes: np.ndarray, draws: Draws | None = None
+    ) -> pd.Series:
         seconds = self.numbers.inverse_numbers(alphas, codes)
         missing = np.isnan(seconds)
         ns = np.round(np.where(missing, 0.0, seconds) * NS / self.step_ns) * self.step_ns

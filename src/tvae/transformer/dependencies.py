@@ -30,17 +30,23 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype
+from pandas.api.types import is_numeric_dtype
 
 from tvae.codec import decode_value, encode_value
 from tvae.errors import InvalidParameterError
+from tvae.transformer.dependency_search import (
+    MAX_SOURCE_VALUES,
+    MIN_ROWS,
+    MIN_ROWS_PER_VALUE,
+    PROBE_ROWS,
+    determines,
+    ordered,
+    pick_parents,
+    rank_columns,
+    value_codes,
+    witnessed,
+)
 
-MIN_ROWS_PER_VALUE = 5  # a source's values repeat this often on average
-MAX_SOURCE_VALUES = 1_000  # bounds the stored mapping
-MIN_ROWS = 20  # below this many rows, nothing is evidence enough
-PROBE_ROWS = 20_000  # candidates are first checked on this many rows, then on all
-MIN_RANDOM_BREAKS = 0.01  # an order random pairs would almost never break says nothing
-LABEL_KINDS = ("categorical", "boolean")
 SOURCE_KINDS = ("categorical", "boolean", "numerical")
 ORDER_KINDS = ("numerical", "datetime")
 
@@ -88,14 +94,14 @@ class Dependencies:
             return cls()
         n_unique = {c: frame[c].nunique(dropna=False) for c in frame.columns}
         varied = [c for c in frame.columns if n_unique[c] > 1 and kinds.get(c) != "id"]
-        rank = _ranking(frame, kinds, n_unique)
+        rank = rank_columns(frame, kinds, n_unique)
         sources = [
             c
             for c in varied
             if kinds.get(c) in SOURCE_KINDS
             and n_unique[c] <= min(MAX_SOURCE_VALUES, len(frame) / MIN_ROWS_PER_VALUE)
         ]
-        codes = {c: _codes(frame[c]) for c in varied}
+        codes = {c: value_codes(frame[c]) for c in varied}
         probe = slice(0, PROBE_ROWS)
         found: list[tuple[Hashable, Hashable]] = []
         for source in sources:
@@ -103,12 +109,12 @@ class Dependencies:
                 if target == source or rank[source] <= rank[target]:
                     continue
                 if (
-                    _determines(codes[source][probe], codes[target][probe])
-                    and _determines(codes[source], codes[target])
-                    and _witnessed(codes[source], codes[target])
+                    determines(codes[source][probe], codes[target][probe])
+                    and determines(codes[source], codes[target])
+                    and witnessed(codes[source], codes[target])
                 ):
                     found.append((source, target))
-        parents = _parents(found, rank)
+        parents = pick_parents(found, rank)
         determinations = [_mapping(frame, s, t) for s, t in parents]
         derived = {t for _, t in parents}
         checks = [
@@ -123,7 +129,7 @@ class Dependencies:
             Order(a, b)
             for a in candidates
             for b in candidates
-            if a != b and _ordered(head[a], head[b], overlap=False) and _ordered(frame[a], frame[b])
+            if a != b and ordered(head[a], head[b], overlap=False) and ordered(frame[a], frame[b])
         ]
         return cls(determinations, orders, checks)
 
@@ -143,15 +149,15 @@ class Dependencies:
                 )
             if kind == "determines":
                 source, target = item["source"], item["target"]
-                codes = _codes(frame[source]), _codes(frame[target])
-                if not _determines(*codes):
+                codes = value_codes(frame[source]), value_codes(frame[target])
+                if not determines(*codes):
                     raise InvalidParameterError(
                         f"metadata says {source!r} determines {target!r}, but some value of "
                         f"{source!r} comes with several values of {target!r} in train_data"
                     )
                 determinations.append(_mapping(frame, source, target))
             else:
-                if not _ordered(frame[item["low"]], frame[item["high"]], overlap=False):
+                if not ordered(frame[item["low"]], frame[item["high"]], overlap=False):
                     raise InvalidParameterError(
                         f"metadata says {item['low']!r} <= {item['high']!r}, but train_data "
                         "has rows where it does not hold (or the columns are not comparable)"
@@ -246,48 +252,6 @@ def _from_state(state: dict) -> Determination:
     )
 
 
-def _codes(series: pd.Series) -> np.ndarray:
-    """Integer codes of a column's values, missing values one code of their own."""
-    return pd.factorize(series, use_na_sentinel=False)[0]
-
-
-def _determines(source: np.ndarray, target: np.ndarray) -> bool:
-    """Each source code comes with one target code."""
-    if len(source) == 0:
-        return True
-    pairs = source.astype(np.int64) * (int(target.max()) + 1) + target
-    return len(np.unique(pairs)) == len(np.unique(source))
-
-
-def _witnessed(source: np.ndarray, target: np.ndarray) -> bool:
-    """The mapping is seen on repeated values: among rows whose source value is held by at
-    least ``MIN_ROWS_PER_VALUE`` rows, the target takes two values or more. Otherwise a nearly
-    constant target (a count that is 0 but in two rows) is "determined" by any column whose
-    values at those two rows happen to be unique."""
-    frequent = np.bincount(source)[source] >= MIN_ROWS_PER_VALUE
-    return len(np.unique(target[frequent])) >= 2
-
-
-def _ranking(
-    frame: pd.DataFrame, kinds: Mapping[Hashable, str], n_unique: Mapping[Hashable, int]
-) -> dict[Hashable, tuple]:
-    """A strict order on columns: an edge A -> B is kept only when A ranks above B."""
-    position = {c: i for i, c in enumerate(frame.columns)}
-    return {c: (n_unique[c], kinds.get(c) in LABEL_KINDS, -position[c]) for c in frame.columns}
-
-
-def _parents(
-    found: list[tuple[Hashable, Hashable]], rank: Mapping[Hashable, tuple]
-) -> list[tuple[Hashable, Hashable]]:
-    """One parent per target (the lowest-ranked source above it), parents listed first."""
-    parent: dict[Hashable, Hashable] = {}
-    for source, target in found:
-        if target not in parent or rank[source] < rank[parent[target]]:
-            parent[target] = source
-    pairs = [(source, target) for target, source in parent.items()]
-    return sorted(pairs, key=lambda pair: rank[pair[0]], reverse=True)
-
-
 def _mapping(frame: pd.DataFrame, source: Hashable, target: Hashable) -> Determination:
     first = frame.drop_duplicates(subset=[source])
     counts = frame[source].value_counts(dropna=False).reindex(first[source]).tolist()
@@ -340,43 +304,6 @@ _MISSING = object()
 def _key(value: Any) -> Any:
     """A dict key that treats every missing value alike."""
     return "__missing__" if not isinstance(value, str) and pd.isna(value) else value
-
-
-def _comparable(series: pd.Series) -> bool:
-    return is_numeric_dtype(series.dtype) or is_datetime64_any_dtype(series.dtype)
-
-
-def _ordered(low: pd.Series, high: pd.Series, overlap: bool = True) -> bool:
-    """``low <= high`` in every row where both are present (and, with ``overlap``, their
-    ranges overlap and they differ somewhere, so the order says something)."""
-    if not (_comparable(low) and _comparable(high)):
-        return False
-    if is_datetime64_any_dtype(low.dtype) != is_datetime64_any_dtype(high.dtype):
-        return False
-    if str(low.dtype) != str(high.dtype) and is_datetime64_any_dtype(low.dtype):
-        return False
-    both = low.notna() & high.notna()
-    if not both.any():
-        return False
-    a, b = low[both], high[both]
-    try:
-        holds = bool((a <= b).all())
-    except TypeError:
-        return False
-    if not overlap:
-        return holds
-    return holds and bool((a != b).any()) and _informative(a, b)
-
-
-def _informative(low: pd.Series, high: pd.Series) -> bool:
-    """The order says more than the two columns' values do: paired at random, at least
-    ``MIN_RANDOM_BREAKS`` of the rows would break it (an indicator column <= a slope in degrees
-    holds in every row of covtype, and almost every random pairing keeps it too)."""
-    rng = np.random.default_rng(0)
-    rows = rng.choice(len(low), min(len(low), PROBE_ROWS), replace=False)
-    a = low.to_numpy()[rows]
-    b = high.to_numpy()[rng.permutation(rows)]
-    return bool(np.mean(a > b) >= MIN_RANDOM_BREAKS)
 
 
 def _derive(frame: pd.DataFrame, item: Determination) -> None:

@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
-from tvae.metadata import KEY_PATTERN, UUID_PATTERN
+from tvae.kinds import KEY_PATTERN, UUID_PATTERN
+from tvae.transformer.columns import Draws
 from tvae.transformer.dtypes import DtypeInfo
 
 ID_BLOCK = 2**32  # positions per seed-derived block: more rows than one call ever draws
@@ -50,7 +51,6 @@ class IdColumn:
     suffix: str = ""
     width: int = 0
     kind: ClassVar[str] = "id"
-    needs_rng: ClassVar[bool] = True
 
     @classmethod
     def fit(cls, name: Any, dtype: DtypeInfo, series: pd.Series) -> IdColumn:
@@ -94,13 +94,12 @@ class IdColumn:
         return np.empty((n_rows, 0), dtype=np.float32), np.empty((n_rows, 0), dtype=np.int64)
 
     def inverse(
-        self,
-        alphas: np.ndarray,
-        codes: np.ndarray,
-        rng: np.random.Generator | None = None,
-        offset: int = 0,
+        self, alphas: np.ndarray, codes: np.ndarray, draws: Draws | None = None
     ) -> pd.Series:
-        """IDs at positions ``offset, offset + 1, ...`` of the ID sequence, one per row."""
+        """IDs at positions ``offset, offset + 1, ...`` of the ID sequence, one per row, where
+        ``offset`` is ``draws.id_offset`` (UUIDs drawn from ``draws.id_rng``)."""
+        offset = draws.id_offset if draws is not None else 0
+        rng = draws.id_rng if draws is not None else None
         n_rows = len(alphas)
         numbers = self.start + offset + np.arange(n_rows, dtype=np.int64)
         if self.style == "integer":

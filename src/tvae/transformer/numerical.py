@@ -28,7 +28,8 @@ import pandas as pd
 from pandas.api.types import is_integer_dtype
 
 from tvae.errors import InvalidDataError
-from tvae.transformer.continuous import ModeNormalizer
+from tvae.transformer.columns import Draws
+from tvae.transformer.continuous import ALPHA_CLIP, ALPHA_SCALE, ModeNormalizer
 from tvae.transformer.dtypes import DtypeInfo
 from tvae.transformer.missing import MISSING_SPAN
 
@@ -176,8 +177,8 @@ class NumericalColumn:
             return 0.0, int(np.flatnonzero(self.normalizer.exact)[0])
         mode = int(np.argmax(self.normalizer.responsibilities(np.array([self.fill_value]))[0]))
         std = self.normalizer.std[mode]
-        alpha = (self.fill_value - self.normalizer.mean[mode]) / (4 * std)
-        return float(np.clip(alpha, -0.99, 0.99)), mode
+        alpha = (self.fill_value - self.normalizer.mean[mode]) / (ALPHA_SCALE * std)
+        return float(np.clip(alpha, -ALPHA_CLIP, ALPHA_CLIP)), mode
 
     def inverse_numbers(self, alphas: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """Decode to float64 (N,): clipped, rounded, NaN where the missing flag is set."""
@@ -199,7 +200,9 @@ class NumericalColumn:
     ) -> tuple[np.ndarray, np.ndarray]:
         return self.transform_numbers(to_float(values), rng)
 
-    def inverse(self, alphas: np.ndarray, codes: np.ndarray) -> pd.Series:
+    def inverse(
+        self, alphas: np.ndarray, codes: np.ndarray, draws: Draws | None = None
+    ) -> pd.Series:
         return self.dtype.restore_numbers(self.inverse_numbers(alphas, codes), self.name)
 
     def get_state(self) -> dict:

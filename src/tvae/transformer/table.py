@@ -18,8 +18,8 @@ from tqdm.auto import tqdm
 
 from tvae.codec import decode_value, encode_value
 from tvae.layout import Layout
-from tvae.transformer.build import build_column
-from tvae.transformer.columns import ColumnModel, column_from_state
+from tvae.transformer.build import build_column, column_from_state
+from tvae.transformer.columns import ColumnModel, Draws
 from tvae.transformer.continuous import MAX_CLUSTERS, WEIGHT_THRESHOLD
 from tvae.transformer.dependencies import Dependencies
 from tvae.transformer.dtypes import DtypeInfo
@@ -145,18 +145,12 @@ class TableTransformer:
         if rng is None:
             seed = _seed_of(alphas, codes)
             rng, id_rng = np.random.default_rng(seed), np.random.default_rng([seed, id_offset])
-        out, a_pos, c_pos = [], 0, 0
-        for col in self.columns:
-            n_a = sum(1 for kind, _ in col.spans if kind == "tanh")
-            n_c = sum(1 for kind, _ in col.spans if kind == "softmax")
-            a, c = alphas[:, a_pos : a_pos + n_a], codes[:, c_pos : c_pos + n_c]
-            if col.kind == "id":
-                out.append(col.inverse(a, c, id_rng, offset=id_offset))
-            elif getattr(col, "needs_rng", False):
-                out.append(col.inverse(a, c, rng))
-            else:
-                out.append(col.inverse(a, c))
-            a_pos, c_pos = a_pos + n_a, c_pos + n_c
+        draws = Draws(rng, id_rng, id_offset)
+        slices = self.layout.column_slices([len(col.spans) for col in self.columns])
+        out = [
+            col.inverse(alphas[:, a], codes[:, c], draws)
+            for col, (a, c) in zip(self.columns, slices, strict=True)
+        ]
         frame = pd.concat(out, axis=1, ignore_index=True)
         frame.columns = pd.Index(self.column_names)
         return self.dependencies.apply(frame)

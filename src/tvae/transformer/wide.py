@@ -17,6 +17,7 @@ import pandas as pd
 
 from tvae.codec import decode_values, encode_values
 from tvae.transformer.categorical import OneHotEncoder
+from tvae.transformer.columns import Draws
 from tvae.transformer.dtypes import DtypeInfo
 
 # differs from the reference: it one-hot encodes every distinct value, so a column of 10,000
@@ -38,7 +39,6 @@ class WideCategoricalColumn:
     rare_values: list
     rare_counts: list
     kind: ClassVar[str] = "wide_categorical"
-    needs_rng: ClassVar[bool] = True
 
     @classmethod
     def fit(cls, name: Any, dtype: DtypeInfo, series: pd.Series) -> WideCategoricalColumn:
@@ -79,9 +79,9 @@ class WideCategoricalColumn:
         return np.empty((len(values), 0), dtype=np.float32), codes[:, None]
 
     def inverse(
-        self, alphas: np.ndarray, codes: np.ndarray, rng: np.random.Generator | None = None
+        self, alphas: np.ndarray, codes: np.ndarray, draws: Draws | None = None
     ) -> pd.Series:
-        rng = rng if rng is not None else np.random.default_rng(0)
+        rng = draws.rng if draws is not None else np.random.default_rng(0)
         codes = codes[:, 0].astype(np.int64)  # a copy: rare draws are written into it
         n_frequent = self.encoder.n_categories
         rare = codes == n_frequent

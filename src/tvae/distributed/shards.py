@@ -17,32 +17,26 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from tvae.errors import InvalidDataError, InvalidParameterError
-from tvae.threads import usable_cpus
-from tvae.transformer.identifier import seeded_id_offset
+from tvae.errors import InvalidDataError
 
 try:  # pyarrow is the `parquet` extra: fail with a clear message only when it is needed.
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
-    import pyarrow.parquet as pq
 except ImportError:  # pragma: no cover - exercised only without the extra
     pa = None
 
 READ_ROWS = 65_536  # rows per record batch read from a row group
 SHUFFLE_ROWS = 262_144  # encoded rows shuffled together (the read-ahead buffer)
-SAMPLE_CHUNK_ROWS = 100_000  # synthetic rows generated and written at once per part
 
 
-def _require_pyarrow() -> None:
+def require_pyarrow() -> None:
     if pa is None:
         raise ImportError("Parquet shards need pyarrow: pip install 'tvae[parquet]'")
 
@@ -65,7 +59,7 @@ class ParquetSource:
     """A table stored as Parquet files, read piecewise (never whole)."""
 
     def __init__(self, files: Sequence[str]) -> None:
-        _require_pyarrow()
+        require_pyarrow()
         self.files = list(files)
         try:
             self.dataset = ds.dataset(self.files, format="parquet")
@@ -235,11 +229,11 @@ def fit_transformer(
     and boolean columns (none may be lost), the range of number and date columns, and whether a
     column has missing values. Returns ``(transformer, kinds)``.
     """
+    from tvae.inputs import InputInfo, check_continuous_values, resolve_kinds
     from tvae.transformer import TableTransformer
     from tvae.transformer.build import build_column
     from tvae.transformer.dtypes import DtypeInfo
     from tvae.transformer.wide import MAX_CATEGORIES, WideCategoricalColumn
-    from tvae.validation import InputInfo, check_continuous_values, resolve_kinds
 
     sample = source.sample(sample_size, rng, read_rows)
     kinds = resolve_kinds(sample, discrete_columns, InputInfo("dataframe"), metadata)
@@ -339,109 +333,3 @@ def _shuffled(buffered: list, rng: np.random.Generator) -> tuple[np.ndarray, np.
     codes = np.concatenate([c for _, c in buffered])
     order = rng.permutation(len(codes))
     return alphas[order], codes[order]
-
-
-# ---------------------------------------------------------------------- synthetic rows out
-def part_seeds(seed: int | None, n_parts: int) -> list[int]:
-    """One seed per part, derived from ``seed``: output depends on the seed and parts only."""
-    children = np.random.SeedSequence(seed).spawn(n_parts)
-    return [int(child.generate_state(1)[0]) for child in children]
-
-
-def sample_to_parquet(
-    model_path: str | os.PathLike,
-    n_rows: int,
-    out_dir: str | os.PathLike,
-    *,
-    n_parts: int = 1,
-    processes: int | None = None,
-    seed: int | None = None,
-    chunk_rows: int = SAMPLE_CHUNK_ROWS,
-) -> list[Path]:
-    """Write ``n_rows`` synthetic rows as ``n_parts`` Parquet files ``part-00000.parquet`` ...
-
-    Part ``p`` holds rows ``[p * n // P, (p + 1) * n // P)`` drawn from its own seed, derived
-    from ``seed``; the files are the same for a given ``seed`` and ``n_parts`` whatever the
-    number of ``processes`` (default: one per part) that write them. ``seed=None`` draws fresh
-    entropy. Each process holds at most ``chunk_rows`` rows in memory. ID columns are numbered
-    through the whole output from the seed's block (part ``p`` at its row offset), so no ID
-    repeats across parts; counted IDs equal ``model.sample(n_rows, random_state=seed)``'s.
-    """
-    _require_pyarrow()
-    for name, value, low in (
-        ("n_rows", n_rows, 0),
-        ("n_parts", n_parts, 1),
-        ("chunk_rows", chunk_rows, 1),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise InvalidParameterError(f"{name} must be an integer >= {low}, got {name}={value!r}")
-    from tvae.synthesizer import load
-
-    load(model_path, device="cpu")  # fail here, once, on a bad model file
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if seed is None:
-        seed = int(np.random.SeedSequence().entropy)
-    seeds = part_seeds(seed, n_parts)
-    first_id = seeded_id_offset(seed)
-    jobs = [
-        (
-            str(model_path),
-            p * n_rows // n_parts,
-            (p + 1) * n_rows // n_parts,
-            seeds[p],
-            str(out / f"part-{p:05d}.parquet"),
-            chunk_rows,
-            first_id,
-        )
-        for p in range(n_parts)
-    ]
-    processes = n_parts if processes is None else max(1, min(processes, n_parts))
-    if processes == 1:
-        return [_write_part(*job) for job in jobs]
-    threads = max(1, usable_cpus() // processes)
-    with ProcessPoolExecutor(
-        processes, mp_context=get_context("spawn"), initializer=_limit_threads, initargs=(threads,)
-    ) as pool:
-        return list(pool.map(_write_part, *zip(*jobs, strict=True)))
-
-
-def _limit_threads(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-
-
-def _write_part(
-    model_path: str, start: int, stop: int, seed: int, path: str, chunk_rows: int, first_id: int
-) -> Path:
-    """Generate rows ``[start, stop)`` chunk by chunk (each from its own seed) into ``path``;
-    row ``r`` gets ID position ``first_id + r``."""
-    from tvae.synthesizer import load
-
-    model = load(model_path, device="cpu")
-    chunk_seeds = part_seeds(seed, max(1, -(-(stop - start) // chunk_rows)))
-    temporary = Path(path).with_name(f".{Path(path).name}.tmp")
-    writer = None
-    try:
-        for index, low in enumerate(range(start, stop, chunk_rows)):
-            frame = model.sample(
-                min(chunk_rows, stop - low),
-                random_state=chunk_seeds[index],
-                id_offset=first_id + low,
-            )
-            table = pa.Table.from_pandas(pd.DataFrame(frame), preserve_index=False)
-            if writer is None:
-                writer = pq.ParquetWriter(temporary, table.schema)
-            writer.write_table(table.cast(writer.schema))
-        if writer is None:  # an empty part still records the columns
-            table = pa.Table.from_pandas(pd.DataFrame(model.sample(0)), preserve_index=False)
-            writer = pq.ParquetWriter(temporary, table.schema)
-            writer.write_table(table)
-        writer.close()
-        os.replace(temporary, path)
-    finally:
-        if writer is not None and writer.is_open:
-            writer.close()
-        temporary.unlink(missing_ok=True)
-    return Path(path)

@@ -129,6 +129,22 @@ def detect_metadata(frame: pd.DataFrame, discrete_columns: Iterable | None = Non
     )
 
 
+def dtype_kind(series: pd.Series) -> str:
+    """The kind a column's dtype alone gives: boolean, datetime, numerical or categorical.
+
+    ``tvae.evaluate`` reads columns by this rule; :func:`detect_kind` starts from it and looks
+    at the values where the dtype says little (integer keys, objects, strings).
+    """
+    dtype = series.dtype
+    if is_bool_dtype(dtype):
+        return "boolean"
+    if is_datetime64_any_dtype(dtype):
+        return "datetime"
+    if is_numeric_dtype(dtype):
+        return "numerical"
+    return "categorical"
+
+
 def detect_kind(series: pd.Series) -> str:
     """The kind of one column (rules 2-7 of the module docstring)."""
     dtype = series.dtype
@@ -137,12 +153,9 @@ def detect_kind(series: pd.Series) -> str:
             f"column {series.name!r} holds complex numbers, which cannot be modelled; "
             "split them into real and imaginary columns"
         )
-    if is_bool_dtype(dtype):
-        return "boolean"
-    if is_datetime64_any_dtype(dtype):
-        return "datetime"
-    if isinstance(dtype, pd.CategoricalDtype):
-        return "categorical"
+    kind = dtype_kind(series)
+    if kind in ("boolean", "datetime") or isinstance(dtype, pd.CategoricalDtype):
+        return kind
     observed = series.dropna()
     if is_numeric_dtype(dtype):
         if is_integer_dtype(dtype) and _looks_like_key(series, observed, by_pattern=False):

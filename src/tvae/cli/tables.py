@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from tvae.cli_parsing import check_input, parse_sep
+from tvae.cli.parsing import check_input, parse_sep
+from tvae.cli.sql import is_database_url
 from tvae.errors import InvalidParameterError
-from tvae.sql import is_database_url
 
 
 def check_source(data: str, table: str | None, query: str | None, what: str = "data") -> None:
@@ -39,10 +39,10 @@ def read_source(
     """The table at ``data``: a file (``sep`` for text files), or a database table or query."""
     check_source(data, table, query)
     if is_database_url(data):
-        from tvae.sql import read_sql
+        from tvae.cli.sql import read_sql
 
         return read_sql(data, table=table, query=query)
-    from tvae.io import read_table, table_format
+    from tvae.cli.table_io import read_table, table_format
 
     path = Path(data)
     if path.is_file():
@@ -57,7 +57,7 @@ def check_target(output: str, table: str | None, if_exists: str) -> None:
             raise InvalidParameterError(
                 f"-o {output!r} is a database: give --table NAME, the table to write"
             )
-        from tvae.sql import check_sql_output
+        from tvae.cli.sql import check_sql_output
 
         check_sql_output(output, table, if_exists)
         return
@@ -67,7 +67,7 @@ def check_target(output: str, table: str | None, if_exists: str) -> None:
         )
     if if_exists != "fail":
         raise InvalidParameterError("--if-exists applies to database tables only")
-    from tvae.io import check_output
+    from tvae.cli.table_io import check_output
 
     check_output(output)
 
@@ -77,10 +77,10 @@ def write_target(
 ) -> int:
     """Write ``chunks`` to ``output`` (file or database table); return the row count."""
     if is_database_url(output):
-        from tvae.sql import write_sql_chunks
+        from tvae.cli.sql import write_sql_chunks
 
         return write_sql_chunks(output, table or "", chunks, if_exists)
-    from tvae.io import write_table_chunks
+    from tvae.cli.table_io import write_table_chunks
 
     return write_table_chunks(output, chunks)
 

@@ -1,9 +1,10 @@
-"""Launching data-parallel training from the command line: ``tvae fit ... --nproc N``.
+"""Streamed and data-parallel training from the command line: ``tvae fit ... --nproc N``.
 
-:func:`launch` runs N workers (``python -m tvae.distributed fit ...``) under torchrun on this
+:func:`fit_streamed` is one worker's fit, in this process; :func:`launch` runs N workers
+(``python -m tvae.distributed fit ...``, see :mod:`tvae.cli.worker`) under torchrun on this
 machine. A worker that fails leaves its one-line message in a folder the launcher reads; the
 launcher raises it once (:class:`WorkerError`), and torchrun's own failure traceback and log,
-which repeat what the worker said, are kept quiet (:func:`quiet_torchrun`).
+which repeat what the worker said, are kept quiet (:func:`tvae.cli.worker.quiet_torchrun`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tvae.distributed import ERROR_DIR_ENV, main
+from tvae.cli.errors import ERROR_DIR_ENV
+from tvae.cli.parsing import read_kinds_file
+from tvae.distributed import DistContext
+from tvae.distributed.shards import ParquetSource
 from tvae.errors import InvalidParameterError, TVAEError
-from tvae.shards import ParquetSource
+from tvae.synthesizer import TVAE
 from tvae.threads import usable_cpus
 
 
@@ -51,27 +55,11 @@ def launch(nproc: int, argv: Sequence[str], *, max_restarts: int = 0) -> int:
     return code
 
 
-def quiet_torchrun(argv: Sequence[str]) -> int:
-    """torchrun without its traceback and failure log: the workers report their own errors."""
-    import logging
-
-    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-    from torch.distributed.run import parse_args, run
-
-    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
-    try:
-        run(parse_args(list(argv)))
-    except ChildFailedError as error:
-        _, failure = error.get_first_failure()
-        return failure.exitcode if failure.exitcode > 0 else 1
-    return 0
-
-
 def fit_command(data: Any, output: Any, *, nproc: int = 1, **options: Any) -> int:
     """``tvae fit ... --nproc N``: N workers under torchrun (N = 1: in this process).
 
-    ``options`` are the worker's long options by name (``epochs=10``, ``discrete=["a,b"]``,
-    ``resume=True``); None and False are left out.
+    ``options`` are ``tvae fit``'s long options by name (``epochs=10``, ``discrete=["a,b"]``,
+    ``resume=True``); for the workers' command line, None and False are left out.
     """
     if options.get("resume") and options.get("checkpoint_dir") is None:
         raise InvalidParameterError("--resume needs --checkpoint-dir, the folder to resume from")
@@ -85,4 +73,42 @@ def fit_command(data: Any, output: Any, *, nproc: int = 1, **options: Any) -> in
             argv += [item for v in value for item in (flag, str(v))]
         elif value is not None and value is not False:
             argv += [flag, str(value)]
-    return main(argv, raise_errors=True) if nproc == 1 else launch(nproc, argv)
+    if nproc == 1:
+        fit_streamed(data, output, **options)
+        return 0
+    return launch(nproc, argv)
+
+
+def fit_streamed(
+    data: Any, output: Any, *, epochs: int | None = None, batch_size: int | None = None,
+    discrete: Sequence[str] | None = None, metadata: Any = None, device: str = "auto",
+    seed: int | None = None, quiet: bool = False, checkpoint_dir: Any = None,
+    checkpoint_every: int = 1, resume: bool = False, threads: int | None = None,
+    lr_schedule: str = "auto", transformer_sample_size: int | None = None,
+) -> None:  # fmt: skip
+    """Fit the Parquet table ``data`` as this process's part of a torchrun job (or alone), with
+    :meth:`tvae.TVAE.fit_distributed`; rank 0 saves the model to ``output``."""
+    import torch
+
+    ctx = DistContext.from_env()
+    torch.set_num_threads(threads or max(1, usable_cpus() // ctx.local_world_size))
+    columns = [c for item in discrete or [] for c in item.split(",") if c]
+    given = {"epochs": epochs, "batch_size": batch_size}  # None: TVAE's default
+    model = TVAE(
+        **{k: v for k, v in given.items() if v is not None}, random_state=seed, device=device,
+        lr_schedule=lr_schedule, verbose=not quiet, transformer_sample_size=transformer_sample_size,
+    )  # fmt: skip
+    kinds = read_kinds_file(Path(metadata)) if metadata is not None else None
+    model.fit_distributed(
+        data, columns, metadata=kinds, checkpoint_dir=checkpoint_dir,
+        checkpoint_every=checkpoint_every, resume=resume,
+    )  # fmt: skip
+    if ctx.is_main:
+        model.save(output)
+        if not quiet:
+            summary = model.training_summary_
+            print(
+                f"Fitted {summary['n_rows']:,} rows with {ctx.world_size} workers for "
+                f"{summary['epochs']} epochs in {summary['fit_seconds']:.1f} s; saved {output}",
+                file=sys.stderr,
+            )

@@ -7,8 +7,10 @@ exit code 2; warnings become ``warning: ...``. ``tvae --debug ...`` lets the tra
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -16,6 +18,7 @@ from typer.core import TyperGroup
 
 from tvae.errors import TVAEError
 
+ERROR_DIR_ENV = "TVAE_WORKER_ERRORS"  # folder where launched workers leave their error message
 USER_ERRORS = (TVAEError, ValueError, TypeError, OSError, ImportError, MemoryError)
 # typer vendors click in recent versions and imports it in older ones: find its base error.
 _CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -33,7 +36,8 @@ class ErrorReportingGroup(TyperGroup):
         except USER_ERRORS as error:
             if debug:
                 raise
-            typer.echo(f"error: {_one_line(error)}", err=True)
+            if not _left_for_launcher(_one_line(error)):
+                typer.echo(f"error: {_one_line(error)}", err=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             if debug:
@@ -82,3 +86,14 @@ def _one_line(error: BaseException | str) -> str:
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     typer.echo(f"warning: {_one_line(str(message))}", err=True)
+
+
+def _left_for_launcher(message: str) -> bool:
+    """In a worker of ``tvae fit --nproc N``: leave ``message`` in the launcher's folder (it
+    reports it once for all workers) and say True; elsewhere False."""
+    folder = os.environ.get(ERROR_DIR_ENV)
+    if not folder or not Path(folder).is_dir():
+        return False
+    rank = int(os.environ.get("RANK", 0))
+    (Path(folder) / f"rank-{rank:05d}").write_text(message, encoding="utf-8")
+    return True

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from tvae.cli_options import Quiet, Threads
-from tvae.cli_render import demo_comparisons, say, shape_lines
+from tvae.cli.options import Quiet, Threads
+from tvae.cli.render import demo_comparisons, say, shape_lines
 
 DEMO_NUMBERS = ["age", "hours-per-week", "education-num"]
 DEMO_LABELS = {"sex": " Female", "income": " >50K", "marital-status": " Married-civ-spouse"}
@@ -38,8 +38,8 @@ def demo(
     quiet: Quiet = False,
 ) -> None:
     """Train on the bundled adult census table, write synthetic rows, show how close they are."""
+    from tvae.cli.table_io import check_output, write_table_chunks
     from tvae.datasets import DEMO_DISCRETE_COLUMNS, load_demo
-    from tvae.io import check_output, write_table_chunks
     from tvae.synthesizer import TVAE
     from tvae.threads import limited_threads, threads_chosen
 
@@ -61,7 +61,7 @@ def demo(
     say(quiet, f"Trained in {seconds:.0f} s; wrote {written:,} synthetic rows to {output}")
     if quiet:
         return
-    from tvae.io import read_table
+    from tvae.cli.table_io import read_table
 
     synthetic = read_table(output)
     try:

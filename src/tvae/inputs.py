@@ -1,13 +1,13 @@
-"""Checks on user input, run before any long work starts. Each error names the culprit."""
+"""What ``fit`` receives: input adapters (DataFrame, ndarray, Arrow, Polars) and the checks of
+the table's columns, with the resolution of every column's kind (hints first, then detection by
+:mod:`tvae.kinds`)."""
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import sys
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -23,105 +23,8 @@ from tvae.errors import (
     InvalidDataError,
     InvalidDataTypeError,
     InvalidParameterError,
-    InvalidParameterTypeError,
 )
-from tvae.metadata import Metadata, check_cells, detect_kind
-
-
-def check_positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise InvalidParameterError(f"{name} must be a positive integer, got {name}={value!r}")
-    return int(value)
-
-
-def check_non_negative_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
-        raise InvalidParameterError(f"{name} must be a non-negative integer, got {name}={value!r}")
-    return int(value)
-
-
-def check_real(name: str, value: Any, *, low: float, low_inclusive: bool = True) -> float:
-    ok = isinstance(value, Real) and not isinstance(value, bool) and np.isfinite(value)
-    if ok:
-        ok = value >= low if low_inclusive else value > low
-    if not ok:
-        bound = f">= {low}" if low_inclusive else f"> {low}"
-        raise InvalidParameterError(f"{name} must be a finite number {bound}, got {name}={value!r}")
-    return float(value)
-
-
-def check_dims(name: str, value: Any) -> tuple[int, ...]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise InvalidParameterError(
-            f"{name} must be a sequence of positive integers such as (128, 128), "
-            f"got {name}={value!r}"
-        )
-    dims = tuple(value)
-    for dim in dims:
-        if isinstance(dim, bool) or not isinstance(dim, Integral) or dim < 1:
-            raise InvalidParameterError(
-                f"{name} must contain only positive integers, got {name}={value!r}"
-            )
-    return tuple(int(d) for d in dims)
-
-
-def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
-    choices = tuple(choices)
-    if value not in choices:
-        raise InvalidParameterError(f"{name} must be one of {choices}, got {name}={value!r}")
-    return value
-
-
-def check_auto_or_positive_int(name: str, value: Any) -> int | str:
-    """``"auto"`` (tvae chooses) or a positive integer."""
-    if isinstance(value, str) and value == "auto":
-        return value
-    if isinstance(value, bool) or not isinstance(value, (Integral, str)):
-        raise InvalidParameterTypeError(
-            f'{name} must be "auto" or a positive integer, got {name}={value!r} '
-            f"of type {type(value).__name__}"
-        )
-    if isinstance(value, str) or value < 1:
-        raise InvalidParameterError(
-            f'{name} must be "auto" or a positive integer, got {name}={value!r}'
-        )
-    return int(value)
-
-
-def check_seed(name: str, value: Any) -> int | None:
-    """None or a non-negative integer; a value of another type raises a ``TypeError`` too."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise InvalidParameterTypeError(
-            f"{name} must be None or a non-negative integer, got {name}={value!r} "
-            f"of type {type(value).__name__}"
-        )
-    if value < 0:
-        raise InvalidParameterError(
-            f"{name} must be None or a non-negative integer, got {name}={value!r}"
-        )
-    return int(value)
-
-
-def seed_from_states(pair: tuple) -> int:
-    """A seed derived from the states of a ``(numpy.random.RandomState, torch.Generator)`` pair."""
-    import torch
-
-    if not (
-        len(pair) == 2
-        and isinstance(pair[0], np.random.RandomState)
-        and isinstance(pair[1], torch.Generator)
-    ):
-        raise InvalidParameterTypeError(
-            "random_state must be None, a non-negative integer or a (numpy.random.RandomState, "
-            f"torch.Generator) pair, got {pair!r}"
-        )
-    _, keys, position, has_gauss, gauss = pair[0].get_state(legacy=True)
-    digest = hashlib.blake2b(np.asarray(keys, dtype=np.uint32).tobytes(), digest_size=8)
-    digest.update(repr((int(position), int(has_gauss), float(gauss))).encode())
-    digest.update(pair[1].get_state().numpy().tobytes())
-    return int.from_bytes(digest.digest(), "little") >> 1  # non-negative, below 2**63
+from tvae.kinds import Metadata, check_cells, detect_kind
 
 
 @dataclass(frozen=True)
@@ -197,7 +100,7 @@ def to_frame(train_data: Any) -> tuple[pd.DataFrame, InputInfo]:
 def resolve_kinds(
     frame: pd.DataFrame, discrete_columns: Any, info: InputInfo, metadata: Any = None
 ) -> Metadata:
-    """Map every column to its kind (see :mod:`tvae.metadata`): hints first, then detection.
+    """Map every column to its kind (see :mod:`tvae.kinds`): hints first, then detection.
 
     Columns in ``discrete_columns`` are categorical, exactly as given; ``metadata`` (a partial or
     complete ``{column: kind}``) fixes other columns; the rest are detected from the data.

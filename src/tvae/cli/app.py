@@ -1,6 +1,6 @@
 """The ``tvae`` command: fit, sample, evaluate, inspect and demo. A thin shell over the library.
 
-Every verb reads tables (files or SQL databases, see :mod:`tvae.cli_tables`), calls the public
+Every verb reads tables (files or SQL databases, see :mod:`tvae.cli.tables`), calls the public
 Python API and prints; the work is done by the library. Errors the user can fix (our
 ``TVAEError``s, ``ValueError``/``TypeError``, file errors) become one line ``error: ...`` on
 stderr and exit code 1; usage errors (a missing or malformed option) exit with code 2;
@@ -19,23 +19,23 @@ from typing import Annotated
 
 import typer
 
-from tvae import __version__
-from tvae.cli_demo import demo
-from tvae.cli_errors import ErrorReportingGroup
-from tvae.cli_options import Device, Discrete, Json, Metadata, Quiet, Seed, Sep, Table, Threads
-from tvae.cli_parsing import (
+from tvae.cli.demo import demo
+from tvae.cli.errors import ErrorReportingGroup
+from tvae.cli.evaluate import evaluate
+from tvae.cli.options import Device, Discrete, Json, Metadata, Quiet, Seed, Sep, Table, Threads
+from tvae.cli.parsing import (
     check_input,
     check_model_output,
     conditional_chunks,
     fresh_seed,
     parse_columns,
-    parse_sep,
     parse_where,
     read_kinds_file,
 )
-from tvae.cli_render import human_bytes, render_inspect, say, shape_lines
-from tvae.cli_tables import check_source, check_target, describe_target, read_source, write_target
+from tvae.cli.render import human_bytes, render_inspect, say
+from tvae.cli.tables import check_source, check_target, describe_target, read_source, write_target
 from tvae.errors import InvalidParameterError
+from tvae.version import __version__
 
 app = typer.Typer(
     cls=ErrorReportingGroup,
@@ -120,27 +120,40 @@ def fit(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue from the checkpoint in --checkpoint-dir.")
     ] = False,
+    lr_schedule: Annotated[
+        str,
+        typer.Option("--lr-schedule", help="Learning-rate schedule: auto, constant or onecycle."),
+    ] = "auto",
+    transformer_sample_size: Annotated[
+        int | None,
+        typer.Option(
+            "--transformer-sample-size", min=1, help="Fit the column mixtures on at most N rows."
+        ),
+    ] = None,
 ) -> None:
     """Learn the table DATA and save the model to one safe file (no pickle)."""
+    from tvae.cli.sql import is_database_url
     from tvae.devices import resolve_device
-    from tvae.sql import is_database_url
     from tvae.synthesizer import TVAE
     from tvae.threads import limited_threads, threads_chosen
 
-    if nproc is not None or checkpoint_dir is not None or resume:  # streamed Parquet, parallel
-        from tvae.launch import fit_command
+    if resume and checkpoint_dir is None:
+        raise InvalidParameterError("--resume needs --checkpoint-dir, the folder to resume from")
+    if nproc is not None or (checkpoint_dir is not None and _is_parquet(data, table, query, sep)):
+        from tvae.cli.launch import fit_command  # streamed Parquet shards, in parallel
 
         if is_database_url(data) or table or query or sep:
             raise InvalidParameterError(
-                "--nproc, --checkpoint-dir and --resume stream Parquet files; they cannot read "
-                "a database (--table, --query) or text (--sep)"
+                "--nproc streams Parquet files; it cannot read a database (--table, --query) or "
+                "text (--sep)"
             )
         check_model_output(output)
         code = fit_command(
             Path(data), output, nproc=nproc or 1, epochs=epochs, batch_size=batch_size,
             discrete=discrete, metadata=metadata, device=device, seed=seed, quiet=quiet,
             checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume,
-            threads=threads,
+            threads=threads, lr_schedule=lr_schedule,
+            transformer_sample_size=transformer_sample_size,
         )  # fmt: skip
         if code:
             raise typer.Exit(code)
@@ -161,9 +174,14 @@ def fit(
         verbose=not quiet,
         random_state=seed,
         device=device,
+        lr_schedule=lr_schedule,
+        transformer_sample_size=transformer_sample_size,
     )
     with threads_chosen(threads), limited_threads():
-        model.fit(frame, discrete_columns=columns, metadata=column_kinds or None)
+        model.fit(
+            frame, discrete_columns=columns, metadata=column_kinds or None,
+            checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume,
+        )  # fmt: skip
     model.save(output)
     summary = model.training_summary_
     counts = Counter(model.transformer_.kinds.values())
@@ -234,7 +252,7 @@ def sample(
 
     check_input(model_file, "model file")
     if nproc is not None:  # parallel Parquet parts
-        from tvae.shards import sample_to_parquet
+        from tvae.parquet_parts import sample_to_parquet
 
         if where:
             raise InvalidParameterError("--where cannot be combined with --nproc; drop one")
@@ -275,70 +293,27 @@ def sample(
     )
 
 
+def _is_parquet(data: str, table, query, sep) -> bool:
+    """DATA names Parquet shards (a folder, a glob, a .parquet file): checkpointed fits of them
+    stream the shards, as with --nproc; other tables are fitted in memory."""
+    from tvae.cli.sql import is_database_url
+    from tvae.cli.table_io import PARQUET_SUFFIXES
+
+    if is_database_url(data) or table or query or sep:
+        return False
+    return Path(data).is_dir() or any(c in data for c in "*?[") or data.endswith(PARQUET_SUFFIXES)
+
+
 def _counted(chunks, bar):
     for chunk in chunks:
         bar.update(len(chunk))
         yield chunk
 
 
-@app.command(
+app.command(
     epilog="\b\nExample:\n  tvae evaluate real.csv synthetic.csv --target income "
     "--holdout test.csv --report report.html"
-)
-def evaluate(
-    real: Annotated[Path, typer.Argument(metavar="REAL", help="The real (training) table.")],
-    synthetic: Annotated[Path, typer.Argument(metavar="SYNTH", help="The synthetic table.")],
-    target: Annotated[
-        str | None, typer.Option("--target", help="Column to predict, for ML efficacy.")
-    ] = None,
-    holdout: Annotated[
-        Path | None,
-        typer.Option("--holdout", help="Real rows not used for training (efficacy, privacy)."),
-    ] = None,
-    report: Annotated[
-        Path | None, typer.Option("--report", help="Write a self-contained HTML report here.")
-    ] = None,
-    discrete: Discrete = None,
-    metadata: Metadata = None,
-    sep: Sep = None,
-    as_json: Json = False,
-) -> None:
-    """Score how close SYNTH is to REAL: quality, column shapes and pairs, efficacy, privacy."""
-    from tvae.evaluation import evaluate as run_evaluation
-    from tvae.io import read_table
-
-    check_input(real, "real table")
-    check_input(synthetic, "synthetic table")
-    if holdout is not None:
-        check_input(holdout, "holdout table")
-    # --target without --holdout: tvae.evaluate warns that efficacy is skipped (one stderr line)
-    if report is not None:
-        _need_matplotlib()
-    kinds = read_kinds_file(metadata) if metadata is not None else None
-    delimiter = parse_sep(sep)
-    real_frame = read_table(real, sep=delimiter)
-    synthetic_frame = read_table(synthetic, sep=delimiter)
-    holdout_frame = read_table(holdout, sep=delimiter) if holdout is not None else None
-    columns = [c for item in discrete or [] for c in item.split(",") if c.strip()]
-    result = run_evaluation(
-        real_frame,
-        synthetic_frame,
-        discrete_columns=[c.strip() for c in columns] or None,
-        metadata=kinds,
-        target=target,
-        holdout=holdout_frame,
-    )
-    if report is not None:
-        result.to_html(report)
-    if as_json:
-        typer.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))
-        if report is not None:
-            typer.echo(f"Wrote the report to {report}", err=True)
-        return
-    typer.echo(result.summary())
-    typer.echo(shape_lines(result.column_shapes))
-    if report is not None:
-        typer.echo(f"Wrote the report to {report}")
+)(evaluate)
 
 
 @app.command(epilog="\b\nExample:\n  tvae inspect adult.tvae --json")
@@ -358,15 +333,6 @@ def inspect(
 
 
 app.command(epilog="\b\nExample:\n  tvae demo -o synthetic_adult.csv --epochs 50")(demo)
-
-
-def _need_matplotlib() -> None:
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError as error:
-        raise ImportError(
-            "--report draws plots with matplotlib: pip install 'tvae[report]'"
-        ) from error
 
 
 def main() -> None:

@@ -245,13 +245,11 @@ def conditional_chunks(
 def _conditional_iter(
     model: Any, n: int, chunk_rows: int, conditions: dict, seeds: np.ndarray, first_id: int
 ) -> Iterator[pd.DataFrame]:
+    from tvae.sampling import seeded_chunks
+
     columns = list(model.feature_names_in_)
-    for i, seed in enumerate(seeds):
-        start = i * chunk_rows
-        size = min(chunk_rows, n - start)
-        rows = model.sample(
-            size, conditions=conditions, random_state=int(seed), id_offset=first_id + start
-        )
+    chunks = seeded_chunks(model, 0, n, chunk_rows, seeds, first_id, conditions=conditions)
+    for start, rows in chunks:
         frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows, columns=columns)
         frame.index = pd.RangeIndex(start, start + len(frame))
         yield frame

@@ -1,0 +1,78 @@
+"""``tvae evaluate``: score a synthetic table against the real one (and write a report)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tvae.cli.options import Discrete, Json, Metadata, Sep
+from tvae.cli.parsing import check_input, parse_sep, read_kinds_file
+from tvae.cli.render import shape_lines
+
+
+def evaluate(
+    real: Annotated[Path, typer.Argument(metavar="REAL", help="The real (training) table.")],
+    synthetic: Annotated[Path, typer.Argument(metavar="SYNTH", help="The synthetic table.")],
+    target: Annotated[
+        str | None, typer.Option("--target", help="Column to predict, for ML efficacy.")
+    ] = None,
+    holdout: Annotated[
+        Path | None,
+        typer.Option("--holdout", help="Real rows not used for training (efficacy, privacy)."),
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write a self-contained HTML report here.")
+    ] = None,
+    discrete: Discrete = None,
+    metadata: Metadata = None,
+    sep: Sep = None,
+    as_json: Json = False,
+) -> None:
+    """Score how close SYNTH is to REAL: quality, column shapes and pairs, efficacy, privacy."""
+    from tvae.cli.table_io import read_table
+    from tvae.evaluation import evaluate as run_evaluation
+
+    check_input(real, "real table")
+    check_input(synthetic, "synthetic table")
+    if holdout is not None:
+        check_input(holdout, "holdout table")
+    # --target without --holdout: tvae.evaluate warns that efficacy is skipped (one stderr line)
+    if report is not None:
+        _need_matplotlib()
+    kinds = read_kinds_file(metadata) if metadata is not None else None
+    delimiter = parse_sep(sep)
+    real_frame = read_table(real, sep=delimiter)
+    synthetic_frame = read_table(synthetic, sep=delimiter)
+    holdout_frame = read_table(holdout, sep=delimiter) if holdout is not None else None
+    columns = [c for item in discrete or [] for c in item.split(",") if c.strip()]
+    result = run_evaluation(
+        real_frame,
+        synthetic_frame,
+        discrete_columns=[c.strip() for c in columns] or None,
+        metadata=kinds,
+        target=target,
+        holdout=holdout_frame,
+    )
+    if report is not None:
+        result.to_html(report)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))
+        if report is not None:
+            typer.echo(f"Wrote the report to {report}", err=True)
+        return
+    typer.echo(result.summary())
+    typer.echo(shape_lines(result.column_shapes))
+    if report is not None:
+        typer.echo(f"Wrote the report to {report}")
+
+
+def _need_matplotlib() -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as error:
+        raise ImportError(
+            "--report draws plots with matplotlib: pip install 'tvae[report]'"
+        ) from error

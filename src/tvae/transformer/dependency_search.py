@@ -1,0 +1,98 @@
+"""Finding exact dependencies: the evidence tests behind :meth:`Dependencies.detect`.
+
+See :mod:`tvae.transformer.dependencies` for what is found and why each test is there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype
+
+MIN_ROWS_PER_VALUE = 5  # a source's values repeat this often on average
+MAX_SOURCE_VALUES = 1_000  # bounds the stored mapping
+MIN_ROWS = 20  # below this many rows, nothing is evidence enough
+PROBE_ROWS = 20_000  # candidates are first checked on this many rows, then on all
+MIN_RANDOM_BREAKS = 0.01  # an order random pairs would almost never break says nothing
+LABEL_KINDS = ("categorical", "boolean")
+
+
+def value_codes(series: pd.Series) -> np.ndarray:
+    """Integer codes of a column's values, missing values one code of their own."""
+    return pd.factorize(series, use_na_sentinel=False)[0]
+
+
+def determines(source: np.ndarray, target: np.ndarray) -> bool:
+    """Each source code comes with one target code."""
+    if len(source) == 0:
+        return True
+    pairs = source.astype(np.int64) * (int(target.max()) + 1) + target
+    return len(np.unique(pairs)) == len(np.unique(source))
+
+
+def witnessed(source: np.ndarray, target: np.ndarray) -> bool:
+    """The mapping is seen on repeated values: among rows whose source value is held by at
+    least ``MIN_ROWS_PER_VALUE`` rows, the target takes two values or more. Otherwise a nearly
+    constant target (a count that is 0 but in two rows) is "determined" by any column whose
+    values at those two rows happen to be unique."""
+    frequent = np.bincount(source)[source] >= MIN_ROWS_PER_VALUE
+    return len(np.unique(target[frequent])) >= 2
+
+
+def rank_columns(
+    frame: pd.DataFrame, kinds: Mapping[Hashable, str], n_unique: Mapping[Hashable, int]
+) -> dict[Hashable, tuple]:
+    """A strict order on columns: an edge A -> B is kept only when A ranks above B."""
+    position = {c: i for i, c in enumerate(frame.columns)}
+    return {c: (n_unique[c], kinds.get(c) in LABEL_KINDS, -position[c]) for c in frame.columns}
+
+
+def pick_parents(
+    found: list[tuple[Hashable, Hashable]], rank: Mapping[Hashable, tuple]
+) -> list[tuple[Hashable, Hashable]]:
+    """One parent per target (the lowest-ranked source above it), parents listed first."""
+    parent: dict[Hashable, Hashable] = {}
+    for source, target in found:
+        if target not in parent or rank[source] < rank[parent[target]]:
+            parent[target] = source
+    pairs = [(source, target) for target, source in parent.items()]
+    return sorted(pairs, key=lambda pair: rank[pair[0]], reverse=True)
+
+
+def comparable(series: pd.Series) -> bool:
+    return is_numeric_dtype(series.dtype) or is_datetime64_any_dtype(series.dtype)
+
+
+def ordered(low: pd.Series, high: pd.Series, overlap: bool = True) -> bool:
+    """``low <= high`` in every row where both are present (and, with ``overlap``, their
+    ranges overlap and they differ somewhere, so the order says something)."""
+    if not (comparable(low) and comparable(high)):
+        return False
+    if is_datetime64_any_dtype(low.dtype) != is_datetime64_any_dtype(high.dtype):
+        return False
+    if str(low.dtype) != str(high.dtype) and is_datetime64_any_dtype(low.dtype):
+        return False
+    both = low.notna() & high.notna()
+    if not both.any():
+        return False
+    a, b = low[both], high[both]
+    try:
+        holds = bool((a <= b).all())
+    except TypeError:
+        return False
+    if not overlap:
+        return holds
+    return holds and bool((a != b).any()) and informative(a, b)
+
+
+def informative(low: pd.Series, high: pd.Series) -> bool:
+    """The order says more than the two columns' values do: paired at random, at least
+    ``MIN_RANDOM_BREAKS`` of the rows would break it (an indicator column <= a slope in degrees
+    holds in every row of covtype, and almost every random pairing keeps it too)."""
+    rng = np.random.default_rng(0)
+    rows = rng.choice(len(low), min(len(low), PROBE_ROWS), replace=False)
+    a = low.to_numpy()[rows]
+    b = high.to_numpy()[rng.permutation(rows)]
+    return bool(np.mean(a > b) >= MIN_RANDOM_BREAKS)
