@@ -55,6 +55,30 @@ def test_exact_modes_decode_to_their_value_and_gaps_stay_empty():
     assert np.allclose(column.inverse_numbers(alphas, codes), values)
 
 
+def test_smooth_draws_of_an_integer_column_never_round_onto_a_point_mass():
+    # 0..16 like a pixel: 0 in half the rows and 10 in a fifth are point masses; the smooth
+    # part (every other value) must not add rows at 0 or 10 when its draws are rounded
+    rng = np.random.default_rng(0)
+    others = rng.choice([v for v in range(1, 17) if v != 10], 600).astype(float)
+    values = np.concatenate([np.zeros(1000), np.full(400, 10.0), others])
+    column = NumericalColumn.fit(
+        "pixel", DtypeInfo("int64"), values, values, seed=0, max_clusters=10,
+        weight_threshold=0.005,
+    )  # fmt: skip
+    assert sorted(column.normalizer.points.tolist()) == [0.0, 10.0]
+    spread_modes = np.flatnonzero(~column.normalizer.exact)
+    decoded = column.inverse_numbers(
+        np.random.default_rng(1).uniform(-1, 1, (5000, 1)),
+        np.random.default_rng(2).choice(spread_modes, (5000, 1)),
+    )
+    assert not np.isin(decoded, [0.0, 10.0]).any()
+    assert np.isin(decoded, [9.0, 11.0]).any()  # moved next to the point mass, not dropped
+    assert (decoded == np.round(decoded)).all()
+    # the exact modes still decode to their values
+    exact = np.flatnonzero(column.normalizer.exact)
+    assert set(column.inverse_numbers(np.zeros((2, 1)), exact[:, None]).tolist()) == {0.0, 10.0}
+
+
 def test_normalizer_state_round_trip_keeps_exact_modes():
     normalizer = ModeNormalizer.fit(np.random.default_rng(0).normal(size=500), 0).with_points(
         np.array([0.0, 99.0])

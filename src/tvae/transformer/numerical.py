@@ -195,10 +195,46 @@ class NumericalColumn:
             values[spread] = np.clip(values[spread], self.spread_low, self.spread_high)
             values = np.clip(values, self.low, self.high)
         if self.decimals is not None:
-            values = np.round(values, self.decimals)
+            rounded = np.round(values, self.decimals)
+            values = self._off_points(rounded, values, ~self.normalizer.exact[codes[:, 0]])
         if self.has_missing:
             values = np.where(codes[:, 1] == 1, np.nan, values)
         return values
+
+    def _off_points(
+        self, rounded: np.ndarray, unrounded: np.ndarray, spread: np.ndarray
+    ) -> np.ndarray:
+        """Rounded draws of the smooth modes that land on a point mass, moved one step of the
+        column's precision at a time (towards their unrounded side first) to the nearest value
+        that is not one, within the smooth part's range.
+
+        No real value of the smooth part equals a point mass (those rows took the exact mode),
+        so neither may a synthetic one: an integer column whose draws round onto its point
+        masses would sample them above their rate (digits: a pixel value of 10 came back 5
+        points too often). Where every step in range is a point mass, the draw stays.
+        """
+        points = np.round(self.normalizer.points, self.decimals)
+        hit = spread & np.isin(rounded, points)
+        if not hit.any():
+            return rounded
+        step = 10.0**-self.decimals
+        value, first = rounded[hit], np.where(unrounded[hit] >= rounded[hit], 1.0, -1.0)
+        moved = np.full(len(value), np.nan)
+        for direction in (first, -first):
+            for k in range(1, len(points) + 2):
+                candidate = np.round(value + direction * k * step, self.decimals)
+                free = (
+                    np.isnan(moved)
+                    & ~np.isin(candidate, points)
+                    & (candidate >= self.spread_low - step / 2)
+                    & (candidate <= self.spread_high + step / 2)
+                )
+                moved[free] = candidate[free]
+                if not np.isnan(moved).any():
+                    break
+        out = rounded.copy()
+        out[hit] = np.where(np.isnan(moved), value, moved)
+        return out
 
     def transform(
         self, values: pd.Series, rng: np.random.Generator
