@@ -25,6 +25,7 @@ from tvae.loss import SpanIndex
 from tvae.model import Decoder, Encoder
 from tvae.persistence import read_model, write_model
 from tvae.prior import PRIORS, LatentPrior, MixturePrior, StandardPrior
+from tvae.privacy.fit import check_privacy_params, fit_private  # privacy (issue 14)
 from tvae.sampling import DECODINGS, SAMPLE_CHUNK, decode_outputs
 from tvae.schedule import (
     DEFAULT_BATCH_SIZE,
@@ -101,6 +102,12 @@ class TVAE(BaseEstimator):
         point_masses: give numeric values held by many rows (zeros, caps, round numbers) exact
             modes, so they come back exactly and at their rate (False: the mixture alone, as
             the reference).
+        epsilon: privacy budget; given, ``fit`` gives an (epsilon, delta) differential-privacy
+            guarantee for everything the model keeps (see :mod:`tvae.privacy` and
+            docs/privacy.md); the spending is reported in ``privacy_``. None (default): no DP.
+        delta: the delta of the guarantee, in (0, 1/n]; None: 1 / (10 n).
+        public: with ``epsilon``, per-column facts the user declares public (they spend no
+            budget): ``{column: {"bounds": [low, high]}}`` or ``{column: {"categories": [...]}}``.
 
     ``fit`` also finds exact dependencies between columns (a column determined by another, an
     order such as start <= end) that hold in every real row, keeps them in
@@ -143,6 +150,9 @@ class TVAE(BaseEstimator):
         enforce_min_max_values: bool = True,
         prior: str = "mixture",
         point_masses: bool = True,
+        epsilon: float | None = None,  # privacy (issue 14): see tvae.privacy
+        delta: float | None = None,
+        public: dict | None = None,
     ) -> None:
         self.embedding_dim = embedding_dim
         self.compress_dims = compress_dims
@@ -170,6 +180,9 @@ class TVAE(BaseEstimator):
         self.enforce_min_max_values = enforce_min_max_values
         self.prior = prior
         self.point_masses = point_masses
+        self.epsilon = epsilon  # privacy (issue 14)
+        self.delta = delta
+        self.public = public
 
     # ------------------------------------------------------------------ validation
     def _validate_params(self) -> None:
@@ -195,6 +208,7 @@ class TVAE(BaseEstimator):
         check_real("weight_threshold", self.weight_threshold, low=0.0)
         if self.transformer_sample_size is not None:
             check_positive_int("transformer_sample_size", self.transformer_sample_size)
+        check_privacy_params(self)  # privacy (issue 14)
 
     def _gpu_enabled(self) -> bool:
         """``enable_gpu``, unless the deprecated ``cuda`` alias was given."""
@@ -222,6 +236,8 @@ class TVAE(BaseEstimator):
         partial or complete) overrides the detection. Missing values are modelled.
         """
         self._validate_params()
+        if self.epsilon is not None:  # privacy (issue 14): the whole fit under one DP budget
+            return fit_private(self, train_data, discrete_columns, metadata)
         frame, input_info = to_frame(train_data)
         # differs from the reference: it treats every unlisted column as continuous (and fails
         # on text, dates and booleans); we detect each column's kind.
@@ -335,6 +351,11 @@ class TVAE(BaseEstimator):
         """
         from tvae.distributed import train_sharded
 
+        if getattr(self, "epsilon", None) is not None:  # privacy (issue 14)
+            raise InvalidParameterError(
+                f"epsilon={self.epsilon!r}: fit_distributed does not train under differential "
+                "privacy; use fit"
+            )
         result = train_sharded(
             self, data, discrete_columns, metadata=metadata, checkpoint_dir=checkpoint_dir,
             checkpoint_every=checkpoint_every, resume=resume,
