@@ -52,6 +52,27 @@ def subsampled_gaussian_rdp(sample_rate: float, noise_multiplier: float, order: 
     return float(logsumexp(terms)) / (order - 1)
 
 
+def rdp_curve(sample_rate: float, noise_multiplier: float, orders: tuple[int, ...]) -> np.ndarray:
+    """:func:`subsampled_gaussian_rdp` at every integer order at once. (len(orders),)"""
+    a = np.asarray(orders, dtype=np.float64)[:, None]  # (A, 1)
+    if sample_rate == 0:
+        return np.zeros(len(orders))
+    if noise_multiplier == 0:
+        return np.full(len(orders), np.inf)
+    if sample_rate == 1.0:
+        return a[:, 0] / (2 * noise_multiplier**2)
+    i = np.arange(int(a.max()) + 1, dtype=np.float64)[None, :]  # (1, I)
+    inside = i <= a
+    safe = np.where(inside, a - i, 0.0)
+    terms = (
+        gammaln(a + 1) - gammaln(i + 1) - gammaln(safe + 1)
+        + i * math.log(sample_rate)
+        + safe * math.log1p(-sample_rate)
+        + (i * i - i) / (2 * noise_multiplier**2)
+    )  # fmt: skip
+    return logsumexp(np.where(inside, terms, -np.inf), axis=1) / (a[:, 0] - 1)
+
+
 def epsilon_from_rdp(rdp: np.ndarray, orders: np.ndarray, delta: float) -> tuple[float, float]:
     """The smallest ε over ``orders`` for RDP values ``rdp`` at ``delta``, and its order.
 
@@ -81,9 +102,7 @@ class Accountant:
         """Total RDP at every order of the history (plus ``extra`` records). (len(orders),)"""
         total = np.zeros(len(self.orders))
         for _, noise, rate, steps in [*self.history, *extra]:
-            total += steps * np.array(
-                [subsampled_gaussian_rdp(rate, noise, a) for a in self.orders]
-            )
+            total += steps * rdp_curve(rate, noise, self.orders)
         return total
 
     def epsilon(self, delta: float, extra: list[tuple[str, float, float, int]] = ()) -> float:

@@ -96,6 +96,11 @@ def plan_budget(
     statistics_noise = math.inf
     if n_statistics:
         rho = STATISTICS_SHARE * gaussian_rho_for_epsilon(epsilon, accounting_delta)
+        if rho <= 0:  # even no noise-free information at all would exceed it at this delta
+            raise InvalidParameterError(
+                f"epsilon={epsilon} is too small to train at delta={delta:.3g}: the accountant "
+                "cannot certify any release below it; raise epsilon"
+            )
         statistics_noise = math.sqrt(n_statistics / (2 * rho))
     planned = [("statistics", statistics_noise, 1.0, n_statistics)] if n_statistics else []
 
