@@ -100,7 +100,7 @@ def check_public(public: Any, frame: pd.DataFrame, kinds: Mapping) -> dict:
                 )
             checked[name] = {"bounds": (low, high)}
         if "categories" in spec:
-            categories = list(spec["categories"])
+            categories = list(dict.fromkeys(spec["categories"]))
             if kind != "categorical" or not categories:
                 raise InvalidParameterError(
                     f"public[{name!r}]['categories'] must be a non-empty list for a categorical "
@@ -310,8 +310,17 @@ def _draw_numbers(
     edges: np.ndarray, counts: np.ndarray, bins: int, n_rows: int, integral: bool,
     rng: np.random.Generator,
 ) -> np.ndarray:  # fmt: skip
-    """Surrogate values (N,) float64: NaN for missing, 0 for the zero bin, uniform in bins."""
-    allocated = _allocate(counts, n_rows)
+    """Surrogate values (N,) float64: NaN for missing, 0 for the zero bin, uniform in bins.
+
+    The zero and missing bins keep their noisy counts as they are (their shares are then off by
+    noise / n only); the other rows are spread over the bins in proportion to their counts.
+    """
+    special = np.minimum(np.round(np.maximum(counts[bins:], 0)), n_rows).astype(np.int64)
+    if special.sum() > n_rows:
+        special = _allocate(special.astype(np.float64), n_rows)
+    rest = n_rows - int(special.sum())
+    allocated = np.concatenate([_allocate(counts[:bins], rest) if rest else np.zeros(bins,
+                                np.int64), special])  # fmt: skip
     which = np.repeat(np.arange(len(counts)), allocated)
     out = np.full(n_rows, np.nan)
     regular = which < bins
@@ -423,7 +432,7 @@ def release_labels(
         keys, public_keys = list(spec["categories"]), True
     else:
         keys, public_keys = list(pd.unique(observed.astype(object))), False
-    codes = pd.Categorical(observed.astype(object), categories=keys).codes  # -1: not a key
+    codes = pd.Index(keys, dtype=object).get_indexer(observed.astype(object))  # -1: not a key
     counts = np.bincount(codes[codes >= 0], minlength=len(keys)).astype(np.float64)
     outside = int((codes < 0).sum())  # declared lists: values outside them become OTHER
     parts = [counts, [missing.sum()] if nullable else []]
