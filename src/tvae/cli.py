@@ -120,15 +120,39 @@ def fit(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue from the checkpoint in --checkpoint-dir.")
     ] = False,
+    # privacy (issue 14)
+    epsilon: Annotated[
+        float | None,
+        typer.Option("--epsilon", help="Train with differential privacy at this budget."),
+    ] = None,
+    delta: Annotated[
+        float | None, typer.Option("--delta", help="Delta of the guarantee [default: 1/(10 n)].")
+    ] = None,
+    public: Annotated[
+        Path | None,
+        typer.Option(
+            "--public",
+            help='With --epsilon: JSON file of facts declared public, {"col": {"bounds": '
+            '[low, high]} | {"categories": [...]}}; they spend no budget.',
+        ),
+    ] = None,
 ) -> None:
     """Learn the table DATA and save the model to one safe file (no pickle)."""
     from tvae.devices import resolve_device
+    from tvae.privacy.cli import private_options  # privacy (issue 14)
     from tvae.sql import is_database_url
     from tvae.synthesizer import TVAE
     from tvae.threads import limited_threads, threads_chosen
 
+    privacy = private_options(epsilon, delta, public)
     if nproc is not None or checkpoint_dir is not None or resume:  # streamed Parquet, parallel
         from tvae.launch import fit_command
+
+        if privacy:  # privacy (issue 14)
+            raise InvalidParameterError(
+                "--epsilon trains in one process: it cannot be combined with --nproc, "
+                "--checkpoint-dir or --resume"
+            )
 
         if is_database_url(data) or table or query or sep:
             raise InvalidParameterError(
@@ -161,6 +185,7 @@ def fit(
         verbose=not quiet,
         random_state=seed,
         device=device,
+        **privacy,  # privacy (issue 14)
     )
     with threads_chosen(threads), limited_threads():
         model.fit(frame, discrete_columns=columns, metadata=column_kinds or None)
@@ -168,11 +193,17 @@ def fit(
     summary = model.training_summary_
     counts = Counter(model.transformer_.kinds.values())
     kinds_text = ", ".join(f"{n} {kind}" for kind, n in counts.most_common())
+    if getattr(model, "privacy_", None) is not None:  # privacy (issue 14): no loss to show
+        from tvae.privacy.report import privacy_summary
+
+        ending = privacy_summary(model.privacy_)
+    else:
+        ending = f"final loss {summary['final_loss']:.4g}"
     say(
         quiet,
         f"Fitted {summary['n_rows']:,} rows x {frame.shape[1]} columns ({kinds_text}) "
         f"for {summary['epochs']} epochs in {summary['fit_seconds']:.1f} s on "
-        f"{summary['device']}; final loss {summary['final_loss']:.4g}",
+        f"{summary['device']}; {ending}",
     )
     say(quiet, f"Saved the model to {output} ({human_bytes(output.stat().st_size)})")
 

@@ -35,7 +35,7 @@ def render_inspect(info: dict) -> str:
         lines.append(
             f"Training:    {training.get('epochs')} epochs on {training.get('n_rows', 0):,} rows "
             f"in {training.get('fit_seconds', float('nan')):.1f} s on {training.get('device')}; "
-            f"final loss {training.get('final_loss', float('nan')):.4g}"
+            f"final loss {training.get('final_loss') or float('nan'):.4g}"
         )
         if training.get("lr_schedule") is not None:
             lines.append(
@@ -55,6 +55,10 @@ def render_inspect(info: dict) -> str:
         if k not in {"embedding_dim", "compress_dims", "decompress_dims", "verbose"}
     }
     lines.append("Parameters:  " + ", ".join(f"{k}={v!r}" for k, v in others.items()))
+    if info.get("privacy"):  # privacy (issue 14)
+        from tvae.privacy.report import privacy_lines
+
+        lines.extend(privacy_lines(info["privacy"]))
     columns = info["columns"]
     width = max([len(str(c["name"])) for c in columns] + [6])
     lines.append(f"Columns ({len(columns)}):")
