@@ -179,3 +179,20 @@ def test_clipped_gradients_equal_clipping_each_rows_gradient(private_model, plan
                 for r in rows
             )
             torch.testing.assert_close(fast[parameter], expected, rtol=1e-4, atol=1e-6)
+
+
+def test_a_private_fit_is_reproducible_and_leaves_global_rngs_alone(planted):
+    import torch
+
+    np.random.seed(123)
+    torch.manual_seed(123)
+    numpy_state, torch_state = np.random.get_state()[1].copy(), torch.get_rng_state().clone()
+    params = dict(epsilon=2.0, epochs=1, random_state=5, embedding_dim=8, compress_dims=(16,),
+                  decompress_dims=(16,))  # fmt: skip
+    first = TVAE(**params).fit(planted).sample(200)
+    second = TVAE(**params).fit(planted).sample(200)
+    pd.testing.assert_frame_equal(first, second)
+    assert (np.random.get_state()[1] == numpy_state).all()
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    other = TVAE(**{**params, "random_state": 6}).fit(planted).sample(200)
+    assert not first.equals(other)
