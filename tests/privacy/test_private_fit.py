@@ -11,6 +11,7 @@ import pytest
 
 from tvae import TVAE, load
 from tvae.errors import InvalidParameterError
+from tvae.model import SIGMA_INIT
 from tvae.privacy.training import clipped_gradient_sum, per_row_gradients
 
 PLANTED_LABEL = "Zzyzx-planted-7f3a"
@@ -87,6 +88,10 @@ def test_privacy_report(private_model):
     assert split["dp_sgd"]["epsilon_alone"] < report["epsilon"]
     json.dumps(report)  # JSON-ready
     assert np.isnan(private_model.loss_values["Loss"]).all()  # real batches' losses: not kept
+    # the decoder's sigma is not trained under DP (its per-row gradients would take the whole
+    # clipping norm): it keeps its initial value
+    assert (private_model.decoder_.sigma.detach() == SIGMA_INIT).all()
+    assert private_model.decoder_.sigma.requires_grad
 
 
 def test_a_private_model_samples_saves_and_conditions(private_model, planted, tmp_path):
@@ -169,16 +174,23 @@ def test_clipped_gradients_equal_clipping_each_rows_gradient(private_model, plan
     names = dict(model.encoder_.named_parameters(prefix="encoder"))
     names.update(model.decoder_.named_parameters(prefix="decoder"))
     rows = per_row_gradients(model.encoder_, model.decoder_, alphas, codes, eps, index, 2.0)
+    groups = sorted({name.rsplit(".", 1)[0] for name in names})  # one per layer, and sigma
+    assert len(groups) == 3 + 2 + 1  # encoder: body, mu, logvar; decoder: 2 layers; sigma
+
+    def norm(row, names_in):
+        return float(torch.sqrt(sum(row[n].pow(2).sum() for n in names_in)))
+
     for clip in (1e9, 0.5):
-        fast = clipped_gradient_sum(model.encoder_, model.decoder_, alphas, codes, eps, index,
-                                    2.0, clip)  # fmt: skip
-        for name, parameter in names.items():
-            expected = sum(
-                r[name]
-                * min(1.0, clip / float(torch.sqrt(sum(g.pow(2).sum() for g in r.values()))))
-                for r in rows
-            )
-            torch.testing.assert_close(fast[parameter], expected, rtol=1e-4, atol=1e-6)
+        for per_layer in (False, True):
+            fast = clipped_gradient_sum(model.encoder_, model.decoder_, alphas, codes, eps,
+                                        index, 2.0, clip, per_layer=per_layer)  # fmt: skip
+            for name, parameter in names.items():
+                group = [n for n in names if n.rsplit(".", 1)[0] == name.rsplit(".", 1)[0]]
+                bound, part = clip, list(names)
+                if per_layer:
+                    bound, part = clip / len(groups) ** 0.5, group
+                expected = sum(r[name] * min(1.0, bound / norm(r, part)) for r in rows)
+                torch.testing.assert_close(fast[parameter], expected, rtol=1e-4, atol=1e-6)
 
 
 def test_a_private_fit_is_reproducible_and_leaves_global_rngs_alone(planted):

@@ -15,7 +15,11 @@ Goodfellow, 2015, "Efficient per-example gradient computations"). The decoder's 
 (one scale per output, not inside a layer: per-layer gradient samplers such as Opacus's do not
 see it) gets its per-row gradient in closed form from the loss:
 ``d/d sigma_j = loss_factor * (1 / sigma_j - (x_j - tanh(raw_j))^2 / sigma_j^3)`` at each
-numeric output j (0 elsewhere). :func:`per_row_gradients` gives the per-row gradients the plain
+numeric output j (0 elsewhere). By default it is *not* trained under DP (``DPConfig.train_sigma``):
+those per-row gradients are hundreds to thousands of times the weights' on adult, so clipping
+the whole row to norm 1 leaves the weights almost nothing; measured on adult (4,000 rows,
+clipping without noise), quality 0.854 with sigma trained, 0.910 with it fixed at 0.1.
+:func:`per_row_gradients` gives the per-row gradients the plain
 way (one backward per row), which the tests check the fast path against.
 """
 
@@ -39,6 +43,11 @@ class DPConfig:
     clipping_norm: float
     sample_rate: float
     steps: int
+    # The decoder's sigma has per-row gradients that grow as 1 / sigma^3 (hundreds to
+    # thousands on adult, against about 1 for the weights): clipped with the rest, it takes
+    # the whole clipping norm. Under DP it stays at its initial value unless asked.
+    train_sigma: bool = False
+    per_layer: bool = False
 
 
 def _linears(encoder: Encoder, decoder: Decoder) -> list[nn.Linear]:
@@ -52,8 +61,15 @@ def _linears(encoder: Encoder, decoder: Decoder) -> list[nn.Linear]:
 def clipped_gradient_sum(
     encoder: Encoder, decoder: Decoder, alphas: torch.Tensor, codes: torch.Tensor,
     eps: torch.Tensor, index: SpanIndex, loss_factor: float, clipping_norm: float,
+    per_layer: bool = False,
 ) -> dict[nn.Parameter, torch.Tensor]:  # fmt: skip
-    """Sum over the rows of each row's gradient clipped to L2 norm ``clipping_norm``."""
+    """Sum over the rows of each row's gradient clipped to L2 norm ``clipping_norm``.
+
+    ``per_layer`` clips each layer's part (and sigma's) to ``clipping_norm / sqrt(G)`` for G
+    parts instead of the whole gradient at once (McMahan et al., 2018): the bound on the whole
+    is the same, but one part with large gradients (sigma, whose per-row gradient grows as
+    1 / sigma^3) no longer shrinks every other part of that row.
+    """
     layers = _linears(encoder, decoder)
     inputs: dict[nn.Linear, torch.Tensor] = {}
     outputs: dict[nn.Linear, torch.Tensor] = {}
@@ -74,15 +90,26 @@ def clipped_gradient_sum(
     n_rows = len(rows)
     # the batch loss is the mean of the rows' losses: n * loss is their sum
     grads = torch.autograd.grad(terms.total * n_rows, [outputs[layer] for layer in layers])
-    squared = torch.zeros(n_rows, device=rows.device, dtype=rows.dtype)  # (B,)
-    for layer, g in zip(layers, grads, strict=True):
-        squared += g.pow(2).sum(1) * (inputs[layer].pow(2).sum(1) + 1.0)  # weight + bias
     sigma_rows = _sigma_row_gradients(raw.detach(), decoder.sigma.detach(), alphas, index,
                                       loss_factor)  # (B, D)  # fmt: skip
-    squared += sigma_rows.pow(2).sum(1)
-    scale = (clipping_norm / (squared.sqrt() + 1e-12)).clamp(max=1.0)  # (B,)
-    total: dict[nn.Parameter, torch.Tensor] = {decoder.sigma: scale @ sigma_rows}
-    for layer, g in zip(layers, grads, strict=True):
+    # squared norm of each row's gradient in each group: one per layer, then sigma. (G, B)
+    train_sigma = decoder.sigma.requires_grad
+    squared = torch.stack(
+        [g.pow(2).sum(1) * (inputs[layer].pow(2).sum(1) + 1.0) for layer, g in
+         zip(layers, grads, strict=True)] + [sigma_rows.pow(2).sum(1) * train_sigma]
+    )  # fmt: skip
+    if per_layer:
+        # each of the G groups clipped to clipping_norm / sqrt(G): the whole row's gradient
+        # still has norm <= clipping_norm (the sensitivity the noise is calibrated to)
+        bound = clipping_norm / math.sqrt(len(layers) + train_sigma)
+        scales = (bound / (squared.sqrt() + 1e-12)).clamp(max=1.0)  # (G, B)
+    else:
+        whole = (clipping_norm / (squared.sum(0).sqrt() + 1e-12)).clamp(max=1.0)  # (B,)
+        scales = whole.expand(len(squared), n_rows)
+    total: dict[nn.Parameter, torch.Tensor] = {}
+    if train_sigma:
+        total[decoder.sigma] = scales[-1] @ sigma_rows
+    for scale, layer, g in zip(scales[:-1], layers, grads, strict=True):
         scaled = g * scale[:, None]  # (B, out)
         total[layer.weight] = scaled.T @ inputs[layer]  # (out, in)
         total[layer.bias] = scaled.sum(0)
@@ -126,7 +153,9 @@ def dp_fit_loop(
     config: TrainingConfig, dp: DPConfig, generator: torch.Generator,
 ) -> list[dict]:  # fmt: skip
     """Train with DP-SGD for ``dp.steps`` steps; returns the history (no loss values)."""
-    parameters = [*encoder.parameters(), *decoder.parameters()]
+    if not dp.train_sigma:
+        decoder.sigma.requires_grad_(False)  # fixed at its initial value (see DPConfig)
+    parameters = [p for p in [*encoder.parameters(), *decoder.parameters()] if p.requires_grad]
     steps_per_epoch = max(1, round(1 / dp.sample_rate))
     epochs = math.ceil(dp.steps / steps_per_epoch)
     optimizer, scheduler = make_optimizer(parameters, _with_epochs(config, epochs), steps_per_epoch)
@@ -145,7 +174,7 @@ def dp_fit_loop(
             eps = torch.randn(mu_shape, generator=generator, device=device)
             total = clipped_gradient_sum(
                 encoder, decoder, alphas, codes, eps, index, config.loss_factor,
-                dp.clipping_norm,
+                dp.clipping_norm, per_layer=dp.per_layer,
             )  # fmt: skip
         else:
             total = {}
@@ -167,6 +196,7 @@ def dp_fit_loop(
                 "kl": math.nan,
             }
         )
+    decoder.sigma.requires_grad_(True)  # an ordinary module again once trained
     encoder.eval()
     decoder.eval()
     return history
