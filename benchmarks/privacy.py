@@ -181,6 +181,8 @@ def compare(spec: str, args, out) -> list[dict]:
         runs = [("tvae", None, {"epochs": args.epochs} if args.epochs else {})]
         dp = {"epochs": args.dp_epochs} if args.dp_epochs else {}
         runs += [("tvae-dp", e, {"epsilon": e, **dp}) for e in args.epsilons]
+        if args.only_smartnoise:
+            runs = []
         if args.smartnoise_python:
             runs += [(s, e, None) for s in args.synths for e in args.epsilons]
         for name, epsilon, params in runs:
@@ -212,7 +214,7 @@ def table(records: list[dict]) -> str:
     frame = pd.DataFrame([r for r in records if "error" not in r])
     if frame.empty:
         return "(no successful run)"
-    frame["epsilon"] = frame["epsilon"].fillna("-")
+    frame["epsilon"] = frame["epsilon"].astype(object).where(frame["epsilon"].notna(), "-")
     columns = [c for c in ("quality", "efficacy_f1", "fit_seconds") if c in frame]
     grouped = frame.groupby(["dataset", "run", "epsilon"], sort=False)[columns]
     mean, sd, count = grouped.mean(), grouped.std(), grouped.size()
@@ -238,6 +240,7 @@ def main() -> None:
     parser.add_argument("--dp-epochs", type=int, default=None, help="private tvae's epochs")
     parser.add_argument("--smartnoise-python", default=None)
     parser.add_argument("--synths", nargs="+", default=["mst", "aim", "dpctgan", "patectgan"])
+    parser.add_argument("--only-smartnoise", action="store_true", help="skip the tvae runs")
     parser.add_argument("--audit", default=None, help="PATH of the table for the canary audit")
     parser.add_argument("--canaries", type=int, default=10)
     parser.add_argument("--out", default="privacy.jsonl")
