@@ -21,8 +21,8 @@ Scores against the training rows: the library's quality score (tvae.evaluation.e
 ``overall``: the SDMetrics QualityReport's recipe), efficacy macro-F1 on the held-out rows when
 a target is given (protocol.efficacy_f1), fit seconds; for tvae-dp the epsilon actually spent.
 
-The audit (``--audit PATH``): ``--canaries`` outlier rows (a real row with every numeric column
-at 3x its maximum) are planted in the training rows; models are trained with them (IN) and
+The audit (``--audit PATH``): ``--canaries`` distinct outlier rows (real rows with every numeric
+column at 2 to 4 times its maximum, labels among the 3 most common) are planted in the training rows; models are trained with them (IN) and
 without (OUT), at epsilon 1 and without privacy; each canary's score is its ELBO under the model
 minus the mean ELBO of 200 real reference rows (calibration; rows holding a label the model
 merged away are left out). The membership test says "IN"
@@ -91,13 +91,17 @@ def score(record, train, test, synthetic, discrete, target):
 
 # ------------------------------------------------------------------ the canary audit
 def canaries(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    """``n`` outliers: real rows (most common categories kept) with numbers at 3x the maximum."""
+    """``n`` distinct outliers: real rows whose numbers are set to 2 to 4 times the column's
+    maximum (each canary its own factor); their labels (common ones, known to every model) stay."""
     rows = frame.sample(n, random_state=seed).reset_index(drop=True)
-    for column in frame.columns:
+    factors = np.random.default_rng(seed).uniform(2, 4, size=(n, frame.shape[1]))
+    for j, column in enumerate(frame.columns):
         if pd.api.types.is_numeric_dtype(frame[column]):
-            rows[column] = (frame[column].max() * 3).astype(frame[column].dtype)
+            top = max(float(frame[column].max()), 1.0)
+            rows[column] = (top * factors[:, j]).astype(frame[column].dtype)
         else:
-            rows[column] = frame[column].mode().iloc[0]  # known to every model
+            common = frame[column].value_counts().index[:3]
+            rows[column] = rows[column].where(rows[column].isin(common), common[0])
     return rows
 
 
