@@ -22,11 +22,12 @@ Scores against the training rows: the library's quality score (tvae.evaluation.e
 a target is given (protocol.efficacy_f1), fit seconds; for tvae-dp the epsilon actually spent.
 
 The audit (``--audit PATH``): ``--canaries`` distinct outlier rows (real rows with every numeric
-column at 2 to 4 times its maximum, labels among the 3 most common) are planted in the training rows; models are trained with them (IN) and
-without (OUT), at epsilon 1 and without privacy; each canary's score is its ELBO under the model
-minus the mean ELBO of 200 real reference rows (calibration; rows holding a label the model
-merged away are left out). The membership test says "IN"
-when the score is high: its AUC over the canaries' IN and OUT scores is reported (0.5 = chance).
+column at 2 to 4 times its maximum, labels among the 3 most common) are planted in the training
+rows; models are trained with them (IN) and without (OUT), at epsilon 1 and without privacy;
+each canary's score is its ELBO under the model minus the mean ELBO of 200 real reference rows
+(calibration; rows holding a label the model merged away are left out). The membership test
+says "IN" when the score is high: its AUC over the canaries' IN and OUT scores is reported
+(0.5 = chance).
 """
 
 from __future__ import annotations
