@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "tvae.sampling",
             "tvae.conditional",
             "tvae.distributed",
+            "tvae.privacy",
             "tvae.persistence",
             "tvae.checkpoint",
             "tvae.serialization",

@@ -8,8 +8,7 @@ import torch
 
 from tvae import TVAE
 from tvae.calibration import calibrate_marginals
-from tvae.layout import Layout, Span
-from tvae.loss import SpanIndex
+from tvae.layout import Layout, Span, SpanIndex
 from tvae.model import Decoder
 from tvae.prior import StandardPrior
 

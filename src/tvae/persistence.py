@@ -49,6 +49,8 @@ def write_model(model: Any, path: str | os.PathLike) -> None:
         "sampling_seed": model._sampling_seed,
         "prior": model.prior_.kind,
     }
+    if getattr(model, "privacy_", None) is not None:  # privacy (issue 14)
+        description["privacy"] = model.privacy_
     save_model(path, tensors, description)
 
 
@@ -91,6 +93,8 @@ def read_model(cls: type, path: str | os.PathLike, device: str | None = None) ->
             **{k: model.training_summary_.get(k) for k in Schedule.__dataclass_fields__}
         )
         model._sampling_seed = int(description["sampling_seed"])
+        if "privacy" in description:  # privacy (issue 14)
+            model.privacy_ = dict(description["privacy"])
         model.prior_ = load_prior(
             description.get("prior", "standard"), model.embedding_dim, _prefixed(tensors, "")
         )

@@ -166,6 +166,8 @@ def inspect_model(path: str | os.PathLike) -> dict:
             "n_weights": int(n_weights),
             "params": description.get("params", {}),
             "training": description.get("training", {}),
+            # privacy (issue 14): a private model's accounting, as saved
+            **({"privacy": description["privacy"]} if "privacy" in description else {}),
         }
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ModelFileError(

@@ -22,18 +22,11 @@ from tvae.errors import NotFittedError
 from tvae.fitting import FitResult, check_params, fit_frame
 from tvae.inputs import InputInfo, check_continuous_values, resolve_kinds, to_frame
 from tvae.layout import SpanIndex
-from tvae.params import (
-    check_non_negative_int,
-    check_positive_int,
-    check_seed,
-    seed_from_states,
-)
+from tvae.params import check_non_negative_int, check_positive_int, check_seed, seed_from_states
 from tvae.persistence import read_model, write_model
+from tvae.privacy.fit import check_privacy_params, fit_private  # privacy (issue 14)
 from tvae.sampling import SampleStream, concat_blocks, encoded_blocks, iter_chunks
-from tvae.schedule import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_EPOCHS,
-)
+from tvae.schedule import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS
 from tvae.threads import uses_threads
 
 
@@ -83,6 +76,11 @@ class TVAE(BaseEstimator):
             that each categorical value, numeric mode and point mass is sampled at its rate in
             the training rows (see :mod:`tvae.calibration`); only with ``decoding="sample"``
             (argmax decoding does not draw from the softmax). False: as the reference.
+        epsilon, delta: an (epsilon, delta) differential-privacy guarantee for everything the
+            model keeps (:mod:`tvae.privacy`, docs/privacy.md; spending in ``privacy_``); delta
+            in (0, 1/n], None: 1 / (10 n). epsilon=None (default): no DP.
+        public: with ``epsilon``, facts declared public (no budget spent): ``{column:
+            {"bounds": [low, high]}}`` or ``{column: {"categories": [...]}}``.
 
     ``fit`` also finds exact dependencies between columns (a column determined by another, an
     order such as start <= end) that hold in every real row, keeps them in
@@ -126,6 +124,9 @@ class TVAE(BaseEstimator):
         prior: str = "mixture",
         point_masses: bool = True,
         calibrate: bool = True,
+        epsilon: float | None = None,  # privacy (issue 14): see tvae.privacy
+        delta: float | None = None,
+        public: dict | None = None,
     ) -> None:
         self.embedding_dim = embedding_dim
         self.compress_dims = compress_dims
@@ -154,6 +155,9 @@ class TVAE(BaseEstimator):
         self.prior = prior
         self.point_masses = point_masses
         self.calibrate = calibrate
+        self.epsilon = epsilon  # privacy (issue 14)
+        self.delta = delta
+        self.public = public
 
     # ------------------------------------------------------------------ fit
     @uses_threads
@@ -169,16 +173,16 @@ class TVAE(BaseEstimator):
     ) -> TVAE:
         """Learn ``train_data``; ``discrete_columns`` lists its categorical columns.
 
-        For a DataFrame give column names; for a 2-D ndarray give integer column indices.
-        Columns not listed get a detected kind (numerical, categorical, boolean, datetime or
-        id; see :mod:`tvae.kinds`), kept in ``metadata_``; ``metadata`` ({column: kind},
-        partial or complete) overrides the detection. Missing values are modelled.
-
-        With ``checkpoint_dir``, a resumable state is saved there every ``checkpoint_every``
-        epochs; ``resume=True`` continues from it (same table, same settings), ending with the
-        model an uninterrupted fit would have given.
+        Column names for a DataFrame, indices for an ndarray. Unlisted columns get a detected
+        kind (:mod:`tvae.kinds`), kept in ``metadata_``; ``metadata`` ({column: kind}) overrides
+        it. Missing values are modelled. ``checkpoint_dir`` keeps a resumable state every
+        ``checkpoint_every`` epochs; ``resume=True`` continues from it (same table, settings)
+        to the model an uninterrupted fit would give.
         """
         check_params(self)
+        check_privacy_params(self, checkpoint_dir)  # privacy (issue 14)
+        if self.epsilon is not None:  # privacy (issue 14): the whole fit under one DP budget
+            return fit_private(self, train_data, discrete_columns, metadata)
         frame, input_info = to_frame(train_data)
         # differs from the reference: it treats every unlisted column as continuous (and fails
         # on text, dates and booleans); we detect each column's kind.
@@ -228,6 +232,7 @@ class TVAE(BaseEstimator):
         """
         from tvae.distributed.training import train_sharded  # torch.distributed: when asked
 
+        check_privacy_params(self, checkpoint_dir, distributed=True)  # privacy (issue 14)
         result = train_sharded(
             self, data, discrete_columns, metadata=metadata, checkpoint_dir=checkpoint_dir,
             checkpoint_every=checkpoint_every, resume=resume,
@@ -237,9 +242,7 @@ class TVAE(BaseEstimator):
     # ------------------------------------------------------------------ state
     def _check_fitted(self) -> None:
         if not hasattr(self, "decoder_"):
-            raise NotFittedError(
-                "This TVAE is not fitted yet; call fit(train_data) before using this method"
-            )
+            raise NotFittedError("This TVAE is not fitted yet; call fit(train_data) first")
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "decoder_")

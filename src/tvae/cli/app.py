@@ -130,15 +130,38 @@ def fit(
             "--transformer-sample-size", min=1, help="Fit the column mixtures on at most N rows."
         ),
     ] = None,
+    # privacy (issue 14)
+    epsilon: Annotated[
+        float | None,
+        typer.Option("--epsilon", help="Train with differential privacy at this budget."),
+    ] = None,
+    delta: Annotated[
+        float | None, typer.Option("--delta", help="Delta of the guarantee [default: 1/(10 n)].")
+    ] = None,
+    public: Annotated[
+        Path | None,
+        typer.Option(
+            "--public",
+            help='With --epsilon: JSON file of facts declared public, {"col": {"bounds": '
+            '[low, high]} | {"categories": [...]}}; they spend no budget.',
+        ),
+    ] = None,
 ) -> None:
     """Learn the table DATA and save the model to one safe file (no pickle)."""
+    from tvae.cli.privacy import private_options  # privacy (issue 14)
     from tvae.cli.sql import is_database_url
     from tvae.devices import resolve_device
     from tvae.synthesizer import TVAE
     from tvae.threads import limited_threads, threads_chosen
 
+    privacy = private_options(epsilon, delta, public)
     if resume and checkpoint_dir is None:
         raise InvalidParameterError("--resume needs --checkpoint-dir, the folder to resume from")
+    if privacy and (nproc is not None or checkpoint_dir is not None):  # privacy (issue 14)
+        raise InvalidParameterError(
+            "--epsilon trains in one process without checkpoints: it cannot be combined with "
+            "--nproc, --checkpoint-dir or --resume"
+        )
     if nproc is not None or (checkpoint_dir is not None and _is_parquet(data, table, query, sep)):
         from tvae.cli.launch import fit_command  # streamed Parquet shards, in parallel
 
@@ -176,6 +199,7 @@ def fit(
         device=device,
         lr_schedule=lr_schedule,
         transformer_sample_size=transformer_sample_size,
+        **privacy,  # privacy (issue 14)
     )
     with threads_chosen(threads), limited_threads():
         model.fit(
@@ -186,11 +210,17 @@ def fit(
     summary = model.training_summary_
     counts = Counter(model.transformer_.kinds.values())
     kinds_text = ", ".join(f"{n} {kind}" for kind, n in counts.most_common())
+    if getattr(model, "privacy_", None) is not None:  # privacy (issue 14): no loss to show
+        from tvae.privacy.report import privacy_summary
+
+        ending = privacy_summary(model.privacy_)
+    else:
+        ending = f"final loss {summary['final_loss']:.4g}"
     say(
         quiet,
         f"Fitted {summary['n_rows']:,} rows x {frame.shape[1]} columns ({kinds_text}) "
         f"for {summary['epochs']} epochs in {summary['fit_seconds']:.1f} s on "
-        f"{summary['device']}; final loss {summary['final_loss']:.4g}",
+        f"{summary['device']}; {ending}",
     )
     say(quiet, f"Saved the model to {output} ({human_bytes(output.stat().st_size)})")
 

@@ -23,6 +23,11 @@ def human_bytes(size: int) -> str:
     return f"{value:.1f} GB"  # pragma: no cover
 
 
+def _number(value: object) -> float:
+    """A saved number, NaN where none was saved (a private model keeps no loss)."""
+    return float("nan") if value is None else float(value)
+
+
 def render_inspect(info: dict) -> str:
     """The text form of :func:`tvae.serialization.inspect_model`'s dict."""
     params, training = info.get("params", {}), info.get("training", {})
@@ -35,7 +40,7 @@ def render_inspect(info: dict) -> str:
         lines.append(
             f"Training:    {training.get('epochs')} epochs on {training.get('n_rows', 0):,} rows "
             f"in {training.get('fit_seconds', float('nan')):.1f} s on {training.get('device')}; "
-            f"final loss {training.get('final_loss', float('nan')):.4g}"
+            f"final loss {_number(training.get('final_loss')):.4g}"
         )
         if training.get("lr_schedule") is not None:
             lines.append(
@@ -55,6 +60,10 @@ def render_inspect(info: dict) -> str:
         if k not in {"embedding_dim", "compress_dims", "decompress_dims", "verbose"}
     }
     lines.append("Parameters:  " + ", ".join(f"{k}={v!r}" for k, v in others.items()))
+    if info.get("privacy"):  # privacy (issue 14)
+        from tvae.privacy.report import privacy_lines
+
+        lines.extend(privacy_lines(info["privacy"]))
     columns = info["columns"]
     width = max([len(str(c["name"])) for c in columns] + [6])
     lines.append(f"Columns ({len(columns)}):")

@@ -1,0 +1,267 @@
+"""Differential privacy: private tvae against non-private tvae and smartnoise-synth, and a
+canary membership audit.
+
+Usage (tvae's own environment; smartnoise-synth, if wanted, in a separate one):
+    OMP_NUM_THREADS=1 python benchmarks/privacy.py --table DATA/adult.csv:income \
+        --table DATA/bank.csv:churn --table DATA/titanic.csv:survived \
+        --epsilons 1 3 10 --seeds 0 1 2 --out privacy.jsonl \
+        [--smartnoise-python .venv-dp-bench/bin/python --synths mst aim dpctgan patectgan] \
+        [--audit DATA/adult.csv]
+
+A table is ``PATH[:TARGET]``. Per table and seed the rows are subsampled to ``--max-rows``
+(seed 0) and split 80/20 by the seed (protocol.py). Runs:
+
+- ``tvae``: tvae.TVAE(random_state=seed) without privacy (``--epochs``: its epochs);
+- ``tvae-dp``: tvae.TVAE(epsilon=e, random_state=seed) for each ``--epsilons`` value
+  (``--dp-epochs``: its epochs; default: its "auto" DP schedule);
+- smartnoise-synth synthesizers at each epsilon, run by ``--smartnoise-python`` (a Python with
+  smartnoise-synth installed) through benchmarks/privacy_smartnoise.py.
+
+Scores against the training rows: the library's quality score (tvae.evaluation.evaluate,
+``overall``: the SDMetrics QualityReport's recipe), efficacy macro-F1 on the held-out rows when
+a target is given (protocol.efficacy_f1), fit seconds; for tvae-dp the epsilon actually spent.
+
+The audit (``--audit PATH``): ``--canaries`` distinct outlier rows (real rows with every numeric
+column at 2 to 4 times its maximum, labels the most common ones) are planted in the training
+rows; models are trained with them (IN) and without (OUT), at epsilon 1 and without privacy;
+each canary's score is its ELBO under the model minus the mean ELBO of 200 real reference rows
+(calibration; rows holding a label the model merged away are left out). The membership test
+says "IN" when the score is high: its AUC over the canaries' IN and OUT scores is reported
+(0.5 = chance).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from protocol import (
+    dataset_name,
+    discrete_columns_of,
+    efficacy_f1,
+    error_text,
+    read_table,
+    split,
+    subsample,
+)
+
+from tvae import TVAE
+from tvae.evaluation import evaluate
+
+
+def quality(train: pd.DataFrame, synthetic: pd.DataFrame, discrete: list[str]) -> float:
+    kinds = {c: "categorical" if c in discrete else "numerical" for c in train.columns}
+    return float(evaluate(train, synthetic[train.columns], metadata=kinds).overall)
+
+
+def fit_tvae(train, discrete, seed, params):
+    started = time.perf_counter()
+    model = TVAE(random_state=seed, enable_gpu=False, **params).fit(train, discrete)
+    return model, time.perf_counter() - started
+
+
+def run_smartnoise(python, synth, epsilon, train, discrete, seed):
+    with tempfile.TemporaryDirectory() as folder:
+        source, target = Path(folder) / "train.csv", Path(folder) / "synthetic.csv"
+        train.to_csv(source, index=False)
+        command = [python, str(Path(__file__).with_name("privacy_smartnoise.py")), str(source),
+                   str(target), synth, str(epsilon), str(seed), ",".join(discrete)]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr else "failed")
+        seconds = float(done.stdout.strip().splitlines()[-1])
+        return pd.read_csv(target), seconds
+
+
+def score(record, train, test, synthetic, discrete, target):
+    record["quality"] = quality(train, synthetic, discrete)
+    if target:
+        record["efficacy_f1"] = efficacy_f1(synthetic, test, target, discrete)
+    return record
+
+
+# ------------------------------------------------------------------ the canary audit
+def canaries(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    """``n`` distinct outliers: real rows whose numbers are set to 2 to 4 times the column's
+    maximum (each canary its own factors); labels: each column's most common one."""
+    rows = frame.sample(n, random_state=seed).reset_index(drop=True)
+    factors = np.random.default_rng(seed).uniform(2, 4, size=(n, frame.shape[1]))
+    for j, column in enumerate(frame.columns):
+        if pd.api.types.is_numeric_dtype(frame[column]):
+            top = max(float(frame[column].max()), 1.0)
+            rows[column] = (top * factors[:, j]).astype(frame[column].dtype)
+        else:
+            rows[column] = frame[column].mode().iloc[0]  # a label every model keeps
+    return rows
+
+
+@torch.no_grad()
+def elbo(model: TVAE, rows: pd.DataFrame, draws: int = 16) -> np.ndarray:
+    """Each row's evidence lower bound under ``model`` (mean over ``draws`` latent draws). (N,)"""
+    from tvae.loss import SpanIndex, tvae_loss
+    from tvae.model import reparameterize
+    from tvae.training import dense_batch
+
+    encoded = model.transformer_.transform(rows, np.random.default_rng(0))
+    alphas = torch.from_numpy(encoded.alphas)
+    codes = torch.from_numpy(encoded.codes)
+    index = SpanIndex.from_layout(model.layout_)
+    generator = torch.Generator().manual_seed(0)
+    dense = dense_batch(alphas, codes, index, model.layout_.width)
+    mu, logvar = model.encoder_(dense)
+    out = np.zeros(len(rows))
+    for i in range(len(rows)):
+        total = 0.0
+        for _ in range(draws):
+            z = reparameterize(mu[i : i + 1], logvar[i : i + 1], generator)
+            raw, sigma = model.decoder_(z)
+            terms = tvae_loss(raw, sigma, alphas[i : i + 1], codes[i : i + 1], mu[i : i + 1],
+                              logvar[i : i + 1], index, model.loss_factor)  # fmt: skip
+            total += float(terms.total)
+        out[i] = -total / draws
+    return out
+
+
+def known_rows(model: TVAE, rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows whose every label the model knows (a private model merges rare ones)."""
+    keep = pd.Series(True, index=rows.index)
+    for column in model.transformer_.columns:
+        encoder = getattr(column, "encoder", None)
+        if encoder is not None:
+            keep &= rows[column.name].isin(list(encoder.value_table()))
+    return rows[keep]
+
+
+def auc(positive: np.ndarray, negative: np.ndarray) -> float:
+    """P(a positive scores above a negative) (ties count half)."""
+    diff = positive[:, None] - negative[None, :]
+    return float(np.mean(diff > 0) + 0.5 * np.mean(diff == 0))
+
+
+def audit(path, args, out) -> None:
+    frame = subsample(read_table(path), args.max_rows)
+    discrete = discrete_columns_of(frame, None)
+    train, _ = split(frame, 0)
+    planted = canaries(train, args.canaries, seed=1)
+    reference = train.sample(200, random_state=2)
+    settings = (
+        [] if args.audit_dp_only else [("tvae", {"epochs": args.epochs} if args.epochs else {})]
+    )
+    dp = {"epochs": args.dp_epochs} if args.dp_epochs else {}
+    settings.append(("tvae-dp", {"epsilon": 1.0, **dp}))
+    for name, params in settings:
+        scores = {}
+        for side, rows in (("in", pd.concat([train, planted], ignore_index=True)), ("out", train)):
+            model, _ = fit_tvae(rows, discrete, 0, params)
+            calibration = elbo(model, known_rows(model, reference)).mean()
+            scores[side] = elbo(model, planted) - calibration
+        record = {
+            "audit": dataset_name(path), "run": name, "epsilon": params.get("epsilon"),
+            "canaries": args.canaries, "membership_auc": auc(scores["in"], scores["out"]),
+            "mean_score_in": float(scores["in"].mean()),
+            "mean_score_out": float(scores["out"].mean()),
+        }  # fmt: skip
+        print(json.dumps(record), flush=True)
+        out.write(json.dumps(record) + "\n")
+        out.flush()
+
+
+# ------------------------------------------------------------------ the comparison
+def compare(spec: str, args, out) -> list[dict]:
+    path, _, target = spec.partition(":")
+    frame = subsample(read_table(path), args.max_rows)
+    discrete = discrete_columns_of(frame, None, target or None)
+    records = []
+    for seed in args.seeds:
+        train, test = split(frame, seed)
+        runs = [("tvae", None, {"epochs": args.epochs} if args.epochs else {})]
+        dp = {"epochs": args.dp_epochs} if args.dp_epochs else {}
+        runs += [("tvae-dp", e, {"epsilon": e, **dp}) for e in args.epsilons]
+        if args.only_smartnoise:
+            runs = []
+        if args.smartnoise_python:
+            runs += [(s, e, None) for s in args.synths for e in args.epsilons]
+        for name, epsilon, params in runs:
+            record = {"dataset": dataset_name(path), "run": name, "seed": seed,
+                      "epsilon": epsilon, "n_train": len(train)}  # fmt: skip
+            try:
+                if params is None:
+                    synthetic, seconds = run_smartnoise(
+                        args.smartnoise_python, name, epsilon, train, discrete, seed
+                    )
+                else:
+                    model, seconds = fit_tvae(train, discrete, seed, params)
+                    synthetic = model.sample(len(train))
+                    if epsilon is not None:
+                        record["epsilon_spent"] = model.privacy_["epsilon"]
+                        record["noise_multiplier"] = model.privacy_["noise_multiplier"]
+                record["fit_seconds"] = seconds
+                score(record, train, test, synthetic, discrete, target)
+            except Exception as error:  # a failed run is recorded and the run goes on
+                record["error"] = error_text(error)
+            print(json.dumps(record), flush=True)
+            out.write(json.dumps(record) + "\n")
+            out.flush()
+            records.append(record)
+    return records
+
+
+def table(records: list[dict]) -> str:
+    frame = pd.DataFrame([r for r in records if "error" not in r])
+    if frame.empty:
+        return "(no successful run)"
+    frame["epsilon"] = frame["epsilon"].astype(object).where(frame["epsilon"].notna(), "-")
+    columns = [c for c in ("quality", "efficacy_f1", "fit_seconds") if c in frame]
+    grouped = frame.groupby(["dataset", "run", "epsilon"], sort=False)[columns]
+    mean, sd, count = grouped.mean(), grouped.std(), grouped.size()
+    lines = ["| dataset | run | epsilon | seeds | " + " | ".join(columns) + " |",
+             "|---|---|---|---|" + "---|" * len(columns)]  # fmt: skip
+    for key in mean.index:
+        cells = [
+            f"{mean.loc[key, c]:.3f}"
+            + ("" if np.isnan(sd.loc[key, c]) else f" ± {sd.loc[key, c]:.3f}")
+            for c in columns
+        ]
+        lines.append(f"| {' | '.join(map(str, key))} | {count[key]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--table", action="append", default=[], help="PATH[:TARGET]")
+    parser.add_argument("--epsilons", type=float, nargs="+", default=[1.0, 3.0, 10.0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--max-rows", type=int, default=None)
+    parser.add_argument("--epochs", type=int, default=None, help="non-private tvae's epochs")
+    parser.add_argument("--dp-epochs", type=int, default=None, help="private tvae's epochs")
+    parser.add_argument("--smartnoise-python", default=None)
+    parser.add_argument("--synths", nargs="+", default=["mst", "aim", "dpctgan", "patectgan"])
+    parser.add_argument("--only-smartnoise", action="store_true", help="skip the tvae runs")
+    parser.add_argument("--audit", default=None, help="PATH of the table for the canary audit")
+    parser.add_argument("--canaries", type=int, default=10)
+    parser.add_argument("--audit-dp-only", action="store_true", help="audit only at epsilon 1")
+    parser.add_argument("--out", default="privacy.jsonl")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    records = []
+    with open(args.out, "a", encoding="utf-8") as out:
+        for spec in args.table:
+            records += compare(spec, args, out)
+        if args.audit:
+            audit(args.audit, args, out)
+    if records:
+        print(table(records))
+
+
+if __name__ == "__main__":
+    main()

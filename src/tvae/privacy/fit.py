@@ -1,0 +1,216 @@
+"""``TVAE(epsilon=...).fit``: the whole pipeline under one (ε, δ) budget.
+
+1. Kinds come from dtypes and the user's declarations only (:func:`private_kinds`); exact
+   dependencies are not detected (declared "order" ones are kept: they store no value).
+2. The budget is planned before any work (:func:`tvae.privacy.plan.plan_budget`): a bad ε/δ or a
+   budget too small to train raises here.
+3. The transformer is fitted on a surrogate table drawn from noisy histograms
+   (:mod:`tvae.privacy.statistics`); the real rows, projected onto what was released, are
+   encoded with it.
+4. The networks train with DP-SGD (:mod:`tvae.privacy.training`).
+5. The latent prior is the standard N(0, I): the learned mixture would be fitted on the
+   encoder's posteriors of real rows, which no mechanism here accounts for.
+
+Every mechanism is recorded in one RDP accountant; ``model.privacy_`` reports it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from tvae.devices import gpu_enabled, resolve_device
+from tvae.errors import InvalidParameterError
+from tvae.fitting import FitResult
+from tvae.inputs import check_continuous_values, resolve_kinds, to_frame
+from tvae.kinds import Metadata
+from tvae.layout import SpanIndex
+from tvae.prior import StandardPrior
+from tvae.privacy.declared import check_public, count_mechanisms, private_kinds
+from tvae.privacy.plan import CLIPPING_NORM, check_epsilon, plan_budget, resolve_delta
+from tvae.privacy.statistics import Releaser, category_threshold, project, release_table
+from tvae.privacy.training import DPConfig, dp_fit_loop
+from tvae.schedule import Schedule, is_default
+from tvae.training import TrainingConfig, TrainingData, build_networks
+from tvae.transformer import TableTransformer
+from tvae.transformer.dependencies import Dependencies, Order
+
+DP_STEPS = 1_000  # DP-SGD steps of the "auto" schedule
+DP_MIN_BATCH, DP_MAX_BATCH = 32, 2_048
+DP_BATCH_FRACTION = 16  # "auto" batch: n / 16 rows (large batches drown the noise)
+DP_LEARNING_RATE = 3e-3  # one-cycle peak
+MIN_ROWS = 10
+
+
+def check_privacy_params(model: Any, checkpoint_dir: Any = None, distributed: bool = False) -> None:
+    """The privacy arguments of ``model`` (a :class:`tvae.TVAE`) alone, before the data is
+    looked at; ``checkpoint_dir`` is the fit's (a private fit keeps no checkpoint: one would
+    hold weights whose noise the accountant has not finished adding)."""
+    if model.epsilon is None:
+        if model.delta is not None or model.public is not None:
+            raise InvalidParameterError(
+                f"delta and public apply only with epsilon; got delta={model.delta!r}, "
+                f"public={model.public!r} and epsilon=None"
+            )
+        return
+    check_epsilon(model.epsilon)
+    if distributed:
+        raise InvalidParameterError(
+            f"epsilon={model.epsilon!r}: fit_distributed does not train under differential "
+            "privacy; use fit"
+        )
+    if checkpoint_dir is not None:
+        raise InvalidParameterError(
+            f"epsilon={model.epsilon!r} trains in one go: checkpoint_dir and resume are not "
+            "available under differential privacy"
+        )
+
+
+def dp_schedule(model: Any, n_rows: int) -> tuple[Schedule, float, int]:
+    """The schedule, Poisson sampling rate and number of DP-SGD steps."""
+    if is_default(model.batch_size):
+        batch = int(np.clip(n_rows // DP_BATCH_FRACTION, DP_MIN_BATCH, DP_MAX_BATCH))
+    else:
+        batch = int(model.batch_size)
+    batch = min(batch, n_rows)
+    sample_rate = batch / n_rows
+    steps_per_epoch = max(1, round(1 / sample_rate))
+    if is_default(model.epochs):
+        epochs = math.ceil(DP_STEPS / steps_per_epoch)
+    else:
+        epochs = int(model.epochs)
+    lr_schedule = model.lr_schedule
+    if lr_schedule == "auto":
+        lr_schedule = "onecycle" if is_default(model.epochs) else "constant"
+    learning_rate = model.learning_rate
+    if learning_rate is None:
+        learning_rate = DP_LEARNING_RATE if lr_schedule == "onecycle" else 1e-3
+    schedule = Schedule(epochs, batch, float(learning_rate), lr_schedule)
+    return schedule, sample_rate, epochs * steps_per_epoch
+
+
+def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: dict | None) -> Any:
+    """Fit ``model`` (whose ``epsilon`` is set) under differential privacy."""
+    frame, input_info = to_frame(train_data)
+    n_rows = len(frame)
+    if n_rows < MIN_ROWS:
+        raise InvalidParameterError(
+            f"epsilon needs at least {MIN_ROWS} rows of train_data, got {n_rows}"
+        )
+    epsilon = check_epsilon(model.epsilon)
+    delta, delta_source = resolve_delta(model.delta, n_rows)
+    kind_map, orders = private_kinds(frame, discrete_columns, metadata)
+    declared = Metadata(kind_map)
+    declared.dependencies = orders
+    kinds = resolve_kinds(frame, discrete_columns, input_info, declared)
+    check_continuous_values(frame, kinds)
+    public = check_public(model.public, frame, kinds)
+    schedule, sample_rate, steps = dp_schedule(model, n_rows)
+    n_statistics, n_named = count_mechanisms(frame, kinds, public)
+    plan = plan_budget(
+        epsilon, delta, delta_source, n_statistics, n_named, sample_rate, steps, CLIPPING_NORM
+    )
+    device = resolve_device(model.device, gpu_enabled(model.enable_gpu, model.cuda))
+    seeds = np.random.SeedSequence(model.random_state)
+    transformer_seq, network_seq, sampling_seq = seeds.spawn(3)
+    started = time.perf_counter()
+
+    # 1. the transformer's statistics: noisy histograms, a surrogate table, the usual fit on it
+    rng = np.random.default_rng(transformer_seq)
+    threshold = (
+        category_threshold(plan.statistics_noise, plan.threshold_delta / n_named)
+        if n_named
+        else math.inf
+    )
+    releaser = Releaser(plan.statistics_noise, rng, plan.accountant, n_rows, threshold)
+    surrogate = release_table(frame, kinds, public, releaser, rng)
+    transformer = TableTransformer(
+        model.max_clusters, model.weight_threshold, model.transformer_sample_size,
+        enforce_min_max_values=model.enforce_min_max_values,
+    )  # fmt: skip
+    transformer.fit(
+        surrogate, kinds, rng, progress=model.verbose, dependencies=[],
+        point_masses=bool(model.point_masses),
+    )  # fmt: skip
+    # declared orders store only column names; they are not checked on the (private) rows
+    transformer.dependencies = Dependencies([], [Order(d["low"], d["high"]) for d in orders])
+    kinds.dependencies = transformer.dependencies.describe()
+    encoded = transformer.transform(project(frame, surrogate, kinds), rng)
+    transformer_seconds = time.perf_counter() - started
+
+    # 2. the networks: DP-SGD
+    layout = transformer.layout
+    network_seed = int(network_seq.generate_state(1)[0])
+    encoder, decoder = build_networks(model, layout.width, network_seed, device)
+    data = TrainingData(
+        torch.from_numpy(encoded.alphas).to(device), torch.from_numpy(encoded.codes).to(device)
+    )
+    config = TrainingConfig(
+        epochs=schedule.epochs, batch_size=schedule.batch_size,
+        learning_rate=schedule.learning_rate, weight_decay=model.l2scale,
+        loss_factor=model.loss_factor, lr_schedule=schedule.lr_schedule, verbose=model.verbose,
+    )  # fmt: skip
+    dp = DPConfig(plan.sgd_noise, plan.clipping_norm, sample_rate, steps)
+    generator = torch.Generator(device=device).manual_seed(network_seed)
+    history = dp_fit_loop(encoder, decoder, data, SpanIndex.from_layout(layout, device), config,
+                          dp, generator)  # fmt: skip
+    plan.accountant.record("dp-sgd", dp.noise_multiplier, sample_rate, steps)
+
+    # 3. the prior: the standard one (see the module docstring)
+    prior = StandardPrior(model.embedding_dim)
+    spent = plan.accountant.epsilon(plan.accounting_delta)
+    privacy = {
+        "epsilon": spent,
+        "epsilon_requested": epsilon,
+        **plan.to_dict(),
+        "accountant": plan.accountant.to_dict(),
+        "noise_multiplier": dp.noise_multiplier,
+        "clipping_norm": dp.clipping_norm,
+        "sample_rate": sample_rate,
+        "steps": steps,
+        "budget_split": {
+            "statistics": {
+                "share_of_rho": plan.to_dict()["statistics_share"],
+                "mechanisms": n_statistics,
+                "noise_multiplier": plan.statistics_noise,
+                "epsilon_alone": _alone(plan, "statistics"),
+            },
+            "dp_sgd": {"epsilon_alone": _alone(plan, "dp-sgd")},
+            "category_names_delta": plan.threshold_delta,
+        },
+        "public": sorted(str(c) for c in public),
+        "prior": "standard (the learned mixture is not fitted under epsilon)",
+        "dependencies": "declared 'order' dependencies only (detection is off under epsilon)",
+        "noise_seeded": model.random_state is not None,
+    }
+    summary = {
+        "n_rows": n_rows,
+        **schedule.to_dict(),
+        "final_loss": None,  # per-batch losses of real rows are not private
+        "transformer_seconds": round(transformer_seconds, 3),
+        "fit_seconds": round(time.perf_counter() - started, 3),
+        "device": str(device),
+    }
+    result = FitResult(
+        transformer, kinds, encoder, decoder, history, device,
+        int(sampling_seq.generate_state(1)[0]), schedule, summary, prior,
+    )  # fmt: skip
+    model._set_fitted(result, input_info)
+    model.privacy_ = privacy
+    return model
+
+
+def _alone(plan: Any, label: str) -> float:
+    """ε that the mechanisms labelled ``label`` (``"statistics"``: every one but DP-SGD) would
+    spend on their own, at the accounting δ."""
+    from tvae.privacy.accountant import Accountant
+
+    alone = Accountant(plan.accountant.orders)
+    for item in plan.accountant.history:
+        if (item[0] == "dp-sgd") == (label == "dp-sgd"):
+            alone.record(*item)
+    return alone.epsilon(plan.accounting_delta)

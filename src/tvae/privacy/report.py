@@ -1,0 +1,31 @@
+"""How a private model's ``privacy_`` reads in ``tvae inspect`` and after ``tvae fit``."""
+
+from __future__ import annotations
+
+
+def privacy_summary(privacy: dict) -> str:
+    """One line: the guarantee."""
+    return (
+        f"differentially private: epsilon {privacy['epsilon']:.3g} spent of "
+        f"{privacy['epsilon_requested']:g}, delta {privacy['delta']:.3g} "
+        f"({privacy['delta_source']})"
+    )
+
+
+def privacy_lines(privacy: dict) -> list[str]:
+    """The text block of ``tvae inspect`` for a private model."""
+    split = privacy["budget_split"]
+    statistics = split["statistics"]
+    public = ", ".join(privacy.get("public", [])) or "none"
+    return [
+        f"Privacy:     {privacy_summary(privacy)}; {privacy['accountant']['name'].upper()} "
+        "accountant over the whole pipeline",
+        f"  DP-SGD:    noise multiplier {privacy['noise_multiplier']:.4g}, clipping norm "
+        f"{privacy['clipping_norm']:g}, sampling rate {privacy['sample_rate']:.4g}, "
+        f"{privacy['steps']} steps (epsilon {split['dp_sgd']['epsilon_alone']:.3g} alone)",
+        f"  Statistics: {statistics['mechanisms']} Gaussian histograms, noise multiplier "
+        f"{statistics['noise_multiplier']:.4g}, {statistics['share_of_rho']:.0%} of rho "
+        f"(epsilon {statistics['epsilon_alone']:.3g} alone); category names: delta "
+        f"{split['category_names_delta']:.3g}",
+        f"  Public:    {public}; prior: {privacy['prior']}",
+    ]

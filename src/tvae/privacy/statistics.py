@@ -1,0 +1,398 @@
+"""DP statistics for the transformer: every column summarised by noisy histograms.
+
+The transformer's column models keep ranges, mixtures, point masses, decimals, category sets
+and frequencies, missing rates and datetime steps. Under differential privacy none of them is
+fitted on the real rows: each column is first summarised by Gaussian-noised histograms (each
+real row adds 1 to exactly one bin of each histogram: L2 sensitivity 1), a *surrogate* column is
+drawn from those noisy histograms, and the usual column models are fitted on the surrogate. Every
+number in the saved transformer is then a post-processing of the noisy histograms.
+
+Per column (each item is one Gaussian mechanism, recorded in the accountant):
+
+* numerical: (1) a coarse histogram over signed powers of two, giving the range (skipped when
+  the user declares ``{"bounds": [low, high]}`` public); (2) for float dtypes, the histogram of
+  how many decimals each value needs (integer dtypes: 0, public); (3) a fine histogram over the
+  range, with an exact bin for 0 (point masses at 0 survive) and a bin for missing cells when
+  the dtype can hold them.
+* datetime (``datetime64`` dtypes): the same, over years for the range and over the coarsest
+  step (day, hour, minute, second, ...) each value sits on for the granularity.
+* categorical: noisy counts of the categories. Names come from the data, so only those whose
+  noisy count clears a threshold set by δ are released; the rest are merged into one
+  ``OTHER`` value (never named). A declared list ``{"categories": [...]}`` is public: its
+  counts are noised, the names spend nothing.
+* boolean: noisy counts of True, False (and missing, when the dtype can hold it).
+
+The real rows are then *projected* onto what was released (unreleased categories become
+``OTHER``, missing cells of a column released without them take its most common value) before
+DP-SGD encodes them: a row-by-row map that depends on released values only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import is_integer_dtype
+from scipy.stats import norm
+
+from tvae.privacy.accountant import Accountant
+from tvae.privacy.declared import can_be_missing
+
+OTHER = "(other)"  # what unreleased categories become
+MIN_BINS, MAX_BINS = 8, 256
+BINS_PER_NOISE = 4.0  # fine histograms get about n / (4 noise) bins: coarse under heavy noise
+LOG2_RANGE = (-20, 64)  # magnitudes 2^-20 .. 2^64 for the coarse numeric range
+# Bins whose noisy count is below a threshold are taken as empty; the threshold is set so that
+# across a whole histogram of K empty bins, noise alone clears it with these probabilities:
+RANGE_FALSE_BINS = 0.01  # a spurious bin would stretch the range: rare
+FINE_FALSE_BINS = 0.05  # a spurious fine bin adds a few rows inside the range: rare too
+GRANULARITY_TAIL = 0.01  # decimals / steps: at most 1 % of values may need finer ones
+MAX_DECIMALS = 8
+NS = 1_000_000_000
+STEPS_NS = (86_400 * NS, 3_600 * NS, 60 * NS, NS, 1_000_000, 1_000, 1)  # day ... nanosecond
+YEAR_RANGE = (1678, 2262)  # what datetime64[ns] holds
+
+
+# ------------------------------------------------------------------ mechanisms
+@dataclass
+class Releaser:
+    """Draws the noise of every histogram and records each in the accountant."""
+
+    noise: float  # noise multiplier (= std, sensitivity 1)
+    rng: np.random.Generator
+    accountant: Accountant
+    n_rows: int
+    threshold: float = math.inf  # a found category name is released above this noisy count
+    released: list = field(default_factory=list)  # labels of the mechanisms, in order
+
+    def histogram(self, counts: np.ndarray, label: str) -> np.ndarray:
+        """``counts`` plus N(0, noise^2) per bin: the Gaussian mechanism (sensitivity 1)."""
+        self.accountant.record(label, self.noise, 1.0, 1)
+        self.released.append(label)
+        return np.asarray(counts, dtype=np.float64) + self.rng.normal(0, self.noise, len(counts))
+
+    def n_bins(self) -> int:
+        return int(np.clip(self.n_rows / (BINS_PER_NOISE * self.noise), MIN_BINS, MAX_BINS))
+
+
+def category_threshold(noise: float, delta_per_column: float) -> float:
+    """Noisy count above which a category name found in the data is released: a category held
+    by one row clears it with probability ``delta_per_column``."""
+    return 1.0 + noise * float(norm.isf(delta_per_column))
+
+
+def _allocate(weights: np.ndarray, n_rows: int) -> np.ndarray:
+    """``n_rows`` split in proportion to ``weights`` (>= 0), by largest remainder. (K,) int"""
+    if weights.sum() <= 0:
+        weights = np.ones_like(weights)
+    exact = weights / weights.sum() * n_rows
+    counts = np.floor(exact).astype(np.int64)
+    rest = n_rows - counts.sum()
+    counts[np.argsort(-(exact - counts), kind="stable")[:rest]] += 1
+    return counts
+
+
+def empty_floor(noise: float, n_bins: int, false_bins: float) -> float:
+    """Noisy count below which a bin is taken as empty: noise alone clears it in any of
+    ``n_bins`` empty bins with probability about ``false_bins``."""
+    return noise * float(norm.isf(min(0.5, false_bins / max(n_bins, 1))))
+
+
+def _clean(noisy: np.ndarray, floor: float) -> np.ndarray:
+    return np.where(noisy >= floor, noisy, 0.0)
+
+
+# ------------------------------------------------------------------ numbers
+def _coarse_numeric_range(values: np.ndarray, releaser: Releaser, name: Any) -> tuple[float, float]:
+    """A range holding the values, from a noisy histogram over signed powers of two."""
+    low_k, high_k = LOG2_RANGE
+    n_mag = high_k - low_k
+    magnitude = np.abs(values)
+    tiny = magnitude < 2.0**low_k
+    k = np.clip(np.floor(np.log2(np.where(tiny, 1.0, magnitude))), low_k, high_k - 1) - low_k
+    # bins: negatives (largest magnitude first), the near-zero bin, positives
+    index = np.where(tiny, n_mag, np.where(values < 0, n_mag - 1 - k, n_mag + 1 + k)).astype(int)
+    noisy = releaser.histogram(np.bincount(index, minlength=2 * n_mag + 1), f"range:{name}")
+    above = np.flatnonzero(noisy > empty_floor(releaser.noise, len(noisy), RANGE_FALSE_BINS))
+    if len(above) == 0:
+        above = np.array([int(np.argmax(noisy))])
+
+    def edges(b: int) -> tuple[float, float]:
+        if b == n_mag:
+            return -(2.0**low_k), 2.0**low_k
+        if b > n_mag:
+            e = b - n_mag - 1 + low_k
+            return 2.0**e, 2.0 ** (e + 1)
+        e = n_mag - 1 - b + low_k
+        return -(2.0 ** (e + 1)), -(2.0**e)
+
+    return edges(int(above[0]))[0], edges(int(above[-1]))[1]
+
+
+def _decimals_needed(values: np.ndarray) -> np.ndarray:
+    """Fewest decimals (0..MAX_DECIMALS) that write each value, MAX_DECIMALS + 1 if none. (N,)"""
+    needed = np.full(len(values), MAX_DECIMALS + 1)
+    for d in range(MAX_DECIMALS, -1, -1):
+        scaled = values * 10.0**d
+        exact = np.abs(scaled - np.round(scaled)) <= np.maximum(1e-6, 1e-12 * np.abs(scaled))
+        needed[exact] = d
+    return needed
+
+
+def _granularity(needed: np.ndarray, n_levels: int, releaser: Releaser, label: str) -> int:
+    """The coarsest level (0 = coarsest) that all but ``GRANULARITY_TAIL`` of the values sit on,
+    from a noisy histogram of each value's finest needed level."""
+    noisy = np.maximum(releaser.histogram(np.bincount(needed, minlength=n_levels), label), 0)
+    tail = np.cumsum(noisy[::-1])[::-1]  # tail[j]: values needing level j or finer
+    allowed = GRANULARITY_TAIL * max(noisy.sum(), 1.0)
+    for level in range(n_levels):
+        if level + 1 >= n_levels or tail[level + 1] <= allowed:
+            return level
+    return n_levels - 1
+
+
+def _fine_numbers(
+    values: np.ndarray, missing: int, low: float, high: float, integral: bool, nullable: bool,
+    releaser: Releaser, name: Any,
+) -> tuple[np.ndarray, np.ndarray, int]:  # fmt: skip
+    """Noisy fine histogram over [low, high]: (edges, counts of bins, zero, missing), zero bin
+    only when 0 is in range; returns (edges (K + 1,), cleaned noisy counts (K + 2,), n_bins)."""
+    bins = releaser.n_bins()
+    if integral:
+        low, high = math.floor(low), math.ceil(high)
+        width = max(1, math.ceil((high - low + 1) / bins))
+        bins = math.ceil((high - low + 1) / width)
+        edges = low + width * np.arange(bins + 1, dtype=np.float64)
+    else:
+        edges = np.linspace(low, high, bins + 1)
+    clipped = np.clip(values, edges[0], np.nextafter(edges[-1], -np.inf))
+    is_zero = (values == 0) & (edges[0] <= 0 <= edges[-1])
+    index = np.clip(np.searchsorted(edges, clipped, side="right") - 1, 0, bins - 1)
+    counts = np.bincount(index[~is_zero], minlength=bins).astype(np.float64)
+    extra = [int(is_zero.sum())] + ([missing] if nullable else [])
+    noisy = releaser.histogram(np.concatenate([counts, extra]), f"histogram:{name}")
+    cleaned = _clean(noisy, empty_floor(releaser.noise, len(noisy), FINE_FALSE_BINS))
+    if not nullable:
+        cleaned = np.concatenate([cleaned, [0.0]])
+    if not (edges[0] <= 0 <= edges[-1]):
+        cleaned[bins] = 0.0
+    return edges, cleaned, bins
+
+
+def _draw_numbers(
+    edges: np.ndarray, counts: np.ndarray, bins: int, n_rows: int, integral: bool,
+    rng: np.random.Generator,
+) -> np.ndarray:  # fmt: skip
+    """Surrogate values (N,) float64: NaN for missing, 0 for the zero bin, uniform in bins.
+
+    The zero and missing bins keep their noisy counts as they are (their shares are then off by
+    noise / n only); the other rows are spread over the bins in proportion to their counts.
+    """
+    special = np.minimum(np.round(np.maximum(counts[bins:], 0)), n_rows).astype(np.int64)
+    if special.sum() > n_rows:
+        special = _allocate(special.astype(np.float64), n_rows)
+    rest = n_rows - int(special.sum())
+    allocated = np.concatenate([_allocate(counts[:bins], rest) if rest else np.zeros(bins,
+                                np.int64), special])  # fmt: skip
+    which = np.repeat(np.arange(len(counts)), allocated)
+    out = np.full(n_rows, np.nan)
+    regular = which < bins
+    left, right = edges[which[regular]], edges[which[regular] + 1]
+    if integral:
+        out[regular] = left + np.floor(rng.random(regular.sum()) * (right - left))
+    else:
+        out[regular] = left + rng.random(regular.sum()) * (right - left)
+    out[which == bins] = 0.0
+    return rng.permutation(out)
+
+
+def release_numerical(
+    series: pd.Series, spec: Mapping, releaser: Releaser, rng: np.random.Generator
+) -> pd.Series:
+    name, dtype = series.name, series.dtype
+    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    present = values[~np.isnan(values)]
+    missing = len(values) - len(present)
+    if "bounds" in spec:
+        low, high = spec["bounds"]
+    else:
+        low, high = _coarse_numeric_range(present, releaser, name)
+    integral = is_integer_dtype(dtype)
+    decimals = 0
+    if not integral:
+        decimals = _granularity(
+            _decimals_needed(present), MAX_DECIMALS + 2, releaser, f"decimals:{name}"
+        )
+        integral = decimals == 0
+    edges, counts, bins = _fine_numbers(
+        present, missing, low, high, integral, can_be_missing(dtype), releaser, name
+    )
+    drawn = _draw_numbers(edges, counts, bins, len(series), integral, rng)
+    if not integral and decimals <= MAX_DECIMALS:
+        drawn = np.round(drawn, decimals)
+    out = pd.Series(drawn, name=name)
+    if np.isnan(drawn).any() and isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        return out.astype("Int64")
+    try:
+        return out.astype(dtype)
+    except (TypeError, ValueError):
+        return out
+
+
+def release_datetime(
+    series: pd.Series, spec: Mapping, releaser: Releaser, rng: np.random.Generator
+) -> pd.Series:
+    name, dtype = series.name, series.dtype
+    zone = getattr(dtype, "tz", None)
+    naive = series.dt.tz_convert("UTC").dt.tz_localize(None) if zone is not None else series
+    stamps = naive.to_numpy().astype("datetime64[ns]")
+    missing_mask = np.isnat(stamps)
+    ns = stamps.view(np.int64)[~missing_mask]
+    if "bounds" in spec:
+        low, high = (_naive_ns(b) for b in spec["bounds"])
+    else:
+        first, last = YEAR_RANGE
+        years = pd.DatetimeIndex(ns.astype("datetime64[ns]")).year.to_numpy() - first
+        noisy = releaser.histogram(
+            np.bincount(np.clip(years, 0, last - first - 1), minlength=last - first),
+            f"range:{name}",
+        )
+        above = np.flatnonzero(noisy > empty_floor(releaser.noise, len(noisy), RANGE_FALSE_BINS))
+        if len(above) == 0:
+            above = np.array([int(np.argmax(noisy))])
+        low = _naive_ns(pd.Timestamp(year=first + int(above[0]), month=1, day=1))
+        high = _naive_ns(pd.Timestamp(year=first + int(above[-1]) + 1, month=1, day=1))
+    needed = np.zeros(len(ns), dtype=np.int64)  # index of the coarsest step each value sits on
+    for level in range(len(STEPS_NS) - 1, -1, -1):
+        needed[ns % STEPS_NS[level] == 0] = level
+    step = STEPS_NS[_granularity(needed, len(STEPS_NS), releaser, f"step:{name}")]
+    scale = float(step)  # the histogram counts in steps, so values land on whole steps
+    edges, counts, bins = _fine_numbers(
+        ns / scale, int(missing_mask.sum()), low / scale, high / scale, True, True, releaser, name
+    )
+    drawn = _draw_numbers(edges, counts, bins, len(series), True, rng)
+    present = ~np.isnan(drawn)
+    out = np.full(len(drawn), np.datetime64("NaT"), dtype="datetime64[ns]")
+    out[present] = (drawn[present] * step).astype(np.int64).view("datetime64[ns]")
+    result = pd.Series(out, name=name)
+    if zone is not None:
+        result = result.dt.tz_localize("UTC").dt.tz_convert(zone)
+    try:
+        return result.astype(dtype)
+    except (TypeError, ValueError):
+        return result
+
+
+def _naive_ns(stamp: Any) -> int:
+    stamp = pd.Timestamp(stamp)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return int(stamp.as_unit("ns").value)
+
+
+# ------------------------------------------------------------------ labels
+def release_labels(
+    series: pd.Series, kind: str, spec: Mapping, releaser: Releaser, rng: np.random.Generator
+) -> pd.Series:
+    """Surrogate categorical or boolean column from noisy counts of its values."""
+    name, dtype = series.name, series.dtype
+    missing = series.isna().to_numpy()
+    observed = series[~missing]
+    nullable = can_be_missing(dtype)
+    if kind == "boolean":
+        keys, public_keys = [True, False], True
+    elif "categories" in spec:
+        keys, public_keys = list(spec["categories"]), True
+    else:
+        keys, public_keys = list(pd.unique(observed.astype(object))), False
+    codes = pd.Index(keys, dtype=object).get_indexer(observed.astype(object))  # -1: not a key
+    counts = np.bincount(codes[codes >= 0], minlength=len(keys)).astype(np.float64)
+    outside = int((codes < 0).sum())  # declared lists: values outside them become OTHER
+    parts = [counts, [missing.sum()] if nullable else []]
+    if public_keys and kind == "categorical":
+        parts.append([outside])
+    noisy = releaser.histogram(np.concatenate(parts), f"counts:{name}")
+    key_counts = noisy[: len(keys)]
+    missing_count = noisy[len(keys)] if nullable else 0.0
+    floor = empty_floor(releaser.noise, len(noisy), FINE_FALSE_BINS)
+    if public_keys:
+        released = [k for k, c in zip(keys, key_counts, strict=False) if c >= floor]
+        weights = [c for c in key_counts if c >= floor]
+        other = noisy[-1] if kind == "categorical" else 0.0
+    else:
+        # names found in the data: only those clearly held by many rows are released
+        # sorted by noisy count: the data's order of first appearance is not released
+        keep = np.flatnonzero(key_counts >= releaser.threshold)
+        keep = keep[np.argsort(-key_counts[keep], kind="stable")]
+        released = [keys[i] for i in keep]
+        weights = list(key_counts[keep])
+        other = len(series) - max(missing_count, 0.0) - float(np.sum(weights))
+    if other >= floor * math.sqrt(len(weights) + 1) or not released:
+        released, weights = [*released, OTHER], [*weights, max(other, 1.0)]
+    values = list(released)
+    if missing_count >= floor:
+        values, weights = [*values, None], [*weights, missing_count]
+    allocated = _allocate(np.maximum(np.asarray(weights, dtype=np.float64), 0), len(series))
+    drawn = np.empty(len(series), dtype=object)
+    drawn[:] = [v for v, c in zip(values, allocated, strict=False) for _ in range(c)]
+    drawn = rng.permutation(drawn)
+    if isinstance(dtype, pd.CategoricalDtype):
+        return pd.Series(pd.Categorical(drawn, categories=released), name=name)
+    out = pd.Series(drawn, name=name, dtype=object)
+    if kind == "boolean" and out.isna().any():
+        return out.astype("boolean")
+    try:
+        return out.astype(dtype)
+    except (TypeError, ValueError):
+        return out
+
+
+# ------------------------------------------------------------------ the table
+def release_table(
+    frame: pd.DataFrame, kinds: Mapping[Hashable, str], public: Mapping, releaser: Releaser,
+    rng: np.random.Generator,
+) -> pd.DataFrame:  # fmt: skip
+    """The surrogate table: one column drawn from each column's noisy histograms."""
+    columns = {}
+    for name, kind in kinds.items():
+        spec = public.get(name, {})
+        series = frame[name]
+        if kind == "numerical":
+            columns[name] = release_numerical(series, spec, releaser, rng)
+        elif kind == "datetime":
+            columns[name] = release_datetime(series, spec, releaser, rng)
+        else:
+            columns[name] = release_labels(series, kind, spec, releaser, rng)
+    surrogate = pd.DataFrame(columns)
+    surrogate.columns = frame.columns
+    return surrogate
+
+
+def project(frame: pd.DataFrame, surrogate: pd.DataFrame, kinds: Mapping) -> pd.DataFrame:
+    """The real rows mapped onto what the surrogate holds, row by row (for DP-SGD to encode):
+    labels not released become ``OTHER`` (or the most common released value), and missing
+    cells of a column released without any take its most common value."""
+    out = {}
+    for name, kind in kinds.items():
+        real, released = frame[name], surrogate[name]
+        fallback = released.mode(dropna=True)
+        fallback = fallback.iloc[0] if len(fallback) else None
+        if kind in ("categorical", "boolean"):
+            allowed = real.isin(released.dropna().unique())
+            if released.isna().any():
+                allowed |= real.isna()
+            target = OTHER if (released == OTHER).any() else fallback
+            real = real.astype(object).where(allowed, target)
+            with contextlib.suppress(TypeError, ValueError):
+                real = real.astype(released.dtype)
+        elif not released.isna().any() and real.isna().any():
+            real = real.where(real.notna(), fallback)
+        out[name] = real.to_numpy() if kind != "datetime" else real
+    projected = pd.DataFrame(out, index=frame.index)
+    projected.columns = frame.columns
+    return projected

@@ -1,0 +1,210 @@
+"""TVAE(epsilon=...): the private fit end to end, its file, its errors; without it, no change."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tvae import TVAE, load
+from tvae.errors import InvalidParameterError
+from tvae.model import SIGMA_INIT
+from tvae.privacy.training import clipped_gradient_sum, per_row_gradients
+
+PLANTED_LABEL = "Zzyzx-planted-7f3a"
+PLANTED_NUMBER = 987654.321
+
+
+@pytest.fixture(scope="module")
+def planted() -> pd.DataFrame:
+    """2,000 rows with one planted, unique label and one planted, unique outlier."""
+    rng = np.random.default_rng(0)
+    n = 2_000
+    city = rng.choice(["Oslo", "Lima", "Pune"], n, p=[0.5, 0.3, 0.2]).astype(object)
+    city[17] = PLANTED_LABEL
+    income = np.round(rng.lognormal(10, 0.5, n), 3)
+    income[42] = PLANTED_NUMBER
+    return pd.DataFrame(
+        {
+            "city": city,
+            "income": income,
+            "age": rng.integers(18, 90, n),
+            "member": rng.random(n) < 0.3,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def private_model(planted) -> TVAE:
+    return TVAE(epsilon=4.0, epochs=3, random_state=0, embedding_dim=16,
+                compress_dims=(32,), decompress_dims=(32,)).fit(planted)  # fmt: skip
+
+
+def _file_bytes(model: TVAE, path) -> bytes:
+    model.save(path)
+    return path.read_bytes()
+
+
+def _planted_forms() -> list[bytes]:
+    number = PLANTED_NUMBER
+    return [
+        PLANTED_LABEL.encode(),
+        repr(number).encode(),
+        json.dumps(number).encode(),
+        struct.pack("<d", number),
+        struct.pack("<f", number),
+    ]
+
+
+def test_the_private_file_holds_no_planted_value(private_model, planted, tmp_path):
+    content = _file_bytes(private_model, tmp_path / "private.tvae")
+    for form in _planted_forms():
+        assert form not in content
+    # the same values are in a non-private model's file: the search does find them
+    plain = TVAE(epochs=1, random_state=0, embedding_dim=16, compress_dims=(32,),
+                 decompress_dims=(32,)).fit(planted)  # fmt: skip
+    plain_content = _file_bytes(plain, tmp_path / "plain.tvae")
+    assert PLANTED_LABEL.encode() in plain_content
+    assert repr(PLANTED_NUMBER).encode() in plain_content
+
+
+def test_privacy_report(private_model):
+    report = private_model.privacy_
+    assert report["epsilon"] <= report["epsilon_requested"] == 4.0
+    assert report["epsilon"] >= 0.99 * 4.0
+    assert report["delta"] == pytest.approx(1 / (10 * 2_000))
+    assert report["delta_source"] == "default 1/(10 n)"
+    assert report["accountant"]["name"] == "rdp"
+    history = report["accountant"]["history"]
+    assert history[-1]["label"] == "dp-sgd" and history[-1]["steps"] == report["steps"]
+    assert len(history) == report["n_statistics"] + 1
+    assert report["noise_multiplier"] > 0 and report["clipping_norm"] == 1.0
+    assert 0 < report["sample_rate"] < 1
+    split = report["budget_split"]
+    assert split["statistics"]["epsilon_alone"] < report["epsilon"]
+    assert split["dp_sgd"]["epsilon_alone"] < report["epsilon"]
+    json.dumps(report)  # JSON-ready
+    assert np.isnan(private_model.loss_values["Loss"]).all()  # real batches' losses: not kept
+    # the decoder's sigma is not trained under DP (its per-row gradients would take the whole
+    # clipping norm): it keeps its initial value
+    assert (private_model.decoder_.sigma.detach() == SIGMA_INIT).all()
+    assert private_model.decoder_.sigma.requires_grad
+
+
+def test_a_private_model_samples_saves_and_conditions(private_model, planted, tmp_path):
+    rows = private_model.sample(300)
+    assert list(rows.columns) == list(planted.columns)
+    assert PLANTED_LABEL not in set(rows["city"])
+    assert rows["income"].max() < PLANTED_NUMBER
+    private_model.save(tmp_path / "m.tvae")
+    again = load(tmp_path / "m.tvae")
+    assert again.privacy_ == private_model.privacy_
+    pd.testing.assert_frame_equal(
+        again.sample(50, random_state=3), private_model.sample(50, random_state=3)
+    )
+    oslo = private_model.sample(20, conditions={"city": "Oslo"})
+    assert (oslo["city"] == "Oslo").all()
+
+
+def test_evaluation_works_on_a_private_model(private_model, planted):
+    from tvae import evaluate
+
+    report = evaluate(planted, private_model.sample(500, random_state=0))
+    assert 0 <= report.overall <= 1
+
+
+@pytest.mark.parametrize("epsilon", [0, -1.0, float("nan"), float("inf"), "1", True])
+def test_bad_epsilon_is_refused_before_any_work(epsilon, planted):
+    with pytest.raises(InvalidParameterError, match="epsilon"):
+        TVAE(epsilon=epsilon).fit(planted)
+
+
+@pytest.mark.parametrize("delta", [0, 1e-3, 0.5, -1e-6])
+def test_bad_delta_is_refused(delta, planted):
+    with pytest.raises(InvalidParameterError, match="delta"):
+        TVAE(epsilon=1.0, delta=delta).fit(planted)
+
+
+def test_options_that_would_leak_are_refused(planted):
+    with pytest.raises(InvalidParameterError, match="delta and public apply only with epsilon"):
+        TVAE(delta=1e-6).fit(planted)
+    with pytest.raises(InvalidParameterError, match="ID column"):
+        TVAE(epsilon=1.0).fit(planted.assign(key=range(len(planted))), metadata={"key": "id"})
+    with pytest.raises(InvalidParameterError, match="too small to train"):
+        TVAE(epsilon=0.05, epochs=500, batch_size=1_000).fit(planted)
+    with pytest.raises(InvalidParameterError, match="fit_distributed"):
+        TVAE(epsilon=1.0).fit_distributed("nowhere.parquet")
+
+
+def test_declared_public_facts(planted):
+    public = {"city": {"categories": ["Oslo", "Lima", "Pune", PLANTED_LABEL]},
+              "income": {"bounds": [0, 1e6]}}  # fmt: skip
+    model = TVAE(epsilon=4.0, epochs=1, random_state=0, public=public).fit(planted)
+    assert model.privacy_["public"] == ["city", "income"]
+    assert model.get_params()["public"] == public
+
+
+def test_without_epsilon_nothing_changes(planted, tmp_path):
+    model = TVAE(epochs=1, random_state=0).fit(planted)
+    assert model.get_params()["epsilon"] is None
+    assert not hasattr(model, "privacy_")
+    assert not hasattr(load(_save(model, tmp_path)), "privacy_")
+
+
+def _save(model: TVAE, tmp_path):
+    path = tmp_path / "plain.tvae"
+    model.save(path)
+    return path
+
+
+def test_clipped_gradients_equal_clipping_each_rows_gradient(private_model, planted):
+    import torch
+
+    from tvae.loss import SpanIndex
+
+    model = private_model
+    encoded = model.transformer_.transform(planted.head(12).assign(city="Oslo"),
+                                           np.random.default_rng(0))  # fmt: skip
+    alphas, codes = torch.from_numpy(encoded.alphas), torch.from_numpy(encoded.codes)
+    eps = torch.randn((12, model.embedding_dim), generator=torch.Generator().manual_seed(0))
+    index = SpanIndex.from_layout(model.layout_)
+    names = dict(model.encoder_.named_parameters(prefix="encoder"))
+    names.update(model.decoder_.named_parameters(prefix="decoder"))
+    rows = per_row_gradients(model.encoder_, model.decoder_, alphas, codes, eps, index, 2.0)
+    groups = sorted({name.rsplit(".", 1)[0] for name in names})  # one per layer, and sigma
+    assert len(groups) == 3 + 2 + 1  # encoder: body, mu, logvar; decoder: 2 layers; sigma
+
+    def norm(row, names_in):
+        return float(torch.sqrt(sum(row[n].pow(2).sum() for n in names_in)))
+
+    for clip in (1e9, 0.5):
+        for per_layer in (False, True):
+            fast = clipped_gradient_sum(model.encoder_, model.decoder_, alphas, codes, eps,
+                                        index, 2.0, clip, per_layer=per_layer)  # fmt: skip
+            for name, parameter in names.items():
+                group = [n for n in names if n.rsplit(".", 1)[0] == name.rsplit(".", 1)[0]]
+                bound, part = clip, list(names)
+                if per_layer:
+                    bound, part = clip / len(groups) ** 0.5, group
+                expected = sum(r[name] * min(1.0, bound / norm(r, part)) for r in rows)
+                torch.testing.assert_close(fast[parameter], expected, rtol=1e-4, atol=1e-6)
+
+
+def test_a_private_fit_is_reproducible_and_leaves_global_rngs_alone(planted):
+    import torch
+
+    np.random.seed(123)
+    torch.manual_seed(123)
+    numpy_state, torch_state = np.random.get_state()[1].copy(), torch.get_rng_state().clone()
+    params = dict(epsilon=2.0, epochs=1, random_state=5, embedding_dim=8, compress_dims=(16,),
+                  decompress_dims=(16,))  # fmt: skip
+    first = TVAE(**params).fit(planted).sample(200)
+    second = TVAE(**params).fit(planted).sample(200)
+    pd.testing.assert_frame_equal(first, second)
+    assert (np.random.get_state()[1] == numpy_state).all()
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    other = TVAE(**{**params, "random_state": 6}).fit(planted).sample(200)
+    assert not first.equals(other)

@@ -1,0 +1,135 @@
+"""The transformer's DP statistics: within their stated error on known data, and no leak."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tvae.errors import InvalidParameterError
+from tvae.privacy.accountant import Accountant
+from tvae.privacy.declared import check_public, count_mechanisms, private_kinds
+from tvae.privacy.statistics import OTHER, Releaser, category_threshold, project, release_table
+
+N = 100_000
+NOISE = 20.0
+# a noisy count is off by more than 4.5 noise with probability below 1e-5
+TOLERANCE = (4.5 * NOISE + 1) / N
+
+
+@pytest.fixture(scope="module")
+def known() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    colour = rng.choice(["red", "green", "blue", "grey"], N, p=[0.5, 0.3, 0.15, 0.05]).astype(
+        object
+    )
+    colour[:3] = "planted-rare-colour"  # 3 rows: far below the threshold
+    amount = np.round(rng.normal(50, 10, N), 2)
+    amount[rng.random(N) < 0.1] = np.nan
+    count = np.where(rng.random(N) < 0.7, 0, rng.integers(1, 100, N))
+    day = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 3 * 365, N), unit="D")
+    return pd.DataFrame(
+        {
+            "colour": colour,
+            "amount": amount,
+            "count": count.astype(np.int64),
+            "day": pd.Series(day),
+            "flag": rng.random(N) < 0.25,
+        }
+    )
+
+
+def release(frame: pd.DataFrame, public: dict | None = None):
+    kinds, _ = private_kinds(frame, (), None)
+    public = check_public(public, frame, kinds)
+    accountant = Accountant()
+    n_mechanisms, n_named = count_mechanisms(frame, kinds, public)
+    releaser = Releaser(
+        NOISE, np.random.default_rng(1), accountant, len(frame), category_threshold(NOISE, 1e-7)
+    )
+    surrogate = release_table(frame, kinds, public, releaser, np.random.default_rng(2))
+    assert len(accountant.history) == n_mechanisms  # every mechanism counted before, recorded
+    assert all(noise == NOISE and rate == 1.0 for _, noise, rate, _ in accountant.history)
+    return surrogate, kinds, n_named
+
+
+def test_kinds_come_from_dtypes_only(known):
+    kinds, _ = private_kinds(known, (), None)
+    assert kinds == {
+        "colour": "categorical",
+        "amount": "numerical",
+        "count": "numerical",
+        "day": "datetime",
+        "flag": "boolean",
+    }
+
+
+def test_category_frequencies_within_error_and_rare_names_merged(known):
+    surrogate, _, n_named = release(known)
+    assert n_named == 1
+    real = known["colour"].value_counts(normalize=True)
+    fake = surrogate["colour"].value_counts(normalize=True)
+    for colour in ("red", "green", "blue", "grey"):
+        assert abs(fake[colour] - real[colour]) <= TOLERANCE
+    assert "planted-rare-colour" not in set(surrogate["colour"])
+    assert set(fake.index) <= {"red", "green", "blue", "grey", OTHER}
+
+
+def test_numbers_within_error(known):
+    surrogate, _, _ = release(known)
+    real, fake = known["amount"], surrogate["amount"]
+    assert abs(fake.isna().mean() - real.isna().mean()) <= TOLERANCE
+    # the fine histogram's bins are (high - low) / 256 wide at most: quantiles move by about one
+    width = (real.max() - real.min()) / 16  # the range is known within a power of two
+    for q in (0.05, 0.5, 0.95):
+        assert abs(fake.quantile(q) - real.quantile(q)) <= width / 4
+    assert np.allclose(fake.dropna(), np.round(fake.dropna(), 2))  # two decimals found
+    zero = (surrogate["count"] == 0).mean()
+    assert abs(zero - (known["count"] == 0).mean()) <= TOLERANCE  # the point mass at 0 is exact
+    assert surrogate["count"].dtype == np.int64
+    assert surrogate["count"].between(0, 128).all()
+
+
+def test_datetimes_and_booleans_within_error(known):
+    surrogate, _, _ = release(known)
+    days = surrogate["day"]
+    assert days.min() >= pd.Timestamp("2020-01-01")
+    assert days.max() < pd.Timestamp("2023-01-01")
+    assert (days == days.dt.normalize()).all()  # the step (a day) is found
+    assert abs(days.dt.year.eq(2021).mean() - known["day"].dt.year.eq(2021).mean()) < 0.02
+    assert abs(surrogate["flag"].mean() - known["flag"].mean()) <= TOLERANCE
+    assert surrogate["flag"].dtype == bool
+
+
+def test_declared_facts_spend_nothing_on_names(known):
+    public = {"colour": {"categories": ["red", "green", "blue", "grey", "violet"]},
+              "amount": {"bounds": [0, 100]}}  # fmt: skip
+    surrogate, kinds, n_named = release(known, public)
+    assert n_named == 0
+    assert count_mechanisms(known, kinds, check_public(public, known, kinds))[0] == (
+        count_mechanisms(known, kinds, {})[0] - 1  # no range histogram for "amount"
+    )
+    assert surrogate["amount"].between(0, 100).all() or surrogate["amount"].isna().any()
+    assert "violet" not in set(surrogate["colour"])  # declared, but no row holds it
+
+
+def test_projection_maps_unreleased_values(known):
+    surrogate, kinds, _ = release(known)
+    projected = project(known, surrogate, kinds)
+    assert "planted-rare-colour" not in set(projected["colour"])
+    assert set(projected["colour"]) <= set(surrogate["colour"])
+    pd.testing.assert_series_equal(projected["amount"], known["amount"], check_dtype=False)
+
+
+def test_what_would_copy_rows_is_refused():
+    frame = pd.DataFrame({"key": range(50), "x": np.arange(50.0), "when": ["2020-01-01"] * 50})
+    with pytest.raises(InvalidParameterError, match="'key' is an ID column"):
+        private_kinds(frame, (), {"key": "id"})
+    with pytest.raises(InvalidParameterError, match=r"pd\.to_datetime"):
+        private_kinds(frame, (), {"when": "datetime"})
+    rule = {"type": "determines", "source": "x", "target": "key"}
+    determines = {"columns": {"x": "numerical"}, "dependencies": [rule]}
+    with pytest.raises(InvalidParameterError, match="determines"):
+        private_kinds(frame, (), determines)
+    with pytest.raises(InvalidParameterError, match="bounds"):
+        check_public({"x": {"bounds": [3, 1]}}, frame, {"x": "numerical"})
