@@ -6,13 +6,15 @@
 fork: with several torchrun workers the networks are wrapped in ``DistributedDataParallel`` and
 the logged losses averaged over workers. It owns the optimiser, the learning-rate schedule, sigma
 clamping, the loss history and checkpoints (every fit can be resumed); the maths lives in
-:mod:`tvae.model` and :mod:`tvae.loss`.
+:mod:`tvae.model` and :mod:`tvae.loss`. A private fit runs it too, with Poisson batches and a
+DP-SGD step (:mod:`tvae.privacy.training`) in place of :class:`TensorBatches` and
+:func:`train_step`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -158,6 +160,14 @@ def train_step(
     return LossTerms(terms.total.detach(), terms.reconstruction.detach(), terms.kl.detach())
 
 
+# one optimiser step on one batch: train_step, or a private fit's DP-SGD step
+StepFn = Callable[
+    [Encoder, Decoder, torch.optim.Optimizer, torch.Tensor, torch.Tensor, SpanIndex,
+     TrainingConfig, torch.Generator],
+    LossTerms,
+]  # fmt: skip
+
+
 def _unwrap(module: torch.nn.Module) -> torch.nn.Module:
     """The module inside a DistributedDataParallel wrapper, or the module itself."""
     return getattr(module, "module", module)
@@ -172,11 +182,12 @@ def run_epoch(
     index: SpanIndex,
     config: TrainingConfig,
     generator: torch.Generator,
+    step: StepFn = train_step,
 ) -> torch.Tensor:
     """One optimiser step per batch of an epoch. Returns the per-batch losses (n_batches, 3)."""
     losses = []
     for alphas, codes in batches:
-        terms = train_step(encoder, decoder, optimizer, alphas, codes, index, config, generator)
+        terms = step(encoder, decoder, optimizer, alphas, codes, index, config, generator)
         if scheduler is not None:
             scheduler.step()
         losses.append(torch.stack([terms.total, terms.reconstruction, terms.kl]))
@@ -239,16 +250,18 @@ def train(
     ctx: DistContext | None = None,
     checkpoints: Checkpoints | None = None,
     restored: Checkpoint | None = None,
+    step: StepFn = train_step,
 ) -> list[dict]:
     """Train for ``config.epochs`` epochs; returns the history, one record per batch.
 
     ``ctx`` says where this process stands in a torchrun job (default: alone). ``restored``
     continues a checkpointed run after its last saved epoch (weights, optimiser, schedule,
     history and random state); ``checkpoints`` saves one every ``every`` epochs but the last
-    (on rank 0 only).
+    (on rank 0 only). ``step`` takes one optimiser step per batch; parameters that do not
+    require a gradient (a private fit's fixed sigma) are left out of the optimiser.
     """
     ctx = ctx if ctx is not None else DistContext()
-    parameters = list(encoder.parameters()) + list(decoder.parameters())
+    parameters = [p for p in [*encoder.parameters(), *decoder.parameters()] if p.requires_grad]
     optimizer, scheduler = make_optimizer(parameters, config, source.steps_per_epoch)
     history: list[dict] = []
     start_epoch = 0
@@ -274,8 +287,9 @@ def train(
     for epoch in bar:
         batches = source.epoch(epoch, generator)
         losses = run_epoch(
-            step_encoder, step_decoder, optimizer, scheduler, batches, index, config, generator
-        )
+            step_encoder, step_decoder, optimizer, scheduler, batches, index, config, generator,
+            step,
+        )  # fmt: skip
         losses = mean_over_workers(losses, ctx)  # for the log: every worker's mean
         values = losses.cpu().tolist()  # one device sync per epoch, not per batch
         history.extend(

@@ -26,16 +26,16 @@ way (one backward per row), which the tests check the fast path against.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from tvae.layout import SpanIndex
-from tvae.loss import tvae_loss
+from tvae.loss import LossTerms, tvae_loss
 from tvae.model import Decoder, Encoder
-from tvae.training import TrainingConfig, TrainingData, dense_batch, make_optimizer
+from tvae.training import Batch, StepFn, TrainingConfig, TrainingData, dense_batch, train
 
 
 @dataclass(frozen=True)
@@ -149,58 +149,79 @@ def per_row_gradients(
     return out
 
 
-def dp_fit_loop(
-    encoder: Encoder, decoder: Decoder, data: TrainingData, index: SpanIndex,
-    config: TrainingConfig, dp: DPConfig, generator: torch.Generator,
-) -> list[dict]:  # fmt: skip
-    """Train with DP-SGD for ``dp.steps`` steps; returns the history (no loss values)."""
-    if not dp.train_sigma:
-        decoder.sigma.requires_grad_(False)  # fixed at its initial value (see DPConfig)
-    parameters = [p for p in [*encoder.parameters(), *decoder.parameters()] if p.requires_grad]
-    steps_per_epoch = max(1, round(1 / dp.sample_rate))
-    epochs = math.ceil(dp.steps / steps_per_epoch)
-    optimizer, scheduler = make_optimizer(parameters, _with_epochs(config, epochs), steps_per_epoch)
-    expected_batch = dp.sample_rate * data.n_rows
-    device = generator.device
-    history: list[dict] = []
-    encoder.train()
-    decoder.train()
-    for step in tqdm(range(dp.steps), desc="DP-SGD", disable=not config.verbose, unit="step"):
-        chosen = torch.nonzero(
-            torch.rand(data.n_rows, generator=generator, device=device) < dp.sample_rate
-        ).squeeze(1)  # Poisson sampling: (B,), B varies
-        alphas, codes = data.alphas[chosen], data.codes[chosen]
-        if len(chosen):
-            mu_shape = (len(chosen), encoder.fc_mu.out_features)
-            eps = torch.randn(mu_shape, generator=generator, device=device)
+class PoissonBatches:
+    """The batch source of DP-SGD: each row joins each step's batch with probability
+    ``sample_rate`` (the accountant's assumption), ``steps`` batches in all, cut into epochs of
+    ``round(1 / sample_rate)`` steps for :func:`tvae.training.train`."""
+
+    def __init__(self, data: TrainingData, sample_rate: float, steps: int) -> None:
+        self.data, self.sample_rate, self.steps = data, sample_rate, steps
+        self.steps_per_epoch = max(1, round(1 / sample_rate))
+
+    def epoch(self, epoch: int, generator: torch.Generator) -> Iterator[Batch]:
+        first = epoch * self.steps_per_epoch
+        device = generator.device
+        for _ in range(min(self.steps_per_epoch, self.steps - first)):
+            chosen = torch.nonzero(
+                torch.rand(self.data.n_rows, generator=generator, device=device) < self.sample_rate
+            ).squeeze(1)  # (B,), B varies
+            yield self.data.alphas[chosen], self.data.codes[chosen]
+
+    def rows(self) -> Iterator[Batch]:  # the posterior of real rows is never taken under DP
+        raise TypeError("a private fit reads no row outside DP-SGD")
+
+
+def dp_step(dp: DPConfig, expected_batch: float) -> StepFn:
+    """One DP-SGD step: the rows' clipped gradients summed, Gaussian noise added to every
+    coordinate, divided by the expected batch size; Adam steps on it. The loss of real rows is
+    not private: the step returns NaN terms."""
+
+    def step(
+        encoder: Encoder, decoder: Decoder, optimizer: torch.optim.Optimizer,
+        alphas: torch.Tensor, codes: torch.Tensor, index: SpanIndex, config: TrainingConfig,
+        generator: torch.Generator,
+    ) -> LossTerms:  # fmt: skip
+        device = generator.device
+        total: dict[nn.Parameter, torch.Tensor] = {}
+        if len(codes):
+            eps = torch.randn(
+                (len(codes), encoder.fc_mu.out_features), generator=generator, device=device
+            )
             total = clipped_gradient_sum(
                 encoder, decoder, alphas, codes, eps, index, config.loss_factor,
                 dp.clipping_norm, per_layer=dp.per_layer,
             )  # fmt: skip
-        else:
-            total = {}
-        for p in parameters:
-            noise = torch.randn(p.shape, generator=generator, device=device, dtype=p.dtype)
-            summed = total.get(p, torch.zeros_like(p))
-            p.grad = (summed + dp.noise_multiplier * dp.clipping_norm * noise) / expected_batch
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                noise = torch.randn(p.shape, generator=generator, device=device, dtype=p.dtype)
+                summed = total.get(p, torch.zeros_like(p))
+                p.grad = (summed + dp.noise_multiplier * dp.clipping_norm * noise) / expected_batch
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        if scheduler is not None and step < epochs * steps_per_epoch - 1:
-            scheduler.step()
         decoder.clamp_sigma()
-        history.append(
-            {
-                "epoch": step // steps_per_epoch,
-                "batch": step % steps_per_epoch,
-                "loss": math.nan,
-                "reconstruction": math.nan,
-                "kl": math.nan,
-            }
-        )
-    decoder.sigma.requires_grad_(True)  # an ordinary module again once trained
-    encoder.eval()
-    decoder.eval()
-    return history
+        nan = torch.tensor(math.nan)
+        return LossTerms(nan, nan, nan)
+
+    return step
+
+
+def dp_fit_loop(
+    encoder: Encoder, decoder: Decoder, data: TrainingData, index: SpanIndex,
+    config: TrainingConfig, dp: DPConfig, generator: torch.Generator,
+) -> list[dict]:  # fmt: skip
+    """Train with DP-SGD for ``dp.steps`` steps through the one training loop
+    (:func:`tvae.training.train`); returns the history (no loss values)."""
+    if not dp.train_sigma:
+        decoder.sigma.requires_grad_(False)  # fixed at its initial value (see DPConfig)
+    source = PoissonBatches(data, dp.sample_rate, dp.steps)
+    epochs = math.ceil(dp.steps / source.steps_per_epoch)
+    try:
+        return train(
+            encoder, decoder, source, index, _with_epochs(config, epochs), generator,
+            step=dp_step(dp, dp.sample_rate * data.n_rows),
+        )  # fmt: skip
+    finally:
+        decoder.sigma.requires_grad_(True)  # an ordinary module again once trained
 
 
 def _with_epochs(config: TrainingConfig, epochs: int) -> TrainingConfig:
