@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from tvae.calibration import calibrate_marginals
 from tvae.devices import gpu_enabled, resolve_device
 from tvae.errors import InvalidParameterError
 from tvae.fitting import FitResult
@@ -162,6 +163,15 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
 
     # 3. the prior: the standard one (see the module docstring)
     prior = StandardPrior(model.embedding_dim)
+    if model.calibrate and model.decoding == "sample":
+        # rates from the surrogate table (drawn from the noisy histograms): post-processing,
+        # no budget; the real rows' code frequencies would not be private
+        released = torch.from_numpy(transformer.transform(surrogate, rng).codes).to(device)
+        calibration_seed = int(network_seq.generate_state(3)[2])
+        calibrate_marginals(
+            decoder, prior, SpanIndex.from_layout(layout, device), released,
+            torch.Generator(device=device).manual_seed(calibration_seed),
+        )  # fmt: skip
     spent = plan.accountant.epsilon(plan.accounting_delta)
     privacy = {
         "epsilon": spent,
