@@ -133,6 +133,19 @@ def check_flag(name: str, value: Any) -> None:
         raise InvalidParameterTypeError(f"{name} must be True or False, got {value!r}")
 
 
+def networks_and_data(
+    model: Any, width: int, encoded: Any, network_seq: np.random.SeedSequence, device: Any
+) -> tuple[int, torch.nn.Module, torch.nn.Module, TrainingData]:
+    """The network seed, the freshly built encoder and decoder for rows ``width`` wide, and the
+    encoded table (alphas, codes) on ``device``: what every in-memory fit trains."""
+    network_seed = int(network_seq.generate_state(1)[0])
+    encoder, decoder = build_networks(model, width, network_seed, device)
+    data = TrainingData(
+        torch.from_numpy(encoded.alphas).to(device), torch.from_numpy(encoded.codes).to(device)
+    )
+    return network_seed, encoder, decoder, data
+
+
 def fit_latents(
     model: Any,
     encoder: torch.nn.Module,
@@ -199,10 +212,8 @@ def fit_frame(
         )
 
     layout = transformer.layout
-    network_seed = int(network_seq.generate_state(1)[0])
-    encoder, decoder = build_networks(model, layout.width, network_seed, device)
-    data = TrainingData(
-        torch.from_numpy(encoded.alphas).to(device), torch.from_numpy(encoded.codes).to(device)
+    network_seed, encoder, decoder, data = networks_and_data(
+        model, layout.width, encoded, network_seq, device
     )
     schedule = resolve_schedule(
         model.epochs, model.batch_size, model.learning_rate, model.lr_schedule, len(frame),

@@ -26,7 +26,7 @@ import torch
 from tvae.calibration import calibrate_marginals
 from tvae.devices import gpu_enabled, resolve_device
 from tvae.errors import InvalidParameterError
-from tvae.fitting import FitResult
+from tvae.fitting import FitResult, networks_and_data, training_config
 from tvae.inputs import check_continuous_values, resolve_kinds, to_frame
 from tvae.kinds import Metadata
 from tvae.layout import SpanIndex
@@ -36,7 +36,6 @@ from tvae.privacy.plan import CLIPPING_NORM, check_epsilon, plan_budget, resolve
 from tvae.privacy.statistics import Releaser, category_threshold, project, release_table
 from tvae.privacy.training import DPConfig, dp_fit_loop
 from tvae.schedule import Schedule, is_default
-from tvae.training import TrainingConfig, TrainingData, build_networks
 from tvae.transformer import TableTransformer
 from tvae.transformer.dependencies import Dependencies, Order
 
@@ -145,16 +144,10 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
 
     # 2. the networks: DP-SGD
     layout = transformer.layout
-    network_seed = int(network_seq.generate_state(1)[0])
-    encoder, decoder = build_networks(model, layout.width, network_seed, device)
-    data = TrainingData(
-        torch.from_numpy(encoded.alphas).to(device), torch.from_numpy(encoded.codes).to(device)
+    network_seed, encoder, decoder, data = networks_and_data(
+        model, layout.width, encoded, network_seq, device
     )
-    config = TrainingConfig(
-        epochs=schedule.epochs, batch_size=schedule.batch_size,
-        learning_rate=schedule.learning_rate, weight_decay=model.l2scale,
-        loss_factor=model.loss_factor, lr_schedule=schedule.lr_schedule, verbose=model.verbose,
-    )  # fmt: skip
+    config = training_config(model, schedule, schedule.batch_size, model.verbose)
     dp = DPConfig(plan.sgd_noise, plan.clipping_norm, sample_rate, steps)
     generator = torch.Generator(device=device).manual_seed(network_seed)
     history = dp_fit_loop(encoder, decoder, data, SpanIndex.from_layout(layout, device), config,
