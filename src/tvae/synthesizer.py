@@ -180,7 +180,7 @@ class TVAE(BaseEstimator):
         to the model an uninterrupted fit would give.
         """
         check_params(self)
-        check_privacy_params(self, checkpoint_dir)  # privacy (issue 14)
+        check_privacy_params(self, checkpoint_dir, resume=resume)  # privacy (issue 14)
         if self.epsilon is not None:  # privacy (issue 14): the whole fit under one DP budget
             return fit_private(self, train_data, discrete_columns, metadata)
         frame, input_info = to_frame(train_data)

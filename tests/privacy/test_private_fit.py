@@ -128,6 +128,17 @@ def test_bad_delta_is_refused(delta, planted):
         TVAE(epsilon=1.0, delta=delta).fit(planted)
 
 
+def test_checkpoints_resume_and_distributed_fits_are_refused_under_epsilon(planted, tmp_path):
+    model = TVAE(epsilon=1.0, random_state=0)
+    with pytest.raises(InvalidParameterError, match="checkpoint_dir and resume"):
+        model.fit(planted, checkpoint_dir=tmp_path)
+    with pytest.raises(InvalidParameterError, match="checkpoint_dir and resume"):
+        model.fit(planted, resume=True)
+    with pytest.raises(InvalidParameterError, match="fit_distributed"):
+        model.fit_distributed(tmp_path)
+    assert not hasattr(model, "decoder_")
+
+
 def test_options_that_would_leak_are_refused(planted):
     with pytest.raises(InvalidParameterError, match="delta and public apply only with epsilon"):
         TVAE(delta=1e-6).fit(planted)

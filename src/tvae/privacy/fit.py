@@ -46,7 +46,9 @@ DP_LEARNING_RATE = 3e-3  # one-cycle peak
 MIN_ROWS = 10
 
 
-def check_privacy_params(model: Any, checkpoint_dir: Any = None, distributed: bool = False) -> None:
+def check_privacy_params(
+    model: Any, checkpoint_dir: Any = None, distributed: bool = False, resume: bool = False
+) -> None:
     """The privacy arguments of ``model`` (a :class:`tvae.TVAE`) alone, before the data is
     looked at; ``checkpoint_dir`` is the fit's (a private fit keeps no checkpoint: one would
     hold weights whose noise the accountant has not finished adding)."""
@@ -63,7 +65,7 @@ def check_privacy_params(model: Any, checkpoint_dir: Any = None, distributed: bo
             f"epsilon={model.epsilon!r}: fit_distributed does not train under differential "
             "privacy; use fit"
         )
-    if checkpoint_dir is not None:
+    if checkpoint_dir is not None or resume:
         raise InvalidParameterError(
             f"epsilon={model.epsilon!r} trains in one go: checkpoint_dir and resume are not "
             "available under differential privacy"
