@@ -169,6 +169,24 @@ def emit(record: dict, out: str | None) -> None:
             handle.write(json.dumps(clean) + "\n")
 
 
+def split_context(
+    table: str, train: pd.DataFrame, discrete: list[str], target: str | None, seed: int
+) -> dict:
+    """What scoring one seed's split needs: its keys, kinds, dependencies, numeric columns."""
+    keys = tuple(unique_keys(train))
+    skip = {c for c in train.columns if is_key(c) or c in keys}
+    return {
+        "table": table,
+        "discrete": discrete,
+        "keys": keys,
+        "target": target,
+        "seed": seed,
+        "kinds": library_kinds(train, discrete, keys),
+        "dependencies": find_dependencies(train, discrete, skip),
+        "numerical": numerical_columns(train, skip | set(discrete)),
+    }
+
+
 def run_table(path: str, target: str | None, args, runners: dict) -> list[dict]:
     frame = subsample(read_table(path), args.max_rows)
     if target is not None and target not in frame.columns:
@@ -180,18 +198,7 @@ def run_table(path: str, target: str | None, args, runners: dict) -> list[dict]:
     records = []
     for seed in args.seeds:
         train, test = split(frame, seed)
-        keys = tuple(unique_keys(train))
-        skip = {c for c in train.columns if is_key(c) or c in keys}
-        context = {
-            "table": table,
-            "discrete": discrete,
-            "keys": keys,
-            "target": target,
-            "seed": seed,
-            "kinds": library_kinds(train, discrete, keys),
-            "dependencies": find_dependencies(train, discrete, skip),
-            "numerical": numerical_columns(train, skip | set(discrete)),
-        }
+        context = split_context(table, train, discrete, target, seed)
         measured: dict[str, dict] = {}
         pending: list[dict] = []
         baselines = set(BASELINES) & set(order)

@@ -41,21 +41,17 @@ import torch
 from torch import nn
 
 from tvae import TVAE
-from tvae.prior import ACTIVE_VARIANCE, FIT_ROWS, POSTERIOR_DRAWS, MixturePrior, StandardPrior
+from tvae.prior import ACTIVE_VARIANCE, MixturePrior, StandardPrior, posterior_draws
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from checks import find_dependencies, numerical_columns
-from fidelity import _cell, _plain, gap_closed, parse_table, score
+from fidelity import _cell, _plain, gap_closed, parse_table, score, split_context
 from protocol import (
     dataset_name,
     discrete_columns_of,
     independent_sample,
-    is_key,
-    library_kinds,
     read_table,
     split,
     subsample,
-    unique_keys,
 )
 
 PRIOR_NAMES = ("standard", "mixture", "flow", "diffusion", "aggregate")
@@ -79,22 +75,6 @@ def fit_capturing_posteriors(model: TVAE, train, discrete) -> tuple[torch.Tensor
     finally:
         MixturePrior.fit = classmethod(original)
     return captured["mu"], captured["logvar"]
-
-
-def posterior_draws(
-    mu: torch.Tensor, logvar: torch.Tensor, seed: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """As MixturePrior.fit: the active dimensions and the draws from the posteriors there."""
-    generator = torch.Generator().manual_seed(seed)
-    means, logvars = mu.double(), logvar.double()
-    if len(means) * POSTERIOR_DRAWS > FIT_ROWS:
-        rows = torch.randperm(len(means), generator=generator)[: FIT_ROWS // POSTERIOR_DRAWS]
-        means, logvars = means[rows], logvars[rows]
-    active = torch.nonzero(means.var(dim=0) > ACTIVE_VARIANCE).squeeze(1)
-    centre = means[:, active].repeat(POSTERIOR_DRAWS, 1)
-    spread = (0.5 * logvars[:, active]).exp().repeat(POSTERIOR_DRAWS, 1)
-    noise = torch.randn(centre.shape, generator=generator, dtype=torch.float64)
-    return active, (centre + spread * noise).float()
 
 
 @dataclass
@@ -273,6 +253,7 @@ def build_priors(model: TVAE, mu, logvar, seed: int, args) -> dict[str, tuple[ob
     """Each prior asked for, with its fit seconds."""
     embedding_dim = mu.shape[1]
     active, points = posterior_draws(mu, logvar, seed)
+    points = points.float()
     priors: dict[str, tuple[object, float]] = {}
     for name in args.priors:
         started = time.perf_counter()
@@ -297,14 +278,7 @@ def run_table(path: str, target: str | None, args) -> list[dict]:
     records = []
     for seed in args.seeds:
         train, test = split(frame, seed)
-        keys = tuple(unique_keys(train))
-        skip = {c for c in train.columns if is_key(c) or c in keys}
-        context = {
-            "table": dataset_name(path), "discrete": discrete, "keys": keys, "target": target,
-            "seed": seed, "kinds": library_kinds(train, discrete, keys),
-            "dependencies": find_dependencies(train, discrete, skip),
-            "numerical": numerical_columns(train, skip | set(discrete)),
-        }  # fmt: skip
+        context = split_context(dataset_name(path), train, discrete, target, seed)
         floor = score("independent", independent_sample(train, len(train), seed), train, test,
                       context)  # fmt: skip
         ceiling = score("holdout", test, train, test, context)

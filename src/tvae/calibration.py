@@ -18,12 +18,11 @@ decoder learned are kept.
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import torch
 
 from tvae.layout import SpanIndex
 from tvae.model import Decoder
+from tvae.prior import LatentPrior
 
 CALIBRATION_DRAWS = 20_000  # latents drawn from the prior (fewer for very wide rows)
 CALIBRATION_FLOATS = 50_000_000  # the decoded draws held at once: draws x row width, at most
@@ -32,16 +31,10 @@ MAX_SHIFT = 6.0  # a category's odds move by e^6 at most (one the decoder never 
 FLOOR = 1e-6  # rates below this are treated as this (log of zero)
 
 
-class LatentSource(Protocol):
-    """What calibration needs from a prior: ``sample(n_rows, generator) -> (n_rows, E)``."""
-
-    def sample(self, n_rows: int, generator: torch.Generator) -> torch.Tensor: ...
-
-
 @torch.no_grad()
 def calibrate_marginals(
     decoder: Decoder,
-    prior: LatentSource,
+    prior: LatentPrior,
     index: SpanIndex,
     codes: torch.Tensor,
     generator: torch.Generator,
@@ -53,8 +46,7 @@ def calibrate_marginals(
     if not widths or len(codes) == 0:
         return 0.0
     offsets = index.softmax_offsets.tolist()
-    width = int(decoder.sigma.shape[0])
-    n_draws = int(min(CALIBRATION_DRAWS, max(1_000, CALIBRATION_FLOATS // max(width, 1))))
+    n_draws = int(min(CALIBRATION_DRAWS, max(1_000, CALIBRATION_FLOATS // max(index.width, 1))))
     decoder.eval()
     raw = torch.cat(
         [

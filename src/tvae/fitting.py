@@ -157,14 +157,28 @@ def fit_latents(
     """After training: the latent prior, fitted on the posteriors of the training rows that
     ``rows()`` yields; then, with ``calibrate``, the decoder's category and mode rates under
     that prior matched to the rows' rates (:mod:`tvae.calibration`)."""
-    prior_seed, calibration_seed = (int(s) for s in network_seq.generate_state(3)[1:])
+    prior_seed = int(network_seq.generate_state(2)[1])
     prior = fit_prior(model, lambda: posterior(encoder, rows(), index, index.width), prior_seed)
-    if model.calibrate and model.decoding == "sample":
-        device = next(decoder.parameters()).device
-        codes = torch.cat([codes for _, codes in rows()])  # (N, S)
-        generator = torch.Generator(device=device).manual_seed(calibration_seed)
-        calibrate_marginals(decoder, prior, index, codes, generator)
+    calibrate(model, decoder, prior, index, lambda: torch.cat([c for _, c in rows()]), network_seq)
     return prior
+
+
+def calibrate(
+    model: Any,
+    decoder: torch.nn.Module,
+    prior: LatentPrior,
+    index: SpanIndex,
+    codes: Callable[[], torch.Tensor],
+    network_seq: np.random.SeedSequence,
+) -> None:
+    """With ``model.calibrate`` (and sampled decoding), match the decoder's category and mode
+    rates under ``prior`` to those of ``codes()`` (N, S), the rows' codes (:mod:`tvae.calibration`).
+    """
+    if not (model.calibrate and model.decoding == "sample"):
+        return
+    device = next(decoder.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(int(network_seq.generate_state(3)[2]))
+    calibrate_marginals(decoder, prior, index, codes().to(device), generator)
 
 
 def fit_frame(

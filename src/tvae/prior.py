@@ -48,6 +48,25 @@ class StandardPrior:
         return {}
 
 
+def posterior_draws(
+    mu: torch.Tensor, logvar: torch.Tensor, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The active dimensions (A,) and ``POSTERIOR_DRAWS`` draws from each row's posterior in
+    them, (R * POSTERIOR_DRAWS, A) float64, R = the rows (at most ``FIT_ROWS`` draws in all:
+    rows beyond are subsampled with ``seed``)."""
+    generator = torch.Generator().manual_seed(seed)
+    means, logvars = mu.detach().cpu().double(), logvar.detach().cpu().double()
+    if len(means) * POSTERIOR_DRAWS > FIT_ROWS:
+        rows = torch.randperm(len(means), generator=generator)[: FIT_ROWS // POSTERIOR_DRAWS]
+        means, logvars = means[rows], logvars[rows]
+    # a dimension carries information where the rows' posterior means differ
+    active = torch.nonzero(means.var(dim=0) > ACTIVE_VARIANCE).squeeze(1)
+    centre = means[:, active].repeat(POSTERIOR_DRAWS, 1)
+    spread = (0.5 * logvars[:, active]).exp().repeat(POSTERIOR_DRAWS, 1)
+    noise = torch.randn(centre.shape, generator=generator, dtype=torch.float64)
+    return active, centre + spread * noise
+
+
 @dataclass
 class MixturePrior:
     """A Gaussian mixture over the active latent dimensions; N(0, 1) in the others."""
@@ -62,21 +81,11 @@ class MixturePrior:
     @classmethod
     def fit(cls, mu: torch.Tensor, logvar: torch.Tensor, seed: int) -> MixturePrior:
         """Fit on the training rows' posteriors: means ``mu`` and log-variances ``logvar``."""
-        generator = torch.Generator().manual_seed(seed)
-        means, logvars = mu.detach().cpu().double(), logvar.detach().cpu().double()
-        if len(means) * POSTERIOR_DRAWS > FIT_ROWS:
-            rows = torch.randperm(len(means), generator=generator)[: FIT_ROWS // POSTERIOR_DRAWS]
-            means, logvars = means[rows], logvars[rows]
-        # a dimension carries information where the rows' posterior means differ
-        active = torch.nonzero(means.var(dim=0) > ACTIVE_VARIANCE).squeeze(1)
-        if len(active) == 0 or len(means) < 2:
+        active, points = posterior_draws(mu, logvar, seed)
+        n_rows = len(points) // POSTERIOR_DRAWS
+        if len(active) == 0 or n_rows < 2:
             return cls.empty(mu.shape[1])
-        centre = means[:, active].repeat(POSTERIOR_DRAWS, 1)
-        spread = (0.5 * logvars[:, active]).exp().repeat(POSTERIOR_DRAWS, 1)
-        points = centre + spread * torch.randn(
-            centre.shape, generator=generator, dtype=torch.float64
-        )
-        n_components = int(min(MAX_COMPONENTS, max(1, len(means) // MIN_ROWS_PER_COMPONENT)))
+        n_components = int(min(MAX_COMPONENTS, max(1, n_rows // MIN_ROWS_PER_COMPONENT)))
         mixture = fit_mixture(points, n_components, seed, reg_covar=REG_COVAR)
         return cls(
             embedding_dim=mu.shape[1],

@@ -23,10 +23,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from tvae.calibration import calibrate_marginals
 from tvae.devices import gpu_enabled, resolve_device
 from tvae.errors import InvalidParameterError
-from tvae.fitting import FitResult, networks_and_data, training_config
+from tvae.fitting import FitResult, calibrate, networks_and_data, training_config
 from tvae.inputs import check_continuous_values, resolve_kinds, to_frame
 from tvae.kinds import Metadata
 from tvae.layout import SpanIndex
@@ -152,21 +151,19 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
     config = training_config(model, schedule, schedule.batch_size, model.verbose)
     dp = DPConfig(plan.sgd_noise, plan.clipping_norm, sample_rate, steps)
     generator = torch.Generator(device=device).manual_seed(network_seed)
-    history = dp_fit_loop(encoder, decoder, data, SpanIndex.from_layout(layout, device), config,
-                          dp, generator)  # fmt: skip
+    index = SpanIndex.from_layout(layout, device)
+    history = dp_fit_loop(encoder, decoder, data, index, config, dp, generator)
     plan.accountant.record("dp-sgd", dp.noise_multiplier, sample_rate, steps)
 
     # 3. the prior: the standard one (see the module docstring)
     prior = StandardPrior(model.embedding_dim)
-    if model.calibrate and model.decoding == "sample":
-        # rates from the surrogate table (drawn from the noisy histograms): post-processing,
-        # no budget; the real rows' code frequencies would not be private
-        released = torch.from_numpy(transformer.transform(surrogate, rng).codes).to(device)
-        calibration_seed = int(network_seq.generate_state(3)[2])
-        calibrate_marginals(
-            decoder, prior, SpanIndex.from_layout(layout, device), released,
-            torch.Generator(device=device).manual_seed(calibration_seed),
-        )  # fmt: skip
+
+    def released_codes() -> torch.Tensor:
+        # the surrogate table's (drawn from the noisy histograms): post-processing, no budget;
+        # the real rows' code frequencies would not be private
+        return torch.from_numpy(transformer.transform(surrogate, rng).codes)
+
+    calibrate(model, decoder, prior, index, released_codes, network_seq)
     spent = plan.accountant.epsilon(plan.accounting_delta)
     privacy = {
         "epsilon": spent,

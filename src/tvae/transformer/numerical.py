@@ -213,6 +213,8 @@ class NumericalColumn:
         masses would sample them above their rate (digits: a pixel value of 10 came back 5
         points too often). Where every step in range is a point mass, the draw stays.
         """
+        if not self.normalizer.exact.any():
+            return rounded  # no point mass: nothing to keep off (most columns)
         points = np.round(self.normalizer.points, self.decimals)
         hit = spread & np.isin(rounded, points)
         if not hit.any():
