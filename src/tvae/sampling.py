@@ -21,6 +21,7 @@ import torch
 
 from tvae.layout import Layout, SpanIndex
 from tvae.params import check_non_negative_int
+from tvae.prior import LatentPrior
 from tvae.transformer.identifier import seeded_id_offset
 
 DECODINGS = ("sample", "argmax")
@@ -103,16 +104,14 @@ def decode_outputs(
 
 def encoded_blocks(
     decoder: torch.nn.Module,
-    prior: Any,
+    prior: LatentPrior,
     index: SpanIndex,
     n_rows: int,
     generator: torch.Generator,
     decoding: str = "sample",
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """``n_rows`` encoded rows in blocks of ``SAMPLE_CHUNK``: alphas (B, T), codes (B, S) each.
-
-    ``prior`` is a :class:`tvae.prior.LatentPrior`. Lazy: a block is drawn when asked for.
-    """
+    Lazy: a block is drawn when asked for."""
     decoder.eval()
     for start in range(0, n_rows, SAMPLE_CHUNK):
         size = min(SAMPLE_CHUNK, n_rows - start)
