@@ -73,3 +73,39 @@ def test_calibrate_false_and_argmax_decoding_leave_the_decoder_as_trained():
         model = TVAE(epochs=1, batch_size=50, random_state=0, **params).fit(frame)
         biases.append(model.decoder_.body[-1].bias.detach().clone())
     assert torch.equal(biases[0], biases[1])
+
+
+def test_a_mode_span_is_matched_on_the_present_rows_of_its_column():
+    # a numerical column's modes, then its "is missing" flag: missing rows hold the filler mode
+    # 0, which no sampled value shows, so the modes must match the present rows' rates
+    torch.manual_seed(0)
+    layout = Layout(
+        (
+            Span("tanh", 1, 0, "salary"),
+            Span("softmax", 3, 1, "salary"),
+            Span("softmax", 2, 4, "salary", "missing"),
+        )
+    )
+    assert layout.presence_gates == (1, -1)
+    index = SpanIndex.from_layout(layout)
+    decoder = Decoder(4, (16,), layout.width)
+    present = [[0, 0]] * 20 + [[1, 0]] * 30 + [[2, 0]] * 20  # among present rows: 2/7, 3/7, 2/7
+    codes = torch.tensor(present + [[0, 1]] * 30)
+    prior = StandardPrior(4)
+    calibrate_marginals(decoder, prior, index, codes, torch.Generator().manual_seed(1))
+
+    with torch.no_grad():
+        raw, _ = decoder(prior.sample(50_000, torch.Generator().manual_seed(2)))
+    modes = torch.softmax(raw[:, 1:4], dim=1)
+    present_probability = torch.softmax(raw[:, 4:6], dim=1)[:, :1]
+    rates = (modes * present_probability).sum(0) / present_probability.sum()
+    assert torch.allclose(present_probability.mean(), torch.tensor(0.70), atol=0.01)
+    assert torch.allclose(rates, torch.tensor([2 / 7, 3 / 7, 2 / 7]), atol=0.01)
+
+
+def test_the_missing_role_of_a_span_is_saved_with_the_layout():
+    layout = Layout((Span("softmax", 3, 0, "x"), Span("softmax", 2, 3, "x", "missing")))
+    again = Layout.from_list(layout.to_list())
+    assert again == layout and again.presence_gates == (1, -1)
+    older = Layout.from_list([{"kind": "softmax", "width": 2, "column": "x"}])  # no role saved
+    assert older.spans[0].role == "value"

@@ -14,6 +14,11 @@ with no other change. A shift multiplies a category's odds by the same factor fo
 of all the changes that give the real rates, it is the one that moves each latent's
 distribution least (in Kullback-Leibler divergence), so the dependencies between columns the
 decoder learned are kept.
+
+A numerical column with missing cells holds a filler mode in its missing rows, which no sampled
+value shows. Its mode span is therefore matched to the present rows' rates, each latent's
+probabilities weighted by its probability of a present cell (student_placements' salary, missing
+for the 30 % of students not placed, came back 3.3 points too often at its 30,000 point mass).
 """
 
 from __future__ import annotations
@@ -55,16 +60,43 @@ def calibrate_marginals(
         ]
     )  # (M, D)
     bias = decoder.body[-1].bias
+    gates = list(index.presence_gates) or [-1] * len(widths)
+    present: dict[int, torch.Tensor] = {}  # missing span -> P(present | latent), calibrated
     worst = 0.0
-    for span, (offset, span_width) in enumerate(zip(offsets, widths, strict=True)):
+    # ungated spans first (the missing flags among them), then the spans a flag gates
+    for span in sorted(range(len(widths)), key=lambda s: gates[s] >= 0):
+        offset, span_width, gate = offsets[span], widths[span], gates[span]
         logits = raw[:, offset : offset + span_width]  # (M, W)
-        real = torch.bincount(codes[:, span], minlength=span_width).to(logits.dtype)
-        real = (real / len(codes)).clamp_min(FLOOR)
-        shift = torch.zeros(span_width, dtype=logits.dtype, device=logits.device)
-        for _ in range(ROUNDS):
-            sampled = torch.softmax(logits + shift, dim=1).mean(dim=0).clamp_min(FLOOR)
-            shift = (shift + real.log() - sampled.log()).clamp_(-MAX_SHIFT, MAX_SHIFT)
-        sampled = torch.softmax(logits + shift, dim=1).mean(dim=0)
-        worst = max(worst, float((sampled - real).abs().max()))
+        rows = codes[:, span] if gate < 0 else codes[codes[:, gate] == 0, span]
+        weights = None if gate < 0 else present[gate][:, None]
+        shift, gap = _shift(logits, rows, span_width, weights)
+        worst = max(worst, gap)
         bias[offset : offset + span_width] += shift.to(bias.dtype)
+        if gate < 0 and span in gates:
+            present[span] = torch.softmax(logits + shift, dim=1)[:, 0]
     return worst
+
+
+def _shift(
+    logits: torch.Tensor, rows: torch.Tensor, width: int, weights: torch.Tensor | None
+) -> tuple[torch.Tensor, float]:
+    """The logit shift (W,) that brings the mean softmax of ``logits`` (M, W), weighted per
+    latent by ``weights`` (M, 1) when given, to the code rates of ``rows``; and the largest
+    rate difference left."""
+    if len(rows) == 0:
+        return torch.zeros(width, dtype=logits.dtype, device=logits.device), 0.0
+    real = torch.bincount(rows, minlength=width).to(logits.dtype)
+    real = (real / len(rows)).clamp_min(FLOOR)
+    total = None if weights is None else weights.sum().clamp_min(FLOOR)
+
+    def sampled_rates(shift: torch.Tensor) -> torch.Tensor:
+        probabilities = torch.softmax(logits + shift, dim=1)
+        if weights is None:
+            return probabilities.mean(dim=0)
+        return (probabilities * weights).sum(dim=0) / total
+
+    shift = torch.zeros(width, dtype=logits.dtype, device=logits.device)
+    for _ in range(ROUNDS):
+        sampled = sampled_rates(shift).clamp_min(FLOOR)
+        shift = (shift + real.log() - sampled.log()).clamp_(-MAX_SHIFT, MAX_SHIFT)
+    return shift, float((sampled_rates(shift) - real).abs().max())

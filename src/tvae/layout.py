@@ -17,6 +17,9 @@ import numpy as np
 import torch
 
 SpanKind = Literal["tanh", "softmax"]
+# "missing": a column's 2-wide "is this cell missing?" softmax; its other spans mean nothing in
+# a row where it says missing (they hold a filler there).
+SpanRole = Literal["value", "missing"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class Span:
     width: int
     offset: int
     column: str
+    role: SpanRole = "value"
 
     @property
     def end(self) -> int:
@@ -56,11 +60,11 @@ class Layout:
             position = span.end
 
     @classmethod
-    def from_widths(cls, items: list[tuple[SpanKind, int, str]]) -> Layout:
-        """Build a layout from ``(kind, width, column)`` triples, computing the offsets."""
+    def from_widths(cls, items: list[tuple]) -> Layout:
+        """Build a layout from ``(kind, width, column[, role])`` tuples, computing the offsets."""
         spans, offset = [], 0
-        for kind, width, column in items:
-            spans.append(Span(kind, int(width), offset, column))
+        for kind, width, column, *role in items:
+            spans.append(Span(kind, int(width), offset, column, *role))
             offset += int(width)
         return cls(tuple(spans))
 
@@ -112,6 +116,18 @@ class Layout:
         """Width of each softmax block. Shape (n_softmax,)."""
         return np.array([s.width for s in self.softmax_spans], dtype=np.int64)
 
+    @cached_property
+    def presence_gates(self) -> tuple[int, ...]:
+        """For each softmax span, the softmax index of its column's "missing" span (whose code
+        0 means the cell is present), or -1 when the span is not gated by one."""
+        flags = {
+            span.column: s for s, span in enumerate(self.softmax_spans) if span.role == "missing"
+        }
+        return tuple(
+            flags.get(span.column, -1) if span.role == "value" else -1
+            for span in self.softmax_spans
+        )
+
     @property
     def n_tanh(self) -> int:
         return len(self.tanh_positions)
@@ -136,11 +152,17 @@ class Layout:
 
     def to_list(self) -> list[dict]:
         """JSON-ready description."""
-        return [{"kind": s.kind, "width": s.width, "column": s.column} for s in self.spans]
+        return [
+            {"kind": s.kind, "width": s.width, "column": s.column}
+            | ({"role": s.role} if s.role != "value" else {})
+            for s in self.spans
+        ]
 
     @classmethod
     def from_list(cls, items: list[dict]) -> Layout:
-        return cls.from_widths([(d["kind"], d["width"], d["column"]) for d in items])
+        return cls.from_widths(
+            [(d["kind"], d["width"], d["column"], d.get("role", "value")) for d in items]
+        )
 
 
 @dataclass(frozen=True)
@@ -157,6 +179,7 @@ class SpanIndex:
     padding_bias: torch.Tensor  # (S, W) float, -inf where a block is narrower than W, else 0
     tanh_bias: torch.Tensor  # (D,) float, -inf at tanh positions, else 0
     width: int = 0  # D, the width of an encoded row
+    presence_gates: tuple[int, ...] = ()  # Layout.presence_gates
 
     @classmethod
     def from_layout(cls, layout: Layout, device: torch.device | str = "cpu") -> SpanIndex:
@@ -176,6 +199,7 @@ class SpanIndex:
             padding_bias=torch.where(padding, minus_inf, 0.0).to(device),
             tanh_bias=torch.where(not_softmax, minus_inf, 0.0).to(device),
             width=layout.width,
+            presence_gates=layout.presence_gates,
         )
 
     def softmax_logits(self, raw: torch.Tensor) -> torch.Tensor:

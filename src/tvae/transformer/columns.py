@@ -37,8 +37,9 @@ class ColumnModel(Protocol):
     kind: ClassVar[str]  # the key of the class in COLUMN_MODELS, saved with its state
 
     @property
-    def spans(self) -> list[tuple[str, int]]:
-        """``(kind, width)`` of each span, in order: "tanh" (width 1) or "softmax"."""
+    def spans(self) -> list[tuple]:
+        """``(kind, width[, role])`` of each span, in order: "tanh" (width 1) or "softmax";
+        the role "missing" marks a column's "is this cell missing?" span (``MISSING_SPAN``)."""
 
     def transform(
         self, values: pd.Series, rng: np.random.Generator

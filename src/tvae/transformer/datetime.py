@@ -108,7 +108,7 @@ class DatetimeColumn:
         return np.where(nat, np.nan, ns / NS)
 
     @property
-    def spans(self) -> list[tuple[str, int]]:
+    def spans(self) -> list[tuple]:
         return self.numbers.spans
 
     def transform(

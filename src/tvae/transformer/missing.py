@@ -11,7 +11,7 @@ from tvae.codec import decode_value, encode_value
 
 # A 2-wide softmax span "is this cell missing?": code 0 = present, 1 = missing. It is learned
 # jointly with every other span, so missingness keeps its real rate and its correlations.
-MISSING_SPAN = ("softmax", 2)
+MISSING_SPAN = ("softmax", 2, "missing")
 
 
 def missing_marker(series: pd.Series) -> Any:

@@ -153,7 +153,7 @@ class NumericalColumn:
         )
 
     @property
-    def spans(self) -> list[tuple[str, int]]:
+    def spans(self) -> list[tuple]:
         # differs from the reference: NaN makes it fail (or, through SDV, it is mean-filled and
         # never generated again); here a learned "is missing" span generates it at its rate.
         spans = [("tanh", 1), ("softmax", self.normalizer.n_modes)]

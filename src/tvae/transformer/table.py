@@ -102,7 +102,11 @@ class TableTransformer:
     @property
     def layout(self) -> Layout:
         return Layout.from_widths(
-            [(kind, width, str(col.name)) for col in self.columns for kind, width in col.spans]
+            [
+                (kind, width, str(col.name), *role)
+                for col in self.columns
+                for kind, width, *role in col.spans
+            ]
         )
 
     @property
