@@ -33,8 +33,8 @@ from tvae.threads import uses_threads
 class TVAE(BaseEstimator):
     """Tabular Variational Autoencoder: learns a table and generates synthetic rows like it.
 
-    Parameters follow ``ctgan.TVAE`` (same names and order; same defaults except "auto" for
-    ``epochs`` and ``batch_size``); the keyword-only ones after ``cuda`` are ours.
+    Parameters follow ``ctgan.TVAE`` (same names, order and defaults but "auto" for ``epochs``,
+    ``batch_size`` and ``loss_factor``); the keyword-only ones after ``cuda`` are ours.
 
     Args:
         embedding_dim: size of the latent vector.
@@ -47,11 +47,8 @@ class TVAE(BaseEstimator):
             integer is honoured exactly with the reference's constant learning rate, so
             ``TVAE(epochs=300, batch_size=500)`` trains as ``ctgan.TVAE()``. The schedule used
             is in ``schedule_`` after ``fit``.
-        loss_factor: weight of the reconstruction term against the KL term, or "auto"
-            (default): the reference's 2, except on the fast schedule with 5,000 rows or more,
-            where 5 keeps a more informative latent for the learned prior (see
-            :mod:`tvae.schedule`; under ``epsilon``, 2). ``schedule_.loss_factor`` holds the
-            value used.
+        loss_factor: weight of the reconstruction term against the KL term; "auto" (default): 5
+            on the fast schedule from 5,000 rows, else 2 (:mod:`tvae.schedule`, ``schedule_``).
         enable_gpu: use CUDA (or Apple MPS) when available and ``device`` is not given.
         verbose: show progress bars (transformer fitting and epochs, with the loss).
         cuda: deprecated alias of ``enable_gpu``, accepted as by the reference (with a
@@ -76,15 +73,14 @@ class TVAE(BaseEstimator):
         point_masses: give numeric values held by many rows (zeros, caps, round numbers) exact
             modes, so they come back exactly and at their rate (False: the mixture alone, as
             the reference).
-        calibrate: after the prior is fitted, shift the decoder's category and mode logits so
-            that each categorical value, numeric mode and point mass is sampled at its rate in
-            the training rows (see :mod:`tvae.calibration`); only with ``decoding="sample"``
-            (argmax decoding does not draw from the softmax). False: as the reference.
+        calibrate: after the prior is fitted, shift the decoder's logits so that each category,
+            numeric mode and point mass is sampled at its training rate (:mod:`tvae.calibration`;
+            only with ``decoding="sample"``). False: as the reference.
         epsilon, delta: an (epsilon, delta) differential-privacy guarantee for everything the
             model keeps (:mod:`tvae.privacy`, docs/privacy.md; spending in ``privacy_``); delta
             in (0, 1/n], None: 1 / (10 n). epsilon=None (default): no DP.
-        public: with ``epsilon``, facts declared public (no budget spent): ``{column:
-            {"bounds": [low, high]}}`` or ``{column: {"categories": [...]}}``.
+        public: with ``epsilon``, facts declared public (no budget spent): ``{column: {"bounds":
+            [low, high]} or {"categories": [...]}}``.
 
     ``fit`` also finds exact dependencies between columns (a column determined by another, an
     order such as start <= end) that hold in every real row, keeps them in

@@ -49,9 +49,8 @@ BINS_PER_NOISE = 4.0  # fine histograms get about n / (4 noise) bins: coarse und
 LOG2_RANGE = (-20, 64)  # magnitudes 2^-20 .. 2^64 for the coarse numeric range
 # Bins whose noisy count is below a threshold are taken as empty; the threshold is set so that
 # across a whole histogram of K empty bins, noise alone clears it with these probabilities:
-# A spurious range bin stretches the range by orders of magnitude and ruins the column (at 0.01,
-# adult's education-num, 1 to 16, got a bin at 2^55 on seed 0 and came back as 10^14): so it
-# must be far rarer than a missed tail bin, whose rows are merely clipped to the range.
+# far rarer than a missed tail bin (whose rows are only clipped): at 0.01, noise gave adult's
+# 1..16 education-num a bin at 2^55 and the column came back as 10^14 (docs/privacy.md)
 RANGE_FALSE_BINS = 1e-6
 FINE_FALSE_BINS = 0.05  # a spurious fine bin adds a few rows inside the range: rare too
 GRANULARITY_TAIL = 0.01  # decimals / steps: at most 1 % of values may need finer ones
