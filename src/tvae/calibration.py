@@ -62,13 +62,14 @@ def calibrate_marginals(
     bias = decoder.body[-1].bias
     gates = list(index.presence_gates) or [-1] * len(widths)
     present: dict[int, torch.Tensor] = {}  # missing span -> P(present | latent), calibrated
+    everywhere = torch.ones(len(raw), 1, dtype=raw.dtype, device=raw.device)  # ungated weights
     worst = 0.0
     # ungated spans first (the missing flags among them), then the spans a flag gates
     for span in sorted(range(len(widths)), key=lambda s: gates[s] >= 0):
         offset, span_width, gate = offsets[span], widths[span], gates[span]
         logits = raw[:, offset : offset + span_width]  # (M, W)
         rows = codes[:, span] if gate < 0 else codes[codes[:, gate] == 0, span]
-        weights = None if gate < 0 else present[gate][:, None]
+        weights = everywhere if gate < 0 else present[gate][:, None]
         shift, gap = _shift(logits, rows, span_width, weights)
         worst = max(worst, gap)
         bias[offset : offset + span_width] += shift.to(bias.dtype)
@@ -78,22 +79,19 @@ def calibrate_marginals(
 
 
 def _shift(
-    logits: torch.Tensor, rows: torch.Tensor, width: int, weights: torch.Tensor | None
+    logits: torch.Tensor, rows: torch.Tensor, width: int, weights: torch.Tensor
 ) -> tuple[torch.Tensor, float]:
-    """The logit shift (W,) that brings the mean softmax of ``logits`` (M, W), weighted per
-    latent by ``weights`` (M, 1) when given, to the code rates of ``rows``; and the largest
-    rate difference left."""
+    """The logit shift (W,) that brings the mean softmax of ``logits`` (M, W), each latent
+    weighted by ``weights`` (M, 1), to the code rates of ``rows``; and the largest rate
+    difference left."""
     if len(rows) == 0:
         return torch.zeros(width, dtype=logits.dtype, device=logits.device), 0.0
     real = torch.bincount(rows, minlength=width).to(logits.dtype)
     real = (real / len(rows)).clamp_min(FLOOR)
-    total = None if weights is None else weights.sum().clamp_min(FLOOR)
+    total = weights.sum().clamp_min(FLOOR)
 
     def sampled_rates(shift: torch.Tensor) -> torch.Tensor:
-        probabilities = torch.softmax(logits + shift, dim=1)
-        if weights is None:
-            return probabilities.mean(dim=0)
-        return (probabilities * weights).sum(dim=0) / total
+        return (torch.softmax(logits + shift, dim=1) * weights).sum(dim=0) / total
 
     shift = torch.zeros(width, dtype=logits.dtype, device=logits.device)
     for _ in range(ROUNDS):
