@@ -27,8 +27,15 @@ def test_wider_rows_get_proportionally_more_steps_within_bounds():
     wide = resolve_schedule(*_defaults(), n_rows=50_000, width=720)
     widest = resolve_schedule(*_defaults(), n_rows=50_000, width=10_000)
     assert (narrow.epochs, wide.epochs, widest.epochs) == (30, 90, 120)  # factor capped at 4
-    tiny = resolve_schedule(*_defaults(), n_rows=50, width=10_000)
-    assert tiny.epochs == 1_000  # a tiny table (one step per epoch) is capped
+    tiny = resolve_schedule(*_defaults(), n_rows=480, width=10_000)
+    assert tiny.epochs == 960  # a tiny table (one step per epoch) is capped: 2 passes a row
+
+
+def test_very_few_rows_get_fewer_passes_so_they_are_not_memorised():
+    caps = [resolve_schedule(*_defaults(), n_rows=n, width=240).epochs for n in (50, 142, 400)]
+    assert caps == [300, 300, 800]
+    larger = resolve_schedule(*_defaults(), n_rows=5_000, width=240)
+    assert larger.epochs == 300  # 10 steps a pass: 3,000 steps, below the cap of 1,000
 
 
 def test_tables_of_many_columns_get_more_steps():
