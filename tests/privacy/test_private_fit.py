@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import math
 import struct
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from tvae import TVAE, load
 from tvae.errors import InvalidParameterError
-from tvae.model import SIGMA_INIT
-from tvae.privacy.training import clipped_gradient_sum, per_row_gradients
+from tvae.layout import SpanIndex
+from tvae.privacy.latent import POSTERIOR_STD
+from tvae.privacy.training import DPConfig, clipped_gradient_sum, per_row_gradients
+from tvae.training import dense_batch
 
 PLANTED_LABEL = "Zzyzx-planted-7f3a"
 PLANTED_NUMBER = 987654.321
@@ -89,9 +93,34 @@ def test_privacy_report(private_model):
     json.dumps(report)  # JSON-ready
     assert np.isnan(private_model.loss_values["Loss"]).all()  # real batches' losses: not kept
     # the decoder's sigma is not trained under DP (its per-row gradients would take the whole
-    # clipping norm): it keeps its initial value
-    assert (private_model.decoder_.sigma.detach() == SIGMA_INIT).all()
+    # clipping norm): it keeps its fixed value
+    assert (private_model.decoder_.sigma.detach() == DPConfig.fixed_sigma).all()
     assert private_model.decoder_.sigma.requires_grad
+    # the latent's two sums are released and accounted, before DP-SGD
+    labels = [item["label"] for item in history]
+    assert labels[-3:] == ["latent:sum", "latent:outer-products", "dp-sgd"]
+    assert report["latent"]["dimensions"] == 16 and report["latent"]["mechanisms"] == 2
+
+
+def test_the_private_encoder_is_fixed_before_dp_sgd(private_model, planted):
+    """The encoder computes the released projection; DP-SGD does not change it."""
+    encoder = private_model.encoder_
+    k = private_model.privacy_["latent"]["dimensions"]
+    logvar_bias = encoder.fc_logvar.bias.detach()
+    assert (encoder.fc_logvar.weight == 0).all()  # a constant posterior spread
+    assert torch.allclose(logvar_bias[:k], torch.full((k,), math.log(POSTERIOR_STD**2)))
+    assert (logvar_bias[k:] == 0).all()
+    synthetic = private_model.sample(500, random_state=0)  # rows the transformer can encode
+    rows = private_model.transformer_.transform(synthetic, np.random.default_rng(0))
+    index = SpanIndex.from_layout(private_model.layout_)
+    dense = dense_batch(torch.from_numpy(rows.alphas), torch.from_numpy(rows.codes), index,
+                        private_model.layout_.width)  # fmt: skip
+    with torch.no_grad():
+        mu, _ = encoder(dense)
+    assert (mu[:, k:] == 0).all()  # the other dimensions are N(0, 1): the standard prior's
+    # whitened, then shrunk by sqrt(1 - s^2): about unit variance over rows with the posterior
+    spread = mu[:, :k].var(dim=0) + POSTERIOR_STD**2
+    assert 0.5 < spread.mean() < 1.5
 
 
 def test_a_private_model_samples_saves_and_conditions(private_model, planted, tmp_path):
@@ -172,7 +201,6 @@ def _save(model: TVAE, tmp_path):
 
 
 def test_clipped_gradients_equal_clipping_each_rows_gradient(private_model, planted):
-    import torch
 
     from tvae.loss import SpanIndex
 
@@ -205,7 +233,6 @@ def test_clipped_gradients_equal_clipping_each_rows_gradient(private_model, plan
 
 
 def test_a_private_fit_is_reproducible_and_leaves_global_rngs_alone(planted):
-    import torch
 
     np.random.seed(123)
     torch.manual_seed(123)

@@ -7,7 +7,9 @@
 3. The transformer is fitted on a surrogate table drawn from noisy histograms
    (:mod:`tvae.privacy.statistics`); the real rows, projected onto what was released, are
    encoded with it.
-4. The networks train with DP-SGD (:mod:`tvae.privacy.training`).
+4. The encoder is fixed to a whitened principal projection released from two noisy sums of
+   the encoded rows (:mod:`tvae.privacy.latent`); DP-SGD then trains the decoder
+   (:mod:`tvae.privacy.training`).
 5. The latent prior is the standard N(0, I): the learned mixture would be fitted on the
    encoder's posteriors of real rows, which no mechanism here accounts for.
 
@@ -31,10 +33,19 @@ from tvae.kinds import Metadata
 from tvae.layout import SpanIndex
 from tvae.prior import StandardPrior
 from tvae.privacy.declared import check_public, count_mechanisms, private_kinds
+from tvae.privacy.latent import MECHANISMS as LATENT_MECHANISMS
+from tvae.privacy.latent import (
+    POSTERIOR_STD,
+    n_components,
+    release_projection,
+    row_scale,
+    set_projection,
+)
 from tvae.privacy.plan import CLIPPING_NORM, check_epsilon, plan_budget, resolve_delta
 from tvae.privacy.statistics import Releaser, category_threshold, project, release_table
 from tvae.privacy.training import DPConfig, dp_fit_loop
 from tvae.schedule import REFERENCE_LOSS_FACTOR, Schedule, is_default
+from tvae.training import dense_batch
 from tvae.transformer import TableTransformer
 from tvae.transformer.dependencies import Dependencies, Order
 
@@ -43,6 +54,7 @@ DP_MIN_BATCH, DP_MAX_BATCH = 32, 2_048
 DP_BATCH_FRACTION = 16  # "auto" batch: n / 16 rows (large batches drown the noise)
 DP_LEARNING_RATE = 3e-3  # one-cycle peak
 MIN_ROWS = 10
+LATENT_BLOCK = 8_192  # rows per block when summing the encoded rows for the private latent
 
 
 def check_privacy_params(
@@ -115,6 +127,7 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
     public = check_public(model.public, frame, kinds)
     schedule, sample_rate, steps = dp_schedule(model, n_rows)
     n_statistics, n_named = count_mechanisms(frame, kinds, public)
+    n_statistics += LATENT_MECHANISMS  # the private latent's two sums
     plan = plan_budget(
         epsilon, delta, delta_source, n_statistics, n_named, sample_rate, steps, CLIPPING_NORM
     )
@@ -155,7 +168,9 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
     dp = DPConfig(plan.sgd_noise, plan.clipping_norm, sample_rate, steps)
     generator = torch.Generator(device=device).manual_seed(network_seed)
     index = SpanIndex.from_layout(layout, device)
+    latent = private_latent(model, encoder, data, index, layout.width, releaser)
     history = dp_fit_loop(encoder, decoder, data, index, config, dp, generator)
+    encoder.requires_grad_(True)  # an ordinary module again once trained
     plan.accountant.record("dp-sgd", dp.noise_multiplier, sample_rate, steps)
 
     # 3. the prior: the standard one (see the module docstring)
@@ -189,6 +204,8 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
         },
         "public": sorted(str(c) for c in public),
         "prior": "standard (the learned mixture is not fitted under epsilon)",
+        "latent": latent,
+        "decoder_sigma": f"fixed at {dp.fixed_sigma} (not trained under epsilon)",
         "dependencies": "declared 'order' dependencies only (detection is off under epsilon)",
         "noise_seeded": model.random_state is not None,
     }
@@ -207,6 +224,30 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
     model._set_fitted(result, input_info)
     model.privacy_ = privacy
     return model
+
+
+def private_latent(
+    model: Any, encoder: Any, data: Any, index: SpanIndex, width: int, releaser: Releaser
+) -> dict:
+    """Fix ``encoder`` to the private principal projection (:mod:`tvae.privacy.latent`), from
+    two sums of the encoded rows released by ``releaser``; returns what ``privacy_`` says."""
+    k = n_components(model.embedding_dim, tuple(model.compress_dims), width)
+    scale = row_scale(index)
+    blocks = (
+        dense_batch(data.alphas[i : i + LATENT_BLOCK], data.codes[i : i + LATENT_BLOCK], index,
+                    width)
+        for i in range(0, data.n_rows, LATENT_BLOCK)
+    )  # fmt: skip
+    centre, projection = release_projection(blocks, data.n_rows, scale, k, releaser.histogram)
+    set_projection(encoder, scale, centre, projection)
+    return {
+        "encoder": "fixed before DP-SGD: a whitened projection onto the top principal "
+        "components of the encoded rows, from their sum and outer-product sum, each released "
+        "with the Gaussian mechanism (sensitivity 1 after scaling each row to norm <= 1)",
+        "dimensions": k,
+        "posterior_std": POSTERIOR_STD,
+        "mechanisms": LATENT_MECHANISMS,
+    }
 
 
 def _alone(plan: Any, label: str) -> float:
