@@ -126,7 +126,7 @@ def elbo(model: TVAE, rows: pd.DataFrame, draws: int = 16) -> np.ndarray:
             z = reparameterize(mu[i : i + 1], logvar[i : i + 1], generator)
             raw, sigma = model.decoder_(z)
             terms = tvae_loss(raw, sigma, alphas[i : i + 1], codes[i : i + 1], mu[i : i + 1],
-                              logvar[i : i + 1], index, model.loss_factor)  # fmt: skip
+                              logvar[i : i + 1], index, model.schedule_.loss_factor)  # fmt: skip
             total += float(terms.total)
         out[i] = -total / draws
     return out
