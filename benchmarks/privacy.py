@@ -21,13 +21,13 @@ Scores against the training rows: the library's quality score (tvae.evaluation.e
 ``overall``: the SDMetrics QualityReport's recipe), efficacy macro-F1 on the held-out rows when
 a target is given (protocol.efficacy_f1), fit seconds; for tvae-dp the epsilon actually spent.
 
-The audit (``--audit PATH``): ``--canaries`` distinct outlier rows (real rows with every numeric
-column at 2 to 4 times its maximum, labels the most common ones) are planted in the training
-rows; models are trained with them (IN) and without (OUT), at epsilon 1 and without privacy;
-each canary's score is its ELBO under the model minus the mean ELBO of 200 real reference rows
-(calibration; rows holding a label the model merged away are left out). The membership test
-says "IN" when the score is high: its AUC over the canaries' IN and OUT scores is reported
-(0.5 = chance).
+The audit (``--audit PATH``): ``--canaries`` distinct rare rows (each value from a different
+random real row, so every value is in range and the combination is new) are planted in the
+training rows; ``--audit-pairs`` pairs of models, each pair with its own seed, are trained with
+them (IN) and without (OUT), at epsilon 1 and without privacy; each canary's score is its ELBO
+under a model minus the mean ELBO of 200 real reference rows (calibration; rows holding a label
+the model merged away are left out). The membership test says "IN" when the score is high: its
+AUC over every IN and OUT score is reported (0.5 = chance).
 """
 
 from __future__ import annotations
@@ -91,18 +91,26 @@ def score(record, train, test, synthetic, discrete, target):
 
 
 # ------------------------------------------------------------------ the canary audit
+CANARY_LABEL_SHARE = 0.2  # labels this common are released by any private fit
+
+
 def canaries(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    """``n`` distinct outliers: real rows whose numbers are set to 2 to 4 times the column's
-    maximum (each canary its own factors); labels: each column's most common one."""
-    rows = frame.sample(n, random_state=seed).reset_index(drop=True)
-    factors = np.random.default_rng(seed).uniform(2, 4, size=(n, frame.shape[1]))
-    for j, column in enumerate(frame.columns):
-        if pd.api.types.is_numeric_dtype(frame[column]):
-            top = max(float(frame[column].max()), 1.0)
-            rows[column] = (top * factors[:, j]).astype(frame[column].dtype)
+    """``n`` distinct rare rows: each number taken from a different random real row, each label
+    drawn from the column's labels held by at least ``CANARY_LABEL_SHARE`` of the rows (labels
+    any private model keeps). Every value is in range, so a private fit's clipping does not
+    turn the canaries into one repeated row (which would make the audit a test of a group)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values):
+            out[column] = values.to_numpy()[rng.integers(0, len(values), n)]
         else:
-            rows[column] = frame[column].mode().iloc[0]  # a label every model keeps
-    return rows
+            shares = values.value_counts(normalize=True)
+            common = shares.index[shares >= CANARY_LABEL_SHARE].to_numpy()
+            common = common if len(common) else shares.index[:1].to_numpy()
+            out[column] = common[rng.integers(0, len(common), n)]
+    return pd.DataFrame(out).astype(frame.dtypes.to_dict())
 
 
 @torch.no_grad()
@@ -160,16 +168,19 @@ def audit(path, args, out) -> None:
     dp = {"epochs": args.dp_epochs} if args.dp_epochs else {}
     settings.append(("tvae-dp", {"epsilon": 1.0, **dp}))
     for name, params in settings:
-        scores = {}
-        for side, rows in (("in", pd.concat([train, planted], ignore_index=True)), ("out", train)):
-            model, _ = fit_tvae(rows, discrete, 0, params)
-            calibration = elbo(model, known_rows(model, reference)).mean()
-            scores[side] = elbo(model, planted) - calibration
+        scores: dict[str, list] = {"in": [], "out": []}
+        for pair in range(args.audit_pairs):  # each pair: its own seed for both models
+            for side, rows in (("in", pd.concat([train, planted], ignore_index=True)),
+                               ("out", train)):  # fmt: skip
+                model, _ = fit_tvae(rows, discrete, pair, params)
+                calibration = elbo(model, known_rows(model, reference)).mean()
+                scores[side].append(elbo(model, planted) - calibration)
+        inside, outside = np.concatenate(scores["in"]), np.concatenate(scores["out"])
         record = {
             "audit": dataset_name(path), "run": name, "epsilon": params.get("epsilon"),
-            "canaries": args.canaries, "membership_auc": auc(scores["in"], scores["out"]),
-            "mean_score_in": float(scores["in"].mean()),
-            "mean_score_out": float(scores["out"].mean()),
+            "canaries": args.canaries, "model_pairs": args.audit_pairs,
+            "membership_auc": auc(inside, outside),
+            "mean_score_in": float(inside.mean()), "mean_score_out": float(outside.mean()),
         }  # fmt: skip
         print(json.dumps(record), flush=True)
         out.write(json.dumps(record) + "\n")
@@ -249,6 +260,7 @@ def main() -> None:
     parser.add_argument("--only-smartnoise", action="store_true", help="skip the tvae runs")
     parser.add_argument("--audit", default=None, help="PATH of the table for the canary audit")
     parser.add_argument("--canaries", type=int, default=10)
+    parser.add_argument("--audit-pairs", type=int, default=5, help="IN/OUT model pairs")
     parser.add_argument("--audit-dp-only", action="store_true", help="audit only at epsilon 1")
     parser.add_argument("--out", default="privacy.jsonl")
     args = parser.parse_args()
