@@ -90,9 +90,15 @@ def ordered(low: pd.Series, high: pd.Series, overlap: bool = True) -> bool:
 def informative(low: pd.Series, high: pd.Series) -> bool:
     """The order says more than the two columns' values do: paired at random, at least
     ``MIN_RANDOM_BREAKS`` of the rows would break it (an indicator column <= a slope in degrees
-    holds in every row of covtype, and almost every random pairing keeps it too)."""
+    holds in every row of covtype, and almost every random pairing keeps it too).
+
+    The rate is exact over every pair of the (up to PROBE_ROWS) rows, not one random
+    pairing: on a small table one pairing misjudges it (wine, 142 rows: hue <= total_phenols
+    breaks in 1.05 % of all pairs but in 0 or 0.7 % of one pairing, so it was left out, and
+    then broken in 1 % of sampled rows)."""
     rng = np.random.default_rng(0)
     rows = rng.choice(len(low), min(len(low), PROBE_ROWS), replace=False)
     a = low.to_numpy()[rows]
-    b = high.to_numpy()[rng.permutation(rows)]
-    return bool(np.mean(a > b) >= MIN_RANDOM_BREAKS)
+    b = np.sort(high.to_numpy()[rows])
+    below = np.searchsorted(b, a, side="left")  # for each low value: the high values under it
+    return bool(below.mean() / len(b) >= MIN_RANDOM_BREAKS)
