@@ -45,7 +45,7 @@ from tvae.privacy.plan import CLIPPING_NORM, check_epsilon, plan_budget, resolve
 from tvae.privacy.statistics import Releaser, category_threshold, project, release_table
 from tvae.privacy.training import DPConfig, dp_fit_loop
 from tvae.schedule import REFERENCE_LOSS_FACTOR, Schedule, is_default
-from tvae.training import dense_batch
+from tvae.training import TensorBatches, dense_batch
 from tvae.transformer import TableTransformer
 from tvae.transformer.dependencies import Dependencies, Order
 
@@ -54,7 +54,6 @@ DP_MIN_BATCH, DP_MAX_BATCH = 32, 2_048
 DP_BATCH_FRACTION = 16  # "auto" batch: n / 16 rows (large batches drown the noise)
 DP_LEARNING_RATE = 3e-3  # one-cycle peak
 MIN_ROWS = 10
-LATENT_BLOCK = 8_192  # rows per block when summing the encoded rows for the private latent
 
 
 def check_privacy_params(
@@ -170,7 +169,6 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
     index = SpanIndex.from_layout(layout, device)
     latent = private_latent(model, encoder, data, index, layout.width, releaser)
     history = dp_fit_loop(encoder, decoder, data, index, config, dp, generator)
-    encoder.requires_grad_(True)  # an ordinary module again once trained
     plan.accountant.record("dp-sgd", dp.noise_multiplier, sample_rate, steps)
 
     # 3. the prior: the standard one (see the module docstring)
@@ -234,10 +232,9 @@ def private_latent(
     k = n_components(model.embedding_dim, tuple(model.compress_dims), width)
     scale = row_scale(index)
     blocks = (
-        dense_batch(data.alphas[i : i + LATENT_BLOCK], data.codes[i : i + LATENT_BLOCK], index,
-                    width)
-        for i in range(0, data.n_rows, LATENT_BLOCK)
-    )  # fmt: skip
+        dense_batch(alphas, codes, index, width)
+        for alphas, codes in TensorBatches(data, data.n_rows).rows()  # every row once
+    )
     centre, projection = release_projection(blocks, data.n_rows, scale, k, releaser.histogram)
     set_projection(encoder, scale, centre, projection)
     return {

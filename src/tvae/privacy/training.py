@@ -228,8 +228,9 @@ def dp_fit_loop(
             encoder, decoder, source, index, _with_epochs(config, epochs), generator,
             step=dp_step(dp, dp.sample_rate * data.n_rows),
         )  # fmt: skip
-    finally:
-        decoder.sigma.requires_grad_(True)  # an ordinary module again once trained
+    finally:  # ordinary modules again once trained (the private encoder was frozen before)
+        decoder.sigma.requires_grad_(True)
+        encoder.requires_grad_(True)
 
 
 def _with_epochs(config: TrainingConfig, epochs: int) -> TrainingConfig:
