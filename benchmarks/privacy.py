@@ -70,13 +70,18 @@ def fit_tvae(train, discrete, seed, params):
     return model, time.perf_counter() - started
 
 
-def run_smartnoise(python, synth, epsilon, train, discrete, seed):
+def run_smartnoise(python, synth, epsilon, train, discrete, seed, timeout=None):
     with tempfile.TemporaryDirectory() as folder:
         source, target = Path(folder) / "train.csv", Path(folder) / "synthetic.csv"
         train.to_csv(source, index=False)
         command = [python, str(Path(__file__).with_name("privacy_smartnoise.py")), str(source),
                    str(target), synth, str(epsilon), str(seed), ",".join(discrete)]  # fmt: skip
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, check=False, timeout=timeout
+            )
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"stopped after {timeout} s (--smartnoise-timeout)") from None
         if done.returncode != 0:
             raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr else "failed")
         seconds = float(done.stdout.strip().splitlines()[-1])
@@ -208,7 +213,13 @@ def compare(spec: str, args, out) -> list[dict]:
             try:
                 if params is None:
                     synthetic, seconds = run_smartnoise(
-                        args.smartnoise_python, name, epsilon, train, discrete, seed
+                        args.smartnoise_python,
+                        name,
+                        epsilon,
+                        train,
+                        discrete,
+                        seed,
+                        args.smartnoise_timeout,
                     )
                 else:
                     model, seconds = fit_tvae(train, discrete, seed, params)
@@ -257,6 +268,9 @@ def main() -> None:
     parser.add_argument("--dp-epochs", type=int, default=None, help="private tvae's epochs")
     parser.add_argument("--smartnoise-python", default=None)
     parser.add_argument("--synths", nargs="+", default=["mst", "aim", "dpctgan", "patectgan"])
+    parser.add_argument(
+        "--smartnoise-timeout", type=float, default=None, help="seconds per smartnoise run"
+    )
     parser.add_argument("--only-smartnoise", action="store_true", help="skip the tvae runs")
     parser.add_argument("--audit", default=None, help="PATH of the table for the canary audit")
     parser.add_argument("--canaries", type=int, default=10)
