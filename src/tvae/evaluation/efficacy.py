@@ -14,6 +14,7 @@ from .metrics import category_text, infer_kinds
 
 # A numerical target with more distinct values than this is treated as a regression target.
 REGRESSION_MIN_UNIQUE = 20
+MIN_CLASS_ROWS = 2  # a class's training rows needed to learn it (see _learnable)
 _MAX_CATEGORIES = 250  # HistGradientBoosting handles at most 255 bins per categorical feature
 
 
@@ -60,6 +61,21 @@ def _labels(values: pd.Series, task: str) -> pd.Series:
     return pd.Series(category_text(values), index=values.index, dtype=object)
 
 
+def _learnable(train_x: pd.DataFrame, labels: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """The training rows whose class is held by at least ``MIN_CLASS_ROWS`` of them.
+
+    A class seen once cannot be learned, and above 10,000 rows the classifier's early stopping
+    draws a validation split stratified by class, which fails on it (a deep scikit-learn
+    error). Its rows are left out; the class still counts in the macro-F1 where the held-out
+    rows hold it (it is never predicted). When that would leave fewer than two classes, every
+    row is kept."""
+    values, counts = np.unique(labels.astype(str), return_counts=True)
+    keep = np.isin(labels.astype(str), values[counts >= MIN_CLASS_ROWS])
+    if keep.all() or len(np.unique(labels[keep].astype(str))) < 2:
+        return train_x, labels
+    return train_x[keep], labels[keep]
+
+
 def _fit_score(
     train_x: pd.DataFrame, train_y: pd.Series, test_x: pd.DataFrame, test_y: pd.Series, task: str
 ) -> float:
@@ -72,7 +88,7 @@ def _fit_score(
         model = HistGradientBoostingRegressor(random_state=0, categorical_features="from_dtype")
         model.fit(train_x, train_y.to_numpy(dtype=np.float64))
         return float(r2_score(test_y.to_numpy(dtype=np.float64), model.predict(test_x)))
-    train_labels = train_y.to_numpy(dtype=object)
+    train_x, train_labels = _learnable(train_x, train_y.to_numpy(dtype=object))
     if len(pd.unique(train_labels)) < 2:  # one class: the only sensible model is a constant
         predictions = np.full(len(test_y), train_labels[0], dtype=object)
     else:
