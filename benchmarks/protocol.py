@@ -117,10 +117,16 @@ def sdmetrics_quality(
     )
 
 
+def as_text(values: pd.Series) -> pd.Series:
+    """Each value as text, a missing one as "nan" (pandas 3's ``astype(str)`` keeps it missing,
+    and a sort of the categories then compares text with a float)."""
+    return values.astype(object).where(values.notna(), "nan").astype(str).astype(object)
+
+
 def _as_features(frame: pd.DataFrame, discrete: list[str], categories: dict) -> pd.DataFrame:
     out = frame.drop(columns=[c for c in frame.columns if is_key(c)])
     for c in discrete:
-        codes = pd.Categorical(out[c].astype(str), categories=categories[c])
+        codes = pd.Categorical(as_text(out[c]), categories=categories[c])
         # The classifier takes at most 255 categories per feature; wider ones become codes.
         out[c] = codes if len(categories[c]) < 250 else codes.codes
     return out
@@ -134,10 +140,8 @@ def efficacy_f1(
 ) -> float:
     """Macro-F1 on real held-out rows of a classifier trained on ``synthetic``."""
     features = [c for c in discrete if c != target]
-    categories = {
-        c: sorted(set(synthetic[c].astype(str)) | set(test[c].astype(str))) for c in features
-    }
-    labels = synthetic[target].astype(str)
+    categories = {c: sorted(set(as_text(synthetic[c])) | set(as_text(test[c]))) for c in features}
+    labels = as_text(synthetic[target])
     counts = labels.value_counts()
     learnable = labels.isin(counts[counts >= MIN_CLASS_ROWS].index)
     if learnable.all() or labels[learnable].nunique() < 2:
@@ -153,7 +157,7 @@ def efficacy_f1(
     if labels[learnable].value_counts().min() < MIN_CLASS_ROWS:
         model.set_params(early_stopping=False)  # only when fewer than two classes are learnable
     model.fit(x_train, labels[learnable])
-    return float(f1_score(test[target].astype(str), model.predict(x_test), average="macro"))
+    return float(f1_score(as_text(test[target]), model.predict(x_test), average="macro"))
 
 
 def independent_sample(train: pd.DataFrame, n_rows: int, seed: int) -> pd.DataFrame:
@@ -193,7 +197,7 @@ def detection_score(
     ]
     both = pd.concat(sides, ignore_index=True)
     features = [c for c in discrete if c in both.columns and not is_key(c)]
-    categories = {c: sorted(set(both[c].astype(str))) for c in features}
+    categories = {c: sorted(set(as_text(both[c]))) for c in features}
     x = _as_features(both, features, categories)
     for c in x.columns:
         if pd.api.types.is_bool_dtype(x[c]):
