@@ -200,7 +200,11 @@ def compare(spec: str, args, out) -> list[dict]:
     records = []
     for seed in args.seeds:
         train, test = split(frame, seed)
-        runs = [("tvae", None, {"epochs": args.epochs} if args.epochs else {})]
+        runs = (
+            []
+            if args.skip_nonprivate
+            else [("tvae", None, {"epochs": args.epochs} if args.epochs else {})]
+        )
         dp = {"epochs": args.dp_epochs} if args.dp_epochs else {}
         runs += [("tvae-dp", e, {"epsilon": e, **dp}) for e in args.epsilons]
         if args.only_smartnoise:
@@ -271,6 +275,7 @@ def main() -> None:
     parser.add_argument(
         "--smartnoise-timeout", type=float, default=None, help="seconds per smartnoise run"
     )
+    parser.add_argument("--skip-nonprivate", action="store_true", help="no non-private tvae")
     parser.add_argument("--only-smartnoise", action="store_true", help="skip the tvae runs")
     parser.add_argument("--audit", default=None, help="PATH of the table for the canary audit")
     parser.add_argument("--canaries", type=int, default=10)

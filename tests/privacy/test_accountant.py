@@ -16,7 +16,7 @@ from tvae.privacy.accountant import (
     rdp_curve,
     subsampled_gaussian_rdp,
 )
-from tvae.privacy.plan import plan_budget, resolve_delta
+from tvae.privacy.plan import STATISTICS_SHARE, plan_budget, resolve_delta
 
 CASES = [(0.01, 1.1, 1_000), (0.0625, 3.5, 1_008), (1.0, 10.0, 1), (0.5, 2.0, 10), (0.2, 0.8, 50)]
 
@@ -84,9 +84,9 @@ def test_the_plan_spends_at_most_epsilon(epsilon, n_rows):
     assert spent <= epsilon
     assert spent >= 0.99 * epsilon  # the noise is no larger than the budget needs
     assert plan.accounting_delta + plan.threshold_delta == pytest.approx(delta)
-    # the statistics get 15 % of rho: 20 Gaussian mechanisms sharing it equally
+    # the statistics get STATISTICS_SHARE of rho: 20 Gaussian mechanisms sharing it equally
     rho = gaussian_rho_for_epsilon(epsilon, plan.accounting_delta)
-    assert 20 / (2 * plan.statistics_noise**2) == pytest.approx(0.15 * rho)
+    assert 20 / (2 * plan.statistics_noise**2) == pytest.approx(STATISTICS_SHARE * rho)
 
 
 def test_delta_defaults_below_one_over_n_and_is_checked():
