@@ -20,6 +20,9 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import f1_score
 from sklearn.model_selection import train_test_split
 
+from tvae.evaluation.efficacy import learnable_rows
+from tvae.evaluation.metrics import category_text
+
 
 @dataclass
 class RunResult:
@@ -117,10 +120,9 @@ def sdmetrics_quality(
     )
 
 
-def as_text(values: pd.Series) -> pd.Series:
-    """Each value as text, a missing one as "nan" (pandas 3's ``astype(str)`` keeps it missing,
-    and a sort of the categories then compares text with a float)."""
-    return values.astype(object).where(values.notna(), "nan").astype(str).astype(object)
+def as_text(values: pd.Series) -> np.ndarray:
+    """Each value as text (tvae's labels: 1.0 and 1 agree), a missing one as "nan"."""
+    return category_text(values, missing="nan")
 
 
 def _as_features(frame: pd.DataFrame, discrete: list[str], categories: dict) -> pd.DataFrame:
@@ -132,9 +134,6 @@ def _as_features(frame: pd.DataFrame, discrete: list[str], categories: dict) -> 
     return out
 
 
-MIN_CLASS_ROWS = 2  # training rows a class needs for the efficacy classifier
-
-
 def efficacy_f1(
     synthetic: pd.DataFrame, test: pd.DataFrame, target: str, discrete: list[str]
 ) -> float:
@@ -142,20 +141,18 @@ def efficacy_f1(
     features = [c for c in discrete if c != target]
     categories = {c: sorted(set(as_text(synthetic[c])) | set(as_text(test[c]))) for c in features}
     labels = as_text(synthetic[target])
-    counts = labels.value_counts()
-    learnable = labels.isin(counts[counts >= MIN_CLASS_ROWS].index)
-    if learnable.all() or labels[learnable].nunique() < 2:
+    # rows of a class seen once are left out, as tvae.evaluate does (learnable_rows). Turning
+    # early stopping off instead (the earlier recipe) let the boosting diverge on intrusion:
+    # trained on the *real* rows, 0.17-0.26, with 'normal' recall 0.02 on one seed.
+    learnable = learnable_rows(labels)
+    enough = len(set(labels[learnable])) >= 2
+    if not enough:
         learnable[:] = True
-    # A class held by a single training row cannot be learned, and early stopping's stratified
-    # validation split needs two rows per class. Turning early stopping off instead (the earlier
-    # recipe) let the boosting diverge on intrusion: trained on the *real* rows, 0.17-0.26,
-    # below the synthetic rows, with 'normal' recall 0.02 on one seed. Such rows are left out
-    # of training; their class still counts in the macro average (it is never predicted).
     x_train = _as_features(synthetic.drop(columns=[target])[learnable], features, categories)
     x_test = _as_features(test.drop(columns=[target]), features, categories)
     model = HistGradientBoostingClassifier(random_state=0, categorical_features="from_dtype")
-    if labels[learnable].value_counts().min() < MIN_CLASS_ROWS:
-        model.set_params(early_stopping=False)  # only when fewer than two classes are learnable
+    if not enough:  # a class seen once is in training: no stratified validation split
+        model.set_params(early_stopping=False)
     model.fit(x_train, labels[learnable])
     return float(f1_score(as_text(test[target]), model.predict(x_test), average="macro"))
 

@@ -14,7 +14,7 @@ from .metrics import category_text, infer_kinds
 
 # A numerical target with more distinct values than this is treated as a regression target.
 REGRESSION_MIN_UNIQUE = 20
-MIN_CLASS_ROWS = 2  # a class's training rows needed to learn it (see _learnable)
+MIN_CLASS_ROWS = 2  # a class's training rows needed to learn it (see learnable_rows)
 _MAX_CATEGORIES = 250  # HistGradientBoosting handles at most 255 bins per categorical feature
 
 
@@ -61,19 +61,15 @@ def _labels(values: pd.Series, task: str) -> pd.Series:
     return pd.Series(category_text(values), index=values.index, dtype=object)
 
 
-def _learnable(train_x: pd.DataFrame, labels: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
-    """The training rows whose class is held by at least ``MIN_CLASS_ROWS`` of them.
+def learnable_rows(labels: np.ndarray) -> np.ndarray:
+    """Which training rows hold a class that at least ``MIN_CLASS_ROWS`` rows hold. (N,) bool
 
     A class seen once cannot be learned, and above 10,000 rows the classifier's early stopping
     draws a validation split stratified by class, which fails on it (a deep scikit-learn
-    error). Its rows are left out; the class still counts in the macro-F1 where the held-out
-    rows hold it (it is never predicted). When that would leave fewer than two classes, every
-    row is kept."""
-    values, counts = np.unique(labels.astype(str), return_counts=True)
-    keep = np.isin(labels.astype(str), values[counts >= MIN_CLASS_ROWS])
-    if keep.all() or len(np.unique(labels[keep].astype(str))) < 2:
-        return train_x, labels
-    return train_x[keep], labels[keep]
+    error). Such rows are left out of training; the class still counts in the macro-F1 where
+    the held-out rows hold it (it is never predicted)."""
+    _, inverse, counts = np.unique(labels.astype(str), return_inverse=True, return_counts=True)
+    return counts[inverse] >= MIN_CLASS_ROWS
 
 
 def _fit_score(
@@ -88,11 +84,16 @@ def _fit_score(
         model = HistGradientBoostingRegressor(random_state=0, categorical_features="from_dtype")
         model.fit(train_x, train_y.to_numpy(dtype=np.float64))
         return float(r2_score(test_y.to_numpy(dtype=np.float64), model.predict(test_x)))
-    train_x, train_labels = _learnable(train_x, train_y.to_numpy(dtype=object))
+    train_labels = train_y.to_numpy(dtype=object)
+    learnable = learnable_rows(train_labels)
+    if learnable.any():
+        train_x, train_labels = train_x[learnable], train_labels[learnable]
     if len(pd.unique(train_labels)) < 2:  # one class: the only sensible model is a constant
         predictions = np.full(len(test_y), train_labels[0], dtype=object)
     else:
         model = HistGradientBoostingClassifier(random_state=0, categorical_features="from_dtype")
+        if not learnable.any():  # every class seen once: no stratified validation split
+            model.set_params(early_stopping=False)
         model.fit(train_x, train_labels)
         predictions = model.predict(test_x)
     return float(f1_score(test_y.to_numpy(dtype=object), predictions, average="macro"))
