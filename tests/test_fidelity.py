@@ -11,7 +11,7 @@ from tvae import TVAE
 from tvae.errors import ConditionError, InvalidParameterError
 from tvae.prior import MixturePrior, StandardPrior
 from tvae.transformer.continuous import ModeNormalizer
-from tvae.transformer.dependencies import Dependencies
+from tvae.transformer.dependencies import Dependencies, Determination
 from tvae.transformer.dtypes import DtypeInfo
 from tvae.transformer.numerical import NumericalColumn, point_masses
 
@@ -300,3 +300,14 @@ def test_a_column_determined_by_two_unlinked_columns_keeps_both():
     for source in ("region", "area"):
         mapping = dict(zip(frame[source], frame["year"], strict=True))
         assert (rows["year"] == rows[source].map(mapping)).all()
+
+
+def test_a_numerical_source_is_repaired_to_its_nearest_fitting_value_and_new_values_stay():
+    # size -> frag checked (not derived): 1032 is the frequent attack size, frag 1 only at 1480
+    check = Determination("size", "frag", [1032, 1400, 1480, 90], [0, 0, 1, 0], [500, 20, 5, 9])
+    rows = pd.DataFrame({"size": [150, 1480, 1033, 90], "frag": [0, 0, 1, 0]})
+    Dependencies(checks=[check]).apply(rows)
+    # a value no real row holds has no real mapping: it stays (it used to become 1032, and
+    # sent a third of intrusion's synthetic "normal" rows to the smurf attacks' size)
+    assert rows["size"].tolist() == [150, 1400, 1033, 90]
+    assert rows["size"].dtype == np.int64
