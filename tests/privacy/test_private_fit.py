@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import struct
@@ -123,6 +124,15 @@ def test_the_private_encoder_is_fixed_before_dp_sgd(private_model, planted):
     assert 0.5 < spread.mean() < 1.5
 
 
+def test_the_private_decoder_reads_only_the_projected_latent(planted):
+    """Latent dimensions no row is projected on carry only noise: the decoder ignores them."""
+    model = TVAE(epsilon=4.0, epochs=2, random_state=0, embedding_dim=24, compress_dims=(32,),
+                 decompress_dims=(32,)).fit(planted)  # fmt: skip
+    k = model.privacy_["latent"]["dimensions"]
+    weight = model.decoder_.body[0].weight.detach()
+    assert k == 16 and (weight[:, k:] == 0).all() and (weight[:, :k] != 0).any()
+
+
 def test_a_private_model_samples_saves_and_conditions(private_model, planted, tmp_path):
     rows = private_model.sample(300)
     assert list(rows.columns) == list(planted.columns)
@@ -219,17 +229,25 @@ def test_clipped_gradients_equal_clipping_each_rows_gradient(private_model, plan
     def norm(row, names_in):
         return float(torch.sqrt(sum(row[n].pow(2).sum() for n in names_in)))
 
-    for clip in (1e9, 0.5):
-        for per_layer in (False, True):
-            fast = clipped_gradient_sum(model.encoder_, model.decoder_, alphas, codes, eps,
-                                        index, 2.0, clip, per_layer=per_layer)  # fmt: skip
-            for name, parameter in names.items():
-                group = [n for n in names if n.rsplit(".", 1)[0] == name.rsplit(".", 1)[0]]
-                bound, part = clip, list(names)
-                if per_layer:
-                    bound, part = clip / len(groups) ** 0.5, group
-                expected = sum(r[name] * min(1.0, bound / norm(r, part)) for r in rows)
-                torch.testing.assert_close(fast[parameter], expected, rtol=1e-4, atol=1e-6)
+    first = "decoder.body.0.weight"  # the layer that reads the latent
+    for clip, per_layer, latent_inputs in itertools.product((1e9, 0.5), (False, True), (None, 3)):
+        fast = clipped_gradient_sum(model.encoder_, model.decoder_, alphas, codes, eps, index,
+                                    2.0, clip, per_layer=per_layer,
+                                    latent_inputs=latent_inputs)  # fmt: skip
+        kept = [dict(r) for r in rows]
+        if latent_inputs is not None:  # the latent's other columns are not trained
+            for r in kept:
+                r[first] = r[first].clone()
+                r[first][:, latent_inputs:] = 0.0
+        for name, parameter in names.items():
+            group = [n for n in names if n.rsplit(".", 1)[0] == name.rsplit(".", 1)[0]]
+            bound, part = clip, list(names)
+            if per_layer:
+                bound, part = clip / len(groups) ** 0.5, group
+            expected = sum(r[name] * min(1.0, bound / norm(r, part)) for r in kept)
+            torch.testing.assert_close(fast[parameter], expected, rtol=1e-4, atol=1e-6)
+        if latent_inputs is not None:
+            assert not fast[model.decoder_.body[0].weight][:, latent_inputs:].any()
 
 
 def test_a_private_fit_is_reproducible_and_leaves_global_rngs_alone(planted):

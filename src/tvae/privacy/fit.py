@@ -9,7 +9,8 @@
    encoded with it.
 4. The encoder is fixed to a whitened principal projection released from two noisy sums of
    the encoded rows (:mod:`tvae.privacy.latent`); DP-SGD then trains the decoder
-   (:mod:`tvae.privacy.training`).
+   (:mod:`tvae.privacy.training`), which reads only the latent dimensions that projection
+   fills.
 5. The latent prior is the standard N(0, I): the learned mixture would be fitted on the
    encoder's posteriors of real rows, which no mechanism here accounts for.
 
@@ -164,10 +165,11 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
         model, layout.width, encoded, network_seq, device
     )
     config = training_config(model, schedule, schedule.batch_size, model.verbose)
-    dp = DPConfig(plan.sgd_noise, plan.clipping_norm, sample_rate, steps)
     generator = torch.Generator(device=device).manual_seed(network_seed)
     index = SpanIndex.from_layout(layout, device)
     latent = private_latent(model, encoder, data, index, layout.width, releaser)
+    dp = DPConfig(plan.sgd_noise, plan.clipping_norm, sample_rate, steps,
+                  latent_inputs=latent["dimensions"])  # fmt: skip
     history = dp_fit_loop(encoder, decoder, data, index, config, dp, generator)
     plan.accountant.record("dp-sgd", dp.noise_multiplier, sample_rate, steps)
 

@@ -54,6 +54,12 @@ class DPConfig:
     # row's clipping norm from the categorical columns (adult, epsilon = 10, seeds 0-2: quality
     # 0.886 at 0.3 and 0.5, 0.877 at 1.0, 0.859 at 0.1; docs/privacy.md)
     fixed_sigma: float = 0.3
+    # The decoder reads only its first ``latent_inputs`` latent dimensions (the private
+    # projection's; None: all). The other dimensions carry no row, only the prior's noise: their
+    # weights would take DP noise and a share of every row's clipping norm and give nothing back
+    # (adult, 4,000 rows, epsilon = 10, seeds 0-1: pair trends 0.788 -> 0.821, efficacy F1
+    # 0.64 -> 0.75 when they are left out). Their columns of the first layer stay at zero.
+    latent_inputs: int | None = None
 
 
 def _linears(encoder: Encoder, decoder: Decoder) -> list[nn.Linear]:
@@ -67,9 +73,12 @@ def _linears(encoder: Encoder, decoder: Decoder) -> list[nn.Linear]:
 def clipped_gradient_sum(
     encoder: Encoder, decoder: Decoder, alphas: torch.Tensor, codes: torch.Tensor,
     eps: torch.Tensor, index: SpanIndex, loss_factor: float, clipping_norm: float,
-    per_layer: bool = False,
+    per_layer: bool = False, latent_inputs: int | None = None,
 ) -> dict[nn.Parameter, torch.Tensor]:  # fmt: skip
     """Sum over the rows of each row's gradient clipped to L2 norm ``clipping_norm``.
+
+    With ``latent_inputs`` (k), the decoder's first layer is trained on its first k input
+    columns only: the rest of its weight has no gradient (and no part of the norm).
 
     ``per_layer`` clips each layer's part (and sigma's) to ``clipping_norm / sqrt(G)`` for G
     parts instead of the whole gradient at once (McMahan et al., 2018): the bound on the whole
@@ -84,6 +93,7 @@ def clipped_gradient_sum(
     def keep(module: nn.Module, args: tuple, out: torch.Tensor) -> None:
         inputs[module], outputs[module] = args[0].detach(), out
 
+    first = first_decoder_layer(decoder)
     handles = [layer.register_forward_hook(keep) for layer in layers]
     try:
         rows = dense_batch(alphas, codes, index, decoder.sigma.shape[0])  # (B, D)
@@ -95,6 +105,8 @@ def clipped_gradient_sum(
         for handle in handles:
             handle.remove()
     n_rows = len(rows)
+    if latent_inputs is not None and first in inputs:
+        inputs[first] = inputs[first][:, :latent_inputs]  # the columns that are trained
     # the batch loss is the mean of the rows' losses: n * loss is their sum
     grads = torch.autograd.grad(terms.total * n_rows, [outputs[layer] for layer in layers])
     sigma_rows = _sigma_row_gradients(raw.detach(), decoder.sigma.detach(), alphas, index,
@@ -118,9 +130,18 @@ def clipped_gradient_sum(
         total[decoder.sigma] = scales[-1] @ sigma_rows
     for scale, layer, g in zip(scales[:-1], layers, grads, strict=True):
         scaled = g * scale[:, None]  # (B, out)
-        total[layer.weight] = scaled.T @ inputs[layer]  # (out, in)
+        weight = scaled.T @ inputs[layer]  # (out, in), or (out, k) for a masked first layer
+        if weight.shape != layer.weight.shape:
+            weight = torch.cat([weight, weight.new_zeros(len(weight), layer.in_features -
+                                                         weight.shape[1])], dim=1)  # fmt: skip
+        total[layer.weight] = weight
         total[layer.bias] = scaled.sum(0)
     return total
+
+
+def first_decoder_layer(decoder: Decoder) -> nn.Linear:
+    """The decoder's layer that reads the latent."""
+    return next(m for m in decoder.body if isinstance(m, nn.Linear))
 
 
 def _sigma_row_gradients(
@@ -195,11 +216,14 @@ def dp_step(dp: DPConfig, expected_batch: float) -> StepFn:
             )
             total = clipped_gradient_sum(
                 encoder, decoder, alphas, codes, eps, index, config.loss_factor,
-                dp.clipping_norm, per_layer=dp.per_layer,
+                dp.clipping_norm, per_layer=dp.per_layer, latent_inputs=dp.latent_inputs,
             )  # fmt: skip
+        masked = first_decoder_layer(decoder).weight if dp.latent_inputs is not None else None
         for group in optimizer.param_groups:
             for p in group["params"]:
                 noise = torch.randn(p.shape, generator=generator, device=device, dtype=p.dtype)
+                if p is masked:
+                    noise[:, dp.latent_inputs :] = 0.0  # the columns that stay at zero
                 summed = total.get(p, torch.zeros_like(p))
                 p.grad = (summed + dp.noise_multiplier * dp.clipping_norm * noise) / expected_batch
         optimizer.step()
@@ -221,6 +245,9 @@ def dp_fit_loop(
         with torch.no_grad():
             decoder.sigma.fill_(dp.fixed_sigma)
         decoder.sigma.requires_grad_(False)  # fixed (see DPConfig)
+    if dp.latent_inputs is not None:
+        with torch.no_grad():  # the latent dimensions no row is projected on: not read
+            first_decoder_layer(decoder).weight[:, dp.latent_inputs :] = 0.0
     source = PoissonBatches(data, dp.sample_rate, dp.steps)
     epochs = math.ceil(dp.steps / source.steps_per_epoch)
     try:
