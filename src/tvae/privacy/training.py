@@ -57,8 +57,9 @@ class DPConfig:
     # The decoder reads only its first ``latent_inputs`` latent dimensions (the private
     # projection's; None: all). The other dimensions carry no row, only the prior's noise: their
     # weights would take DP noise and a share of every row's clipping norm and give nothing back
-    # (adult, 4,000 rows, epsilon = 10, seeds 0-1: pair trends 0.788 -> 0.821, efficacy F1
-    # 0.64 -> 0.75 when they are left out). Their columns of the first layer stay at zero.
+    # (adult, 4,000 rows, epsilon = 10, seeds 0-1: quality 0.883 -> 0.898, pair trends
+    # 0.788 -> 0.819, efficacy F1 0.64 -> 0.72 when they are left out; docs/privacy.md).
+    # Their columns of the first layer stay at zero.
     latent_inputs: int | None = None
 
 
