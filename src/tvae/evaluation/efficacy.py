@@ -61,15 +61,19 @@ def _labels(values: pd.Series, task: str) -> pd.Series:
     return pd.Series(category_text(values), index=values.index, dtype=object)
 
 
-def learnable_rows(labels: np.ndarray) -> np.ndarray:
-    """Which training rows hold a class that at least ``MIN_CLASS_ROWS`` rows hold. (N,) bool
+def learnable_rows(labels: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The training rows to learn from (N,) bool, and whether early stopping may stay on.
 
     A class seen once cannot be learned, and above 10,000 rows the classifier's early stopping
     draws a validation split stratified by class, which fails on it (a deep scikit-learn
     error). Such rows are left out of training; the class still counts in the macro-F1 where
-    the held-out rows hold it (it is never predicted)."""
+    the held-out rows hold it (it is never predicted). When that would leave fewer than two
+    classes, every row is kept and early stopping is turned off."""
     _, inverse, counts = np.unique(labels.astype(str), return_inverse=True, return_counts=True)
-    return counts[inverse] >= MIN_CLASS_ROWS
+    learnable = counts[inverse] >= MIN_CLASS_ROWS
+    if len(np.unique(inverse[learnable])) >= 2:
+        return learnable, True
+    return np.ones(len(labels), dtype=bool), False
 
 
 def _fit_score(
@@ -84,15 +88,13 @@ def _fit_score(
         model = HistGradientBoostingRegressor(random_state=0, categorical_features="from_dtype")
         model.fit(train_x, train_y.to_numpy(dtype=np.float64))
         return float(r2_score(test_y.to_numpy(dtype=np.float64), model.predict(test_x)))
-    train_labels = train_y.to_numpy(dtype=object)
-    learnable = learnable_rows(train_labels)
-    if learnable.any():
-        train_x, train_labels = train_x[learnable], train_labels[learnable]
+    learnable, stop_early = learnable_rows(train_y.to_numpy(dtype=object))
+    train_x, train_labels = train_x[learnable], train_y.to_numpy(dtype=object)[learnable]
     if len(pd.unique(train_labels)) < 2:  # one class: the only sensible model is a constant
         predictions = np.full(len(test_y), train_labels[0], dtype=object)
     else:
         model = HistGradientBoostingClassifier(random_state=0, categorical_features="from_dtype")
-        if not learnable.any():  # every class seen once: no stratified validation split
+        if not stop_early:  # a class seen once is in training: no stratified validation split
             model.set_params(early_stopping=False)
         model.fit(train_x, train_labels)
         predictions = model.predict(test_x)

@@ -106,8 +106,9 @@ def clipped_gradient_sum(
         for handle in handles:
             handle.remove()
     n_rows = len(rows)
-    if latent_inputs is not None and first in inputs:
-        inputs[first] = inputs[first][:, :latent_inputs]  # the columns that are trained
+    if latent_inputs is not None and first in inputs:  # the other columns are not trained
+        inputs[first] = inputs[first].clone()
+        inputs[first][:, latent_inputs:] = 0.0
     # the batch loss is the mean of the rows' losses: n * loss is their sum
     grads = torch.autograd.grad(terms.total * n_rows, [outputs[layer] for layer in layers])
     sigma_rows = _sigma_row_gradients(raw.detach(), decoder.sigma.detach(), alphas, index,
@@ -131,11 +132,7 @@ def clipped_gradient_sum(
         total[decoder.sigma] = scales[-1] @ sigma_rows
     for scale, layer, g in zip(scales[:-1], layers, grads, strict=True):
         scaled = g * scale[:, None]  # (B, out)
-        weight = scaled.T @ inputs[layer]  # (out, in), or (out, k) for a masked first layer
-        if weight.shape != layer.weight.shape:
-            weight = torch.cat([weight, weight.new_zeros(len(weight), layer.in_features -
-                                                         weight.shape[1])], dim=1)  # fmt: skip
-        total[layer.weight] = weight
+        total[layer.weight] = scaled.T @ inputs[layer]  # (out, in)
         total[layer.bias] = scaled.sum(0)
     return total
 

@@ -300,7 +300,11 @@ def _repair(frame: pd.DataFrame, items: list[Determination]) -> bool:
         keys_here = candidates.get(wanted)
         if keys_here:
             rows = np.asarray(rows)
-            column[rows] = _nearest(keys_here, column[rows]) if numeric else keys_here[0]
+            if numeric:  # moved least: the nearest fitting key (a missing one: most frequent)
+                nearest = _nearest(keys_here, column[rows])
+                column[rows] = np.where(pd.isna(nearest), keys_here[0], nearest)
+            else:  # a label: the most frequent fitting key
+                column[rows] = keys_here[0]
             changed = True
     if changed:
         restored = pd.Series(column, index=frame.index, dtype=object)
@@ -312,12 +316,11 @@ def _repair(frame: pd.DataFrame, items: list[Determination]) -> bool:
 
 
 def _nearest(keys: list, values: np.ndarray) -> np.ndarray:
-    """The key nearest each of ``values`` (``keys`` most frequent first: a missing value, or
-    no present key, gets the first). (N,) of objects"""
-    out = np.empty(len(values), dtype=object)
-    out[:] = [keys[0]] * len(values)
-    present = [k for k in keys if not pd.isna(k)]
+    """The present numerical key nearest each of ``values``; missing where the value is
+    missing or no key is present. (N,) of objects"""
     numbers = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(float)
+    out = np.full(len(numbers), np.nan, dtype=object)
+    present = [k for k in keys if not pd.isna(k)]
     known = ~np.isnan(numbers)
     if not present or not known.any():
         return out
@@ -345,16 +348,8 @@ def _derive(frame: pd.DataFrame, item: Determination) -> None:
     if unseen.any() and is_numeric_dtype(keys.dtype) and is_numeric_dtype(source.dtype):
         # a numerical source generated a value no real row holds: snap it to the nearest one
         # (a column that determines another behaves as a set of labels)
-        ordered = np.sort(keys.to_numpy(dtype=np.float64, na_value=np.nan))
-        ordered = ordered[~np.isnan(ordered)]
-        values = source.to_numpy(dtype=np.float64, na_value=np.nan)[unseen]
-        slot = np.clip(np.searchsorted(ordered, values), 1, len(ordered) - 1)
-        nearer = np.where(
-            np.abs(values - ordered[slot - 1]) <= np.abs(values - ordered[slot]), slot - 1, slot
-        )
-        snapped = np.where(np.isnan(values), values, ordered[nearer])
         column = source.to_numpy(dtype=object, copy=True)
-        column[unseen] = snapped
+        column[unseen] = _nearest(item.keys, column[unseen])
         frame[item.source] = pd.Series(column, index=frame.index).astype(source.dtype)
         position = keys.get_indexer(frame[item.source])
         unseen = position < 0
