@@ -21,7 +21,9 @@ from dataclasses import dataclass
 import torch
 
 OUTER_BUDGET = 4_000_000  # floats of x x' built at once: bounds memory for wide latents
+MIN_LOG_RESP = -80.0  # exp(-80) ~ 2e-35: single precision's smallest normal float is 1.2e-38
 OUTER_CACHE = 64_000_000  # floats of x x' kept across iterations (256 MB)
+MAX_RIDGE_TRIES = 12  # a covariance that is not positive definite: ridges 10 reg_covar .. 1e13 x
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,26 @@ def _m_step(points: _Outer, resp: torch.Tensor, reg_covar: float):
     covariances = points.symmetric(second) / counts[:, None, None]
     covariances = covariances - means[:, :, None] * means[:, None, :]
     covariances = covariances + reg_covar * torch.eye(dim, dtype=torch.float64)
-    return counts / counts.sum(), means, torch.linalg.cholesky(covariances)
+    return counts / counts.sum(), means, _cholesky(covariances, reg_covar)
+
+
+def _cholesky(covariances: torch.Tensor, reg_covar: float) -> torch.Tensor:
+    """Lower Cholesky factors (K, D, D). E[x x'] - mu mu' in single precision cancels badly for
+    a tight cluster far from the origin (spread 0.01 at distance 50: the error is ten times its
+    variance) and can leave a covariance not positive definite; such a component gets a ridge,
+    ten times larger each try, instead of stopping the fit."""
+    factor, info = torch.linalg.cholesky_ex(covariances)
+    eye = torch.eye(covariances.shape[-1], dtype=covariances.dtype)
+    ridge = 10 * max(reg_covar, 1e-12)
+    for _ in range(MAX_RIDGE_TRIES):
+        failed = info > 0
+        if not bool(failed.any()):
+            return factor
+        scale = covariances.diagonal(dim1=1, dim2=2).abs().mean(1).clamp_min(1.0)  # (K,)
+        covariances = covariances + (failed * ridge * scale)[:, None, None] * eye
+        factor, info = torch.linalg.cholesky_ex(covariances)
+        ridge *= 10
+    raise ArithmeticError("the mixture's covariances are not positive definite (non-finite x?)")
 
 
 def _log_resp(points, weights, means, cholesky) -> tuple[torch.Tensor, torch.Tensor]:
@@ -115,6 +136,13 @@ def _log_resp(points, weights, means, cholesky) -> tuple[torch.Tensor, torch.Ten
     return weighted - norm[:, None], norm
 
 
+def _responsibilities(log_resp: torch.Tensor) -> torch.Tensor:
+    """exp(log_resp) in single precision, with responsibilities below exp(MIN_LOG_RESP) set to
+    0: as floats they would be subnormal, and a matrix product over subnormals runs many times
+    slower (intrusion's well-separated components: 0.36 s an M-step against 0.05 s)."""
+    return torch.where(log_resp > MIN_LOG_RESP, log_resp.exp(), 0.0).float()
+
+
 def fit_mixture(
     points: torch.Tensor,
     n_components: int,
@@ -131,7 +159,8 @@ def fit_mixture(
     """
     from sklearn.cluster import KMeans
 
-    points = points.float()
+    centre = points.double().mean(0)  # centred points: less cancellation in E[x x'] - mu mu'
+    points = (points.double() - centre).float()
     n_components = max(1, min(n_components, len(points)))
     labels = KMeans(n_components, n_init=1, random_state=seed % 2**32).fit(points.numpy()).labels_
     labels = torch.as_tensor(labels, dtype=torch.long)
@@ -141,10 +170,10 @@ def fit_mixture(
     previous, converged, iteration = -math.inf, False, 0
     for iteration in range(1, max_iter + 1):  # noqa: B007 (the count is reported)
         log_resp, norm = _log_resp(points, weights, means, cholesky)
-        weights, means, cholesky = _m_step(points, log_resp.exp().float(), reg_covar)
+        weights, means, cholesky = _m_step(points, _responsibilities(log_resp), reg_covar)
         current = float(norm.mean())
         if abs(current - previous) < tol:
             converged = True
             break
         previous = current
-    return MixtureFit(weights, means, cholesky, iteration, converged, current)
+    return MixtureFit(weights, means + centre, cholesky, iteration, converged, current)

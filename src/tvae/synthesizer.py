@@ -20,6 +20,7 @@ from sklearn.base import BaseEstimator
 from tvae.devices import gpu_enabled, resolve_device
 from tvae.errors import NotFittedError
 from tvae.fitting import FitResult, check_params, fit_frame
+from tvae.floats import flushes_subnormals
 from tvae.inputs import InputInfo, check_continuous_values, resolve_kinds, to_frame
 from tvae.layout import SpanIndex
 from tvae.params import check_non_negative_int, check_positive_int, check_seed, seed_from_states
@@ -139,10 +140,8 @@ class TVAE(BaseEstimator):
         self.verbose = verbose
         self.cuda = cuda
         if cuda is not None:  # at construction, where the reference warns (clone warns again)
-            warnings.warn(
-                "cuda is deprecated (as in ctgan.TVAE); use enable_gpu, or device", FutureWarning,
-                stacklevel=2,
-            )  # fmt: skip
+            message = "cuda is deprecated (as in ctgan.TVAE); use enable_gpu, or device"
+            warnings.warn(message, FutureWarning, stacklevel=2)
         self.random_state = random_state
         self.device = device
         self.learning_rate = learning_rate
@@ -161,6 +160,7 @@ class TVAE(BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     @uses_threads
+    @flushes_subnormals
     def fit(
         self,
         train_data: pd.DataFrame | np.ndarray,
@@ -212,6 +212,7 @@ class TVAE(BaseEstimator):
         self._reset_sampler()
         return self
 
+    @flushes_subnormals
     def fit_distributed(
         self,
         data: str | os.PathLike | Sequence,
@@ -253,8 +254,7 @@ class TVAE(BaseEstimator):
 
     @property
     def loss_values(self) -> pd.DataFrame:
-        """Loss of every training batch, as the reference: columns Epoch, Batch, Loss (no rows
-        before ``fit``)."""
+        """Loss of each training batch, as the reference: Epoch, Batch, Loss (empty unfitted)."""
         if not self.__sklearn_is_fitted__():
             return pd.DataFrame(columns=["Epoch", "Batch", "Loss"])
         frame = pd.DataFrame(self.history_, columns=["epoch", "batch", "loss"])
