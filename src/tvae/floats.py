@@ -18,20 +18,15 @@ generator, which cannot hold the flag across its yields) must give the rows ``sa
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
 
 import torch
-
-SMALLEST_NORMAL = 1.1754943508222875e-38  # float32
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def flushing_subnormals() -> bool:
     """Whether this thread now flushes subnormal floats to zero."""
-    probe = torch.tensor([SMALLEST_NORMAL], dtype=torch.float32)
+    probe = torch.tensor([torch.finfo(torch.float32).tiny])  # the smallest normal float32
     return float((probe * 0.5).item()) == 0.0  # a subnormal result, or 0 when flushed
 
 
@@ -39,7 +34,8 @@ def flushing_subnormals() -> bool:
 def flushed_subnormals() -> Iterator[bool]:
     """Run the block with subnormal floats flushed to zero on this thread; restore after.
 
-    Yields whether flushing is on (False on a CPU without the flag).
+    Yields whether flushing is on (False on a CPU without the flag). Also a decorator,
+    ``@flushed_subnormals()``.
     """
     previous = flushing_subnormals()
     turned_on = not previous and torch.set_flush_denormal(True)
@@ -48,14 +44,3 @@ def flushed_subnormals() -> Iterator[bool]:
     finally:
         if turned_on:
             torch.set_flush_denormal(False)
-
-
-def flushes_subnormals(method: F) -> F:
-    """Decorate a method so that it runs inside :func:`flushed_subnormals`."""
-
-    @functools.wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with flushed_subnormals():
-            return method(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]

@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator
 from tvae.devices import gpu_enabled, resolve_device
 from tvae.errors import NotFittedError
 from tvae.fitting import FitResult, check_params, fit_frame
-from tvae.floats import flushes_subnormals
+from tvae.floats import flushed_subnormals
 from tvae.inputs import InputInfo, check_continuous_values, resolve_kinds, to_frame
 from tvae.layout import SpanIndex
 from tvae.params import check_non_negative_int, check_positive_int, check_seed, seed_from_states
@@ -28,7 +28,7 @@ from tvae.persistence import read_model, write_model
 from tvae.privacy.fit import check_privacy_params, fit_private  # privacy (issue 14)
 from tvae.sampling import SampleStream, concat_blocks, encoded_blocks, iter_chunks
 from tvae.schedule import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LOSS_FACTOR
-from tvae.threads import uses_threads
+from tvae.threads import limited_threads
 
 
 class TVAE(BaseEstimator):
@@ -159,8 +159,8 @@ class TVAE(BaseEstimator):
         self.public = public
 
     # ------------------------------------------------------------------ fit
-    @uses_threads
-    @flushes_subnormals
+    @limited_threads()
+    @flushed_subnormals()
     def fit(
         self,
         train_data: pd.DataFrame | np.ndarray,
@@ -212,7 +212,7 @@ class TVAE(BaseEstimator):
         self._reset_sampler()
         return self
 
-    @flushes_subnormals
+    @flushed_subnormals()
     def fit_distributed(
         self,
         data: str | os.PathLike | Sequence,
@@ -290,7 +290,7 @@ class TVAE(BaseEstimator):
             self._stream.move(target)  # the stream restarts on the new device; IDs go on
 
     # ------------------------------------------------------------------ sample
-    @uses_threads
+    @limited_threads()
     @torch.no_grad()
     def sample(
         self,

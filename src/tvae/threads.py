@@ -13,19 +13,17 @@ given to :func:`set_threads`) and restores it afterwards.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from tvae.errors import InvalidParameterError
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 _chosen: int | None = None  # set_threads(n); None: automatic
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _read(path: Path) -> str | None:
@@ -127,7 +125,9 @@ def idle_cpus() -> int:
 
 @contextmanager
 def limited_threads(n: int | None = None) -> Iterator[int]:
-    """Run the block with ``n`` torch threads (default :func:`chosen_threads`); restore after."""
+    """Run the block with ``n`` torch threads (default :func:`chosen_threads`); restore after.
+
+    Also a decorator, ``@limited_threads()``, that picks the count anew at each call."""
     import torch
 
     target = _check_threads(n) if n is not None else chosen_threads()
@@ -139,14 +139,3 @@ def limited_threads(n: int | None = None) -> Iterator[int]:
     finally:
         if torch.get_num_threads() != previous:
             torch.set_num_threads(previous)
-
-
-def uses_threads(method: F) -> F:
-    """Decorate a method so that it runs inside :func:`limited_threads`."""
-
-    @functools.wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with limited_threads():
-            return method(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
