@@ -264,3 +264,26 @@ def test_a_private_fit_is_reproducible_and_leaves_global_rngs_alone(planted):
     assert torch.equal(torch.get_rng_state(), torch_state)
     other = TVAE(**{**params, "random_state": 6}).fit(planted).sample(200)
     assert not first.equals(other)
+
+
+def test_the_auto_peak_learning_rate_grows_with_the_dp_sgd_noise(planted):
+    from tvae.privacy.fit import DP_LEARNING_RATE, DP_MAX_LEARNING_RATE, peak_learning_rate
+
+    peaks = [peak_learning_rate(noise, 250) for noise in (0.5, 1.5, 3.0, 6.0, 50.0)]
+    assert peaks == sorted(peaks)
+    assert peaks[0] == DP_LEARNING_RATE and peaks[-1] == DP_MAX_LEARNING_RATE
+    # the same noise multiplier on a larger batch is a quieter mean gradient
+    assert peak_learning_rate(6.0, 2_000) < peak_learning_rate(6.0, 250)
+    rows = planted.head(500)
+    small = dict(random_state=0, embedding_dim=8, compress_dims=(16,), decompress_dims=(16,),
+                 batch_size=100)  # fmt: skip
+    loud = TVAE(epsilon=1.0, **small).fit(rows)  # the "auto" one-cycle schedule
+    quiet = TVAE(epsilon=50.0, **small).fit(rows)
+    for model in (loud, quiet):
+        report = model.privacy_
+        expected = peak_learning_rate(report["noise_multiplier"], report["sample_rate"] * 500)
+        assert model.schedule_.learning_rate == pytest.approx(expected)
+    assert loud.schedule_.learning_rate > quiet.schedule_.learning_rate
+    # a learning rate the user gives is kept
+    given = TVAE(epsilon=1.0, learning_rate=2e-3, **small).fit(rows)
+    assert given.schedule_.learning_rate == 2e-3

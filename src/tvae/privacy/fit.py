@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -53,7 +54,13 @@ from tvae.transformer.dependencies import Dependencies, Order
 DP_STEPS = 1_000  # DP-SGD steps of the "auto" schedule
 DP_MIN_BATCH, DP_MAX_BATCH = 32, 2_048
 DP_BATCH_FRACTION = 16  # "auto" batch: n / 16 rows (large batches drown the noise)
-DP_LEARNING_RATE = 3e-3  # one-cycle peak
+DP_LEARNING_RATE = 3e-3  # one-cycle peak while the batch gradient's noise is at most:
+DP_REFERENCE_GRADIENT_NOISE = 6e-3  # noise multiplier * clipping norm / batch (adult, 4k, eps 10)
+DP_MAX_LEARNING_RATE = 1e-2
+# Adam divides each step by the gradient's RMS, which DP-SGD's noise dominates, so the data's
+# share of a step falls as the noise on the batch's mean gradient grows. The "auto" peak grows
+# with that noise to keep it, up to DP_MAX_LEARNING_RATE, beyond which the noise's own walk costs
+# more (docs/privacy.md: adult, bank and titanic at epsilon 1, 3, 10; peaks 0.003, 0.01, 0.03).
 MIN_ROWS = 10
 
 
@@ -109,6 +116,16 @@ def dp_schedule(model: Any, n_rows: int) -> tuple[Schedule, float, int]:
     return schedule, sample_rate, epochs * steps_per_epoch
 
 
+def peak_learning_rate(
+    noise_multiplier: float, batch_rows: float, clipping_norm: float = CLIPPING_NORM
+) -> float:
+    """The "auto" one-cycle peak for DP-SGD whose mean gradient over ``batch_rows`` rows gets
+    noise of standard deviation ``noise_multiplier * clipping_norm / batch_rows``."""
+    gradient_noise = noise_multiplier * clipping_norm / batch_rows
+    grown = DP_LEARNING_RATE * gradient_noise / DP_REFERENCE_GRADIENT_NOISE
+    return float(min(max(grown, DP_LEARNING_RATE), DP_MAX_LEARNING_RATE))
+
+
 def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: dict | None) -> Any:
     """Fit ``model`` (whose ``epsilon`` is set) under differential privacy."""
     frame, input_info = to_frame(train_data)
@@ -131,6 +148,9 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
     plan = plan_budget(
         epsilon, delta, delta_source, n_statistics, n_named, sample_rate, steps, CLIPPING_NORM
     )
+    if model.learning_rate is None and schedule.lr_schedule == "onecycle":
+        peak = peak_learning_rate(plan.sgd_noise, sample_rate * n_rows, plan.clipping_norm)
+        schedule = replace(schedule, learning_rate=peak)
     device = resolve_device(model.device, gpu_enabled(model.enable_gpu, model.cuda))
     seeds = np.random.SeedSequence(model.random_state)
     transformer_seq, network_seq, sampling_seq = seeds.spawn(3)
