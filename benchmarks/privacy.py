@@ -14,6 +14,10 @@ A table is ``PATH[:TARGET]``. Per table and seed the rows are subsampled to ``--
 - ``tvae``: tvae.TVAE(random_state=seed) without privacy (``--epochs``: its epochs);
 - ``tvae-dp``: tvae.TVAE(epsilon=e, random_state=seed) for each ``--epsilons`` value
   (``--dp-epochs``: its epochs; default: its "auto" DP schedule);
+- ``tvae-dp-schema`` (``--public-schema``): the same with every categorical column's category
+  list declared public (``public=``, taken from the table before the split, as a published
+  code list would be): the footing of smartnoise-synth, whose preprocessor takes category sets
+  from the data without spending budget;
 - smartnoise-synth synthesizers at each epsilon, run by ``--smartnoise-python`` (a Python with
   smartnoise-synth installed) through benchmarks/privacy_smartnoise.py.
 
@@ -193,6 +197,14 @@ def audit(path, args, out) -> None:
 
 
 # ------------------------------------------------------------------ the comparison
+def category_schema(frame: pd.DataFrame, discrete: list[str]) -> dict:
+    """Every categorical column's category list, as ``TVAE(public=...)`` takes it."""
+    return {
+        column: {"categories": sorted(frame[column].dropna().unique().tolist(), key=str)}
+        for column in discrete
+    }
+
+
 def compare(spec: str, args, out) -> list[dict]:
     path, _, target = spec.partition(":")
     frame = subsample(read_table(path), args.max_rows)
@@ -207,6 +219,11 @@ def compare(spec: str, args, out) -> list[dict]:
         )
         dp = {"epochs": args.dp_epochs} if args.dp_epochs else {}
         runs += [("tvae-dp", e, {"epsilon": e, **dp}) for e in args.epsilons]
+        if args.public_schema:
+            public = category_schema(frame, discrete)
+            runs += [
+                ("tvae-dp-schema", e, {"epsilon": e, "public": public, **dp}) for e in args.epsilons
+            ]
         if args.only_smartnoise:
             runs = []
         if args.smartnoise_python:
@@ -276,6 +293,9 @@ def main() -> None:
         "--smartnoise-timeout", type=float, default=None, help="seconds per smartnoise run"
     )
     parser.add_argument("--skip-nonprivate", action="store_true", help="no non-private tvae")
+    parser.add_argument(
+        "--public-schema", action="store_true", help="also tvae-dp with category lists public"
+    )
     parser.add_argument("--only-smartnoise", action="store_true", help="skip the tvae runs")
     parser.add_argument("--audit", default=None, help="PATH of the table for the canary audit")
     parser.add_argument("--canaries", type=int, default=10)
