@@ -280,8 +280,8 @@ def test_the_auto_peak_learning_rate_grows_with_the_dp_sgd_noise(planted):
     loud = TVAE(epsilon=1.0, **small).fit(rows)  # the "auto" one-cycle schedule
     quiet = TVAE(epsilon=50.0, **small).fit(rows)
     for model in (loud, quiet):
-        report = model.privacy_
-        expected = peak_learning_rate(report["noise_multiplier"], report["sample_rate"] * 500)
+        noise, batch = model.privacy_["noise_multiplier"], model.schedule_.batch_size
+        expected = peak_learning_rate(noise, batch)
         assert model.schedule_.learning_rate == pytest.approx(expected)
     assert loud.schedule_.learning_rate > quiet.schedule_.learning_rate
     # a learning rate the user gives is kept

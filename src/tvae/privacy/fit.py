@@ -108,6 +108,7 @@ def dp_schedule(model: Any, n_rows: int) -> tuple[Schedule, float, int]:
         lr_schedule = "onecycle" if is_default(model.epochs) else "constant"
     learning_rate = model.learning_rate
     if learning_rate is None:
+        # the one-cycle floor; fit_private raises it once the plan knows DP-SGD's noise
         learning_rate = DP_LEARNING_RATE if lr_schedule == "onecycle" else 1e-3
     # "auto": the reference's 2 (under DP-SGD noise the latent carries little either way: 2, 10
     # and 30 gave the same quality on adult at epsilon = 10)
@@ -149,7 +150,7 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
         epsilon, delta, delta_source, n_statistics, n_named, sample_rate, steps, CLIPPING_NORM
     )
     if model.learning_rate is None and schedule.lr_schedule == "onecycle":
-        peak = peak_learning_rate(plan.sgd_noise, sample_rate * n_rows, plan.clipping_norm)
+        peak = peak_learning_rate(plan.sgd_noise, schedule.batch_size, plan.clipping_norm)
         schedule = replace(schedule, learning_rate=peak)
     device = resolve_device(model.device, gpu_enabled(model.enable_gpu, model.cuda))
     seeds = np.random.SeedSequence(model.random_state)
