@@ -11,8 +11,9 @@
    the encoded rows (:mod:`tvae.privacy.latent`); DP-SGD then trains the decoder
    (:mod:`tvae.privacy.training`), which reads only the latent dimensions that projection
    fills.
-5. The latent prior is the standard N(0, I): the learned mixture would be fitted on the
-   encoder's posteriors of real rows, which no mechanism here accounts for.
+5. With ``prior="mixture"`` (the default) and enough rows for its noise, the latent prior is
+   a Gaussian mixture fitted by DP-EM on the projected latents (:mod:`tvae.privacy.mixture`),
+   each iteration one more statistic; otherwise the standard N(0, I).
 
 Every mechanism is recorded in one RDP accountant; ``model.privacy_`` reports it.
 """
@@ -33,7 +34,7 @@ from tvae.fitting import FitResult, calibrate, networks_and_data, training_confi
 from tvae.inputs import check_continuous_values, resolve_kinds, to_frame
 from tvae.kinds import Metadata
 from tvae.layout import SpanIndex
-from tvae.prior import StandardPrior
+from tvae.prior import LatentPrior, StandardPrior
 from tvae.privacy.declared import check_public, count_mechanisms, private_kinds
 from tvae.privacy.latent import MECHANISMS as LATENT_MECHANISMS
 from tvae.privacy.latent import (
@@ -43,11 +44,19 @@ from tvae.privacy.latent import (
     row_scale,
     set_projection,
 )
-from tvae.privacy.plan import CLIPPING_NORM, check_epsilon, plan_budget, resolve_delta
+from tvae.privacy.mixture import ITERATIONS as PRIOR_ITERATIONS
+from tvae.privacy.mixture import dropped_below, mixture_prior, planned_components, release_mixture
+from tvae.privacy.plan import (
+    CLIPPING_NORM,
+    BudgetPlan,
+    check_epsilon,
+    plan_budget,
+    resolve_delta,
+)
 from tvae.privacy.statistics import Releaser, category_threshold, project, release_table
 from tvae.privacy.training import DPConfig, dp_fit_loop
 from tvae.schedule import REFERENCE_LOSS_FACTOR, Schedule, is_default
-from tvae.training import TensorBatches, dense_batch
+from tvae.training import TensorBatches, dense_batch, posterior
 from tvae.transformer import TableTransformer
 from tvae.transformer.dependencies import Dependencies, Order
 
@@ -146,9 +155,10 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
     schedule, sample_rate, steps = dp_schedule(model, n_rows)
     n_statistics, n_named = count_mechanisms(frame, kinds, public)
     n_statistics += LATENT_MECHANISMS  # the private latent's two sums
-    plan = plan_budget(
-        epsilon, delta, delta_source, n_statistics, n_named, sample_rate, steps, CLIPPING_NORM
-    )
+    plan, components = plan_with_prior(
+        model.prior, n_rows, epsilon, delta, delta_source, n_statistics, n_named, sample_rate,
+        steps,
+    )  # fmt: skip
     if model.learning_rate is None and schedule.lr_schedule == "onecycle":
         peak = peak_learning_rate(plan.sgd_noise, schedule.batch_size, plan.clipping_norm)
         schedule = replace(schedule, learning_rate=peak)
@@ -189,13 +199,13 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
     generator = torch.Generator(device=device).manual_seed(network_seed)
     index = SpanIndex.from_layout(layout, device)
     latent = private_latent(model, encoder, data, index, layout.width, releaser)
+    prior, prior_note = private_prior(
+        model.embedding_dim, encoder, data, index, latent["dimensions"], components, releaser
+    )
     dp = DPConfig(plan.sgd_noise, plan.clipping_norm, sample_rate, steps,
                   latent_inputs=latent["dimensions"])  # fmt: skip
     history = dp_fit_loop(encoder, decoder, data, index, config, dp, generator)
     plan.accountant.record("dp-sgd", dp.noise_multiplier, sample_rate, steps)
-
-    # 3. the prior: the standard one (see the module docstring)
-    prior = StandardPrior(model.embedding_dim)
 
     def released_codes() -> torch.Tensor:
         # the surrogate table's (drawn from the noisy histograms): post-processing, no budget;
@@ -224,7 +234,7 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
             "category_names_delta": plan.threshold_delta,
         },
         "public": sorted(str(c) for c in public),
-        "prior": "standard (the learned mixture is not fitted under epsilon)",
+        "prior": prior_note,
         "latent": latent,
         "decoder_sigma": f"fixed at {dp.fixed_sigma} (not trained under epsilon)",
         "dependencies": "declared 'order' dependencies only (detection is off under epsilon)",
@@ -245,6 +255,53 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
     model._set_fitted(result, input_info)
     model.privacy_ = privacy
     return model
+
+
+def plan_with_prior(
+    prior: str, n_rows: int, epsilon: float, delta: float, delta_source: str,
+    n_statistics: int, n_named: int, sample_rate: float, steps: int,
+) -> tuple[BudgetPlan, int]:  # fmt: skip
+    """The budget plan, and the private mixture prior's components (0: the standard prior).
+    The mixture's DP-EM iterations join the statistics only where, at the noise that leaves
+    them, there are enough rows for ``MIN_COMPONENTS`` well-estimated components."""
+    if prior == "mixture":
+        plan = plan_budget(
+            epsilon, delta, delta_source, n_statistics + PRIOR_ITERATIONS, n_named,
+            sample_rate, steps, CLIPPING_NORM,
+        )  # fmt: skip
+        components = planned_components(n_rows, plan.statistics_noise)
+        if components:
+            return plan, components
+    plan = plan_budget(
+        epsilon, delta, delta_source, n_statistics, n_named, sample_rate, steps, CLIPPING_NORM
+    )
+    return plan, 0
+
+
+def private_prior(
+    embedding_dim: int, encoder: Any, data: Any, index: SpanIndex, k: int, components: int,
+    releaser: Releaser,
+) -> tuple[LatentPrior, str]:  # fmt: skip
+    """The latent prior of a private model and what ``privacy_`` says of it: with
+    ``components`` > 0, a mixture released by DP-EM on the fixed encoder's latents of the
+    rows (their first ``k`` dimensions, the projected ones); otherwise N(0, I)."""
+    if not components:
+        return StandardPrior(embedding_dim), (
+            "standard N(0, I): too few rows for a private mixture at this noise, or "
+            "prior='standard'"
+        )
+    means, _ = posterior(encoder, TensorBatches(data, data.n_rows).rows(), index, index.width)
+    latents = means[:, :k].double().cpu().numpy()
+    weights, centres, covariance = release_mixture(
+        latents, components, 1.0 - POSTERIOR_STD**2, dropped_below(releaser.noise),
+        releaser.histogram, releaser.rng,
+    )  # fmt: skip
+    prior = mixture_prior(embedding_dim, weights, centres, covariance, POSTERIOR_STD)
+    return prior, (
+        f"mixture of {len(weights)} Gaussians with one shared covariance over the "
+        f"{k} projected latent dimensions, fitted by {PRIOR_ITERATIONS} DP-EM iterations "
+        f"({components} components at the start)"
+    )
 
 
 def private_latent(
