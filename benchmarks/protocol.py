@@ -329,6 +329,17 @@ def error_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:300]
 
 
+def warm_up() -> None:
+    """Pay the process's one-time torch costs before any fit is timed. The first optimiser a
+    process builds imports ``torch._dynamo`` (1.4-1.7 s on this machine); in a run that times
+    several implementations in one process it would otherwise land on whichever fits first."""
+    import torch
+
+    parameter = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.Adam([parameter])
+    optimizer.zero_grad()
+
+
 def timed(function: Callable, *args, **kwargs):
     started = time.perf_counter()
     result = function(*args, **kwargs)
