@@ -45,7 +45,13 @@ from tvae.privacy.latent import (
     set_projection,
 )
 from tvae.privacy.mixture import ITERATIONS as PRIOR_ITERATIONS
-from tvae.privacy.mixture import dropped_below, mixture_prior, planned_components, release_mixture
+from tvae.privacy.mixture import (
+    MIN_COMPONENTS,
+    dropped_below,
+    mixture_prior,
+    planned_components,
+    release_mixture,
+)
 from tvae.privacy.plan import (
     CLIPPING_NORM,
     BudgetPlan,
@@ -56,7 +62,7 @@ from tvae.privacy.plan import (
 from tvae.privacy.statistics import Releaser, category_threshold, project, release_table
 from tvae.privacy.training import DPConfig, dp_fit_loop
 from tvae.schedule import REFERENCE_LOSS_FACTOR, Schedule, is_default
-from tvae.training import TensorBatches, dense_batch, posterior
+from tvae.training import TensorBatches, dense_batch
 from tvae.transformer import TableTransformer
 from tvae.transformer.dependencies import Dependencies, Order
 
@@ -200,7 +206,7 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
     index = SpanIndex.from_layout(layout, device)
     latent = private_latent(model, encoder, data, index, layout.width, releaser)
     prior, prior_note = private_prior(
-        model.embedding_dim, encoder, data, index, latent["dimensions"], components, releaser
+        model, encoder, data, index, latent["dimensions"], components, releaser
     )
     dp = DPConfig(plan.sgd_noise, plan.clipping_norm, sample_rate, steps,
                   latent_inputs=latent["dimensions"])  # fmt: skip
@@ -279,24 +285,27 @@ def plan_with_prior(
 
 
 def private_prior(
-    embedding_dim: int, encoder: Any, data: Any, index: SpanIndex, k: int, components: int,
+    model: Any, encoder: Any, data: Any, index: SpanIndex, k: int, components: int,
     releaser: Releaser,
 ) -> tuple[LatentPrior, str]:  # fmt: skip
-    """The latent prior of a private model and what ``privacy_`` says of it: with
+    """The latent prior of a private ``model`` and what ``privacy_`` says of it: with
     ``components`` > 0, a mixture released by DP-EM on the fixed encoder's latents of the
     rows (their first ``k`` dimensions, the projected ones); otherwise N(0, I)."""
     if not components:
-        return StandardPrior(embedding_dim), (
-            "standard N(0, I): too few rows for a private mixture at this noise, or "
-            "prior='standard'"
-        )
-    means, _ = posterior(encoder, TensorBatches(data, data.n_rows).rows(), index, index.width)
-    latents = means[:, :k].double().cpu().numpy()
+        reason = (
+            "as prior='standard' asks" if model.prior == "standard"
+            else f"too few rows for {MIN_COMPONENTS} private mixture components at this noise"
+        )  # fmt: skip
+        return StandardPrior(model.embedding_dim), f"standard N(0, I): {reason}"
+    latents = np.concatenate([
+        encoder(dense_batch(alphas, codes, index, index.width))[0][:, :k].double().cpu().numpy()
+        for alphas, codes in TensorBatches(data, data.n_rows).rows()
+    ])  # fmt: skip
     weights, centres, covariance = release_mixture(
         latents, components, 1.0 - POSTERIOR_STD**2, dropped_below(releaser.noise),
         releaser.histogram, releaser.rng,
     )  # fmt: skip
-    prior = mixture_prior(embedding_dim, weights, centres, covariance, POSTERIOR_STD)
+    prior = mixture_prior(model.embedding_dim, weights, centres, covariance, POSTERIOR_STD)
     return prior, (
         f"mixture of {len(weights)} Gaussians with one shared covariance over the "
         f"{k} projected latent dimensions, fitted by {PRIOR_ITERATIONS} DP-EM iterations "

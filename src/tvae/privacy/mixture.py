@@ -42,6 +42,7 @@ MIN_COMPONENTS, MAX_COMPONENTS = 10, 50
 DROP_SHARE = 0.5  # components left with fewer than this share of component_rows are dropped
 START_SPREAD = 0.5  # the first E-step's components: N(m, 0.5 (1 - s^2) I), m ~ the same
 MIN_VARIANCE = 0.02  # floor of the within-component covariance's eigenvalues
+CHUNK_ROWS = 65_536  # rows per block of the E-step
 
 
 def component_rows(noise: float) -> float:
@@ -110,10 +111,13 @@ def release_mixture(
     covariance = spread * np.eye(k)
     counts = np.zeros(n_components)
     for iteration in range(ITERATIONS):
-        share = responsibilities(clipped, weights, means, covariance)  # (N, C)
-        exact = np.concatenate(
-            [share.sum(axis=0) * COUNT_WEIGHT, (share.T @ clipped).ravel() * mean_weight]
-        )
+        mass, weighted = np.zeros(n_components), np.zeros((n_components, k))
+        for start in range(0, len(clipped), CHUNK_ROWS):  # (N, C) never held whole
+            block = clipped[start : start + CHUNK_ROWS]
+            share = responsibilities(block, weights, means, covariance)  # (B, C)
+            mass += share.sum(axis=0)
+            weighted += share.T @ block
+        exact = np.concatenate([mass * COUNT_WEIGHT, weighted.ravel() * mean_weight])
         released = release(exact, f"prior:em-{iteration + 1}")
         counts = np.maximum(released[:n_components] / COUNT_WEIGHT, 1.0)
         sums = released[n_components:].reshape(n_components, k) / mean_weight
