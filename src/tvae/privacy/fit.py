@@ -62,7 +62,7 @@ from tvae.privacy.plan import (
 from tvae.privacy.statistics import Releaser, category_threshold, project, release_table
 from tvae.privacy.training import DPConfig, dp_fit_loop
 from tvae.schedule import REFERENCE_LOSS_FACTOR, Schedule, is_default
-from tvae.training import TensorBatches, dense_batch
+from tvae.training import TensorBatches, dense_batch, posterior
 from tvae.transformer import TableTransformer
 from tvae.transformer.dependencies import Dependencies, Order
 
@@ -297,10 +297,8 @@ def private_prior(
             else f"too few rows for {MIN_COMPONENTS} private mixture components at this noise"
         )  # fmt: skip
         return StandardPrior(model.embedding_dim), f"standard N(0, I): {reason}"
-    latents = np.concatenate([
-        encoder(dense_batch(alphas, codes, index, index.width))[0][:, :k].double().cpu().numpy()
-        for alphas, codes in TensorBatches(data, data.n_rows).rows()
-    ])  # fmt: skip
+    means, _ = posterior(encoder, TensorBatches(data, data.n_rows).rows(), index, index.width)
+    latents = means[:, :k].double().cpu().numpy()  # the projected dimensions
     weights, centres, covariance = release_mixture(
         latents, components, 1.0 - POSTERIOR_STD**2, dropped_below(releaser.noise),
         releaser.histogram, releaser.rng,

@@ -36,6 +36,7 @@ from tvae.prior import MixturePrior
 
 CLIP_NORM = 5.0  # R: latents are clipped to this norm (whitened, k = 16: typical norm ~3.8)
 COUNT_WEIGHT = 1 / math.sqrt(2)  # a: the responsibility sums' share of the sensitivity
+MEAN_WEIGHT = math.sqrt(1 - COUNT_WEIGHT**2) / CLIP_NORM  # b: the latent sums' scale
 ITERATIONS = 6  # EM iterations, one Gaussian mechanism each (15 cost bank more than they gave)
 MEAN_ERROR = 0.05  # the noise a component's released mean may carry, per coordinate
 MIN_COMPONENTS, MAX_COMPONENTS = 10, 50
@@ -48,8 +49,7 @@ CHUNK_ROWS = 65_536  # rows per block of the E-step
 def component_rows(noise: float) -> float:
     """The rows a component needs for its released mean to carry at most ``MEAN_ERROR`` of
     noise per coordinate, when each release has noise multiplier ``noise``."""
-    mean_weight = math.sqrt(1 - COUNT_WEIGHT**2) / CLIP_NORM
-    return noise / mean_weight / MEAN_ERROR
+    return noise / MEAN_WEIGHT / MEAN_ERROR
 
 
 def dropped_below(noise: float) -> float:
@@ -104,7 +104,6 @@ def release_mixture(
     ``min_rows`` are dropped at the end (their means are mostly noise)."""
     clipped = clip_rows(np.asarray(latents, dtype=np.float64))
     k = clipped.shape[1]
-    mean_weight = math.sqrt(1 - COUNT_WEIGHT**2) / CLIP_NORM
     spread = START_SPREAD * total
     weights = np.full(n_components, 1.0 / n_components)
     means = rng.normal(0.0, math.sqrt(spread), (n_components, k))
@@ -117,10 +116,10 @@ def release_mixture(
             share = responsibilities(block, weights, means, covariance)  # (B, C)
             mass += share.sum(axis=0)
             weighted += share.T @ block
-        exact = np.concatenate([mass * COUNT_WEIGHT, weighted.ravel() * mean_weight])
+        exact = np.concatenate([mass * COUNT_WEIGHT, weighted.ravel() * MEAN_WEIGHT])
         released = release(exact, f"prior:em-{iteration + 1}")
         counts = np.maximum(released[:n_components] / COUNT_WEIGHT, 1.0)
-        sums = released[n_components:].reshape(n_components, k) / mean_weight
+        sums = released[n_components:].reshape(n_components, k) / MEAN_WEIGHT
         weights = counts / counts.sum()
         means = clip_rows(sums / counts[:, None])  # no released mean beyond the clipped rows
         covariance = within_covariance(total, weights, means)
