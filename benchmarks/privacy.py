@@ -14,6 +14,9 @@ A table is ``PATH[:TARGET]``. Per table and seed the rows are subsampled to ``--
 - ``tvae``: tvae.TVAE(random_state=seed) without privacy (``--epochs``: its epochs);
 - ``tvae-dp``: tvae.TVAE(epsilon=e, random_state=seed) for each ``--epsilons`` value
   (``--dp-epochs``: its epochs; default: its "auto" DP schedule);
+- ``tvae-dp-deps`` (``--declared-dependencies``): the same with the table's exact
+  "determines" dependencies between label columns declared in ``metadata`` (found on the
+  table before the split, as a data dictionary would state them);
 - ``tvae-dp-schema`` (``--public-schema``): the same with every categorical column's category
   list declared public (``public=``, taken from the table before the split, as a published
   code list would be): the footing of smartnoise-synth, whose preprocessor takes category sets
@@ -61,6 +64,7 @@ from protocol import (
 
 from tvae import TVAE
 from tvae.evaluation import evaluate
+from tvae.transformer.dependencies import Dependencies
 
 
 def quality(train: pd.DataFrame, synthetic: pd.DataFrame, discrete: list[str]) -> float:
@@ -68,9 +72,10 @@ def quality(train: pd.DataFrame, synthetic: pd.DataFrame, discrete: list[str]) -
     return float(evaluate(train, synthetic[train.columns], metadata=kinds).overall)
 
 
-def fit_tvae(train, discrete, seed, params):
+def fit_tvae(train, discrete, seed, params, metadata=None):
     started = time.perf_counter()
-    model = TVAE(random_state=seed, enable_gpu=False, **params).fit(train, discrete)
+    model = TVAE(random_state=seed, enable_gpu=False, **params)
+    model.fit(train, discrete, metadata=metadata)
     return model, time.perf_counter() - started
 
 
@@ -205,6 +210,22 @@ def category_schema(frame: pd.DataFrame, discrete: list[str]) -> dict:
     }
 
 
+def label_dependencies(frame: pd.DataFrame, discrete: list[str]) -> dict | None:
+    """The "determines" dependencies between label columns (categorical or boolean) that hold
+    in every row of the table before the split, as ``fit(metadata=...)`` takes them: what a
+    published data dictionary would state (education -> education-num is left out when
+    education-num is numerical: under epsilon a mapping needs released labels on both sides)."""
+    labels = [c for c in frame.columns if c in discrete or pd.api.types.is_bool_dtype(frame[c])]
+    kinds = {c: "categorical" if c in labels else "numerical" for c in frame.columns}
+    found = Dependencies.detect(frame, kinds).determinations
+    items = [
+        {"type": "determines", "source": d.source, "target": d.target}
+        for d in found
+        if d.source in labels and d.target in labels
+    ]
+    return {"columns": {}, "dependencies": items} if items else None
+
+
 def compare(spec: str, args, out) -> list[dict]:
     path, _, target = spec.partition(":")
     frame = subsample(read_table(path), args.max_rows)
@@ -224,6 +245,9 @@ def compare(spec: str, args, out) -> list[dict]:
             runs += [
                 ("tvae-dp-schema", e, {"epsilon": e, "public": public, **dp}) for e in args.epsilons
             ]
+        declared = label_dependencies(frame, discrete) if args.declared_dependencies else None
+        if declared:
+            runs += [("tvae-dp-deps", e, {"epsilon": e, **dp}) for e in args.epsilons]
         if args.only_smartnoise:
             runs = []
         if args.smartnoise_python:
@@ -243,7 +267,8 @@ def compare(spec: str, args, out) -> list[dict]:
                         args.smartnoise_timeout,
                     )
                 else:
-                    model, seconds = fit_tvae(train, discrete, seed, params)
+                    metadata = declared if name == "tvae-dp-deps" else None
+                    model, seconds = fit_tvae(train, discrete, seed, params, metadata)
                     synthetic = model.sample(len(train))
                     if epsilon is not None:
                         record["epsilon_spent"] = model.privacy_["epsilon"]
@@ -295,6 +320,11 @@ def main() -> None:
     parser.add_argument("--skip-nonprivate", action="store_true", help="no non-private tvae")
     parser.add_argument(
         "--public-schema", action="store_true", help="also tvae-dp with category lists public"
+    )
+    parser.add_argument(
+        "--declared-dependencies",
+        action="store_true",
+        help="also tvae-dp with the table's exact label dependencies declared in metadata",
     )
     parser.add_argument("--only-smartnoise", action="store_true", help="skip the tvae runs")
     parser.add_argument("--audit", default=None, help="PATH of the table for the canary audit")

@@ -127,10 +127,6 @@ def test_what_would_copy_rows_is_refused():
         private_kinds(frame, (), {"key": "id"})
     with pytest.raises(InvalidParameterError, match=r"pd\.to_datetime"):
         private_kinds(frame, (), {"when": "datetime"})
-    rule = {"type": "determines", "source": "x", "target": "key"}
-    determines = {"columns": {"x": "numerical"}, "dependencies": [rule]}
-    with pytest.raises(InvalidParameterError, match="determines"):
-        private_kinds(frame, (), determines)
     with pytest.raises(InvalidParameterError, match="bounds"):
         check_public({"x": {"bounds": [3, 1]}}, frame, {"x": "numerical"})
 

@@ -67,8 +67,8 @@ def private_kinds(
     """Every column's kind from its dtype and the user's declarations only (never its values).
 
     Returns the complete ``{column: kind}`` (to pass as ``metadata`` to the usual checks) and
-    the declared dependencies. Raises for what would copy rows: ID columns and declared
-    "determines" dependencies (their mapping lists real values).
+    the declared dependencies (checked by :func:`tvae.privacy.dependencies.split_declared`).
+    Raises for what would copy rows: ID columns.
     """
     declared = Metadata.from_dict(metadata) if metadata is not None else Metadata()
     discrete = set(discrete_columns) if not isinstance(discrete_columns, (str, bytes)) else set()
@@ -91,14 +91,7 @@ def private_kinds(
                 f"column {name!r} is datetime but not of a datetime64 dtype; with epsilon its "
                 f"format cannot be read from its values: convert it with pd.to_datetime first"
             )
-    dependencies = declared.dependencies
-    for item in dependencies or []:
-        if isinstance(item, Mapping) and item.get("type") == "determines":
-            raise InvalidParameterError(
-                f"metadata dependency {dict(item)!r}: with epsilon a 'determines' dependency "
-                "would store the real mapping between values; declare only 'order' ones"
-            )
-    return kinds, list(dependencies or [])
+    return kinds, list(declared.dependencies or [])
 
 
 def can_be_missing(dtype: Any) -> bool:
@@ -106,9 +99,12 @@ def can_be_missing(dtype: Any) -> bool:
     return not (isinstance(dtype, np.dtype) and dtype.kind in "biu")
 
 
-def count_mechanisms(frame: pd.DataFrame, kinds: Mapping, public: Mapping) -> tuple[int, int]:
-    """How many Gaussian mechanisms the statistics take, and how many release names."""
-    total, named = 0, 0
+def count_mechanisms(
+    frame: pd.DataFrame, kinds: Mapping, public: Mapping, n_mappings: int = 0
+) -> tuple[int, int]:
+    """How many Gaussian mechanisms the statistics take (``n_mappings``: declared
+    determinations, one joint histogram each), and how many release names."""
+    total, named = n_mappings, 0
     for name, kind in kinds.items():
         spec = public.get(name, {})
         if kind in ("numerical", "datetime"):

@@ -1,7 +1,8 @@
 """``TVAE(epsilon=...).fit``: the whole pipeline under one (ε, δ) budget.
 
 1. Kinds come from dtypes and the user's declarations only (:func:`private_kinds`); exact
-   dependencies are not detected (declared "order" ones are kept: they store no value).
+   dependencies are not detected: declared ones are kept, a "determines" one through a
+   mapping released from a noisy joint histogram (:mod:`tvae.privacy.dependencies`).
 2. The budget is planned before any work (:func:`tvae.privacy.plan.plan_budget`): a bad ε/δ or a
    budget too small to train raises here.
 3. The transformer is fitted on a surrogate table drawn from noisy histograms
@@ -36,6 +37,7 @@ from tvae.kinds import Metadata
 from tvae.layout import SpanIndex
 from tvae.prior import LatentPrior, StandardPrior
 from tvae.privacy.declared import check_public, count_mechanisms, private_kinds
+from tvae.privacy.dependencies import release_mapping, split_declared
 from tvae.privacy.latent import MECHANISMS as LATENT_MECHANISMS
 from tvae.privacy.latent import (
     POSTERIOR_STD,
@@ -64,7 +66,7 @@ from tvae.privacy.training import DPConfig, dp_fit_loop
 from tvae.schedule import REFERENCE_LOSS_FACTOR, Schedule, is_default
 from tvae.training import TensorBatches, dense_batch, posterior
 from tvae.transformer import TableTransformer
-from tvae.transformer.dependencies import Dependencies, Order
+from tvae.transformer.dependencies import Dependencies
 
 DP_STEPS = 1_000  # DP-SGD steps of the "auto" schedule
 DP_MIN_BATCH, DP_MAX_BATCH = 32, 2_048
@@ -152,14 +154,15 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
         )
     epsilon = check_epsilon(model.epsilon)
     delta, delta_source = resolve_delta(model.delta, n_rows)
-    kind_map, orders = private_kinds(frame, discrete_columns, metadata)
+    kind_map, dependencies = private_kinds(frame, discrete_columns, metadata)
+    orders, determined = split_declared(dependencies, kind_map)
     declared = Metadata(kind_map)
-    declared.dependencies = orders
+    declared.dependencies = dependencies
     kinds = resolve_kinds(frame, discrete_columns, input_info, declared)
     check_continuous_values(frame, kinds)
     public = check_public(model.public, frame, kinds)
     schedule, sample_rate, steps = dp_schedule(model, n_rows)
-    n_statistics, n_named = count_mechanisms(frame, kinds, public)
+    n_statistics, n_named = count_mechanisms(frame, kinds, public, len(determined))
     n_statistics += LATENT_MECHANISMS  # the private latent's two sums
     plan, components = plan_with_prior(
         model.prior, n_rows, epsilon, delta, delta_source, n_statistics, n_named, sample_rate,
@@ -190,10 +193,13 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
         surrogate, kinds, rng, progress=model.verbose, dependencies=[],
         point_masses=bool(model.point_masses),
     )  # fmt: skip
-    # declared orders store only column names; they are not checked on the (private) rows
-    transformer.dependencies = Dependencies([], [Order(d["low"], d["high"]) for d in orders])
+    projected = project(frame, surrogate, kinds)
+    # declared dependencies are not checked on the (private) rows; a determination's mapping
+    # is released from the noisy joint histogram of the two columns' released values
+    mappings = [release_mapping(projected, surrogate, s, t, releaser) for s, t in determined]
+    transformer.dependencies = Dependencies(mappings, orders)
     kinds.dependencies = transformer.dependencies.describe()
-    encoded = transformer.transform(project(frame, surrogate, kinds), rng)
+    encoded = transformer.transform(projected, rng)
     transformer_seconds = time.perf_counter() - started
 
     # 2. the networks: DP-SGD
@@ -243,7 +249,10 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
         "prior": prior_note,
         "latent": latent,
         "decoder_sigma": f"fixed at {dp.fixed_sigma} (not trained under epsilon)",
-        "dependencies": "declared 'order' dependencies only (detection is off under epsilon)",
+        "dependencies": (
+            "declared ones only (detection is off under epsilon); a 'determines' mapping is "
+            "the argmax of a noisy joint histogram (mapping:SOURCE->TARGET)"
+        ),
         "noise_seeded": model.random_state is not None,
     }
     summary = {

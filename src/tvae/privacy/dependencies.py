@@ -1,0 +1,120 @@
+"""Declared dependencies under differential privacy: checked without the rows, mappings released.
+
+A user may declare exact dependencies in ``metadata`` (``{"type": "order", "low": A, "high":
+B}``, ``{"type": "determines", "source": A, "target": B}``). The declaration itself is public;
+it is never checked against the rows (the outcome of a check would be a release).
+
+* An order stores only two column names: it is kept as declared.
+* A determination needs a mapping (which value of B each value of A comes with), and that is
+  data. It is released as the argmax, per value of A, of a Gaussian-noised joint histogram of
+  the two columns over their *released* values (the real rows projected onto them: each row
+  adds 1 to one cell, L2 sensitivity 1, one mechanism ``mapping:A->B``). The mapping then names
+  only values the columns' own counts released. Both columns must be categorical or boolean:
+  a numerical column has no released set of values to map between.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from tvae.errors import InvalidParameterError
+from tvae.privacy.statistics import Releaser
+from tvae.transformer.dependencies import Determination, Order
+
+LABEL_KINDS = ("categorical", "boolean")
+ORDER_KINDS = ("numerical", "datetime")
+DETERMINES_HINT = (
+    "; declare it categorical in metadata (its values are then released as labels) or leave "
+    "the dependency out"
+)
+
+
+def split_declared(
+    items: Sequence | None, kinds: Mapping[Hashable, str]
+) -> tuple[list[Order], list[tuple[Hashable, Hashable]]]:
+    """The declared orders, and the declared determinations as (source, target) pairs with
+    every source before the targets it derives; raises for anything that cannot be kept."""
+    orders, pairs = [], []
+    for item in items or []:
+        kind = item.get("type") if isinstance(item, Mapping) else None
+        fields = {"order": ("low", "high"), "determines": ("source", "target")}.get(kind)
+        names = [item.get(f) for f in fields] if fields else []
+        if not fields or any(n not in kinds for n in names) or names[0] == names[1]:
+            raise InvalidParameterError(
+                f"metadata dependency {item!r} is not valid: give {{'type': 'determines', "
+                "'source': A, 'target': B}} or {'type': 'order', 'low': A, 'high': B} with "
+                "two different column names of train_data"
+            )
+        allowed = ORDER_KINDS if kind == "order" else LABEL_KINDS
+        wrong = [n for n in names if kinds[n] not in allowed]
+        if wrong:
+            hint = DETERMINES_HINT if kind == "determines" else ""
+            raise InvalidParameterError(
+                f"metadata dependency {dict(item)!r}: with epsilon a {kind!r} dependency needs "
+                f"{' or '.join(allowed)} columns, but {wrong[0]!r} is {kinds[wrong[0]]}{hint}"
+            )
+        if kind == "order":
+            orders.append(Order(*names))
+        else:
+            pairs.append((names[0], names[1]))
+    return orders, _sources_first(pairs)
+
+
+def _sources_first(pairs: list[tuple]) -> list[tuple]:
+    """``pairs`` ordered so that a column is derived before it derives another (a chain
+    A -> B -> C derives B first); one parent per target and no cycle, else an error."""
+    targets = [t for _, t in pairs]
+    if len(set(targets)) < len(targets):
+        raise InvalidParameterError(
+            "metadata gives a column more than one determining column; keep one per target"
+        )
+    parent = dict((t, s) for s, t in pairs)
+    depth: dict = {}
+    for _, target in pairs:
+        seen, column = [], target
+        while column in parent:
+            if column in seen:
+                raise InvalidParameterError(
+                    f"metadata's 'determines' dependencies form a cycle through {column!r}; "
+                    "a column cannot determine its own source"
+                )
+            seen.append(column)
+            column = parent[column]
+        depth[target] = len(seen)
+    return sorted(pairs, key=lambda pair: depth[pair[1]])
+
+
+def released_values(column: pd.Series) -> list:
+    """The values a surrogate column holds (its released ones), missing last as None."""
+    values = list(pd.unique(column.dropna().astype(object)))
+    return [*values, None] if column.isna().any() else values
+
+
+def _codes(column: pd.Series, values: list) -> np.ndarray:
+    """Each cell's position in ``values`` (missing cells: the None slot; -1: not there)."""
+    present = [v for v in values if v is not None]
+    codes = pd.Index(present, dtype=object).get_indexer(column.astype(object))
+    missing = column.isna().to_numpy()
+    codes[missing] = len(present) if None in values else -1
+    return codes
+
+
+def release_mapping(
+    projected: pd.DataFrame, surrogate: pd.DataFrame, source: Hashable, target: Hashable,
+    releaser: Releaser,
+) -> Determination:  # fmt: skip
+    """``source`` -> ``target`` as the argmax of their noisy joint histogram, over the released
+    values (``surrogate``) of the real rows projected onto them (``projected``)."""
+    keys, values = released_values(surrogate[source]), released_values(surrogate[target])
+    rows, cols = _codes(projected[source], keys), _codes(projected[target], values)
+    inside = (rows >= 0) & (cols >= 0)  # a row outside adds nothing: sensitivity stays 1
+    counts = np.bincount(
+        rows[inside] * len(values) + cols[inside], minlength=len(keys) * len(values)
+    )
+    noisy = releaser.histogram(counts, f"mapping:{source}->{target}")
+    table = noisy.reshape(len(keys), len(values))
+    mapped = [values[i] for i in table.argmax(axis=1)]
+    return Determination(source, target, keys, mapped, None)
