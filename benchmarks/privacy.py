@@ -210,20 +210,37 @@ def category_schema(frame: pd.DataFrame, discrete: list[str]) -> dict:
     }
 
 
+CODE_VALUES = 50  # a numerical column with at most this many values may be declared a code
+
+
 def label_dependencies(frame: pd.DataFrame, discrete: list[str]) -> dict | None:
-    """The "determines" dependencies between label columns (categorical or boolean) that hold
-    in every row of the table before the split, as ``fit(metadata=...)`` takes them: what a
-    published data dictionary would state (education -> education-num is left out when
-    education-num is numerical: under epsilon a mapping needs released labels on both sides)."""
+    """The "determines" dependencies that hold in every row of the table before the split, as
+    ``fit(metadata=...)`` takes them: what a published data dictionary would state. Under
+    epsilon a mapping needs labels on both sides, so a numerical column in one with at most
+    ``CODE_VALUES`` values is declared categorical (education -> education-num: a code), and
+    dependencies with other numerical columns are left out."""
     labels = [c for c in frame.columns if c in discrete or pd.api.types.is_bool_dtype(frame[c])]
     kinds = {c: "categorical" if c in labels else "numerical" for c in frame.columns}
+    codes = {c for c in frame.columns if c not in labels and frame[c].nunique() <= CODE_VALUES}
     found = Dependencies.detect(frame, kinds).determinations
-    items = [
-        {"type": "determines", "source": d.source, "target": d.target}
-        for d in found
-        if d.source in labels and d.target in labels
-    ]
-    return {"columns": {}, "dependencies": items} if items else None
+    pairs = [(d.source, d.target) for d in found if {d.source, d.target} <= set(labels) | codes]
+    if not pairs:
+        return None
+    declared_codes = sorted({c for pair in pairs for c in pair} & codes)
+    return {
+        "columns": dict.fromkeys(declared_codes, "categorical"),
+        "dependencies": [{"type": "determines", "source": s, "target": t} for s, t in pairs],
+    }
+
+
+def as_scored(synthetic: pd.DataFrame, metadata: dict, discrete: list[str]) -> pd.DataFrame:
+    """A numerical column declared a code is scored as numerical, like every other run's:
+    its rare values merged into "(other)" under epsilon become missing cells."""
+    synthetic = synthetic.copy()
+    for column in metadata["columns"]:
+        if column not in discrete:
+            synthetic[column] = pd.to_numeric(synthetic[column], errors="coerce")
+    return synthetic
 
 
 def compare(spec: str, args, out) -> list[dict]:
@@ -270,6 +287,8 @@ def compare(spec: str, args, out) -> list[dict]:
                     metadata = declared if name == "tvae-dp-deps" else None
                     model, seconds = fit_tvae(train, discrete, seed, params, metadata)
                     synthetic = model.sample(len(train))
+                    if metadata:
+                        synthetic = as_scored(synthetic, metadata, discrete)
                     if epsilon is not None:
                         record["epsilon_spent"] = model.privacy_["epsilon"]
                         record["noise_multiplier"] = model.privacy_["noise_multiplier"]

@@ -85,6 +85,42 @@ def test_fit_with_metadata_file_sets_column_kinds(files, tmp_path):
     assert kinds["sex"] == "categorical" and kinds["age"] == "numerical"
 
 
+def test_a_metadata_file_declares_dependencies_in_any_of_its_forms(files, tmp_path):
+    _, csv, _ = files
+    real = pd.read_csv(csv)
+    narrow = tmp_path / "narrow.csv"
+    real.assign(grade=real["education"].str.upper())[["education", "grade", "age"]].to_csv(
+        narrow, index=False
+    )
+    rule = {"type": "determines", "source": "education", "target": "grade"}
+    own = TVAE(epochs=1, random_state=0).fit(pd.read_csv(narrow), ["education", "grade"])
+    forms = {
+        "plain": {"columns": {"education": "categorical"}, "dependencies": [rule]},
+        "own": {**own.metadata_.to_dict(), "dependencies": [rule]},  # what metadata_ writes
+        "sdv": {"columns": {"education": {"sdtype": "categorical"}}, "dependencies": [rule]},
+    }
+    for name, form in forms.items():
+        meta = tmp_path / f"{name}.json"
+        meta.write_text(json.dumps(form))
+        assert read_kinds_file(meta).dependencies == [rule], name
+        model = tmp_path / f"{name}.tvae"
+        run("fit", narrow, "-o", model, "--epochs", "1", "--metadata", meta,
+            "--discrete", "grade", "-q")  # fmt: skip
+        assert inspect_model(model)["dependencies"] == [rule]
+        rows = TVAE.load(model).sample(300, random_state=0)
+        assert (rows["grade"] == rows["education"].str.upper()).all(), name
+    assert "Dependencies: education -> grade" in run("inspect", tmp_path / "own.tvae").stdout
+    none = tmp_path / "none.json"
+    none.write_text(json.dumps({"columns": {}, "dependencies": []}))
+    run("fit", narrow, "-o", tmp_path / "none.tvae", "--epochs", "1", "--metadata", none, "-q")
+    assert inspect_model(tmp_path / "none.tvae")["dependencies"] == []
+    typo = tmp_path / "typo.json"
+    typo.write_text(json.dumps({"columns": {}, "dependencies": [{**rule, "target": "grad"}]}))
+    assert_one_line_error(
+        run("fit", narrow, "-o", tmp_path / "t.tvae", "--metadata", typo, ok=False), "grad"
+    )
+
+
 def test_fit_errors_are_one_line(files, tmp_path):
     _, csv, _ = files
     out = tmp_path / "m.tvae"

@@ -22,6 +22,7 @@ from safetensors.torch import save_file
 
 from tvae.errors import ModelFileError
 from tvae.files import atomic_write
+from tvae.transformer.dependencies import Dependencies
 
 FILE_FORMAT = "tvae-model"
 FORMAT_VERSION = 1
@@ -129,6 +130,11 @@ def read_description(path: str | os.PathLike) -> dict:
     return _read(Path(path))[2]
 
 
+def _dependencies(state: dict | None) -> list[dict]:
+    """The exact dependencies a model keeps, by column names only (no mapped values)."""
+    return Dependencies.from_state(state).describe()
+
+
 def inspect_model(path: str | os.PathLike) -> dict:
     """A short, JSON-ready account of a model file: format, columns and kinds, training.
 
@@ -162,6 +168,7 @@ def inspect_model(path: str | os.PathLike) -> dict:
             "library": description.get("library"),
             "library_version": description.get("library_version"),
             "columns": columns,
+            "dependencies": _dependencies(description["transformer"].get("dependencies")),
             "encoded_width": sum(widths.values()),
             "n_weights": int(n_weights),
             "params": description.get("params", {}),

@@ -187,7 +187,7 @@ def fit(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # fit warns about a fallback itself
             resolve_device(device)
-    kinds = read_kinds_file(metadata) if metadata is not None else {}
+    kinds = read_kinds_file(metadata) if metadata is not None else None
     say(quiet, f"Reading {data} ...", err=True)
     frame = read_source(data, sep=sep, table=table, query=query)
     columns, column_kinds = parse_columns(discrete, kinds, frame)
@@ -203,7 +203,7 @@ def fit(
     )
     with threads_chosen(threads), limited_threads():
         model.fit(
-            frame, discrete_columns=columns, metadata=column_kinds or None,
+            frame, discrete_columns=columns, metadata=column_kinds,
             checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume,
         )  # fmt: skip
     model.save(output)

@@ -19,7 +19,8 @@ Metadata = Annotated[
     typer.Option(
         "--metadata",
         help='JSON file of column kinds, {"col": "numerical" | "categorical" | "boolean" | '
-        '"datetime" | "id", ...}, or SDV metadata with a "columns" section.',
+        '"datetime" | "id", ...}, or SDV metadata with a "columns" section; beside "columns", '
+        'a "dependencies" list sets the exact dependencies to keep ([] keeps none).',
     ),
 ]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")]

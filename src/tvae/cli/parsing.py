@@ -21,6 +21,7 @@ from pandas.api.types import (
 )
 
 from tvae.errors import InvalidParameterError
+from tvae.kinds import Metadata
 
 CATEGORICAL_KINDS = {"categorical", "discrete"}
 TRUE_WORDS, FALSE_WORDS = {"true", "yes", "1", "t", "y"}, {"false", "no", "0", "f", "n"}
@@ -60,11 +61,15 @@ def fresh_seed() -> int:
     return int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
 
 
-def read_kinds_file(path: Path) -> dict[str, str]:
-    """Column kinds from a JSON file: ``{"col": "categorical", ...}`` or SDV-style metadata.
+def read_kinds_file(path: Path) -> Metadata:
+    """Column kinds, and the exact dependencies to keep, from a JSON file.
 
-    SDV metadata (``{"columns": {"col": {"sdtype": "categorical"}}}``, optionally inside a
-    single-table ``{"tables": {...}}``) is read as is, so users can reuse the files they have.
+    Accepted: ``{"col": "categorical", ...}``; SDV metadata (``{"columns": {"col": {"sdtype":
+    "categorical"}}}``, optionally inside a single-table ``{"tables": {...}}``), read as is so
+    users can reuse the files they have; and tvae's own form (``model.metadata_.to_dict()``,
+    whose ``"columns"`` is a list of ``{"name", "kind"}``). Beside ``"columns"``, a
+    ``"dependencies"`` list (``{"type": "determines", "source": A, "target": B}``, ``{"type":
+    "order", "low": A, "high": B}``; ``[]`` keeps none) is kept as ``fit`` reads it.
     """
     check_input(path, "metadata file")
     try:
@@ -80,13 +85,29 @@ def read_kinds_file(path: Path) -> dict[str, str]:
                 "give the metadata of exactly one table"
             )
         data = next(iter(data["tables"].values()))
-    if isinstance(data, dict) and isinstance(data.get("columns"), dict):
+    dependencies = data.get("dependencies") if isinstance(data, dict) else None
+    if dependencies is not None and not isinstance(dependencies, list):
+        raise InvalidParameterError(
+            f"metadata file {str(path)!r}: 'dependencies' must be a list of "
+            "{'type': 'determines', 'source': A, 'target': B} or {'type': 'order', 'low': A, "
+            f"'high': B}}, got {dependencies!r}"
+        )
+    if isinstance(data, dict) and isinstance(data.get("columns"), list):
+        try:
+            data = Metadata.from_dict(data)
+        except (KeyError, TypeError):
+            raise InvalidParameterError(
+                f"metadata file {str(path)!r}: a 'columns' list holds {{'name': ..., 'kind': "
+                "...}} items (the form model.metadata_.to_dict() writes)"
+            ) from None
+        dependencies = data.dependencies
+    elif isinstance(data, dict) and isinstance(data.get("columns"), dict):
         data = data["columns"]
     if not isinstance(data, dict):
         raise InvalidParameterError(
             f"metadata file {str(path)!r} must hold a JSON object mapping columns to kinds"
         )
-    kinds = {}
+    kinds = Metadata()
     for column, value in data.items():
         kind = value.get("sdtype") if isinstance(value, dict) else value
         if not isinstance(kind, str):
@@ -95,19 +116,31 @@ def read_kinds_file(path: Path) -> dict[str, str]:
                 "use 'categorical' or 'numerical'"
             )
         kinds[str(column)] = kind.lower()
+    kinds.dependencies = dependencies
     return kinds
 
 
-def parse_columns(
-    discrete: list[str] | None, kinds: dict[str, str], frame: pd.DataFrame
-) -> tuple[list[Any], dict[Any, str]]:
-    """``fit``'s ``discrete_columns`` and ``metadata`` from ``--discrete a,b`` and a kinds file.
+DEPENDENCY_FIELDS = ("source", "target", "low", "high")
 
-    Names are checked against the table here, so a typo fails before the table is learned.
+
+def parse_columns(
+    discrete: list[str] | None, kinds: Metadata | None, frame: pd.DataFrame
+) -> tuple[list[Any], Metadata | None]:
+    """``fit``'s ``discrete_columns`` and ``metadata`` from ``--discrete a,b`` and a kinds file
+    (None: no file, and ``metadata`` None too).
+
+    Names (those the dependencies give included) are checked against the table here, so a typo
+    fails before the table is learned.
     """
+    kinds = kinds if kinds is not None else Metadata()
     names = {str(c): c for c in frame.columns}
     listed = [c.strip() for item in discrete or [] for c in item.split(",") if c.strip()]
-    unknown = [c for c in [*listed, *kinds] if c not in names]
+    dependencies = getattr(kinds, "dependencies", None)
+    named = [
+        str(item[f]) for item in dependencies or [] if isinstance(item, dict)
+        for f in DEPENDENCY_FIELDS if f in item
+    ]  # fmt: skip
+    unknown = [c for c in [*listed, *kinds, *named] if c not in names]
     if unknown:
         raise InvalidParameterError(
             f"--discrete/--metadata name columns not in the data: {unknown}; the columns are "
@@ -119,7 +152,15 @@ def parse_columns(
             f"columns {clash} are in --discrete but have another kind in --metadata; choose one"
         )
     columns = [names[c] for c in dict.fromkeys(listed)]
-    return columns, {names[c]: kind for c, kind in kinds.items()}
+    metadata = Metadata({names[c]: kind for c, kind in kinds.items()})
+    if dependencies is not None:
+        metadata.dependencies = [
+            {k: names[str(v)] if k in DEPENDENCY_FIELDS else v for k, v in item.items()}
+            if isinstance(item, dict)
+            else item
+            for item in dependencies
+        ]
+    return columns, metadata if metadata or dependencies is not None else None
 
 
 def _column_models(model: Any) -> dict[str, Any]:

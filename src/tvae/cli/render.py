@@ -64,6 +64,7 @@ def render_inspect(info: dict) -> str:
         from tvae.privacy.report import privacy_lines
 
         lines.extend(privacy_lines(info["privacy"]))
+    lines.append("Dependencies: " + _dependency_text(info.get("dependencies") or []))
     columns = info["columns"]
     width = max([len(str(c["name"])) for c in columns] + [6])
     lines.append(f"Columns ({len(columns)}):")
@@ -73,6 +74,15 @@ def render_inspect(info: dict) -> str:
         dtype = column["dtype"] or "?"
         lines.append(f"  {column['name']!s:<{width}}  {column['kind']:<12} {dtype:<10} {span}")
     return "\n".join(lines)
+
+
+def _dependency_text(items: list[dict]) -> str:
+    """``[{"type": "determines", ...}, {"type": "order", ...}]`` as one line."""
+    if not items:
+        return "none"
+    determines = [f"{d['source']} -> {d['target']}" for d in items if d["type"] == "determines"]
+    orders = [f"{d['low']} <= {d['high']}" for d in items if d["type"] == "order"]
+    return ", ".join(determines + orders)
 
 
 def demo_comparisons(
