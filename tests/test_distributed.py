@@ -94,6 +94,27 @@ def test_transformer_sees_every_category_and_range_beyond_its_sample(tmp_path: P
     assert (numbers.low, numbers.high) == (frame["x"].min(), 50.0)  # the range of every row
 
 
+def test_declared_orders_are_kept_and_a_declared_mapping_is_refused(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    start = rng.uniform(0, 10, 600)
+    frame = pd.DataFrame({"start": start, "end": start + rng.uniform(0, 5, 600),
+                          "code": rng.choice(["a", "b"], 600)})  # fmt: skip
+    frame["label"] = frame["code"].str.upper()
+    pq.write_table(pa.Table.from_pandas(frame), tmp_path / "t.parquet")
+    order = {"type": "order", "low": "start", "high": "end"}
+    model = TVAE(epochs=1, random_state=0, **FAST).fit_distributed(
+        tmp_path, ["code", "label"], metadata={"columns": {}, "dependencies": [order]}
+    )
+    assert model.metadata_.dependencies == [order]
+    rows = model.sample(500, random_state=0)
+    assert (rows["start"] <= rows["end"]).all()
+    mapping = {"type": "determines", "source": "code", "target": "label"}
+    with pytest.raises(InvalidParameterError, match="'order' dependencies only"):
+        TVAE(epochs=1).fit_distributed(
+            tmp_path, ["code", "label"], metadata={"columns": {}, "dependencies": [mapping]}
+        )
+
+
 def test_an_epoch_streams_every_row_of_the_share_in_bounded_shuffled_batches(tmp_path: Path):
     keys = [f"k{i:02d}" for i in range(90)]
     frame = pd.DataFrame({"key": keys, "x": np.arange(90.0)})

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from tvae.errors import InvalidDataError
+from tvae.errors import InvalidDataError, InvalidParameterError
 
 try:  # pyarrow is the `parquet` extra: fail with a clear message only when it is needed.
     import pyarrow as pa
@@ -273,7 +273,26 @@ def fit_transformer(
             clip=clip,
         )
         transformer.columns.append(column)
+    keep_declared_orders(transformer, kinds, sample)
     return transformer, kinds
+
+
+def keep_declared_orders(transformer, kinds, sample: pd.DataFrame) -> None:
+    """Dependencies are not detected from a sample (it cannot show that one holds in every
+    row), but declared orders are kept (checked on the sample); a declared "determines" is
+    refused: its mapping would need every row's pair of values."""
+    from tvae.transformer.dependencies import Dependencies
+
+    declared = kinds.dependencies
+    if not declared:
+        return
+    if any(isinstance(d, Mapping) and d.get("type") == "determines" for d in declared):
+        raise InvalidParameterError(
+            "fit_distributed keeps declared 'order' dependencies only: a 'determines' one needs "
+            "the mapping over every row; fit the table in memory with fit, or leave it out"
+        )
+    transformer.dependencies = Dependencies.declared(sample, declared)
+    kinds.dependencies = transformer.dependencies.describe()
 
 
 def iter_encoded_batches(
