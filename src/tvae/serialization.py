@@ -130,11 +130,6 @@ def read_description(path: str | os.PathLike) -> dict:
     return _read(Path(path))[2]
 
 
-def _dependencies(state: dict | None) -> list[dict]:
-    """The exact dependencies a model keeps, by column names only (no mapped values)."""
-    return Dependencies.from_state(state).describe()
-
-
 def inspect_model(path: str | os.PathLike) -> dict:
     """A short, JSON-ready account of a model file: format, columns and kinds, training.
 
@@ -168,7 +163,10 @@ def inspect_model(path: str | os.PathLike) -> dict:
             "library": description.get("library"),
             "library_version": description.get("library_version"),
             "columns": columns,
-            "dependencies": _dependencies(description["transformer"].get("dependencies")),
+            # the exact dependencies kept, by column names only (never the mapped values)
+            "dependencies": Dependencies.from_state(
+                description["transformer"].get("dependencies")
+            ).describe(),
             "encoded_width": sum(widths.values()),
             "n_weights": int(n_weights),
             "params": description.get("params", {}),

@@ -135,7 +135,7 @@ def parse_columns(
     kinds = kinds if kinds is not None else Metadata()
     names = {str(c): c for c in frame.columns}
     listed = [c.strip() for item in discrete or [] for c in item.split(",") if c.strip()]
-    dependencies = getattr(kinds, "dependencies", None)
+    dependencies = kinds.dependencies
     named = [
         str(item[f]) for item in dependencies or [] if isinstance(item, dict)
         for f in DEPENDENCY_FIELDS if f in item

@@ -23,6 +23,7 @@ import pandas as pd
 from tvae.errors import InvalidParameterError
 from tvae.privacy.statistics import Releaser
 from tvae.transformer.dependencies import Determination, Order
+from tvae.transformer.dependency_search import sources_first
 
 LABEL_KINDS = ("categorical", "boolean")
 ORDER_KINDS = ("numerical", "datetime")
@@ -60,31 +61,7 @@ def split_declared(
             orders.append(Order(*names))
         else:
             pairs.append((names[0], names[1]))
-    return orders, _sources_first(pairs)
-
-
-def _sources_first(pairs: list[tuple]) -> list[tuple]:
-    """``pairs`` ordered so that a column is derived before it derives another (a chain
-    A -> B -> C derives B first); one parent per target and no cycle, else an error."""
-    targets = [t for _, t in pairs]
-    if len(set(targets)) < len(targets):
-        raise InvalidParameterError(
-            "metadata gives a column more than one determining column; keep one per target"
-        )
-    parent = dict((t, s) for s, t in pairs)
-    depth: dict = {}
-    for _, target in pairs:
-        seen, column = [], target
-        while column in parent:
-            if column in seen:
-                raise InvalidParameterError(
-                    f"metadata's 'determines' dependencies form a cycle through {column!r}; "
-                    "a column cannot determine its own source"
-                )
-            seen.append(column)
-            column = parent[column]
-        depth[target] = len(seen)
-    return sorted(pairs, key=lambda pair: depth[pair[1]])
+    return orders, sources_first(pairs)
 
 
 def released_values(column: pd.Series) -> list:

@@ -43,6 +43,7 @@ from tvae.transformer.dependency_search import (
     ordered,
     pick_parents,
     rank_columns,
+    sources_first,
     value_codes,
     witnessed,
 )
@@ -163,12 +164,9 @@ class Dependencies:
                         "has rows where it does not hold (or the columns are not comparable)"
                     )
                 orders.append(Order(item["low"], item["high"]))
-        targets = [d.target for d in determinations]
-        if len(set(targets)) < len(targets):
-            raise InvalidParameterError(
-                "metadata gives a column more than one determining column; keep one per target"
-            )
-        return cls(determinations, orders)
+        by_pair = {(d.source, d.target): d for d in determinations}
+        order = sources_first([(d.source, d.target) for d in determinations])
+        return cls([by_pair[pair] for pair in order], orders)
 
     def describe(self) -> list[dict]:
         items = self.determinations + self.checks

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype
 
+from tvae.errors import InvalidParameterError
+
 MIN_ROWS_PER_VALUE = 5  # a source's values repeat this often on average
 MAX_SOURCE_VALUES = 1_000  # bounds the stored mapping
 MIN_ROWS = 20  # below this many rows, nothing is evidence enough
@@ -102,3 +104,28 @@ def informative(low: pd.Series, high: pd.Series) -> bool:
     b = np.sort(high.to_numpy()[rows])
     below = np.searchsorted(b, a, side="left")  # for each low value: the high values under it
     return bool(below.mean() / len(b) >= MIN_RANDOM_BREAKS)
+
+
+def sources_first(pairs: list[tuple]) -> list[tuple]:
+    """Declared (source, target) ``pairs`` ordered so that a column is derived before it
+    derives another (a chain A -> B -> C derives B first, whatever order it was declared in);
+    one source per target and no cycle, else an error."""
+    targets = [t for _, t in pairs]
+    if len(set(targets)) < len(targets):
+        raise InvalidParameterError(
+            "metadata gives a column more than one determining column; keep one per target"
+        )
+    parent = {t: s for s, t in pairs}
+    depth: dict = {}
+    for _, target in pairs:
+        seen, column = [], target
+        while column in parent:
+            if column in seen:
+                raise InvalidParameterError(
+                    f"metadata's 'determines' dependencies form a cycle through {column!r}; "
+                    "a column cannot determine its own source"
+                )
+            seen.append(column)
+            column = parent[column]
+        depth[target] = len(seen)
+    return sorted(pairs, key=lambda pair: depth[pair[1]])
