@@ -38,6 +38,8 @@ def test_fit_with_epsilon_and_inspect(table):
     assert shown.exit_code == 0, shown.output
     assert "Privacy:     differentially private" in shown.output
     assert "DP-SGD:    noise multiplier" in shown.output
+    # 1,500 rows: 64 decoder units (the floor; one per 30 rows would be 50)
+    assert "Decoder:   the first 64 units of each hidden layer trained" in shown.output
     as_json = json.loads(runner.invoke(app, ["inspect", str(model_file), "--json"]).output)
     assert as_json["privacy"] == model.privacy_
 

@@ -15,6 +15,7 @@ import torch
 from tvae import TVAE, load
 from tvae.errors import InvalidParameterError
 from tvae.layout import SpanIndex
+from tvae.privacy.fit import private_hidden_units
 from tvae.privacy.latent import POSTERIOR_STD
 from tvae.privacy.training import DPConfig, clipped_gradient_sum, per_row_gradients
 from tvae.training import dense_batch
@@ -131,6 +132,39 @@ def test_the_private_decoder_reads_only_the_projected_latent(planted):
     k = model.privacy_["latent"]["dimensions"]
     weight = model.decoder_.body[0].weight.detach()
     assert k == 16 and (weight[:, k:] == 0).all() and (weight[:, :k] != 0).any()
+
+
+def test_a_small_table_trains_a_narrower_private_decoder(planted):
+    """On 2,000 rows DP-SGD trains 66 units (one per 30 rows) of each 128-unit hidden layer; the
+    rest stay at zero and take no gradient, so they spend none of a row's clipping norm."""
+    from tvae.loss import SpanIndex
+
+    model = TVAE(epsilon=4.0, epochs=2, random_state=0, embedding_dim=16, compress_dims=(32,),
+                 decompress_dims=(128, 128)).fit(planted)  # fmt: skip
+    units = 2_000 // 30
+    assert f"first {units} units" in model.privacy_["decoder_units"]
+    first, second, last = [m for m in model.decoder_.body if isinstance(m, torch.nn.Linear)]
+    for layer in (first, second):
+        assert not layer.weight[units:].any() and not layer.bias[units:].any()
+        assert layer.weight[:units].any()
+    assert not second.weight[:, units:].any() and not last.weight[:, units:].any()
+    encoded = model.transformer_.transform(planted.head(8), np.random.default_rng(0))
+    alphas, codes = torch.from_numpy(encoded.alphas), torch.from_numpy(encoded.codes)
+    eps = torch.randn((8, 16), generator=torch.Generator().manual_seed(0))
+    index = SpanIndex.from_layout(model.layout_)
+    for row in per_row_gradients(model.encoder_, model.decoder_, alphas, codes, eps, index, 2.0):
+        assert not row["decoder.body.0.weight"][units:].any()
+        assert not row["decoder.body.2.weight"][:, units:].any()
+        assert not row["decoder.body.4.weight"][:, units:].any()
+    assert len(model.sample(200, random_state=0)) == 200
+    wide = TVAE(epsilon=4.0, epochs=1, random_state=0, embedding_dim=16, compress_dims=(32,),
+                decompress_dims=(64,)).fit(planted)  # fmt: skip
+    assert wide.privacy_["decoder_units"] == "every hidden unit trained"  # 66 >= 64
+    # the rule: one unit per 30 rows, at least 64, and all of them from 3,840 rows on
+    assert [private_hidden_units(n, (128, 128)) for n in (100, 712, 2_000, 3_840)] == [
+        64, 64, 66, None,
+    ]  # fmt: skip
+    assert private_hidden_units(712, (64,)) is None
 
 
 def test_a_private_model_samples_saves_and_conditions(private_model, planted, tmp_path):

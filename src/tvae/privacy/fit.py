@@ -79,6 +79,14 @@ DP_MAX_LEARNING_RATE = 1e-2
 # with that noise to keep it, up to DP_MAX_LEARNING_RATE, beyond which the noise's own walk costs
 # more (docs/privacy.md: adult, bank and titanic at epsilon 1, 3, 10; peaks 0.003, 0.01, 0.03).
 MIN_ROWS = 10
+# DP-SGD's noise grows with the square root of the parameters it covers, while a small table
+# has little signal to give them: the decoder trains one hidden unit per DP_ROWS_PER_UNIT rows,
+# at least DP_MIN_UNITS (3,840 rows or more: all 128). Measured (docs/privacy.md; seeds 0-7,
+# epsilon 3 and 10): 64 units against 128 gained quality on titanic (712 rows, +0.011, +0.017)
+# and breast_cancer (455, +0.016, +0.037) with efficacy F1 within its noise; 32 units gained
+# more quality but lost F1 in every cell (mean -0.03). On 4,000 rows 32 to 256 changed nothing.
+DP_ROWS_PER_UNIT = 30
+DP_MIN_UNITS = 64
 
 
 def check_privacy_params(
@@ -214,8 +222,9 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
     prior, prior_note = private_prior(
         model, encoder, data, index, latent["dimensions"], components, releaser
     )
+    units = private_hidden_units(n_rows, model.decompress_dims)
     dp = DPConfig(plan.sgd_noise, plan.clipping_norm, sample_rate, steps,
-                  latent_inputs=latent["dimensions"])  # fmt: skip
+                  latent_inputs=latent["dimensions"], hidden_units=units)  # fmt: skip
     history = dp_fit_loop(encoder, decoder, data, index, config, dp, generator)
     plan.accountant.record("dp-sgd", dp.noise_multiplier, sample_rate, steps)
 
@@ -249,6 +258,7 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
         "prior": prior_note,
         "latent": latent,
         "decoder_sigma": f"fixed at {dp.fixed_sigma} (not trained under epsilon)",
+        "decoder_units": units_note(units),
         "dependencies": (
             "declared ones only (detection is off under epsilon); a 'determines' mapping is "
             "the argmax of a noisy joint histogram (mapping:SOURCE->TARGET)"
@@ -270,6 +280,22 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
     model._set_fitted(result, input_info)
     model.privacy_ = privacy
     return model
+
+
+def private_hidden_units(n_rows: int, decompress_dims: Any) -> int | None:
+    """Hidden units per decoder layer that DP-SGD trains on ``n_rows`` rows; None: all."""
+    units = max(DP_MIN_UNITS, n_rows // DP_ROWS_PER_UNIT)
+    return units if units < max(decompress_dims, default=0) else None
+
+
+def units_note(units: int | None) -> str:
+    """What ``privacy_`` says of the decoder's trained hidden units."""
+    if units is None:
+        return "every hidden unit trained"
+    return (
+        f"the first {units} units of each hidden layer trained (one per {DP_ROWS_PER_UNIT} "
+        f"rows, at least {DP_MIN_UNITS}); the others stay at zero"
+    )
 
 
 def plan_with_prior(

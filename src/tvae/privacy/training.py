@@ -25,6 +25,7 @@ way (one backward per row), which the tests check the fast path against.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -61,6 +62,34 @@ class DPConfig:
     # 0.788 -> 0.819, efficacy F1 0.64 -> 0.72 when they are left out; docs/privacy.md).
     # Their columns of the first layer stay at zero.
     latent_inputs: int | None = None
+    # The decoder trains only the first ``hidden_units`` units of each hidden layer (None: all);
+    # the others' weights stay at zero, take no gradient and no noise. DP-SGD's noise grows with
+    # the square root of the parameters it covers, so a table of few rows gets a narrower
+    # decoder (fit.private_hidden_units; docs/privacy.md).
+    hidden_units: int | None = None
+
+
+def trained_masks(
+    decoder: Decoder, latent_inputs: int | None, hidden_units: int | None
+) -> dict[nn.Parameter, torch.Tensor]:
+    """For each decoder parameter DP-SGD trains only in part, which entries (True) it trains;
+    the others stay at zero: the latent inputs from ``latent_inputs`` on and the hidden units
+    from ``hidden_units`` on (a unit whose weights and bias are zero outputs ReLU(0) = 0, so
+    neither its weights nor the next layer's weights from it get a gradient)."""
+    layers = [m for m in decoder.body if isinstance(m, nn.Linear)]
+    masks: dict[nn.Parameter, torch.Tensor] = {}
+
+    def mask(p: nn.Parameter) -> torch.Tensor:
+        return masks.setdefault(p, torch.ones_like(p, dtype=torch.bool))
+
+    if latent_inputs is not None:
+        mask(layers[0].weight)[:, latent_inputs:] = False
+    if hidden_units is not None:
+        for before, after in itertools.pairwise(layers):
+            mask(before.weight)[hidden_units:] = False
+            mask(before.bias)[hidden_units:] = False
+            mask(after.weight)[:, hidden_units:] = False
+    return masks
 
 
 def _linears(encoder: Encoder, decoder: Decoder) -> list[nn.Linear]:
@@ -196,10 +225,10 @@ class PoissonBatches:
         raise TypeError("a private fit reads no row outside DP-SGD")
 
 
-def dp_step(dp: DPConfig, expected_batch: float) -> StepFn:
+def dp_step(dp: DPConfig, expected_batch: float, masks: dict[nn.Parameter, torch.Tensor]) -> StepFn:
     """One DP-SGD step: the rows' clipped gradients summed, Gaussian noise added to every
-    coordinate, divided by the expected batch size; Adam steps on it. The loss of real rows is
-    not private: the step returns NaN terms."""
+    trained coordinate (``masks``: :func:`trained_masks`), divided by the expected batch size;
+    Adam steps on it. The loss of real rows is not private: the step returns NaN terms."""
 
     def step(
         encoder: Encoder, decoder: Decoder, optimizer: torch.optim.Optimizer,
@@ -216,12 +245,11 @@ def dp_step(dp: DPConfig, expected_batch: float) -> StepFn:
                 encoder, decoder, alphas, codes, eps, index, config.loss_factor,
                 dp.clipping_norm, per_layer=dp.per_layer, latent_inputs=dp.latent_inputs,
             )  # fmt: skip
-        masked = first_decoder_layer(decoder).weight if dp.latent_inputs is not None else None
         for group in optimizer.param_groups:
             for p in group["params"]:
                 noise = torch.randn(p.shape, generator=generator, device=device, dtype=p.dtype)
-                if p is masked:
-                    noise[:, dp.latent_inputs :] = 0.0  # the columns that stay at zero
+                if p in masks:
+                    noise = noise * masks[p]  # the entries that stay at zero get none
                 summed = total.get(p, torch.zeros_like(p))
                 p.grad = (summed + dp.noise_multiplier * dp.clipping_norm * noise) / expected_batch
         optimizer.step()
@@ -243,15 +271,16 @@ def dp_fit_loop(
         with torch.no_grad():
             decoder.sigma.fill_(dp.fixed_sigma)
         decoder.sigma.requires_grad_(False)  # fixed (see DPConfig)
-    if dp.latent_inputs is not None:
-        with torch.no_grad():  # the latent dimensions no row is projected on: not read
-            first_decoder_layer(decoder).weight[:, dp.latent_inputs :] = 0.0
+    masks = trained_masks(decoder, dp.latent_inputs, dp.hidden_units)
+    with torch.no_grad():  # latent dimensions no row is projected on, units left out: zero
+        for p, trained in masks.items():
+            p.masked_fill_(~trained, 0.0)
     source = PoissonBatches(data, dp.sample_rate, dp.steps)
     epochs = math.ceil(dp.steps / source.steps_per_epoch)
     try:
         return train(
             encoder, decoder, source, index, _with_epochs(config, epochs), generator,
-            step=dp_step(dp, dp.sample_rate * data.n_rows),
+            step=dp_step(dp, dp.sample_rate * data.n_rows, masks),
         )  # fmt: skip
     finally:  # ordinary modules again once trained (the private encoder was frozen before)
         decoder.sigma.requires_grad_(True)
