@@ -58,8 +58,11 @@ def _per_column_loss(raw, sigma, x_dense, layout, factor):
     widths=st.lists(st.tuples(st.booleans(), st.integers(1, 6)), min_size=1, max_size=6),
     n_rows=st.integers(1, 9),
     seed=st.integers(0, 2**16),
+    row_spread=st.sampled_from([0.0, 10.0, 200.0]),
 )
-def test_vectorised_loss_equals_per_column_computation(widths, n_rows, seed):
+def test_vectorised_loss_equals_per_column_computation(widths, n_rows, seed, row_spread):
+    # row_spread moves whole rows' logits apart: at 200 a span's exp-sum under the batch's
+    # shift underflows in the lower rows, and the loss must shift those rows by their own max.
     items = []
     for i, (continuous, width) in enumerate(widths):
         if continuous:
@@ -68,6 +71,7 @@ def test_vectorised_loss_equals_per_column_computation(widths, n_rows, seed):
     layout = Layout.from_widths(items)
     gen = torch.Generator().manual_seed(seed)
     raw = torch.randn(n_rows, layout.width, generator=gen)
+    raw = raw + row_spread * torch.rand(n_rows, 1, generator=gen)
     sigma = torch.rand(layout.width, generator=gen) * 0.9 + 0.05
     alphas = torch.rand(n_rows, layout.n_tanh, generator=gen) * 2 - 1
     codes = torch.stack(
@@ -77,9 +81,35 @@ def test_vectorised_loss_equals_per_column_computation(widths, n_rows, seed):
     dense[:, torch.as_tensor(layout.tanh_positions)] = alphas
     dense.scatter_(1, torch.as_tensor(layout.softmax_offsets) + codes, 1.0)
     index = SpanIndex.from_layout(layout)
-    ours = reconstruction_loss(raw, sigma, alphas, codes, index, loss_factor=2)
-    reference = _per_column_loss(raw, sigma, dense, layout, 2)
-    assert torch.allclose(ours, reference, rtol=1e-5, atol=1e-5)
+    raw_ours, sigma_ours = raw.clone().requires_grad_(), sigma.clone().requires_grad_()
+    ours = reconstruction_loss(raw_ours, sigma_ours, alphas, codes, index, loss_factor=2)
+    raw_ref, sigma_ref = raw.clone().requires_grad_(), sigma.clone().requires_grad_()
+    reference = _per_column_loss(raw_ref, sigma_ref, dense, layout, 2)
+    assert torch.allclose(ours, reference, rtol=1e-5, atol=1e-4)
+    ours.backward()
+    reference.backward()  # autograd through F.cross_entropy: the gradient to match
+    assert torch.allclose(raw_ours.grad, raw_ref.grad, rtol=1e-4, atol=1e-6)
+    if layout.n_tanh:
+        assert torch.allclose(sigma_ours.grad, sigma_ref.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_a_row_far_below_the_batch_keeps_a_finite_exact_loss():
+    # Row 1's logits sit 300 below row 0's: shifted by the batch's maximum its exp-sum would
+    # underflow to 0 (log 0 = -inf); each row is then shifted by its own maximum.
+    layout = Layout.from_widths([("softmax", 3, "a"), ("tanh", 1, "b"), ("softmax", 2, "b")])
+    index = SpanIndex.from_layout(layout)
+    raw = torch.tensor([[5.0, 1.0, 0.0, 0.0, 2.0, 1.0], [-295.0, -299.0, -300.0, 0.0, 0.0, 0.0]])
+    raw.requires_grad_()
+    codes = torch.tensor([[0, 1], [2, 0]])
+    loss = reconstruction_loss(raw, torch.ones(6), torch.zeros(2, 1), codes, index, 1.0)
+    expected = (
+        F.cross_entropy(raw[:, :3], codes[:, 0], reduction="sum")
+        + F.cross_entropy(raw[:, 4:], codes[:, 1], reduction="sum")
+    ) / 2
+    assert torch.isfinite(loss) and torch.allclose(loss, expected, atol=1e-4)
+    loss.backward()
+    assert torch.isfinite(raw.grad).all()
+    assert torch.allclose(raw.grad[1, :3], (raw[1, :3].softmax(0) - torch.eye(3)[2]) / 2)
 
 
 def test_loss_gradients_are_finite_with_padded_spans():

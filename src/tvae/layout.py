@@ -177,7 +177,8 @@ class SpanIndex:
     # additive masks: adding -inf is a plain vectorised add, where a broadcast masked_fill is
     # several times slower at training-batch sizes
     padding_bias: torch.Tensor  # (S, W) float, -inf where a block is narrower than W, else 0
-    tanh_bias: torch.Tensor  # (D,) float, -inf at tanh positions, else 0
+    # (D,) long: the softmax span of each position; S (one past the last span) at tanh ones
+    position_span: torch.Tensor
     width: int = 0  # D, the width of an encoded row
     presence_gates: tuple[int, ...] = ()  # Layout.presence_gates
 
@@ -185,9 +186,10 @@ class SpanIndex:
     def from_layout(cls, layout: Layout, device: torch.device | str = "cpu") -> SpanIndex:
         index, mask = layout.softmax_gather
         membership = torch.zeros(layout.width, layout.n_softmax)
+        position_span = torch.full((layout.width,), layout.n_softmax, dtype=torch.long)
         for s, span in enumerate(layout.softmax_spans):
             membership[span.offset : span.end, s] = 1.0
-        not_softmax = membership.sum(dim=1) == 0
+            position_span[span.offset : span.end] = s
         minus_inf = torch.tensor(float("-inf"))
         padding = torch.as_tensor(mask)
         return cls(
@@ -197,7 +199,7 @@ class SpanIndex:
             softmax_widths=torch.as_tensor(layout.softmax_widths, device=device),
             membership=membership.to(device),
             padding_bias=torch.where(padding, minus_inf, 0.0).to(device),
-            tanh_bias=torch.where(not_softmax, minus_inf, 0.0).to(device),
+            position_span=position_span.to(device),
             width=layout.width,
             presence_gates=layout.presence_gates,
         )
