@@ -89,9 +89,13 @@ def _shift(
     real = torch.bincount(rows, minlength=width).to(logits.dtype)
     real = (real / len(rows)).clamp_min(FLOOR)
     total = weights.sum().clamp_min(FLOOR)
+    # softmax(logits + shift) = odds * e^shift / (its row sum): the exponentials are taken once
+    # and each round only rescales them (|shift| <= MAX_SHIFT keeps e^shift finite)
+    odds = torch.exp(logits - logits.amax(dim=1, keepdim=True))  # (M, W), contiguous
 
     def sampled_rates(shift: torch.Tensor) -> torch.Tensor:
-        return (torch.softmax(logits + shift, dim=1) * weights).sum(dim=0) / total
+        scaled = odds * shift.exp()
+        return (scaled * (weights / scaled.sum(dim=1, keepdim=True))).sum(dim=0) / total
 
     shift = torch.zeros(width, dtype=logits.dtype, device=logits.device)
     for _ in range(ROUNDS):
