@@ -5,12 +5,12 @@ updates are scikit-learn's ``GaussianMixture`` with ``covariance_type="full"`` (
 k-means initialisation and ``reg_covar``), but each step handles every component in one batched
 matrix product: the quadratic form (x - mu)' P (x - mu) of every point and component is
 (x x') . P - 2 x' P mu + mu' P mu, so an E-step and an M-step are each one product of the points'
-outer products with a (T, K) matrix, in single precision, while parameters and likelihoods stay
-in double. Outer products and covariances are symmetric, so only their upper triangles are
-kept (T = D (D + 1) / 2 entries, an off-diagonal one counted twice in the quadratic form): half
-the work and memory of the full D*D (intrusion's 57 active dimensions: the prior's fit took
-79 s of a 200-s fit with the full squares). On 50,000 points in 28 dimensions with 50
-components (one CPU thread), scikit-learn took 103 s.
+features (their outer products, themselves and 1) with a (T + D + 1, K) matrix, in single
+precision, while the parameters stay in double. Outer products and covariances are symmetric,
+so only their upper triangles are kept (T = D (D + 1) / 2 entries, an off-diagonal one counted
+twice in the quadratic form): half the work and memory of the full D*D (intrusion's 57 active
+dimensions: the prior's fit took 79 s of a 200-s fit with the full squares). On 50,000 points
+in 28 dimensions with 50 components (one CPU thread), scikit-learn took 103 s.
 """
 
 from __future__ import annotations
@@ -38,16 +38,18 @@ class MixtureFit:
 
 
 class _Outer:
-    """Row blocks of the points with the upper triangles of their outer products x x'
-    (T = D (D + 1) / 2 entries, row-major): the quadratic terms of both EM steps as one matrix
-    product. Kept across iterations while they fit in ``OUTER_CACHE`` floats, rebuilt block by
-    block otherwise."""
+    """Row blocks of the points' features: the upper triangle of the outer product x x'
+    (T = D (D + 1) / 2 entries, row-major), then x, then 1. Every sum an EM step needs
+    (second moments, means, counts; log-densities up to their constant) is then one matrix
+    product with them. Kept across iterations while they fit in ``OUTER_CACHE`` floats,
+    rebuilt block by block otherwise."""
 
     def __init__(self, points: torch.Tensor) -> None:
         dim = points.shape[1]
         self.upper = torch.triu_indices(dim, dim)  # (2, T)
-        size = self.upper.shape[1]
-        self.points, self.rows = points, max(256, OUTER_BUDGET // max(size, 1))
+        self.n_upper = self.upper.shape[1]
+        size = self.n_upper + dim + 1
+        self.points, self.rows = points, max(256, OUTER_BUDGET // size)
         self.cache = None
         if len(points) * size <= OUTER_CACHE:
             self.cache = list(self._build())
@@ -56,12 +58,14 @@ class _Outer:
         dim = self.points.shape[1]
         for start in range(0, len(self.points), self.rows):
             x = self.points[start : start + self.rows]
-            outer = x.new_empty((len(x), self.upper.shape[1]))
+            features = x.new_empty((len(x), self.n_upper + dim + 1))
             position = 0
             for i in range(dim):  # row i of the triangle: x_i * x_j for j >= i (no gather)
-                torch.mul(x[:, i : i + 1], x[:, i:], out=outer[:, position : position + dim - i])
+                torch.mul(x[:, i : i + 1], x[:, i:], out=features[:, position : position + dim - i])
                 position += dim - i
-            yield start, x, outer
+            features[:, position : position + dim] = x
+            features[:, -1] = 1.0
+            yield start, features
 
     def symmetric(self, upper: torch.Tensor) -> torch.Tensor:
         """(K, T) upper triangles -> (K, D, D) symmetric matrices."""
@@ -84,15 +88,14 @@ class _Outer:
 
 
 def _m_step(points: _Outer, resp: torch.Tensor, reg_covar: float):
-    """Weights, means and covariance factors from responsibilities (N, K)."""
-    counts = resp.sum(0, dtype=torch.float64) + 1e-10  # (K,)
-    means = (resp.T @ points.points).double() / counts[:, None]  # (K, D)
-    dim = points.points.shape[1]
-    second = torch.zeros((len(counts), points.upper.shape[1]), dtype=torch.float64)
-    resp_t = resp.T.contiguous()  # (K, N): a contiguous left operand multiplies faster
-    for start, _, outer in points:
-        second += (resp_t[:, start : start + len(outer)] @ outer).double()  # (K, T)
-    moments = points.symmetric(second) / counts[:, None, None]  # E[x x'] per component
+    """Weights, means and covariance factors from responsibilities ``resp`` (K, N)."""
+    dim, n_upper = points.points.shape[1], points.n_upper
+    sums = torch.zeros((resp.shape[0], n_upper + dim + 1), dtype=torch.float64)
+    for start, features in points:
+        sums += (resp[:, start : start + len(features)] @ features).double()  # (K, T + D + 1)
+    counts = sums[:, -1] + 1e-10  # (K,)
+    means = sums[:, n_upper:-1] / counts[:, None]  # (K, D)
+    moments = points.symmetric(sums[:, :n_upper]) / counts[:, None, None]  # E[x x'] per component
     covariances = moments - means[:, :, None] * means[:, None, :]
     covariances = _recompute_cancelled(points.points, resp, means, counts, moments, covariances)
     covariances = covariances + reg_covar * torch.eye(dim, dtype=torch.float64)
@@ -112,9 +115,9 @@ def _recompute_cancelled(points, resp, means, counts, moments, covariances) -> t
         return covariances
     covariances = covariances.clone()
     for k in flagged:
-        rows = torch.nonzero(resp[:, k] > 0).flatten()
+        rows = torch.nonzero(resp[k] > 0).flatten()
         centred = points[rows].double() - means[k]
-        weighted = centred * resp[rows, k].double()[:, None]
+        weighted = centred * resp[k, rows].double()[:, None]
         covariances[k] = weighted.T @ centred / counts[k]
     return covariances
 
@@ -138,31 +141,32 @@ def _cholesky(covariances: torch.Tensor, reg_covar: float) -> torch.Tensor:
     raise ArithmeticError("the mixture's covariances are not positive definite (non-finite x?)")
 
 
-def _log_resp(points, weights, means, cholesky) -> tuple[torch.Tensor, torch.Tensor]:
-    """Log-responsibilities (N, K) and each point's log-likelihood (N,), from double-precision
-    parameters; the products over points run in the points' precision."""
+def _e_step(points, weights, means, cholesky) -> tuple[torch.Tensor, torch.Tensor]:
+    """Responsibilities (K, N) in the points' precision and each point's log-likelihood (N,).
+
+    The parameters are double; each component's log-density plus log-weight,
+    -1/2 (x x') . P + x' P mu + constant, is one product of a (K, T + D + 1) matrix with the
+    points' features. Responsibilities below exp(MIN_LOG_RESP) are set to 0: as floats they
+    would be subnormal, and a matrix product over subnormals runs many times slower
+    (intrusion's well-separated components: 0.36 s an M-step against 0.05 s).
+    """
     dim = points.points.shape[1]
     inverse = torch.cholesky_inverse(cholesky)  # (K, D, D) precision matrices
     log_det = -torch.log(torch.diagonal(cholesky, dim1=1, dim2=2)).sum(1)  # (K,) log|L^-1|
-    linear = torch.einsum("kde,ke->kd", inverse, means)  # (K, D)
-    constant = (linear * means).sum(1)  # (K,) mu' P mu
-    dtype = points.points.dtype
-    flat, linear_t = points.flatten(inverse).to(dtype).contiguous(), linear.T.to(dtype)
-    distance = []
-    for _, x, outer in points:
-        quadratic = (outer @ flat).double() - 2 * (x @ linear_t).double()
-        distance.append(quadratic + constant)  # (n, K) Mahalanobis distances
-    log_prob = -0.5 * torch.cat(distance) + log_det - 0.5 * dim * math.log(2 * math.pi)
-    weighted = log_prob + torch.log(weights)
-    norm = torch.logsumexp(weighted, dim=1)
-    return weighted - norm[:, None], norm
-
-
-def _responsibilities(log_resp: torch.Tensor) -> torch.Tensor:
-    """exp(log_resp) in single precision, with responsibilities below exp(MIN_LOG_RESP) set to
-    0: as floats they would be subnormal, and a matrix product over subnormals runs many times
-    slower (intrusion's well-separated components: 0.36 s an M-step against 0.05 s)."""
-    return torch.where(log_resp > MIN_LOG_RESP, log_resp.exp(), 0.0).float()
+    linear = torch.einsum("kde,ke->kd", inverse, means)  # (K, D) P mu
+    constant = (
+        log_det - 0.5 * (linear * means).sum(1) - 0.5 * dim * math.log(2 * math.pi)
+        + torch.log(weights)
+    )  # fmt: skip
+    coefficients = torch.cat([-0.5 * points.flatten(inverse).T, linear, constant[:, None]], 1)
+    coefficients = coefficients.to(points.points.dtype)  # (K, T + D + 1)
+    weighted = torch.cat([coefficients @ features.T for _, features in points], 1)  # (K, N)
+    top = weighted.amax(dim=0, keepdim=True)  # (1, N)
+    weighted = weighted.sub_(top).exp_()  # the odds against each point's likeliest component
+    total = weighted.sum(dim=0, keepdim=True)
+    resp = weighted.div_(total)
+    resp.masked_fill_(resp < math.exp(MIN_LOG_RESP), 0.0)
+    return resp, (top + total.log()).squeeze(0)
 
 
 def fit_mixture(
@@ -186,14 +190,14 @@ def fit_mixture(
     n_components = max(1, min(n_components, len(points)))
     labels = KMeans(n_components, n_init=1, random_state=seed % 2**32).fit(points.numpy()).labels_
     labels = torch.as_tensor(labels, dtype=torch.long)
-    resp = torch.nn.functional.one_hot(labels, n_components).to(points.dtype)
+    resp = torch.nn.functional.one_hot(labels, n_components).to(points.dtype).T.contiguous()
     points = _Outer(points)
     weights, means, cholesky = _m_step(points, resp, reg_covar)
     previous, converged, iteration = -math.inf, False, 0
     for iteration in range(1, max_iter + 1):  # noqa: B007 (the count is reported)
-        log_resp, norm = _log_resp(points, weights, means, cholesky)
-        weights, means, cholesky = _m_step(points, _responsibilities(log_resp), reg_covar)
-        current = float(norm.mean())
+        resp, norm = _e_step(points, weights, means, cholesky)
+        weights, means, cholesky = _m_step(points, resp, reg_covar)
+        current = float(norm.double().mean())
         if abs(current - previous) < tol:
             converged = True
             break
