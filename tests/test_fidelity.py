@@ -346,3 +346,22 @@ def test_a_numerical_source_is_repaired_to_its_nearest_fitting_value_and_new_val
     # sent a third of intrusion's synthetic "normal" rows to the smurf attacks' size)
     assert rows["size"].tolist() == [150, 1400, 1033, 90]
     assert rows["size"].dtype == np.int64
+
+
+def test_the_order_screen_refutes_only_orders_a_row_breaks():
+    from tvae.transformer.dependency_search import refuted_orders
+
+    big = 2**60  # beyond float precision: big and big + 1 round to the same float
+    frame = pd.DataFrame(
+        {
+            "low": [1.0, 2.0, np.nan, 4.0],
+            "high": [1.0, 3.0, 0.0, 5.0],  # low <= high wherever both are present
+            "count_low": pd.array([big, big, 1, 2], dtype="Int64"),
+            "count_high": pd.array([big + 1, big, pd.NA, 2], dtype="Int64"),
+            "when": pd.to_datetime(["2020-01-01"] * 4),  # not screened
+        }
+    )
+    refuted = refuted_orders(frame, list(frame.columns))
+    assert ("low", "high") not in refuted and ("high", "low") in refuted
+    assert ("count_low", "count_high") not in refuted
+    assert not any("when" in pair for pair in refuted)

@@ -43,6 +43,7 @@ from tvae.transformer.dependency_search import (
     ordered,
     pick_parents,
     rank_columns,
+    refuted_orders,
     sources_first,
     value_codes,
     witnessed,
@@ -126,11 +127,15 @@ class Dependencies:
             c for c in varied if kinds.get(c) in ORDER_KINDS and c not in linked
         ]  # an order never edits a column that a determination reads or writes
         head = frame.head(PROBE_ROWS)
+        refuted = refuted_orders(head, candidates)
         orders = [
             Order(a, b)
             for a in candidates
             for b in candidates
-            if a != b and ordered(head[a], head[b], overlap=False) and ordered(frame[a], frame[b])
+            if a != b
+            and (a, b) not in refuted
+            and ordered(head[a], head[b], overlap=False)
+            and ordered(frame[a], frame[b])
         ]
         return cls(determinations, orders, checks)
 

@@ -89,6 +89,23 @@ def ordered(low: pd.Series, high: pd.Series, overlap: bool = True) -> bool:
     return holds and bool((a != b).any()) and informative(a, b)
 
 
+def refuted_orders(head: pd.DataFrame, columns: list[Hashable]) -> set[tuple[Hashable, Hashable]]:
+    """Pairs (a, b) of ``columns`` for which some row of ``head`` holds a > b, both present:
+    orders that cannot hold, screened in one vectorised pass per column before
+    :func:`ordered` (digits' 62 pixel columns: 3,782 pairs took 2.5 s one by one). Only plain
+    numeric columns are screened; a float conversion rounds monotonically, so it never
+    refutes a pair that holds."""
+    numeric = [c for c in columns if is_numeric_dtype(head[c].dtype)]
+    if not numeric:
+        return set()
+    values = np.column_stack([head[c].to_numpy(dtype=float, na_value=np.nan) for c in numeric])
+    refuted = set()
+    for i, low in enumerate(numeric):
+        above = (values[:, i : i + 1] > values).any(axis=0)  # NaN compares False: missing
+        refuted.update((low, numeric[j]) for j in np.flatnonzero(above))
+    return refuted
+
+
 def informative(low: pd.Series, high: pd.Series) -> bool:
     """The order says more than the two columns' values do: paired at random, at least
     ``MIN_RANDOM_BREAKS`` of the rows would break it (an indicator column <= a slope in degrees
