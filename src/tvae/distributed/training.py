@@ -144,6 +144,10 @@ def train_sharded(
             checkpoints=checkpoints, restored=restored,
         )  # fmt: skip
         prior = _shared_prior(model, encoder, decoder, batches, index, network_seq, ctx, device)
+        if created:
+            # every worker leaves its last collective before any tears the group down: gloo
+            # aborted a worker ("terminate called without an active exception") once in CI
+            dist.barrier()
     finally:
         if created:
             dist.destroy_process_group()
