@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import torch
 
-OUTER_BUDGET = 4_000_000  # floats of x x' built at once: bounds memory for wide latents
+FEATURE_BUDGET = 4_000_000  # floats of features built at once: bounds memory for wide latents
 MIN_LOG_RESP = -80.0  # exp(-80) ~ 2e-35: single precision's smallest normal float is 1.2e-38
-OUTER_CACHE = 64_000_000  # floats of x x' kept across iterations (256 MB)
+FEATURE_CACHE = 64_000_000  # floats of features kept across iterations (256 MB)
 CANCELLATION = 1e-3  # variance / E[x^2] below which single precision keeps under 4 digits
 MAX_RIDGE_TRIES = 12  # a covariance that is not positive definite: ridges 10 reg_covar .. 1e13 x
 
@@ -37,11 +37,11 @@ class MixtureFit:
     mean_log_likelihood: float
 
 
-class _Outer:
+class _Features:
     """Row blocks of the points' features: the upper triangle of the outer product x x'
     (T = D (D + 1) / 2 entries, row-major), then x, then 1. Every sum an EM step needs
     (second moments, means, counts; log-densities up to their constant) is then one matrix
-    product with them. Kept across iterations while they fit in ``OUTER_CACHE`` floats,
+    product with them. Kept across iterations while they fit in ``FEATURE_CACHE`` floats,
     rebuilt block by block otherwise."""
 
     def __init__(self, points: torch.Tensor) -> None:
@@ -49,9 +49,9 @@ class _Outer:
         self.upper = torch.triu_indices(dim, dim)  # (2, T)
         self.n_upper = self.upper.shape[1]
         size = self.n_upper + dim + 1
-        self.points, self.rows = points, max(256, OUTER_BUDGET // size)
+        self.points, self.rows = points, max(256, FEATURE_BUDGET // size)
         self.cache = None
-        if len(points) * size <= OUTER_CACHE:
+        if len(points) * size <= FEATURE_CACHE:
             self.cache = list(self._build())
 
     def _build(self):
@@ -87,7 +87,7 @@ class _Outer:
         return iter(self.cache) if self.cache is not None else self._build()
 
 
-def _m_step(points: _Outer, resp: torch.Tensor, reg_covar: float):
+def _m_step(points: _Features, resp: torch.Tensor, reg_covar: float):
     """Weights, means and covariance factors from responsibilities ``resp`` (K, N)."""
     dim, n_upper = points.points.shape[1], points.n_upper
     sums = torch.zeros((resp.shape[0], n_upper + dim + 1), dtype=torch.float64)
@@ -191,7 +191,7 @@ def fit_mixture(
     labels = KMeans(n_components, n_init=1, random_state=seed % 2**32).fit(points.numpy()).labels_
     labels = torch.as_tensor(labels, dtype=torch.long)
     resp = torch.nn.functional.one_hot(labels, n_components).to(points.dtype).T.contiguous()
-    points = _Outer(points)
+    points = _Features(points)
     weights, means, cholesky = _m_step(points, resp, reg_covar)
     previous, converged, iteration = -math.inf, False, 0
     for iteration in range(1, max_iter + 1):  # noqa: B007 (the count is reported)

@@ -76,7 +76,7 @@ def trained_masks(
     the others stay at zero: the latent inputs from ``latent_inputs`` on and the hidden units
     from ``hidden_units`` on (a unit whose weights and bias are zero outputs ReLU(0) = 0, so
     neither its weights nor the next layer's weights from it get a gradient)."""
-    layers = [m for m in decoder.body if isinstance(m, nn.Linear)]
+    layers = decoder_linears(decoder)
     masks: dict[nn.Parameter, torch.Tensor] = {}
 
     def mask(p: nn.Parameter) -> torch.Tensor:
@@ -166,9 +166,14 @@ def clipped_gradient_sum(
     return total
 
 
+def decoder_linears(decoder: Decoder) -> list[nn.Linear]:
+    """The decoder's linear layers, the one that reads the latent first."""
+    return [m for m in decoder.body if isinstance(m, nn.Linear)]
+
+
 def first_decoder_layer(decoder: Decoder) -> nn.Linear:
     """The decoder's layer that reads the latent."""
-    return next(m for m in decoder.body if isinstance(m, nn.Linear))
+    return decoder_linears(decoder)[0]
 
 
 def _sigma_row_gradients(
