@@ -7,7 +7,7 @@ import pandas as pd
 import torch
 
 from tvae import TVAE
-from tvae.calibration import calibrate_marginals
+from tvae.calibration import calibrate_marginals, sharpen_softmax_spans
 from tvae.layout import Layout, Span, SpanIndex
 from tvae.model import Decoder
 from tvae.prior import StandardPrior
@@ -49,6 +49,20 @@ def test_calibration_leaves_tanh_outputs_alone():
     after = decoder.body[-1].bias.detach()
     assert after[0] == before[0]
     assert not torch.equal(after[1:], before[1:])
+
+
+def test_sharpening_scales_the_softmax_logits_and_leaves_tanh_outputs_alone():
+    torch.manual_seed(0)
+    layout = _layout()
+    decoder = Decoder(4, (16,), layout.width)
+    z = torch.randn(8, 4)
+    with torch.no_grad():
+        before, _ = decoder(z)
+    sharpen_softmax_spans(decoder, SpanIndex.from_layout(layout), 2.0)
+    with torch.no_grad():
+        after, _ = decoder(z)
+    assert torch.equal(after[:, 0], before[:, 0])  # the tanh scalar
+    assert torch.allclose(after[:, 1:], 2.0 * before[:, 1:], atol=1e-6)  # both softmax spans
 
 
 def test_a_short_fit_samples_a_rare_category_at_its_rate():

@@ -37,6 +37,18 @@ FLOOR = 1e-6  # rates below this are treated as this (log of zero)
 
 
 @torch.no_grad()
+def sharpen_softmax_spans(decoder: Decoder, index: SpanIndex, factor: float) -> None:
+    """Multiply the logits of every softmax span of ``decoder`` by ``factor`` (its output
+    layer's rows for those positions): each span's softmax at temperature 1 / ``factor``.
+    Sharper per-latent distributions make columns that depend on each other agree more often
+    when each is drawn on its own given the latent; calibration then restores their rates."""
+    spans = index.position_span < len(index.softmax_widths)  # (D,): softmax positions
+    output = decoder.body[-1]
+    output.weight[spans] *= factor
+    output.bias[spans] *= factor
+
+
+@torch.no_grad()
 def calibrate_marginals(
     decoder: Decoder,
     prior: LatentPrior,

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tvae.calibration import calibrate_marginals
+from tvae.calibration import calibrate_marginals, sharpen_softmax_spans
 from tvae.checkpoint import check_same_params, load_checkpoint
 from tvae.devices import gpu_enabled, resolve_device
 from tvae.errors import InvalidDataError, InvalidParameterError, InvalidParameterTypeError
@@ -171,15 +171,19 @@ def calibrate(
     index: SpanIndex,
     codes: Callable[[], torch.Tensor],
     network_seq: np.random.SeedSequence,
-) -> None:
+    sharpening: float = 1.0,
+) -> bool:
     """With ``model.calibrate`` (and sampled decoding), match the decoder's category and mode
-    rates under ``prior`` to those of ``codes()`` (N, S), the rows' codes (:mod:`tvae.calibration`).
-    """
+    rates under ``prior`` to those of ``codes()`` (N, S), the rows' codes (:mod:`tvae.calibration`),
+    after its softmax logits are multiplied by ``sharpening``. Returns whether it ran."""
     if not (model.calibrate and model.decoding == "sample"):
-        return
+        return False
+    if sharpening != 1.0:
+        sharpen_softmax_spans(decoder, index, sharpening)
     device = next(decoder.parameters()).device
     generator = torch.Generator(device=device).manual_seed(int(network_seq.generate_state(3)[2]))
     calibrate_marginals(decoder, prior, index, codes().to(device), generator)
+    return True
 
 
 def fit_frame(

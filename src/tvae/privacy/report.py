@@ -29,5 +29,6 @@ def privacy_lines(privacy: dict) -> list[str]:
         f"{split['category_names_delta']:.3g}",
         f"  Public:    {public}; prior: {privacy['prior']}",
         # files written before the decoder's units were narrowed on small tables trained all
-        f"  Decoder:   {privacy.get('decoder_units', 'every hidden unit trained')}",
+        f"  Decoder:   {privacy.get('decoder_units', 'every hidden unit trained')}; "
+        f"sharpening: {privacy.get('decoder_sharpening', 'none')}",
     ]
