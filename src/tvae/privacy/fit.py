@@ -15,6 +15,8 @@
 5. With ``prior="mixture"`` (the default) and enough rows for its noise, the latent prior is
    a Gaussian mixture fitted by DP-EM on the projected latents (:mod:`tvae.privacy.mixture`),
    each iteration one more statistic; otherwise the standard N(0, I).
+6. Post-processing: the decoder's softmax logits are sharpened (``DP_SHARPENING``) and then
+   calibrated to the rates of the released (surrogate) table.
 
 Every mechanism is recorded in one RDP accountant; ``model.privacy_`` reports it.
 """
