@@ -85,7 +85,10 @@ def test_vectorised_loss_equals_per_column_computation(widths, n_rows, seed, row
     ours = reconstruction_loss(raw_ours, sigma_ours, alphas, codes, index, loss_factor=2)
     raw_ref, sigma_ref = raw.clone().requires_grad_(), sigma.clone().requires_grad_()
     reference = _per_column_loss(raw_ref, sigma_ref, dense, layout, 2)
-    assert torch.allclose(ours, reference, rtol=1e-5, atol=1e-4)
+    # float32 rounds each logit to about 1e-7 of its size: with logits near row_spread, every
+    # span's log-sum-exp may differ by that much between the two computations
+    rounding = 1e-6 * row_spread * len(layout.softmax_widths)
+    assert torch.allclose(ours, reference, rtol=1e-5, atol=1e-4 + rounding)
     ours.backward()
     reference.backward()  # autograd through F.cross_entropy: the gradient to match
     assert torch.allclose(raw_ours.grad, raw_ref.grad, rtol=1e-4, atol=1e-6)

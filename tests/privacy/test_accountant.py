@@ -16,7 +16,7 @@ from tvae.privacy.accountant import (
     rdp_curve,
     subsampled_gaussian_rdp,
 )
-from tvae.privacy.plan import STATISTICS_SHARE, plan_budget, resolve_delta
+from tvae.privacy.plan import MAX_LATENT_SHARE, STATISTICS_SHARE, plan_budget, resolve_delta
 
 CASES = [(0.01, 1.1, 1_000), (0.0625, 3.5, 1_008), (1.0, 10.0, 1), (0.5, 2.0, 10), (0.2, 0.8, 50)]
 
@@ -87,6 +87,45 @@ def test_the_plan_spends_at_most_epsilon(epsilon, n_rows):
     # the statistics get STATISTICS_SHARE of rho: 20 Gaussian mechanisms sharing it equally
     rho = gaussian_rho_for_epsilon(epsilon, plan.accounting_delta)
     assert 20 / (2 * plan.statistics_noise**2) == pytest.approx(STATISTICS_SHARE * rho)
+
+
+def _record_everything(plan) -> float:
+    others = plan.n_statistics - plan.latent_mechanisms
+    plan.accountant.record("statistics", plan.statistics_noise, 1.0, others)
+    plan.accountant.record("latent:sums", plan.latent_noise, 1.0, plan.latent_mechanisms)
+    plan.accountant.record("dp-sgd", plan.sgd_noise, plan.sample_rate, plan.steps)
+    return plan.accountant.epsilon(plan.accounting_delta)
+
+
+@pytest.mark.parametrize("epsilon", [1.0, 10.0])
+def test_a_weighted_latent_takes_its_extra_budget_from_dp_sgd(epsilon):
+    """Each latent sum gets ``weight`` statistics' rho: less noise on it, the other statistics'
+    noise unchanged, DP-SGD noisier, and the total still within epsilon."""
+    delta = 1e-5
+    args = (epsilon, delta, "given", 100, 10, 0.01, 1_000)
+    plain = plan_budget(*args, latent_mechanisms=2, latent_weight=1.0)
+    heavy = plan_budget(*args, latent_mechanisms=2, latent_weight=16.0)
+    assert heavy.statistics_noise == plain.statistics_noise
+    assert plain.latent_noise == plain.statistics_noise
+    assert heavy.latent_noise == pytest.approx(plain.statistics_noise / 4)
+    assert heavy.sgd_noise > plain.sgd_noise
+    for plan in (plain, heavy):
+        spent = _record_everything(plan)
+        assert 0.99 * epsilon <= spent <= epsilon
+    split = heavy.budget_split()
+    assert split["latent"]["weight"] == 16.0 and split["latent"]["mechanisms"] == 2
+    assert split["statistics"]["mechanisms"] == 98
+    assert split["latent"]["share_of_rho"] == pytest.approx(STATISTICS_SHARE * 2 * 16 / 100)
+    assert split["statistics"]["share_of_rho"] == pytest.approx(STATISTICS_SHARE * 98 / 100)
+    assert split["latent"]["epsilon_alone"] < split["statistics"]["epsilon_alone"] < epsilon
+    assert split["dp_sgd"]["epsilon_alone"] < epsilon
+
+
+def test_the_latent_weight_is_capped_so_dp_sgd_keeps_a_part():
+    plan = plan_budget(3.0, 1e-5, "given", 10, 0, 0.01, 1_000, latent_mechanisms=2,
+                       latent_weight=1e6)  # fmt: skip
+    assert plan.budget_split()["latent"]["share_of_rho"] == pytest.approx(MAX_LATENT_SHARE)
+    assert _record_everything(plan) <= 3.0
 
 
 def test_delta_defaults_below_one_over_n_and_is_checked():

@@ -10,7 +10,9 @@ import torch
 
 from tvae.model import Encoder
 from tvae.privacy.latent import (
+    BASE_TERMS,
     POSTERIOR_STD,
+    latent_weight,
     n_components,
     release_projection,
     set_projection,
@@ -22,6 +24,16 @@ def test_projected_dimensions_fit_the_networks():
     assert n_components(128, (20,), 155) == 10  # each dimension passes ReLU as a +/- pair
     assert n_components(8, (), 5) == 5  # never wider than the row
     assert n_components(4, (128,), 155) == 4
+
+
+def test_wide_rows_weigh_the_latent_sums_more_from_their_kinds_alone():
+    narrow = {f"x{i}": "numerical" for i in range(6)} | {f"c{i}": "categorical" for i in range(8)}
+    assert latent_weight(narrow) == 1.0  # adult: 20 terms
+    wide = {f"x{i}": "numerical" for i in range(BASE_TERMS)}  # 2 terms each
+    assert latent_weight(wide) == 4.0
+    assert latent_weight(wide | {"when": "datetime", "ok": "boolean"}) == pytest.approx(
+        ((2 * BASE_TERMS + 3) / BASE_TERMS) ** 2
+    )
 
 
 def test_without_noise_the_projection_whitens_the_rows_along_their_principal_axes():

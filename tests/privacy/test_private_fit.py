@@ -167,6 +167,42 @@ def test_a_small_table_trains_a_narrower_private_decoder(planted):
     assert private_hidden_units(712, (64,)) is None
 
 
+def test_a_wide_table_weighs_the_private_latent_more(private_model, tmp_path):
+    """30 numeric columns (60 terms against BASE_TERMS = 24): the latent's two sums get
+    (60 / 24)^2 statistics' rho each, so less noise; the other statistics keep theirs."""
+    from tvae.privacy.report import privacy_lines
+
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(800, 3))
+    wide = pd.DataFrame(base @ rng.normal(size=(3, 30)), columns=[f"x{i}" for i in range(30)])
+    model = TVAE(epsilon=3.0, epochs=1, random_state=0, embedding_dim=16, compress_dims=(32,),
+                 decompress_dims=(32,)).fit(wide)  # fmt: skip
+    report = model.privacy_
+    assert report["epsilon"] <= 3.0
+    latent = report["budget_split"]["latent"]
+    statistics = report["budget_split"]["statistics"]
+    assert latent["weight"] == pytest.approx((60 / 24) ** 2)
+    assert latent["noise_multiplier"] == pytest.approx(
+        statistics["noise_multiplier"] / math.sqrt(latent["weight"])
+    )
+    history = {item["label"]: item["noise_multiplier"] for item in report["accountant"]["history"]}
+    assert history["latent:sum"] == history["latent:outer-products"] == latent["noise_multiplier"]
+    assert history["histogram:x0"] == statistics["noise_multiplier"]
+    assert latent["share_of_rho"] + statistics["share_of_rho"] > 0.5  # the extra from DP-SGD
+    assert any(line.strip().startswith("Latent:") for line in privacy_lines(report))
+    again = load(_saved(model, tmp_path / "wide.tvae"))
+    assert again.privacy_["budget_split"]["latent"] == latent
+    # a narrow table's sums weigh as any other statistic
+    narrow = private_model.privacy_["budget_split"]
+    assert narrow["latent"]["weight"] == 1.0
+    assert narrow["latent"]["noise_multiplier"] == narrow["statistics"]["noise_multiplier"]
+
+
+def _saved(model: TVAE, path):
+    model.save(path)
+    return path
+
+
 def test_a_private_model_samples_saves_and_conditions(private_model, planted, tmp_path):
     rows = private_model.sample(300)
     assert list(rows.columns) == list(planted.columns)

@@ -43,6 +43,7 @@ from tvae.privacy.dependencies import release_mapping, split_declared
 from tvae.privacy.latent import MECHANISMS as LATENT_MECHANISMS
 from tvae.privacy.latent import (
     POSTERIOR_STD,
+    latent_weight,
     n_components,
     release_projection,
     row_scale,
@@ -183,7 +184,7 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
     n_statistics += LATENT_MECHANISMS  # the private latent's two sums
     plan, components = plan_with_prior(
         model.prior, n_rows, epsilon, delta, delta_source, n_statistics, n_named, sample_rate,
-        steps,
+        steps, latent_weight(kinds),
     )  # fmt: skip
     if model.learning_rate is None and schedule.lr_schedule == "onecycle":
         peak = peak_learning_rate(plan.sgd_noise, schedule.batch_size, plan.clipping_norm)
@@ -227,7 +228,7 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
     config = training_config(model, schedule, schedule.batch_size, model.verbose)
     generator = torch.Generator(device=device).manual_seed(network_seed)
     index = SpanIndex.from_layout(layout, device)
-    latent = private_latent(model, encoder, data, index, layout.width, releaser)
+    latent = private_latent(model, encoder, data, index, layout.width, releaser, plan.latent_noise)
     prior, prior_note = private_prior(
         model, encoder, data, index, latent["dimensions"], components, releaser
     )
@@ -253,16 +254,7 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
         "clipping_norm": dp.clipping_norm,
         "sample_rate": sample_rate,
         "steps": steps,
-        "budget_split": {
-            "statistics": {
-                "share_of_rho": plan.to_dict()["statistics_share"],
-                "mechanisms": n_statistics,
-                "noise_multiplier": plan.statistics_noise,
-                "epsilon_alone": _alone(plan, "statistics"),
-            },
-            "dp_sgd": {"epsilon_alone": _alone(plan, "dp-sgd")},
-            "category_names_delta": plan.threshold_delta,
-        },
+        "budget_split": plan.budget_split(),
         "public": sorted(str(c) for c in public),
         "prior": prior_note,
         "latent": latent,
@@ -312,7 +304,7 @@ def units_note(units: int | None) -> str:
 
 def plan_with_prior(
     prior: str, n_rows: int, epsilon: float, delta: float, delta_source: str,
-    n_statistics: int, n_named: int, sample_rate: float, steps: int,
+    n_statistics: int, n_named: int, sample_rate: float, steps: int, latent_weight: float,
 ) -> tuple[BudgetPlan, int]:  # fmt: skip
     """The budget plan, and the private mixture prior's components (0: the standard prior).
     The mixture's DP-EM iterations join the statistics only where, at the noise that leaves
@@ -320,14 +312,15 @@ def plan_with_prior(
     if prior == "mixture":
         plan = plan_budget(
             epsilon, delta, delta_source, n_statistics + PRIOR_ITERATIONS, n_named,
-            sample_rate, steps, CLIPPING_NORM,
+            sample_rate, steps, CLIPPING_NORM, LATENT_MECHANISMS, latent_weight,
         )  # fmt: skip
         components = planned_components(n_rows, plan.statistics_noise)
         if components:
             return plan, components
     plan = plan_budget(
-        epsilon, delta, delta_source, n_statistics, n_named, sample_rate, steps, CLIPPING_NORM
-    )
+        epsilon, delta, delta_source, n_statistics, n_named, sample_rate, steps, CLIPPING_NORM,
+        LATENT_MECHANISMS, latent_weight,
+    )  # fmt: skip
     return plan, 0
 
 
@@ -359,17 +352,23 @@ def private_prior(
 
 
 def private_latent(
-    model: Any, encoder: Any, data: Any, index: SpanIndex, width: int, releaser: Releaser
-) -> dict:
+    model: Any, encoder: Any, data: Any, index: SpanIndex, width: int, releaser: Releaser,
+    latent_noise: float,
+) -> dict:  # fmt: skip
     """Fix ``encoder`` to the private principal projection (:mod:`tvae.privacy.latent`), from
-    two sums of the encoded rows released by ``releaser``; returns what ``privacy_`` says."""
+    two sums of the encoded rows released by ``releaser`` at ``latent_noise``; returns what
+    ``privacy_`` says."""
     k = n_components(model.embedding_dim, tuple(model.compress_dims), width)
     scale = row_scale(index)
     blocks = (
         dense_batch(alphas, codes, index, width)
         for alphas, codes in TensorBatches(data, data.n_rows).rows()  # every row once
     )
-    centre, projection = release_projection(blocks, data.n_rows, scale, k, releaser.histogram)
+
+    def release(values: np.ndarray, label: str) -> np.ndarray:
+        return releaser.histogram(values, label, noise=latent_noise)
+
+    centre, projection = release_projection(blocks, data.n_rows, scale, k, release)
     set_projection(encoder, scale, centre, projection)
     return {
         "encoder": "fixed before DP-SGD: a whitened projection onto the top principal "
@@ -379,15 +378,3 @@ def private_latent(
         "posterior_std": POSTERIOR_STD,
         "mechanisms": LATENT_MECHANISMS,
     }
-
-
-def _alone(plan: Any, label: str) -> float:
-    """ε that the mechanisms labelled ``label`` (``"statistics"``: every one but DP-SGD) would
-    spend on their own, at the accounting δ."""
-    from tvae.privacy.accountant import Accountant
-
-    alone = Accountant(plan.accountant.orders)
-    for item in plan.accountant.history:
-        if (item[0] == "dp-sgd") == (label == "dp-sgd"):
-            alone.record(*item)
-    return alone.epsilon(plan.accounting_delta)

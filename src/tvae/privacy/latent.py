@@ -13,6 +13,12 @@ each softmax span, so its squared norm is at most ``T + S`` (T tanh positions, S
 row is scaled by ``1 / sqrt(T + S)`` before the sums: adding or removing a row moves the sum by
 at most 1 (L2) and the upper triangle of the outer-product sum by at most 1 (Frobenius).
 
+Budget: that scaling spreads a row's unit norm over its ``T + S`` terms, so the sums' signal
+per entry falls with the row's width while their noise does not. On wide tables the two sums
+therefore weigh more than another statistic (:func:`latent_weight`): enough to keep the signal
+to noise of a ``BASE_TERMS``-term row. Their extra share of ρ is taken from DP-SGD, whose noise
+multiplier grows slowly as its share falls (Poisson subsampling), not from the histograms.
+
 The posterior in the ``k`` projected dimensions is N(sqrt(1 - s^2) * h, s^2) for the whitened
 projection h, so the aggregate posterior has about unit variance there; the other dimensions
 are N(0, 1). The standard prior N(0, I) then matches it without spending more budget.
@@ -21,7 +27,8 @@ are N(0, 1). The standard prior N(0, I) then matches it without spending more bu
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,12 +40,27 @@ MAX_COMPONENTS = 16  # projected latent dimensions (fewer when the networks are 
 POSTERIOR_STD = 0.3  # s: the posterior's spread in the projected dimensions
 MIN_EIGENVALUE = 1e-6  # floor of a released variance before whitening
 MECHANISMS = 2  # the sum and the outer-product sum
+# A row of up to BASE_TERMS terms (adult 20, titanic and bank fewer) gives the two sums the ρ of
+# any other statistic; wider rows, (terms / BASE_TERMS)^2 times as much. Measured on seeds 0-2
+# against weight 1 (docs/privacy.md): covtype (16,000 rows, weight 20.6) 0.927 -> 0.955 at
+# epsilon 10, 0.882 -> 0.903 at 3; census 0.951 -> 0.959, 0.927 -> 0.934; digits (28.9) and
+# census at epsilon 1 unchanged within 0.001.
+BASE_TERMS = 24
+TERMS_PER_KIND = {"numerical": 2, "datetime": 2}  # a scalar and its mode; other kinds: 1 span
 
 
 def n_components(embedding_dim: int, compress_dims: tuple[int, ...], width: int) -> int:
     """Projected dimensions: at most MAX_COMPONENTS, the latent's width and the row's width,
     and half the narrowest hidden layer (each dimension passes a ReLU layer as a +/- pair)."""
     return max(1, min(MAX_COMPONENTS, embedding_dim, width, *(h // 2 for h in compress_dims)))
+
+
+def latent_weight(kinds: Mapping[Any, str]) -> float:
+    """How many statistics' ρ each of the latent's sums takes, from the columns' kinds alone
+    (public, known before any release): max(1, terms / BASE_TERMS)^2, with a row's terms
+    estimated as TERMS_PER_KIND per column."""
+    terms = sum(TERMS_PER_KIND.get(kind, 1) for kind in kinds.values())
+    return max(1.0, terms / BASE_TERMS) ** 2
 
 
 def row_scale(index: SpanIndex) -> float:

@@ -3,9 +3,11 @@
 The split is stated in Rényi terms. A Gaussian mechanism's RDP is a line ρ·a in the order a, so
 "a share of the budget" is a share of ρ: ρ_total is the largest ρ whose curve gives the user's
 ε at δ; the transformer's statistics get ``STATISTICS_SHARE`` of it, split equally between their
-mechanisms (each of L2 sensitivity 1, so each gets the same noise multiplier). DP-SGD gets the
-rest, and its noise multiplier is the smallest one for which the *total* (statistics + every
-training step) stays within ε at δ, found by bisection on the accountant itself.
+mechanisms (each of L2 sensitivity 1, so each gets the same noise multiplier). The private
+latent's two sums may weigh more (``latent_weight``: each takes that many statistics' ρ, with
+less noise); their extra ρ comes out of DP-SGD's part, not out of the other statistics'. DP-SGD
+gets the rest, and its noise multiplier is the smallest one for which the *total* (statistics +
+every training step) stays within ε at δ, found by bisection on the accountant itself.
 
 A small part of δ (``THRESHOLD_DELTA_SHARE``) pays for releasing category *names* found in the
 data (see :mod:`tvae.privacy.statistics`): a category held by one row is released with
@@ -26,6 +28,9 @@ from tvae.privacy.accountant import Accountant, gaussian_rho_for_epsilon
 # 1.8x. Measured (docs/privacy.md) against 0.15: epsilon = 1 adult 0.75 -> 0.82, titanic
 # 0.67 -> 0.74; epsilon = 3 +0.02; epsilon = 10 bank +0.03, adult within -0.004.
 STATISTICS_SHARE = 0.5
+# Of ρ, the most the private latent's two sums may take with their weight, so that DP-SGD keeps
+# at least a quarter of the budget on the widest tables.
+MAX_LATENT_SHARE = 0.25
 THRESHOLD_DELTA_SHARE = 0.1  # of δ, for releasing category names found in the data
 DEFAULT_DELTA_FACTOR = 10  # delta defaults to 1 / (10 n)
 MAX_NOISE_MULTIPLIER = 50.0  # DP-SGD noisier than this learns nothing: the budget is too small
@@ -75,6 +80,10 @@ class BudgetPlan:
     steps: int
     clipping_norm: float
     accountant: Accountant
+    latent_mechanisms: int = 0  # of the n_statistics, the private latent's sums
+    latent_weight: float = 1.0  # each takes this many statistics' ρ
+    latent_noise: float = math.inf  # noise multiplier of each (sensitivity 1)
+    rho: float = 0.0  # ρ_total: the Rényi budget that converts to ε at the accounting δ
 
     def to_dict(self) -> dict:
         return {
@@ -86,28 +95,84 @@ class BudgetPlan:
             "statistics_share": STATISTICS_SHARE,
             "statistics_noise_multiplier": self.statistics_noise,
             "n_statistics": self.n_statistics,
+            "latent_weight": self.latent_weight,
         }
+
+    def budget_split(self) -> dict:
+        """What each part took once every release is recorded: ``privacy_["budget_split"]``."""
+        others = self.n_statistics - self.latent_mechanisms
+        return {
+            "statistics": {
+                "share_of_rho": self.share_of_rho(self.statistics_noise, others),
+                "mechanisms": others,
+                "noise_multiplier": self.statistics_noise,
+                "epsilon_alone": self.spent_alone("statistics"),
+            },
+            "latent": {
+                "share_of_rho": self.share_of_rho(self.latent_noise, self.latent_mechanisms),
+                "mechanisms": self.latent_mechanisms,
+                "weight": self.latent_weight,
+                "noise_multiplier": self.latent_noise,
+                "epsilon_alone": self.spent_alone("latent"),
+            },
+            "dp_sgd": {"epsilon_alone": self.spent_alone("dp-sgd")},
+            "category_names_delta": self.threshold_delta,
+        }
+
+    def spent_alone(self, part: str) -> float:
+        """ε that the recorded releases of ``part`` ("statistics", "latent" or "dp-sgd") would
+        spend on their own, at the accounting δ."""
+        alone = Accountant(self.accountant.orders)
+        for item in self.accountant.history:
+            if release_part(item[0]) == part:
+                alone.record(*item)
+        return alone.epsilon(self.accounting_delta)
+
+    def share_of_rho(self, noise: float, mechanisms: int) -> float:
+        """The part of ρ_total that ``mechanisms`` Gaussian releases at ``noise`` take."""
+        return mechanisms / (2 * noise**2) / self.rho if mechanisms and self.rho > 0 else 0.0
+
+
+def release_part(label: str) -> str:
+    """Which part of the budget the release labelled ``label`` belongs to."""
+    if label == "dp-sgd":
+        return "dp-sgd"
+    return "latent" if label.startswith("latent:") else "statistics"
 
 
 def plan_budget(
     epsilon: float, delta: float, delta_source: str, n_statistics: int, n_thresholded: int,
     sample_rate: float, steps: int, clipping_norm: float = CLIPPING_NORM,
+    latent_mechanisms: int = 0, latent_weight: float = 1.0,
 ) -> BudgetPlan:  # fmt: skip
     """Split (``epsilon``, ``delta``) between ``n_statistics`` Gaussian statistics (of which
-    ``n_thresholded`` release category names) and ``steps`` DP-SGD steps at ``sample_rate``."""
+    ``n_thresholded`` release category names, and ``latent_mechanisms`` are the private
+    latent's sums, each weighing ``latent_weight`` statistics) and ``steps`` DP-SGD
+    steps at ``sample_rate``."""
     threshold_delta = THRESHOLD_DELTA_SHARE * delta if n_thresholded else 0.0
     accounting_delta = delta - threshold_delta
     accountant = Accountant()
-    statistics_noise = math.inf
+    total_rho = gaussian_rho_for_epsilon(epsilon, accounting_delta)
+    statistics_noise = latent_noise = math.inf
+    weight = 1.0
     if n_statistics:
-        rho = STATISTICS_SHARE * gaussian_rho_for_epsilon(epsilon, accounting_delta)
+        rho = STATISTICS_SHARE * total_rho
         if rho <= 0:  # even no noise-free information at all would exceed it at this delta
             raise InvalidParameterError(
                 f"epsilon={epsilon} is too small to train at delta={delta:.3g}: the accountant "
                 "cannot certify any release below it; raise epsilon"
             )
         statistics_noise = math.sqrt(n_statistics / (2 * rho))
-    planned = [("statistics", statistics_noise, 1.0, n_statistics)] if n_statistics else []
+        if latent_mechanisms:
+            # each latent sum takes weight * (rho / n_statistics), at most MAX_LATENT_SHARE in all
+            cap = MAX_LATENT_SHARE * total_rho * n_statistics / (latent_mechanisms * rho)
+            weight = max(1.0, min(float(latent_weight), cap))
+            latent_noise = statistics_noise / math.sqrt(weight)
+    weighted = latent_mechanisms if weight > 1 else 0  # equal noise: one line of the plan
+    others = n_statistics - weighted
+    planned = [("statistics", statistics_noise, 1.0, others)] if others else []
+    if weighted:
+        planned.append(("latent", latent_noise, 1.0, weighted))
 
     def spent(noise: float) -> float:
         return accountant.epsilon(
@@ -133,4 +198,6 @@ def plan_budget(
         accounting_delta=accounting_delta, threshold_delta=threshold_delta,
         statistics_noise=statistics_noise, n_statistics=n_statistics, sgd_noise=high,
         sample_rate=sample_rate, steps=steps, clipping_norm=clipping_norm, accountant=accountant,
+        latent_mechanisms=latent_mechanisms, latent_weight=weight, latent_noise=latent_noise,
+        rho=total_rho,
     )  # fmt: skip

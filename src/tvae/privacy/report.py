@@ -27,8 +27,20 @@ def privacy_lines(privacy: dict) -> list[str]:
         f"{statistics['noise_multiplier']:.4g}, {statistics['share_of_rho']:.0%} of rho "
         f"(epsilon {statistics['epsilon_alone']:.3g} alone); category names: delta "
         f"{split['category_names_delta']:.3g}",
+        *_latent_line(split.get("latent")),  # files written before it had no line of their own
         f"  Public:    {public}; prior: {privacy['prior']}",
         # files written before the decoder's units were narrowed on small tables trained all
         f"  Decoder:   {privacy.get('decoder_units', 'every hidden unit trained')}; "
         f"sharpening: {privacy.get('decoder_sharpening', 'none')}",
+    ]
+
+
+def _latent_line(latent: dict | None) -> list[str]:
+    """The private latent's two sums, where the file records them apart from the statistics."""
+    if not latent or not latent.get("mechanisms"):
+        return []
+    return [
+        f"  Latent:    {latent['mechanisms']} Gaussian sums, noise multiplier "
+        f"{latent['noise_multiplier']:.4g}, weight {latent['weight']:.3g} "
+        f"({latent['share_of_rho']:.0%} of rho; epsilon {latent['epsilon_alone']:.3g} alone)"
     ]
