@@ -128,6 +128,23 @@ def test_the_latent_weight_is_capped_so_dp_sgd_keeps_a_part():
     assert _record_everything(plan) <= 3.0
 
 
+def test_a_budget_too_small_for_the_weighted_latent_plans_it_unweighted():
+    """Where DP-SGD could train with the latent at weight 1 but not at its weight, the latent
+    gets weight 1 rather than the fit being refused."""
+
+    def plan(epsilon: float, weight: float):
+        return plan_budget(epsilon, 1e-6, "given", 100, 0, 0.06, 1_000, latent_mechanisms=2,
+                           latent_weight=weight)  # fmt: skip
+
+    assert plan(0.4, 30.0).latent_weight == 25.0  # the cap: a quarter of rho
+    tight = plan(0.26, 30.0)  # DP-SGD would need noise above 50 with the weighted latent
+    assert tight.latent_weight == 1.0
+    assert tight.latent_noise == tight.statistics_noise
+    assert tight.sgd_noise == plan(0.26, 1.0).sgd_noise < 50
+    with pytest.raises(InvalidParameterError, match="noise multiplier above"):
+        plan(0.2, 30.0)  # too small even unweighted
+
+
 def test_delta_defaults_below_one_over_n_and_is_checked():
     assert resolve_delta(None, 1_000) == (1e-4, "default 1/(10 n)")
     assert resolve_delta(1e-3, 1_000)[0] == 1e-3

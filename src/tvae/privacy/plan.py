@@ -180,6 +180,11 @@ def plan_budget(
         )
 
     if spent(MAX_NOISE_MULTIPLIER) > epsilon:
+        if weighted:  # the latent's extra must never be what makes a fit impossible
+            return plan_budget(
+                epsilon, delta, delta_source, n_statistics, n_thresholded, sample_rate, steps,
+                clipping_norm, latent_mechanisms, 1.0,
+            )  # fmt: skip
         raise InvalidParameterError(
             f"epsilon={epsilon} is too small to train: {steps} DP-SGD steps at sampling rate "
             f"{sample_rate:.3g} would need a noise multiplier above {MAX_NOISE_MULTIPLIER}; "
