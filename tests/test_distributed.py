@@ -315,3 +315,18 @@ def test_a_failed_parallel_resume_prints_one_line(shards: Path, tmp_path: Path) 
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr[-3000:]
     assert "other settings" in lines[0] and "epochs" in lines[0]
+
+
+@pytest.mark.parametrize(("raised", "status"), [(None, 0), (0, 0), (2, 2), ("error: x", 1)])
+def test_the_worker_program_leaves_with_its_commands_exit_status(monkeypatch, capsys, raised,
+                                                                 status) -> None:  # fmt: skip
+    """``python -m tvae.distributed`` ends with os._exit(status): the status the command gave
+    (typer's SystemExit), or 1 with the message printed, as sys.exit would."""
+    import tvae.distributed.__main__ as worker_main
+
+    def command() -> int:
+        raise SystemExit(raised)
+
+    monkeypatch.setattr(worker_main, "main", command)
+    assert worker_main.exit_code() == status
+    assert ("error: x" in capsys.readouterr().err) == isinstance(raised, str)
