@@ -228,7 +228,9 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
     config = training_config(model, schedule, schedule.batch_size, model.verbose)
     generator = torch.Generator(device=device).manual_seed(network_seed)
     index = SpanIndex.from_layout(layout, device)
-    latent = private_latent(model, encoder, data, index, layout.width, releaser, plan.latent_noise)
+    # the latent's two sums: the same releaser (accountant, rng, record) at their own noise
+    latent_releaser = replace(releaser, noise=plan.latent_noise)
+    latent = private_latent(model, encoder, data, index, layout.width, latent_releaser)
     prior, prior_note = private_prior(
         model, encoder, data, index, latent["dimensions"], components, releaser
     )
@@ -352,23 +354,17 @@ def private_prior(
 
 
 def private_latent(
-    model: Any, encoder: Any, data: Any, index: SpanIndex, width: int, releaser: Releaser,
-    latent_noise: float,
-) -> dict:  # fmt: skip
+    model: Any, encoder: Any, data: Any, index: SpanIndex, width: int, releaser: Releaser
+) -> dict:
     """Fix ``encoder`` to the private principal projection (:mod:`tvae.privacy.latent`), from
-    two sums of the encoded rows released by ``releaser`` at ``latent_noise``; returns what
-    ``privacy_`` says."""
+    two sums of the encoded rows released by ``releaser``; returns what ``privacy_`` says."""
     k = n_components(model.embedding_dim, tuple(model.compress_dims), width)
     scale = row_scale(index)
     blocks = (
         dense_batch(alphas, codes, index, width)
         for alphas, codes in TensorBatches(data, data.n_rows).rows()  # every row once
     )
-
-    def release(values: np.ndarray, label: str) -> np.ndarray:
-        return releaser.histogram(values, label, noise=latent_noise)
-
-    centre, projection = release_projection(blocks, data.n_rows, scale, k, release)
+    centre, projection = release_projection(blocks, data.n_rows, scale, k, releaser.histogram)
     set_projection(encoder, scale, centre, projection)
     return {
         "encoder": "fixed before DP-SGD: a whitened projection onto the top principal "

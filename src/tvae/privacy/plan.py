@@ -82,8 +82,12 @@ class BudgetPlan:
     accountant: Accountant
     latent_mechanisms: int = 0  # of the n_statistics, the private latent's sums
     latent_weight: float = 1.0  # each takes this many statistics' ρ
-    latent_noise: float = math.inf  # noise multiplier of each (sensitivity 1)
     rho: float = 0.0  # ρ_total: the Rényi budget that converts to ε at the accounting δ
+
+    @property
+    def latent_noise(self) -> float:
+        """Noise multiplier of each latent sum (sensitivity 1): weight times a statistic's ρ."""
+        return self.statistics_noise / math.sqrt(self.latent_weight)
 
     def to_dict(self) -> dict:
         return {
@@ -95,7 +99,6 @@ class BudgetPlan:
             "statistics_share": STATISTICS_SHARE,
             "statistics_noise_multiplier": self.statistics_noise,
             "n_statistics": self.n_statistics,
-            "latent_weight": self.latent_weight,
         }
 
     def budget_split(self) -> dict:
@@ -153,7 +156,7 @@ def plan_budget(
     accounting_delta = delta - threshold_delta
     accountant = Accountant()
     total_rho = gaussian_rho_for_epsilon(epsilon, accounting_delta)
-    statistics_noise = latent_noise = math.inf
+    statistics_noise = math.inf
     weight = 1.0
     if n_statistics:
         rho = STATISTICS_SHARE * total_rho
@@ -167,12 +170,11 @@ def plan_budget(
             # each latent sum takes weight * (rho / n_statistics), at most MAX_LATENT_SHARE in all
             cap = MAX_LATENT_SHARE * total_rho * n_statistics / (latent_mechanisms * rho)
             weight = max(1.0, min(float(latent_weight), cap))
-            latent_noise = statistics_noise / math.sqrt(weight)
     weighted = latent_mechanisms if weight > 1 else 0  # equal noise: one line of the plan
     others = n_statistics - weighted
     planned = [("statistics", statistics_noise, 1.0, others)] if others else []
     if weighted:
-        planned.append(("latent", latent_noise, 1.0, weighted))
+        planned.append(("latent", statistics_noise / math.sqrt(weight), 1.0, weighted))
 
     def spent(noise: float) -> float:
         return accountant.epsilon(
@@ -203,6 +205,5 @@ def plan_budget(
         accounting_delta=accounting_delta, threshold_delta=threshold_delta,
         statistics_noise=statistics_noise, n_statistics=n_statistics, sgd_noise=high,
         sample_rate=sample_rate, steps=steps, clipping_norm=clipping_norm, accountant=accountant,
-        latent_mechanisms=latent_mechanisms, latent_weight=weight, latent_noise=latent_noise,
-        rho=total_rho,
+        latent_mechanisms=latent_mechanisms, latent_weight=weight, rho=total_rho,
     )  # fmt: skip

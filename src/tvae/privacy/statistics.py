@@ -24,7 +24,8 @@ Per column (each item is one Gaussian mechanism, recorded in the accountant):
 
 The real rows are then *projected* onto what was released (unreleased categories become
 ``OTHER``, missing cells of a column released without them take its most common value) before
-DP-SGD encodes them: a row-by-row map that depends on released values only."""
+DP-SGD encodes them: a row-by-row map that depends on released values only.
+"""
 
 from __future__ import annotations
 
@@ -71,12 +72,11 @@ class Releaser:
     threshold: float = math.inf  # a found category name is released above this noisy count
     released: list = field(default_factory=list)  # labels of the mechanisms, in order
 
-    def histogram(self, counts: np.ndarray, label: str, noise: float | None = None) -> np.ndarray:
-        """``counts`` + N(0, noise^2) per bin, by default the statistics' noise (sensitivity 1)."""
-        noise = self.noise if noise is None else noise
-        self.accountant.record(label, noise, 1.0, 1)
+    def histogram(self, counts: np.ndarray, label: str) -> np.ndarray:
+        """``counts`` plus N(0, noise^2) per bin: the Gaussian mechanism (sensitivity 1)."""
+        self.accountant.record(label, self.noise, 1.0, 1)
         self.released.append(label)
-        return np.asarray(counts, dtype=np.float64) + self.rng.normal(0, noise, len(counts))
+        return np.asarray(counts, dtype=np.float64) + self.rng.normal(0, self.noise, len(counts))
 
     def n_bins(self) -> int:
         return int(np.clip(self.n_rows / (BINS_PER_NOISE * self.noise), MIN_BINS, MAX_BINS))
