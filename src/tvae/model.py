@@ -60,10 +60,7 @@ class Decoder(nn.Module):
         self.sigma.clamp_(SIGMA_MIN, SIGMA_MAX)
 
 
-def reparameterize(
-    mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None
-) -> torch.Tensor:
-    """Draw z = mu + std * eps with eps from ``generator`` (never the global RNG)."""
-    std = torch.exp(0.5 * logvar)
-    eps = torch.randn(std.shape, generator=generator, device=std.device, dtype=std.dtype)
-    return mu + eps * std
+def standard_normal(like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Standard normal noise shaped like ``like`` (the reparameterisation's eps), drawn from
+    ``generator``, never the global RNG."""
+    return torch.randn(like.shape, generator=generator, device=like.device, dtype=like.dtype)

@@ -24,8 +24,8 @@ from tqdm.auto import tqdm
 from tvae.checkpoint import Checkpoint, save_checkpoint
 from tvae.distributed.context import DistContext, mean_over_workers
 from tvae.layout import SpanIndex
-from tvae.loss import LossTerms, tvae_loss
-from tvae.model import Decoder, Encoder, reparameterize
+from tvae.loss import LossTerms, latent_draw, tvae_loss
+from tvae.model import Decoder, Encoder, standard_normal
 from tvae.params import check_dims
 
 LR_SCHEDULES = ("constant", "onecycle")
@@ -145,9 +145,9 @@ def train_step(
     """One optimiser step on one batch; returns the (detached) loss terms."""
     rows = dense_batch(alphas, codes, index, index.width)
     mu, logvar = encoder(rows)
-    z = reparameterize(mu, logvar, generator)
+    z, kl = latent_draw(mu, logvar, standard_normal(mu, generator))
     raw, sigma = decoder(z)
-    terms = tvae_loss(raw, sigma, alphas, codes, mu, logvar, index, config.loss_factor)
+    terms = tvae_loss(raw, sigma, alphas, codes, kl, index, config.loss_factor)
     total = terms.total
     if decoder is not _unwrap(decoder) and not index.tanh_positions.numel():
         # No numeric output reads sigma; DistributedDataParallel requires every parameter to

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from tvae.layout import SpanIndex
-from tvae.loss import LossTerms, tvae_loss
+from tvae.loss import LossTerms, latent_draw, tvae_loss
 from tvae.model import Decoder, Encoder
 from tvae.training import Batch, StepFn, TrainingConfig, TrainingData, dense_batch, train
 
@@ -128,9 +128,9 @@ def clipped_gradient_sum(
     try:
         rows = dense_batch(alphas, codes, index, decoder.sigma.shape[0])  # (B, D)
         mu, logvar = encoder(rows)
-        z = mu + eps * torch.exp(0.5 * logvar)
+        z, kl = latent_draw(mu, logvar, eps)
         raw, sigma = decoder(z)
-        terms = tvae_loss(raw, sigma, alphas, codes, mu, logvar, index, loss_factor)
+        terms = tvae_loss(raw, sigma, alphas, codes, kl, index, loss_factor)
     finally:
         for handle in handles:
             handle.remove()
@@ -199,9 +199,9 @@ def per_row_gradients(
     out = []
     for i in range(len(codes)):
         rows = dense_batch(alphas[i : i + 1], codes[i : i + 1], index, decoder.sigma.shape[0])
-        mu, logvar = encoder(rows)
-        raw, sigma = decoder(mu + eps[i : i + 1] * torch.exp(0.5 * logvar))
-        loss = tvae_loss(raw, sigma, alphas[i : i + 1], codes[i : i + 1], mu, logvar, index,
+        z, kl = latent_draw(*encoder(rows), eps[i : i + 1])
+        raw, sigma = decoder(z)
+        loss = tvae_loss(raw, sigma, alphas[i : i + 1], codes[i : i + 1], kl, index,
                          loss_factor).total  # fmt: skip
         grads = torch.autograd.grad(loss, list(params.values()))
         out.append(dict(zip(params, grads, strict=True)))
