@@ -272,6 +272,25 @@ def test_batched_mixture_fit_matches_scikit_learn_likelihood():
     assert np.allclose(covariances.numpy()[order], theirs.covariances_[expected], atol=0.02)
 
 
+def test_mixture_features_rebuilt_block_by_block_give_the_cached_fit(monkeypatch):
+    """Wide latents do not fit the feature cache: their features are rebuilt every EM step,
+    block by block into one reused buffer (the last block shorter). The fit must not change."""
+    import tvae.gaussian_mixture as gm
+
+    rng = np.random.default_rng(1)
+    centres = rng.normal(scale=3, size=(4, 5))
+    points = torch.as_tensor(centres[rng.integers(0, 4, 1100)] + rng.normal(size=(1100, 5)))
+    cached = gm.fit_mixture(points, 4, seed=0)
+    monkeypatch.setattr(gm, "FEATURE_CACHE", 0)  # never cached
+    monkeypatch.setattr(gm, "FEATURE_BUDGET", 300 * 21)  # 5 dims: 21 features, 300 rows a block
+    rebuilt = gm.fit_mixture(points, 4, seed=0)
+    assert rebuilt.n_iter == cached.n_iter
+    # the same sums in other single-precision blocks: equal up to rounding
+    assert abs(rebuilt.mean_log_likelihood - cached.mean_log_likelihood) < 1e-5
+    torch.testing.assert_close(rebuilt.means, cached.means, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(rebuilt.cholesky, cached.cholesky, rtol=1e-4, atol=1e-5)
+
+
 def test_mixture_fit_survives_tight_clusters_far_from_the_origin():
     """Single-precision cancellation once made such covariances not positive definite, or
     ridged them wide, depending on the CPU's summation order."""
