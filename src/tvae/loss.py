@@ -142,8 +142,6 @@ class _Reconstruction(torch.autograd.Function):
             if want_sigma:
                 grad_sigma = sigma.new_zeros(sigma.shape)
                 grad_sigma[positions] = (n_rows - squares * precision) / scale
-        if want_raw and gradient is None:
-            gradient = raw.new_zeros(raw.shape)
         ctx.factor = loss_factor / n_rows if n_rows else float("nan")
         ctx.save_for_backward(gradient, grad_sigma)
         return total * ctx.factor
