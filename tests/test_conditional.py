@@ -37,7 +37,7 @@ def mixed_model() -> TVAE:
 
 
 def _sample(model: TVAE, n: int, conditions, **limits) -> pd.DataFrame:
-    generator = torch.Generator().manual_seed(0)
+    generator = torch.Generator(device=model.device_).manual_seed(0)
     return sample_conditional(
         model.transformer_, model.layout_, model.decoder_, model.prior_, conditions,
         n, generator, model.decoding, **limits,
@@ -157,7 +157,7 @@ def test_array_model_and_saved_model(tmp_path, adult_model):
     assert isinstance(rows, np.ndarray) and (rows[:, 2] == 1.0).all()
     assert ((rows[:, 0] >= -0.5) & (rows[:, 0] <= 0.5)).all()
     adult_model.save(tmp_path / "adult.tvae")
-    loaded = TVAE.load(tmp_path / "adult.tvae", device="cpu")
+    loaded = TVAE.load(tmp_path / "adult.tvae", device=str(adult_model.device_))
     conditions = {"race": " Black", "hours-per-week": (40, 60)}
     pd.testing.assert_frame_equal(
         adult_model.sample(100, conditions=conditions, random_state=9),

@@ -212,6 +212,20 @@ def test_run_killed_after_a_checkpoint_resumes_to_the_same_model(
     assert len(resumed.sample(10)) == 10
 
 
+def test_more_workers_than_gpus_is_a_clear_error(monkeypatch) -> None:
+    """Worker 1 of 2 on a one-GPU node: an error that says what to start, not a CUDA traceback."""
+    import tvae.distributed.context as context
+
+    monkeypatch.setattr(context, "resolve_device", lambda device, enable_gpu: torch.device("cuda"))
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    two = DistContext(rank=1, world_size=2, local_rank=1, local_world_size=2)
+    with pytest.raises(InvalidParameterError, match="2 workers on this node but 1 GPU") as error:
+        context.worker_device(two, "auto", True)
+    assert "--device cpu" in str(error.value) and "--nproc" in str(error.value)
+    first = DistContext(rank=0, world_size=2, local_rank=0, local_world_size=2)
+    assert context.worker_device(first, "auto", True) == torch.device("cuda", 0)
+
+
 def test_context_reads_torchrun_environment() -> None:
     env = {"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2"}
     ctx = DistContext.from_env(env)
@@ -228,7 +242,7 @@ def test_two_gloo_workers_match_a_single_process_fit(shards: Path, real, tmp_pat
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
         "-m", "tvae.distributed", "fit", str(shards), "-o", str(output), "--epochs", "30",
-        "--batch-size", "100", "--lr-schedule", "onecycle", "--seed", "0", "-q",
+        "--batch-size", "100", "--lr-schedule", "onecycle", "--seed", "0", "-q", "--device", "cpu",
         "--discrete", ",".join(DISCRETE), "--checkpoint-dir", str(tmp_path / "ckpt"),
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -287,7 +301,7 @@ def test_two_gloo_workers_fit_a_table_without_numeric_columns(tmp_path: Path) ->
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
         "-m", "tvae.distributed", "fit", str(tmp_path / "t.parquet"), "-o", str(output),
-        "--epochs", "2", "--batch-size", "100", "--seed", "0", "-q",
+        "--epochs", "2", "--batch-size", "100", "--seed", "0", "-q", "--device", "cpu",
         "--discrete", "colour,size",
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -306,7 +320,7 @@ def test_a_failed_parallel_resume_prints_one_line(shards: Path, tmp_path: Path) 
     from tvae.cli import app
 
     fit = ["fit", str(shards), "-o", str(tmp_path / "m.tvae"), "--batch-size", "200", "--seed",
-           "0", "-q", "--checkpoint-dir", str(tmp_path / "ckpt")]  # fmt: skip
+           "0", "-q", "--checkpoint-dir", str(tmp_path / "ckpt"), "--device", "cpu"]  # fmt: skip
     assert CliRunner().invoke(app, [*fit, "--epochs", "2"]).exit_code == 0
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "tvae", *fit, "--epochs", "3", "--resume", "--nproc", "2"]

@@ -9,6 +9,7 @@ import torch
 
 from tvae import TVAE
 from tvae.errors import ConditionError, InvalidParameterError
+from tvae.gaussian_mixture import fit_mixture
 from tvae.prior import MixturePrior, StandardPrior
 from tvae.transformer.continuous import ModeNormalizer
 from tvae.transformer.dependencies import Dependencies, Determination
@@ -233,6 +234,42 @@ def test_mixture_prior_fits_active_dimensions_and_is_seeded():
     assert float((near.values < 0.5).float().mean()) > 0.98
     again = prior.sample(5000, torch.Generator().manual_seed(0))
     assert torch.equal(draws, again)
+
+
+def test_a_saved_prior_draws_the_latents_of_the_fitted_one():
+    """The fitted factors are row-major like loaded ones: the same draws before and after a save
+    (LAPACK's column-major factors changed a product's rounding, so a loaded model sampled other
+    rows)."""
+    generator = torch.Generator().manual_seed(0)
+    mu = torch.randn(3000, 24, generator=generator) @ torch.randn(24, 24, generator=generator)
+    prior = MixturePrior.fit(mu, torch.full(mu.shape, -4.0), seed=0)
+    assert prior.n_components > 1 and len(prior.active) == 24
+    from safetensors.torch import load, save
+
+    loaded = MixturePrior.from_tensors(24, load(save(prior.tensors())))  # as a model file does
+    for seed in range(3):
+        draws = prior.sample(2000, torch.Generator().manual_seed(seed))
+        assert torch.equal(draws, loaded.sample(2000, torch.Generator().manual_seed(seed)))
+
+
+def test_the_mixture_starts_from_k_means_on_one_thread(monkeypatch):
+    """scikit-learn's k-means adds its threads' sums in the order they finish: with several
+    OpenMP threads one seed gave other labels from run to run (and another prior)."""
+    from sklearn import cluster
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    original = cluster.KMeans.fit
+
+    def fit(self, x, *args, **kwargs):
+        seen.append(
+            {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "openmp"}
+        )
+        return original(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(cluster.KMeans, "fit", fit)
+    fit_mixture(torch.randn(600, 3, generator=torch.Generator().manual_seed(0)), 3, seed=0)
+    assert seen == [{1}]
 
 
 def test_prior_standard_samples_the_reference_latents(adult_small, adult_discrete):

@@ -143,6 +143,22 @@ def test_load_on_missing_gpu_falls_back_to_cpu_with_warning(model_file):
     pd.testing.assert_frame_equal(loaded.sample(20, random_state=2), expected)
 
 
+def test_load_on_a_gpu_index_this_machine_lacks_falls_back_to_cpu(model_file, monkeypatch):
+    """A file trained on cuda:3 loads on a one-GPU machine (a warning, not an ordinal error)."""
+    _, path = model_file
+    on_cpu = TVAE.load(path, device="cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.warns(
+        TVAEWarning, match=r"'cuda:3' is not available here \(this machine has 1 GPU\)"
+    ):
+        loaded = TVAE.load(path, device="cuda:3")
+    assert loaded.device_ == torch.device("cpu")
+    pd.testing.assert_frame_equal(
+        loaded.sample(20, random_state=2), on_cpu.sample(20, random_state=2)
+    )
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU fallback")
 def test_gpu_trained_file_loads_on_cpu(model_file, tmp_path):
     model, path = model_file

@@ -96,6 +96,36 @@ def test_fit_and_sample_run_on_the_usable_cpus(monkeypatch, two_threads):
     assert len(model.sample(5)) == 5 and torch.get_num_threads() == before
 
 
+def test_a_seeded_fit_or_sample_keeps_its_thread_count_on_a_busy_machine(monkeypatch, two_threads):
+    """The thread count changes the rounding of sums: a seeded call must not follow the load."""
+    seen = []
+    real_train, real_blocks = tvae.fitting.train, tvae.synthesizer.encoded_blocks
+
+    def spy(real):
+        def wrapper(*args, **kwargs):
+            seen.append(torch.get_num_threads())
+            return real(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(tvae.fitting, "train", spy(real_train))
+    monkeypatch.setattr(tvae.synthesizer, "encoded_blocks", spy(real_blocks))
+    monkeypatch.setattr(tvae.threads, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(tvae.threads.os, "getloadavg", lambda: (3.0, 3.0, 3.0))  # 2 CPUs busy
+    table = pd.DataFrame({"x": np.arange(40.0), "c": ["a", "b"] * 20})
+    seeded = tvae.TVAE(epochs=1, random_state=0).fit(table)
+    seeded.sample(5)
+    assert seen == [2, 2]  # torch's own setting, as on an idle machine
+    unseeded = tvae.TVAE(epochs=1).fit(table)
+    unseeded.sample(5)
+    unseeded.sample(5, random_state=1)  # a seeded call of an unseeded model
+    assert seen[2:] == [1, 1, 2]
+    with tvae.threads.limited_threads() as outer:  # as the CLI wraps a fit
+        assert outer == 1
+        seeded.fit(table)
+    assert seen[-1] == 2 and torch.get_num_threads() == 2  # from the outermost own setting
+
+
 def test_automatic_threads_leave_out_cpus_other_processes_keep_busy(monkeypatch, tmp_path):
     monkeypatch.setattr(tvae.threads, "usable_cpus", lambda: 4)
     monkeypatch.setattr(tvae.threads.os, "getloadavg", lambda: (1.0, 1.0, 1.0))  # just us

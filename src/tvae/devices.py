@@ -38,9 +38,17 @@ def resolve_device(device: str | torch.device | None, enable_gpu: bool = True) -
         "mps": getattr(torch.backends, "mps", None) is not None
         and torch.backends.mps.is_available(),
     }.get(resolved.type, False)
+    if available and resolved.type == "cuda" and resolved.index is not None:
+        count = torch.cuda.device_count()
+        available = resolved.index < count  # cuda:N beyond this machine's GPUs
+        where = f" (this machine has {count} GPU{'s' if count != 1 else ''})"
+    else:
+        where = ""
     if not available:
         warnings.warn(
-            f"device {device!r} is not available here; using the CPU", TVAEWarning, stacklevel=3
+            f"device {device!r} is not available here{where}; using the CPU",
+            TVAEWarning,
+            stacklevel=3,
         )
         return torch.device("cpu")
     return resolved

@@ -192,11 +192,16 @@ def fit_mixture(
     and factorisations in double.
     """
     from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_limits
 
     centre = points.double().mean(0)  # centred points: less cancellation in E[x x'] - mu mu'
     points = (points.double() - centre).float()
     n_components = max(1, min(n_components, len(points)))
-    labels = KMeans(n_components, n_init=1, random_state=seed % 2**32).fit(points.numpy()).labels_
+    # one OpenMP thread: scikit-learn's k-means adds its threads' partial sums in the order they
+    # finish, so with several threads the same seed could give other labels on the next run
+    with threadpool_limits(limits=1, user_api="openmp"):
+        kmeans = KMeans(n_components, n_init=1, random_state=seed % 2**32)
+        labels = kmeans.fit(points.numpy()).labels_
     labels = torch.as_tensor(labels, dtype=torch.long)
     resp = torch.nn.functional.one_hot(labels, n_components).to(points.dtype).T.contiguous()
     points = _Features(points)

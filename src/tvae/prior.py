@@ -78,6 +78,13 @@ class MixturePrior:
     cholesky: torch.Tensor  # (C, A, A) lower-triangular factors of the covariances
     kind: str = "mixture"
 
+    def __post_init__(self) -> None:
+        # Row-major, as a saved and loaded prior is: a matrix product's rounding depends on its
+        # operands' layout (LAPACK's factors are column-major), and a model must sample the
+        # same rows before and after a save.
+        for name in ("active", "weights", "means", "cholesky"):
+            setattr(self, name, getattr(self, name).contiguous())
+
     @classmethod
     def fit(cls, mu: torch.Tensor, logvar: torch.Tensor, seed: int) -> MixturePrior:
         """Fit on the training rows' posteriors: means ``mu`` and log-variances ``logvar``."""

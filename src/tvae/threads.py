@@ -7,15 +7,19 @@ process may run on (``os.sched_getaffinity``) and caps them by the cgroup CPU qu
 ``cpu.max``; v1 ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``).
 
 ``fit`` and ``sample`` run inside :func:`limited_threads`, which lowers torch's thread count to
-:func:`idle_cpus` -- the usable CPUs less those other processes keep busy -- (or to the count
-given to :func:`set_threads`) and restores it afterwards.
+the usable CPUs (or to the count given to :func:`set_threads`) and restores it afterwards. An
+unseeded call also leaves out the CPUs other processes keep busy (:func:`idle_cpus`). A seeded
+one (``random_state``) does not: the thread count changes how sums are split, so their rounding,
+and the same seed must give the same rows however busy the machine is (two seeded GPU fits on
+a 16-core machine fitted different latent priors when the load average changed between them).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,6 +28,7 @@ from tvae.errors import InvalidParameterError
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 _chosen: int | None = None  # set_threads(n); None: automatic
+_own_setting: int | None = None  # torch's thread count outside the outermost limited_threads
 
 
 def _read(path: Path) -> str | None:
@@ -98,13 +103,16 @@ def threads_chosen(n: int | None) -> Iterator[None]:
         _chosen = previous
 
 
-def chosen_threads() -> int:
-    """The thread count ``fit`` and ``sample`` will use now."""
+def chosen_threads(steady: bool = False) -> int:
+    """The thread count ``fit`` and ``sample`` will use now: :func:`set_threads`'s, else torch's
+    own setting capped by :func:`usable_cpus`, and unless ``steady`` (a seeded call, whose
+    rounding must not depend on the machine's load) by :func:`idle_cpus`."""
     import torch
 
     if _chosen is not None:
         return _chosen
-    return max(1, min(torch.get_num_threads(), idle_cpus()))
+    own = _own_setting if _own_setting is not None else torch.get_num_threads()
+    return max(1, min(own, usable_cpus() if steady else idle_cpus()))
 
 
 def idle_cpus() -> int:
@@ -124,18 +132,44 @@ def idle_cpus() -> int:
 
 
 @contextmanager
-def limited_threads(n: int | None = None) -> Iterator[int]:
-    """Run the block with ``n`` torch threads (default :func:`chosen_threads`); restore after.
-
-    Also a decorator, ``@limited_threads()``, that picks the count anew at each call."""
+def limited_threads(n: int | None = None, *, steady: bool = False) -> Iterator[int]:
+    """Run the block with ``n`` torch threads (default :func:`chosen_threads` with ``steady``);
+    restore the count after. Nested blocks start from the outermost one's own setting."""
     import torch
 
-    target = _check_threads(n) if n is not None else chosen_threads()
+    global _own_setting
     previous = torch.get_num_threads()
-    if target != previous:
-        torch.set_num_threads(target)
+    outermost = _own_setting is None
+    if outermost:
+        _own_setting = previous
     try:
+        target = _check_threads(n) if n is not None else chosen_threads(steady)
+        if target != previous:
+            torch.set_num_threads(target)
         yield target
     finally:
         if torch.get_num_threads() != previous:
             torch.set_num_threads(previous)
+        if outermost:
+            _own_setting = None
+
+
+def threads_for(steady: Callable[..., bool]) -> Callable[[Callable], Callable]:
+    """Decorator: run the method in :func:`limited_threads`, the count picked at each call;
+    ``steady(*args, **kwargs)`` says whether this call is seeded (see :func:`chosen_threads`)."""
+
+    def decorate(method: Callable) -> Callable:
+        @functools.wraps(method)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with limited_threads(steady=steady(*args, **kwargs)):
+                return method(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def seeded_call(model: Any, *args: Any, random_state: Any = None, **kwargs: Any) -> bool:
+    """Whether a ``fit`` or ``sample`` call must repeat: seeded by its own ``random_state`` or
+    by the model's."""
+    return random_state is not None or getattr(model, "random_state", None) is not None

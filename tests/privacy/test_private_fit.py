@@ -45,7 +45,8 @@ def planted() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def private_model(planted) -> TVAE:
-    return TVAE(epsilon=4.0, epochs=3, random_state=0, embedding_dim=16,
+    """On the CPU, where the tests below build their tensors."""
+    return TVAE(epsilon=4.0, epochs=3, random_state=0, embedding_dim=16, device="cpu",
                 compress_dims=(32,), decompress_dims=(32,)).fit(planted)  # fmt: skip
 
 
@@ -140,7 +141,7 @@ def test_a_small_table_trains_a_narrower_private_decoder(planted):
     from tvae.loss import SpanIndex
 
     model = TVAE(epsilon=4.0, epochs=2, random_state=0, embedding_dim=16, compress_dims=(32,),
-                 decompress_dims=(128, 128)).fit(planted)  # fmt: skip
+                 decompress_dims=(128, 128), device="cpu").fit(planted)  # fmt: skip
     units = 2_000 // 30
     assert f"first {units} units" in model.privacy_["decoder_units"]
     first, second, last = [m for m in model.decoder_.body if isinstance(m, torch.nn.Linear)]

@@ -201,7 +201,7 @@ def fit(
         transformer_sample_size=transformer_sample_size,
         **privacy,  # privacy (issue 14)
     )
-    with threads_chosen(threads), limited_threads():
+    with threads_chosen(threads), limited_threads(steady=seed is not None):
         model.fit(
             frame, discrete_columns=columns, metadata=column_kinds,
             checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume,
@@ -306,7 +306,7 @@ def sample(
     conditions = parse_where(where or [], model)
     used_seed = fresh_seed() if seed is None else seed
     started = time.perf_counter()
-    with threads_chosen(threads), limited_threads():
+    with threads_chosen(threads), limited_threads(steady=True):  # seeded: the rows must repeat
         if conditions:
             chunks = conditional_chunks(model, n, chunk_rows, conditions, used_seed)
         elif n == 0:

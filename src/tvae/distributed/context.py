@@ -12,6 +12,7 @@ import torch
 import torch.distributed as dist
 
 from tvae.devices import resolve_device
+from tvae.errors import InvalidParameterError
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,13 @@ def worker_device(ctx: DistContext, device: str | None, enable_gpu: bool) -> tor
     """The model's device; with several workers on a GPU node, GPU ``local_rank``."""
     resolved = resolve_device(device, enable_gpu)
     if resolved.type == "cuda" and ctx.distributed:
+        count = torch.cuda.device_count()
+        if ctx.local_rank >= count:  # NCCL needs a GPU of its own for each worker
+            raise InvalidParameterError(
+                f"{ctx.local_world_size} workers on this node but {count} GPU"
+                f"{'s' if count != 1 else ''}: start at most {count} per node (tvae fit --nproc, "
+                "torchrun --nproc-per-node), or train on the CPU with --device cpu"
+            )
         return torch.device("cuda", ctx.local_rank)
     return resolved
 

@@ -279,7 +279,7 @@ def release_datetime(
     )
     drawn = _draw_numbers(edges, counts, bins, len(series), True, rng)
     present = ~np.isnan(drawn)
-    out = np.full(len(drawn), np.datetime64("NaT"), dtype="datetime64[ns]")
+    out = np.full(len(drawn), np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
     out[present] = (drawn[present] * step).astype(np.int64).view("datetime64[ns]")
     result = pd.Series(out, name=name)
     if zone is not None:

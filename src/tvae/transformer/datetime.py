@@ -123,7 +123,7 @@ class DatetimeColumn:
         missing = np.isnan(seconds)
         ns = np.round(np.where(missing, 0.0, seconds) * NS / self.step_ns) * self.step_ns
         stamps = ns.astype(np.int64).view("datetime64[ns]")
-        stamps[missing] = np.datetime64("NaT")
+        stamps[missing] = np.datetime64("NaT", "ns")
         # Keep the real range exactly after the float round trip: clip in integer nanoseconds.
         if self.numbers.clip:
             low, high = np.datetime64(self.low_ns, "ns"), np.datetime64(self.high_ns, "ns")
