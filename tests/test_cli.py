@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -299,7 +300,7 @@ def test_real_subprocess(files, tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "tvae", "sample", str(model), "-n", "20", "-o", str(out),
          "--seed", "3", "-q"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout == "" and done.stderr == ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -113,17 +114,31 @@ def test_a_seeded_fit_or_sample_keeps_its_thread_count_on_a_busy_machine(monkeyp
     monkeypatch.setattr(tvae.threads, "usable_cpus", lambda: 2)
     monkeypatch.setattr(tvae.threads.os, "getloadavg", lambda: (3.0, 3.0, 3.0))  # 2 CPUs busy
     table = pd.DataFrame({"x": np.arange(40.0), "c": ["a", "b"] * 20})
-    seeded = tvae.TVAE(epochs=1, random_state=0).fit(table)
-    seeded.sample(5)
+    with pytest.warns(tvae.TVAEWarning, match=r"seeded call runs 2 threads.*set_threads"):
+        seeded = tvae.TVAE(epochs=1, random_state=0).fit(table)
+    with pytest.warns(tvae.TVAEWarning, match="busy"):
+        seeded.sample(5)
     assert seen == [2, 2]  # torch's own setting, as on an idle machine
-    unseeded = tvae.TVAE(epochs=1).fit(table)
-    unseeded.sample(5)
-    unseeded.sample(5, random_state=1)  # a seeded call of an unseeded model
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an unseeded call takes the idle CPUs, silently
+        unseeded = tvae.TVAE(epochs=1).fit(table)
+        unseeded.sample(5)
+    with pytest.warns(tvae.TVAEWarning, match="busy"):
+        unseeded.sample(5, random_state=1)  # a seeded call of an unseeded model
     assert seen[2:] == [1, 1, 2]
     with tvae.threads.limited_threads() as outer:  # as the CLI wraps a fit
         assert outer == 1
-        seeded.fit(table)
+        with pytest.warns(tvae.TVAEWarning, match="busy"):
+            seeded.fit(table)
     assert seen[-1] == 2 and torch.get_num_threads() == 2  # from the outermost own setting
+    try:
+        tvae.set_threads(1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a count of the user's own: no warning
+            seeded.fit(table)
+    finally:
+        tvae.set_threads(None)
+    assert seen[-1] == 1
 
 
 def test_automatic_threads_leave_out_cpus_other_processes_keep_busy(monkeypatch, tmp_path):

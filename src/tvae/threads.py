@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -144,6 +145,8 @@ def limited_threads(n: int | None = None, *, steady: bool = False) -> Iterator[i
         _own_setting = previous
     try:
         target = _check_threads(n) if n is not None else chosen_threads(steady)
+        if steady and n is None and _chosen is None and idle_cpus() < target:
+            _warn_busy(target)
         if target != previous:
             torch.set_num_threads(target)
         yield target
@@ -152,6 +155,18 @@ def limited_threads(n: int | None = None, *, steady: bool = False) -> Iterator[i
             torch.set_num_threads(previous)
         if outermost:
             _own_setting = None
+
+
+def _warn_busy(threads: int) -> None:
+    from tvae.errors import TVAEWarning
+
+    warnings.warn(
+        f"other processes keep this machine's CPUs busy, and this seeded call runs {threads} "
+        "threads so that its rows repeat whatever the load, which can be many times slower "
+        "beside them; tvae.set_threads(n) (--threads n) sets a count of your own",
+        TVAEWarning,
+        stacklevel=2,
+    )
 
 
 def threads_for(steady: Callable[..., bool]) -> Callable[[Callable], Callable]:
