@@ -114,8 +114,9 @@ def test_a_seeded_fit_or_sample_keeps_its_thread_count_on_a_busy_machine(monkeyp
     monkeypatch.setattr(tvae.threads, "usable_cpus", lambda: 2)
     monkeypatch.setattr(tvae.threads.os, "getloadavg", lambda: (3.0, 3.0, 3.0))  # 2 CPUs busy
     table = pd.DataFrame({"x": np.arange(40.0), "c": ["a", "b"] * 20})
-    with pytest.warns(tvae.TVAEWarning, match=r"seeded call runs 2 threads.*set_threads"):
+    with pytest.warns(tvae.TVAEWarning, match=r"seeded call runs 2 threads.*set_threads") as got:
         seeded = tvae.TVAE(epochs=1, random_state=0).fit(table)
+    assert got[0].filename == __file__  # the user's line, not one inside tvae
     with pytest.warns(tvae.TVAEWarning, match="busy"):
         seeded.sample(5)
     assert seen == [2, 2]  # torch's own setting, as on an idle machine

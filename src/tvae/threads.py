@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -165,8 +166,20 @@ def _warn_busy(threads: int) -> None:
         "threads so that its rows repeat whatever the load, which can be many times slower "
         "beside them; tvae.set_threads(n) (--threads n) sets a count of your own",
         TVAEWarning,
-        stacklevel=2,
+        stacklevel=_caller_level(),
     )
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` that names the first frame outside tvae (and contextlib): the user's
+    call, not this module's line."""
+    frame, level = sys._getframe(2), 2  # the frame that called warnings.warn's caller
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in _INTERNAL:
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+_INTERNAL = ("tvae", "contextlib")
 
 
 def threads_for(steady: Callable[..., bool]) -> Callable[[Callable], Callable]:
