@@ -240,12 +240,12 @@ def test_a_saved_prior_draws_the_latents_of_the_fitted_one():
     """The fitted factors are row-major like loaded ones: the same draws before and after a save
     (LAPACK's column-major factors changed a product's rounding, so a loaded model sampled other
     rows)."""
+    from safetensors.torch import load, save
+
     generator = torch.Generator().manual_seed(0)
     mu = torch.randn(3000, 24, generator=generator) @ torch.randn(24, 24, generator=generator)
     prior = MixturePrior.fit(mu, torch.full(mu.shape, -4.0), seed=0)
     assert prior.n_components > 1 and len(prior.active) == 24
-    from safetensors.torch import load, save
-
     loaded = MixturePrior.from_tensors(24, load(save(prior.tensors())))  # as a model file does
     for seed in range(3):
         draws = prior.sample(2000, torch.Generator().manual_seed(seed))

@@ -28,7 +28,7 @@ from tvae.persistence import read_model, write_model
 from tvae.privacy.fit import check_privacy_params, fit_private  # privacy (issue 14)
 from tvae.sampling import SampleStream, concat_blocks, encoded_blocks, iter_chunks
 from tvae.schedule import DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LOSS_FACTOR
-from tvae.threads import seeded_call, threads_for
+from tvae.threads import seeded_threads
 
 
 class TVAE(BaseEstimator):
@@ -159,7 +159,7 @@ class TVAE(BaseEstimator):
         self.public = public
 
     # ------------------------------------------------------------------ fit
-    @threads_for(steady=seeded_call)
+    @seeded_threads
     @flushed_subnormals()
     def fit(
         self,
@@ -290,7 +290,7 @@ class TVAE(BaseEstimator):
             self._stream.move(target)  # the stream restarts on the new device; IDs go on
 
     # ------------------------------------------------------------------ sample
-    @threads_for(steady=seeded_call)
+    @seeded_threads
     @torch.no_grad()
     def sample(
         self,

@@ -31,6 +31,7 @@ from tvae.errors import InvalidParameterError
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 _chosen: int | None = None  # set_threads(n); None: automatic
 _own_setting: int | None = None  # torch's thread count outside the outermost limited_threads
+_INTERNAL = ("tvae", "contextlib")  # modules a warning's stacklevel skips to reach the user
 
 
 def _read(path: Path) -> str | None:
@@ -179,25 +180,15 @@ def _caller_level() -> int:
     return level
 
 
-_INTERNAL = ("tvae", "contextlib")
+def seeded_threads(method: Callable) -> Callable:
+    """Decorator for ``fit`` and ``sample``: run the call in :func:`limited_threads`, the count
+    picked at each call, steady when the call is seeded by its own ``random_state`` or by the
+    model's (see :func:`chosen_threads`)."""
 
+    @functools.wraps(method)
+    def wrapper(model: Any, *args: Any, **kwargs: Any) -> Any:
+        seeded = kwargs.get("random_state") is not None or model.random_state is not None
+        with limited_threads(steady=seeded):
+            return method(model, *args, **kwargs)
 
-def threads_for(steady: Callable[..., bool]) -> Callable[[Callable], Callable]:
-    """Decorator: run the method in :func:`limited_threads`, the count picked at each call;
-    ``steady(*args, **kwargs)`` says whether this call is seeded (see :func:`chosen_threads`)."""
-
-    def decorate(method: Callable) -> Callable:
-        @functools.wraps(method)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with limited_threads(steady=steady(*args, **kwargs)):
-                return method(*args, **kwargs)
-
-        return wrapper
-
-    return decorate
-
-
-def seeded_call(model: Any, *args: Any, random_state: Any = None, **kwargs: Any) -> bool:
-    """Whether a ``fit`` or ``sample`` call must repeat: seeded by its own ``random_state`` or
-    by the model's."""
-    return random_state is not None or getattr(model, "random_state", None) is not None
+    return wrapper
