@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 
 import numpy as np
@@ -78,7 +79,7 @@ def test_fit_and_sample_run_on_the_usable_cpus(monkeypatch, two_threads):
         return real_train(*args, **kwargs)
 
     monkeypatch.setattr(tvae.fitting, "train", spy)
-    monkeypatch.setattr(tvae.threads.os, "getloadavg", lambda: (1.0, 1.0, 1.0))  # an idle machine
+    monkeypatch.setattr(tvae.threads, "busy_elsewhere", lambda: 0.0)  # an idle machine
     monkeypatch.setattr(tvae.threads, "usable_cpus", lambda: 1)  # as in a 1-CPU container
     before = torch.get_num_threads()
     assert before == 2
@@ -112,7 +113,8 @@ def test_a_seeded_fit_or_sample_keeps_its_thread_count_on_a_busy_machine(monkeyp
     monkeypatch.setattr(tvae.fitting, "train", spy(real_train))
     monkeypatch.setattr(tvae.synthesizer, "encoded_blocks", spy(real_blocks))
     monkeypatch.setattr(tvae.threads, "usable_cpus", lambda: 2)
-    monkeypatch.setattr(tvae.threads.os, "getloadavg", lambda: (3.0, 3.0, 3.0))  # 2 CPUs busy
+    monkeypatch.setattr(tvae.threads, "_affinity", lambda: {0, 1})
+    monkeypatch.setattr(tvae.threads, "busy_elsewhere", lambda: 2.0)  # both CPUs busy
     table = pd.DataFrame({"x": np.arange(40.0), "c": ["a", "b"] * 20})
     with pytest.warns(tvae.TVAEWarning, match=r"seeded call runs 2 threads.*set_threads") as got:
         seeded = tvae.TVAE(epochs=1, random_state=0).fit(table)
@@ -142,11 +144,69 @@ def test_a_seeded_fit_or_sample_keeps_its_thread_count_on_a_busy_machine(monkeyp
     assert seen[-1] == 1
 
 
-def test_automatic_threads_leave_out_cpus_other_processes_keep_busy(monkeypatch, tmp_path):
+def test_automatic_threads_leave_out_cpus_other_processes_keep_busy(monkeypatch):
     monkeypatch.setattr(tvae.threads, "usable_cpus", lambda: 4)
-    monkeypatch.setattr(tvae.threads.os, "getloadavg", lambda: (1.0, 1.0, 1.0))  # just us
-    assert tvae.threads.idle_cpus() == 4
-    monkeypatch.setattr(tvae.threads.os, "getloadavg", lambda: (3.2, 3.0, 3.0))  # 2 others
-    assert tvae.threads.idle_cpus() == 2
+    monkeypatch.setattr(tvae.threads, "_affinity", lambda: {0, 1, 2, 3})
+    for busy, idle in [(0.0, 4), (2.2, 2), (8.0, 1)]:  # never fewer than one
+        monkeypatch.setattr(tvae.threads, "busy_elsewhere", lambda busy=busy: busy)
+        assert tvae.threads.idle_cpus() == idle
+    monkeypatch.setattr(tvae.threads, "usable_cpus", lambda: 2)  # a quota of 2 of the 4 CPUs
+    monkeypatch.setattr(tvae.threads, "busy_elsewhere", lambda: 1.0)
+    assert tvae.threads.idle_cpus() == 2  # 3 of the 4 are idle: the quota is the limit
+
+
+def _proc(folder, cpus: list[list[int]], utime: int, stime: int):
+    lines = ["cpu  " + " ".join(str(sum(c)) for c in zip(*cpus, strict=True))]
+    lines += [f"cpu{n} " + " ".join(map(str, ticks)) + " 0 0" for n, ticks in enumerate(cpus)]
+    own = f"42 (python3 (x)) R 1 42 42 0 -1 4194304 10 0 0 0 {utime} {stime} 0 0 20 0 3 0"
+    return write(folder, stat="\n".join(lines) + "\nintr 1 2 3\n", self__stat=own)
+
+
+def test_busy_cpus_are_read_from_proc_stat_without_this_process(tmp_path):
+    # user nice system idle iowait irq softirq steal, per CPU
+    before = _proc(tmp_path / "a", [[100, 0, 0, 900, 0, 0, 0, 0]] * 2, utime=50, stime=0)
+    times = tvae.threads.cpu_times([0, 1], before)
+    assert times == tvae.threads.CpuTimes(busy=200, total=2000, own=50)
+    assert tvae.threads.cpu_times([1], before).total == 1000  # only the CPUs asked for
+    # 20 ticks on each CPU: 10 + 10 (+ 2 stolen) busy, of which this process ran 12
+    after = _proc(tmp_path / "b", [[110, 0, 0, 910, 0, 0, 0, 0], [108, 0, 0, 910, 0, 0, 0, 2]],
+                  utime=60, stime=2)  # fmt: skip
+    later = tvae.threads.cpu_times([0, 1], after)
+    assert tvae.threads.busy_between(times, later, 2) == pytest.approx(0.4)  # (20 - 12) / 40 * 2
+    assert tvae.threads.cpu_times([0], tmp_path / "none") is None
+
+
+def test_this_process_own_threads_are_not_counted_as_busy_elsewhere(monkeypatch):
+    def measure() -> float:
+        tvae.threads._busy_cache = None
+        return tvae.threads.busy_elsewhere(0.3)
+
+    if tvae.threads.cpu_times([0]) is None:
+        pytest.skip("needs /proc")
+    quiet = measure()
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            pass
+
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    try:
+        spinning = measure()  # one of our threads keeps a CPU busy the whole time
+    finally:
+        stop.set()
+        spinner.join()
+    assert spinning < quiet + 0.5
+
+
+def test_busy_elsewhere_is_remembered_and_falls_back_to_the_load_average(monkeypatch):
+    calls = []
+    monkeypatch.setattr(tvae.threads, "_busy_cache", None)
+    monkeypatch.setattr(tvae.threads, "cpu_times", lambda cpus: calls.append(cpus))  # no /proc
+    monkeypatch.setattr(tvae.threads.os, "getloadavg", lambda: (3.0, 3.0, 3.0))
+    assert tvae.threads.busy_elsewhere() == 2.0  # this process counted once
     monkeypatch.setattr(tvae.threads.os, "getloadavg", lambda: (9.0, 9.0, 9.0))
-    assert tvae.threads.idle_cpus() == 1  # never fewer than one
+    assert tvae.threads.busy_elsewhere() == 2.0 and len(calls) == 1  # remembered for 2 s
+    monkeypatch.setattr(tvae.threads, "_busy_cache", None)
+    assert tvae.threads.busy_elsewhere() == 8.0

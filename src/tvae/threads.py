@@ -8,7 +8,8 @@ process may run on (``os.sched_getaffinity``) and caps them by the cgroup CPU qu
 
 ``fit`` and ``sample`` run inside :func:`limited_threads`, which lowers torch's thread count to
 the usable CPUs (or to the count given to :func:`set_threads`) and restores it afterwards. An
-unseeded call also leaves out the CPUs other processes keep busy (:func:`idle_cpus`). A seeded
+unseeded call also leaves out the CPUs other processes keep busy (:func:`idle_cpus`, measured
+from ``/proc/stat`` over 50 ms, this process's own work left out). A seeded
 one (``random_state``) does not: the thread count changes how sums are split, so their rounding,
 and the same seed must give the same rows however busy the machine is (two seeded GPU fits on
 a 16-core machine fitted different latent priors when the load average changed between them).
@@ -20,15 +21,21 @@ import functools
 import math
 import os
 import sys
+import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tvae.errors import InvalidParameterError
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+PROC_ROOT = Path("/proc")
+BUSY_WINDOW_S = 0.05  # how long busy_elsewhere watches the CPUs (5 ticks of each at 100 Hz)
+BUSY_CACHE_S = 2.0  # and how long it trusts what it saw: sample() in a loop pays once
+_busy_cache: tuple[float, float] | None = None  # (time.monotonic(), CPUs busy elsewhere)
 _chosen: int | None = None  # set_threads(n); None: automatic
 _own_setting: int | None = None  # torch's thread count outside the outermost limited_threads
 _INTERNAL = ("tvae", "contextlib")  # modules a warning's stacklevel skips to reach the user
@@ -67,10 +74,7 @@ def _ratio(quota: str, period: str) -> float | None:
 
 def usable_cpus(root: str | os.PathLike = CGROUP_ROOT) -> int:
     """CPUs this process can run on: its CPU affinity, capped by the cgroup quota (at least 1)."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # macOS, Windows
-        cpus = os.cpu_count() or 1
+    cpus = len(_affinity())
     limit = cgroup_cpu_limit(root)
     if limit is not None:
         cpus = min(cpus, math.floor(limit))
@@ -119,19 +123,95 @@ def chosen_threads(steady: bool = False) -> int:
 
 
 def idle_cpus() -> int:
-    """:func:`usable_cpus` less those other processes keep busy (the 1-minute load average,
-    counting this process once): at least 1.
+    """:func:`usable_cpus` less those other processes keep busy (:func:`busy_elsewhere`): at
+    least 1.
 
     Measured with ``benchmarks/threads.py`` on a 2-core machine beside other busy processes: a
     short fit took 9.3 s on one thread and 46 s on two, so threads beyond the idle CPUs only
     wait for each other.
     """
     cpus = usable_cpus()
-    try:
-        busy_elsewhere = os.getloadavg()[0] - 1.0
-    except (AttributeError, OSError):  # no load average (Windows)
+    busy = busy_elsewhere()
+    if busy is None:
         return cpus
-    return max(1, min(cpus, math.floor(cpus - busy_elsewhere + 0.5)))
+    return max(1, min(cpus, math.floor(len(_affinity()) - busy + 0.5)))
+
+
+@dataclass(frozen=True)
+class CpuTimes:
+    """Clock ticks from ``/proc``: of this process's CPUs, busy (any process, or the hypervisor's
+    steal) and in all; and this process's own (every thread)."""
+
+    busy: int
+    total: int
+    own: int
+
+
+def cpu_times(cpus: Iterable[int], root: str | os.PathLike = PROC_ROOT) -> CpuTimes | None:
+    """The ticks of ``cpus`` (``cpuN`` lines of ``/proc/stat``) and of this process (utime and
+    stime of ``/proc/self/stat``); None where ``/proc`` does not say (macOS, Windows)."""
+    root, wanted = Path(root), {f"cpu{n}" for n in cpus}
+    stat, own = _read(root / "stat"), _read(root / "self" / "stat")
+    if stat is None or own is None:
+        return None
+    busy = total = 0
+    try:
+        for line in stat.splitlines():
+            name, *values = line.split()
+            if name in wanted:
+                # user nice system idle iowait irq softirq steal
+                ticks = [int(v) for v in values[:8]]
+                total += sum(ticks)
+                busy += sum(ticks) - ticks[3] - ticks[4]
+        fields = own.rsplit(")", 1)[1].split()  # after "pid (name)": state is field 3
+        own_ticks = int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15
+    except (ValueError, IndexError):
+        return None
+    return CpuTimes(busy, total, own_ticks) if total else None
+
+
+def busy_between(before: CpuTimes, after: CpuTimes, n_cpus: int) -> float | None:
+    """CPUs (of ``n_cpus``) that processes other than this one kept busy between two readings."""
+    total = after.total - before.total
+    if total <= 0:
+        return None
+    others = (after.busy - before.busy) - (after.own - before.own)
+    return max(0.0, others / total * n_cpus)
+
+
+def busy_elsewhere(window: float = BUSY_WINDOW_S) -> float | None:
+    """CPUs of this process's affinity that other processes keep busy, measured over ``window``
+    seconds while this process waits (remembered for BUSY_CACHE_S seconds).
+
+    Not the load average: it counts every runnable thread, this process's own among them, so on
+    an idle 16-core GPU machine every seeded call after a 16-thread fit warned of busy CPUs.
+    This process's own ticks are subtracted, as its threads may still spin. Where ``/proc``
+    is missing, the 1-minute load average less one (this process) stands in; None without one.
+    """
+    global _busy_cache
+    now = time.monotonic()
+    if _busy_cache is not None and now - _busy_cache[0] < BUSY_CACHE_S:
+        return _busy_cache[1]
+    cpus = _affinity()
+    before = cpu_times(cpus)
+    if before is not None:
+        time.sleep(window)
+        after = cpu_times(cpus)
+        busy = busy_between(before, after, len(cpus)) if after is not None else None
+    else:
+        try:
+            busy = max(0.0, os.getloadavg()[0] - 1.0)
+        except (AttributeError, OSError):  # no load average (Windows)
+            busy = None
+    _busy_cache = (time.monotonic(), busy) if busy is not None else None
+    return busy
+
+
+def _affinity() -> set[int]:
+    try:
+        return set(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # macOS, Windows
+        return set(range(os.cpu_count() or 1))
 
 
 @contextmanager
