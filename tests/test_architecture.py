@@ -37,6 +37,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "tvae.params",
             "tvae.devices",
             "tvae.threads",
+            "tvae.precision",
             "tvae.floats",
             "tvae.datasets",
         ),

@@ -32,6 +32,7 @@ def small():
         ({"cuda": True, "enable_gpu": False}, "cuda"),
         ({"decoding": "mode"}, "decoding"),
         ({"lr_schedule": "cosine"}, "lr_schedule"),
+        ({"precision": "half"}, "precision"),
     ],
 )
 def test_invalid_parameters_name_the_parameter(small, params, name):

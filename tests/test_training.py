@@ -33,10 +33,14 @@ def _same_networks(left: TVAE, right: TVAE) -> None:
             torch.testing.assert_close(x, y, rtol=0, atol=0, msg=name)
 
 
-def test_an_interrupted_fit_resumes_to_the_same_model(table, tmp_path: Path, monkeypatch):
-    whole = TVAE(**SETTINGS).fit(table, checkpoint_dir=tmp_path / "a")
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_an_interrupted_fit_resumes_to_the_same_model(
+    table, tmp_path: Path, monkeypatch, precision
+):
+    settings = {**SETTINGS, "precision": precision}
+    whole = TVAE(**settings).fit(table, checkpoint_dir=tmp_path / "a")
     assert load_checkpoint(tmp_path / "a").epoch == 1  # every epoch but the last
-    plain = TVAE(**SETTINGS).fit(table)
+    plain = TVAE(**settings).fit(table)
     _same_networks(whole, plain)  # checkpointing changes nothing
 
     real_save = training.save_checkpoint
@@ -48,10 +52,10 @@ def test_an_interrupted_fit_resumes_to_the_same_model(table, tmp_path: Path, mon
 
     monkeypatch.setattr(training, "save_checkpoint", save_then_die)
     with pytest.raises(Crash):
-        TVAE(**SETTINGS).fit(table, checkpoint_dir=tmp_path / "b")
+        TVAE(**settings).fit(table, checkpoint_dir=tmp_path / "b")
     monkeypatch.undo()
     assert load_checkpoint(tmp_path / "b").epoch == 0
-    resumed = TVAE(**SETTINGS).fit(table, checkpoint_dir=tmp_path / "b", resume=True)
+    resumed = TVAE(**settings).fit(table, checkpoint_dir=tmp_path / "b", resume=True)
     assert resumed.training_summary_["resumed_from_epoch"] == 0
     assert resumed.history_ == whole.history_
     _same_networks(whole, resumed)

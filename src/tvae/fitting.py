@@ -31,6 +31,7 @@ from tvae.params import (
     check_real,
     check_seed,
 )
+from tvae.precision import PRECISIONS, resolve_precision
 from tvae.prior import PRIORS, LatentPrior, MixturePrior, StandardPrior
 from tvae.sampling import DECODINGS
 from tvae.schedule import Schedule, is_default, resolve_schedule
@@ -84,6 +85,7 @@ def check_params(model: Any) -> None:
     if model.learning_rate is not None:
         check_real("learning_rate", model.learning_rate, low=0.0, low_inclusive=False)
     check_choice("lr_schedule", model.lr_schedule, ("auto", *LR_SCHEDULES))
+    check_choice("precision", model.precision, PRECISIONS)
     check_choice("decoding", model.decoding, DECODINGS)
     check_choice("prior", model.prior, PRIORS)
     check_flag("calibrate", model.calibrate)
@@ -116,6 +118,7 @@ def training_config(model: Any, schedule: Schedule, batch_size: int, verbose: bo
         loss_factor=schedule.loss_factor,
         lr_schedule=schedule.lr_schedule,
         verbose=verbose,
+        precision=schedule.precision,
     )
 
 
@@ -237,6 +240,7 @@ def fit_frame(
     schedule = resolve_schedule(
         model.epochs, model.batch_size, model.learning_rate, model.lr_schedule, len(frame),
         layout.width, len(transformer.columns), model.loss_factor,
+        resolve_precision(model.precision, is_default(model.epochs), device),
     )  # fmt: skip
     config = training_config(model, schedule, schedule.batch_size, model.verbose)
     checkpoints = None

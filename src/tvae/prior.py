@@ -24,7 +24,12 @@ import torch
 from tvae.gaussian_mixture import fit_mixture
 
 PRIORS = ("standard", "mixture")
-ACTIVE_VARIANCE = 0.01  # a latent dimension is active when its posterior means vary this much
+# A latent dimension is active when its posterior means vary this much across rows. It was
+# 0.01; bfloat16 training leaves many dimensions whose means vary by 0.01-0.15 around posterior
+# standard deviations of 0.92-0.99 (under 0.1 nats each), which cost the mixture its time (bank:
+# 31 dimensions and 4.2 s against 10 and 0.8 s) and gave no quality. A float32 fit of bank has
+# none between 0.004 and 0.8 (docs/fidelity.md, "bfloat16 matrix products").
+ACTIVE_VARIANCE = 0.1
 MAX_COMPONENTS = 50
 MIN_ROWS_PER_COMPONENT = 200
 FIT_ROWS = 30_000  # the mixture is fitted on at most this many posterior draws (cost ~ linear)

@@ -60,6 +60,7 @@ class Schedule:
     learning_rate: float
     lr_schedule: str  # "constant" | "onecycle"
     loss_factor: float = REFERENCE_LOSS_FACTOR
+    precision: str = "float32"  # the training step's matrix products (tvae.precision)
 
     def to_dict(self) -> dict:
         return {
@@ -68,6 +69,7 @@ class Schedule:
             "learning_rate": self.learning_rate,
             "lr_schedule": self.lr_schedule,
             "loss_factor": self.loss_factor,
+            "precision": self.precision,
         }
 
 
@@ -103,11 +105,13 @@ def resolve_schedule(
     width: int = FAST_BASE_WIDTH,
     n_columns: int = 0,
     loss_factor: float | str = REFERENCE_LOSS_FACTOR,
+    precision: str = "float32",
 ) -> Schedule:
     """Turn the constructor's arguments into the schedule for a table of ``n_rows`` rows and
     ``n_columns`` columns whose encoded row is ``width`` values wide. ``"auto"`` epochs select
     the fast schedule; ``"auto"`` batch size and loss factor are the fast schedule's with auto
-    epochs, the reference's with given epochs."""
+    epochs, the reference's with given epochs. ``precision``, already resolved for the device
+    (:func:`tvae.precision.resolve_precision`), is recorded as it is."""
     fast = is_default(epochs)
     if is_default(batch_size):
         batch = FAST_BATCH_SIZE if fast else REFERENCE_BATCH_SIZE
@@ -126,4 +130,6 @@ def resolve_schedule(
     if is_default(loss_factor):
         large = fast and n_rows >= FAST_LOSS_FACTOR_ROWS
         loss_factor = FAST_LOSS_FACTOR if large else REFERENCE_LOSS_FACTOR
-    return Schedule(int(epochs), batch, float(learning_rate), lr_schedule, float(loss_factor))
+    return Schedule(
+        int(epochs), batch, float(learning_rate), lr_schedule, float(loss_factor), precision
+    )

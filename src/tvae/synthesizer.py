@@ -60,6 +60,9 @@ class TVAE(BaseEstimator):
             picks 1e-3 for "constant" (the reference) and 3e-3 for "onecycle".
         lr_schedule: "constant" (the reference), "onecycle", or "auto": one-cycle when
             ``epochs`` is "auto", constant otherwise.
+        precision: the training step's matrix products: "float32" (the reference), "bfloat16",
+            or "auto" (default): bfloat16 on the fast schedule where the CPU has it natively
+            (:mod:`tvae.precision`; the one used is in ``schedule_``).
         decoding: how sampling reads categories and mixture modes from the decoder: "sample"
             draws them from its softmax; "argmax" takes the most likely one, as the reference.
         max_clusters: most mixture components per continuous column.
@@ -117,6 +120,7 @@ class TVAE(BaseEstimator):
         device: str | None = None,
         learning_rate: float | None = None,
         lr_schedule: str = "auto",
+        precision: str = "auto",
         decoding: str = "sample",
         max_clusters: int = 10,
         weight_threshold: float = 0.005,
@@ -146,6 +150,7 @@ class TVAE(BaseEstimator):
         self.device = device
         self.learning_rate = learning_rate
         self.lr_schedule = lr_schedule
+        self.precision = precision
         self.decoding = decoding
         self.max_clusters = max_clusters
         self.weight_threshold = weight_threshold
@@ -225,11 +230,9 @@ class TVAE(BaseEstimator):
     ) -> TVAE:
         """Learn a Parquet table (folder, glob or files) with every worker of a torchrun job.
 
-        Call it on every rank (a lone process works too); each worker reads only its share of
-        the rows and the result is the same fitted model on every rank (save it on rank 0,
-        see :func:`tvae.distributed.is_main_process`). Checkpoints go to ``checkpoint_dir``
-        every ``checkpoint_every`` epochs; ``resume`` continues from one. See
-        :mod:`tvae.distributed`.
+        Call it on every rank (a lone process works too); each worker reads its share of the rows,
+        and every rank gets the same fitted model (save it on rank 0: ``is_main_process``).
+        Checkpoints and ``resume`` as in :meth:`fit`. See :mod:`tvae.distributed`.
         """
         from tvae.distributed.training import train_sharded  # torch.distributed: when asked
 
@@ -265,9 +268,9 @@ class TVAE(BaseEstimator):
     ) -> None:
         """Set the seed for the next ``fit``; on a fitted model, restart sampling from it.
 
-        As the reference, it also takes a ``(numpy.random.RandomState, torch.Generator)``
-        pair; the seed is then derived from their current states (same states, same seed)
-        and stored as ``random_state``; the pair itself is neither kept nor advanced.
+        As the reference, it also takes a ``(numpy.random.RandomState, torch.Generator)`` pair;
+        the seed stored as ``random_state`` is derived from their states (neither kept nor
+        advanced).
         """
         if isinstance(random_state, tuple):
             random_state = seed_from_states(random_state)
@@ -306,13 +309,12 @@ class TVAE(BaseEstimator):
         restarted by :meth:`set_random_state`); pass ``random_state`` here for a stream of its
         own, which gives the same rows every time.
 
-        ID columns (see :mod:`tvae.transformer.identifier`) get fresh IDs: calls on the model's
-        stream continue one numbering (the model counts the IDs it has issued; the count
-        restarts with the stream), so their rows never repeat an ID. A call with its own
-        ``random_state`` numbers its rows from a block derived from that seed, far from the
-        stream's (integer IDs then start billions above the real ones): the same seed gives the
-        same IDs, different seeds almost surely disjoint ones. ``id_offset`` sets the first
-        position instead (for callers that split one output into parts, each at its row offset).
+        ID columns (:mod:`tvae.transformer.identifier`) get fresh IDs: calls on the model's stream
+        continue one numbering (restarted with the stream), so their rows never repeat an ID. A
+        call with its own ``random_state`` numbers its rows from a block derived from that seed,
+        far from the stream's (integer IDs start billions above the real ones): the same seed
+        gives the same IDs, different seeds almost surely disjoint ones. ``id_offset`` sets the
+        first position instead (for callers that split one output into parts).
 
         ``conditions`` asks for rows that satisfy given values exactly, the other columns drawn
         from the model's conditional distribution: a dict ``{column: value}`` (equality) or
@@ -367,13 +369,11 @@ class TVAE(BaseEstimator):
     ) -> Iterator[pd.DataFrame]:
         """Generate ``n`` rows as DataFrames of at most ``chunk_rows`` rows each.
 
-        For streaming to disk: memory is bounded by ``chunk_rows``, not ``n``. The rows are
-        drawn in the same fixed-size blocks as :meth:`sample`, so the chunks, concatenated, equal
-        ``sample(n, random_state=random_state)`` (as a DataFrame, whatever ``fit`` received),
-        except for values drawn at decoding (UUID keys, rare values of wide categoricals), which
-        are drawn per chunk, still reproducibly. IDs are numbered across chunks as by
-        :meth:`sample` (the ``n`` IDs are reserved now, on the model's stream). Arguments are
-        checked now, before the first chunk is asked for.
+        For streaming to disk: memory is bounded by ``chunk_rows``, not ``n``. The rows come in
+        :meth:`sample`'s fixed-size blocks, so the chunks, concatenated, equal ``sample(n,
+        random_state=random_state)`` (as a DataFrame), except for values drawn at decoding (UUID
+        keys, rare values of wide categoricals), drawn per chunk, reproducibly. IDs are numbered
+        as by :meth:`sample` (reserved now); arguments are checked now, before the first chunk.
         """
         self._check_fitted()
         n_rows = check_non_negative_int("n", n)

@@ -27,6 +27,7 @@ from tvae.layout import SpanIndex
 from tvae.loss import LossTerms, latent_draw, tvae_loss
 from tvae.model import Decoder, Encoder, standard_normal
 from tvae.params import check_dims
+from tvae.precision import FLOAT32, matmul_precision
 
 LR_SCHEDULES = ("constant", "onecycle")
 
@@ -40,6 +41,7 @@ class TrainingConfig:
     loss_factor: float
     lr_schedule: str = "constant"
     verbose: bool = False
+    precision: str = FLOAT32  # the networks' matrix products: tvae.precision
 
 
 @dataclass
@@ -144,9 +146,13 @@ def train_step(
 ) -> LossTerms:
     """One optimiser step on one batch; returns the (detached) loss terms."""
     rows = dense_batch(alphas, codes, index, index.width)
-    mu, logvar = encoder(rows)
+    with matmul_precision(config.precision, rows.device):
+        mu, logvar = encoder(rows)
+    mu, logvar = mu.float(), logvar.float()  # the loss, the draw and the KL stay float32
     z, kl = latent_draw(mu, logvar, standard_normal(mu, generator))
-    raw, sigma = decoder(z)
+    with matmul_precision(config.precision, rows.device):
+        raw, sigma = decoder(z)
+    raw = raw.float()
     terms = tvae_loss(raw, sigma, alphas, codes, kl, index, config.loss_factor)
     total = terms.total
     if decoder is not _unwrap(decoder) and not index.tanh_positions.numel():

@@ -124,6 +124,14 @@ def fit(
         str,
         typer.Option("--lr-schedule", help="Learning-rate schedule: auto, constant or onecycle."),
     ] = "auto",
+    precision: Annotated[
+        str,
+        typer.Option(
+            "--precision",
+            help="Matrix products of training: auto (bfloat16 on the fast schedule where the "
+            "CPU has it natively), float32 or bfloat16.",
+        ),
+    ] = "auto",
     transformer_sample_size: Annotated[
         int | None,
         typer.Option(
@@ -175,7 +183,7 @@ def fit(
             Path(data), output, nproc=nproc or 1, epochs=epochs, batch_size=batch_size,
             discrete=discrete, metadata=metadata, device=device, seed=seed, quiet=quiet,
             checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume,
-            threads=threads, lr_schedule=lr_schedule,
+            threads=threads, lr_schedule=lr_schedule, precision=precision,
             transformer_sample_size=transformer_sample_size,
         )  # fmt: skip
         if code:
@@ -198,6 +206,7 @@ def fit(
         random_state=seed,
         device=device,
         lr_schedule=lr_schedule,
+        precision=precision,
         transformer_sample_size=transformer_sample_size,
         **privacy,  # privacy (issue 14)
     )

@@ -46,7 +46,8 @@ def render_inspect(info: dict) -> str:
             lines.append(
                 f"Schedule:    {training.get('epochs')} epochs, batch size "
                 f"{training.get('batch_size')}, learning rate {training.get('learning_rate'):g} "
-                f"({training.get('lr_schedule')})"
+                f"({training.get('lr_schedule')}), {training.get('precision', 'float32')} "
+                "matrix products"
             )
     encoder = tuple(params.get("compress_dims", ()))
     decoder = tuple(params.get("decompress_dims", ()))

@@ -123,6 +123,11 @@ def check_privacy_params(
             f"epsilon={model.epsilon!r} trains in one go: checkpoint_dir and resume are not "
             "available under differential privacy"
         )
+    if model.precision == "bfloat16":
+        raise InvalidParameterError(
+            f"epsilon={model.epsilon!r} computes each row's gradient in float32; "
+            "precision='bfloat16' is not available under differential privacy (leave it 'auto')"
+        )
 
 
 def dp_schedule(model: Any, n_rows: int) -> tuple[Schedule, float, int]:
