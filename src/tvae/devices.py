@@ -41,7 +41,7 @@ def resolve_device(device: str | torch.device | None, enable_gpu: bool = True) -
     if available and resolved.type == "cuda" and resolved.index is not None:
         count = torch.cuda.device_count()
         available = resolved.index < count  # cuda:N beyond this machine's GPUs
-        where = f" (this machine has {count} GPU{'s' if count != 1 else ''})"
+        where = f" (this machine has {gpu_count(count)})"
     else:
         where = ""
     if not available:
@@ -58,3 +58,8 @@ def gpu_enabled(enable_gpu: bool, cuda: bool | None = None) -> bool:
     """Whether a GPU may be used: ``enable_gpu``, unless the deprecated ``cuda`` alias of
     ``ctgan.TVAE`` was given."""
     return bool(enable_gpu if cuda is None else cuda)
+
+
+def gpu_count(count: int) -> str:
+    """``count`` GPUs in words for a message: "1 GPU", "2 GPUs"."""
+    return f"{count} GPU{'s' if count != 1 else ''}"

@@ -108,6 +108,18 @@ def check_checkpointing(checkpoint_dir: Any, checkpoint_every: Any, resume: Any)
         raise InvalidParameterError("resume=True needs checkpoint_dir, the folder to resume from")
 
 
+def fit_schedule(
+    model: Any, n_rows: int, width: int, n_columns: int, device: torch.device
+) -> Schedule:
+    """The schedule ``model`` (a :class:`tvae.TVAE`) trains on for a table of ``n_rows`` rows and
+    ``n_columns`` columns encoded ``width`` wide, its precision resolved for ``device``."""
+    return resolve_schedule(
+        model.epochs, model.batch_size, model.learning_rate, model.lr_schedule, n_rows, width,
+        n_columns, model.loss_factor,
+        resolve_precision(model.precision, is_default(model.epochs), device),
+    )  # fmt: skip
+
+
 def training_config(model: Any, schedule: Schedule, batch_size: int, verbose: bool):
     """The training settings of ``model`` (a :class:`tvae.TVAE`) under ``schedule``."""
     return TrainingConfig(
@@ -237,11 +249,7 @@ def fit_frame(
     network_seed, encoder, decoder, data = networks_and_data(
         model, layout.width, encoded, network_seq, device
     )
-    schedule = resolve_schedule(
-        model.epochs, model.batch_size, model.learning_rate, model.lr_schedule, len(frame),
-        layout.width, len(transformer.columns), model.loss_factor,
-        resolve_precision(model.precision, is_default(model.epochs), device),
-    )  # fmt: skip
+    schedule = fit_schedule(model, len(frame), layout.width, len(transformer.columns), device)
     config = training_config(model, schedule, schedule.batch_size, model.verbose)
     checkpoints = None
     if checkpoint_dir is not None:

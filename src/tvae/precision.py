@@ -9,9 +9,9 @@ there: each product rounds its inputs to bfloat16 and accumulates in float32, th
 Adam's state and the loss stay float32. Over seeds 0-2 on every shared table and four unseen
 ones, quality stayed within 0.005 of float32's (covtype's efficacy F1 fell 0.04 over six seeds),
 and fits of the larger tables took 18-28 % less time (docs/fidelity.md, "bfloat16 matrix
-products"). Elsewhere it stays float32: CPUs without
-those instructions emulate bfloat16 slowly, a GPU step is bound by kernel launches rather than
-arithmetic, and the reference's schedule (an integer ``epochs``) keeps the reference's format.
+products"). Elsewhere it stays float32: CPUs without those instructions emulate bfloat16
+slowly, a GPU step is bound by kernel launches rather than arithmetic, and the reference's
+schedule (an integer ``epochs``) keeps the reference's format.
 """
 
 from __future__ import annotations

@@ -119,6 +119,8 @@ def chosen_threads(steady: bool = False) -> int:
     if _chosen is not None:
         return _chosen
     own = _own_setting if _own_setting is not None else torch.get_num_threads()
+    if own <= 1:  # nothing to lower: spare idle_cpus' 50 ms
+        return 1
     return max(1, min(own, usable_cpus() if steady else idle_cpus()))
 
 
@@ -227,7 +229,7 @@ def limited_threads(n: int | None = None, *, steady: bool = False) -> Iterator[i
         _own_setting = previous
     try:
         target = _check_threads(n) if n is not None else chosen_threads(steady)
-        if steady and n is None and _chosen is None and idle_cpus() < target:
+        if steady and n is None and _chosen is None and target > 1 and idle_cpus() < target:
             _warn_busy(target)
         if target != previous:
             torch.set_num_threads(target)

@@ -148,9 +148,8 @@ def train_step(
     rows = dense_batch(alphas, codes, index, index.width)
     with matmul_precision(config.precision, rows.device):
         mu, logvar = encoder(rows)
-    mu, logvar = mu.float(), logvar.float()  # the loss, the draw and the KL stay float32
-    z, kl = latent_draw(mu, logvar, standard_normal(mu, generator))
-    with matmul_precision(config.precision, rows.device):
+        mu, logvar = mu.float(), logvar.float()  # the draw, the KL and the loss stay float32
+        z, kl = latent_draw(mu, logvar, standard_normal(mu, generator))
         raw, sigma = decoder(z)
     raw = raw.float()
     terms = tvae_loss(raw, sigma, alphas, codes, kl, index, config.loss_factor)

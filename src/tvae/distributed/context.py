@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from tvae.devices import resolve_device
+from tvae.devices import gpu_count, resolve_device
 from tvae.errors import InvalidParameterError
 
 
@@ -57,8 +57,8 @@ def worker_device(ctx: DistContext, device: str | None, enable_gpu: bool) -> tor
         count = torch.cuda.device_count()
         if ctx.local_rank >= count:  # NCCL needs a GPU of its own for each worker
             raise InvalidParameterError(
-                f"{ctx.local_world_size} workers on this node but {count} GPU"
-                f"{'s' if count != 1 else ''}: start at most {count} per node (tvae fit --nproc, "
+                f"{ctx.local_world_size} workers on this node but {gpu_count(count)}: start at "
+                f"most {count} per node (tvae fit --nproc, "
                 "torchrun --nproc-per-node), or train on the CPU with --device cpu"
             )
         return torch.device("cuda", ctx.local_rank)

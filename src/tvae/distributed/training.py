@@ -31,13 +31,12 @@ from tvae.fitting import (
     check_checkpointing,
     check_params,
     fit_latents,
+    fit_schedule,
     training_config,
 )
 from tvae.kinds import Metadata
 from tvae.layout import SpanIndex
-from tvae.precision import resolve_precision
 from tvae.prior import LatentPrior, load_prior
-from tvae.schedule import is_default, resolve_schedule
 from tvae.serialization import json_params
 from tvae.training import Checkpoints, build_networks, n_batches, train
 from tvae.transformer import TableTransformer
@@ -124,11 +123,7 @@ def train_sharded(
 
         layout = transformer.layout
         encoder, decoder = build_networks(model, layout.width, network_seed, device)
-        schedule = resolve_schedule(
-            model.epochs, model.batch_size, model.learning_rate, model.lr_schedule, table.n_rows,
-            layout.width, len(transformer.columns), model.loss_factor,
-            resolve_precision(model.precision, is_default(model.epochs), device),
-        )  # fmt: skip
+        schedule = fit_schedule(model, table.n_rows, layout.width, len(transformer.columns), device)
         batch_rows = -(-schedule.batch_size // ctx.world_size)  # per worker: same global batch
         config = training_config(model, schedule, batch_rows, model.verbose and ctx.is_main)
         batches = ShardBatches(

@@ -37,6 +37,7 @@ from tvae.fitting import FitResult, calibrate, networks_and_data, training_confi
 from tvae.inputs import check_continuous_values, resolve_kinds, to_frame
 from tvae.kinds import Metadata
 from tvae.layout import SpanIndex
+from tvae.precision import BFLOAT16
 from tvae.prior import LatentPrior, StandardPrior
 from tvae.privacy.declared import check_public, count_mechanisms, private_kinds
 from tvae.privacy.dependencies import release_mapping, split_declared
@@ -123,7 +124,7 @@ def check_privacy_params(
             f"epsilon={model.epsilon!r} trains in one go: checkpoint_dir and resume are not "
             "available under differential privacy"
         )
-    if model.precision == "bfloat16":
+    if model.precision == BFLOAT16:
         raise InvalidParameterError(
             f"epsilon={model.epsilon!r} computes each row's gradient in float32; "
             "precision='bfloat16' is not available under differential privacy (leave it 'auto')"
