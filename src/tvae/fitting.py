@@ -249,7 +249,8 @@ def fit_frame(
     network_seed, encoder, decoder, data = networks_and_data(
         model, layout.width, encoded, network_seq, device
     )
-    schedule = fit_schedule(model, len(frame), layout.width, len(transformer.columns), device)
+    # the table's columns (a one-hot group counts its members): the steps its dependencies take
+    schedule = fit_schedule(model, len(frame), layout.width, len(transformer.table_names), device)
     config = training_config(model, schedule, schedule.batch_size, model.verbose)
     checkpoints = None
     if checkpoint_dir is not None:

@@ -60,11 +60,21 @@ _MIXED = ("mixed", "mixed-integer", "unknown-array")  # what infer_dtype says of
 _DATE_SHAPE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
 
 
+def _encoded(value: Any) -> Any:
+    """A dependency's field for JSON: a column name, or a list of them (a one-hot group's)."""
+    return [encode_value(v) for v in value] if isinstance(value, list) else encode_value(value)
+
+
+def _decoded(value: Any) -> Any:
+    return [decode_value(v) for v in value] if isinstance(value, list) else decode_value(value)
+
+
 class Metadata(dict):
     """``{column: kind}`` for every column of a table; a plain dict with JSON helpers.
 
     ``dependencies`` lists the exact dependencies between columns (``{"type": "determines",
-    "source": A, "target": B}``, ``{"type": "order", "low": A, "high": B}``; see
+    "source": A, "target": B}``, ``{"type": "order", "low": A, "high": B}``, ``{"type":
+    "one_hot", "columns": [A, B, C]}``; see
     :mod:`tvae.transformer.dependencies`): those ``fit`` found, on ``model.metadata_``; those to
     keep instead, on a metadata given to ``fit`` (an empty list keeps none). None: detect them.
     """
@@ -76,7 +86,7 @@ class Metadata(dict):
         data: dict = {"columns": [{"name": encode_value(k), "kind": v} for k, v in self.items()]}
         if self.dependencies is not None:
             data["dependencies"] = [
-                {k: v if k == "type" else encode_value(v) for k, v in item.items()}
+                {k: v if k == "type" else _encoded(v) for k, v in item.items()}
                 for item in self.dependencies
             ]
         return data
@@ -100,7 +110,7 @@ class Metadata(dict):
         elif columns is not None and data.get("dependencies") is not None:
             encoded = columns is not None and isinstance(columns, list)
             metadata.dependencies = [
-                {k: v if k == "type" or not encoded else decode_value(v) for k, v in item.items()}
+                {k: v if k == "type" or not encoded else _decoded(v) for k, v in item.items()}
                 if isinstance(item, Mapping)
                 else item
                 for item in data["dependencies"]

@@ -111,8 +111,8 @@ def read_model(cls: type, path: str | os.PathLike, device: str | None = None) ->
     )  # a bad ``device`` is the caller's
     model.encoder_, model.decoder_ = encoder.to(target).eval(), decoder.to(target).eval()
     model.device_ = target
-    model.n_features_in_ = len(model.transformer_.columns)
-    model.feature_names_in_ = np.asarray(model.transformer_.column_names, dtype=object)
+    model.n_features_in_ = len(model.transformer_.table_names)
+    model.feature_names_in_ = np.asarray(model.transformer_.table_names, dtype=object)
     model._reset_sampler()
     return model
 

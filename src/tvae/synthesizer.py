@@ -210,8 +210,8 @@ class TVAE(BaseEstimator):
         self.device_ = result.device
         self.input_info_ = input_info
         self.metadata_ = result.kinds
-        self.n_features_in_ = len(result.transformer.columns)
-        self.feature_names_in_ = np.asarray(result.transformer.column_names, dtype=object)
+        self.n_features_in_ = len(result.transformer.table_names)
+        self.feature_names_in_ = np.asarray(result.transformer.table_names, dtype=object)
         self.training_summary_ = result.summary
         self._sampling_seed = result.sampling_seed
         self._reset_sampler()

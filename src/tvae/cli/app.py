@@ -217,7 +217,10 @@ def fit(
         )  # fmt: skip
     model.save(output)
     summary = model.training_summary_
-    counts = Counter(model.transformer_.kinds.values())
+    groups = model.transformer_.dependencies.groups  # each counted as its members' kind
+    labels = {g.label for g in groups}
+    counts = Counter(k for c, k in model.transformer_.kinds.items() if c not in labels)
+    counts.update(model.metadata_[m] for g in groups for m in g.members)
     kinds_text = ", ".join(f"{n} {kind}" for kind, n in counts.most_common())
     if getattr(model, "privacy_", None) is not None:  # privacy (issue 14): no loss to show
         from tvae.privacy.report import privacy_summary

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +121,18 @@ def read_kinds_file(path: Path) -> Metadata:
     return kinds
 
 
-DEPENDENCY_FIELDS = ("source", "target", "low", "high")
+DEPENDENCY_FIELDS = ("source", "target", "low", "high", "columns")  # "columns": one-hot groups
+
+
+def _listed(value: Any) -> list:
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _named(names: dict, value: Any) -> Any:
+    """A dependency's column name (or list of them, a one-hot group's) as the table names it."""
+    if isinstance(value, list):
+        return [names[str(v)] for v in value]
+    return names[str(value)]
 
 
 def parse_columns(
@@ -137,8 +149,8 @@ def parse_columns(
     listed = [c.strip() for item in discrete or [] for c in item.split(",") if c.strip()]
     dependencies = kinds.dependencies
     named = [
-        str(item[f]) for item in dependencies or [] if isinstance(item, dict)
-        for f in DEPENDENCY_FIELDS if f in item
+        str(name) for item in dependencies or [] if isinstance(item, dict)
+        for f in DEPENDENCY_FIELDS if f in item for name in _listed(item[f])
     ]  # fmt: skip
     unknown = [c for c in [*listed, *kinds, *named] if c not in names]
     if unknown:
@@ -155,7 +167,7 @@ def parse_columns(
     metadata = Metadata({names[c]: kind for c, kind in kinds.items()})
     if dependencies is not None:
         metadata.dependencies = [
-            {k: names[str(v)] if k in DEPENDENCY_FIELDS else v for k, v in item.items()}
+            {k: _named(names, v) if k in DEPENDENCY_FIELDS else v for k, v in item.items()}
             if isinstance(item, dict)
             else item
             for item in dependencies
@@ -163,8 +175,32 @@ def parse_columns(
     return columns, metadata if metadata or dependencies is not None else None
 
 
+@dataclass(frozen=True)
+class _Indicator:
+    """A one-hot group's member as ``--where`` reads it: a name and a numpy dtype."""
+
+    name: Any
+    dtype_name: str
+
+    @property
+    def dtype(self) -> Any:
+        return self
+
+    def pandas_dtype(self) -> np.dtype:
+        return np.dtype(self.dtype_name)
+
+
 def _column_models(model: Any) -> dict[str, Any]:
-    return {str(col.name): col for col in model.transformer_.columns}
+    """The model's columns by name as text; a one-hot group's members, not its label."""
+    groups = model.transformer_.dependencies.groups
+    members = {
+        str(m): _Indicator(m, dtype)
+        for g in groups
+        for m, dtype in zip(g.members, g.dtypes, strict=True)
+    }
+    labels = {g.label for g in groups}
+    models = {str(c.name): c for c in model.transformer_.columns if c.name not in labels}
+    return {**models, **members}
 
 
 def parse_where(items: list[str], model: Any) -> dict[Any, Any]:

@@ -78,12 +78,23 @@ def render_inspect(info: dict) -> str:
 
 
 def _dependency_text(items: list[dict]) -> str:
-    """``[{"type": "determines", ...}, {"type": "order", ...}]`` as one line."""
+    """``[{"type": "determines", ...}, {"type": "order", ...}, {"type": "one_hot", ...}]`` as
+    one line."""
     if not items:
         return "none"
+    groups = [
+        f"one of {_span(d['columns'])}" for d in items if d["type"] == "one_hot"
+    ]  # fmt: skip
     determines = [f"{d['source']} -> {d['target']}" for d in items if d["type"] == "determines"]
     orders = [f"{d['low']} <= {d['high']}" for d in items if d["type"] == "order"]
-    return ", ".join(determines + orders)
+    return ", ".join(groups + determines + orders)
+
+
+def _span(columns: list) -> str:
+    """A one-hot group's columns, shortened when long: ``Soil_Type1..Soil_Type40 (40)``."""
+    if len(columns) <= 4:
+        return "{" + ", ".join(str(c) for c in columns) + "}"
+    return f"{{{columns[0]}..{columns[-1]}}} ({len(columns)})"
 
 
 def demo_comparisons(

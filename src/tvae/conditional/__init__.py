@@ -96,7 +96,7 @@ def sample_conditional(
     else:
         alphas_np = np.empty((0, layout.n_tanh), dtype=np.float32)
         codes_np = np.empty((0, layout.n_softmax), dtype=np.int64)
-    frame = transformer.inverse_transform(alphas_np, codes_np, id_offset=id_offset)
+    frame = transformer.inverse_transform(alphas_np, codes_np, id_offset=id_offset, fixed=asked)
     for condition in parsed:
         condition.finalize(frame, alphas_np, codes_np, groups)
     transformer.dependencies.apply(frame, fixed=asked)

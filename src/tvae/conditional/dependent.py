@@ -22,7 +22,8 @@ LABEL_KINDS = ("categorical", "boolean", "wide_categorical")
 def through_dependencies(transformer: Any, conditions: Mapping | pd.DataFrame) -> Any:
     """``conditions`` with every condition on a derived column moved to its source."""
     dependencies = transformer.dependencies
-    if not dependencies.determinations or not isinstance(conditions, (Mapping, pd.DataFrame)):
+    derives = dependencies.determinations or dependencies.groups
+    if not derives or not isinstance(conditions, (Mapping, pd.DataFrame)):
         return conditions
     kinds = {column.name: column.kind for column in transformer.columns}
     is_frame = isinstance(conditions, pd.DataFrame)

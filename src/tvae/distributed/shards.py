@@ -286,10 +286,13 @@ def keep_declared_orders(transformer, kinds, sample: pd.DataFrame) -> None:
     declared = kinds.dependencies
     if not declared:
         return
-    if any(isinstance(d, Mapping) and d.get("type") == "determines" for d in declared):
+    kinds_declared = {d.get("type") for d in declared if isinstance(d, Mapping)}
+    refused = sorted(kinds_declared & {"determines", "one_hot"})
+    if refused:
         raise InvalidParameterError(
-            "fit_distributed keeps declared 'order' dependencies only: a 'determines' one needs "
-            "the mapping over every row; fit the table in memory with fit, or leave it out"
+            f"fit_distributed keeps declared 'order' dependencies only: a {refused[0]!r} one "
+            "needs every row (a mapping, or a group's check); fit the table in memory with "
+            "fit, or leave it out"
         )
     transformer.dependencies = Dependencies.declared(sample, declared)
     kinds.dependencies = transformer.dependencies.describe()

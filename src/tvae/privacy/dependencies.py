@@ -41,6 +41,12 @@ def split_declared(
     orders, pairs = [], []
     for item in items or []:
         kind = item.get("type") if isinstance(item, Mapping) else None
+        if kind == "one_hot":
+            raise InvalidParameterError(
+                f"metadata dependency {dict(item)!r}: with epsilon a one-hot group is not kept "
+                "(its check would read every row); leave it out, or merge the group's columns "
+                "into one categorical column before fitting"
+            )
         fields = {"order": ("low", "high"), "determines": ("source", "target")}.get(kind)
         names = [item.get(f) for f in fields] if fields else []
         if not fields or any(n not in kinds for n in names) or names[0] == names[1]:

@@ -8,6 +8,9 @@ Two kinds, detected in ``fit`` when they hold in *every* real row:
 * **order**: ``low <= high`` in every real row where both are present (start <= end,
   min <= max). Sampled rows that break it get ``high`` raised to ``low``.
 
+A third kind, **one_hot** (exactly one indicator of a group is 1 in every row), is found by the
+transformer (:mod:`tvae.transformer.one_hot`); each member is derived from the group's label.
+
 A column B can be determined by several columns; only one, its *parent*, derives it. Parents
 form a forest by a strict order on columns (more distinct values first; for equal counts a
 categorical column before a numerical one, then table order), so a chain zip -> city -> state
@@ -48,6 +51,7 @@ from tvae.transformer.dependency_search import (
     value_codes,
     witnessed,
 )
+from tvae.transformer.one_hot import OneHotGroup, assign_member, expand_labels, held
 
 SOURCE_KINDS = ("categorical", "boolean", "numerical")
 ORDER_KINDS = ("numerical", "datetime")
@@ -87,6 +91,8 @@ class Dependencies:
     # determinations of a target by a source other than its parent: kept by repairing that
     # source where it disagrees (census: three migration codes each determine "year")
     checks: list[Determination] = field(default_factory=list)
+    # one-hot groups: their members are modelled as one label column (tvae.transformer.one_hot)
+    groups: list[OneHotGroup] = field(default_factory=list)
 
     # ------------------------------------------------------------------ finding them
     @classmethod
@@ -175,7 +181,7 @@ class Dependencies:
 
     def describe(self) -> list[dict]:
         items = self.determinations + self.checks
-        return [d.describe() for d in items] + [o.describe() for o in self.orders]
+        return [item.describe() for item in [*self.groups, *items, *self.orders]]
 
     # ------------------------------------------------------------------ keeping them
     def apply(self, frame: pd.DataFrame, fixed: Iterable[Hashable] = ()) -> pd.DataFrame:
@@ -185,6 +191,7 @@ class Dependencies:
         where broken, or lower ``low`` when ``high`` is in ``fixed`` (a conditioned column).
         """
         fixed = set(fixed)
+        expand_labels(frame, self.groups)  # the one-hot members (decoded rows only)
         for _ in range(1 + len(self.checks)):  # each repair pass can only settle more sources
             for item in self.determinations:
                 _derive(frame, item)
@@ -204,16 +211,39 @@ class Dependencies:
                 broken = (low > high).to_numpy(dtype=bool, na_value=False)
                 if broken.any():
                     changed = True
-                    if order.high in fixed and order.low not in fixed:
-                        frame.loc[broken, order.low] = high[broken]
+                    lower = self._held(order.high, fixed, True)
+                    if lower and not self._held(order.low, fixed, False):
+                        self._assign(frame, order.low, broken, high[broken], fixed)
                     else:
-                        frame.loc[broken, order.high] = low[broken]
+                        self._assign(frame, order.high, broken, low[broken], fixed)
             if not changed:
                 break
         return frame
 
+    def _group_of(self, column: Hashable) -> OneHotGroup | None:
+        return next((g for g in self.groups if column in g.members), None)
+
+    def _held(self, column: Hashable, fixed: set, raising: bool) -> bool:
+        """Whether an order's repair may not move ``column`` (see :func:`held`)."""
+        return column in fixed or held(self._group_of(column), column, fixed, raising)
+
+    def _assign(
+        self, frame: pd.DataFrame, column: Hashable, rows: np.ndarray, values, fixed: set
+    ) -> None:
+        """``frame.loc[rows, column] = values``, a one-hot member's group kept whole."""
+        group = self._group_of(column)
+        if group is None:
+            frame.loc[rows, column] = values
+        else:
+            assign_member(frame, group, column, rows, values, fixed)
+
     def targets_of(self, column: Hashable) -> Determination | None:
-        """The determination that derives ``column``, if any."""
+        """The determination that derives ``column``, if any (a one-hot group's member: from
+        the group's label)."""
+        for group in self.groups:
+            if column in group.members:
+                keys, values = group.member_values(column)
+                return Determination(group.label, column, keys, values)
         return next((d for d in self.determinations if d.target == column), None)
 
     # ------------------------------------------------------------------ state
@@ -222,6 +252,7 @@ class Dependencies:
             "determinations": [_state_of(d) for d in self.determinations],
             "checks": [_state_of(d) for d in self.checks],
             "orders": [[encode_value(o.low), encode_value(o.high)] for o in self.orders],
+            "one_hot": [g.get_state() for g in self.groups],
         }
 
     @classmethod
@@ -232,6 +263,7 @@ class Dependencies:
             [_from_state(d) for d in state["determinations"]],
             [Order(decode_value(a), decode_value(b)) for a, b in state["orders"]],
             [_from_state(d) for d in state.get("checks", [])],
+            [OneHotGroup.from_state(g) for g in state.get("one_hot", [])],
         )
 
 

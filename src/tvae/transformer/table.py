@@ -9,7 +9,7 @@ wide float matrix.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,12 +17,14 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from tvae.codec import decode_value, encode_value
+from tvae.errors import InvalidParameterError
 from tvae.layout import Layout
 from tvae.transformer.build import build_column, column_from_state
 from tvae.transformer.columns import ColumnModel, Draws
 from tvae.transformer.continuous import MAX_CLUSTERS, WEIGHT_THRESHOLD
-from tvae.transformer.dependencies import Dependencies
+from tvae.transformer.dependencies import Dependencies, Order
 from tvae.transformer.dtypes import DtypeInfo
+from tvae.transformer.one_hot import collapse, declared_group, find_groups, member_orders
 
 
 @dataclass
@@ -53,6 +55,7 @@ class TableTransformer:
         self.enforce_min_max_values = enforce_min_max_values
         self.columns: list[ColumnModel] = []
         self.dependencies = Dependencies()  # kept in every decoded row (see ``fit``)
+        self.output_names: list = []  # the table's columns, in order (one-hot members included)
 
     def fit(
         self,
@@ -66,9 +69,20 @@ class TableTransformer:
         """Fit a model per column; ``kinds`` maps each column to its kind.
 
         ``dependencies`` (a list in :meth:`Dependencies.describe` form) fixes the exact
-        dependencies to keep; None detects them (:meth:`Dependencies.detect`).
-        ``point_masses`` gives frequent numeric values exact modes.
+        dependencies to keep; None detects them (:meth:`Dependencies.detect`, and one-hot
+        groups: :func:`tvae.transformer.one_hot.find_groups`). A one-hot group's members are
+        modelled as one categorical column. ``point_masses`` gives frequent numeric values
+        exact modes.
         """
+        self.output_names = list(frame.columns)
+        if dependencies is None:
+            groups, declared = find_groups(frame, kinds), None
+        else:
+            groups = [declared_group(frame, kinds, d) for d in dependencies if _is_one_hot(d)]
+            declared = [d for d in dependencies if not _is_one_hot(d)]
+            _check_members_unnamed(groups, declared)
+        table, frame = frame, collapse(frame, groups)
+        kinds = {**kinds, **{g.label: "categorical" for g in groups}}
         sample = frame
         if self.fit_sample_size is not None and len(frame) > self.fit_sample_size:
             rows = np.sort(rng.choice(len(frame), self.fit_sample_size, replace=False))
@@ -92,11 +106,14 @@ class TableTransformer:
                     point_masses=point_masses,
                 )
             )
-        self.dependencies = (
-            Dependencies.detect(frame, kinds)
-            if dependencies is None
-            else Dependencies.declared(frame, dependencies)
-        )
+        labels = {g.label: "id" for g in groups}  # left out of the search: derived only
+        if declared is None:
+            self.dependencies = Dependencies.detect(frame, {**kinds, **labels})
+            pairs = member_orders(table, kinds, groups)
+            self.dependencies.orders += [Order(low, high) for low, high in pairs]
+        else:  # checked on the table: a declared order may name a member
+            self.dependencies = Dependencies.declared(table, declared)
+        self.dependencies.groups = groups
         return self
 
     @property
@@ -111,7 +128,13 @@ class TableTransformer:
 
     @property
     def column_names(self) -> list:
+        """The modelled columns (a one-hot group as its label)."""
         return [col.name for col in self.columns]
+
+    @property
+    def table_names(self) -> list:
+        """The table's columns, in order: what ``fit`` read and ``inverse_transform`` gives."""
+        return list(self.output_names) or self.column_names
 
     @property
     def kinds(self) -> dict:
@@ -119,6 +142,7 @@ class TableTransformer:
 
     def transform(self, frame: pd.DataFrame, rng: np.random.Generator) -> EncodedTable:
         """Encode ``frame`` (same columns as in fit); modes are drawn with ``rng``."""
+        frame = collapse(frame, self.dependencies.groups)
         alphas, codes = [], []
         for col in self.columns:
             a, c = col.transform(frame[col.name], rng)
@@ -136,8 +160,12 @@ class TableTransformer:
         rng: np.random.Generator | None = None,
         *,
         id_offset: int = 0,
+        fixed: Iterable[Hashable] = (),
     ) -> pd.DataFrame:
         """Decode model-space rows back to a table with the input's columns and dtypes.
+
+        ``fixed`` names conditioned columns, which the dependencies' repairs leave as they are
+        (:meth:`Dependencies.apply`).
 
         ``rng`` serves the few columns that draw at decoding (rare values of wide categoricals,
         UUIDs); by default it is seeded from the encoded rows themselves, so a seeded
@@ -157,7 +185,10 @@ class TableTransformer:
         ]
         frame = pd.concat(out, axis=1, ignore_index=True)
         frame.columns = pd.Index(self.column_names)
-        return self.dependencies.apply(frame)
+        frame = self.dependencies.apply(frame, fixed=fixed)
+        if self.dependencies.groups:  # the members, back in the table's order
+            frame = frame[self.output_names]
+        return frame
 
     def get_state(self) -> dict:
         return {
@@ -175,6 +206,7 @@ class TableTransformer:
                 for col in self.columns
             ],
             "dependencies": self.dependencies.get_state(),
+            "output_names": [encode_value(n) for n in self.table_names],
         }
 
     @classmethod
@@ -195,10 +227,29 @@ class TableTransformer:
             for item in state["columns"]
         ]
         transformer.dependencies = Dependencies.from_state(state.get("dependencies"))
+        transformer.output_names = [decode_value(n) for n in state.get("output_names", [])]
         return transformer
 
 
 SEED_ROWS = 1024  # encoded rows hashed into the decoding seed
+
+
+def _is_one_hot(item: object) -> bool:
+    return isinstance(item, Mapping) and item.get("type") == "one_hot"
+
+
+def _check_members_unnamed(groups: list, declared: list) -> None:
+    """A one-hot member is derived from its group's label: no "determines" may name it (an
+    order may: its repairs keep the group whole)."""
+    members = {m for g in groups for m in g.members}
+    for item in declared:
+        named = [item.get(f) for f in ("source", "target")] if isinstance(item, Mapping) else []
+        clash = [n for n in named if n is not None and n in members]
+        if clash:
+            raise InvalidParameterError(
+                f"metadata dependency {dict(item)!r} names {clash[0]!r}, a column of a declared "
+                "one-hot group, which the group's label derives; leave one of the two out"
+            )
 
 
 def _seed_of(alphas: np.ndarray, codes: np.ndarray) -> int:

@@ -1,0 +1,264 @@
+"""One-hot groups: indicator columns of which exactly one is 1 in every row.
+
+Tables often carry a categorical variable as indicator columns (``pandas.get_dummies``; covtype's
+40 ``Soil_Type`` columns, exactly one of which is 1 in every row). Modelled one by one, each
+indicator is drawn on its own and the sampled rows break the rule: on covtype only 49.7 % of
+them had exactly one soil type (docs/fidelity.md). A group that holds in every real row is
+modelled instead as one categorical column, its *label*, whose value names the indicator that
+is 1; decoding sets that indicator to 1 and the group's others to 0, so the rule holds in every
+sampled row and each indicator keeps its real rate through the label's calibrated rates. A
+condition on an indicator is asked of the label (:mod:`tvae.conditional.dependent`), as for
+any column another one determines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from tvae.codec import decode_value, encode_value
+from tvae.errors import InvalidParameterError
+from tvae.transformer.dependency_search import MIN_ROWS, PROBE_ROWS, ordered, refuted_orders
+
+MIN_MEMBERS = 3  # two complementary indicators are a "determines" pair, found already
+INDICATOR_KINDS = ("numerical", "boolean", "categorical")  # 0/1 labels count too
+
+
+@dataclass(frozen=True)
+class OneHotGroup:
+    """``members`` (indicator columns, table order), modelled as the categorical ``label``."""
+
+    label: str  # the model's column for the group; no column of the table has this name
+    members: tuple
+    dtypes: tuple  # each member's numpy dtype name, restored on decoding
+
+    def describe(self) -> dict:
+        return {"type": "one_hot", "columns": list(self.members)}
+
+    @property
+    def names(self) -> list[str]:
+        """The label's values: each member's name as text."""
+        return [str(m) for m in self.members]
+
+    def labels(self, frame: pd.DataFrame) -> pd.Series:
+        """The label of each row of ``frame``: the name of its member that is 1."""
+        values = frame[list(self.members)].to_numpy(dtype=np.float64)
+        return pd.Series(
+            np.asarray(self.names, dtype=object)[values.argmax(axis=1)],
+            index=frame.index,
+            dtype=object,
+        )
+
+    def on_off(self, member: Hashable) -> tuple:
+        """``member``'s 1 and 0 in its own dtype (True/False, 1/0 or 1.0/0.0)."""
+        return _on_off(self.dtypes[self.members.index(member)])
+
+    def member_values(self, member: Hashable) -> tuple[list, list]:
+        """The label's values (keys) and ``member``'s value under each: 1 for its own, else 0."""
+        on, off = self.on_off(member)
+        return self.names, [on if m == member else off for m in self.members]
+
+    def expand(self, labels: pd.Series) -> pd.DataFrame:
+        """The members' columns for ``labels`` (a label no member has gives all 0)."""
+        text = labels.astype(str).to_numpy()
+        return pd.DataFrame(
+            {
+                member: pd.Series(text == name, index=labels.index).astype(dtype)
+                for member, name, dtype in zip(self.members, self.names, self.dtypes, strict=True)
+            },
+            index=labels.index,
+        )
+
+    def get_state(self) -> dict:
+        return {
+            "label": self.label,
+            "members": [encode_value(m) for m in self.members],
+            "dtypes": list(self.dtypes),
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping) -> OneHotGroup:
+        return cls(
+            state["label"], tuple(decode_value(m) for m in state["members"]), tuple(state["dtypes"])
+        )
+
+
+def _on_off(dtype: str) -> tuple:
+    if dtype == "bool":
+        return True, False
+    if np.dtype(dtype).kind == "f":
+        return 1.0, 0.0
+    return 1, 0
+
+
+def _indicator(series: pd.Series, kind: str | None) -> np.ndarray | None:
+    """``series`` as 0/1 int8 when it is an indicator (numbers or booleans of a plain numpy
+    dtype, only 0 and 1, both present, no missing cell), else None."""
+    if kind not in INDICATOR_KINDS or not isinstance(series.dtype, np.dtype):
+        return None
+    if series.dtype.kind not in "biuf" or series.isna().any():
+        return None
+    values = series.to_numpy()
+    ones = values == 1
+    if not ones.any() or ones.all() or not (ones | (values == 0)).all():
+        return None
+    return ones.astype(np.int8)
+
+
+def _greedy_groups(columns: Sequence, indicators: Mapping, rows: slice) -> list[list]:
+    """Groups whose row sums are 1 on ``rows``: each starts at the first free indicator and takes
+    the later ones (table order) that keep every row's sum at most 1."""
+    groups, used = [], set()
+    for i, first in enumerate(columns):
+        if first in used:
+            continue
+        total = indicators[first][rows].astype(np.int16)
+        members = [first]
+        for other in columns[i + 1 :]:
+            if other in used:
+                continue
+            after = total + indicators[other][rows]
+            if after.max() <= 1:
+                total, members = after, [*members, other]
+                if total.min() == 1:
+                    break
+        if total.min() == 1 and len(members) >= MIN_MEMBERS:
+            groups.append(members)
+            used.update(members)
+    return groups
+
+
+def find_groups(frame: pd.DataFrame, kinds: Mapping[Hashable, str]) -> list[OneHotGroup]:
+    """Every one-hot group (at least ``MIN_MEMBERS`` indicators) that holds in all rows."""
+    if len(frame) < MIN_ROWS:
+        return []
+    indicators = {c: _indicator(frame[c], kinds.get(c)) for c in frame.columns}
+    columns = [c for c in frame.columns if indicators[c] is not None]
+    found = []
+    for members in _greedy_groups(columns, indicators, slice(0, PROBE_ROWS)):
+        total = np.sum([indicators[m] for m in members], axis=0)
+        if (total == 1).all():
+            found.append(members)
+    return [_group(frame, members) for members in found]
+
+
+def declared_group(
+    frame: pd.DataFrame, kinds: Mapping[Hashable, str], item: Mapping
+) -> OneHotGroup:
+    """The group ``{"type": "one_hot", "columns": [...]}`` names, checked against ``frame``."""
+    members = item.get("columns")
+    if not isinstance(members, (list, tuple)) or len(members) < 2:
+        raise InvalidParameterError(
+            f"metadata dependency {dict(item)!r} is not valid: a one-hot group gives "
+            "{'type': 'one_hot', 'columns': [A, B, ...]} with at least two column names"
+        )
+    unknown = [m for m in members if m not in frame.columns]
+    if unknown or len(set(members)) != len(members):
+        raise InvalidParameterError(
+            f"metadata dependency {dict(item)!r}: its columns must be distinct columns of "
+            f"train_data (unknown: {unknown})"
+        )
+    indicators = [_indicator(frame[m], kinds.get(m)) for m in members]
+    wrong = [m for m, v in zip(members, indicators, strict=True) if v is None]
+    if wrong:
+        raise InvalidParameterError(
+            f"metadata dependency {dict(item)!r}: {wrong[0]!r} is not an indicator (numbers or "
+            "booleans, 0 and 1 only, no missing cell)"
+        )
+    if not (np.sum(indicators, axis=0) == 1).all():
+        raise InvalidParameterError(
+            f"metadata says exactly one of {list(members)} is 1 in every row, but train_data "
+            "has rows where none or several are"
+        )
+    return _group(frame, list(members))
+
+
+def _group(frame: pd.DataFrame, members: list) -> OneHotGroup:
+    label = f"one_hot({members[0]}..{members[-1]})"
+    while label in frame.columns:
+        label += "'"
+    return OneHotGroup(label, tuple(members), tuple(frame[m].dtype.name for m in members))
+
+
+def expand_labels(frame: pd.DataFrame, groups: Sequence[OneHotGroup]) -> None:
+    """Replace, in place, each group's label column in ``frame`` (where it has one) by the
+    members it names."""
+    for group in groups:
+        if group.label in frame.columns:
+            members = group.expand(frame.pop(group.label))
+            for member in group.members:
+                frame[member] = members[member]
+
+
+def collapse(frame: pd.DataFrame, groups: Sequence[OneHotGroup]) -> pd.DataFrame:
+    """``frame`` with each group's members replaced by its label, at the first member's place."""
+    if not groups:
+        return frame
+    first = {g.members[0]: g for g in groups}
+    members = {m for g in groups for m in g.members}
+    columns = {}
+    for name in frame.columns:
+        if name in first:
+            columns[first[name].label] = first[name].labels(frame)
+        elif name not in members:
+            columns[name] = frame[name]
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def member_orders(
+    frame: pd.DataFrame, kinds: Mapping[Hashable, str], groups: Sequence[OneHotGroup]
+) -> list[tuple]:
+    """Orders ``(low, high)`` of ``frame`` (the table, members included) with a member on either
+    side and a number outside its group on the other (covtype: Soil_Type12 <= Wilderness_Area1,
+    that soil lies in that area only), found as the other orders are
+    (:meth:`tvae.transformer.dependencies.Dependencies.detect`)."""
+    group_of = {m: g.label for g in groups for m in g.members}
+    candidates = [
+        c for c in frame.columns
+        if c in group_of or (kinds.get(c) == "numerical" and frame[c].nunique() > 1)
+    ]  # fmt: skip
+    head = frame.head(PROBE_ROWS)
+    refuted = refuted_orders(head, candidates)
+    return [
+        (a, b)
+        for a in candidates
+        for b in candidates
+        if a != b
+        and (a in group_of or b in group_of)
+        and group_of.get(a, a) != group_of.get(b, b)
+        and (a, b) not in refuted
+        and ordered(head[a], head[b], overlap=False)
+        and ordered(frame[a], frame[b])
+    ]
+
+
+def held(group: OneHotGroup | None, member: Hashable, fixed: set, raising: bool) -> bool:
+    """Whether an order's repair must leave ``member`` of ``group`` as it is: raising it to 1
+    would clear a conditioned member of its group, or lowering it to 0 would leave no
+    unconditioned member to take the group's 1 (conditioned: named in ``fixed``)."""
+    if group is None:
+        return False
+    others = [m in fixed for m in group.members if m != member]
+    return any(others) if raising else all(others)
+
+
+def assign_member(
+    frame: pd.DataFrame, group: OneHotGroup, member: Hashable, rows: np.ndarray, values, fixed
+) -> None:
+    """Set ``member`` to ``values`` (1 where at least 1, else 0, in its dtype) on ``rows`` and keep
+    ``group`` whole: where it became 1 the others become 0; where it became 0 the first member
+    not in ``fixed`` becomes 1."""
+    on, off = group.on_off(member)
+    frame.loc[rows, member] = np.where(np.asarray(values, dtype=np.float64) >= 1, on, off)
+    became_on = rows & (frame[member] == on).to_numpy(dtype=bool)
+    became_off = rows & ~became_on
+    heir = next((m for m in group.members if m != member and m not in fixed), None)
+    for other in group.members:
+        if other != member:
+            other_on, other_off = group.on_off(other)
+            frame.loc[became_on, other] = other_off
+            if other == heir:
+                frame.loc[became_off, other] = other_on

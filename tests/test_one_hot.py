@@ -1,0 +1,157 @@
+"""One-hot groups: indicator columns of which exactly one is 1 in every row are found in ``fit``,
+modelled as one label, and kept in every sampled row (conditions included)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tvae import TVAE
+from tvae.errors import InvalidParameterError
+from tvae.transformer.one_hot import find_groups
+
+
+def _dummies_frame(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    """A number, two one-hot groups (ints of 4 and booleans of 3; one rare level each) and a
+    label, as ``pandas.get_dummies`` would leave them; soil c lies in area x only."""
+    rng = np.random.default_rng(seed)
+    soil = rng.choice(["a", "b", "c", "d"], n, p=[0.5, 0.3, 0.17, 0.03])
+    area = np.where(soil == "c", "x", rng.choice(["x", "y", "z"], n, p=[0.5, 0.35, 0.15]))
+    frame = pd.DataFrame({"height": rng.normal(100, 15, n) + (soil == "a") * 20})
+    for level in "abcd":
+        frame[f"soil_{level}"] = (soil == level).astype(np.int64)
+    frame["kind"] = np.where(rng.random(n) < 0.5, "p", "q")
+    for level in "xyz":
+        frame[f"area_{level}"] = area == level
+    return frame
+
+
+SOIL = [f"soil_{c}" for c in "abcd"]
+AREA = [f"area_{c}" for c in "xyz"]
+
+
+@pytest.fixture(scope="module")
+def dummies_model():
+    frame = _dummies_frame()
+    return TVAE(epochs=5, random_state=0).fit(frame, ["kind"]), frame
+
+
+def test_groups_are_found_and_near_misses_are_not():
+    frame = _dummies_frame()
+    kinds = {c: "boolean" if c in AREA else "numerical" for c in frame.columns}
+    kinds["kind"] = "categorical"
+    assert [g.members for g in find_groups(frame, kinds)] == [tuple(SOIL), tuple(AREA)]
+    broken = frame.copy()
+    broken.loc[7, SOIL] = 0  # one row with no soil: the soil group no longer holds
+    assert [g.members for g in find_groups(broken, kinds)] == [tuple(AREA)]
+    pair = frame[["height"]].assign(on=frame["soil_a"], off=1 - frame["soil_a"])
+    assert find_groups(pair, {"height": "numerical", "on": "numerical", "off": "numerical"}) == []
+
+
+def test_every_sampled_row_has_exactly_one_member_set(dummies_model):
+    model, frame = dummies_model
+    assert {"type": "one_hot", "columns": SOIL} in model.metadata_.dependencies
+    assert {"type": "one_hot", "columns": AREA} in model.metadata_.dependencies
+    rows = model.sample(2000, random_state=1)
+    assert list(rows.columns) == list(frame.columns)
+    assert list(model.feature_names_in_) == list(frame.columns)
+    assert {str(t) for t in rows[SOIL].dtypes} == {"int64"}
+    assert {str(t) for t in rows[AREA].dtypes} == {"bool"}
+    assert (rows[SOIL].sum(axis=1) == 1).all() and (rows[AREA].sum(axis=1) == 1).all()
+    # each member keeps its real rate (calibrated through the label's rates)
+    assert np.abs(rows[SOIL].mean() - frame[SOIL].mean()).max() < 0.05
+
+
+def test_conditions_on_a_member_keep_the_group(dummies_model):
+    model, _ = dummies_model
+    rows = model.sample(300, conditions={"soil_c": 1}, random_state=2)
+    assert (rows["soil_c"] == 1).all() and (rows[SOIL].sum(axis=1) == 1).all()
+    rows = model.sample(300, conditions={"soil_a": 0, "area_y": True}, random_state=3)
+    assert (rows["soil_a"] == 0).all() and rows["area_y"].all()
+    assert (rows[SOIL].sum(axis=1) == 1).all() and (rows[AREA].sum(axis=1) == 1).all()
+    assert (rows["soil_c"] == 0).all()  # soil c lies in area x only
+
+
+def test_an_order_between_members_of_two_groups_holds_and_keeps_both_whole(dummies_model):
+    model, _ = dummies_model
+    assert {"type": "order", "low": "soil_c", "high": "area_x"} in model.metadata_.dependencies
+    rows = model.sample(3000, random_state=5)
+    assert (rows["area_x"] | (rows["soil_c"] == 0)).all()
+    assert (rows[SOIL].sum(axis=1) == 1).all() and (rows[AREA].sum(axis=1) == 1).all()
+    # the repair itself, on rows that break it both ways round
+    broken = rows.head(4).copy()
+    broken[SOIL], broken[AREA] = [0, 0, 1, 0], [False, True, False]
+    model.transformer_.dependencies.apply(broken)
+    assert broken["area_x"].all() and not broken[["area_y", "area_z"]].any(axis=None)
+    broken[SOIL], broken[AREA] = [0, 0, 1, 0], [False, True, False]
+    model.transformer_.dependencies.apply(broken, fixed=["area_y"])
+    assert (broken["soil_c"] == 0).all() and (broken["soil_a"] == 1).all()
+    assert broken["area_y"].all()
+
+
+def test_a_saved_model_keeps_its_groups_and_rows(dummies_model, tmp_path):
+    model, _ = dummies_model
+    model.save(tmp_path / "m.tvae")
+    loaded = TVAE.load(tmp_path / "m.tvae")
+    again = loaded.sample(300, random_state=4)
+    pd.testing.assert_frame_equal(again, model.sample(300, random_state=4))
+    assert loaded.metadata_.dependencies == model.metadata_.dependencies
+
+
+def test_groups_can_be_declared_or_turned_off():
+    frame = _dummies_frame()
+    none = {"columns": {}, "dependencies": []}
+    off = TVAE(epochs=1, random_state=0).fit(frame, ["kind"], metadata=none)
+    assert off.metadata_.dependencies == []
+    assert off.transformer_.column_names == list(frame.columns)  # every indicator modelled
+    metadata = {"columns": {}, "dependencies": [{"type": "one_hot", "columns": AREA}]}
+    declared = TVAE(epochs=1, random_state=0).fit(frame, ["kind"], metadata=metadata)
+    assert declared.metadata_.dependencies == [{"type": "one_hot", "columns": AREA}]
+    assert (declared.sample(200, random_state=0)[AREA].sum(axis=1) == 1).all()
+
+
+def test_a_declared_group_that_does_not_hold_is_refused_before_training():
+    frame = _dummies_frame()
+    frame.loc[3, "soil_b"] = 1  # a row with two soils
+    wrong = {"columns": {}, "dependencies": [{"type": "one_hot", "columns": SOIL}]}
+    with pytest.raises(InvalidParameterError, match="exactly one of"):
+        TVAE(epochs=1).fit(frame, ["kind"], metadata=wrong)
+    not_indicator = {"columns": {}, "dependencies": [
+        {"type": "one_hot", "columns": ["height", "soil_a"]}]}  # fmt: skip
+    with pytest.raises(InvalidParameterError, match="'height' is not an indicator"):
+        TVAE(epochs=1).fit(frame, ["kind"], metadata=not_indicator)
+    clash = {"columns": {}, "dependencies": [
+        {"type": "one_hot", "columns": AREA},
+        {"type": "determines", "source": "kind", "target": "area_x"},
+    ]}  # fmt: skip
+    with pytest.raises(InvalidParameterError, match="one-hot group"):
+        TVAE(epochs=1).fit(frame, ["kind"], metadata=clash)
+
+
+def test_a_private_fit_refuses_a_declared_group():
+    frame = _dummies_frame()
+    metadata = {"columns": {}, "dependencies": [{"type": "one_hot", "columns": AREA}]}
+    with pytest.raises(InvalidParameterError, match="one-hot group is not kept"):
+        TVAE(epochs=1, epsilon=10.0).fit(frame, ["kind"], metadata=metadata)
+
+
+def test_the_command_line_fits_inspects_and_conditions_on_a_member(tmp_path):
+    from typer.testing import CliRunner
+
+    from tvae.cli import app
+
+    table, model, out = tmp_path / "dummies.csv", tmp_path / "m.tvae", tmp_path / "rows.csv"
+    _dummies_frame().to_csv(table, index=False)
+    runner = CliRunner()
+    for args in (
+        ["fit", table, "-o", model, "--epochs", "2", "--discrete", "kind", "-q"],
+        ["sample", model, "-n", "200", "-o", out, "--where", "soil_d=1", "-q"],
+    ):
+        result = runner.invoke(app, [str(a) for a in args])
+        assert result.exit_code == 0, result.output
+    shown = runner.invoke(app, ["inspect", str(model)]).stdout
+    assert "one of {soil_a, soil_b, soil_c, soil_d}" in shown
+    assert "one of {area_x, area_y, area_z}" in shown
+    rows = pd.read_csv(out)
+    assert (rows["soil_d"] == 1).all() and (rows[SOIL].sum(axis=1) == 1).all()
