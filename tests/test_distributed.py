@@ -109,10 +109,12 @@ def test_declared_orders_are_kept_and_a_declared_mapping_is_refused(tmp_path: Pa
     rows = model.sample(500, random_state=0)
     assert (rows["start"] <= rows["end"]).all()
     mapping = {"type": "determines", "source": "code", "target": "label"}
-    with pytest.raises(InvalidParameterError, match="'order' dependencies only"):
-        TVAE(epochs=1).fit_distributed(
-            tmp_path, ["code", "label"], metadata={"columns": {}, "dependencies": [mapping]}
-        )
+    group = {"type": "one_hot", "columns": ["start", "end"]}  # refused before any check
+    for refused in (mapping, group):
+        with pytest.raises(InvalidParameterError, match="'order' dependencies only"):
+            TVAE(epochs=1).fit_distributed(
+                tmp_path, ["code", "label"], metadata={"columns": {}, "dependencies": [refused]}
+            )
 
 
 def test_an_epoch_streams_every_row_of_the_share_in_bounded_shuffled_batches(tmp_path: Path):
