@@ -75,6 +75,8 @@ class TableTransformer:
         exact modes.
         """
         self.output_names = list(frame.columns)
+        # differs from the reference: it models each indicator of a one-hot group on its own,
+        # and its rows break the group (covtype: one soil type in half of them)
         if dependencies is None:
             groups, declared = find_groups(frame, kinds), None
         else:
