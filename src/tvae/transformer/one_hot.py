@@ -45,7 +45,7 @@ class OneHotGroup:
 
     def labels(self, frame: pd.DataFrame) -> pd.Series:
         """The label of each row of ``frame``: the name of its member that is 1."""
-        values = frame[list(self.members)].to_numpy(dtype=np.float64)
+        values = frame[list(self.members)].to_numpy(dtype=np.int8)  # 0/1: small even when long
         return pd.Series(
             np.asarray(self.names, dtype=object)[values.argmax(axis=1)],
             index=frame.index,
