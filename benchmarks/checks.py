@@ -10,6 +10,10 @@
   of the time. Pairs whose ranges do not overlap (the order holds trivially) are left out, and
   so are pairs that barely overlap (a 0/1 indicator below a column that is 0 in 0.1 % of rows:
   any independent draw keeps such an "order" too).
+- One-hot groups: 0/1 columns (numbers or booleans, no missing cell) of which exactly one is 1
+  in every real row. Grown greedily from the indicator that is 1 most often, adding the next
+  most frequent ones that keep every row's sum at most 1; kept when the sum is then 1 in every
+  row and the group has at least 3 columns. A sampled row keeps it when exactly one is 1.
 - Point masses: numerical values held by at least 5 % of the real rows, with their share in
   the real and in the sampled rows.
 
@@ -20,7 +24,7 @@ or b is missing or a <= b.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -67,11 +71,13 @@ class Dependencies:
     functional: dict[tuple[str, str], dict[str, str]]  # (A, B) -> {A token: B token}
     orders: list[tuple[str, str]]  # (a, b): a <= b
     numbers: set[str]  # columns whose values compare as numbers
+    groups: list[list[str]] = field(default_factory=list)  # one-hot groups
 
     def describe(self, limit: int = 6) -> str:
         names = [f"{a}→{b}" for a, b in self.functional] + [f"{a}≤{b}" for a, b in self.orders]
         shown = ", ".join(names[:limit]) + (", …" if len(names) > limit else "")
-        return f"{len(self.functional)} functional, {len(self.orders)} orders" + (
+        groups = f", {len(self.groups)} one-hot groups" if self.groups else ""
+        return f"{len(self.functional)} functional, {len(self.orders)} orders{groups}" + (
             f" ({shown})" if names else ""
         )
 
@@ -119,7 +125,33 @@ def find_dependencies(real: pd.DataFrame, discrete: list[str], skip: set[str]) -
             crossing = np.searchsorted(y_sorted, x_sorted, side="left").mean() / len(y_sorted)
             if crossing >= MIN_CROSSING:
                 orders.append((a, b))
-    return Dependencies(functional, orders, number)
+    return Dependencies(functional, orders, number, one_hot_groups(real, skip))
+
+
+def one_hot_groups(real: pd.DataFrame, skip: set[str]) -> list[list[str]]:
+    """Sets of 0/1 columns of which exactly one is 1 in every row (see the module docstring)."""
+    ones = {}
+    for c in real.columns:
+        column = real[c]
+        if c in skip or not _is_number(column) or column.isna().any():
+            continue
+        values = pd.to_numeric(column).to_numpy(dtype=np.float64)
+        if np.isin(values, (0.0, 1.0)).all() and 0 < values.sum() < len(values):
+            ones[c] = values.astype(np.int64)
+    order = sorted(ones, key=lambda c: -ones[c].sum())
+    groups, used = [], set()
+    for first in order:
+        if first in used:
+            continue
+        total, group = ones[first].copy(), [first]
+        for other in order:
+            if other not in used and other not in group and (total + ones[other]).max() <= 1:
+                total += ones[other]
+                group.append(other)
+        if total.min() == 1 and len(group) >= 3:
+            groups.append(group)
+            used.update(group)
+    return groups
 
 
 def dependency_kept(rows: pd.DataFrame, found: Dependencies) -> dict:
@@ -133,6 +165,10 @@ def dependency_kept(rows: pd.DataFrame, found: Dependencies) -> dict:
         ok = (expected.isna() | (expected == _tokens(rows[b], b in found.numbers))).to_numpy()
         kept_functional &= ok
         each[f"{a}→{b}"] = ok.mean()
+    for group in found.groups:
+        ok = (rows[group].apply(pd.to_numeric, errors="coerce") == 1).sum(axis=1).to_numpy() == 1
+        kept_functional &= ok
+        each[f"one of {group[0]}..{group[-1]}"] = ok.mean()
     for a, b in found.orders:
         x = pd.to_numeric(rows[a], errors="coerce").to_numpy(dtype=np.float64)
         y = pd.to_numeric(rows[b], errors="coerce").to_numpy(dtype=np.float64)
@@ -141,7 +177,7 @@ def dependency_kept(rows: pd.DataFrame, found: Dependencies) -> dict:
         each[f"{a}≤{b}"] = ok.mean()
     worst = min(each, key=each.get) if each else None
     return {
-        "n_functional_dependencies": len(found.functional),
+        "n_functional_dependencies": len(found.functional) + len(found.groups),
         "n_orders": len(found.orders),
         "dependency_kept": float((kept_functional & kept_orders).mean()) if n else None,
         "functional_kept": float(kept_functional.mean()) if n else None,
