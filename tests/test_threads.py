@@ -193,7 +193,10 @@ def test_this_process_own_threads_are_not_counted_as_busy_elsewhere(monkeypatch)
     spinner = threading.Thread(target=spin)
     spinner.start()
     try:
-        spinning = measure()  # one of our threads keeps a CPU busy the whole time
+        # one of our threads keeps a CPU busy the whole time. Counted as elsewhere, it would
+        # read about 1 every time; the least of three reads leaves out a moment when another
+        # process (or the hypervisor's steal) happens to take a CPU: once, on CI, 0.87.
+        spinning = min(measure() for _ in range(3))
     finally:
         stop.set()
         spinner.join()
