@@ -215,6 +215,8 @@ def member_orders(
     side and a number outside its group on the other (covtype: Soil_Type12 <= Wilderness_Area1,
     that soil lies in that area only), found as the other orders are
     (:meth:`tvae.transformer.dependencies.Dependencies.detect`)."""
+    if not groups:  # every fit calls this: no screen of the other columns' pairs for nothing
+        return []
     group_of = {m: g.label for g in groups for m in g.members}
     candidates = [
         c for c in frame.columns
