@@ -52,23 +52,27 @@ def _model(implementation: str, epochs: int):
 class StepClock:
     """Timestamps every Adam step, whichever library makes it, to time epochs exactly.
 
-    Both implementations use ``torch.optim.Adam``; patching its ``step`` records when each
-    optimiser step ends, so epoch times exclude the transformer however noisy its fit is.
+    The reference steps ``torch.optim.Adam``, tvae its own ``tvae.optimizer.Adam``; patching
+    both ``step`` methods records when each optimiser step ends, so epoch times exclude the
+    transformer however noisy its fit is.
     """
 
     def __init__(self) -> None:
         import torch
 
-        self.times: list[float] = []
-        original = torch.optim.Adam.step
-        clock = self
+        import tvae.optimizer
 
+        self.times: list[float] = []
+        for owner in (torch.optim.Adam, tvae.optimizer.Adam):
+            owner.step = self._timed(owner.step)
+
+    def _timed(self, original):
         def timed_step(optimizer, *args, **kwargs):
             result = original(optimizer, *args, **kwargs)
-            clock.times.append(time.perf_counter())
+            self.times.append(time.perf_counter())
             return result
 
-        torch.optim.Adam.step = timed_step
+        return timed_step
 
 
 def child(args: argparse.Namespace) -> None:

@@ -43,11 +43,12 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     (
-        "the model: transformer, networks, loss, layout, prior",
+        "the model: transformer, networks, loss, optimiser, layout, prior",
         (
             "tvae.transformer",
             "tvae.model",
             "tvae.loss",
+            "tvae.optimizer",
             "tvae.layout",
             "tvae.prior",
             "tvae.calibration",

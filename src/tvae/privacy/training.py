@@ -36,6 +36,7 @@ from torch import nn
 from tvae.layout import SpanIndex
 from tvae.loss import LossTerms, latent_draw, tvae_loss
 from tvae.model import Decoder, Encoder
+from tvae.optimizer import Adam
 from tvae.training import Batch, StepFn, TrainingConfig, TrainingData, dense_batch, train
 
 
@@ -236,7 +237,7 @@ def dp_step(dp: DPConfig, expected_batch: float, masks: dict[nn.Parameter, torch
     Adam steps on it. The loss of real rows is not private: the step returns NaN terms."""
 
     def step(
-        encoder: Encoder, decoder: Decoder, optimizer: torch.optim.Optimizer,
+        encoder: Encoder, decoder: Decoder, optimizer: Adam,
         alphas: torch.Tensor, codes: torch.Tensor, index: SpanIndex, config: TrainingConfig,
         generator: torch.Generator,
     ) -> LossTerms:  # fmt: skip
@@ -250,13 +251,12 @@ def dp_step(dp: DPConfig, expected_batch: float, masks: dict[nn.Parameter, torch
                 encoder, decoder, alphas, codes, eps, index, config.loss_factor,
                 dp.clipping_norm, per_layer=dp.per_layer, latent_inputs=dp.latent_inputs,
             )  # fmt: skip
-        for group in optimizer.param_groups:
-            for p in group["params"]:
-                noise = torch.randn(p.shape, generator=generator, device=device, dtype=p.dtype)
-                if p in masks:
-                    noise = noise * masks[p]  # the entries that stay at zero get none
-                summed = total.get(p, torch.zeros_like(p))
-                p.grad = (summed + dp.noise_multiplier * dp.clipping_norm * noise) / expected_batch
+        for p in optimizer.params:
+            noise = torch.randn(p.shape, generator=generator, device=device, dtype=p.dtype)
+            if p in masks:
+                noise = noise * masks[p]  # the entries that stay at zero get none
+            summed = total.get(p, torch.zeros_like(p))
+            p.grad = (summed + dp.noise_multiplier * dp.clipping_norm * noise) / expected_batch
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         decoder.clamp_sigma()
