@@ -294,6 +294,25 @@ def test_version_and_bare_command():
     assert "fit" in bare.stdout and "sample" in bare.stdout and "Traceback" not in bare.output
 
 
+def test_help_version_and_usage_errors_import_none_of_the_heavy_libraries():
+    """`tvae --help` took 5 s when it imported torch, pandas and scikit-learn for nothing."""
+    code = (
+        "import sys\n"
+        "from tvae.cli import app\n"
+        "calls = (['--help'], ['--version'], ['fit', '--help'], ['sample'], ['evaluate', '-h'])\n"
+        "for args in calls:\n"
+        "    try:\n"
+        "        app(args)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = [m for m in ('torch', 'pandas', 'sklearn', 'numpy') if m in sys.modules]\n"
+        "print('heavy:', heavy, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "Usage" in done.stdout and "tvae fit" in done.stdout
+    assert done.stderr.strip().endswith("heavy: []"), done.stderr
+
+
 def test_real_subprocess(files, tmp_path):
     _, _, model = files
     out = tmp_path / "sub.csv"

@@ -7,21 +7,53 @@
 
 from __future__ import annotations
 
-from tvae.datasets import DEMO_DISCRETE_COLUMNS, load_demo
-from tvae.errors import (
-    ConditionError,
-    InvalidDataError,
-    InvalidDataTypeError,
-    InvalidParameterError,
-    InvalidParameterTypeError,
-    ModelFileError,
-    NotFittedError,
-    TVAEError,
-    TVAEWarning,
-)
-from tvae.synthesizer import TVAE, load
-from tvae.threads import set_threads, usable_cpus
+import importlib
+from typing import TYPE_CHECKING
+
 from tvae.version import __version__
+
+if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
+    from tvae.datasets import DEMO_DISCRETE_COLUMNS, load_demo
+    from tvae.errors import (
+        ConditionError,
+        InvalidDataError,
+        InvalidDataTypeError,
+        InvalidParameterError,
+        InvalidParameterTypeError,
+        ModelFileError,
+        NotFittedError,
+        TVAEError,
+        TVAEWarning,
+    )
+    from tvae.evaluation import evaluate
+    from tvae.synthesizer import TVAE, load
+    from tvae.threads import set_threads, usable_cpus
+
+# Where each public name lives. They are imported when first asked for: torch, pandas and
+# scikit-learn take 4-5 s to import, which `tvae --help` and `tvae --version` need none of.
+_HOMES = {
+    "DEMO_DISCRETE_COLUMNS": "tvae.datasets",
+    "load_demo": "tvae.datasets",
+    "TVAE": "tvae.synthesizer",
+    "load": "tvae.synthesizer",
+    "set_threads": "tvae.threads",
+    "usable_cpus": "tvae.threads",
+    "evaluate": "tvae.evaluation",
+    **dict.fromkeys(
+        [
+            "ConditionError",
+            "InvalidDataError",
+            "InvalidDataTypeError",
+            "InvalidParameterError",
+            "InvalidParameterTypeError",
+            "ModelFileError",
+            "NotFittedError",
+            "TVAEError",
+            "TVAEWarning",
+        ],
+        "tvae.errors",
+    ),
+}
 
 __all__ = [
     "DEMO_DISCRETE_COLUMNS",
@@ -45,9 +77,13 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    # The evaluation package pulls in plotting and model-fitting code: import it on first use.
-    if name == "evaluate":
-        from tvae.evaluation import evaluate
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'tvae' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
 
-        return evaluate
-    raise AttributeError(f"module 'tvae' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -7,7 +7,7 @@ column at fault.
 
 from __future__ import annotations
 
-from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+from functools import cache
 
 
 class TVAEError(Exception):
@@ -30,10 +30,6 @@ class InvalidDataTypeError(TVAEError, TypeError):
     """An argument or a column has a type tvae does not accept."""
 
 
-class NotFittedError(TVAEError, _SklearnNotFittedError):
-    """A method that needs a fitted model was called before ``fit``."""
-
-
 class ModelFileError(TVAEError, ValueError):
     """A model file is missing, truncated, corrupted, foreign or from a newer format."""
 
@@ -44,3 +40,22 @@ class ConditionError(TVAEError, ValueError):
 
 class TVAEWarning(UserWarning):
     """Something was done on the user's behalf that they may want to know about."""
+
+
+@cache
+def _not_fitted_error() -> type[TVAEError]:
+    from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+
+    class NotFittedError(TVAEError, SklearnNotFittedError):
+        """A method that needs a fitted model was called before ``fit``."""
+
+    NotFittedError.__module__, NotFittedError.__qualname__ = __name__, "NotFittedError"
+    return NotFittedError
+
+
+def __getattr__(name: str):
+    # NotFittedError subclasses scikit-learn's, which takes about 1.5 s to import; it is made on
+    # first use so that the command line's help and usage errors need none of it.
+    if name == "NotFittedError":
+        return _not_fitted_error()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

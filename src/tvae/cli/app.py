@@ -23,19 +23,11 @@ from tvae.cli.demo import demo
 from tvae.cli.errors import ErrorReportingGroup
 from tvae.cli.evaluate import evaluate
 from tvae.cli.options import Device, Discrete, Json, Metadata, Quiet, Seed, Sep, Table, Threads
-from tvae.cli.parsing import (
-    check_input,
-    check_model_output,
-    conditional_chunks,
-    fresh_seed,
-    parse_columns,
-    parse_where,
-    read_kinds_file,
-)
-from tvae.cli.render import human_bytes, render_inspect, say
-from tvae.cli.tables import check_source, check_target, describe_target, read_source, write_target
 from tvae.errors import InvalidParameterError
 from tvae.version import __version__
+
+# The verbs import what they use (pandas, torch, the library) when they run: `tvae --help`,
+# `tvae --version` and usage errors answer in a fraction of a second.
 
 app = typer.Typer(
     cls=ErrorReportingGroup,
@@ -156,8 +148,11 @@ def fit(
     ] = None,
 ) -> None:
     """Learn the table DATA and save the model to one safe file (no pickle)."""
+    from tvae.cli.parsing import check_model_output, parse_columns, read_kinds_file
     from tvae.cli.privacy import private_options  # privacy (issue 14)
+    from tvae.cli.render import human_bytes, say
     from tvae.cli.sql import is_database_url
+    from tvae.cli.tables import check_source, read_source
     from tvae.devices import resolve_device
     from tvae.synthesizer import TVAE
     from tvae.threads import limited_threads, threads_chosen
@@ -289,6 +284,9 @@ def sample(
     import pandas as pd
     from tqdm.auto import tqdm
 
+    from tvae.cli.parsing import check_input, conditional_chunks, fresh_seed, parse_where
+    from tvae.cli.render import say
+    from tvae.cli.tables import check_target, describe_target, write_target
     from tvae.synthesizer import TVAE
     from tvae.threads import limited_threads, threads_chosen
 
@@ -364,6 +362,8 @@ def inspect(
     as_json: Json = False,
 ) -> None:
     """Describe MODEL without loading it: columns and kinds, training, file format."""
+    from tvae.cli.parsing import check_input
+    from tvae.cli.render import render_inspect
     from tvae.serialization import inspect_model
 
     check_input(model_file, "model file")

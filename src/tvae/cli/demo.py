@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from tvae.cli.options import Quiet, Threads
-from tvae.cli.render import demo_comparisons, say, shape_lines
 
 DEMO_NUMBERS = ["age", "hours-per-week", "education-num"]
 DEMO_LABELS = {"sex": " Female", "income": " >50K", "marital-status": " Married-civ-spouse"}
@@ -38,6 +37,7 @@ def demo(
     quiet: Quiet = False,
 ) -> None:
     """Train on the bundled adult census table, write synthetic rows, show how close they are."""
+    from tvae.cli.render import demo_comparisons, say, shape_lines
     from tvae.cli.table_io import check_output, write_table_chunks
     from tvae.datasets import DEMO_DISCRETE_COLUMNS, load_demo
     from tvae.synthesizer import TVAE

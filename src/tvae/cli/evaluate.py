@@ -9,8 +9,6 @@ from typing import Annotated
 import typer
 
 from tvae.cli.options import Discrete, Json, Metadata, Sep
-from tvae.cli.parsing import check_input, parse_sep, read_kinds_file
-from tvae.cli.render import shape_lines
 
 
 def evaluate(
@@ -32,6 +30,8 @@ def evaluate(
     as_json: Json = False,
 ) -> None:
     """Score how close SYNTH is to REAL: quality, column shapes and pairs, efficacy, privacy."""
+    from tvae.cli.parsing import check_input, parse_sep, read_kinds_file
+    from tvae.cli.render import shape_lines
     from tvae.cli.table_io import read_table
     from tvae.evaluation import evaluate as run_evaluation
 
