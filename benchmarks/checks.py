@@ -14,6 +14,10 @@
   in every real row. Grown greedily from the indicator that is 1 most often, adding the next
   most frequent ones that keep every row's sum at most 1; kept when the sum is then 1 in every
   row and the group has at least 3 columns. A sampled row keeps it when exactly one is 1.
+- Exclusive pairs: two 0/1 columns outside those groups that are never 1 together in a real
+  row, although independent columns with their rates would be in at least 10 rows, and are
+  both 0 in some row (dummy coding with a reference level; complementary columns are a
+  functional dependency). A sampled row keeps the pair when not both are 1.
 - Point masses: numerical values held by at least 5 % of the real rows, with their share in
   the real and in the sampled rows.
 
@@ -34,6 +38,7 @@ MIN_SUPPORT = 5  # rows an A value needs to show that B varies with A
 MIN_OVERLAP_ROWS = 20  # rows with both columns present before an order counts
 MIN_CROSSING = 0.01  # an order counts when columns paired at random would break it this often
 POINT_MASS = 0.05  # share of real rows that makes a numerical value a point mass
+MIN_EXPECTED_TOGETHER = 10  # rows where independent columns would both be 1: an exclusive pair
 
 
 def numerical_columns(frame: pd.DataFrame, skip: set[str]) -> list[str]:
@@ -72,11 +77,13 @@ class Dependencies:
     orders: list[tuple[str, str]]  # (a, b): a <= b
     numbers: set[str]  # columns whose values compare as numbers
     groups: list[list[str]] = field(default_factory=list)  # one-hot groups
+    exclusive: list[tuple[str, str]] = field(default_factory=list)  # never both 1
 
     def describe(self, limit: int = 6) -> str:
         names = [f"{a}→{b}" for a, b in self.functional] + [f"{a}≤{b}" for a, b in self.orders]
         shown = ", ".join(names[:limit]) + (", …" if len(names) > limit else "")
         groups = f", {len(self.groups)} one-hot groups" if self.groups else ""
+        groups += f", {len(self.exclusive)} exclusive pairs" if self.exclusive else ""
         return f"{len(self.functional)} functional, {len(self.orders)} orders{groups}" + (
             f" ({shown})" if names else ""
         )
@@ -125,11 +132,13 @@ def find_dependencies(real: pd.DataFrame, discrete: list[str], skip: set[str]) -
             crossing = np.searchsorted(y_sorted, x_sorted, side="left").mean() / len(y_sorted)
             if crossing >= MIN_CROSSING:
                 orders.append((a, b))
-    return Dependencies(functional, orders, number, one_hot_groups(real, skip))
+    ones = indicator_columns(real, skip)
+    groups = one_hot_groups(ones)
+    return Dependencies(functional, orders, number, groups, exclusive_pairs(ones, groups))
 
 
-def one_hot_groups(real: pd.DataFrame, skip: set[str]) -> list[list[str]]:
-    """Sets of 0/1 columns of which exactly one is 1 in every row (see the module docstring)."""
+def indicator_columns(real: pd.DataFrame, skip: set[str]) -> dict[str, np.ndarray]:
+    """The 0/1 columns (numbers or booleans, no missing cell, both values present) as ints."""
     ones = {}
     for c in real.columns:
         column = real[c]
@@ -138,6 +147,11 @@ def one_hot_groups(real: pd.DataFrame, skip: set[str]) -> list[list[str]]:
         values = pd.to_numeric(column).to_numpy(dtype=np.float64)
         if np.isin(values, (0.0, 1.0)).all() and 0 < values.sum() < len(values):
             ones[c] = values.astype(np.int64)
+    return ones
+
+
+def one_hot_groups(ones: dict[str, np.ndarray]) -> list[list[str]]:
+    """Sets of 0/1 columns of which exactly one is 1 in every row (see the module docstring)."""
     order = sorted(ones, key=lambda c: -ones[c].sum())
     groups, used = [], set()
     for first in order:
@@ -152,6 +166,20 @@ def one_hot_groups(real: pd.DataFrame, skip: set[str]) -> list[list[str]]:
             groups.append(group)
             used.update(group)
     return groups
+
+
+def exclusive_pairs(ones: dict[str, np.ndarray], groups: list[list[str]]) -> list[tuple]:
+    """Pairs of 0/1 columns outside ``groups`` never 1 together (see the module docstring)."""
+    grouped = {c for g in groups for c in g}
+    columns = [c for c in ones if c not in grouped]
+    pairs = []
+    for i, a in enumerate(columns):
+        for b in columns[i + 1 :]:
+            x, y = ones[a], ones[b]
+            expected = x.sum() * y.sum() / len(x)
+            if expected >= MIN_EXPECTED_TOGETHER and not (x & y).any() and (x + y).min() == 0:
+                pairs.append((a, b))
+    return pairs
 
 
 def dependency_kept(rows: pd.DataFrame, found: Dependencies) -> dict:
@@ -169,6 +197,11 @@ def dependency_kept(rows: pd.DataFrame, found: Dependencies) -> dict:
         ok = (rows[group].apply(pd.to_numeric, errors="coerce") == 1).sum(axis=1).to_numpy() == 1
         kept_functional &= ok
         each[f"one of {group[0]}..{group[-1]}"] = ok.mean()
+    for a, b in found.exclusive:
+        both = [pd.to_numeric(rows[c], errors="coerce").to_numpy() == 1 for c in (a, b)]
+        ok = ~(both[0] & both[1])
+        kept_functional &= ok
+        each[f"not both {a}, {b}"] = ok.mean()
     for a, b in found.orders:
         x = pd.to_numeric(rows[a], errors="coerce").to_numpy(dtype=np.float64)
         y = pd.to_numeric(rows[b], errors="coerce").to_numpy(dtype=np.float64)
@@ -178,6 +211,7 @@ def dependency_kept(rows: pd.DataFrame, found: Dependencies) -> dict:
     worst = min(each, key=each.get) if each else None
     return {
         "n_functional_dependencies": len(found.functional) + len(found.groups),
+        "n_exclusive_pairs": len(found.exclusive),
         "n_orders": len(found.orders),
         "dependency_kept": float((kept_functional & kept_orders).mean()) if n else None,
         "functional_kept": float(kept_functional.mean()) if n else None,

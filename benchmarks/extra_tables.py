@@ -3,8 +3,13 @@
     python benchmarks/extra_tables.py OUT_DIR
 
 Tables (targets for efficacy in brackets): scikit-learn's wine [target], breast_cancer [target]
-and digits [target] (BSD-3-Clause, UCI sources), and SDMetrics' demo student_placements
-[placed] (IDs, booleans, dates with gaps, missing values). Then, for example:
+and digits [target] (BSD-3-Clause, UCI sources), SDMetrics' demo student_placements
+[placed] (IDs, booleans, dates with gaps, missing values), and three of statsmodels' datasets
+(BSD-3-Clause package; sources in its docs): fair [rate_marriage] (Fair's 1978 survey of
+affairs, 6,366 rows; `affairs` is 0 in most rows), randhie [hlthg] (the RAND Health Insurance
+Experiment, 20,190 rows; three health indicators of which at most one is 1) and anes96 [vote]
+(the 1996 American National Election Study, 944 rows; `logpopul` is log(popul + 0.1)). Then,
+for example:
 
     python benchmarks/quality.py OUT_DIR/wine.csv --target target --implementations tvae ctgan
 """
@@ -27,6 +32,10 @@ def main(out_dir: str) -> None:
     digits.to_csv(out / "digits.csv", index=False)
     real = load_single_table_demo()[0]["student_placements"]
     real.to_csv(out / "student_placements.csv", index=False)
+    from statsmodels import datasets
+
+    for name in ("fair", "randhie", "anes96"):
+        getattr(datasets, name).load_pandas().data.to_csv(out / f"{name}.csv", index=False)
     print("\n".join(str(p) for p in sorted(out.glob("*.csv"))))
 
 

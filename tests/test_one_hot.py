@@ -9,7 +9,7 @@ import pytest
 
 from tvae import TVAE
 from tvae.errors import InvalidParameterError
-from tvae.transformer.one_hot import find_groups
+from tvae.transformer.one_hot import assign_member, find_groups
 
 
 def _dummies_frame(n: int = 400, seed: int = 0) -> pd.DataFrame:
@@ -43,8 +43,12 @@ def test_groups_are_found_and_near_misses_are_not():
     kinds["kind"] = "categorical"
     assert [g.members for g in find_groups(frame, kinds)] == [tuple(SOIL), tuple(AREA)]
     broken = frame.copy()
-    broken.loc[7, SOIL] = 0  # one row with no soil: the soil group no longer holds
-    assert [g.members for g in find_groups(broken, kinds)] == [tuple(AREA)]
+    broken.loc[7, SOIL] = 0  # one row with no soil: at most one soil is 1, not exactly one
+    found = [(g.members, g.allow_none) for g in find_groups(broken, kinds)]
+    assert found == [(tuple(AREA), False), (tuple(SOIL), True)]
+    broken.loc[7, ["soil_a", "soil_b"]] = 1  # and one with two: no group holds both
+    found = [g.members for g in find_groups(broken, kinds)]
+    assert not any({"soil_a", "soil_b"} <= set(members) for members in found)
     pair = frame[["height"]].assign(on=frame["soil_a"], off=1 - frame["soil_a"])
     assert find_groups(pair, {"height": "numerical", "on": "numerical", "off": "numerical"}) == []
 
@@ -155,3 +159,125 @@ def test_the_command_line_fits_inspects_and_conditions_on_a_member(tmp_path):
     assert "one of {area_x, area_y, area_z}" in shown
     rows = pd.read_csv(out)
     assert (rows["soil_d"] == 1).all() and (rows[SOIL].sum(axis=1) == 1).all()
+
+
+# ---------------------------------------------------------------- at most one (allow_none)
+HEALTH = ["health_good", "health_fair", "health_poor"]
+
+
+def _reference_level_frame(n: int = 600, seed: int = 0) -> pd.DataFrame:
+    """Health as dummies with "excellent" as the omitted reference level (at most one of the
+    three is 1), a number tied to it, and two rare flags that never meet by chance alone."""
+    rng = np.random.default_rng(seed)
+    health = rng.choice(["excellent", "good", "fair", "poor"], n, p=[0.45, 0.35, 0.15, 0.05])
+    frame = pd.DataFrame({"visits": rng.poisson(2, n) + (health == "poor") * 6})
+    for level in ("good", "fair", "poor"):
+        frame[f"health_{level}"] = (health == level).astype(np.int64)
+    frame["flag_a"] = np.isin(np.arange(n), [5, 40, 200]).astype(np.int64)
+    frame["flag_b"] = np.isin(np.arange(n), [7, 90, 301, 500]).astype(np.int64)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def reference_level_model():
+    frame = _reference_level_frame()
+    return TVAE(epochs=5, random_state=0).fit(frame), frame
+
+
+def test_groups_where_at_most_one_is_set_are_found_only_beyond_chance():
+    frame = _reference_level_frame()
+    kinds = dict.fromkeys(frame.columns, "numerical")
+    groups = find_groups(frame, kinds)
+    assert [(g.members, g.allow_none) for g in groups] == [(tuple(HEALTH), True)]
+    # the two rare flags never meet either, but independent flags would meet 0.02 times here
+    broken = frame.copy()
+    broken.loc[broken.index[broken["health_good"] == 1][0], "health_poor"] = 1
+    found = [(g.members, g.allow_none) for g in find_groups(broken, kinds)]
+    assert found == [(("health_good", "health_fair"), True)]  # poor met good once
+
+
+def test_every_sampled_row_has_at_most_one_member_set(reference_level_model):
+    model, frame = reference_level_model
+    item = {"type": "one_hot", "columns": HEALTH, "allow_none": True}
+    assert item in model.metadata_.dependencies
+    rows = model.sample(2000, random_state=1)
+    assert list(rows.columns) == list(frame.columns)
+    assert rows[HEALTH].sum(axis=1).max() == 1
+    none_share = (rows[HEALTH].sum(axis=1) == 0).mean()
+    assert abs(none_share - (frame[HEALTH].sum(axis=1) == 0).mean()) < 0.05
+    assert np.abs(rows[HEALTH].mean() - frame[HEALTH].mean()).max() < 0.05
+
+
+def test_conditions_on_a_member_of_a_group_that_allows_none(reference_level_model):
+    model, _ = reference_level_model
+    rows = model.sample(300, conditions={"health_fair": 1}, random_state=2)
+    assert (rows["health_fair"] == 1).all() and (rows[HEALTH].sum(axis=1) == 1).all()
+    rows = model.sample(300, conditions={"health_good": 0}, random_state=3)
+    assert (rows["health_good"] == 0).all() and rows[HEALTH].sum(axis=1).max() == 1
+    assert (rows[HEALTH].sum(axis=1) == 0).any()  # the reference level stays possible
+
+
+def test_lowering_a_member_of_a_group_that_allows_none_sets_no_other():
+    frame = _reference_level_frame()
+    (group,) = find_groups(frame, dict.fromkeys(frame.columns, "numerical"))
+    rows = frame.head(6).copy()
+    rows[HEALTH] = [1, 0, 0]
+    assign_member(rows, group, "health_good", np.ones(6, dtype=bool), np.zeros(6), set())
+    assert (rows[HEALTH].sum(axis=1) == 0).all()
+    assign_member(rows, group, "health_poor", np.ones(6, dtype=bool), np.ones(6), set())
+    assert (rows["health_poor"] == 1).all() and (rows[HEALTH].sum(axis=1) == 1).all()
+
+
+def test_a_declared_group_that_allows_none_is_checked_and_kept(tmp_path):
+    frame = _reference_level_frame()
+    item = {"type": "one_hot", "columns": HEALTH, "allow_none": True}
+    metadata = {"columns": {}, "dependencies": [item]}
+    declared = TVAE(epochs=1, random_state=0).fit(frame, metadata=metadata)
+    assert declared.metadata_.dependencies == [item]
+    declared.save(tmp_path / "m.tvae")
+    assert TVAE.load(tmp_path / "m.tvae").metadata_.dependencies == [item]
+    exact = {"columns": {}, "dependencies": [{"type": "one_hot", "columns": HEALTH}]}
+    with pytest.raises(InvalidParameterError, match="allow_none"):
+        TVAE(epochs=1).fit(frame, metadata=exact)
+    not_flag = {"columns": {}, "dependencies": [{**item, "allow_none": "yes"}]}
+    with pytest.raises(InvalidParameterError, match="'allow_none': true"):
+        TVAE(epochs=1).fit(frame, metadata=not_flag)
+    two = frame.copy()
+    two.loc[0, HEALTH] = [1, 1, 0]
+    with pytest.raises(InvalidParameterError, match="at most one of"):
+        TVAE(epochs=1).fit(two, metadata={"columns": {}, "dependencies": [item]})
+
+
+def test_inspect_says_at_most_one(reference_level_model, tmp_path):
+    from typer.testing import CliRunner
+
+    from tvae.cli import app
+
+    model, _ = reference_level_model
+    model.save(tmp_path / "m.tvae")
+    shown = CliRunner().invoke(app, ["inspect", str(tmp_path / "m.tvae")]).stdout
+    assert "at most one of {health_good, health_fair, health_poor}" in shown
+
+
+def test_dummies_beside_their_own_column_are_derived_from_it():
+    """A table that keeps the categorical column with its dummies: the two must agree."""
+    frame = _dummies_frame(1000)
+    frame["soil"] = np.array(list("abcd"))[frame[SOIL].to_numpy().argmax(axis=1)]
+    model = TVAE(epochs=5, random_state=0).fit(frame, ["kind", "soil"])
+    dependencies = model.metadata_.dependencies
+    assert {"type": "one_hot", "columns": AREA} in dependencies  # no column gives the areas
+    assert not any(d["type"] == "one_hot" and "soil_a" in d["columns"] for d in dependencies)
+    assert {"type": "determines", "source": "soil", "target": "soil_b"} in dependencies
+    rows = model.sample(1000, random_state=0)
+    named = np.array(list("abcd"))[rows[SOIL].to_numpy().argmax(axis=1)]
+    assert (named == rows["soil"]).all() and (rows[SOIL].sum(axis=1) == 1).all()
+
+
+def test_a_member_that_another_column_determines_is_derived_from_it():
+    frame = _reference_level_frame()
+    frame["severity"] = np.where(frame["health_poor"] == 1, "high", "low")
+    kinds = dict.fromkeys(frame.columns, "numerical") | {"severity": "categorical"}
+    assert find_groups(frame, kinds) == []  # severity gives health_poor: no group
+    model = TVAE(epochs=3, random_state=0).fit(frame, ["severity"])
+    rows = model.sample(500, random_state=0)
+    assert ((rows["severity"] == "high") == (rows["health_poor"] == 1)).all()

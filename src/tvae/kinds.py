@@ -74,7 +74,7 @@ class Metadata(dict):
 
     ``dependencies`` lists the exact dependencies between columns (``{"type": "determines",
     "source": A, "target": B}``, ``{"type": "order", "low": A, "high": B}``, ``{"type":
-    "one_hot", "columns": [A, B, C]}``; see
+    "one_hot", "columns": [A, B, C]}``, with ``"allow_none": true`` where at most one is 1; see
     :mod:`tvae.transformer.dependencies`): those ``fit`` found, on ``model.metadata_``; those to
     keep instead, on a metadata given to ``fit`` (an empty list keeps none). None: detect them.
     """

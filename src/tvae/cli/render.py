@@ -83,8 +83,10 @@ def _dependency_text(items: list[dict]) -> str:
     if not items:
         return "none"
     groups = [
-        f"one of {_span(d['columns'])}" for d in items if d["type"] == "one_hot"
-    ]  # fmt: skip
+        f"{'at most one' if d.get('allow_none') else 'one'} of {_span(d['columns'])}"
+        for d in items
+        if d["type"] == "one_hot"
+    ]
     determines = [f"{d['source']} -> {d['target']}" for d in items if d["type"] == "determines"]
     orders = [f"{d['low']} <= {d['high']}" for d in items if d["type"] == "order"]
     return ", ".join(groups + determines + orders)

@@ -8,8 +8,9 @@ Two kinds, detected in ``fit`` when they hold in *every* real row:
 * **order**: ``low <= high`` in every real row where both are present (start <= end,
   min <= max). Sampled rows that break it get ``high`` raised to ``low``.
 
-A third kind, **one_hot** (exactly one indicator of a group is 1 in every row), is found by the
-transformer (:mod:`tvae.transformer.one_hot`); each member is derived from the group's label.
+A third kind, **one_hot** (exactly one, or at most one, indicator of a group is 1 in every
+row), is found by the transformer (:mod:`tvae.transformer.one_hot`); each member is derived
+from the group's label.
 
 A column B can be determined by several columns; only one, its *parent*, derives it. Parents
 form a forest by a strict order on columns (more distinct values first; for equal counts a
@@ -42,6 +43,7 @@ from tvae.transformer.dependency_search import (
     MIN_ROWS,
     MIN_ROWS_PER_VALUE,
     PROBE_ROWS,
+    SOURCE_KINDS,
     determines,
     ordered,
     pick_parents,
@@ -53,7 +55,6 @@ from tvae.transformer.dependency_search import (
 )
 from tvae.transformer.one_hot import OneHotGroup, assign_member, expand_labels, held
 
-SOURCE_KINDS = ("categorical", "boolean", "numerical")
 ORDER_KINDS = ("numerical", "datetime")
 
 

@@ -19,6 +19,7 @@ MIN_ROWS = 20  # below this many rows, nothing is evidence enough
 PROBE_ROWS = 20_000  # candidates are first checked on this many rows, then on all
 MIN_RANDOM_BREAKS = 0.01  # an order random pairs would almost never break says nothing
 LABEL_KINDS = ("categorical", "boolean")
+SOURCE_KINDS = ("categorical", "boolean", "numerical")  # kinds a determination may start from
 
 
 def value_codes(series: pd.Series) -> np.ndarray:

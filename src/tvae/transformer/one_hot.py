@@ -1,4 +1,4 @@
-"""One-hot groups: indicator columns of which exactly one is 1 in every row.
+"""One-hot groups: indicator columns of which exactly one (or at most one) is 1 in every row.
 
 Tables often carry a categorical variable as indicator columns (``pandas.get_dummies``; covtype's
 40 ``Soil_Type`` columns, exactly one of which is 1 in every row). Modelled one by one, each
@@ -9,6 +9,13 @@ is 1; decoding sets that indicator to 1 and the group's others to 0, so the rule
 sampled row and each indicator keeps its real rate through the label's calibrated rates. A
 condition on an indicator is asked of the label (:mod:`tvae.conditional.dependent`), as for
 any column another one determines.
+
+Dummy coding with a reference level (``pandas.get_dummies(drop_first=True)``, the RAND health
+experiment's ``hlthg``/``hlthf``/``hlthp`` beside an omitted "excellent") leaves groups where *at
+most* one indicator is 1 and rows of the reference level have none: such a group is kept with
+``allow_none``, its label then has one more value, "none of them". Since two rare indicators
+can miss each other by chance, an indicator joins such a group only where independence would
+have put it together with the group in at least :data:`MIN_EXPECTED_TOGETHER` rows.
 """
 
 from __future__ import annotations
@@ -21,9 +28,20 @@ import pandas as pd
 
 from tvae.codec import decode_value, encode_value
 from tvae.errors import InvalidParameterError
-from tvae.transformer.dependency_search import MIN_ROWS, PROBE_ROWS, ordered, refuted_orders
+from tvae.transformer.dependency_search import (
+    MAX_SOURCE_VALUES,
+    MIN_ROWS,
+    MIN_ROWS_PER_VALUE,
+    PROBE_ROWS,
+    SOURCE_KINDS,
+    ordered,
+    refuted_orders,
+    value_codes,
+)
 
 MIN_MEMBERS = 3  # two complementary indicators are a "determines" pair, found already
+MIN_EXPECTED_TOGETHER = 10.0  # chance of never meeting, under independence: below 5e-5
+NONE_LABEL = "(none)"  # the label of a row with none of an allow_none group's members at 1
 INDICATOR_KINDS = ("numerical", "boolean", "categorical")  # 0/1 labels count too
 
 
@@ -34,23 +52,37 @@ class OneHotGroup:
     label: str  # the model's column for the group; no column of the table has this name
     members: tuple
     dtypes: tuple  # each member's numpy dtype name, restored on decoding
+    allow_none: bool = False  # at most one member is 1: rows may have none
 
     def describe(self) -> dict:
-        return {"type": "one_hot", "columns": list(self.members)}
+        item = {"type": "one_hot", "columns": list(self.members)}
+        return {**item, "allow_none": True} if self.allow_none else item
 
     @property
     def names(self) -> list[str]:
-        """The label's values: each member's name as text."""
+        """Each member's name as text: the label's value for the rows where it is 1."""
         return [str(m) for m in self.members]
 
+    @property
+    def none_label(self) -> str:
+        """The label of rows with no member at 1 (allow_none): unlike any member's name."""
+        label = NONE_LABEL
+        while label in self.names:
+            label += "'"
+        return label
+
+    @property
+    def values(self) -> list[str]:
+        """Every value the label takes."""
+        return [*self.names, self.none_label] if self.allow_none else self.names
+
     def labels(self, frame: pd.DataFrame) -> pd.Series:
-        """The label of each row of ``frame``: the name of its member that is 1."""
+        """The label of each row of ``frame``: the name of its member that is 1 (or none)."""
         values = frame[list(self.members)].to_numpy(dtype=np.int8)  # 0/1: small even when long
-        return pd.Series(
-            np.asarray(self.names, dtype=object)[values.argmax(axis=1)],
-            index=frame.index,
-            dtype=object,
-        )
+        names = np.asarray(self.names, dtype=object)[values.argmax(axis=1)]
+        if self.allow_none:
+            names[values.max(axis=1) == 0] = self.none_label
+        return pd.Series(names, index=frame.index, dtype=object)
 
     def on_off(self, member: Hashable) -> tuple:
         """``member``'s 1 and 0 in its own dtype (True/False, 1/0 or 1.0/0.0)."""
@@ -59,7 +91,7 @@ class OneHotGroup:
     def member_values(self, member: Hashable) -> tuple[list, list]:
         """The label's values (keys) and ``member``'s value under each: 1 for its own, else 0."""
         on, off = self.on_off(member)
-        return self.names, [on if m == member else off for m in self.members]
+        return self.values, [on if name == str(member) else off for name in self.values]
 
     def expand(self, labels: pd.Series) -> pd.DataFrame:
         """The members' columns for ``labels`` (a label no member has gives all 0)."""
@@ -77,12 +109,14 @@ class OneHotGroup:
             "label": self.label,
             "members": [encode_value(m) for m in self.members],
             "dtypes": list(self.dtypes),
+            "allow_none": self.allow_none,
         }
 
     @classmethod
     def from_state(cls, state: Mapping) -> OneHotGroup:
+        members = tuple(decode_value(m) for m in state["members"])
         return cls(
-            state["label"], tuple(decode_value(m) for m in state["members"]), tuple(state["dtypes"])
+            state["label"], members, tuple(state["dtypes"]), bool(state.get("allow_none", False))
         )
 
 
@@ -131,29 +165,95 @@ def _greedy_groups(columns: Sequence, indicators: Mapping, rows: slice) -> list[
     return groups
 
 
+def _exclusive_groups(columns: Sequence, indicators: Mapping, rows: slice) -> list[list]:
+    """Groups of at least two indicators never 1 together on ``rows``, each grown in table order
+    from the first free indicator by those that chance would have put together with it at least
+    :data:`MIN_EXPECTED_TOGETHER` times; a group that is 1 in every row is left to the
+    "determines" search (two complementary indicators)."""
+    probe = np.stack([indicators[c][rows] for c in columns]).astype(np.float32)  # (K, N)
+    together = probe @ probe.T  # (K, K) rows where both are 1
+    rates = probe.mean(axis=1)
+    n_rows = probe.shape[1]
+    groups, used = [], set()
+    for i in range(len(columns)):
+        if i in used:
+            continue
+        members, rate = [i], rates[i]
+        for j in range(i + 1, len(columns)):
+            exclusive = not together[j, members].any()
+            if j not in used and exclusive and n_rows * rates[j] * rate >= MIN_EXPECTED_TOGETHER:
+                members, rate = [*members, j], rate + rates[j]
+        if len(members) >= 2 and rate < 1:
+            groups.append([columns[k] for k in members])
+            used.update(members)
+    return groups
+
+
 def find_groups(frame: pd.DataFrame, kinds: Mapping[Hashable, str]) -> list[OneHotGroup]:
-    """Every one-hot group (at least ``MIN_MEMBERS`` indicators) that holds in all rows."""
+    """Every one-hot group that holds in all rows: exactly one of at least ``MIN_MEMBERS``
+    indicators, then, among the other indicators, at most one (``allow_none``)."""
     if len(frame) < MIN_ROWS:
         return []
     indicators = {c: _indicator(frame[c], kinds.get(c)) for c in frame.columns}
     columns = [c for c in frame.columns if indicators[c] is not None]
+    probe = slice(0, PROBE_ROWS)
     found = []
-    for members in _greedy_groups(columns, indicators, slice(0, PROBE_ROWS)):
+    for members in _greedy_groups(columns, indicators, probe):
         total = np.sum([indicators[m] for m in members], axis=0)
         if (total == 1).all():
-            found.append(members)
-    return [_group(frame, members) for members in found]
+            found.append(_group(frame, members))
+    used = {m for g in found for m in g.members}
+    free = [c for c in columns if c not in used]
+    for members in _exclusive_groups(free, indicators, probe) if len(free) >= 2 else []:
+        total = np.sum([indicators[m] for m in members], axis=0)
+        if total.max() <= 1 and total.min() == 0:
+            found.append(_group(frame, members, allow_none=True))
+    return [g for g in found if not _derived_elsewhere(frame, kinds, g, found)]
+
+
+def _derived_elsewhere(
+    frame: pd.DataFrame, kinds: Mapping[Hashable, str], group: OneHotGroup, groups: list
+) -> bool:
+    """Whether a column outside ``groups`` determines a member of ``group`` (a table that holds
+    a categorical column beside its own dummies; ``age`` beside ``minor``). The group then stays
+    plain indicators, which the "determines" search derives from that column, so they always
+    agree with it. (A column that determines the label determines every member.)"""
+    grouped = {m for g in groups for m in g.members}
+    members = frame[list(group.members)].to_numpy(dtype=np.int8).T  # (M, N) 0/1
+    most = min(MAX_SOURCE_VALUES, len(frame) / MIN_ROWS_PER_VALUE)
+    for name in frame.columns:
+        if name in grouped or kinds.get(name) not in SOURCE_KINDS:
+            continue
+        source = value_codes(frame[name])
+        if 1 < source.max() + 1 <= most and _determines_a_member(
+            source[:PROBE_ROWS], members[:, :PROBE_ROWS]
+        ):
+            return _determines_a_member(source, members)
+    return False
+
+
+def _determines_a_member(source: np.ndarray, members: np.ndarray) -> bool:
+    """Whether each value of ``source`` (codes, (N,)) comes with one value of some member
+    (rows of ``members``, (M, N) 0/1), seen on repeated values as :func:`witnessed` asks."""
+    sizes = np.bincount(source)
+    ones = np.stack([np.bincount(source, weights=row, minlength=len(sizes)) for row in members])
+    determined = ((ones == 0) | (ones == sizes)).all(axis=1)  # (M,)
+    frequent = sizes >= MIN_ROWS_PER_VALUE
+    both_seen = (ones[:, frequent] > 0).any(axis=1) & (ones[:, frequent] == 0).any(axis=1)
+    return bool((determined & both_seen).any())
 
 
 def declared_group(
     frame: pd.DataFrame, kinds: Mapping[Hashable, str], item: Mapping
 ) -> OneHotGroup:
-    """The group ``{"type": "one_hot", "columns": [...]}`` names, checked against ``frame``."""
-    members = item.get("columns")
-    if not isinstance(members, (list, tuple)) or len(members) < 2:
+    """The group ``{"type": "one_hot", "columns": [...]}`` names (with ``"allow_none": true``:
+    at most one is 1), checked against ``frame``."""
+    members, allow_none = item.get("columns"), item.get("allow_none", False)
+    if not isinstance(members, (list, tuple)) or len(members) < 2 or not _is_flag(allow_none):
         raise InvalidParameterError(
             f"metadata dependency {dict(item)!r} is not valid: a one-hot group gives "
-            "{'type': 'one_hot', 'columns': [A, B, ...]} with at least two column names"
+            "{'type': 'one_hot', 'columns': [A, B, ...]} with at least two column names, and "
+            "optionally 'allow_none': true (rows may have none of them at 1)"
         )
     unknown = [m for m in members if m not in frame.columns]
     if unknown or len(set(members)) != len(members):
@@ -168,19 +268,30 @@ def declared_group(
             f"metadata dependency {dict(item)!r}: {wrong[0]!r} is not an indicator (numbers or "
             "booleans, 0 and 1 only, no missing cell)"
         )
-    if not (np.sum(indicators, axis=0) == 1).all():
+    total = np.sum(indicators, axis=0)
+    if allow_none and total.max() > 1:
+        raise InvalidParameterError(
+            f"metadata says at most one of {list(members)} is 1 in every row, but train_data "
+            "has rows where several are"
+        )
+    if not allow_none and not (total == 1).all():
         raise InvalidParameterError(
             f"metadata says exactly one of {list(members)} is 1 in every row, but train_data "
-            "has rows where none or several are"
+            'has rows where none or several are (add "allow_none": true if none may be)'
         )
-    return _group(frame, list(members))
+    return _group(frame, list(members), bool(allow_none))
 
 
-def _group(frame: pd.DataFrame, members: list) -> OneHotGroup:
+def _is_flag(value: object) -> bool:
+    return isinstance(value, (bool, np.bool_))
+
+
+def _group(frame: pd.DataFrame, members: list, allow_none: bool = False) -> OneHotGroup:
     label = f"one_hot({members[0]}..{members[-1]})"
     while label in frame.columns:
         label += "'"
-    return OneHotGroup(label, tuple(members), tuple(frame[m].dtype.name for m in members))
+    dtypes = tuple(frame[m].dtype.name for m in members)
+    return OneHotGroup(label, tuple(members), dtypes, allow_none)
 
 
 def expand_labels(frame: pd.DataFrame, groups: Sequence[OneHotGroup]) -> None:
@@ -240,8 +351,9 @@ def member_orders(
 def held(group: OneHotGroup | None, member: Hashable, fixed: set, raising: bool) -> bool:
     """Whether an order's repair must leave ``member`` of ``group`` as it is: raising it to 1
     would clear a conditioned member of its group, or lowering it to 0 would leave no
-    unconditioned member to take the group's 1 (conditioned: named in ``fixed``)."""
-    if group is None:
+    unconditioned member to take the group's 1 (conditioned: named in ``fixed``; a group that
+    allows none needs no heir)."""
+    if group is None or (group.allow_none and not raising):
         return False
     others = [m in fixed for m in group.members if m != member]
     return any(others) if raising else all(others)
@@ -252,12 +364,13 @@ def assign_member(
 ) -> None:
     """Set ``member`` to ``values`` (1 where at least 1, else 0, in its dtype) on ``rows`` and keep
     ``group`` whole: where it became 1 the others become 0; where it became 0 the first member
-    not in ``fixed`` becomes 1."""
+    not in ``fixed`` becomes 1 (unless the group allows none)."""
     on, off = group.on_off(member)
     frame.loc[rows, member] = np.where(np.asarray(values, dtype=np.float64) >= 1, on, off)
     became_on = rows & (frame[member] == on).to_numpy(dtype=bool)
     became_off = rows & ~became_on
-    heir = next((m for m in group.members if m != member and m not in fixed), None)
+    heirs = [] if group.allow_none else [m for m in group.members if m != member and m not in fixed]
+    heir = next(iter(heirs), None)
     for other in group.members:
         if other != member:
             other_on, other_off = group.on_off(other)
