@@ -8,6 +8,7 @@ column at fault.
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 
 class TVAEError(Exception):
@@ -40,6 +41,13 @@ class ConditionError(TVAEError, ValueError):
 
 class TVAEWarning(UserWarning):
     """Something was done on the user's behalf that they may want to know about."""
+
+
+if TYPE_CHECKING:  # what type checkers see; at run time the class is made on first use
+    from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+
+    class NotFittedError(TVAEError, _SklearnNotFittedError):
+        """A method that needs a fitted model was called before ``fit``."""
 
 
 @cache

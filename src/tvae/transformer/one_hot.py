@@ -225,10 +225,12 @@ def _derived_elsewhere(
         if name in grouped or kinds.get(name) not in SOURCE_KINDS:
             continue
         source = value_codes(frame[name])
-        if 1 < source.max() + 1 <= most and _determines_a_member(
-            source[:PROBE_ROWS], members[:, :PROBE_ROWS]
+        if (
+            1 < source.max() + 1 <= most
+            and _determines_a_member(source[:PROBE_ROWS], members[:, :PROBE_ROWS])
+            and _determines_a_member(source, members)
         ):
-            return _determines_a_member(source, members)
+            return True
     return False
 
 
