@@ -49,6 +49,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "tvae.model",
             "tvae.loss",
             "tvae.optimizer",
+            "tvae.exclusions",
             "tvae.layout",
             "tvae.prior",
             "tvae.calibration",

@@ -23,6 +23,8 @@ for the 30 % of students not placed, came back 3.3 points too often at its 30,00
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import torch
 
 from tvae.layout import SpanIndex
@@ -34,6 +36,8 @@ CALIBRATION_FLOATS = 50_000_000  # the decoded draws held at once: draws x row w
 ROUNDS = 10
 MAX_SHIFT = 6.0  # a category's odds move by e^6 at most (one the decoder never draws stays rare)
 FLOOR = 1e-6  # rates below this are treated as this (log of zero)
+DRAWN_ROUNDS = 4  # rounds of matching drawn rates where the sampler redraws rows
+DRAWN_STEP = 0.5  # of the log-rate gap per round: a full step overshoots (the redraws follow)
 
 
 @torch.no_grad()
@@ -114,3 +118,40 @@ def _shift(
         sampled = sampled_rates(shift).clamp_min(FLOOR)
         shift = (shift + real.log() - sampled.log()).clamp_(-MAX_SHIFT, MAX_SHIFT)
     return shift, float((sampled_rates(shift) - real).abs().max())
+
+
+@torch.no_grad()
+def match_drawn_rates(
+    decoder: Decoder,
+    index: SpanIndex,
+    codes: torch.Tensor,
+    draw: Callable[[], torch.Tensor],
+    spans: Sequence[int],
+    rounds: int = DRAWN_ROUNDS,
+) -> float:
+    """Shift the output bias of softmax ``spans`` so that the rates of the rows ``draw()``
+    gives (codes (M, S), drawn as the sampler draws them) match those of ``codes`` (N, S).
+
+    A sampler that draws again one value of each excluded pair a row holds (tvae.exclusions)
+    moves some of the rates :func:`calibrate_marginals` matched. A few rounds of
+    ``shift += DRAWN_STEP * (log(real) - log(drawn))`` on the drawn rows, with one pseudo-row
+    per category against the noise of rare ones, bring them back (a full step overshoots: the
+    redraws change with the shift). Returns the largest rate difference of the last draw."""
+    offsets, widths = index.softmax_offsets.tolist(), index.softmax_widths.tolist()
+    bias = decoder.body[-1].bias
+    worst = 0.0
+    for _ in range(rounds):
+        drawn = draw()
+        worst = 0.0
+        for span in spans:
+            width = widths[span]
+            real = _smoothed_rates(codes[:, span], width)
+            got = _smoothed_rates(drawn[:, span].to(codes.device), width)
+            worst = max(worst, float((real - got).abs().max()))
+            shift = (DRAWN_STEP * (real.log() - got.log())).clamp_(-MAX_SHIFT, MAX_SHIFT)
+            bias[offsets[span] : offsets[span] + width] += shift.to(bias.dtype)
+    return worst
+
+
+def _smoothed_rates(codes: torch.Tensor, width: int) -> torch.Tensor:
+    return (torch.bincount(codes, minlength=width).double() + 1) / (len(codes) + width)

@@ -17,10 +17,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tvae.calibration import calibrate_marginals, sharpen_softmax_spans
+from tvae.calibration import (
+    CALIBRATION_DRAWS,
+    calibrate_marginals,
+    match_drawn_rates,
+    sharpen_softmax_spans,
+)
 from tvae.checkpoint import check_same_params, load_checkpoint
 from tvae.devices import gpu_enabled, resolve_device
 from tvae.errors import InvalidDataError, InvalidParameterError, InvalidParameterTypeError
+from tvae.exclusions import find_exclusions
 from tvae.kinds import Metadata
 from tvae.layout import SpanIndex
 from tvae.params import (
@@ -33,7 +39,7 @@ from tvae.params import (
 )
 from tvae.precision import PRECISIONS, resolve_precision
 from tvae.prior import PRIORS, LatentPrior, MixturePrior, StandardPrior
-from tvae.sampling import DECODINGS
+from tvae.sampling import DECODINGS, concat_blocks, encoded_blocks
 from tvae.schedule import Schedule, is_default, resolve_schedule
 from tvae.serialization import json_params
 from tvae.training import (
@@ -169,13 +175,18 @@ def fit_latents(
     rows: Callable[[], Iterable[Batch]],
     index: SpanIndex,
     network_seq: np.random.SeedSequence,
+    transformer: Any = None,
 ) -> LatentPrior:
     """After training: the latent prior, fitted on the posteriors of the training rows that
     ``rows()`` yields; then, with ``calibrate``, the decoder's category and mode rates under
-    that prior matched to the rows' rates (:mod:`tvae.calibration`)."""
+    that prior matched to the rows' rates (:mod:`tvae.calibration`), as ``transformer``'s
+    sampler draws them."""
     prior_seed = int(network_seq.generate_state(2)[1])
     prior = fit_prior(model, lambda: posterior(encoder, rows(), index, index.width), prior_seed)
-    calibrate(model, decoder, prior, index, lambda: torch.cat([c for _, c in rows()]), network_seq)
+    calibrate(
+        model, decoder, prior, index, lambda: torch.cat([c for _, c in rows()]), network_seq,
+        transformer=transformer,
+    )  # fmt: skip
     return prior
 
 
@@ -187,17 +198,28 @@ def calibrate(
     codes: Callable[[], torch.Tensor],
     network_seq: np.random.SeedSequence,
     sharpening: float = 1.0,
+    transformer: Any = None,
 ) -> bool:
     """With ``model.calibrate`` (and sampled decoding), match the decoder's category and mode
     rates under ``prior`` to those of ``codes()`` (N, S), the rows' codes (:mod:`tvae.calibration`),
-    after its softmax logits are multiplied by ``sharpening``. Returns whether it ran."""
+    after its softmax logits are multiplied by ``sharpening``; where ``transformer`` excludes
+    value pairs, the rates of rows drawn as its sampler draws them. Returns whether it ran."""
     if not (model.calibrate and model.decoding == "sample"):
         return False
     if sharpening != 1.0:
         sharpen_softmax_spans(decoder, index, sharpening)
     device = next(decoder.parameters()).device
     generator = torch.Generator(device=device).manual_seed(int(network_seq.generate_state(3)[2]))
-    calibrate_marginals(decoder, prior, index, codes().to(device), generator)
+    real = codes().to(device)
+    calibrate_marginals(decoder, prior, index, real, generator)
+    if transformer is not None and transformer.exclusions:
+        spans = sorted({s for e in transformer.exclusions for s in (e.first, e.second)})
+
+        def draw() -> torch.Tensor:  # codes of rows drawn as the sampler draws them
+            blocks = encoded_blocks(decoder, prior, transformer, CALIBRATION_DRAWS, generator)
+            return torch.from_numpy(concat_blocks(blocks, transformer.layout)[1])
+
+        match_drawn_rates(decoder, index, real, draw, spans)
     return True
 
 
@@ -231,12 +253,18 @@ def fit_frame(
         enforce_min_max_values=model.enforce_min_max_values,
     )
     data_rng = np.random.default_rng(transformer_seq)
+    detect = kinds.dependencies is None  # else the metadata says which dependencies to keep
     transformer.fit(
         frame, kinds, data_rng, progress=model.verbose, dependencies=kinds.dependencies,
         point_masses=bool(model.point_masses),
     )  # fmt: skip
     kinds.dependencies = transformer.dependencies.describe()
     encoded = transformer.transform(frame, data_rng)
+    if detect:  # differs from the reference: it draws value pairs no real row holds
+        widths = [s.width for s in transformer.layout.spans if s.kind == "softmax"]
+        transformer.exclusions = find_exclusions(
+            encoded.codes, widths, transformer.category_spans()
+        )
     transformer_seconds = time.perf_counter() - started
     state = json.loads(json.dumps(transformer.get_state()))
     if restored is not None and state != restored.info.get("transformer"):
@@ -263,7 +291,7 @@ def fit_frame(
         encoder, decoder, source, index, config, generator, checkpoints=checkpoints,
         restored=restored,
     )  # fmt: skip
-    prior = fit_latents(model, encoder, decoder, source.rows, index, network_seq)
+    prior = fit_latents(model, encoder, decoder, source.rows, index, network_seq, transformer)
     summary = {
         "n_rows": int(frame.shape[0]),
         **schedule.to_dict(),

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from tvae.exclusions import ExclusionIndex
 from tvae.layout import Layout, SpanIndex
 from tvae.params import check_non_negative_int
 from tvae.prior import LatentPrior
@@ -78,6 +79,50 @@ def argmax_categories(raw: torch.Tensor, index: SpanIndex) -> torch.Tensor:
 
 
 @torch.no_grad()
+def repair_excluded(
+    raw: torch.Tensor,
+    codes: torch.Tensor,
+    index: SpanIndex,
+    generator: torch.Generator,
+    exclusions: ExclusionIndex,
+    decoding: str = "sample",
+    frozen: frozenset[int] = frozenset(),
+) -> None:
+    """In the rows of ``codes`` (B, S) that hold an excluded pair, draw again, in place, the
+    value of the pair that the decoder's softmax (``raw``) finds less likely, never a span in
+    ``frozen`` (a condition's), among the values no other span of the row excludes."""
+    bounds = _span_bounds(index)
+    for first, second, matrix in exclusions.pairs:
+        rows = matrix[codes[:, first], codes[:, second]].nonzero().squeeze(1)
+        if not len(rows) or (first in frozen and second in frozen):
+            continue
+        if first in frozen or second in frozen:
+            again_second = torch.full((len(rows),), first in frozen, device=raw.device)
+        else:
+            again_second = _drawn_probability(raw, codes, rows, second, bounds) <= (
+                _drawn_probability(raw, codes, rows, first, bounds)
+            )
+        for span, chosen in ((second, rows[again_second]), (first, rows[~again_second])):
+            if len(chosen):
+                start, end = bounds[span]
+                excluded = exclusions.excluded(span, codes[chosen])
+                excluded &= (~excluded).any(dim=1, keepdim=True)  # a row keeps some value
+                logits = raw[chosen, start:end].masked_fill(excluded, -torch.inf)
+                if decoding == "sample":
+                    logits = logits + gumbel_noise(logits.shape, generator, raw.device)
+                codes[chosen, span] = logits.argmax(dim=1)
+
+
+def _drawn_probability(
+    raw: torch.Tensor, codes: torch.Tensor, rows: torch.Tensor, span: int, bounds: list
+) -> torch.Tensor:
+    """The softmax probability of the value each of ``rows`` holds in ``span``."""
+    start, end = bounds[span]
+    probs = torch.softmax(raw[rows, start:end].double(), dim=1)
+    return probs.gather(1, codes[rows, span : span + 1]).squeeze(1)
+
+
+@torch.no_grad()
 def decode_outputs(
     raw: torch.Tensor,
     sigma: torch.Tensor,
@@ -105,13 +150,16 @@ def decode_outputs(
 def encoded_blocks(
     decoder: torch.nn.Module,
     prior: LatentPrior,
-    index: SpanIndex,
+    transformer: Any,
     n_rows: int,
     generator: torch.Generator,
     decoding: str = "sample",
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """``n_rows`` encoded rows in blocks of ``SAMPLE_CHUNK``: alphas (B, T), codes (B, S) each.
-    Lazy: a block is drawn when asked for."""
+    """``n_rows`` encoded rows in blocks of ``SAMPLE_CHUNK``: alphas (B, T), codes (B, S) each,
+    for ``transformer``'s layout, none holding one of its excluded value pairs
+    (:func:`repair_excluded`). Lazy: a block is drawn when asked for."""
+    index = SpanIndex.from_layout(transformer.layout, generator.device)
+    exclusions = ExclusionIndex(transformer.exclusions, index)
     decoder.eval()
     for start in range(0, n_rows, SAMPLE_CHUNK):
         size = min(SAMPLE_CHUNK, n_rows - start)
@@ -119,6 +167,8 @@ def encoded_blocks(
             z = prior.sample(size, generator)  # (B, E)
             raw, sigma = decoder(z)  # (B, D), (D,)
             alphas, codes = decode_outputs(raw, sigma, index, generator, decoding)
+            if exclusions:
+                repair_excluded(raw, codes, index, generator, exclusions, decoding)
         yield alphas.cpu().numpy(), codes.cpu().numpy()
 
 

@@ -22,7 +22,6 @@ from tvae.errors import NotFittedError
 from tvae.fitting import FitResult, check_params, fit_frame
 from tvae.floats import flushed_subnormals
 from tvae.inputs import InputInfo, check_continuous_values, resolve_kinds, to_frame
-from tvae.layout import SpanIndex
 from tvae.params import check_non_negative_int, check_positive_int, check_seed, seed_from_states
 from tvae.persistence import read_model, write_model
 from tvae.privacy.fit import check_privacy_params, fit_private  # privacy (issue 14)
@@ -356,8 +355,9 @@ class TVAE(BaseEstimator):
 
     def _blocks(self, n_rows: int, generator: torch.Generator):
         """``n_rows`` encoded rows in the sampler's fixed blocks (see :mod:`tvae.sampling`)."""
-        index = SpanIndex.from_layout(self.layout_, self.device_)
-        return encoded_blocks(self.decoder_, self.prior_, index, n_rows, generator, self.decoding)
+        return encoded_blocks(
+            self.decoder_, self.prior_, self.transformer_, n_rows, generator, self.decoding
+        )
 
     def sample_chunks(
         self,

@@ -28,12 +28,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from tvae.conditional.conditions import CategoricalCondition
 from tvae.conditional.dependent import through_dependencies
 from tvae.conditional.kinds import CATEGORY_KINDS, NUMERIC_KINDS, NumericView
 from tvae.conditional.parse import count_requested, parse_conditions
 from tvae.conditional.sampler import draw_latents
+from tvae.exclusions import ExclusionIndex
 from tvae.layout import SpanIndex
-from tvae.sampling import decode_outputs
+from tvae.sampling import decode_outputs, repair_excluded
 
 __all__ = [
     "CATEGORY_KINDS",
@@ -87,11 +89,14 @@ def sample_conditional(
     if len(groups):
         rows = torch.empty_like(raw)
         rows[order] = raw
-        alphas, codes = decode_outputs(
-            rows, sigma, SpanIndex.from_layout(layout, device), generator, decoding
-        )
+        span_index = SpanIndex.from_layout(layout, device)
+        alphas, codes = decode_outputs(rows, sigma, span_index, generator, decoding)
         for condition in parsed:
             condition.draw(rows, sigma, row_groups, decoding, generator, alphas, codes)
+        exclusions = ExclusionIndex(transformer.exclusions, span_index)
+        if exclusions:  # a condition's value stays; the other of a pair is drawn again
+            frozen = frozenset(c.slot for c in parsed if isinstance(c, CategoricalCondition))
+            repair_excluded(rows, codes, span_index, generator, exclusions, decoding, frozen)
         alphas_np, codes_np = alphas.cpu().numpy(), codes.cpu().numpy()
     else:
         alphas_np = np.empty((0, layout.n_tanh), dtype=np.float32)

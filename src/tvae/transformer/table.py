@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from tvae.codec import decode_value, encode_value
 from tvae.errors import InvalidParameterError
+from tvae.exclusions import Exclusion
 from tvae.layout import Layout
 from tvae.transformer.build import build_column, column_from_state
 from tvae.transformer.columns import ColumnModel, Draws
@@ -56,6 +57,7 @@ class TableTransformer:
         self.columns: list[ColumnModel] = []
         self.dependencies = Dependencies()  # kept in every decoded row (see ``fit``)
         self.output_names: list = []  # the table's columns, in order (one-hot members included)
+        self.exclusions: list[Exclusion] = []  # value pairs never sampled (tvae.exclusions)
 
     def fit(
         self,
@@ -209,6 +211,7 @@ class TableTransformer:
             ],
             "dependencies": self.dependencies.get_state(),
             "output_names": [encode_value(n) for n in self.table_names],
+            **({"exclusions": [e.get_state() for e in self.exclusions]} if self.exclusions else {}),
         }
 
     @classmethod
@@ -230,10 +233,30 @@ class TableTransformer:
         ]
         transformer.dependencies = Dependencies.from_state(state.get("dependencies"))
         transformer.output_names = [decode_value(n) for n in state.get("output_names", [])]
+        transformer.exclusions = [Exclusion.from_state(e) for e in state.get("exclusions", [])]
         return transformer
+
+    def category_spans(self) -> list[int]:
+        """Places, among the softmax spans, of the category spans of label columns that no
+        dependency reads or writes: where value pairs may be excluded (tvae.exclusions)."""
+        linked = {
+            c for d in [*self.dependencies.determinations, *self.dependencies.checks]
+            for c in (d.source, d.target)
+        }  # fmt: skip
+        places, place = [], 0
+        for col in self.columns:
+            for kind, _, *role in col.spans:
+                if kind != "softmax":
+                    continue
+                value = not role or role[0] == "value"
+                if value and col.kind in CATEGORY_KINDS and col.name not in linked:
+                    places.append(place)
+                place += 1
+        return places
 
 
 SEED_ROWS = 1024  # encoded rows hashed into the decoding seed
+CATEGORY_KINDS = ("categorical", "boolean")  # columns whose codes are their values
 
 
 def _is_one_hot(item: object) -> bool:
