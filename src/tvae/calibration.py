@@ -38,6 +38,7 @@ MAX_SHIFT = 6.0  # a category's odds move by e^6 at most (one the decoder never 
 FLOOR = 1e-6  # rates below this are treated as this (log of zero)
 DRAWN_ROUNDS = 4  # rounds of matching drawn rates where the sampler redraws rows
 DRAWN_STEP = 0.5  # of the log-rate gap per round: a full step overshoots (the redraws follow)
+DRAWN_TOLERANCE = 0.005  # a first draw this close to the real rates needs no rounds
 
 
 @torch.no_grad()
@@ -140,16 +141,21 @@ def match_drawn_rates(
     offsets, widths = index.softmax_offsets.tolist(), index.softmax_widths.tolist()
     bias = decoder.body[-1].bias
     worst = 0.0
-    for _ in range(rounds):
+    for round_ in range(rounds):
         drawn = draw()
-        worst = 0.0
-        for span in spans:
-            width = widths[span]
-            real = _smoothed_rates(codes[:, span], width)
-            got = _smoothed_rates(drawn[:, span].to(codes.device), width)
-            worst = max(worst, float((real - got).abs().max()))
+        rates = [
+            (
+                _smoothed_rates(codes[:, span], widths[span]),
+                _smoothed_rates(drawn[:, span].to(codes.device), widths[span]),
+            )
+            for span in spans
+        ]
+        worst = max(float((real - got).abs().max()) for real, got in rates)
+        if round_ == 0 and worst < DRAWN_TOLERANCE:
+            break  # the repairs moved no rate by more than the draws' own noise
+        for span, (real, got) in zip(spans, rates, strict=True):
             shift = (DRAWN_STEP * (real.log() - got.log())).clamp_(-MAX_SHIFT, MAX_SHIFT)
-            bias[offsets[span] : offsets[span] + width] += shift.to(bias.dtype)
+            bias[offsets[span] : offsets[span] + widths[span]] += shift.to(bias.dtype)
     return worst
 
 
