@@ -155,9 +155,12 @@ def match_drawn_rates(
             break  # the repairs moved no rate by more than the draws' own noise
         for span, (real, got) in zip(spans, rates, strict=True):
             shift = (DRAWN_STEP * (real.log() - got.log())).clamp_(-MAX_SHIFT, MAX_SHIFT)
-            bias[offsets[span] : offsets[span] + widths[span]] += shift.to(bias.dtype)
+            bias[offsets[span] : offsets[span] + widths[span]] += shift.to(bias)
     return worst
 
 
 def _smoothed_rates(codes: torch.Tensor, width: int) -> torch.Tensor:
-    return (torch.bincount(codes, minlength=width).double() + 1) / (len(codes) + width)
+    """Each code's rate with one pseudo-row each, on the CPU in float64 (some devices have no
+    float64)."""
+    counts = torch.bincount(codes, minlength=width).cpu().double()
+    return (counts + 1) / (len(codes) + width)

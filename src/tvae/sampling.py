@@ -99,9 +99,10 @@ def repair_excluded(
         if first in frozen or second in frozen:
             again_second = torch.full((len(rows),), first in frozen, device=raw.device)
         else:
-            again_second = _drawn_probability(raw, codes, rows, second, bounds) <= (
-                _drawn_probability(raw, codes, rows, first, bounds)
-            )
+            again_second = (
+                _drawn_probability(raw, codes, rows, second, bounds)
+                <= _drawn_probability(raw, codes, rows, first, bounds)
+            ).to(raw.device)
         for span, chosen in ((second, rows[again_second]), (first, rows[~again_second])):
             if len(chosen):
                 start, end = bounds[span]
@@ -116,10 +117,11 @@ def repair_excluded(
 def _drawn_probability(
     raw: torch.Tensor, codes: torch.Tensor, rows: torch.Tensor, span: int, bounds: list
 ) -> torch.Tensor:
-    """The softmax probability of the value each of ``rows`` holds in ``span``."""
+    """The softmax probability of the value each of ``rows`` holds in ``span``, on the CPU in
+    float64 (a few rows; some devices have no float64)."""
     start, end = bounds[span]
-    probs = torch.softmax(raw[rows, start:end].double(), dim=1)
-    return probs.gather(1, codes[rows, span : span + 1]).squeeze(1)
+    probs = torch.softmax(raw[rows, start:end].cpu().double(), dim=1)
+    return probs.gather(1, codes[rows, span : span + 1].cpu()).squeeze(1)
 
 
 @torch.no_grad()
