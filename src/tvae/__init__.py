@@ -10,26 +10,26 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from tvae.errors import (  # light: NotFittedError's scikit-learn base waits for its first use
+    ConditionError,
+    InvalidDataError,
+    InvalidDataTypeError,
+    InvalidParameterError,
+    InvalidParameterTypeError,
+    ModelFileError,
+    TVAEError,
+    TVAEWarning,
+)
 from tvae.version import __version__
 
 if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
     from tvae.datasets import DEMO_DISCRETE_COLUMNS, load_demo
-    from tvae.errors import (
-        ConditionError,
-        InvalidDataError,
-        InvalidDataTypeError,
-        InvalidParameterError,
-        InvalidParameterTypeError,
-        ModelFileError,
-        NotFittedError,
-        TVAEError,
-        TVAEWarning,
-    )
+    from tvae.errors import NotFittedError
     from tvae.evaluation import evaluate
     from tvae.synthesizer import TVAE, load
     from tvae.threads import set_threads, usable_cpus
 
-# Where each public name lives. They are imported when first asked for: torch, pandas and
+# Where each other public name lives. They are imported when first asked for: torch, pandas and
 # scikit-learn take 4-5 s to import, which `tvae --help` and `tvae --version` need none of.
 _HOMES = {
     "DEMO_DISCRETE_COLUMNS": "tvae.datasets",
@@ -39,20 +39,7 @@ _HOMES = {
     "set_threads": "tvae.threads",
     "usable_cpus": "tvae.threads",
     "evaluate": "tvae.evaluation",
-    **dict.fromkeys(
-        [
-            "ConditionError",
-            "InvalidDataError",
-            "InvalidDataTypeError",
-            "InvalidParameterError",
-            "InvalidParameterTypeError",
-            "ModelFileError",
-            "NotFittedError",
-            "TVAEError",
-            "TVAEWarning",
-        ],
-        "tvae.errors",
-    ),
+    "NotFittedError": "tvae.errors",
 }
 
 __all__ = [

@@ -261,9 +261,8 @@ def fit_frame(
     kinds.dependencies = transformer.dependencies.describe()
     encoded = transformer.transform(frame, data_rng)
     if detect:  # differs from the reference: it draws value pairs no real row holds
-        widths = [s.width for s in transformer.layout.spans if s.kind == "softmax"]
         transformer.exclusions = find_exclusions(
-            encoded.codes, widths, transformer.category_spans()
+            encoded.codes, transformer.layout.softmax_widths, transformer.category_spans()
         )
     transformer_seconds = time.perf_counter() - started
     state = json.loads(json.dumps(transformer.get_state()))

@@ -121,12 +121,10 @@ class Adam:
         ):
             _plain_update(p, grad, exp_avg, exp_avg_sq, float(count), lr, beta1, self.weight_decay)
 
-    def zero_grad(self, set_to_none: bool = True) -> None:
+    def zero_grad(self) -> None:
+        """Drop every parameter's gradient (the next backward pass sets it afresh)."""
         for p in self.params:
-            if set_to_none:
-                p.grad = None
-            elif p.grad is not None:
-                p.grad.zero_()
+            p.grad = None
 
     def state_dict(self) -> dict:
         lr, beta1 = self.hyperparameters()

@@ -159,7 +159,7 @@ def train_step(
         # No numeric output reads sigma; DistributedDataParallel requires every parameter to
         # get a gradient each step, so sigma joins the graph with weight 0 (its gradient is 0).
         total = total + 0.0 * sigma.sum()
-    optimizer.zero_grad(set_to_none=True)
+    optimizer.zero_grad()
     total.backward()
     optimizer.step()
     _unwrap(decoder).clamp_sigma()

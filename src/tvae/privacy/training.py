@@ -258,7 +258,7 @@ def dp_step(dp: DPConfig, expected_batch: float, masks: dict[nn.Parameter, torch
             summed = total.get(p, torch.zeros_like(p))
             p.grad = (summed + dp.noise_multiplier * dp.clipping_norm * noise) / expected_batch
         optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         decoder.clamp_sigma()
         nan = torch.tensor(math.nan)
         return LossTerms(nan, nan, nan)

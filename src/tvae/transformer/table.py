@@ -240,19 +240,16 @@ class TableTransformer:
         """Places, among the softmax spans, of the category spans of label columns that no
         dependency reads or writes: where value pairs may be excluded (tvae.exclusions)."""
         linked = {
-            c for d in [*self.dependencies.determinations, *self.dependencies.checks]
+            str(c) for d in [*self.dependencies.determinations, *self.dependencies.checks]
             for c in (d.source, d.target)
         }  # fmt: skip
-        places, place = [], 0
-        for col in self.columns:
-            for kind, _, *role in col.spans:
-                if kind != "softmax":
-                    continue
-                value = not role or role[0] == "value"
-                if value and col.kind in CATEGORY_KINDS and col.name not in linked:
-                    places.append(place)
-                place += 1
-        return places
+        kinds = {str(col.name): col.kind for col in self.columns}  # a span names its column
+        return [
+            place
+            for place, span in enumerate(self.layout.softmax_spans)
+            if span.role == "value" and kinds[span.column] in CATEGORY_KINDS
+            and span.column not in linked
+        ]  # fmt: skip
 
 
 SEED_ROWS = 1024  # encoded rows hashed into the decoding seed
