@@ -42,6 +42,13 @@ from scipy.stats import norm
 
 from tvae.privacy.accountant import Accountant
 from tvae.privacy.declared import can_be_missing
+from tvae.transformer.granularity import (
+    MAX_DECIMALS,
+    STEPS_NS,
+    coarsest_level,
+    decimals_needed,
+    steps_needed,
+)
 
 OTHER = "(other)"  # what unreleased categories become
 MIN_BINS, MAX_BINS = 8, 256
@@ -53,10 +60,6 @@ LOG2_RANGE = (-20, 64)  # magnitudes 2^-20 .. 2^64 for the coarse numeric range
 # 1..16 education-num a bin at 2^55 and the column came back as 10^14 (docs/privacy.md)
 RANGE_FALSE_BINS = 1e-6
 FINE_FALSE_BINS = 0.05  # a spurious fine bin adds a few rows inside the range: rare too
-GRANULARITY_TAIL = 0.01  # decimals / steps: at most 1 % of values may need finer ones
-MAX_DECIMALS = 8
-NS = 1_000_000_000
-STEPS_NS = (86_400 * NS, 3_600 * NS, 60 * NS, NS, 1_000_000, 1_000, 1)  # day ... nanosecond
 YEAR_RANGE = (1678, 2262)  # what datetime64[ns] holds
 
 
@@ -136,26 +139,10 @@ def _coarse_numeric_range(values: np.ndarray, releaser: Releaser, name: Any) -> 
     return edges(int(above[0]))[0], edges(int(above[-1]))[1]
 
 
-def _decimals_needed(values: np.ndarray) -> np.ndarray:
-    """Fewest decimals (0..MAX_DECIMALS) that write each value, MAX_DECIMALS + 1 if none. (N,)"""
-    needed = np.full(len(values), MAX_DECIMALS + 1)
-    for d in range(MAX_DECIMALS, -1, -1):
-        scaled = values * 10.0**d
-        exact = np.abs(scaled - np.round(scaled)) <= np.maximum(1e-6, 1e-12 * np.abs(scaled))
-        needed[exact] = d
-    return needed
-
-
 def _granularity(needed: np.ndarray, n_levels: int, releaser: Releaser, label: str) -> int:
-    """The coarsest level (0 = coarsest) that all but ``GRANULARITY_TAIL`` of the values sit on,
+    """The coarsest level (0 = coarsest) that all but ``OFF_GRID_SHARE`` of the values sit on,
     from a noisy histogram of each value's finest needed level."""
-    noisy = np.maximum(releaser.histogram(np.bincount(needed, minlength=n_levels), label), 0)
-    tail = np.cumsum(noisy[::-1])[::-1]  # tail[j]: values needing level j or finer
-    allowed = GRANULARITY_TAIL * max(noisy.sum(), 1.0)
-    for level in range(n_levels):
-        if level + 1 >= n_levels or tail[level + 1] <= allowed:
-            return level
-    return n_levels - 1
+    return coarsest_level(releaser.histogram(np.bincount(needed, minlength=n_levels), label))
 
 
 def _fine_numbers(
@@ -228,7 +215,7 @@ def release_numerical(
     decimals = 0
     if not integral:
         decimals = _granularity(
-            _decimals_needed(present), MAX_DECIMALS + 2, releaser, f"decimals:{name}"
+            decimals_needed(present), MAX_DECIMALS + 2, releaser, f"decimals:{name}"
         )
         integral = decimals == 0
     edges, counts, bins = _fine_numbers(
@@ -269,9 +256,7 @@ def release_datetime(
             above = np.array([int(np.argmax(noisy))])
         low = _naive_ns(pd.Timestamp(year=first + int(above[0]), month=1, day=1))
         high = _naive_ns(pd.Timestamp(year=first + int(above[-1]) + 1, month=1, day=1))
-    needed = np.zeros(len(ns), dtype=np.int64)  # index of the coarsest step each value sits on
-    for level in range(len(STEPS_NS) - 1, -1, -1):
-        needed[ns % STEPS_NS[level] == 0] = level
+    needed = steps_needed(ns)
     step = STEPS_NS[_granularity(needed, len(STEPS_NS), releaser, f"step:{name}")]
     scale = float(step)  # the histogram counts in steps, so values land on whole steps
     edges, counts, bins = _fine_numbers(

@@ -2,9 +2,10 @@
 
 Times become float seconds since the epoch (UTC for timezone-aware columns) and are modelled as
 a :class:`NumericalColumn` (so missing NaT cells get the missing flag, and values are clipped to
-the real range). Generated times are rounded to the coarsest step every real value sits on
-(a day, an hour, a minute, a second, ...), then restored to the input's dtype, unit and time
-zone, or formatted back with the strings' own format. Sub-microsecond detail is not kept
+the real range). Generated times are rounded to the coarsest step all but 1 % of the real
+values sit on (a day, an hour, a minute, a second, ...; see :mod:`tvae.transformer.granularity`),
+then restored to the input's dtype, unit and time zone, or formatted back with the strings' own
+format. Sub-microsecond detail is not kept
 (float seconds hold about 0.1 microsecond at present-day dates).
 """
 
@@ -22,11 +23,9 @@ from tvae.errors import InvalidDataError
 from tvae.kinds import parse_date_strings
 from tvae.transformer.columns import Draws
 from tvae.transformer.dtypes import DtypeInfo
+from tvae.transformer.granularity import NS, observed_step_ns
 from tvae.transformer.missing import decode_marker, encode_marker, missing_marker, put_missing
 from tvae.transformer.numerical import NumericalColumn
-
-NS = 1_000_000_000
-STEPS_NS = (86_400 * NS, 3_600 * NS, 60 * NS, NS, 1_000_000, 1_000, 1)  # day ... nanosecond
 
 
 def to_naive_utc(series: pd.Series, string_format: str | None) -> tuple[pd.Series, str | None]:
@@ -86,7 +85,7 @@ class DatetimeColumn:
                 )
         naive, zone = to_naive_utc(series, string_format)
         ns, nat = to_nanoseconds(naive)
-        step = next(s for s in STEPS_NS if (ns[~nat] % s == 0).all())
+        step = observed_step_ns(ns[~nat])
         seconds = np.where(nat, np.nan, ns / NS)
         sample_seconds = seconds if sample is series else cls._seconds(sample, string_format)
         numbers = NumericalColumn.fit(
@@ -101,6 +100,16 @@ class DatetimeColumn:
             name, dtype, numbers, int(step), zone, string_format, missing_marker(series), low, high,
             python_type,
         )  # fmt: skip
+
+    @property
+    def grid_range_ns(self) -> tuple[np.datetime64, np.datetime64]:
+        """The real range's ends moved inward onto the step, where one is a rare time finer than
+        the step (see :mod:`tvae.transformer.granularity`), so clipped times stay on it."""
+        low = -(-self.low_ns // self.step_ns) * self.step_ns
+        high = self.high_ns // self.step_ns * self.step_ns
+        if low > high:
+            low, high = self.low_ns, self.high_ns
+        return np.datetime64(low, "ns"), np.datetime64(high, "ns")
 
     @staticmethod
     def _seconds(series: pd.Series, string_format: str | None) -> np.ndarray:
@@ -126,7 +135,7 @@ class DatetimeColumn:
         stamps[missing] = np.datetime64("NaT", "ns")
         # Keep the real range exactly after the float round trip: clip in integer nanoseconds.
         if self.numbers.clip:
-            low, high = np.datetime64(self.low_ns, "ns"), np.datetime64(self.high_ns, "ns")
+            low, high = self.grid_range_ns
             stamps[~missing] = np.clip(stamps[~missing], low, high)
         series = pd.Series(stamps, name=self.name)
         if self.string_format is not None:

@@ -14,8 +14,9 @@ mode softmax), followed, when the column has missing values, by a 2-wide "is mis
   synthetic numbers do not fill a gap the real column never visits (capital-gain: 0, then
   nothing below 114).
 * Generated numbers are clipped to the observed [min, max] (``enforce_min_max_values``) and
-  rounded to the observed number of decimals (at most ``MAX_DECIMALS``); integer dtypes,
-  nullable ``Int64`` included, come back as integers.
+  rounded to the decimals that all but 1 % of the real values need (at most 8; see
+  :mod:`tvae.transformer.granularity`); integer dtypes, nullable ``Int64`` included, come back
+  as integers.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ from tvae.errors import InvalidDataError
 from tvae.transformer.columns import Draws
 from tvae.transformer.continuous import ALPHA_CLIP, ALPHA_SCALE, ModeNormalizer
 from tvae.transformer.dtypes import DtypeInfo
+from tvae.transformer.granularity import observed_decimals
 from tvae.transformer.missing import MISSING_SPAN
 
-MAX_DECIMALS = 8  # columns with finer values than this are not rounded
 # Measured on adult (quality, benchmarks/protocol.py; seed 0): share 0.01 gave 0.956 (3-seed
 # mean 0.964), 0.05 gave 0.978 (seed 1: 0.978), 0.10 gave 0.980. A low share turns ordinal
 # columns (age) into dozens of unordered modes, which the decoder learns less well; 0.05 makes
@@ -69,17 +70,6 @@ def to_float(series: pd.Series) -> np.ndarray:
             f"({error}); declare it 'categorical' in metadata"
         ) from error
     return pd.Series(numbers).to_numpy(dtype=np.float64, na_value=np.nan)
-
-
-def observed_decimals(values: np.ndarray) -> int | None:
-    """Fewest decimals that represent every value exactly, or None above ``MAX_DECIMALS``."""
-    values = values[np.isfinite(values)]
-    for decimals in range(MAX_DECIMALS + 1):
-        scaled = values * 10.0**decimals
-        error = np.abs(scaled - np.round(scaled))
-        if (error <= np.maximum(1e-6, 1e-12 * np.abs(scaled))).all():
-            return decimals
-    return None
 
 
 @dataclass
@@ -195,11 +185,21 @@ class NumericalColumn:
             values[spread] = np.clip(values[spread], self.spread_low, self.spread_high)
             values = np.clip(values, self.low, self.high)
         if self.decimals is not None:
-            rounded = np.round(values, self.decimals)
+            rounded = self._on_grid(np.round(values, self.decimals))
             values = self._off_points(rounded, values, ~self.normalizer.exact[codes[:, 0]])
         if self.has_missing:
             values = np.where(codes[:, 1] == 1, np.nan, values)
         return values
+
+    def _on_grid(self, rounded: np.ndarray) -> np.ndarray:
+        """Rounded values kept within [low, high] on the grid: a range end that is one of the
+        rare finer real values (see :mod:`tvae.transformer.granularity`) rounds outside it."""
+        if not self.clip:
+            return rounded
+        scale = 10.0**self.decimals
+        low = np.round(np.ceil(np.round(self.low * scale, 6)) / scale, self.decimals)
+        high = np.round(np.floor(np.round(self.high * scale, 6)) / scale, self.decimals)
+        return np.clip(rounded, low, high) if low <= high else rounded
 
     def _off_points(
         self, rounded: np.ndarray, unrounded: np.ndarray, spread: np.ndarray
