@@ -12,9 +12,11 @@ from tvae.errors import ConditionError, InvalidParameterError
 from tvae.gaussian_mixture import fit_mixture
 from tvae.prior import MixturePrior, StandardPrior
 from tvae.transformer.continuous import ModeNormalizer
+from tvae.transformer.datetime import DatetimeColumn
 from tvae.transformer.dependencies import Dependencies, Determination
 from tvae.transformer.dtypes import DtypeInfo
-from tvae.transformer.numerical import NumericalColumn, point_masses
+from tvae.transformer.numerical import NumericalColumn
+from tvae.transformer.point_masses import point_masses
 
 
 def _zero_inflated(n: int = 2000, seed: int = 0) -> np.ndarray:
@@ -28,6 +30,33 @@ def test_point_masses_are_the_frequent_values_most_frequent_first():
     values = np.array([0.0] * 50 + [40.0] * 30 + list(np.arange(1.0, 21.0)))
     assert point_masses(values).tolist() == [0.0, 40.0]
     assert point_masses(np.arange(1000.0)).size == 0  # no value repeats: none
+
+
+def test_spikes_on_a_lattice_are_point_masses_and_ordinal_values_are_not():
+    rng = np.random.default_rng(0)
+    # cumulated wind speed: a few lattice values hold most rows, a long smooth tail the rest
+    lattice = rng.choice([0.89, 1.79, 3.13, 4.92], 4000, p=[0.4, 0.3, 0.2, 0.1])
+    tail = rng.uniform(5, 200, 2000).round(2)
+    wind = np.r_[lattice, tail, np.full(40, 7.15)]  # 7.15: 0.7 % of rows, nothing near it
+    found = point_masses(wind, step=0.01)
+    assert set(found.tolist()) == {0.89, 1.79, 3.13, 4.92, 7.15}
+    assert point_masses(np.r_[lattice, tail, np.full(15, 7.15)], step=0.01).size == 4  # 15 rows
+    # ages: every value holds 1-3 % of rows, about as many as its neighbours: none stands out
+    ages = rng.normal(40, 12, 6000).round()
+    assert point_masses(ages, step=1.0).size == 0
+    # without a grid (full float precision) a value has no neighbours: only frequent ones count
+    smooth = np.r_[rng.normal(0, 1, 6000), np.full(40, 0.123456789), np.full(400, 2.5)]
+    assert point_masses(smooth, step=None).tolist() == [2.5]
+
+
+def test_daily_dates_are_not_spikes_but_a_default_date_is():
+    days = pd.Series(pd.date_range("2020-01-01", periods=150, freq="D").repeat(40))
+    days = pd.concat([days, pd.Series([pd.Timestamp("2019-01-01")] * 45)], ignore_index=True)
+    column = DatetimeColumn.fit(
+        "day", DtypeInfo.of(days), days, days, seed=0, max_clusters=10, weight_threshold=0.005
+    )
+    points = column.numbers.normalizer.points
+    assert points.tolist() == [pd.Timestamp("2019-01-01").value / 1e9]
 
 
 def test_exact_modes_decode_to_their_value_and_gaps_stay_empty():

@@ -89,8 +89,9 @@ class DatetimeColumn:
         seconds = np.where(nat, np.nan, ns / NS)
         sample_seconds = seconds if sample is series else cls._seconds(sample, string_format)
         numbers = NumericalColumn.fit(
-            name, DtypeInfo("float64"), seconds, sample_seconds, seed, round_values=False, **options
-        )
+            name, DtypeInfo("float64"), seconds, sample_seconds, seed, round_values=False,
+            grid_step=step / NS, **options,
+        )  # fmt: skip
         low, high = (int(ns[~nat].min()), int(ns[~nat].max())) if (~nat).any() else (0, 0)
         python_type = None
         if _python_dates(series):

@@ -7,9 +7,9 @@ mode softmax), followed, when the column has missing values, by a 2-wide "is mis
   (alpha, mode) slots hold one fixed filler (the observed median, in its most likely mode) rather
   than a random draw: the decoder can predict a constant from the flag exactly, so missing rows
   add no irreducible error to the column's shared ``sigma`` and do not blur the observed values.
-* Point masses: a value held by at least ``POINT_MASS_SHARE`` of the observed cells (and
-  ``POINT_MASS_MIN_ROWS`` rows) -- zeros, caps, round numbers, sentinels -- gets an exact mode
-  of its own (see :class:`ModeNormalizer`), so it comes back exactly and at its learned rate;
+* Point masses: a value held by many rows -- zeros, caps, round numbers, sentinels, spikes on
+  a lattice (:mod:`tvae.transformer.point_masses`) -- gets an exact mode of its own (see
+  :class:`ModeNormalizer`), so it comes back exactly and at its learned rate;
   the mixture is fitted on the other values only, and its draws are clipped to their range, so
   synthetic numbers do not fill a gap the real column never visits (capital-gain: 0, then
   nothing below 114).
@@ -34,30 +34,7 @@ from tvae.transformer.continuous import ALPHA_CLIP, ALPHA_SCALE, ModeNormalizer
 from tvae.transformer.dtypes import DtypeInfo
 from tvae.transformer.granularity import observed_decimals
 from tvae.transformer.missing import MISSING_SPAN
-
-# Measured on adult (quality, benchmarks/protocol.py; seed 0): share 0.01 gave 0.956 (3-seed
-# mean 0.964), 0.05 gave 0.978 (seed 1: 0.978), 0.10 gave 0.980. A low share turns ordinal
-# columns (age) into dozens of unordered modes, which the decoder learns less well; 0.05 makes
-# exact what the fidelity target checks (every value held by 5 % of rows) and leaves smooth
-# columns to the mixture.
-POINT_MASS_SHARE = 0.05  # a value held by this share of the observed cells is a point mass...
-# ...and by at least this many rows (tiny tables: not every value). Measured with calibration
-# on wine (142 training rows) and student_placements (172), seeds 0-2: 5 rows against 10 gave
-# quality 0.887 vs 0.873 and 0.792 vs 0.789, and the model's worst point-mass rate 2.9 vs 5.4
-# and 3.6 vs 6.4 points off (benchmarks/point_masses.py); 10 left values held by 8-9 rows
-# (over 5 %) to the smooth mixture. Above 200 rows the share decides alone.
-POINT_MASS_MIN_ROWS = 5
-MAX_POINT_MASSES = 64  # the most frequent ones, at most: bounds the mode span
-
-
-def point_masses(observed: np.ndarray) -> np.ndarray:
-    """Values held by many rows of ``observed`` (finite floats), most frequent first. (P,)"""
-    if len(observed) == 0:
-        return np.empty(0)
-    values, counts = np.unique(observed, return_counts=True)
-    wanted = counts >= max(POINT_MASS_SHARE * len(observed), POINT_MASS_MIN_ROWS)
-    order = np.argsort(-counts[wanted], kind="stable")[:MAX_POINT_MASSES]
-    return values[wanted][order]
+from tvae.transformer.point_masses import point_masses
 
 
 def to_float(series: pd.Series) -> np.ndarray:
@@ -103,11 +80,15 @@ class NumericalColumn:
         clip: bool = True,
         round_values: bool = True,
         find_points: bool = True,
+        grid_step: float | None = None,
     ) -> NumericalColumn:
         """Fit on ``values`` (all rows, NaN = missing); the mixture on present ``sample`` values.
 
-        ``find_points`` gives frequent values exact modes (see :func:`point_masses`); without
-        it the column is modelled by the mixture alone, as the reference does.
+        ``find_points`` gives frequent values exact modes (see
+        :func:`tvae.transformer.point_masses.point_masses`); without it the column is modelled
+        by the mixture alone, as the reference does. ``grid_step`` is the spacing of the values
+        where they are not rounded here (a datetime's step, in seconds); by default the
+        rounding's.
         """
         observed = values[~np.isnan(values)]
         fitted = sample[~np.isnan(sample)]
@@ -115,7 +96,12 @@ class NumericalColumn:
             fitted = observed
         # differs from the reference: it spreads a point mass (capital-gain's 0 in 92 % of rows)
         # over a mixture component, so half the rows come back near 0 but not at it.
-        points = point_masses(observed) if find_points else np.empty(0)
+        decimals = None
+        if round_values:
+            decimals = 0 if is_integer_dtype(dtype.pandas_dtype()) else observed_decimals(observed)
+        if grid_step is None and decimals is not None:
+            grid_step = 10.0**-decimals
+        points = point_masses(observed, grid_step) if find_points else np.empty(0)
         spread = observed[~np.isin(observed, points)]
         fitted = fitted[~np.isin(fitted, points)]
         if len(fitted) == 0:
@@ -125,9 +111,6 @@ class NumericalColumn:
             if len(fitted)
             else ModeNormalizer.empty()
         ).with_points(points)
-        decimals = None
-        if round_values:
-            decimals = 0 if is_integer_dtype(dtype.pandas_dtype()) else observed_decimals(observed)
         return cls(
             name=name,
             dtype=dtype,
