@@ -70,3 +70,20 @@ def test_saved_model_keeps_them_and_no_dependencies_turns_them_off(household_mod
     pd.testing.assert_frame_equal(again, model.sample(300, random_state=5))
     plain = TVAE(epochs=1, random_state=0).fit(frame, metadata={"columns": {}, "dependencies": []})
     assert plain.transformer_.exclusions == []
+
+
+def test_numbers_made_of_point_masses_take_part_in_exclusions():
+    # a benefit paid (1 or 2) only to veterans; a number with smooth values stays out
+    rng = np.random.default_rng(0)
+    n = 1500
+    veteran = rng.choice(["yes", "no"], n, p=[0.3, 0.7])
+    benefit = np.where(veteran == "yes", rng.choice([0, 1, 2], n, p=[0.2, 0.4, 0.4]), 0)
+    frame = pd.DataFrame({"veteran": veteran, "benefit": benefit, "age": rng.normal(45, 12, n)})
+    model = TVAE(epochs=10, random_state=0).fit(frame, ["veteran"])
+    assert sum(len(e.cells) for e in model.transformer_.exclusions) == 2  # no-1, no-2
+    rows = model.sample(3000, random_state=1)
+    assert not ((rows["veteran"] == "no") & (rows["benefit"] > 0)).any()
+    assert set(rows["benefit"]) == {0, 1, 2}
+    # a condition on the number stays as asked; the label moves instead
+    paid = model.sample(300, conditions={"benefit": 2}, random_state=2)
+    assert (paid["benefit"] == 2).all() and (paid["veteran"] == "yes").all()

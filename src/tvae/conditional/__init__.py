@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tvae.conditional.conditions import CategoricalCondition
+from tvae.conditional.conditions import CategoricalCondition, NumericCondition
 from tvae.conditional.dependent import through_dependencies
 from tvae.conditional.kinds import CATEGORY_KINDS, NUMERIC_KINDS, NumericView
 from tvae.conditional.parse import count_requested, parse_conditions
@@ -95,7 +95,11 @@ def sample_conditional(
             condition.draw(rows, sigma, row_groups, decoding, generator, alphas, codes)
         exclusions = ExclusionIndex(transformer.exclusions, span_index)
         if exclusions:  # a condition's value stays; the other of a pair is drawn again
-            frozen = frozenset(c.slot for c in parsed if isinstance(c, CategoricalCondition))
+            frozen = frozenset(
+                c.slot if isinstance(c, CategoricalCondition) else c.slots[1]
+                for c in parsed
+                if isinstance(c, (CategoricalCondition, NumericCondition))
+            )
             repair_excluded(rows, codes, span_index, generator, exclusions, decoding, frozen)
         alphas_np, codes_np = alphas.cpu().numpy(), codes.cpu().numpy()
     else:

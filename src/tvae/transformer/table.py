@@ -237,23 +237,37 @@ class TableTransformer:
         return transformer
 
     def category_spans(self) -> list[int]:
-        """Places, among the softmax spans, of the category spans of label columns that no
-        dependency reads or writes: where value pairs may be excluded (tvae.exclusions)."""
+        """Places, among the softmax spans, of the spans whose codes are values, of columns that
+        no dependency reads or writes: where value pairs may be excluded (tvae.exclusions).
+
+        Label columns, and numbers made only of point masses with no missing cell (veterans
+        benefits: 0, 1 or 2), whose mode is the value itself.
+        """
         linked = {
             str(c) for d in [*self.dependencies.determinations, *self.dependencies.checks]
             for c in (d.source, d.target)
         }  # fmt: skip
-        kinds = {str(col.name): col.kind for col in self.columns}  # a span names its column
+        valued = {str(col.name) for col in self.columns if _codes_are_values(col)}
         return [
             place
             for place, span in enumerate(self.layout.softmax_spans)
-            if span.role == "value" and kinds[span.column] in CATEGORY_KINDS
-            and span.column not in linked
+            if span.role == "value" and span.column in valued and span.column not in linked
         ]  # fmt: skip
 
 
 SEED_ROWS = 1024  # encoded rows hashed into the decoding seed
 CATEGORY_KINDS = ("categorical", "boolean")  # columns whose codes are their values
+
+
+def _codes_are_values(column: ColumnModel) -> bool:
+    """Whether the column's value span codes its values one to one (see category_spans)."""
+    if column.kind in CATEGORY_KINDS:
+        return True
+    return (
+        column.kind == "numerical"
+        and not column.has_missing
+        and bool(column.normalizer.exact.all())
+    )
 
 
 def _is_one_hot(item: object) -> bool:
