@@ -95,11 +95,8 @@ def sample_conditional(
             condition.draw(rows, sigma, row_groups, decoding, generator, alphas, codes)
         exclusions = ExclusionIndex(transformer.exclusions, span_index)
         if exclusions:  # a condition's value stays; the other of a pair is drawn again
-            frozen = frozenset(
-                c.slot if isinstance(c, CategoricalCondition) else c.slots[1]
-                for c in parsed
-                if isinstance(c, (CategoricalCondition, NumericCondition))
-            )
+            kept = (CategoricalCondition, NumericCondition)
+            frozen = frozenset(c.slot for c in parsed if isinstance(c, kept))
             repair_excluded(rows, codes, span_index, generator, exclusions, decoding, frozen)
         alphas_np, codes_np = alphas.cpu().numpy(), codes.cpu().numpy()
     else:

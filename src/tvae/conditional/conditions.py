@@ -95,6 +95,11 @@ class NumericCondition:
         self.has_point = bool(self.point.any())
 
     @property
+    def slot(self) -> int:
+        """Column of ``codes`` holding the mode span: what the condition fixes there."""
+        return self.slots[1]
+
+    @property
     def positions(self) -> list[int]:
         """Decoder outputs the weight reads."""
         alpha, modes, missing = self.offsets

@@ -5,8 +5,8 @@ a :class:`NumericalColumn` (so missing NaT cells get the missing flag, and value
 the real range). Generated times are rounded to the coarsest step all but 1 % of the real
 values sit on (a day, an hour, a minute, a second, ...; see :mod:`tvae.transformer.granularity`),
 then restored to the input's dtype, unit and time zone, or formatted back with the strings' own
-format. Sub-microsecond detail is not kept
-(float seconds hold about 0.1 microsecond at present-day dates).
+format. Sub-microsecond detail is not kept (float seconds hold about 0.1 microsecond at
+present-day dates).
 """
 
 from __future__ import annotations
@@ -89,8 +89,8 @@ class DatetimeColumn:
         seconds = np.where(nat, np.nan, ns / NS)
         sample_seconds = seconds if sample is series else cls._seconds(sample, string_format)
         numbers = NumericalColumn.fit(
-            name, DtypeInfo("float64"), seconds, sample_seconds, seed, round_values=False,
-            grid_step=step / NS, **options,
+            name, DtypeInfo("float64"), seconds, sample_seconds, seed, grid_step=step / NS,
+            **options,
         )  # fmt: skip
         low, high = (int(ns[~nat].min()), int(ns[~nat].max())) if (~nat).any() else (0, 0)
         python_type = None

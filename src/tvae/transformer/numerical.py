@@ -78,7 +78,6 @@ class NumericalColumn:
         max_clusters: int,
         weight_threshold: float,
         clip: bool = True,
-        round_values: bool = True,
         find_points: bool = True,
         grid_step: float | None = None,
     ) -> NumericalColumn:
@@ -86,9 +85,9 @@ class NumericalColumn:
 
         ``find_points`` gives frequent values exact modes (see
         :func:`tvae.transformer.point_masses.point_masses`); without it the column is modelled
-        by the mixture alone, as the reference does. ``grid_step`` is the spacing of the values
-        where they are not rounded here (a datetime's step, in seconds); by default the
-        rounding's.
+        by the mixture alone, as the reference does. ``grid_step`` is given by a caller that rounds
+        the values itself (a datetime, to its step in seconds): they are then not rounded here;
+        by default they are rounded to their decimals, and that grid is the step.
         """
         observed = values[~np.isnan(values)]
         fitted = sample[~np.isnan(sample)]
@@ -97,10 +96,9 @@ class NumericalColumn:
         # differs from the reference: it spreads a point mass (capital-gain's 0 in 92 % of rows)
         # over a mixture component, so half the rows come back near 0 but not at it.
         decimals = None
-        if round_values:
+        if grid_step is None:
             decimals = 0 if is_integer_dtype(dtype.pandas_dtype()) else observed_decimals(observed)
-        if grid_step is None and decimals is not None:
-            grid_step = 10.0**-decimals
+            grid_step = 10.0**-decimals if decimals is not None else None
         points = point_masses(observed, grid_step) if find_points else np.empty(0)
         spread = observed[~np.isin(observed, points)]
         fitted = fitted[~np.isin(fitted, points)]

@@ -77,5 +77,6 @@ def _around(values: np.ndarray, counts: np.ndarray, i: int, step: float) -> floa
     low = max(values[i] - SPIKE_WINDOW * step, values[0])
     high = min(values[i] + SPIKE_WINDOW * step, values[-1])
     first, last = np.searchsorted(values, [low - step / 2, high + step / 2])
-    slots = round((high - low) / step) + 1 - 1 - int(np.sum(counts[first:last] == 0))
+    # grid values in the window, less values[i] itself and the frequent ones
+    slots = round((high - low) / step) - int(np.sum(counts[first:last] == 0))
     return float(counts[first:last].sum() - counts[i]) / max(slots, 1)
