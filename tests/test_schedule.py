@@ -61,6 +61,21 @@ def test_the_loss_factor_is_the_references_but_on_large_tables_of_the_fast_sched
     assert given.loss_factor == 3.0
 
 
+def test_the_fast_loss_factor_rises_with_the_rows_without_a_cliff():
+    model = TVAE()
+    fast = (model.epochs, model.batch_size, model.learning_rate, model.lr_schedule)
+
+    def factor(n_rows: int) -> float:
+        return resolve_schedule(*fast, n_rows=n_rows, loss_factor="auto").loss_factor
+
+    sizes = [500, 2_500, 3_000, 5_000, 5_092, 8_000, 12_000, 16_000, 100_000]
+    factors = [factor(n) for n in sizes]
+    assert factors == sorted(factors)  # more rows, never a stronger KL term
+    assert factors[0] == factors[1] == 2.0 and factors[-2] == factors[-1] == 5.0
+    assert 2.9 < factor(5_092) < 3.4  # fair: 5 made a quarter more exact copies than held-out rows
+    assert abs(factor(5_001) - factor(4_999)) < 0.01  # no step at any row count
+
+
 def test_the_loss_factor_used_is_recorded_and_saved(tmp_path):
     import numpy as np
     import pandas as pd

@@ -47,8 +47,8 @@ class TVAE(BaseEstimator):
             integer is honoured exactly with the reference's constant learning rate, so
             ``TVAE(epochs=300, batch_size=500)`` trains as ``ctgan.TVAE()``. The schedule used
             is in ``schedule_`` after ``fit``.
-        loss_factor: weight of the reconstruction term against the KL term; "auto" (default): 5
-            on the fast schedule from 5,000 rows, else 2 (:mod:`tvae.schedule`, ``schedule_``).
+        loss_factor: weight of the reconstruction term against the KL term; "auto" (default):
+            2, or on the fast schedule 2 to 5 by rows (:mod:`tvae.schedule`, ``schedule_``).
         enable_gpu: use CUDA (or Apple MPS) when available and ``device`` is not given.
         verbose: show progress bars (transformer fitting and epochs, with the loss).
         cuda: deprecated alias of ``enable_gpu``, accepted as by the reference (with a
