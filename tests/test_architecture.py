@@ -50,6 +50,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "tvae.loss",
             "tvae.optimizer",
             "tvae.exclusions",
+            "tvae.label_ranges",
             "tvae.layout",
             "tvae.prior",
             "tvae.calibration",

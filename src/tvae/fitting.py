@@ -212,8 +212,11 @@ def calibrate(
     generator = torch.Generator(device=device).manual_seed(int(network_seq.generate_state(3)[2]))
     real = codes().to(device)
     calibrate_marginals(decoder, prior, index, real, generator)
-    if transformer is not None and transformer.exclusions:
-        spans = sorted({s for e in transformer.exclusions for s in (e.first, e.second)})
+    if transformer is not None and (transformer.exclusions or transformer.label_ranges):
+        spans = sorted(
+            {s for e in transformer.exclusions for s in (e.first, e.second)}
+            | {r.span for r in transformer.label_ranges}
+        )
 
         def draw() -> torch.Tensor:  # codes of rows drawn as the sampler draws them
             blocks = encoded_blocks(decoder, prior, transformer, CALIBRATION_DRAWS, generator)
@@ -264,6 +267,7 @@ def fit_frame(
         transformer.exclusions = find_exclusions(
             encoded.codes, transformer.layout.softmax_widths, transformer.category_spans()
         )
+        transformer.label_ranges = transformer.find_label_ranges(frame, encoded.codes)
     transformer_seconds = time.perf_counter() - started
     state = json.loads(json.dumps(transformer.get_state()))
     if restored is not None and state != restored.info.get("transformer"):

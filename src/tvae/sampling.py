@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 
 from tvae.exclusions import ExclusionIndex
+from tvae.label_ranges import RangeIndex
 from tvae.layout import Layout, SpanIndex
 from tvae.params import check_non_negative_int
 from tvae.prior import LatentPrior
@@ -105,13 +106,112 @@ def repair_excluded(
             ).to(raw.device)
         for span, chosen in ((second, rows[again_second]), (first, rows[~again_second])):
             if len(chosen):
-                start, end = bounds[span]
                 excluded = exclusions.excluded(span, codes[chosen])
                 excluded &= (~excluded).any(dim=1, keepdim=True)  # a row keeps some value
-                logits = raw[chosen, start:end].masked_fill(excluded, -torch.inf)
-                if decoding == "sample":
-                    logits = logits + gumbel_noise(logits.shape, generator, raw.device)
-                codes[chosen, span] = logits.argmax(dim=1)
+                _redraw(raw, codes, chosen, span, excluded, bounds, generator, decoding)
+
+
+@torch.no_grad()
+def repair_ranges(
+    raw: torch.Tensor,
+    codes: torch.Tensor,
+    numbers: dict[int, torch.Tensor],
+    index: SpanIndex,
+    generator: torch.Generator,
+    ranges: RangeIndex,
+    exclusions: ExclusionIndex,
+    decoding: str = "sample",
+    frozen: frozenset[int] = frozenset(),
+) -> None:
+    """In the rows of ``codes`` (B, S) whose number (``numbers``: column -> (B,) float64) lies
+    outside its label's bounds (:mod:`tvae.label_ranges`), keep the more likely of the two by
+    the decoder's softmax (``raw``): the label's probability against that of the number's mode.
+    Where the number is, draw the label again, in place, among the labels whose bounds hold the
+    row's numbers and that no other span of the row excludes; never a span in ``frozen`` (a
+    condition's). Where the label is, the number stays as drawn here, and decoding moves it
+    onto the label's nearest bound (TableTransformer.inverse_transform), a value real rows of
+    that label hold."""
+    bounds = _span_bounds(index)
+    for span in ranges.by_span:
+        if span in frozen:
+            continue
+        outside = ranges.outside(span, numbers)  # (B, W)
+        rows = outside.gather(1, codes[:, span : span + 1]).squeeze(1).nonzero().squeeze(1)
+        if not len(rows):
+            continue
+        label = _drawn_probability(raw, codes, rows, span, bounds)
+        number = torch.ones_like(label)  # the least likely mode among the numbers outside
+        forced = torch.zeros(len(rows), dtype=torch.bool)
+        for column, mode_span in ranges.mode_spans(span).items():
+            left = (
+                ranges.outside_one(span, column, numbers)[rows]
+                .gather(1, codes[rows, span : span + 1])
+                .squeeze(1)
+                .cpu()
+            )
+            if mode_span in frozen:  # a condition's number: the label gives way
+                forced |= left
+                continue
+            mode = _drawn_probability(raw, codes, rows, mode_span, bounds)
+            number = torch.where(left, torch.minimum(number, mode), number)
+        barred = outside[rows]
+        excluded = exclusions.excluded(span, codes[rows])
+        if excluded is not None:  # the pairs too, where some label is left
+            both = barred | excluded
+            barred = torch.where(both.all(dim=1, keepdim=True), barred, both)
+        # the label is the likelier, or no label's bounds hold the number: the label stays
+        again = ((number > label) | forced).to(raw.device) & ~barred.all(dim=1)
+        rows, barred = rows[again], barred[again]
+        if len(rows):
+            _redraw(raw, codes, rows, span, barred, bounds, generator, decoding)
+
+
+def _redraw(
+    raw: torch.Tensor,
+    codes: torch.Tensor,
+    rows: torch.Tensor,
+    span: int,
+    barred: torch.Tensor,
+    bounds: list[tuple[int, int]],
+    generator: torch.Generator,
+    decoding: str,
+) -> None:
+    """Draw span ``span``'s value of ``rows`` again, in place, by the decoder's softmax
+    (``raw``) or its argmax, never a value ``barred`` ((R, W) True) marks."""
+    start, end = bounds[span]
+    logits = raw[rows, start:end].masked_fill(barred, -torch.inf)
+    if decoding == "sample":
+        logits = logits + gumbel_noise(logits.shape, generator, raw.device)
+    codes[rows, span] = logits.argmax(dim=1)
+
+
+def repair_block(
+    raw: torch.Tensor,
+    alphas: torch.Tensor,
+    codes: torch.Tensor,
+    index: SpanIndex,
+    generator: torch.Generator,
+    transformer: Any,
+    decoding: str = "sample",
+    frozen: frozenset[int] = frozenset(),
+) -> None:
+    """Both repairs of a decoded block, in place: excluded value pairs (:func:`repair_excluded`),
+    then labels whose bounds the row's numbers leave (:func:`repair_ranges`)."""
+    exclusions = ExclusionIndex(transformer.exclusions, index)
+    if exclusions:
+        repair_excluded(raw, codes, index, generator, exclusions, decoding, frozen)
+    ranges = RangeIndex(transformer.label_ranges, raw.device, transformer.mode_spans())
+    if ranges:
+        numbers = _numbers(transformer, alphas, codes, ranges)
+        repair_ranges(raw, codes, numbers, index, generator, ranges, exclusions, decoding, frozen)
+
+
+def _numbers(
+    transformer: Any, alphas: torch.Tensor, codes: torch.Tensor, ranges: RangeIndex
+) -> dict[int, torch.Tensor]:
+    """The decoded values of the numbers some label bounds, as (B,) float64 device tensors."""
+    values = transformer.numbers(alphas.cpu().numpy(), codes.cpu().numpy(), ranges.columns)
+    return {c: torch.from_numpy(v).to(alphas.device) for c, v in values.items()}
 
 
 def _drawn_probability(
@@ -158,10 +258,9 @@ def encoded_blocks(
     decoding: str = "sample",
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """``n_rows`` encoded rows in blocks of ``SAMPLE_CHUNK``: alphas (B, T), codes (B, S) each,
-    for ``transformer``'s layout, none holding one of its excluded value pairs
-    (:func:`repair_excluded`). Lazy: a block is drawn when asked for."""
+    for ``transformer``'s layout, none holding one of its excluded value pairs or a number
+    outside its label's bounds (:func:`repair_block`). Lazy: a block is drawn when asked for."""
     index = SpanIndex.from_layout(transformer.layout, generator.device)
-    exclusions = ExclusionIndex(transformer.exclusions, index)
     decoder.eval()
     for start in range(0, n_rows, SAMPLE_CHUNK):
         size = min(SAMPLE_CHUNK, n_rows - start)
@@ -169,8 +268,7 @@ def encoded_blocks(
             z = prior.sample(size, generator)  # (B, E)
             raw, sigma = decoder(z)  # (B, D), (D,)
             alphas, codes = decode_outputs(raw, sigma, index, generator, decoding)
-            if exclusions:
-                repair_excluded(raw, codes, index, generator, exclusions, decoding)
+            repair_block(raw, alphas, codes, index, generator, transformer, decoding)
         yield alphas.cpu().numpy(), codes.cpu().numpy()
 
 

@@ -33,9 +33,8 @@ from tvae.conditional.dependent import through_dependencies
 from tvae.conditional.kinds import CATEGORY_KINDS, NUMERIC_KINDS, NumericView
 from tvae.conditional.parse import count_requested, parse_conditions
 from tvae.conditional.sampler import draw_latents
-from tvae.exclusions import ExclusionIndex
 from tvae.layout import SpanIndex
-from tvae.sampling import decode_outputs, repair_excluded
+from tvae.sampling import decode_outputs, repair_block
 
 __all__ = [
     "CATEGORY_KINDS",
@@ -86,6 +85,8 @@ def sample_conditional(
     # ``raw`` is sorted by group; requested rows sorted by group (stably) take them in turn.
     order = torch.as_tensor(np.argsort(groups, kind="stable"), device=device)
     row_groups = torch.as_tensor(groups, device=device)
+    kept = (CategoricalCondition, NumericCondition)
+    frozen = frozenset(c.slot for c in parsed if isinstance(c, kept))
     if len(groups):
         rows = torch.empty_like(raw)
         rows[order] = raw
@@ -93,11 +94,10 @@ def sample_conditional(
         alphas, codes = decode_outputs(rows, sigma, span_index, generator, decoding)
         for condition in parsed:
             condition.draw(rows, sigma, row_groups, decoding, generator, alphas, codes)
-        exclusions = ExclusionIndex(transformer.exclusions, span_index)
-        if exclusions:  # a condition's value stays; the other of a pair is drawn again
-            kept = (CategoricalCondition, NumericCondition)
-            frozen = frozenset(c.slot for c in parsed if isinstance(c, kept))
-            repair_excluded(rows, codes, span_index, generator, exclusions, decoding, frozen)
+        # a condition's value stays; the other of an excluded pair, or a label whose bounds
+        # the row's number leaves, is drawn again (a fixed label's number is moved onto its
+        # bounds when decoded: TableTransformer.inverse_transform)
+        repair_block(rows, alphas, codes, span_index, generator, transformer, decoding, frozen)
         alphas_np, codes_np = alphas.cpu().numpy(), codes.cpu().numpy()
     else:
         alphas_np = np.empty((0, layout.n_tanh), dtype=np.float32)

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from tvae.codec import decode_value, encode_value
 from tvae.errors import InvalidParameterError
 from tvae.exclusions import Exclusion
+from tvae.label_ranges import LabelRange, clip_into_bounds, find_label_ranges
 from tvae.layout import Layout
 from tvae.transformer.build import build_column, column_from_state
 from tvae.transformer.columns import ColumnModel, Draws
@@ -58,6 +59,7 @@ class TableTransformer:
         self.dependencies = Dependencies()  # kept in every decoded row (see ``fit``)
         self.output_names: list = []  # the table's columns, in order (one-hot members included)
         self.exclusions: list[Exclusion] = []  # value pairs never sampled (tvae.exclusions)
+        self.label_ranges: list[LabelRange] = []  # bounds a number keeps under its label
 
     def fit(
         self,
@@ -189,6 +191,7 @@ class TableTransformer:
         ]
         frame = pd.concat(out, axis=1, ignore_index=True)
         frame.columns = pd.Index(self.column_names)
+        self._keep_label_ranges(frame, codes)
         frame = self.dependencies.apply(frame, fixed=fixed)
         if self.dependencies.groups:  # the members, back in the table's order
             frame = frame[self.output_names]
@@ -212,6 +215,11 @@ class TableTransformer:
             "dependencies": self.dependencies.get_state(),
             "output_names": [encode_value(n) for n in self.table_names],
             **({"exclusions": [e.get_state() for e in self.exclusions]} if self.exclusions else {}),
+            **(
+                {"label_ranges": [r.get_state() for r in self.label_ranges]}
+                if self.label_ranges
+                else {}
+            ),
         }
 
     @classmethod
@@ -234,7 +242,76 @@ class TableTransformer:
         transformer.dependencies = Dependencies.from_state(state.get("dependencies"))
         transformer.output_names = [decode_value(n) for n in state.get("output_names", [])]
         transformer.exclusions = [Exclusion.from_state(e) for e in state.get("exclusions", [])]
+        transformer.label_ranges = [LabelRange.from_state(r) for r in state.get("label_ranges", [])]
         return transformer
+
+    def find_label_ranges(self, frame: pd.DataFrame, codes: np.ndarray) -> list[LabelRange]:
+        """The bounds a number keeps under a label (:mod:`tvae.label_ranges`) in ``frame``
+        (the fitted table), whose encoded rows have ``codes``: between label columns and
+        numbers that no dependency repair edits after the draw."""
+        deps = self.dependencies
+        written = {
+            str(c)
+            for c in [
+                *(d.target for d in deps.determinations),
+                *(c for d in deps.checks for c in (d.source, d.target)),
+                *(c for o in deps.orders for c in (o.low, o.high)),
+            ]
+        }
+        labels = {str(col.name) for col in self.columns if col.kind in CATEGORY_KINDS} - written
+        spans = [
+            place
+            for place, span in enumerate(self.layout.softmax_spans)
+            if span.role == "value" and span.column in labels
+        ]
+        numbers = {
+            place: pd.to_numeric(frame[col.name], errors="coerce").to_numpy(
+                dtype=float, na_value=np.nan
+            )
+            for place, col in enumerate(self.columns)
+            if col.kind == "numerical" and str(col.name) not in written
+        }
+        return find_label_ranges(codes, self.layout.softmax_widths, spans, numbers)
+
+    def _keep_label_ranges(self, frame: pd.DataFrame, codes: np.ndarray) -> None:
+        """Move each number outside its label's bounds onto the nearest one, in place. The
+        sampler has drawn such labels again (tvae.sampling.repair_ranges); what is left are
+        numbers no label's bounds hold (a titanic age of 15.4, between the children's 15 and
+        the adults' 16) and labels a condition fixed."""
+        for item in self.label_ranges:
+            column = self.columns[item.column]
+            values = pd.to_numeric(frame[column.name]).to_numpy(dtype=float, na_value=np.nan)
+            bounded = clip_into_bounds(values, codes[:, item.span], item)
+            if not np.array_equal(bounded, values, equal_nan=True):
+                restored = column.dtype.restore_numbers(bounded, column.name)
+                frame[column.name] = restored.set_axis(frame.index)
+
+    def mode_spans(self) -> dict[int, int]:
+        """Each numerical column (place among the columns) -> its mode span (place among the
+        softmax spans)."""
+        places = {
+            span.column: place
+            for place, span in enumerate(self.layout.softmax_spans)
+            if span.role == "value"
+        }
+        return {
+            c: places[str(col.name)]
+            for c, col in enumerate(self.columns)
+            if col.kind == "numerical" and str(col.name) in places
+        }
+
+    def numbers(
+        self, alphas: np.ndarray, codes: np.ndarray, columns: Iterable[int]
+    ) -> dict[int, np.ndarray]:
+        """The decoded values (N,) float64, NaN where missing, of the numerical ``columns``
+        (places among the columns) of the encoded rows."""
+        slices = self.layout.column_slices([len(col.spans) for col in self.columns])
+        return {
+            place: self.columns[place].inverse_numbers(
+                alphas[:, slices[place][0]], codes[:, slices[place][1]]
+            )
+            for place in columns
+        }
 
     def category_spans(self) -> list[int]:
         """Places, among the softmax spans, of the spans whose codes are values, of columns that
