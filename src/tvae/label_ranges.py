@@ -58,6 +58,12 @@ class LabelRange:
             "upper": list(self.upper),
         }
 
+    def ends(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bound per code (W,) each, -inf and +inf where an end is free."""
+        lower = np.array([-math.inf if v is None else v for v in self.lower], dtype=np.float64)
+        upper = np.array([math.inf if v is None else v for v in self.upper], dtype=np.float64)
+        return lower, upper
+
     @classmethod
     def from_state(cls, state: dict) -> LabelRange:
         def ends(values: list) -> tuple[float | None, ...]:
@@ -123,14 +129,14 @@ def find_label_ranges(
 def clip_into_bounds(values: np.ndarray, labels: np.ndarray, item: LabelRange) -> np.ndarray:
     """``values`` (N,) moved onto the nearest bound that ``item`` sets for each row's label
     (``labels``, (N,) codes); missing values stay missing."""
-    lower = np.array([-math.inf if v is None else v for v in item.lower])[labels]
-    upper = np.array([math.inf if v is None else v for v in item.upper])[labels]
-    return np.where(np.isnan(values), values, np.clip(values, lower, upper))
+    lower, upper = item.ends()
+    return np.where(np.isnan(values), values, np.clip(values, lower[labels], upper[labels]))
 
 
 class RangeIndex:
     """The bounds as device tensors, by label span: (column, lower (W,), upper (W,)), with
-    -inf and +inf where an end is free."""
+    -inf and +inf where an end is free; ``modes`` maps each number's column to its mode span
+    (place among the softmax spans)."""
 
     def __init__(
         self,
@@ -138,18 +144,11 @@ class RangeIndex:
         device: torch.device,
         modes: dict[int, int] | None = None,
     ) -> None:
-        self.modes = modes or {}  # a number's column -> its mode span (place among softmax spans)
+        self.modes = modes or {}
         self.by_span: dict[int, list[tuple[int, torch.Tensor, torch.Tensor]]] = {}
         for item in ranges:
-            lower = [-math.inf if v is None else v for v in item.lower]
-            upper = [math.inf if v is None else v for v in item.upper]
-            self.by_span.setdefault(item.span, []).append(
-                (
-                    item.column,
-                    torch.tensor(lower, dtype=torch.float64, device=device),
-                    torch.tensor(upper, dtype=torch.float64, device=device),
-                )
-            )
+            lower, upper = (torch.from_numpy(end).to(device) for end in item.ends())
+            self.by_span.setdefault(item.span, []).append((item.column, lower, upper))
 
     def __bool__(self) -> bool:
         return bool(self.by_span)
@@ -163,23 +162,16 @@ class RangeIndex:
         """The numbers bounded under label span ``span``: column -> its mode span."""
         return {c: self.modes[c] for c, _, _ in self.by_span[span] if c in self.modes}
 
-    def outside_one(self, span: int, column: int, numbers: dict[int, torch.Tensor]) -> torch.Tensor:
-        """(B, W) True where a code of ``span`` has bounds on ``column`` that a row's number
-        lies outside."""
-        value = numbers[column].unsqueeze(1)
+    def outside(
+        self, span: int, numbers: dict[int, torch.Tensor], column: int | None = None
+    ) -> torch.Tensor:
+        """(B, W) True where a code of ``span`` has bounds (on ``column`` only, if given) that a
+        row's number (``numbers``: column -> (B,) float64, NaN where missing) lies outside."""
         mask = None
         for other, lower, upper in self.by_span[span]:
-            if other == column:
-                hit = (value < lower) | (value > upper)
-                mask = hit if mask is None else mask | hit
-        return mask
-
-    def outside(self, span: int, numbers: dict[int, torch.Tensor]) -> torch.Tensor:
-        """(B, W) True where a code of ``span`` has bounds that a row's number (``numbers``:
-        column -> (B,) float64, NaN where missing) lies outside."""
-        mask = None
-        for column, lower, upper in self.by_span[span]:
-            value = numbers[column].unsqueeze(1)  # NaN compares False: a missing cell is free
+            if column is not None and other != column:
+                continue
+            value = numbers[other].unsqueeze(1)  # NaN compares False: a missing cell is free
             hit = (value < lower) | (value > upper)
             mask = hit if mask is None else mask | hit
         return mask

@@ -144,7 +144,7 @@ def repair_ranges(
         forced = torch.zeros(len(rows), dtype=torch.bool)
         for column, mode_span in ranges.mode_spans(span).items():
             left = (
-                ranges.outside_one(span, column, numbers)[rows]
+                ranges.outside(span, numbers, column)[rows]
                 .gather(1, codes[rows, span : span + 1])
                 .squeeze(1)
                 .cpu()
@@ -185,33 +185,42 @@ def _redraw(
     codes[rows, span] = logits.argmax(dim=1)
 
 
-def repair_block(
-    raw: torch.Tensor,
-    alphas: torch.Tensor,
-    codes: torch.Tensor,
-    index: SpanIndex,
-    generator: torch.Generator,
-    transformer: Any,
-    decoding: str = "sample",
-    frozen: frozenset[int] = frozenset(),
-) -> None:
-    """Both repairs of a decoded block, in place: excluded value pairs (:func:`repair_excluded`),
-    then labels whose bounds the row's numbers leave (:func:`repair_ranges`)."""
-    exclusions = ExclusionIndex(transformer.exclusions, index)
-    if exclusions:
-        repair_excluded(raw, codes, index, generator, exclusions, decoding, frozen)
-    ranges = RangeIndex(transformer.label_ranges, raw.device, transformer.mode_spans())
-    if ranges:
-        numbers = _numbers(transformer, alphas, codes, ranges)
-        repair_ranges(raw, codes, numbers, index, generator, ranges, exclusions, decoding, frozen)
+class Repairs:
+    """Both repairs of a decoded block, built once per sampling call: excluded value pairs
+    (:func:`repair_excluded`), then labels whose bounds the row's numbers leave
+    (:func:`repair_ranges`)."""
 
+    def __init__(self, transformer: Any, index: SpanIndex) -> None:
+        self.transformer, self.index = transformer, index
+        self.exclusions = ExclusionIndex(transformer.exclusions, index)
+        device = index.softmax_widths.device
+        self.ranges = RangeIndex(transformer.label_ranges, device, transformer.mode_spans())
 
-def _numbers(
-    transformer: Any, alphas: torch.Tensor, codes: torch.Tensor, ranges: RangeIndex
-) -> dict[int, torch.Tensor]:
-    """The decoded values of the numbers some label bounds, as (B,) float64 device tensors."""
-    values = transformer.numbers(alphas.cpu().numpy(), codes.cpu().numpy(), ranges.columns)
-    return {c: torch.from_numpy(v).to(alphas.device) for c, v in values.items()}
+    def __call__(
+        self,
+        raw: torch.Tensor,
+        alphas: torch.Tensor,
+        codes: torch.Tensor,
+        generator: torch.Generator,
+        decoding: str = "sample",
+        frozen: frozenset[int] = frozenset(),
+    ) -> None:
+        """Repair the block's ``codes`` in place (``raw``: its decoder outputs)."""
+        index, exclusions = self.index, self.exclusions
+        if exclusions:
+            repair_excluded(raw, codes, index, generator, exclusions, decoding, frozen)
+        if self.ranges:
+            numbers = self._numbers(alphas, codes)
+            repair_ranges(
+                raw, codes, numbers, index, generator, self.ranges, exclusions, decoding, frozen
+            )
+
+    def _numbers(self, alphas: torch.Tensor, codes: torch.Tensor) -> dict[int, torch.Tensor]:
+        """The decoded values of the numbers some label bounds, (B,) float64 device tensors."""
+        values = self.transformer.numbers(
+            alphas.cpu().numpy(), codes.cpu().numpy(), self.ranges.columns
+        )
+        return {c: torch.from_numpy(v).to(alphas.device) for c, v in values.items()}
 
 
 def _drawn_probability(
@@ -259,8 +268,9 @@ def encoded_blocks(
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """``n_rows`` encoded rows in blocks of ``SAMPLE_CHUNK``: alphas (B, T), codes (B, S) each,
     for ``transformer``'s layout, none holding one of its excluded value pairs or a number
-    outside its label's bounds (:func:`repair_block`). Lazy: a block is drawn when asked for."""
+    outside its label's bounds (:class:`Repairs`). Lazy: a block is drawn when asked for."""
     index = SpanIndex.from_layout(transformer.layout, generator.device)
+    repair = Repairs(transformer, index)
     decoder.eval()
     for start in range(0, n_rows, SAMPLE_CHUNK):
         size = min(SAMPLE_CHUNK, n_rows - start)
@@ -268,7 +278,7 @@ def encoded_blocks(
             z = prior.sample(size, generator)  # (B, E)
             raw, sigma = decoder(z)  # (B, D), (D,)
             alphas, codes = decode_outputs(raw, sigma, index, generator, decoding)
-            repair_block(raw, alphas, codes, index, generator, transformer, decoding)
+            repair(raw, alphas, codes, generator, decoding)
         yield alphas.cpu().numpy(), codes.cpu().numpy()
 
 

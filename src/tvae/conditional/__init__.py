@@ -34,7 +34,7 @@ from tvae.conditional.kinds import CATEGORY_KINDS, NUMERIC_KINDS, NumericView
 from tvae.conditional.parse import count_requested, parse_conditions
 from tvae.conditional.sampler import draw_latents
 from tvae.layout import SpanIndex
-from tvae.sampling import decode_outputs, repair_block
+from tvae.sampling import Repairs, decode_outputs
 
 __all__ = [
     "CATEGORY_KINDS",
@@ -97,7 +97,7 @@ def sample_conditional(
         # a condition's value stays; the other of an excluded pair, or a label whose bounds
         # the row's number leaves, is drawn again (a fixed label's number is moved onto its
         # bounds when decoded: TableTransformer.inverse_transform)
-        repair_block(rows, alphas, codes, span_index, generator, transformer, decoding, frozen)
+        Repairs(transformer, span_index)(rows, alphas, codes, generator, decoding, frozen)
         alphas_np, codes_np = alphas.cpu().numpy(), codes.cpu().numpy()
     else:
         alphas_np = np.empty((0, layout.n_tanh), dtype=np.float32)

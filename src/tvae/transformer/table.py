@@ -259,11 +259,7 @@ class TableTransformer:
             ]
         }
         labels = {str(col.name) for col in self.columns if col.kind in CATEGORY_KINDS} - written
-        spans = [
-            place
-            for place, span in enumerate(self.layout.softmax_spans)
-            if span.role == "value" and span.column in labels
-        ]
+        spans = [place for name, place in self._value_spans().items() if name in labels]
         numbers = {
             place: pd.to_numeric(frame[col.name], errors="coerce").to_numpy(
                 dtype=float, na_value=np.nan
@@ -275,9 +271,10 @@ class TableTransformer:
 
     def _keep_label_ranges(self, frame: pd.DataFrame, codes: np.ndarray) -> None:
         """Move each number outside its label's bounds onto the nearest one, in place. The
-        sampler has drawn such labels again (tvae.sampling.repair_ranges); what is left are
-        numbers no label's bounds hold (a titanic age of 15.4, between the children's 15 and
-        the adults' 16) and labels a condition fixed."""
+        sampler has drawn such a label again where the number was the likelier
+        (tvae.sampling.repair_ranges); what is left are likelier labels, labels a condition
+        fixed and numbers no label's bounds hold (a titanic age of 15.4, between the
+        children's 15 and the adults' 16)."""
         for item in self.label_ranges:
             column = self.columns[item.column]
             values = pd.to_numeric(frame[column.name]).to_numpy(dtype=float, na_value=np.nan)
@@ -289,11 +286,7 @@ class TableTransformer:
     def mode_spans(self) -> dict[int, int]:
         """Each numerical column (place among the columns) -> its mode span (place among the
         softmax spans)."""
-        places = {
-            span.column: place
-            for place, span in enumerate(self.layout.softmax_spans)
-            if span.role == "value"
-        }
+        places = self._value_spans()
         return {
             c: places[str(col.name)]
             for c, col in enumerate(self.columns)
@@ -324,12 +317,17 @@ class TableTransformer:
             str(c) for d in [*self.dependencies.determinations, *self.dependencies.checks]
             for c in (d.source, d.target)
         }  # fmt: skip
-        valued = {str(col.name) for col in self.columns if _codes_are_values(col)}
-        return [
-            place
+        valued = {str(col.name) for col in self.columns if _codes_are_values(col)} - linked
+        return [place for name, place in self._value_spans().items() if name in valued]
+
+    def _value_spans(self) -> dict[str, int]:
+        """Each column with a value softmax span (its categories, or its modes) -> the span's
+        place among the softmax spans, in that order."""
+        return {
+            span.column: place
             for place, span in enumerate(self.layout.softmax_spans)
-            if span.role == "value" and span.column in valued and span.column not in linked
-        ]  # fmt: skip
+            if span.role == "value"
+        }
 
 
 SEED_ROWS = 1024  # encoded rows hashed into the decoding seed
