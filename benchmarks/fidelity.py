@@ -239,6 +239,25 @@ def _cell(values: list) -> str:
     return f"{series.mean():.3f} ± {series.std():.3f}"
 
 
+def fit_time_ratio(records: list[dict]) -> str | None:
+    """tvae's fit seconds over the reference's, from the seeds where both fitted (None if
+    none): the ratio of the means, and each seed's."""
+    seconds = {
+        name: {r["seed"]: r["fit_seconds"] for r in records
+               if r["implementation"] == name and r.get("fit_seconds")}
+        for name in ("tvae", "ctgan")
+    }  # fmt: skip
+    seeds = sorted(set(seconds["tvae"]) & set(seconds["ctgan"]))
+    if not seeds:
+        return None
+    ours, theirs = ([seconds[n][s] for s in seeds] for n in ("tvae", "ctgan"))
+    each = ", ".join(f"{a / b:.3f}" for a, b in zip(ours, theirs, strict=True))
+    return (
+        f"Fit time, tvae over the reference (seeds {', '.join(map(str, seeds))}): "
+        f"{sum(ours) / sum(theirs):.3f} (per seed {each})."
+    )
+
+
 def markdown(records: list[dict]) -> str:
     """One Markdown table: mean ± sd over the seeds per implementation, failures counted."""
     table = records[0]["table"]
@@ -261,6 +280,9 @@ def markdown(records: list[dict]) -> str:
         lines.append("| " + " | ".join([name, str(len(ok)), *cells, failure]) + " |")
     found = Counter(r["dependencies_found"] for r in records).most_common(1)[0][0]
     lines += ["", f"Dependencies in the training rows (most seeds): {found}."]
+    ratio = fit_time_ratio(records)
+    if ratio:
+        lines.append(ratio)
     lines.append(f"Detection: {records[0]['detection_metric']}.")
     return "\n".join(lines)
 
