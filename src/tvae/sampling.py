@@ -142,12 +142,11 @@ def repair_ranges(
         label = _drawn_probability(raw, codes, rows, span, bounds)
         number = torch.ones_like(label)  # the least likely mode among the numbers outside
         forced = torch.zeros(len(rows), dtype=torch.bool)
+        their_numbers = {column: values[rows] for column, values in numbers.items()}
+        their_labels = codes[rows, span : span + 1]
         for column, mode_span in ranges.mode_spans(span).items():
             left = (
-                ranges.outside(span, numbers, column)[rows]
-                .gather(1, codes[rows, span : span + 1])
-                .squeeze(1)
-                .cpu()
+                ranges.outside(span, their_numbers, column).gather(1, their_labels).squeeze(1).cpu()
             )
             if mode_span in frozen:  # a condition's number: the label gives way
                 forced |= left
