@@ -49,6 +49,38 @@ def test_spikes_on_a_lattice_are_point_masses_and_ordinal_values_are_not():
     assert point_masses(smooth, step=None).tolist() == [2.5]
 
 
+def test_a_spike_beside_larger_spikes_stands_out_from_its_smooth_neighbours():
+    rng = np.random.default_rng(1)
+    # hours worked: 40 in half the rows, 45 and 50 frequent too, spikes at 60 and 65, a
+    # smaller one at 55 whose window 60 and 65 dominate, and a smooth spread of whole hours
+    hours = np.r_[
+        np.full(5000, 40.0),
+        np.full(900, 50.0),
+        np.full(600, 45.0),
+        np.full(480, 60.0),
+        np.full(400, 65.0),
+        np.full(200, 55.0),
+        rng.integers(1, 100, 3000).astype(float),
+    ]
+    found = point_masses(hours, step=1.0)
+    assert sorted(found.tolist()) == [40.0, 45.0, 50.0, 55.0, 60.0, 65.0]  # no smooth hour
+
+
+def test_codes_among_the_rows_off_zero_are_spikes():
+    rng = np.random.default_rng(2)
+    # capital gains: 0 in 92 % of rows; the rest spread over 114-4999, and three codes each
+    # held by 30 rows: 0.15 % of all rows, but 2 % of the rows the mixture models
+    gains = np.r_[
+        np.zeros(18400),
+        rng.integers(114, 5000, 1510).astype(float),
+        np.repeat([2174.0, 3103.0, 4386.0], 30),
+    ]
+    assert sorted(point_masses(gains, step=1.0).tolist()) == [0.0, 2174.0, 3103.0, 4386.0]
+    # the same 30 rows in a column without a frequent value are not spikes
+    spread = np.r_[rng.integers(114, 5000, 19910).astype(float), np.repeat([2174.0], 30)]
+    assert 2174.0 not in point_masses(spread, step=1.0).tolist()
+
+
 def test_daily_dates_are_not_spikes_but_a_default_date_is():
     days = pd.Series(pd.date_range("2020-01-01", periods=150, freq="D").repeat(40))
     days = pd.concat([days, pd.Series([pd.Timestamp("2019-01-01")] * 45)], ignore_index=True)
