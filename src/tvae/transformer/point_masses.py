@@ -69,8 +69,8 @@ def point_masses(observed: np.ndarray, step: float | None = None) -> np.ndarray:
     values, counts = np.unique(observed, return_counts=True)
     wanted = counts >= max(POINT_MASS_SHARE * len(observed), POINT_MASS_MIN_ROWS)
     rest = int(counts[~wanted].sum())  # the cells the mixture would model
-    share = min(SPIKE_SHARE * len(observed), SPIKE_SHARE_OF_REST * rest)
-    candidates = (counts >= max(share, SPIKE_MIN_ROWS)) & ~wanted
+    spike_rows = min(SPIKE_SHARE * len(observed), SPIKE_SHARE_OF_REST * rest)
+    candidates = (counts >= max(spike_rows, SPIKE_MIN_ROWS)) & ~wanted
     if step is not None:
         wanted = _add_spikes(values, counts, wanted, candidates, step)
     order = np.argsort(-counts[wanted], kind="stable")[:MAX_POINT_MASSES]
