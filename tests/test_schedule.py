@@ -1,7 +1,7 @@
 """The schedule: explicit arguments are honoured exactly; defaults pick the fast schedule."""
 
 from tvae import TVAE
-from tvae.schedule import FAST_STEPS, resolve_schedule
+from tvae.schedule import FAST_MAX_PASS_STEPS, FAST_MIN_PASSES, FAST_STEPS, resolve_schedule
 
 
 def _defaults() -> tuple:
@@ -16,17 +16,36 @@ def test_explicit_reference_settings_are_the_fidelity_path():
 
 
 def test_defaults_spend_a_fixed_step_budget_on_a_narrow_row():
-    schedule = resolve_schedule(*_defaults(), n_rows=26_049, width=157)  # adult's 80 %
+    schedule = resolve_schedule(*_defaults(), n_rows=5_000, width=157)
     assert schedule.lr_schedule == "onecycle" and schedule.batch_size == 500
+    assert schedule.epochs == FAST_STEPS // 10  # 10 steps a pass
+    large = resolve_schedule(*_defaults(), n_rows=26_049, width=157)  # adult's 80 %
     steps_per_epoch = -(-26_049 // 500)
-    assert schedule.epochs == -(-FAST_STEPS // steps_per_epoch)
+    assert large.epochs == -(-FAST_MAX_PASS_STEPS // steps_per_epoch)  # the step budget is fixed
+
+
+def test_tables_of_many_rows_get_more_passes_up_to_a_step_budget():
+    def steps(n_rows: int, **shape) -> int:
+        schedule = resolve_schedule(*_defaults(), n_rows=n_rows, **shape)
+        return schedule.epochs * -(-n_rows // 500)
+
+    assert steps(8_000, width=157) == FAST_STEPS + 8  # 16 steps a pass: 188 passes already
+    assert steps(12_000, width=157) == FAST_STEPS  # 24 steps a pass: 125 passes already
+    assert steps(14_000, width=157) == FAST_MIN_PASSES * 28  # 3,500
+    assert steps(16_000, width=157) == FAST_MIN_PASSES * 32  # adult's 80 % of 20,000: 4,000
+    huge = steps(1_000_000, width=157)  # 2,000 steps a pass: capped, to the pass
+    assert FAST_MAX_PASS_STEPS <= huge < FAST_MAX_PASS_STEPS + 2_000
+    assert steps(16_000, width=535, n_columns=42) == 6_688  # census: wide rows need more already
+    for n_rows in (9_000, 13_000, 21_000, 50_000):  # between, never off by more than one pass
+        assert FAST_STEPS <= steps(n_rows, width=157) < FAST_MAX_PASS_STEPS + n_rows / 500
 
 
 def test_wider_rows_get_proportionally_more_steps_within_bounds():
     narrow = resolve_schedule(*_defaults(), n_rows=50_000, width=240)  # 100 steps per epoch
     wide = resolve_schedule(*_defaults(), n_rows=50_000, width=720)
     widest = resolve_schedule(*_defaults(), n_rows=50_000, width=10_000)
-    assert (narrow.epochs, wide.epochs, widest.epochs) == (30, 90, 120)  # factor capped at 4
+    # 5,000 steps (the many-rows floor), 9,000 and 12,000 (the width factor, capped at 4)
+    assert (narrow.epochs, wide.epochs, widest.epochs) == (50, 90, 120)
     tiny = resolve_schedule(*_defaults(), n_rows=480, width=10_000)
     assert tiny.epochs == 960  # a tiny table (one step per epoch) is capped: 2 passes a row
 
@@ -41,7 +60,7 @@ def test_very_few_rows_get_fewer_passes_so_they_are_not_memorised():
 def test_tables_of_many_columns_get_more_steps():
     few = resolve_schedule(*_defaults(), n_rows=50_000, width=240, n_columns=15)
     many = resolve_schedule(*_defaults(), n_rows=50_000, width=240, n_columns=55)  # covtype
-    assert (few.epochs, many.epochs) == (30, 67)  # 55 / 25 = 2.2 times the steps, rounded up
+    assert (few.epochs, many.epochs) == (50, 67)  # 55 / 25 = 2.2 times 3,000 steps, rounded up
     given = resolve_schedule(300, 500, None, "auto", n_rows=50_000, width=240, n_columns=55)
     assert given.epochs == 300  # a given number of epochs is honoured
 
