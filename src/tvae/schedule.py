@@ -91,8 +91,9 @@ def is_default(value: object) -> bool:
     return isinstance(value, str) and value == AUTO
 
 
-def fast_steps(width: int, n_columns: int = 0) -> int:
-    """Optimiser steps of the fast schedule for ``n_columns`` columns encoded ``width`` wide.
+def fast_steps(width: int, n_columns: int = 0, steps_per_epoch: int = 1) -> int:
+    """Optimiser steps of the fast schedule for ``n_columns`` columns encoded ``width`` wide,
+    and at least FAST_MIN_PASSES passes of ``steps_per_epoch`` steps (up to FAST_MAX_PASS_STEPS).
 
     More outputs, and more columns whose dependencies must be learned, take more steps: on
     census (width 474) 3,000 steps reach the reference's quality score but not its
@@ -101,7 +102,8 @@ def fast_steps(width: int, n_columns: int = 0) -> int:
     gave quality 0.954 in 3,000 steps and 0.975 in 6,000 (seed 0, docs/fidelity.md).
     """
     factor = max(1.0, width / FAST_BASE_WIDTH, n_columns / FAST_BASE_COLUMNS)
-    return math.ceil(FAST_STEPS * min(FAST_MAX_STEP_FACTOR, factor))
+    by_shape = math.ceil(FAST_STEPS * min(FAST_MAX_STEP_FACTOR, factor))
+    return max(by_shape, min(FAST_MIN_PASSES * steps_per_epoch, FAST_MAX_PASS_STEPS))
 
 
 def fast_loss_factor(n_rows: int) -> float:
@@ -149,11 +151,7 @@ def resolve_schedule(
         learning_rate = FAST_PEAK_LEARNING_RATE if onecycle else REFERENCE_LEARNING_RATE
     if fast:
         steps_per_epoch = math.ceil(n_rows / batch)
-        steps = max(
-            fast_steps(width, n_columns),
-            min(FAST_MIN_PASSES * steps_per_epoch, FAST_MAX_PASS_STEPS),
-        )
-        wanted = math.ceil(steps / steps_per_epoch)
+        wanted = math.ceil(fast_steps(width, n_columns, steps_per_epoch) / steps_per_epoch)
         epochs = min(max_fast_epochs(n_rows), max(FAST_MIN_EPOCHS, wanted))
     if is_default(loss_factor):
         loss_factor = fast_loss_factor(n_rows) if fast else REFERENCE_LOSS_FACTOR
