@@ -54,6 +54,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "tvae.layout",
             "tvae.prior",
             "tvae.calibration",
+            "tvae.refiner",
             "tvae.gaussian_mixture",
             "tvae.kinds",
             "tvae.codec",

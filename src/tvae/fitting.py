@@ -39,6 +39,7 @@ from tvae.params import (
 )
 from tvae.precision import PRECISIONS, resolve_precision
 from tvae.prior import PRIORS, LatentPrior, MixturePrior, StandardPrior
+from tvae.refiner import MIN_ROWS, TRAIN_ROWS, Refiner, train_refiner
 from tvae.sampling import DECODINGS, concat_blocks, encoded_blocks
 from tvae.schedule import Schedule, is_default, resolve_schedule
 from tvae.serialization import json_params
@@ -70,6 +71,7 @@ class FitResult:
     schedule: Schedule
     summary: dict
     prior: LatentPrior
+    refiner: Refiner | None = None
 
 
 def check_params(model: Any) -> None:
@@ -95,6 +97,7 @@ def check_params(model: Any) -> None:
     check_choice("decoding", model.decoding, DECODINGS)
     check_choice("prior", model.prior, PRIORS)
     check_flag("calibrate", model.calibrate)
+    check_refine(model.refine)
     check_positive_int("max_clusters", model.max_clusters)
     check_real("weight_threshold", model.weight_threshold, low=0.0)
     if model.transformer_sample_size is not None:
@@ -153,6 +156,58 @@ def fit_prior(model: Any, posteriors: Callable, seed: int) -> LatentPrior:
 def check_flag(name: str, value: Any) -> None:
     if not isinstance(value, (bool, np.bool_)):
         raise InvalidParameterTypeError(f"{name} must be True or False, got {value!r}")
+
+
+def check_refine(value: Any, distributed: bool = False) -> None:
+    """``refine`` is "auto", True or False; not True for a distributed fit, which trains no
+    refiner (its classifier would need every worker's rows)."""
+    if not (is_default(value) or isinstance(value, (bool, np.bool_))):
+        raise InvalidParameterTypeError(f"refine must be 'auto', True or False, got {value!r}")
+    if distributed and value is True:
+        raise InvalidParameterError(
+            "refine=True: fit_distributed trains no refiner; leave refine 'auto' (off there) "
+            "or set it False"
+        )
+
+
+def fit_refiner(
+    model: Any,
+    decoder: torch.nn.Module,
+    prior: LatentPrior,
+    transformer: Any,
+    rows: Callable[[], Iterable[Batch]],
+    index: SpanIndex,
+    network_seq: np.random.SeedSequence,
+) -> tuple[Refiner | None, dict | None]:
+    """With ``model.refine`` (its "auto": with sampled decoding, on MIN_ROWS rows or more),
+    the refiner (:mod:`tvae.refiner`) and its training summary: trained on at most TRAIN_ROWS of
+    the training rows that ``rows()`` yields, against as many rows drawn as the sampler draws
+    them."""
+    auto = is_default(model.refine)
+    if not (model.decoding == "sample" if auto else model.refine):
+        return None, None
+    blocks = list(rows())
+    if auto and sum(len(c) for _, c in blocks) < MIN_ROWS:
+        return None, None
+    alphas, codes = torch.cat([a for a, _ in blocks]), torch.cat([c for _, c in blocks])
+    device = next(decoder.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(int(network_seq.generate_state(4)[3]))
+    if len(codes) > TRAIN_ROWS:
+        chosen = torch.randperm(len(codes), generator=generator, device=device)[:TRAIN_ROWS]
+        alphas, codes = alphas[chosen], codes[chosen]
+
+    def drawn(n_rows: int, refiner: Refiner | None = None) -> tuple[torch.Tensor, ...]:
+        blocks = encoded_blocks(
+            decoder, prior, transformer, n_rows, generator, model.decoding, refiner
+        )
+        return tuple(
+            torch.from_numpy(p).to(device) for p in concat_blocks(blocks, transformer.layout)
+        )
+
+    refiner, summary = train_refiner(
+        (alphas, codes), drawn(len(codes)), index, transformer, generator
+    )
+    return refiner, summary
 
 
 def networks_and_data(
@@ -295,6 +350,9 @@ def fit_frame(
         restored=restored,
     )  # fmt: skip
     prior = fit_latents(model, encoder, decoder, source.rows, index, network_seq, transformer)
+    refiner, refined = fit_refiner(
+        model, decoder, prior, transformer, source.rows, index, network_seq
+    )
     summary = {
         "n_rows": int(frame.shape[0]),
         **schedule.to_dict(),
@@ -303,9 +361,11 @@ def fit_frame(
         "fit_seconds": round(time.perf_counter() - started, 3),
         "device": str(device),
     }
+    if refined is not None:
+        summary["refiner"] = refined
     if restored is not None:
         summary["resumed_from_epoch"] = restored.epoch
     return FitResult(
         transformer, kinds, encoder, decoder, history, device,
-        int(sampling_seq.generate_state(1)[0]), schedule, summary, prior,
+        int(sampling_seq.generate_state(1)[0]), schedule, summary, prior, refiner,
     )  # fmt: skip

@@ -208,3 +208,15 @@ class SpanIndex:
         """Pack the softmax blocks of ``raw`` (B, D) into (B, S, W), padding set to -inf."""
         flat = raw.index_select(1, self.softmax_index.flatten())  # (B, S * W), one fast gather
         return flat.view(len(raw), *self.softmax_index.shape) + self.padding_bias
+
+
+def dense_batch(
+    alphas: torch.Tensor, codes: torch.Tensor, index: SpanIndex, width: int
+) -> torch.Tensor:
+    """Build the encoded rows (B, D): tanh scalars in place, a 1 at each span's category."""
+    batch = alphas.new_zeros((codes.shape[0], width))  # (B, D)
+    if index.tanh_positions.numel():
+        batch[:, index.tanh_positions] = alphas
+    if index.softmax_offsets.numel():
+        batch.scatter_(1, index.softmax_offsets + codes, 1.0)
+    return batch

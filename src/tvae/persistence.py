@@ -20,6 +20,7 @@ from tvae.inputs import InputInfo
 from tvae.kinds import Metadata
 from tvae.layout import Layout
 from tvae.prior import load_prior
+from tvae.refiner import load_refiner
 from tvae.schedule import Schedule
 from tvae.serialization import json_params, load_model, save_model
 from tvae.training import build_networks
@@ -37,6 +38,9 @@ def write_model(model: Any, path: str | os.PathLike) -> None:
     )
     tensors["history"] = torch.from_numpy(history)
     tensors.update({k: v.detach().cpu() for k, v in model.prior_.tensors().items()})
+    refiner = getattr(model, "refiner_", None)
+    if refiner is not None:
+        tensors.update({f"refiner.{k}": v.detach().cpu() for k, v in refiner.state_dict().items()})
     description = {
         "library": "tvae",
         "library_version": __version__,
@@ -48,6 +52,7 @@ def write_model(model: Any, path: str | os.PathLike) -> None:
         "training": model.training_summary_,
         "sampling_seed": model._sampling_seed,
         "prior": model.prior_.kind,
+        "refiner": None if refiner is None else {"hidden": list(refiner.hidden)},
     }
     if getattr(model, "privacy_", None) is not None:  # privacy (issue 14)
         description["privacy"] = model.privacy_
@@ -100,7 +105,16 @@ def read_model(cls: type, path: str | os.PathLike, device: str | None = None) ->
         if "privacy" in description:  # privacy (issue 14)
             model.privacy_ = dict(description["privacy"])
         model.prior_ = load_prior(
-            description.get("prior", "standard"), model.embedding_dim, _prefixed(tensors, "")
+            description.get("prior", "standard"), model.embedding_dim,
+            {k: v for k, v in tensors.items() if not k.startswith("refiner.")},
+        )  # fmt: skip
+        refined = description.get("refiner")  # None, or absent in files written before it
+        model.refiner_ = (
+            None
+            if refined is None
+            else load_refiner(
+                model.layout_.width, refined["hidden"], _prefixed(tensors, "refiner.")
+            )
         )
     except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as error:
         # One line: torch's state-dict errors span many lines.
@@ -110,6 +124,8 @@ def read_model(cls: type, path: str | os.PathLike, device: str | None = None) ->
         model.device, gpu_enabled(model.enable_gpu, model.cuda)
     )  # a bad ``device`` is the caller's
     model.encoder_, model.decoder_ = encoder.to(target).eval(), decoder.to(target).eval()
+    if model.refiner_ is not None:
+        model.refiner_ = model.refiner_.to(target)
     model.device_ = target
     model.n_features_in_ = len(model.transformer_.table_names)
     model.feature_names_in_ = np.asarray(model.transformer_.table_names, dtype=object)

@@ -24,6 +24,7 @@ from tvae.label_ranges import RangeIndex
 from tvae.layout import Layout, SpanIndex
 from tvae.params import check_non_negative_int
 from tvae.prior import LatentPrior
+from tvae.refiner import Refiner
 from tvae.transformer.identifier import seeded_id_offset
 
 DECODINGS = ("sample", "argmax")
@@ -264,20 +265,31 @@ def encoded_blocks(
     n_rows: int,
     generator: torch.Generator,
     decoding: str = "sample",
+    refiner: Refiner | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """``n_rows`` encoded rows in blocks of ``SAMPLE_CHUNK``: alphas (B, T), codes (B, S) each,
-    for ``transformer``'s layout, none holding one of its excluded value pairs or a number
-    outside its label's bounds (:class:`Repairs`). Lazy: a block is drawn when asked for."""
+    """``n_rows`` encoded rows in blocks of ``SAMPLE_CHUNK`` draws: alphas (B, T), codes (B, S)
+    each, for ``transformer``'s layout, none holding one of its excluded value pairs or a number
+    outside its label's bounds (:class:`Repairs`). With a ``refiner``, only the draws it keeps
+    (:mod:`tvae.refiner`), every block a full ``SAMPLE_CHUNK`` draws, until ``n_rows`` are
+    kept. Lazy: a block is drawn when asked for."""
     index = SpanIndex.from_layout(transformer.layout, generator.device)
     repair = Repairs(transformer, index)
     decoder.eval()
-    for start in range(0, n_rows, SAMPLE_CHUNK):
-        size = min(SAMPLE_CHUNK, n_rows - start)
+    made = 0
+    while made < n_rows:
+        wanted = n_rows - made
+        size = SAMPLE_CHUNK if refiner is not None else min(SAMPLE_CHUNK, wanted)
         with torch.no_grad():
             z = prior.sample(size, generator)  # (B, E)
             raw, sigma = decoder(z)  # (B, D), (D,)
             alphas, codes = decode_outputs(raw, sigma, index, generator, decoding)
             repair(raw, alphas, codes, generator, decoding)
+            if refiner is not None:
+                kept = (
+                    refiner.keep(alphas, codes, index, transformer, generator).nonzero().squeeze(1)
+                )
+                alphas, codes = alphas[kept[:wanted]], codes[kept[:wanted]]
+        made += len(codes)
         yield alphas.cpu().numpy(), codes.cpu().numpy()
 
 

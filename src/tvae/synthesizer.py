@@ -1,9 +1,8 @@
 """TVAE: the public object. It validates, orchestrates and remembers; the maths lives elsewhere.
 
-A drop-in for ``ctgan.TVAE``: the same constructor arguments (``cuda`` included, deprecated as
-there) and defaults, except ``epochs`` and ``batch_size``, whose "auto" defaults select a faster
-schedule (``TVAE(epochs=300, batch_size=500)`` trains as the reference's defaults); ``fit``,
-``sample``, ``loss_values``, ``set_random_state``, ``set_device``, ``save`` and ``load``.
+A drop-in for ``ctgan.TVAE``: its constructor arguments (``cuda`` deprecated as there) and
+defaults but "auto" ``epochs`` and ``batch_size`` (a faster schedule); ``fit``, ``sample``,
+``loss_values``, ``set_random_state``, ``set_device``, ``save`` and ``load``.
 """
 
 from __future__ import annotations
@@ -79,17 +78,19 @@ class TVAE(BaseEstimator):
         calibrate: after the prior is fitted, shift the decoder's logits so that each category,
             numeric mode and point mass is sampled at its training rate (:mod:`tvae.calibration`;
             only with ``decoding="sample"``). False: as the reference.
+        refine: keep sampled rows by the odds of a classifier told to tell them from real rows
+            (:mod:`tvae.refiner`). "auto" (default): with ``decoding="sample"`` on 2,500 rows or
+            more, not under ``epsilon`` or in ``fit_distributed``. False: as the reference.
         epsilon, delta: an (epsilon, delta) differential-privacy guarantee for everything the
             model keeps (:mod:`tvae.privacy`, docs/privacy.md; spending in ``privacy_``); delta
             in (0, 1/n], None: 1 / (10 n). epsilon=None (default): no DP.
         public: with ``epsilon``, facts declared public (no budget spent): ``{column: {"bounds":
             [low, high]} or {"categories": [...]}}``.
 
-    ``fit`` also finds exact dependencies between columns (a column determined by another, an
-    order such as start <= end) that hold in every real row, keeps them in
-    ``metadata_.dependencies`` and makes them hold in every sampled row; see
-    :mod:`tvae.transformer.dependencies`. ``fit(..., metadata=...)`` with ``"dependencies"``
-    overrides them (``[]`` keeps none). The reference's behaviour is
+    ``fit`` also finds exact dependencies (a column determined by another, an order such as
+    start <= end) that hold in every real row, keeps them in ``metadata_.dependencies`` and in
+    every sampled row (:mod:`tvae.transformer.dependencies`); ``metadata`` with
+    ``"dependencies"`` overrides them (``[]`` keeps none). The reference's behaviour is
     ``TVAE(epochs=300, prior="standard", decoding="argmax", point_masses=False)`` with
     ``metadata={"columns": {...}, "dependencies": []}``.
 
@@ -128,6 +129,7 @@ class TVAE(BaseEstimator):
         prior: str = "mixture",
         point_masses: bool = True,
         calibrate: bool = True,
+        refine: bool | str = "auto",
         epsilon: float | None = None,  # privacy (issue 14): see tvae.privacy
         delta: float | None = None,
         public: dict | None = None,
@@ -158,6 +160,7 @@ class TVAE(BaseEstimator):
         self.prior = prior
         self.point_masses = point_masses
         self.calibrate = calibrate
+        self.refine = refine
         self.epsilon = epsilon  # privacy (issue 14)
         self.delta = delta
         self.public = public
@@ -175,13 +178,12 @@ class TVAE(BaseEstimator):
         checkpoint_every: int = 1,
         resume: bool = False,
     ) -> TVAE:
-        """Learn ``train_data``; ``discrete_columns`` lists its categorical columns.
-
-        Column names for a DataFrame, indices for an ndarray. Unlisted columns get a detected
-        kind (:mod:`tvae.kinds`), kept in ``metadata_``; ``metadata`` ({column: kind}) overrides
-        it. Missing values are modelled. ``checkpoint_dir`` keeps a resumable state every
-        ``checkpoint_every`` epochs; ``resume=True`` continues from it (same table, settings)
-        to the model an uninterrupted fit would give.
+        """Learn ``train_data``; ``discrete_columns`` lists its categorical columns (names for a
+        DataFrame, indices for an ndarray). Unlisted columns get a detected kind
+        (:mod:`tvae.kinds`), kept in ``metadata_``; ``metadata`` ({column: kind}) overrides it.
+        Missing values are modelled. ``checkpoint_dir`` keeps a resumable state every
+        ``checkpoint_every`` epochs; ``resume=True`` continues from it (same table, settings) to
+        the model an uninterrupted fit would give.
         """
         check_params(self)
         check_privacy_params(self, checkpoint_dir, resume=resume)  # privacy (issue 14)
@@ -201,6 +203,7 @@ class TVAE(BaseEstimator):
     def _set_fitted(self, result: FitResult, input_info: InputInfo) -> TVAE:
         """Record everything a fit learned (in memory or distributed)."""
         self.prior_ = result.prior
+        self.refiner_ = result.refiner
         self.transformer_ = result.transformer
         self.layout_ = result.transformer.layout
         self.encoder_, self.decoder_ = result.encoder, result.decoder
@@ -265,11 +268,9 @@ class TVAE(BaseEstimator):
     def set_random_state(
         self, random_state: int | tuple[np.random.RandomState, torch.Generator] | None
     ) -> None:
-        """Set the seed for the next ``fit``; on a fitted model, restart sampling from it.
-
-        As the reference, it also takes a ``(numpy.random.RandomState, torch.Generator)`` pair;
-        the seed stored as ``random_state`` is derived from their states (neither kept nor
-        advanced).
+        """Set the seed for the next ``fit``; on a fitted model, restart sampling from it. As
+        the reference, it also takes a ``(numpy.random.RandomState, torch.Generator)`` pair; the
+        seed stored as ``random_state`` is derived from their states (neither kept nor advanced).
         """
         if isinstance(random_state, tuple):
             random_state = seed_from_states(random_state)
@@ -286,8 +287,9 @@ class TVAE(BaseEstimator):
         self.device = str(device)
         if self.__sklearn_is_fitted__():
             target = resolve_device(self.device, gpu_enabled(self.enable_gpu, self.cuda))
-            self.encoder_.to(target)
-            self.decoder_.to(target)
+            for network in (self.encoder_, self.decoder_, self.refiner_):
+                if network is not None:
+                    network.to(target)
             self.device_ = target
             self._stream.move(target)  # the stream restarts on the new device; IDs go on
 
@@ -350,14 +352,13 @@ class TVAE(BaseEstimator):
         return sample_conditional(
             self.transformer_, self.layout_, self.decoder_, self.prior_,
             conditions, n_rows, generator, self.decoding,
-            id_offset=self._stream.first_id(n_ids or 0, seed, id_offset),
+            id_offset=self._stream.first_id(n_ids or 0, seed, id_offset), refiner=self.refiner_,
         )  # fmt: skip
 
     def _blocks(self, n_rows: int, generator: torch.Generator):
         """``n_rows`` encoded rows in the sampler's fixed blocks (see :mod:`tvae.sampling`)."""
-        return encoded_blocks(
-            self.decoder_, self.prior_, self.transformer_, n_rows, generator, self.decoding
-        )
+        model = (self.decoder_, self.prior_, self.transformer_)
+        return encoded_blocks(*model, n_rows, generator, self.decoding, self.refiner_)
 
     def sample_chunks(
         self,
@@ -367,9 +368,8 @@ class TVAE(BaseEstimator):
         *,
         id_offset: int | None = None,
     ) -> Iterator[pd.DataFrame]:
-        """Generate ``n`` rows as DataFrames of at most ``chunk_rows`` rows each.
-
-        For streaming to disk: memory is bounded by ``chunk_rows``, not ``n``. The rows come in
+        """Generate ``n`` rows as DataFrames of at most ``chunk_rows`` rows each, for streaming
+        to disk: memory is bounded by ``chunk_rows``, not ``n``. The rows come in
         :meth:`sample`'s fixed-size blocks, so the chunks, concatenated, equal ``sample(n,
         random_state=random_state)`` (as a DataFrame), except for values drawn at decoding (UUID
         keys, rare values of wide categoricals), drawn per chunk, reproducibly. IDs are numbered

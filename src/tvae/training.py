@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from tvae.checkpoint import Checkpoint, save_checkpoint
 from tvae.distributed.context import DistContext, mean_over_workers
-from tvae.layout import SpanIndex
+from tvae.layout import SpanIndex, dense_batch
 from tvae.loss import LossTerms, latent_draw, tvae_loss
 from tvae.model import Decoder, Encoder, standard_normal
 from tvae.optimizer import Adam, OneCycle
@@ -59,18 +59,6 @@ class TrainingData:
             if self.codes.numel() or self.alphas.numel() == 0
             else self.alphas.shape[0]
         )
-
-
-def dense_batch(
-    alphas: torch.Tensor, codes: torch.Tensor, index: SpanIndex, width: int
-) -> torch.Tensor:
-    """Build the encoded rows (B, D): tanh scalars in place, a 1 at each span's category."""
-    batch = alphas.new_zeros((codes.shape[0], width))  # (B, D)
-    if index.tanh_positions.numel():
-        batch[:, index.tanh_positions] = alphas
-    if index.softmax_offsets.numel():
-        batch.scatter_(1, index.softmax_offsets + codes, 1.0)
-    return batch
 
 
 Batch = tuple[torch.Tensor, torch.Tensor]  # alphas (B, T) float32, codes (B, S) int64

@@ -34,7 +34,10 @@ from tvae.conditional.kinds import CATEGORY_KINDS, NUMERIC_KINDS, NumericView
 from tvae.conditional.parse import count_requested, parse_conditions
 from tvae.conditional.sampler import draw_latents
 from tvae.layout import SpanIndex
+from tvae.refiner import Refiner
 from tvae.sampling import Repairs, decode_outputs
+
+REFINE_ROUNDS = 10  # draws of a row the refiner keeps dropping, at most, after the first
 
 __all__ = [
     "CATEGORY_KINDS",
@@ -58,6 +61,7 @@ def sample_conditional(
     decoding: str = "sample",
     *,
     id_offset: int = 0,
+    refiner: Refiner | None = None,
     **limits: Any,
 ) -> pd.DataFrame:
     """Rows meeting ``conditions``: ``n_rows`` for a dict, one per row of a frame, in order.
@@ -66,38 +70,57 @@ def sample_conditional(
     determines is asked of the determining column instead (the values that map into it), so
     the dependency holds in every row. ID columns number the rows from position ``id_offset``
     (see :meth:`TableTransformer.inverse_transform <tvae.transformer.TableTransformer>`).
-    ``limits`` (``max_candidates``) are passed to :func:`draw_latents`.
+    With a ``refiner`` (:mod:`tvae.refiner`), a row it does not keep is drawn again, with
+    the same conditions, up to REFINE_ROUNDS times (the last draw stays). ``limits``
+    (``max_candidates``) are passed to :func:`draw_latents`.
     """
     device = generator.device
     asked = list(conditions.columns if isinstance(conditions, pd.DataFrame) else conditions)
     conditions = through_dependencies(transformer, conditions)
     parsed, groups, index = parse_conditions(transformer, layout, conditions, n_rows, device)
     n_groups = int(groups.max()) + 1 if len(groups) else 0
-    counts = np.bincount(groups, minlength=n_groups)
 
     def describe(group: int) -> str:
         return " and ".join(condition.describe(group) for condition in parsed) or "(none)"
 
     decoder.eval()
-    raw, sigma, _ = draw_latents(
-        decoder, parsed, counts, prior, generator, decoding, describe, **limits
-    )
-    # ``raw`` is sorted by group; requested rows sorted by group (stably) take them in turn.
-    order = torch.as_tensor(np.argsort(groups, kind="stable"), device=device)
-    row_groups = torch.as_tensor(groups, device=device)
     kept = (CategoricalCondition, NumericCondition)
     frozen = frozenset(c.slot for c in parsed if isinstance(c, kept))
-    if len(groups):
+    span_index = SpanIndex.from_layout(layout, device)
+    row_groups = torch.as_tensor(groups, device=device)
+
+    def decoded(positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """The requested rows at ``positions``, drawn afresh: alphas and codes."""
+        wanted = groups[positions]
+        raw, sigma, _ = draw_latents(
+            decoder, parsed, np.bincount(wanted, minlength=n_groups), prior, generator,
+            decoding, describe, **limits,
+        )  # fmt: skip
+        # ``raw`` is sorted by group; the rows, sorted by group (stably), take them in turn.
+        order = torch.as_tensor(np.argsort(wanted, kind="stable"), device=device)
         rows = torch.empty_like(raw)
         rows[order] = raw
-        span_index = SpanIndex.from_layout(layout, device)
         alphas, codes = decode_outputs(rows, sigma, span_index, generator, decoding)
         for condition in parsed:
-            condition.draw(rows, sigma, row_groups, decoding, generator, alphas, codes)
+            condition.draw(rows, sigma, row_groups[positions], decoding, generator, alphas, codes)
         # a condition's value stays; the other of an excluded pair, or a label whose bounds
         # the row's number leaves, is drawn again (a fixed label's number is moved onto its
         # bounds when decoded: TableTransformer.inverse_transform)
         Repairs(transformer, span_index)(rows, alphas, codes, generator, decoding, frozen)
+        return alphas, codes
+
+    if len(groups):
+        alphas, codes = decoded(np.arange(len(groups)))
+        if refiner is not None:  # rows the refiner does not keep are drawn again
+            pending = np.arange(len(groups))
+            for _ in range(REFINE_ROUNDS):
+                dropped = ~refiner.keep(  # not raked: conditions set their own rates
+                    alphas[pending], codes[pending], span_index, transformer, generator, False
+                )
+                pending = pending[dropped.cpu().numpy()]
+                if not len(pending):
+                    break
+                alphas[pending], codes[pending] = decoded(pending)
         alphas_np, codes_np = alphas.cpu().numpy(), codes.cpu().numpy()
     else:
         alphas_np = np.empty((0, layout.n_tanh), dtype=np.float32)

@@ -30,6 +30,7 @@ from tvae.fitting import (
     FitResult,
     check_checkpointing,
     check_params,
+    check_refine,
     fit_latents,
     fit_schedule,
     training_config,
@@ -96,6 +97,7 @@ def train_sharded(
     continued; without one, training starts afresh. Called on every rank.
     """
     check_params(model)
+    check_refine(model.refine, distributed=True)
     check_checkpointing(checkpoint_dir, checkpoint_every, resume)
     started = time.perf_counter()
     ctx = DistContext.from_env()

@@ -129,6 +129,12 @@ def check_privacy_params(
             f"epsilon={model.epsilon!r} computes each row's gradient in float32; "
             "precision='bfloat16' is not available under differential privacy (leave it 'auto')"
         )
+    if model.refine is True:
+        raise InvalidParameterError(
+            f"epsilon={model.epsilon!r} and refine=True: the refiner is a classifier trained "
+            "on the real rows without differential privacy; leave refine 'auto' (off under "
+            "epsilon) or set it False"
+        )
 
 
 def dp_schedule(model: Any, n_rows: int) -> tuple[Schedule, float, int]:
