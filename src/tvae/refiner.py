@@ -9,7 +9,11 @@ A classifier trained on real rows against the model's own rows estimates the rat
 densities, ``p_real(x) / p_model(x) = D(x) / (1 - D(x))``, its odds. Keeping a sampled row with
 probability ``min(1, odds / c)`` draws, for ``c`` at least the largest odds, from ``p_real``
 itself wherever the classifier is right; a smaller ``c`` (``ACCEPT_QUANTILE`` of the sampled
-rows' odds) caps the cost and keeps every row at least ``ACCEPT_FLOOR`` of its chance.
+rows' odds) caps the cost, and every row gets a chance of at least ``ACCEPT_FLOOR``.
+
+A classifier that is not perfect moves the rates calibration matched, so the chances of each
+block are raked (:meth:`Refiner.raked`): scaled until the rows kept hold every category, mode
+and point-mass value at the real rows' rate.
 
 The classifier reads what decoding makes of a row: the one-hot categories and modes of the
 encoded row, with each number's scalar replaced by its decoded value (clipped, rounded, a point
