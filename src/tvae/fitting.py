@@ -196,18 +196,9 @@ def fit_refiner(
         chosen = torch.randperm(len(codes), generator=generator, device=device)[:TRAIN_ROWS]
         alphas, codes = alphas[chosen], codes[chosen]
 
-    def drawn(n_rows: int, refiner: Refiner | None = None) -> tuple[torch.Tensor, ...]:
-        blocks = encoded_blocks(
-            decoder, prior, transformer, n_rows, generator, model.decoding, refiner
-        )
-        return tuple(
-            torch.from_numpy(p).to(device) for p in concat_blocks(blocks, transformer.layout)
-        )
-
-    refiner, summary = train_refiner(
-        (alphas, codes), drawn(len(codes)), index, transformer, generator
-    )
-    return refiner, summary
+    blocks = encoded_blocks(decoder, prior, transformer, len(codes), generator, model.decoding)
+    drawn = tuple(torch.from_numpy(p).to(device) for p in concat_blocks(blocks, transformer.layout))
+    return train_refiner((alphas, codes), drawn, index, transformer, generator)
 
 
 def networks_and_data(

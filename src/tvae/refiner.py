@@ -148,18 +148,14 @@ class Refiner(nn.Module):
         its real rate; then put back to its mean and capped at 1 (iterative proportional
         fitting on the block). Columns another column determines are left out."""
         weights = chance.double()
-        constraints = [
-            ((values[:, k] - value).abs() <= 1e-9 * max(1.0, abs(float(value))), float(rate))
-            for k, value, rate in zip(
-                self.mass_numbers.tolist(), self.mass_values, self.mass_rates, strict=True
-            )
-        ]
+        hits = at_point_masses(values, self.mass_numbers, self.mass_values).to(weights.device)
+        constraints = list(zip(hits.T, self.mass_rates.tolist(), strict=True))  # (B,), rate
         positions = index.softmax_offsets + codes  # (B, S) each row's code, as positions
         spans = [s for s, at in enumerate(index.softmax_offsets.tolist()) if not self.derived[at]]
         rates = self.code_rates.double()
         for _ in range(RAKE_PASSES):
             for hit, rate in constraints:
-                share = float(weights[hit.to(weights.device)].sum() / weights.sum())
+                share = float(weights[hit].sum() / weights.sum())
                 if 0.0 < share < 1.0:
                     factor = torch.where(hit, rate / share, (1 - rate) / (1 - share))
                     weights = weights * factor.to(weights).clamp_(1 / RAKE_MAX, RAKE_MAX)
@@ -201,6 +197,15 @@ def number_places(transformer: Any) -> tuple[list[int], list[int]]:
     return columns, scalars
 
 
+def at_point_masses(
+    values: torch.Tensor, numbers: torch.Tensor, masses: torch.Tensor
+) -> torch.Tensor:
+    """(B, P) bool: whether each row's number ``numbers[p]`` (a place among the columns of the
+    decoded ``values``, (B, K)) is point mass ``masses[p]`` (to 1e-9 of its size)."""
+    tolerance = 1e-9 * masses.abs().clamp(min=1.0)
+    return (values[:, numbers.cpu()] - masses.cpu()).abs() <= tolerance.cpu()
+
+
 def point_masses(
     transformer: Any, columns: list[int], values: torch.Tensor, derived: set[str]
 ) -> list[tuple[int, float, float]]:
@@ -214,9 +219,18 @@ def point_masses(
         if str(column.name) in derived or getattr(normalizer, "exact", None) is None:
             continue
         for value in np.asarray(normalizer.mean)[np.asarray(normalizer.exact, dtype=bool)]:
-            hit = (values[:, k] - float(value)).abs() <= 1e-9 * max(1.0, abs(float(value)))
-            found.append((k, float(value), float(hit.double().mean())))
-    return found
+            found.append((k, float(value)))
+    if not found:
+        return []
+    numbers, masses = zip(*found, strict=True)
+    shares = (
+        at_point_masses(
+            values, torch.as_tensor(numbers), torch.as_tensor(masses, dtype=torch.float64)
+        )
+        .double()
+        .mean(0)
+    )
+    return [(k, value, float(share)) for (k, value), share in zip(found, shares, strict=True)]
 
 
 def build_refiner(real: tuple[torch.Tensor, torch.Tensor], index: SpanIndex, transformer: Any):
@@ -334,16 +348,12 @@ def _fit_classifier(
 
 
 def _auc(positive: torch.Tensor, negative: torch.Tensor) -> float:
-    """Area under the ROC curve of scores ``positive`` against ``negative`` (ties count half)."""
-    scores = torch.cat([positive, negative]).double()
-    ranks = torch.empty_like(scores)
-    order = torch.argsort(scores)
-    ranks[order] = torch.arange(1, len(scores) + 1, dtype=scores.dtype, device=scores.device)
-    for value in torch.unique(scores[order][1:][scores[order][1:] == scores[order][:-1]]):
-        tied = scores == value
-        ranks[tied] = ranks[tied].mean()
-    n_pos, n_neg = len(positive), len(negative)
-    return float((ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    """Area under the ROC curve of scores ``positive`` against ``negative``."""
+    from sklearn.metrics import roc_auc_score  # imported when a refiner is trained
+
+    scores = torch.cat([positive, negative]).double().cpu().numpy()
+    labels = np.r_[np.ones(len(positive)), np.zeros(len(negative))]
+    return float(roc_auc_score(labels, scores))
 
 
 def load_refiner(width: int, hidden: Sequence[int], tensors: dict[str, torch.Tensor]) -> Refiner:
