@@ -142,30 +142,20 @@ class Refiner(nn.Module):
     def raked(
         self, chance: torch.Tensor, codes: torch.Tensor, index: SpanIndex, values: torch.Tensor
     ) -> torch.Tensor:
-        """``chance`` (B,) scaled, point mass by point mass and span by span (RAKE_PASSES
-        passes), so that the rows kept are expected to hold each point-mass value (of the
-        decoded ``values``: clipping to a column's range lands on it too), category and mode at
-        its real rate; then put back to its mean and capped at 1 (iterative proportional
-        fitting on the block). Columns another column determines are left out."""
+        """``chance`` (B,) scaled, constraint by constraint (RAKE_PASSES passes), so that the
+        rows kept are expected to hold each point-mass value (of the decoded ``values``:
+        clipping to a column's range lands on it too), category and mode at its real rate; then
+        put back to its mean and capped at 1 (iterative proportional fitting on the block).
+        A number's point masses, and "none of them", make one constraint; each category or mode
+        span another. Columns another column determines are left out."""
+        cells, targets = self._rake_cells(codes, index, values)
         weights = chance.double()
-        hits = at_point_masses(values, self.mass_numbers, self.mass_values).to(weights.device)
-        constraints = list(zip(hits.T, self.mass_rates.tolist(), strict=True))  # (B,), rate
-        positions = index.softmax_offsets + codes  # (B, S) each row's code, as positions
-        spans = [s for s, at in enumerate(index.softmax_offsets.tolist()) if not self.derived[at]]
-        rates = self.code_rates.double()
         for _ in range(RAKE_PASSES):
-            for hit, rate in constraints:
-                share = float(weights[hit].sum() / weights.sum())
-                if 0.0 < share < 1.0:
-                    factor = torch.where(hit, rate / share, (1 - rate) / (1 - share))
-                    weights = weights * factor.to(weights).clamp_(1 / RAKE_MAX, RAKE_MAX)
-            for span in spans:
-                at = positions[:, span]
-                held = torch.zeros(index.width, dtype=weights.dtype, device=weights.device)
-                held.index_add_(0, at, weights)
-                share = held[at] / weights.sum()
-                factor = torch.where(share > 0, rates[at] / share, 1.0)
-                weights = weights * factor.clamp_(1 / RAKE_MAX, RAKE_MAX)
+            for cell in cells.T:
+                held = torch.bincount(cell, weights, minlength=len(targets))
+                share = held / held.sum()
+                factor = torch.where(share > 0, targets / share, 1.0)
+                weights = weights * factor.clamp_(1 / RAKE_MAX, RAKE_MAX)[cell]
         # back to the chances' mean where that caps few rows, else scaled so that few are
         # capped: a capped row loses weight and its categories their rate
         scale = min(
@@ -173,6 +163,31 @@ class Refiner(nn.Module):
             1.0 / float(torch.quantile(weights, RAKE_CAPPED)),
         )
         return (weights * scale).clamp_(max=1.0).to(chance.dtype)
+
+    def _rake_cells(
+        self, codes: torch.Tensor, index: SpanIndex, values: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """What :meth:`raked` matches: each row's cell (B, C) in every constraint, and each
+        cell's real rate (float64). The first cells are the encoded positions (a category or
+        mode, rated by ``code_rates``); after them, for each number with point masses, one cell
+        per mass and one for "none of them"."""
+        device = codes.device
+        spans = [s for s, at in enumerate(index.softmax_offsets.tolist()) if not self.derived[at]]
+        cells = [(index.softmax_offsets + codes)[:, spans]]
+        targets = [self.code_rates.double()]
+        hits = at_point_masses(values, self.mass_numbers, self.mass_values).to(device)
+        first = index.width
+        for number in torch.unique(self.mass_numbers).tolist():
+            group = torch.nonzero(self.mass_numbers == number).squeeze(1)
+            held = hits[:, group.to(device)]
+            which = torch.where(held.any(1), held.long().argmax(1), len(group))
+            cells.append((first + which).unsqueeze(1))
+            rates = self.mass_rates[group]
+            targets.append(torch.cat([rates, (1 - rates.sum()).clamp(min=0).reshape(1)]))
+            first += len(group) + 1
+        # point masses first, as they pull whole numbers' mode shares with them
+        order = cells[1:] + cells[:1]
+        return torch.cat(order, dim=1), torch.cat(targets).to(device)
 
 
 def decoded_numbers(
