@@ -122,6 +122,20 @@ def test_a_metadata_file_declares_dependencies_in_any_of_its_forms(files, tmp_pa
     )
 
 
+def test_fit_refine_turns_the_refiner_on_or_off(files, tmp_path):
+    _, csv, _ = files
+    narrow = tmp_path / "narrow.csv"
+    pd.read_csv(csv)[["age", "sex", "income"]].to_csv(narrow, index=False)
+    on, off = tmp_path / "on.tvae", tmp_path / "off.tvae"
+    run("fit", narrow, "-o", on, "--epochs", "1", "--refine", "on", "--seed", "0", "-q")
+    assert TVAE.load(on).refiner_ is not None  # on 300 rows, where "auto" trains none
+    assert TVAE.load(on).training_summary_["refiner"]["steps"] > 0
+    run("fit", narrow, "-o", off, "--epochs", "1", "--refine", "off", "-q")
+    assert TVAE.load(off).refiner_ is None
+    bad = run("fit", narrow, "-o", off, "--refine", "sometimes", ok=False)
+    assert_one_line_error(bad, "--refine", "auto, on or off")
+
+
 def test_fit_errors_are_one_line(files, tmp_path):
     _, csv, _ = files
     out = tmp_path / "m.tvae"

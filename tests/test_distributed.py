@@ -252,6 +252,7 @@ def test_two_gloo_workers_match_a_single_process_fit(shards: Path, real, tmp_pat
     assert done.returncode == 0, done.stderr[-3000:]
     model = TVAE.load(output)
     assert model.training_summary_["world_size"] == 2
+    assert model.refiner_ is None  # "auto": 1,000 rows are too few
     assert (tmp_path / "ckpt" / "checkpoint.safetensors").exists()
     single = TVAE(epochs=30, random_state=0, **FAST).fit(real, DISCRETE)
     scores = [
@@ -259,6 +260,25 @@ def test_two_gloo_workers_match_a_single_process_fit(shards: Path, real, tmp_pat
         for m in (model, single)
     ]
     assert abs(scores[0] - scores[1]) <= 0.02, scores
+
+
+def test_two_gloo_workers_train_one_refiner(shards: Path, real, tmp_path: Path) -> None:
+    """--refine on: rank 0 trains the refiner on its share; the saved model samples with it."""
+    output = tmp_path / "model.tvae"
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+        "-m", "tvae.distributed", "fit", str(shards), "-o", str(output), "--epochs", "2",
+        "--batch-size", "100", "--seed", "0", "-q", "--device", "cpu", "--refine", "on",
+        "--discrete", ",".join(DISCRETE),
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    model = TVAE.load(output)
+    assert model.refiner_ is not None and model.training_summary_["refiner"]["steps"] > 0
+    rows = model.sample(300, random_state=0)
+    assert len(rows) == 300 and set(rows["sex"]) <= set(real["sex"])
+    pd.testing.assert_frame_equal(rows, model.sample(300, random_state=0))
 
 
 def test_cli_fits_with_checkpoints_and_samples_parts_in_parallel(shards: Path, tmp_path: Path):

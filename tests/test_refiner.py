@@ -104,8 +104,6 @@ def test_refine_is_checked_before_any_work(adult_small):
         TVAE(refine="always").fit(adult_small)
     with pytest.raises(InvalidParameterError, match="refine=True"):
         TVAE(refine=True, epsilon=1.0).fit(adult_small)
-    with pytest.raises(InvalidParameterError, match="refine=True"):
-        TVAE(refine=True).fit_distributed("no-such-folder")
 
 
 def test_raking_keeps_each_category_at_its_real_rate():

@@ -158,16 +158,10 @@ def check_flag(name: str, value: Any) -> None:
         raise InvalidParameterTypeError(f"{name} must be True or False, got {value!r}")
 
 
-def check_refine(value: Any, distributed: bool = False) -> None:
-    """``refine`` is "auto", True or False; not True for a distributed fit, which trains no
-    refiner (its classifier would need every worker's rows)."""
+def check_refine(value: Any) -> None:
+    """``refine`` is "auto", True or False."""
     if not (is_default(value) or isinstance(value, (bool, np.bool_))):
         raise InvalidParameterTypeError(f"refine must be 'auto', True or False, got {value!r}")
-    if distributed and value is True:
-        raise InvalidParameterError(
-            "refine=True: fit_distributed trains no refiner; leave refine 'auto' (off there) "
-            "or set it False"
-        )
 
 
 def fit_refiner(
@@ -178,16 +172,19 @@ def fit_refiner(
     rows: Callable[[], Iterable[Batch]],
     index: SpanIndex,
     network_seq: np.random.SeedSequence,
+    n_rows: int | None = None,
 ) -> tuple[Refiner | None, dict | None]:
-    """With ``model.refine`` (its "auto": with sampled decoding, on MIN_ROWS rows or more),
-    the refiner (:mod:`tvae.refiner`) and its training summary: trained on at most TRAIN_ROWS of
-    the training rows that ``rows()`` yields, against as many rows drawn as the sampler draws
-    them."""
+    """With ``model.refine`` (its "auto": with sampled decoding, on a table of MIN_ROWS rows or
+    more: ``n_rows``, else the rows ``rows()`` yields), the refiner (:mod:`tvae.refiner`) and
+    its training summary: trained on at most TRAIN_ROWS of the training rows that ``rows()``
+    yields, against as many rows drawn as the sampler draws them."""
     auto = is_default(model.refine)
     if not (model.decoding == "sample" if auto else model.refine):
         return None, None
     blocks = list(rows())
-    if auto and sum(len(c) for _, c in blocks) < MIN_ROWS:
+    if n_rows is None:
+        n_rows = sum(len(c) for _, c in blocks)
+    if auto and n_rows < MIN_ROWS:
         return None, None
     alphas, codes = torch.cat([a for a, _ in blocks]), torch.cat([c for _, c in blocks])
     device = next(decoder.parameters()).device

@@ -22,7 +22,18 @@ import typer
 from tvae.cli.demo import demo
 from tvae.cli.errors import ErrorReportingGroup
 from tvae.cli.evaluate import evaluate
-from tvae.cli.options import Device, Discrete, Json, Metadata, Quiet, Seed, Sep, Table, Threads
+from tvae.cli.options import (
+    Device,
+    Discrete,
+    Json,
+    Metadata,
+    Quiet,
+    Refine,
+    Seed,
+    Sep,
+    Table,
+    Threads,
+)
 from tvae.errors import InvalidParameterError
 from tvae.version import __version__
 
@@ -116,6 +127,7 @@ def fit(
         str,
         typer.Option("--lr-schedule", help="Learning-rate schedule: auto, constant or onecycle."),
     ] = "auto",
+    refine: Refine = "auto",
     precision: Annotated[
         str,
         typer.Option(
@@ -148,7 +160,7 @@ def fit(
     ] = None,
 ) -> None:
     """Learn the table DATA and save the model to one safe file (no pickle)."""
-    from tvae.cli.parsing import check_model_output, parse_columns, read_kinds_file
+    from tvae.cli.parsing import check_model_output, parse_columns, parse_refine, read_kinds_file
     from tvae.cli.privacy import private_options  # privacy (issue 14)
     from tvae.cli.render import human_bytes, say
     from tvae.cli.sql import is_database_url
@@ -158,6 +170,7 @@ def fit(
     from tvae.threads import limited_threads, threads_chosen
 
     privacy = private_options(epsilon, delta, public)
+    refined = parse_refine(refine)
     if resume and checkpoint_dir is None:
         raise InvalidParameterError("--resume needs --checkpoint-dir, the folder to resume from")
     if privacy and (nproc is not None or checkpoint_dir is not None):  # privacy (issue 14)
@@ -179,7 +192,7 @@ def fit(
             discrete=discrete, metadata=metadata, device=device, seed=seed, quiet=quiet,
             checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume,
             threads=threads, lr_schedule=lr_schedule, precision=precision,
-            transformer_sample_size=transformer_sample_size,
+            transformer_sample_size=transformer_sample_size, refine=refine,
         )  # fmt: skip
         if code:
             raise typer.Exit(code)
@@ -203,6 +216,7 @@ def fit(
         lr_schedule=lr_schedule,
         precision=precision,
         transformer_sample_size=transformer_sample_size,
+        refine=refined,
         **privacy,  # privacy (issue 14)
     )
     with threads_chosen(threads), limited_threads(steady=seed is not None):

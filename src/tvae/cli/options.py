@@ -35,3 +35,11 @@ Threads = Annotated[
     int | None,
     typer.Option("--threads", min=1, help="CPU threads [default: the CPUs this process may use]."),
 ]
+Refine = Annotated[
+    str,
+    typer.Option(
+        "--refine",
+        help="Keep sampled rows by a classifier's odds: auto (on 2,500 rows or more), on or off "
+        "(faster sampling).",
+    ),
+]

@@ -57,6 +57,16 @@ def parse_sep(sep: str | None) -> str | None:
     return value
 
 
+REFINE_NAMES = {"auto": "auto", "on": True, "off": False}
+
+
+def parse_refine(refine: str) -> str | bool:
+    """``--refine``: auto, on or off, as ``TVAE(refine=...)`` takes it."""
+    if refine.lower() not in REFINE_NAMES:
+        raise InvalidParameterError(f"--refine {refine!r} must be auto, on or off")
+    return REFINE_NAMES[refine.lower()]
+
+
 def fresh_seed() -> int:
     """A new seed from OS entropy (never the global RNG), printed so a run can be repeated."""
     return int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])

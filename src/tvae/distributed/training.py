@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,19 +30,23 @@ from tvae.fitting import (
     FitResult,
     check_checkpointing,
     check_params,
-    check_refine,
     fit_latents,
+    fit_refiner,
     fit_schedule,
     training_config,
 )
 from tvae.kinds import Metadata
 from tvae.layout import SpanIndex
 from tvae.prior import LatentPrior, load_prior
+from tvae.refiner import TRAIN_ROWS, Refiner, load_refiner
 from tvae.serialization import json_params
-from tvae.training import Checkpoints, build_networks, n_batches, train
+from tvae.training import Batch, Checkpoints, build_networks, n_batches, train
 from tvae.transformer import TableTransformer
 
 FIT_SAMPLE_ROWS = 100_000  # rows the transformer is fitted on when transformer_sample_size is None
+# rank 0's refiner draws its TRAIN_ROWS training rows from this many rows of its shuffled share,
+# not from the whole share, which it would have to hold in memory
+REFINER_ROWS = 5 * TRAIN_ROWS
 
 
 class ShardBatches:
@@ -97,7 +101,6 @@ def train_sharded(
     continued; without one, training starts afresh. Called on every rank.
     """
     check_params(model)
-    check_refine(model.refine, distributed=True)
     check_checkpointing(checkpoint_dir, checkpoint_every, resume)
     started = time.perf_counter()
     ctx = DistContext.from_env()
@@ -142,7 +145,18 @@ def train_sharded(
             encoder, decoder, batches, index, config, generator, ctx=ctx,
             checkpoints=checkpoints, restored=restored,
         )  # fmt: skip
-        prior = _shared_prior(model, encoder, decoder, batches, index, network_seq, ctx, device)
+        prior, refiner, refined = _shared_sampler(
+            model,
+            encoder,
+            decoder,
+            transformer,
+            batches,
+            index,
+            network_seq,
+            ctx,
+            device,
+            table.n_rows,
+        )
         if created:
             # every worker leaves its last collective before any tears the group down: gloo
             # aborted a worker ("terminate called without an active exception") once in CI
@@ -160,26 +174,73 @@ def train_sharded(
         "world_size": ctx.world_size,
         "resumed_from_epoch": None if restored is None else restored.epoch,
     }
+    if refined is not None:
+        summary["refiner"] = refined
     return FitResult(
         transformer, Metadata.from_dict(shared["kinds"]), encoder, decoder, history, device,
-        int(sampling_seq.generate_state(1)[0]), schedule, summary, prior,
+        int(sampling_seq.generate_state(1)[0]), schedule, summary, prior, refiner,
     )  # fmt: skip
 
 
-def _shared_prior(model, encoder, decoder, batches, index, network_seq, ctx, device) -> LatentPrior:
-    """Rank 0 fits the latent prior (and calibrates the decoder) on its share's rows; every
-    rank receives the prior and the decoder's output bias."""
+def _shared_sampler(
+    model, encoder, decoder, transformer, batches, index, network_seq, ctx, device, n_rows
+) -> tuple[LatentPrior, Refiner | None, dict | None]:
+    """Rank 0 fits the latent prior, calibrates the decoder and trains the refiner on its
+    share's rows (as an in-memory fit does on all of them: the prior and the refiner see at
+    most a sample anyway); every rank receives the prior, the decoder's output bias and the
+    refiner, so that every rank holds the same model."""
     state = None
     if ctx.is_main:
-        prior = fit_latents(model, encoder, decoder, batches.rows, index, network_seq)
-        state = {"kind": prior.kind, **{k: v.tolist() for k, v in prior.tensors().items()}}
-        state["decoder.bias"] = decoder.body[-1].bias.tolist()
+        prior = fit_latents(model, encoder, decoder, batches.rows, index, network_seq, transformer)
+        refiner, refined = fit_refiner(
+            model, decoder, prior, transformer, lambda: _first_rows(batches.rows(), REFINER_ROWS),
+            index, network_seq, n_rows,
+        )  # fmt: skip
+        state = {
+            "prior": {"kind": prior.kind, **_as_lists(prior.tensors())},
+            "decoder.bias": decoder.body[-1].bias.tolist(),
+            "refiner": None if refiner is None else {
+                "hidden": list(refiner.hidden), "tensors": _as_lists(refiner.state_dict()),
+                "summary": refined,
+            },
+        }  # fmt: skip
     state = broadcast_json(state, ctx, device)
     with torch.no_grad():
         bias = decoder.body[-1].bias
-        bias.copy_(torch.as_tensor(state.pop("decoder.bias"), dtype=bias.dtype))
-    tensors = {k: torch.as_tensor(v) for k, v in state.items() if k != "kind"}
-    return load_prior(state["kind"], model.embedding_dim, tensors)
+        bias.copy_(torch.as_tensor(state["decoder.bias"], dtype=bias.dtype))
+    kind = state["prior"].pop("kind")
+    prior = load_prior(kind, model.embedding_dim, _as_tensors(state["prior"]))
+    shared = state["refiner"]
+    if shared is None:
+        return prior, None, None
+    tensors = _as_tensors(shared["tensors"])
+    refiner = load_refiner(index.width, shared["hidden"], tensors).to(device)
+    return prior, refiner, shared["summary"]
+
+
+def _first_rows(batches: Iterable[Batch], limit: int) -> Iterator[Batch]:
+    """The batches of a stream up to the one that brings it to ``limit`` rows."""
+    seen = 0
+    for batch in batches:
+        yield batch
+        seen += len(batch[1])
+        if seen >= limit:
+            return
+
+
+def _as_lists(tensors: dict[str, torch.Tensor]) -> dict[str, list]:
+    """Tensors as JSON-able nested lists (float64 and int64 keep every value exactly)."""
+    return {name: tensor.detach().cpu().tolist() for name, tensor in tensors.items()}
+
+
+def _as_tensors(lists: dict[str, list]) -> dict[str, torch.Tensor]:
+    """:func:`_as_lists` undone: numbers as float64 or int64, flags as bool (a module's
+    ``load_state_dict`` casts them to its own dtypes)."""
+    kinds = {"b": torch.bool, "i": torch.int64, "f": torch.float64}
+    return {
+        name: torch.as_tensor(values, dtype=kinds[np.asarray(values).dtype.kind])
+        for name, values in lists.items()
+    }
 
 
 def _shared_state(model, table, discrete_columns, metadata, ctx, device, read_rows) -> dict:
