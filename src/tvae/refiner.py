@@ -147,47 +147,49 @@ class Refiner(nn.Module):
         clipping to a column's range lands on it too), category and mode at its real rate; then
         put back to its mean and capped at 1 (iterative proportional fitting on the block).
         A number's point masses, and "none of them", make one constraint; each category or mode
-        span another. Columns another column determines are left out."""
-        cells, targets = self._rake_cells(codes, index, values)
-        weights = chance.double()
-        for _ in range(RAKE_PASSES):
-            for cell in cells.T:
-                held = torch.bincount(cell, weights, minlength=len(targets))
-                share = held / held.sum()
-                factor = torch.where(share > 0, targets / share, 1.0)
-                weights = weights * factor.clamp_(1 / RAKE_MAX, RAKE_MAX)[cell]
+        span another. Columns another column determines are left out. In NumPy: a few hundred
+        small steps a block, each far cheaper there than as a torch call."""
+        constraints = self._rake_constraints(codes, index, values)
+        weights = chance.double().cpu().numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for _ in range(RAKE_PASSES):
+                for cell, target in constraints:
+                    held = np.bincount(cell, weights, minlength=len(target))
+                    factor = np.where(held > 0, target * (held.sum() / held), 1.0)
+                    weights = weights * np.clip(factor, 1 / RAKE_MAX, RAKE_MAX)[cell]
         # back to the chances' mean where that caps few rows, else scaled so that few are
         # capped: a capped row loses weight and its categories their rate
         scale = min(
-            float(chance.double().mean() / weights.mean()),
-            1.0 / float(torch.quantile(weights, RAKE_CAPPED)),
+            float(chance.double().mean()) / float(weights.mean()),
+            1.0 / float(np.quantile(weights, RAKE_CAPPED)),
         )
-        return (weights * scale).clamp_(max=1.0).to(chance.dtype)
+        raked = torch.from_numpy(np.minimum(weights * scale, 1.0))
+        return raked.to(device=chance.device, dtype=chance.dtype)
 
-    def _rake_cells(
+    def _rake_constraints(
         self, codes: torch.Tensor, index: SpanIndex, values: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """What :meth:`raked` matches: each row's cell (B, C) in every constraint, and each
-        cell's real rate (float64). The first cells are the encoded positions (a category or
-        mode, rated by ``code_rates``); after them, for each number with point masses, one cell
-        per mass and one for "none of them"."""
-        device = codes.device
-        spans = [s for s, at in enumerate(index.softmax_offsets.tolist()) if not self.derived[at]]
-        cells = [(index.softmax_offsets + codes)[:, spans]]
-        targets = [self.code_rates.double()]
-        hits = at_point_masses(values, self.mass_numbers, self.mass_values).to(device)
-        first = index.width
-        for number in torch.unique(self.mass_numbers).tolist():
-            group = torch.nonzero(self.mass_numbers == number).squeeze(1)
-            held = hits[:, group.to(device)]
-            which = torch.where(held.any(1), held.long().argmax(1), len(group))
-            cells.append((first + which).unsqueeze(1))
-            rates = self.mass_rates[group]
-            targets.append(torch.cat([rates, (1 - rates.sum()).clamp(min=0).reshape(1)]))
-            first += len(group) + 1
-        # point masses first, as they pull whole numbers' mode shares with them
-        order = cells[1:] + cells[:1]
-        return torch.cat(order, dim=1), torch.cat(targets).to(device)
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """What :meth:`raked` matches, constraint by constraint: each row's cell (B,) and each
+        cell's real rate. First, for each number with point masses, one cell per mass and one
+        for "none of them" (they pull whole numbers' mode shares with them); then each category
+        or mode span of a column no other column determines, its codes the cells."""
+        constraints = []
+        hits = at_point_masses(values, self.mass_numbers, self.mass_values).numpy()
+        numbers, rates = self.mass_numbers.cpu().numpy(), self.mass_rates.cpu().numpy()
+        for number in np.unique(numbers):
+            group = np.flatnonzero(numbers == number)
+            held = hits[:, group]
+            cell = np.where(held.any(1), held.argmax(1), len(group))
+            target = np.append(rates[group], max(0.0, 1.0 - rates[group].sum()))
+            constraints.append((cell, target))
+        code_rates = self.code_rates.double().cpu().numpy()
+        derived = self.derived.cpu().numpy()
+        spans = zip(index.softmax_offsets.tolist(), index.softmax_widths.tolist(), strict=True)
+        for span, (offset, width) in enumerate(spans):
+            if not derived[offset]:
+                cell = codes[:, span].cpu().numpy()
+                constraints.append((cell, code_rates[offset : offset + width]))
+        return constraints
 
 
 def decoded_numbers(
@@ -292,12 +294,14 @@ def train_refiner(
 ) -> tuple[Refiner, dict]:
     """A :class:`Refiner` trained on encoded real rows ``real`` (alphas, codes) against the
     model's rows ``drawn``, and a summary of its training (steps, the held-aside loss and AUC,
-    the acceptance constant and the share of sampled rows it keeps on average)."""
+    the acceptance constant and the share of sampled rows it keeps on average, raked as the
+    sampler rakes them: the sampler draws about 1 / that share rows for each it returns)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
         refiner = build_refiner(real, index, transformer)
     real_rows = refiner.features(*real, index, refiner.numbers(*real, transformer))
-    drawn_rows = refiner.features(*drawn, index, refiner.numbers(*drawn, transformer))
+    drawn_values = refiner.numbers(*drawn, transformer)
+    drawn_rows = refiner.features(*drawn, index, drawn_values)
     learn_real, aside_real = _split(len(real_rows), generator)
     learn_drawn, aside_drawn = _split(len(drawn_rows), generator)
     steps, best = _fit_classifier(
@@ -309,6 +313,8 @@ def train_refiner(
         real_odds = refiner.log_odds(real_rows[aside_real])
         refiner.log_threshold.fill_(float(torch.quantile(drawn_odds, ACCEPT_QUANTILE)))
         chance = torch.exp(drawn_odds - refiner.log_threshold).clamp(ACCEPT_FLOOR, 1.0)
+        aside = aside_drawn.cpu()
+        chance = refiner.raked(chance, drawn[1][aside_drawn], index, drawn_values[aside])
     summary = {
         "steps": steps,
         "held_aside_loss": round(best, 4) if steps else None,
