@@ -130,6 +130,7 @@ def test_fit_refine_turns_the_refiner_on_or_off(files, tmp_path):
     run("fit", narrow, "-o", on, "--epochs", "1", "--refine", "on", "--seed", "0", "-q")
     assert TVAE.load(on).refiner_ is not None  # on 300 rows, where "auto" trains none
     assert TVAE.load(on).training_summary_["refiner"]["steps"] > 0
+    assert "refiner keeps about" in run("inspect", on).stdout
     run("fit", narrow, "-o", off, "--epochs", "1", "--refine", "off", "-q")
     assert TVAE.load(off).refiner_ is None
     bad = run("fit", narrow, "-o", off, "--refine", "sometimes", ok=False)
@@ -282,6 +283,7 @@ def test_inspect_text_and_json(files):
     text = run("inspect", model).stdout
     assert "tvae-model version 1" in text and "2 epochs on 300 rows" in text
     assert "education" in text and "categorical" in text and "numerical" in text
+    assert "Sampling:" in text and "no refiner" in text  # 300 rows: "auto" trains none
     as_json = json.loads(run("inspect", model, "--json").stdout)
     assert as_json == json.loads(json.dumps(inspect_model(model)))
 

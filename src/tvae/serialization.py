@@ -171,6 +171,13 @@ def inspect_model(path: str | os.PathLike) -> dict:
             "n_weights": int(n_weights),
             "params": description.get("params", {}),
             "training": description.get("training", {}),
+            "sampling": {
+                "prior": description.get("prior", "standard"),
+                "prior_components": int(tensors["prior.weights"].numel())
+                if "prior.weights" in tensors
+                else None,
+                "refiner": description.get("refiner") is not None,
+            },
             # privacy (issue 14): a private model's accounting, as saved
             **({"privacy": description["privacy"]} if "privacy" in description else {}),
         }

@@ -61,6 +61,7 @@ def render_inspect(info: dict) -> str:
         if k not in {"embedding_dim", "compress_dims", "decompress_dims", "verbose"}
     }
     lines.append("Parameters:  " + ", ".join(f"{k}={v!r}" for k, v in others.items()))
+    lines.append("Sampling:    " + _sampling_text(info.get("sampling") or {}, params, training))
     if info.get("privacy"):  # privacy (issue 14)
         from tvae.privacy.report import privacy_lines
 
@@ -75,6 +76,25 @@ def render_inspect(info: dict) -> str:
         dtype = column["dtype"] or "?"
         lines.append(f"  {column['name']!s:<{width}}  {column['kind']:<12} {dtype:<10} {span}")
     return "\n".join(lines)
+
+
+def _sampling_text(sampling: dict, params: dict, training: dict) -> str:
+    """How the model draws rows: its prior, its decoding, and what the refiner keeps."""
+    components = sampling.get("prior_components")
+    if sampling.get("prior") == "mixture" and components:
+        parts = [f"mixture prior ({components} components)"]
+    else:
+        parts = ["N(0, I) prior"]
+    parts.append(f"{params.get('decoding', 'sample')} decoding")
+    refined = training.get("refiner")
+    if sampling.get("refiner") and isinstance(refined, dict):
+        parts.append(
+            f"refiner keeps about {100 * _number(refined.get('kept_share')):.0f} % of the rows "
+            f"drawn (held-aside AUC {_number(refined.get('held_aside_auc')):.2f})"
+        )
+    else:
+        parts.append("no refiner: every decoded row kept")
+    return "; ".join(parts)
 
 
 def _dependency_text(items: list[dict]) -> str:
