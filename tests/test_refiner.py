@@ -136,3 +136,20 @@ def test_raking_keeps_each_point_mass_at_its_real_share_of_decoded_values():
     chance = torch.full((4_000,), 0.2)
     raked = refiner.raked(chance, codes, index, values[:, None])
     assert float(raked[values == 0].sum() / raked.sum()) == pytest.approx(0.3, abs=0.01)
+
+
+def test_raking_keeps_rates_where_many_chances_reach_one():
+    # the rare-in-draws category must carry most of the kept rows: its chances hit 1
+    layout = Layout((Span("softmax", 2, 0, "plan"),))
+    index = SpanIndex.from_layout(layout)
+    refiner = Refiner(layout.width, 0)
+    refiner.code_rates.copy_(torch.tensor([0.7, 0.3]))
+    rng = np.random.default_rng(2)
+    codes = torch.from_numpy((rng.random((4_000, 1)) < 0.7).astype(np.int64))  # 30 % drew 0
+    chance = torch.from_numpy(rng.uniform(0.6, 1.0, 4_000)).float()
+    raked = refiner.raked(chance, codes, index, torch.zeros((len(codes), 0)))
+    assert float(raked.max()) <= 1.0
+    share = float(raked[codes[:, 0] == 0].sum() / raked.sum())
+    assert share == pytest.approx(0.7, abs=0.01)
+    # as many rows kept as the rate allows: every row of code 0 at (nearly) 1
+    assert float(raked[codes[:, 0] == 0].mean()) > 0.95

@@ -56,7 +56,6 @@ MAX_LOG_ODDS = math.log(50.0)  # odds beyond 1:50 either way are not trusted
 ACCEPT_QUANTILE = 0.9  # c: this quantile of the sampled rows' odds
 ACCEPT_FLOOR = 0.02  # the least chance any sampled row keeps
 RAKE_PASSES = 5
-RAKE_CAPPED = 0.999  # raked chances are capped at 1 only above this quantile
 RAKE_MAX = 5.0  # a category's chances move by at most this factor per pass
 
 
@@ -144,8 +143,9 @@ class Refiner(nn.Module):
     ) -> torch.Tensor:
         """``chance`` (B,) scaled, constraint by constraint (RAKE_PASSES passes), so that the
         rows kept are expected to hold each point-mass value (of the decoded ``values``:
-        clipping to a column's range lands on it too), category and mode at its real rate; then
-        put back to its mean and capped at 1 (iterative proportional fitting on the block).
+        clipping to a column's range lands on it too), category and mode at its real rate, each
+        chance capped at 1 after every step (iterative proportional fitting on the block, with
+        an upper bound; each step keeps the sum of the chances but for what the cap takes).
         A number's point masses, and "none of them", make one constraint; each category or mode
         span another. Columns another column determines are left out. In NumPy: a few hundred
         small steps a block, each far cheaper there than as a torch call."""
@@ -157,13 +157,10 @@ class Refiner(nn.Module):
                     held = np.bincount(cell, weights, minlength=len(target))
                     factor = np.where(held > 0, target * (held.sum() / held), 1.0)
                     weights = weights * np.clip(factor, 1 / RAKE_MAX, RAKE_MAX)[cell]
-        # back to the chances' mean where that caps few rows, else scaled so that few are
-        # capped: a capped row loses weight and its categories their rate
-        scale = min(
-            float(chance.double().mean()) / float(weights.mean()),
-            1.0 / float(np.quantile(weights, RAKE_CAPPED)),
-        )
-        raked = torch.from_numpy(np.minimum(weights * scale, 1.0))
+                    # a chance is at most 1: the next steps move what it would lose onto
+                    # the other rows, so the rates hold however many rows reach 1
+                    np.minimum(weights, 1.0, out=weights)
+        raked = torch.from_numpy(weights)
         return raked.to(device=chance.device, dtype=chance.dtype)
 
     def _rake_constraints(
