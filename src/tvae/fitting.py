@@ -39,7 +39,7 @@ from tvae.params import (
 )
 from tvae.precision import PRECISIONS, resolve_precision
 from tvae.prior import PRIORS, LatentPrior, MixturePrior, StandardPrior
-from tvae.refiner import MIN_ROWS, TRAIN_ROWS, Refiner, train_refiner
+from tvae.refiner import DRAWN_PER_REAL, MIN_ROWS, TRAIN_ROWS, Refiner, train_refiner
 from tvae.sampling import DECODINGS, concat_blocks, encoded_blocks
 from tvae.schedule import Schedule, is_default, resolve_schedule
 from tvae.serialization import json_params
@@ -177,7 +177,7 @@ def fit_refiner(
     """With ``model.refine`` (its "auto": with sampled decoding, on a table of MIN_ROWS rows or
     more: ``n_rows``, else the rows ``rows()`` yields), the refiner (:mod:`tvae.refiner`) and
     its training summary: trained on at most TRAIN_ROWS of the training rows that ``rows()``
-    yields, against as many rows drawn as the sampler draws them."""
+    yields, against DRAWN_PER_REAL times as many rows drawn as the sampler draws them."""
     auto = is_default(model.refine)
     if not (model.decoding == "sample" if auto else model.refine):
         return None, None
@@ -193,7 +193,8 @@ def fit_refiner(
         chosen = torch.randperm(len(codes), generator=generator, device=device)[:TRAIN_ROWS]
         alphas, codes = alphas[chosen], codes[chosen]
 
-    blocks = encoded_blocks(decoder, prior, transformer, len(codes), generator, model.decoding)
+    n_drawn = DRAWN_PER_REAL * len(codes)
+    blocks = encoded_blocks(decoder, prior, transformer, n_drawn, generator, model.decoding)
     drawn = tuple(torch.from_numpy(p).to(device) for p in concat_blocks(blocks, transformer.layout))
     return train_refiner((alphas, codes), drawn, index, transformer, generator)
 
