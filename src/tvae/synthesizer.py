@@ -80,7 +80,7 @@ class TVAE(BaseEstimator):
             only with ``decoding="sample"``). False: as the reference.
         refine: keep sampled rows by the odds of a classifier told to tell them from real rows
             (:mod:`tvae.refiner`). "auto" (default): with ``decoding="sample"`` on 2,500 rows or
-            more, not under ``epsilon`` or in ``fit_distributed``. False: as the reference.
+            more (``fit_distributed``: on rank 0), not under ``epsilon``. False: as the reference.
         epsilon, delta: an (epsilon, delta) differential-privacy guarantee for everything the
             model keeps (:mod:`tvae.privacy`, docs/privacy.md; spending in ``privacy_``); delta
             in (0, 1/n], None: 1 / (10 n). epsilon=None (default): no DP.

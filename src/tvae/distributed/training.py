@@ -146,17 +146,9 @@ def train_sharded(
             checkpoints=checkpoints, restored=restored,
         )  # fmt: skip
         prior, refiner, refined = _shared_sampler(
-            model,
-            encoder,
-            decoder,
-            transformer,
-            batches,
-            index,
-            network_seq,
-            ctx,
-            device,
+            model, encoder, decoder, transformer, batches, index, network_seq, ctx, device,
             table.n_rows,
-        )
+        )  # fmt: skip
         if created:
             # every worker leaves its last collective before any tears the group down: gloo
             # aborted a worker ("terminate called without an active exception") once in CI
