@@ -114,10 +114,10 @@ def sample_conditional(
         if refiner is not None:  # rows the refiner does not keep are drawn again
             pending = np.arange(len(groups))
             for _ in range(REFINE_ROUNDS):
-                dropped = ~refiner.keep(  # not raked: conditions set their own rates
-                    alphas[pending], codes[pending], span_index, transformer, generator, False
+                kept = refiner.keep(  # not raked: conditions set their own rates
+                    alphas[pending], codes[pending], span_index, transformer, generator, rake=False
                 )
-                pending = pending[dropped.cpu().numpy()]
+                pending = pending[~kept.cpu().numpy()]
                 if not len(pending):
                     break
                 alphas[pending], codes[pending] = decoded(pending)
