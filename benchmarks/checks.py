@@ -5,6 +5,10 @@
   constant columns and near-unique ones are left out. A dependency counts only when B varies
   across the A values held by at least 5 rows, so that a rare B value sitting alone in a rare
   A value (which "determines" it by accident) is not taken for structure.
+- Functional dependencies on a pair: columns A and C together determine column B in every real
+  row while neither does alone (titanic: sibsp and parch determine alone), under the same
+  rules with the pair's values in place of A's; pairs in which one column determines the other
+  are left out.
 - Orders: a <= b in every real row where both are present, for numerical columns whose values
   overlap: a taken from one real row and b from another would break the order at least 1 %
   of the time. Pairs whose ranges do not overlap (the order holds trivially) are left out, and
@@ -21,13 +25,14 @@
 - Point masses: numerical values held by at least 5 % of the real rows, with their share in
   the real and in the sampled rows.
 
-A sampled row keeps a functional dependency when its A value is unseen in the real rows (no
-evidence against it) or carries the B value the real rows give it; it keeps an order when a
-or b is missing or a <= b.
+A sampled row keeps a functional dependency when its A value (or pair) is unseen in the real
+rows (no evidence against it) or carries the B value the real rows give it; it keeps an order
+when a or b is missing or a <= b.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,13 +83,18 @@ class Dependencies:
     numbers: set[str]  # columns whose values compare as numbers
     groups: list[list[str]] = field(default_factory=list)  # one-hot groups
     exclusive: list[tuple[str, str]] = field(default_factory=list)  # never both 1
+    # (A, C, B) -> {(A token, C token): B token}: A and C together determine B
+    joint: dict[tuple[str, str, str], dict[tuple[str, str], str]] = field(default_factory=dict)
 
     def describe(self, limit: int = 6) -> str:
-        names = [f"{a}→{b}" for a, b in self.functional] + [f"{a}≤{b}" for a, b in self.orders]
+        names = [f"{a}→{b}" for a, b in self.functional]
+        names += [f"{a}+{c}→{b}" for a, c, b in self.joint]
+        names += [f"{a}≤{b}" for a, b in self.orders]
         shown = ", ".join(names[:limit]) + (", …" if len(names) > limit else "")
         groups = f", {len(self.groups)} one-hot groups" if self.groups else ""
         groups += f", {len(self.exclusive)} exclusive pairs" if self.exclusive else ""
-        return f"{len(self.functional)} functional, {len(self.orders)} orders{groups}" + (
+        n_functional = len(self.functional) + len(self.joint)
+        return f"{n_functional} functional, {len(self.orders)} orders{groups}" + (
             f" ({shown})" if names else ""
         )
 
@@ -111,6 +121,7 @@ def find_dependencies(real: pd.DataFrame, discrete: list[str], skip: set[str]) -
                 continue
             mapping = pd.Series(tokens[b].to_numpy(), index=tokens[a].to_numpy())
             functional[(a, b)] = mapping[~mapping.index.duplicated()].to_dict()
+    joint = _joint_dependencies(codes, tokens, functional, n)
 
     numbers = {
         c: pd.to_numeric(real[c], errors="coerce").to_numpy(dtype=np.float64)
@@ -134,7 +145,36 @@ def find_dependencies(real: pd.DataFrame, discrete: list[str], skip: set[str]) -
                 orders.append((a, b))
     ones = indicator_columns(real, skip)
     groups = one_hot_groups(ones)
-    return Dependencies(functional, orders, number, groups, exclusive_pairs(ones, groups))
+    exclusive = exclusive_pairs(ones, groups)
+    return Dependencies(functional, orders, number, groups, exclusive, joint)
+
+
+def _joint_dependencies(codes: dict, tokens: dict, functional: dict, n: int) -> dict:
+    """(A, C, B) -> {(A token, C token): B token} for every pair A, C that determines B in
+    every row where neither A nor C does alone (see the module's docstring)."""
+    joint = {}
+    for a, c in itertools.combinations(codes, 2):
+        (a_codes, a_count), (c_codes, c_count) = codes[a], codes[c]
+        pairs, uniques = pd.factorize(a_codes * c_count + c_codes)
+        if len(uniques) > max(2, n // ROWS_PER_VALUE) or len(uniques) in (a_count, c_count):
+            continue
+        supported = np.bincount(pairs)[pairs] >= MIN_SUPPORT
+        order = np.argsort(pairs, kind="stable")
+        starts = np.flatnonzero(np.r_[True, np.diff(pairs[order]) != 0])
+        for b, (b_codes, _) in codes.items():
+            if b in (a, c) or (a, b) in functional or (c, b) in functional:
+                continue
+            values = b_codes[order]
+            if (
+                not np.array_equal(
+                    np.minimum.reduceat(values, starts), np.maximum.reduceat(values, starts)
+                )
+                or len(np.unique(b_codes[supported])) < 2
+            ):
+                continue
+            keys = zip(tokens[a].to_numpy(), tokens[c].to_numpy(), strict=True)
+            joint[(a, c, b)] = dict(zip(keys, tokens[b].to_numpy(), strict=True))
+    return joint
 
 
 def indicator_columns(real: pd.DataFrame, skip: set[str]) -> dict[str, np.ndarray]:
@@ -193,6 +233,14 @@ def dependency_kept(rows: pd.DataFrame, found: Dependencies) -> dict:
         ok = (expected.isna() | (expected == _tokens(rows[b], b in found.numbers))).to_numpy()
         kept_functional &= ok
         each[f"{a}→{b}"] = ok.mean()
+    for (a, c, b), mapping in found.joint.items():
+        pairs = zip(
+            _tokens(rows[a], a in found.numbers), _tokens(rows[c], c in found.numbers), strict=True
+        )
+        expected = pd.Series([mapping.get(pair) for pair in pairs], dtype=object)
+        ok = (expected.isna() | (expected == _tokens(rows[b], b in found.numbers))).to_numpy()
+        kept_functional &= ok
+        each[f"{a}+{c}→{b}"] = ok.mean()
     for group in found.groups:
         ok = (rows[group].apply(pd.to_numeric, errors="coerce") == 1).sum(axis=1).to_numpy() == 1
         kept_functional &= ok
@@ -210,7 +258,7 @@ def dependency_kept(rows: pd.DataFrame, found: Dependencies) -> dict:
         each[f"{a}≤{b}"] = ok.mean()
     worst = min(each, key=each.get) if each else None
     return {
-        "n_functional_dependencies": len(found.functional) + len(found.groups),
+        "n_functional_dependencies": len(found.functional) + len(found.joint) + len(found.groups),
         "n_exclusive_pairs": len(found.exclusive),
         "n_orders": len(found.orders),
         "dependency_kept": float((kept_functional & kept_orders).mean()) if n else None,

@@ -12,14 +12,16 @@ from tvae.label_ranges import CHANCE, MIN_ROWS_AT_BOUND, LabelRange, find_bounds
 
 
 def _passengers(n: int = 1500, seed: int = 0) -> pd.DataFrame:
-    """``who`` is "child" under 16, else the sex; ``fare`` has nothing to do with ``who``; a
-    rare port whose few ages are young by chance."""
+    """``who`` is "child" under 16, else mostly the sex (not always: age and sex together
+    would then determine ``who``, which tvae.transformer.joint derives); ``fare`` has nothing
+    to do with ``who``; a rare port whose few ages are young by chance."""
     rng = np.random.default_rng(seed)
     age = rng.integers(1, 80, n).astype(float)
     sex = rng.choice(["male", "female"], n)
     port = np.where(rng.random(n) < 0.995, "S", "Q")
     age[port == "Q"] = rng.integers(20, 30, (port == "Q").sum())
-    who = np.where(age < 16, "child", np.where(sex == "male", "man", "woman"))
+    male = (sex == "male") != (rng.random(n) < 0.03)
+    who = np.where(age < 16, "child", np.where(male, "man", "woman"))
     fare = rng.lognormal(3, 1, n).round(2)
     return pd.DataFrame({"age": age, "sex": sex, "who": who, "port": port, "fare": fare})
 

@@ -73,7 +73,8 @@ class Metadata(dict):
     """``{column: kind}`` for every column of a table; a plain dict with JSON helpers.
 
     ``dependencies`` lists the exact dependencies between columns (``{"type": "determines",
-    "source": A, "target": B}``, ``{"type": "order", "low": A, "high": B}``, ``{"type":
+    "source": A, "target": B}``, with ``"source": [A, B]`` where two columns determine B
+    together, ``{"type": "order", "low": A, "high": B}``, ``{"type":
     "one_hot", "columns": [A, B, C]}``, with ``"allow_none": true`` where at most one is 1; see
     :mod:`tvae.transformer.dependencies`): those ``fit`` found, on ``model.metadata_``; those to
     keep instead, on a metadata given to ``fit`` (an empty list keeps none). None: detect them.

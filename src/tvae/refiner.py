@@ -256,7 +256,8 @@ def build_refiner(real: tuple[torch.Tensor, torch.Tensor], index: SpanIndex, tra
     by taken from the encoded real rows ``real`` (alphas, codes); and their decoded numbers."""
     columns, scalars = number_places(transformer)
     values = decoded_numbers(*real, transformer, columns) if columns else None
-    derived = {str(d.target) for d in transformer.dependencies.determinations}
+    deps = transformer.dependencies
+    derived = {str(d.target) for d in [*deps.determinations, *deps.joint]}
     masses = point_masses(transformer, columns, values, derived) if columns else []
     refiner = Refiner(index.width, len(columns), len(masses)).to(real[0].device)
     for span in transformer.layout.spans:

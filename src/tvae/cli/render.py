@@ -107,7 +107,12 @@ def _dependency_text(items: list[dict]) -> str:
         for d in items
         if d["type"] == "one_hot"
     ]
-    determines = [f"{d['source']} -> {d['target']}" for d in items if d["type"] == "determines"]
+    determines = [
+        f"{' + '.join(map(str, d['source'])) if isinstance(d['source'], list) else d['source']}"
+        f" -> {d['target']}"
+        for d in items
+        if d["type"] == "determines"
+    ]
     orders = [f"{d['low']} <= {d['high']}" for d in items if d["type"] == "order"]
     return ", ".join(groups + determines + orders)
 

@@ -47,6 +47,12 @@ def split_declared(
                 "(its check would read every row); leave it out, or merge the group's columns "
                 "into one categorical column before fitting"
             )
+        if kind == "determines" and isinstance(item.get("source"), (list, tuple)):
+            raise InvalidParameterError(
+                f"metadata dependency {dict(item)!r}: with epsilon a column determined by two "
+                "columns together is not kept (its mapping would be released from the rows); "
+                "leave it out"
+            )
         fields = {"order": ("low", "high"), "determines": ("source", "target")}.get(kind)
         names = [item.get(f) for f in fields] if fields else []
         if not fields or any(n not in kinds for n in names) or names[0] == names[1]:

@@ -30,11 +30,9 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import is_numeric_dtype
 
 from tvae.codec import decode_value, encode_value
 from tvae.errors import InvalidParameterError
@@ -45,6 +43,7 @@ from tvae.transformer.dependency_search import (
     PROBE_ROWS,
     SOURCE_KINDS,
     determines,
+    hashable,
     ordered,
     pick_parents,
     rank_columns,
@@ -53,7 +52,17 @@ from tvae.transformer.dependency_search import (
     value_codes,
     witnessed,
 )
+from tvae.transformer.joint import (
+    JointDetermination,
+    constant_per_group,
+    derive_joint,
+    find_joint,
+    joint_mapping,
+    pair_codes,
+    pick_joint,
+)
 from tvae.transformer.one_hot import OneHotGroup, assign_member, expand_labels, held
+from tvae.transformer.repairs import derive, repair_source
 
 ORDER_KINDS = ("numerical", "datetime")
 
@@ -94,6 +103,11 @@ class Dependencies:
     checks: list[Determination] = field(default_factory=list)
     # one-hot groups: their members are modelled as one label column (tvae.transformer.one_hot)
     groups: list[OneHotGroup] = field(default_factory=list)
+    # labels two columns determine together (tvae.transformer.joint), derived after the others
+    joint: list[JointDetermination] = field(default_factory=list)
+    # columns another dependency derives or repairs that two columns also determine: kept by
+    # moving the pair (its columns that no other dependency derives or repairs)
+    joint_checks: list[JointDetermination] = field(default_factory=list)
 
     # ------------------------------------------------------------------ finding them
     @classmethod
@@ -144,23 +158,39 @@ class Dependencies:
             and ordered(head[a], head[b], overlap=False)
             and ordered(frame[a], frame[b])
         ]
-        return cls(determinations, orders, checks)
+        read = {d.source for d in determinations + checks} | {d.target for d in checks}
+        labels = [c for c in varied if kinds.get(c) in SOURCE_KINDS]  # labels, numbers
+        found_joint = find_joint(codes, sources, labels, len(frame))
+        joint, repaired = pick_joint(found_joint, linked | read, derived)
+        return cls(
+            determinations, orders, checks,
+            joint=[joint_mapping(frame, pair, target) for pair, target in joint],
+            joint_checks=[joint_mapping(frame, pair, target) for pair, target in repaired],
+        )  # fmt: skip
 
     @classmethod
     def declared(cls, frame: pd.DataFrame, items: Iterable[Mapping]) -> Dependencies:
         """The dependencies the user lists (``describe`` form), checked against ``frame``."""
-        determinations, orders = [], []
+        determinations, orders, joint = [], [], []
         for item in items:
             kind = item.get("type") if isinstance(item, Mapping) else None
             names = [item.get(k) for k in ("source", "target", "low", "high")] if kind else []
-            missing = [n for n in names if n is not None and n not in frame.columns]
+            if names and isinstance(names[0], (list, tuple)):  # two columns determine a third
+                names = [*names[0], *names[1:]]
+                if len(item["source"]) != 2 or len({*item["source"], item.get("target")}) < 3:
+                    names.append(item["source"])  # reported as not valid below
+            missing = [
+                n for n in names if n is not None and (not hashable(n) or n not in frame.columns)
+            ]
             if kind not in ("determines", "order") or missing:
                 raise InvalidParameterError(
                     f"metadata dependency {item!r} is not valid: give {{'type': 'determines', "
                     "'source': A, 'target': B}} or {'type': 'order', 'low': A, 'high': B} with "
                     f"column names of train_data{f' (unknown: {missing})' if missing else ''}"
                 )
-            if kind == "determines":
+            if kind == "determines" and isinstance(item["source"], (list, tuple)):
+                joint.append(_declared_joint(frame, tuple(item["source"]), item["target"]))
+            elif kind == "determines":
                 source, target = item["source"], item["target"]
                 codes = value_codes(frame[source]), value_codes(frame[target])
                 if not determines(*codes):
@@ -178,33 +208,41 @@ class Dependencies:
                 orders.append(Order(item["low"], item["high"]))
         by_pair = {(d.source, d.target): d for d in determinations}
         order = sources_first([(d.source, d.target) for d in determinations])
-        return cls([by_pair[pair] for pair in order], orders)
+        _check_joint(joint, determinations)
+        return cls([by_pair[pair] for pair in order], orders, joint=joint)
 
     def describe(self) -> list[dict]:
-        items = self.determinations + self.checks
-        return [item.describe() for item in [*self.groups, *items, *self.orders]]
+        items = [*self.groups, *self.determinations, *self.checks, *self.joint]
+        items += [*self.joint_checks, *self.orders]
+        return [item.describe() for item in items]
 
     # ------------------------------------------------------------------ keeping them
     def apply(self, frame: pd.DataFrame, fixed: Iterable[Hashable] = ()) -> pd.DataFrame:
         """Make every dependency hold in ``frame`` (in place; also returned).
 
-        Targets are derived from their parents, sources first. Orders raise ``high`` to ``low``
-        where broken, or lower ``low`` when ``high`` is in ``fixed`` (a conditioned column).
+        Targets are derived from their parents, sources first, then labels from their pairs.
+        Orders raise ``high`` to ``low`` where broken, or lower ``low`` when ``high`` is in
+        ``fixed`` (a conditioned column); a pair's label follows a number an order moved.
         """
         fixed = set(fixed)
         expand_labels(frame, self.groups)  # the one-hot members (decoded rows only)
         for _ in range(1 + len(self.checks)):  # each repair pass can only settle more sources
             for item in self.determinations:
-                _derive(frame, item)
+                derive(frame, item)
+            self._keep_joint(frame, fixed)
             by_source: dict = {}
             for item in self.checks:
                 by_source.setdefault(item.source, []).append(item)
-            repaired = [_repair(frame, items) for c, items in by_source.items() if c not in fixed]
+            repaired = [
+                repair_source(frame, items) for c, items in by_source.items() if c not in fixed
+            ]
             if not any(repaired):
                 break
         else:
             for item in self.determinations:
-                _derive(frame, item)
+                derive(frame, item)
+            self._keep_joint(frame, fixed)
+        reordered = False
         for _ in range(len(self.orders)):  # a chain a <= b <= c settles within this many passes
             changed = False
             for order in self.orders:
@@ -217,9 +255,27 @@ class Dependencies:
                         self._assign(frame, order.low, broken, high[broken], fixed)
                     else:
                         self._assign(frame, order.high, broken, low[broken], fixed)
+            reordered |= changed
             if not changed:
                 break
+        if reordered:  # a number an order moved: its pairs are kept again
+            self._keep_joint(frame, fixed)
         return frame
+
+    def _keep_joint(self, frame: pd.DataFrame, fixed: set) -> None:
+        """Columns two columns determine. First those other dependencies also read or write:
+        one that a determination derives stays and its pair moves (the pair's columns that no
+        other dependency reads or writes); any other (a source, which the checks' repairs then
+        follow) is set from its pair. A pair no real row holds is no evidence, and stays. Then
+        the labels only a pair determines are derived."""
+        held = {c for d in self.determinations + self.checks for c in (d.source, d.target)}
+        derived = {d.target for d in self.determinations} | {j.target for j in self.joint}
+        held |= derived
+        for item in self.joint_checks:
+            moves_pair = item.target in derived or item.target in fixed
+            derive_joint(frame, item, fixed | held if moves_pair else fixed, move_unseen=False)
+        for item in self.joint:
+            derive_joint(frame, item, fixed)
 
     def _group_of(self, column: Hashable) -> OneHotGroup | None:
         return next((g for g in self.groups if column in g.members), None)
@@ -254,6 +310,8 @@ class Dependencies:
             "checks": [_state_of(d) for d in self.checks],
             "orders": [[encode_value(o.low), encode_value(o.high)] for o in self.orders],
             "one_hot": [g.get_state() for g in self.groups],
+            "joint": [j.get_state() for j in self.joint],
+            "joint_checks": [j.get_state() for j in self.joint_checks],
         }
 
     @classmethod
@@ -265,6 +323,8 @@ class Dependencies:
             [Order(decode_value(a), decode_value(b)) for a, b in state["orders"]],
             [_from_state(d) for d in state.get("checks", [])],
             [OneHotGroup.from_state(g) for g in state.get("one_hot", [])],
+            [JointDetermination.from_state(j) for j in state.get("joint", [])],
+            [JointDetermination.from_state(j) for j in state.get("joint_checks", [])],
         )
 
 
@@ -296,104 +356,32 @@ def _mapping(frame: pd.DataFrame, source: Hashable, target: Hashable) -> Determi
     )
 
 
-def _repair(frame: pd.DataFrame, items: list[Determination]) -> bool:
-    """Checks sharing one source: where the source maps to other values than the row's targets,
-    set it to a real value that maps to all of them: the nearest one for a numerical source,
-    else the most frequent. Returns whether a row changed. (Checks of one source share its keys
-    and counts: see :func:`_mapping`.)
-
-    A numerical value no real row holds is left as it is: no real row says what it maps to.
-    Treating it as wrong moved every such value to one frequent key (intrusion: src_bytes ->
-    wrong_fragment sent the smooth draws of 30 % of the synthetic "normal" rows to 1032, the
-    smurf attacks' value, 6 points above its real rate)."""
-    source = items[0].source
-    keys = pd.Index(items[0].keys)
-    position = keys.get_indexer(frame[source])
-    wrong = np.zeros(len(frame), dtype=bool)
-    targets = []
-    for item in items:
-        expected = np.asarray([*item.values, None], dtype=object)[position]
-        target = frame[item.target].to_numpy(dtype=object)
-        # codes over both arrays: every kind of missing value is one code (-1)
-        codes = pd.factorize(np.concatenate([expected, target]))[0]
-        wrong |= codes[: len(frame)] != codes[len(frame) :]
-        targets.append(target)
-    wrong &= position >= 0
-    if not wrong.any():
-        return False
-    numeric = is_numeric_dtype(keys.dtype) and is_numeric_dtype(frame[source].dtype)
-    candidates: dict = {}  # the targets' values -> the keys mapping to them, most frequent first
-    counts = np.asarray(items[0].counts or [1] * len(keys))
-    for code in np.argsort(-counts, kind="stable"):
-        wanted = tuple(_key(item.values[code]) for item in items)
-        candidates.setdefault(wanted, []).append(items[0].keys[code])
-    column = frame[source].to_numpy(dtype=object, copy=True)
-    rows_by_targets: dict = {}
-    for row in np.flatnonzero(wrong):
-        rows_by_targets.setdefault(tuple(_key(t[row]) for t in targets), []).append(row)
-    changed = False
-    for wanted, rows in rows_by_targets.items():
-        keys_here = candidates.get(wanted)
-        if keys_here:
-            rows = np.asarray(rows)
-            if numeric:  # moved least: the nearest fitting key (a missing one: most frequent)
-                nearest = _nearest(keys_here, column[rows])
-                column[rows] = np.where(pd.isna(nearest), keys_here[0], nearest)
-            else:  # a label: the most frequent fitting key
-                column[rows] = keys_here[0]
-            changed = True
-    if changed:
-        restored = pd.Series(column, index=frame.index, dtype=object)
-        try:
-            frame[source] = restored.astype(frame[source].dtype)
-        except (TypeError, ValueError):
-            frame[source] = restored
-    return changed
+def _declared_joint(
+    frame: pd.DataFrame, sources: tuple[Hashable, Hashable], target: Hashable
+) -> JointDetermination:
+    """A declared determination of ``target`` by two columns, checked on ``frame``."""
+    pairs = pair_codes(value_codes(frame[sources[0]]), value_codes(frame[sources[1]]))
+    if not constant_per_group(pairs, value_codes(frame[target])):
+        raise InvalidParameterError(
+            f"metadata says {list(sources)!r} determine {target!r}, but some pair of their "
+            f"values comes with several values of {target!r} in train_data"
+        )
+    return joint_mapping(frame, sources, target)
 
 
-def _nearest(keys: list, values: np.ndarray) -> np.ndarray:
-    """The present numerical key nearest each of ``values``; missing where the value is
-    missing or no key is present. (N,) of objects"""
-    numbers = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(float)
-    out = np.full(len(numbers), np.nan, dtype=object)
-    present = [k for k in keys if not pd.isna(k)]
-    known = ~np.isnan(numbers)
-    if not present or not known.any():
-        return out
-    order = np.argsort(np.asarray(present, dtype=np.float64), kind="stable")
-    ordered = np.asarray(present, dtype=np.float64)[order]
-    slot = np.clip(np.searchsorted(ordered, numbers[known]), 1, max(len(ordered) - 1, 1))
-    below, above = slot - 1, np.minimum(slot, len(ordered) - 1)
-    gap_below = np.abs(numbers[known] - ordered[below])
-    nearer = np.where(gap_below <= np.abs(numbers[known] - ordered[above]), below, above)
-    out[known] = np.asarray(present, dtype=object)[order[nearer]]
-    return out
-
-
-def _key(value: Any) -> Any:
-    """A dict key that treats every missing value alike."""
-    return "__missing__" if not isinstance(value, str) and pd.isna(value) else value
-
-
-def _derive(frame: pd.DataFrame, item: Determination) -> None:
-    """Set the target column from the source column through the mapping."""
-    keys = pd.Index(item.keys)
-    source = frame[item.source]
-    position = keys.get_indexer(source)
-    unseen = position < 0
-    if unseen.any() and is_numeric_dtype(keys.dtype) and is_numeric_dtype(source.dtype):
-        # a numerical source generated a value no real row holds: snap it to the nearest one
-        # (a column that determines another behaves as a set of labels)
-        column = source.to_numpy(dtype=object, copy=True)
-        column[unseen] = _nearest(item.keys, column[unseen])
-        frame[item.source] = pd.Series(column, index=frame.index).astype(source.dtype)
-        position = keys.get_indexer(frame[item.source])
-        unseen = position < 0
-    current = frame[item.target]
-    values = np.asarray([*item.values, None], dtype=object)[position]  # -1: the None slot
-    values[unseen] = current.to_numpy(dtype=object)[unseen]
-    derived = pd.Series(values, index=frame.index, dtype=object)
-    try:
-        frame[item.target] = derived.astype(current.dtype)
-    except (TypeError, ValueError):
-        frame[item.target] = derived
+def _check_joint(joint: list[JointDetermination], determinations: list[Determination]) -> None:
+    """A column two columns determine is derived last: it may not be another determination's
+    target or source."""
+    single = {c for d in determinations for c in (d.source, d.target)}
+    targets = [j.target for j in joint]
+    for item in joint:
+        if (
+            item.target in single
+            or targets.count(item.target) > 1
+            or item.target in {s for j in joint for s in j.sources}
+        ):
+            raise InvalidParameterError(
+                f"metadata's determination of {item.target!r} by {list(item.sources)!r}: a "
+                "column two columns determine may not appear in another 'determines' "
+                "dependency; keep one of them"
+            )

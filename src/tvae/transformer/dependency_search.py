@@ -27,12 +27,21 @@ def value_codes(series: pd.Series) -> np.ndarray:
     return pd.factorize(series, use_na_sentinel=False)[0]
 
 
+def hashable(name: object) -> bool:
+    """Whether ``name`` can be a column name (a declared list of two sources cannot)."""
+    try:
+        hash(name)
+    except TypeError:
+        return False
+    return True
+
+
 def determines(source: np.ndarray, target: np.ndarray) -> bool:
     """Each source code comes with one target code."""
     if len(source) == 0:
         return True
     pairs = source.astype(np.int64) * (int(target.max()) + 1) + target
-    return len(np.unique(pairs)) == len(np.unique(source))
+    return len(pd.unique(pairs)) == len(pd.unique(source))  # hashed: faster than sorting
 
 
 def witnessed(source: np.ndarray, target: np.ndarray) -> bool:

@@ -25,6 +25,7 @@ from tvae.transformer.build import build_column, column_from_state
 from tvae.transformer.columns import ColumnModel, Draws
 from tvae.transformer.continuous import MAX_CLUSTERS, WEIGHT_THRESHOLD
 from tvae.transformer.dependencies import Dependencies, Order
+from tvae.transformer.dependency_search import hashable
 from tvae.transformer.dtypes import DtypeInfo
 from tvae.transformer.one_hot import collapse, declared_group, find_groups, member_orders
 
@@ -253,7 +254,7 @@ class TableTransformer:
         written = {
             str(c)
             for c in [
-                *(d.target for d in deps.determinations),
+                *(d.target for d in [*deps.determinations, *deps.joint]),
                 *(c for d in deps.checks for c in (d.source, d.target)),
                 *(c for o in deps.orders for c in (o.low, o.high)),
             ]
@@ -313,10 +314,11 @@ class TableTransformer:
         Label columns, and numbers made only of point masses with no missing cell (veterans
         benefits: 0, 1 or 2), whose mode is the value itself.
         """
+        deps = self.dependencies
         linked = {
-            str(c) for d in [*self.dependencies.determinations, *self.dependencies.checks]
-            for c in (d.source, d.target)
-        }  # fmt: skip
+            str(c) for d in [*deps.determinations, *deps.checks] for c in (d.source, d.target)
+        } | {str(j.target) for j in deps.joint}  # a derived label: drawn, then overwritten
+        linked |= {str(c) for j in deps.joint_checks for c in j.sources}  # moved after the draw
         valued = {str(col.name) for col in self.columns if _codes_are_values(col)} - linked
         return [place for name, place in self._value_spans().items() if name in valued]
 
@@ -355,7 +357,8 @@ def _check_members_unnamed(groups: list, declared: list) -> None:
     members = {m for g in groups for m in g.members}
     for item in declared:
         named = [item.get(f) for f in ("source", "target")] if isinstance(item, Mapping) else []
-        clash = [n for n in named if n is not None and n in members]
+        named = [m for n in named for m in (n if isinstance(n, (list, tuple)) else [n])]
+        clash = [n for n in named if n is not None and hashable(n) and n in members]
         if clash:
             raise InvalidParameterError(
                 f"metadata dependency {dict(item)!r} names {clash[0]!r}, a column of a declared "

@@ -1,0 +1,148 @@
+"""A label that two columns determine together (titanic: sibsp and parch determine alone)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tvae import TVAE
+from tvae.cli.render import _dependency_text
+from tvae.errors import InvalidParameterError
+from tvae.transformer.dependencies import Dependencies
+from tvae.transformer.joint import JointDetermination, derive_joint
+
+KINDS = {"siblings": "numerical", "parents": "numerical", "alone": "categorical",
+         "town": "categorical", "fare": "numerical"}  # fmt: skip
+
+
+def _family(n: int = 600, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    siblings = rng.choice([0, 1, 2, 3, 5], n, p=[0.6, 0.25, 0.08, 0.05, 0.02])
+    parents = rng.choice([0, 1, 2], n, p=[0.7, 0.2, 0.1])
+    return pd.DataFrame(
+        {
+            "siblings": siblings,
+            "parents": parents,
+            "alone": np.where((siblings == 0) & (parents == 0), "yes", "no"),
+            "town": rng.choice(["north", "south", "east"], n),
+            "fare": np.round(rng.gamma(2.0, 10.0, n), 2),
+        }
+    )
+
+
+def _alone_holds(rows: pd.DataFrame) -> pd.Series:
+    no_family = (rows["siblings"] == 0) & (rows["parents"] == 0)
+    return (rows["alone"] == "yes") == no_family
+
+
+def test_a_label_two_columns_determine_is_found_and_described():
+    found = Dependencies.detect(_family(), KINDS)
+    assert [(j.sources, j.target) for j in found.joint] == [(("siblings", "parents"), "alone")]
+    described = {"type": "determines", "source": ["siblings", "parents"], "target": "alone"}
+    assert described in found.describe()
+    assert _dependency_text([described]) == "siblings + parents -> alone"
+
+
+def test_no_pair_determines_a_label_that_chance_or_a_single_column_explains():
+    frame = _family()
+    rng = np.random.default_rng(1)
+    frame["alone"] = rng.choice(["yes", "no"], len(frame))  # independent of the counts
+    assert Dependencies.detect(frame, KINDS).joint == []
+    frame["alone"] = np.where(frame["siblings"] == 0, "yes", "no")  # siblings alone decides
+    found = Dependencies.detect(frame, KINDS)
+    assert found.joint == []
+    assert [(d.source, d.target) for d in found.determinations] == [("siblings", "alone")]
+
+
+@pytest.fixture(scope="module")
+def family_model() -> TVAE:
+    return TVAE(epochs=3, batch_size=200, random_state=0).fit(_family())
+
+
+def test_every_sampled_row_keeps_a_label_two_columns_determine(family_model):
+    rows = family_model.sample(3000, random_state=1)
+    assert _alone_holds(rows).all()
+    assert rows["alone"].isin(["yes", "no"]).all()
+
+
+def test_a_condition_on_the_label_moves_the_pair_not_the_label(family_model):
+    rows = family_model.sample(200, conditions={"alone": "no"}, random_state=2)
+    assert (rows["alone"] == "no").all() and _alone_holds(rows).all()
+    rows = family_model.sample(200, conditions={"alone": "yes"}, random_state=3)
+    assert (rows["siblings"] == 0).all() and (rows["parents"] == 0).all()
+    rows = family_model.sample(100, conditions={"siblings": 1}, random_state=4)
+    assert (rows["siblings"] == 1).all() and (rows["alone"] == "no").all()
+
+
+def test_a_pair_no_real_row_holds_moves_to_the_nearest_real_pair():
+    item = JointDetermination(
+        ("siblings", "parents"), "alone",
+        keys=[(0, 0), (1, 0), (0, 1), (5, 0)], values=["yes", "no", "no", "no"],
+        counts=[60, 25, 20, 2],
+    )  # fmt: skip
+    rows = pd.DataFrame({"siblings": [6, 0, 3], "parents": [0, 0, 0], "alone": ["yes"] * 3})
+    derive_joint(rows, item, fixed=set())
+    # 6 and 3 are no real count beside parents 0: the nearest real ones are 5 and 1
+    assert rows["siblings"].tolist() == [5, 0, 1]
+    assert rows["alone"].tolist() == ["no", "yes", "no"]
+    held = pd.DataFrame({"siblings": [0, 0], "parents": [0, 0], "alone": ["no", "yes"]})
+    derive_joint(held, item, fixed={"alone"})
+    assert held["alone"].tolist() == ["no", "yes"]
+    assert list(zip(held["siblings"], held["parents"], strict=True)) == [(1, 0), (0, 0)]
+
+
+def test_a_declared_pair_is_checked_kept_and_saved(tmp_path):
+    frame = _family()
+    declared = {"type": "determines", "source": ["siblings", "parents"], "target": "alone"}
+    model = TVAE(epochs=2, batch_size=200, random_state=0).fit(
+        frame, metadata={"columns": {}, "dependencies": [declared]}
+    )
+    assert model.metadata_.dependencies == [declared]
+    path = tmp_path / "family.tvae"
+    model.save(path)
+    again = TVAE.load(path)
+    assert again.metadata_.dependencies == [declared]
+    rows = again.sample(500, random_state=5)
+    assert rows.equals(model.sample(500, random_state=5)) and _alone_holds(rows).all()
+    wrong = {"type": "determines", "source": ["siblings", "town"], "target": "alone"}
+    with pytest.raises(InvalidParameterError, match="several values of 'alone'"):
+        TVAE(epochs=1).fit(frame, metadata={"columns": {}, "dependencies": [wrong]})
+    three = {"type": "determines", "source": ["siblings", "parents", "town"], "target": "alone"}
+    with pytest.raises(InvalidParameterError, match="not valid"):
+        TVAE(epochs=1).fit(frame, metadata={"columns": {}, "dependencies": [three]})
+
+
+def test_a_declared_pair_is_refused_under_epsilon():
+    declared = {"type": "determines", "source": ["siblings", "parents"], "target": "alone"}
+    with pytest.raises(InvalidParameterError, match="two columns"):
+        TVAE(epochs=1, epsilon=5.0).fit(
+            _family(), metadata={"columns": KINDS, "dependencies": [declared]}
+        )
+
+
+def test_a_derived_column_two_other_columns_determine_is_kept_by_moving_the_pair():
+    rng = np.random.default_rng(0)
+    n = 800
+    level = rng.integers(0, 10, n)
+    branch = rng.choice(["x", "y"], n)
+    band = np.where(branch == "y", "mid", np.where(level < 5, "low", "high"))
+    code = np.char.add(np.char.add(band.astype(str), "_"), rng.choice(["1", "2"], n))
+    frame = pd.DataFrame({"code": code, "band": band, "level": level, "branch": branch})
+    kinds = {"code": "categorical", "band": "categorical", "level": "numerical",
+             "branch": "categorical"}  # fmt: skip
+    found = Dependencies.detect(frame, kinds)
+    pairs = {(d.source, d.target) for d in found.determinations}
+    assert pairs == {("code", "band"), ("band", "branch")}  # "mid" comes with "y" only
+    assert [(j.sources, j.target) for j in found.joint_checks] == [(("level", "branch"), "band")]
+    assert found.joint == []
+    rows = pd.DataFrame(
+        {"code": ["low_1", "high_2", "mid_1"], "band": ["high", "low", "low"],
+         "level": [8, 1, 3], "branch": ["x", "x", "y"]}
+    )  # fmt: skip
+    found.apply(rows)
+    # the band follows the code; the level moves to the nearest one that gives that band
+    assert rows["band"].tolist() == ["low", "high", "mid"]
+    assert rows["level"].tolist() == [4, 5, 3] and rows["branch"].tolist() == ["x", "x", "y"]
+    state = Dependencies.from_state(found.get_state())
+    assert state.describe() == found.describe()
