@@ -156,9 +156,9 @@ def pick_joint(
     determinations derive ``derived``.
 
     A label outside ``held`` is derived from its first pair, and is then no other pair's
-    source. A column in ``held`` gets its first pair as a check (:meth:`Dependencies.apply`
-    sets it from the pair, or moves the pair where a determination derives it: then the pair
-    needs a column outside ``held``); a checked column is no other check's source."""
+    source. A column in ``held`` gets its pairs as checks (:meth:`Dependencies.apply` sets it
+    from its first pair; where a determination derives it, every pair with a column outside
+    ``held`` moves instead); a checked column is no other check's source."""
     chosen: list = []
     for pair, target in found:
         taken = {t for _, t in chosen}
@@ -172,7 +172,8 @@ def pick_joint(
         taken = {t for _, t in checks}
         read = {s for p, _ in checks for s in p}
         stuck = target in derived and set(pair) <= frozen  # nothing it may move
-        if target not in held or target in taken or target in read or taken & set(pair) or stuck:
+        again = target in taken and target not in derived  # set from two pairs: they'd differ
+        if target not in held or again or target in read or taken & set(pair) or stuck:
             continue
         checks.append((pair, target))
     return chosen, checks
