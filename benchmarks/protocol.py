@@ -299,6 +299,7 @@ def tvae_runner(epochs: int | None, batch_size: int | None, extra: dict) -> FitA
             params["batch_size"] = batch_size
         model, fit_seconds = timed(TVAE(**params).fit, train, discrete)
         synthetic, sample_seconds = timed(model.sample, n_rows)
+        fit_and_sample.last_model = model  # more rows of it (fidelity.py's point masses)
         return synthetic, fit_seconds, sample_seconds
 
     return fit_and_sample
@@ -319,6 +320,7 @@ def ctgan_runner(epochs: int | None, batch_size: int | None) -> FitAndSample:
         model.set_random_state(seed)
         _, fit_seconds = timed(model.fit, train, discrete)
         synthetic, sample_seconds = timed(model.sample, n_rows)
+        fit_and_sample.last_model = model
         return synthetic, fit_seconds, sample_seconds
 
     return fit_and_sample
