@@ -9,7 +9,7 @@ import pytest
 from tvae import TVAE
 from tvae.cli.render import _dependency_text
 from tvae.errors import InvalidParameterError
-from tvae.transformer.dependencies import Dependencies
+from tvae.transformer.dependencies import Dependencies, Determination
 from tvae.transformer.joint import JointDetermination, derive_joint
 
 KINDS = {"siblings": "numerical", "parents": "numerical", "alone": "categorical",
@@ -146,3 +146,31 @@ def test_a_derived_column_two_other_columns_determine_is_kept_by_moving_the_pair
     assert rows["level"].tolist() == [4, 5, 3] and rows["branch"].tolist() == ["x", "x", "y"]
     state = Dependencies.from_state(found.get_state())
     assert state.describe() == found.describe()
+
+
+def test_a_pair_moves_a_determining_source_when_nothing_else_fits_and_its_target_follows():
+    """census: the migration code derives ``live`` (here: lived in the same house), while
+    ``age`` and the sunbelt code also determine it; a row whose sunbelt code says "moved"
+    cannot keep it by moving the age, so the sunbelt code moves and the year it derives
+    follows."""
+    deps = Dependencies(
+        determinations=[
+            Determination("code", "live", ["same", "moved"], ["yes", "no"], [10, 10]),
+            Determination("sunbelt", "year", ["none", "no"], [94, 95], [10, 10]),
+        ],
+        joint_checks=[
+            JointDetermination(
+                ("age", "sunbelt"), "live",
+                keys=[(23, "none"), (23, "no"), (40, "no"), (40, "none")],
+                values=["yes", "no", "no", "yes"], counts=[5, 6, 5, 4],
+            )
+        ],
+    )  # fmt: skip
+    rows = pd.DataFrame(
+        {"code": ["same", "moved"], "live": ["?", "?"], "sunbelt": ["no", "no"],
+         "year": [0, 0], "age": [23, 40]}
+    )  # fmt: skip
+    deps.apply(rows)
+    assert rows["live"].tolist() == ["yes", "no"]
+    assert rows["sunbelt"].tolist() == ["none", "no"] and rows["year"].tolist() == [94, 95]
+    assert rows["age"].tolist() == [23, 40]

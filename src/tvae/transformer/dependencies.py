@@ -222,14 +222,17 @@ class Dependencies:
 
         Targets are derived from their parents, sources first, then labels from their pairs.
         Orders raise ``high`` to ``low`` where broken, or lower ``low`` when ``high`` is in
-        ``fixed`` (a conditioned column); a pair's label follows a number an order moved.
+        ``fixed`` (a conditioned column) or a pair check's column; a pair's label follows a
+        number an order moved.
         """
         fixed = set(fixed)
         expand_labels(frame, self.groups)  # the one-hot members (decoded rows only)
         for _ in range(1 + len(self.checks)):  # each repair pass can only settle more sources
             for item in self.determinations:
                 derive(frame, item)
-            self._keep_joint(frame, fixed)
+            if self._keep_joint(frame, fixed):
+                for item in self.determinations:  # a source the pairs moved: its targets follow
+                    derive(frame, item)
             by_source: dict = {}
             for item in self.checks:
                 by_source.setdefault(item.source, []).append(item)
@@ -243,6 +246,8 @@ class Dependencies:
                 derive(frame, item)
             self._keep_joint(frame, fixed)
         reordered = False
+        # a number a pair check has just placed (census's age) stays: its order moves the other
+        paired = fixed | {c for j in self.joint_checks for c in j.sources}
         for _ in range(len(self.orders)):  # a chain a <= b <= c settles within this many passes
             changed = False
             for order in self.orders:
@@ -250,8 +255,8 @@ class Dependencies:
                 broken = (low > high).to_numpy(dtype=bool, na_value=False)
                 if broken.any():
                     changed = True
-                    lower = self._held(order.high, fixed, True)
-                    if lower and not self._held(order.low, fixed, False):
+                    lower = self._held(order.high, paired, True)
+                    if lower and not self._held(order.low, paired, False):
                         self._assign(frame, order.low, broken, high[broken], fixed)
                     else:
                         self._assign(frame, order.high, broken, low[broken], fixed)
@@ -262,7 +267,7 @@ class Dependencies:
             self._keep_joint(frame, fixed)
         return frame
 
-    def _keep_joint(self, frame: pd.DataFrame, fixed: set) -> None:
+    def _keep_joint(self, frame: pd.DataFrame, fixed: set) -> bool:
         """Columns two columns determine. First those other dependencies also read or write:
         one that a determination derives stays and its pair moves (the pair's columns that no
         other dependency reads or writes); any other (a source, which the checks' repairs then
@@ -271,11 +276,17 @@ class Dependencies:
         held = {c for d in self.determinations + self.checks for c in (d.source, d.target)}
         derived = {d.target for d in self.determinations} | {j.target for j in self.joint}
         held |= derived
+        # a determination's source that nothing else writes may move if nothing else fits
+        loose = {d.source for d in self.determinations} - derived - fixed
+        loose -= {c for d in self.checks for c in (d.source, d.target)}
+        before = [frame[c].copy() for c in {c for j in self.joint_checks for c in j.sources}]
         for item in self.joint_checks:
             moves_pair = item.target in derived or item.target in fixed
-            derive_joint(frame, item, fixed | held if moves_pair else fixed, move_unseen=False)
+            extra = held if moves_pair else set()
+            derive_joint(frame, item, fixed | extra, move_unseen=False, loose=loose)
         for item in self.joint:
             derive_joint(frame, item, fixed)
+        return any(not frame[b.name].equals(b) for b in before)
 
     def _group_of(self, column: Hashable) -> OneHotGroup | None:
         return next((g for g in self.groups if column in g.members), None)

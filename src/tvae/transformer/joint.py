@@ -180,7 +180,11 @@ def pick_joint(
 
 
 def derive_joint(
-    frame: pd.DataFrame, item: JointDetermination, fixed: set, move_unseen: bool = True
+    frame: pd.DataFrame,
+    item: JointDetermination,
+    fixed: set,
+    move_unseen: bool = True,
+    loose: frozenset | set = frozenset(),
 ) -> None:
     """Make ``item`` hold in ``frame`` (in place). With ``move_unseen`` a pair no real row
     holds moves first to the nearest real one (:func:`_move_pairs`); then the target is derived
@@ -198,7 +202,7 @@ def derive_joint(
         codes = pd.factorize(np.concatenate([expected, current]))[0]
         wrong = known & (codes[: len(frame)] != codes[len(frame) :])
         if wrong.any():
-            _move_pairs(frame, item, wrong, current, fixed)
+            _move_pairs(frame, item, wrong, current, fixed, loose)
         return
     values = current.copy()
     values[known] = expected[known]
@@ -222,16 +226,19 @@ def _move_pairs(
     rows: np.ndarray,
     target: np.ndarray | None,
     fixed: set,
+    loose: frozenset | set = frozenset(),
 ) -> None:
     """Move the sources of the ``rows`` (a mask) to a real pair, mapping to the row's
     ``target`` value where that is given: one that keeps a conditioned source's value, and if
     possible either source's value (the other moved to its nearest real value, for a number);
     a move along a number before a changed label, then the more frequent pair; failing that,
-    the most frequent pair. Rows no real pair fits stay as they are."""
+    the most frequent pair. Where no real pair keeps the ``fixed`` sources, one that keeps those
+    of them not in ``loose``. Rows no real pair fits stay as they are."""
     order = np.argsort(-np.asarray(item.counts), kind="stable")
     ranked = [(item.keys[i], missing_alike(item.values[i])) for i in order]
     columns = [frame[name].to_numpy(dtype=object, copy=True) for name in item.sources]
     held = [name in fixed for name in item.sources]
+    strict = [name in fixed and name not in loose for name in item.sources]
     groups: dict = {}
     for row in np.flatnonzero(rows):
         wanted = missing_alike(target[row]) if target is not None else None
@@ -241,7 +248,10 @@ def _move_pairs(
     for (_, _, wanted), members in groups.items():
         own = (columns[0][members[0]], columns[1][members[0]])
         options = [k for k, v in ranked if target is None or v == wanted]
-        options = [k for k in options if all(_same(k[s], own[s]) for s in (0, 1) if held[s])]
+        keeping = [k for k in options if all(_same(k[s], own[s]) for s in (0, 1) if held[s])]
+        if not keeping and any(strict) != any(held):
+            keeping = [k for k in options if all(_same(k[s], own[s]) for s in (0, 1) if strict[s])]
+        options = keeping
         found = [_nearest_sharing(options, own, side) for side in (0, 1)]
         found = [f for f in found if f is not None]  # (moved along a number?, key)
         nearest = min(found, key=lambda f: (not f[0], options.index(f[1])), default=None)
