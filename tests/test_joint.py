@@ -31,6 +31,17 @@ def _family(n: int = 600, seed: int = 0) -> pd.DataFrame:
     )
 
 
+def _bands(n: int = 800) -> pd.DataFrame:
+    """``code`` determines ``band``, which determines ``branch``; ``level`` and ``branch``
+    together determine ``band`` too."""
+    rng = np.random.default_rng(0)
+    level = rng.integers(0, 10, n)
+    branch = rng.choice(["x", "y"], n)
+    band = np.where(branch == "y", "mid", np.where(level < 5, "low", "high"))
+    code = np.char.add(np.char.add(band.astype(str), "_"), rng.choice(["1", "2"], n))
+    return pd.DataFrame({"code": code, "band": band, "level": level, "branch": branch})
+
+
 def _alone_holds(rows: pd.DataFrame) -> pd.Series:
     no_family = (rows["siblings"] == 0) & (rows["parents"] == 0)
     return (rows["alone"] == "yes") == no_family
@@ -122,13 +133,7 @@ def test_a_declared_pair_is_refused_under_epsilon():
 
 
 def test_a_derived_column_two_other_columns_determine_is_kept_by_moving_the_pair():
-    rng = np.random.default_rng(0)
-    n = 800
-    level = rng.integers(0, 10, n)
-    branch = rng.choice(["x", "y"], n)
-    band = np.where(branch == "y", "mid", np.where(level < 5, "low", "high"))
-    code = np.char.add(np.char.add(band.astype(str), "_"), rng.choice(["1", "2"], n))
-    frame = pd.DataFrame({"code": code, "band": band, "level": level, "branch": branch})
+    frame = _bands()
     kinds = {"code": "categorical", "band": "categorical", "level": "numerical",
              "branch": "categorical"}  # fmt: skip
     found = Dependencies.detect(frame, kinds)
@@ -174,3 +179,17 @@ def test_a_pair_moves_a_determining_source_when_nothing_else_fits_and_its_target
     assert rows["live"].tolist() == ["yes", "no"]
     assert rows["sunbelt"].tolist() == ["none", "no"] and rows["year"].tolist() == [94, 95]
     assert rows["age"].tolist() == [23, 40]
+
+
+def test_the_dependencies_a_fit_lists_fit_again_as_declared(tmp_path):
+    """``metadata_`` passed back to ``fit`` keeps the same pairs, checks included."""
+    frame = _bands()
+    frame = frame.join(_family(len(frame)))
+    model = TVAE(epochs=1, batch_size=400, random_state=0).fit(frame)
+    listed = model.metadata_.dependencies
+    assert {"type": "determines", "source": ["level", "branch"], "target": "band"} in listed
+    again = TVAE(epochs=1, batch_size=400, random_state=0).fit(frame, metadata=model.metadata_)
+    assert again.metadata_.dependencies == listed
+    declared = again.transformer_.dependencies
+    assert [(j.sources, j.target) for j in declared.joint_checks] == [(("level", "branch"), "band")]
+    assert [(j.sources, j.target) for j in declared.joint] == [(("siblings", "parents"), "alone")]

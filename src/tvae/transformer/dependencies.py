@@ -52,6 +52,13 @@ from tvae.transformer.dependency_search import (
     value_codes,
     witnessed,
 )
+from tvae.transformer.determination import (
+    Determination,
+    Order,
+    from_state,
+    mapping_of,
+    state_of,
+)
 from tvae.transformer.joint import (
     JointDetermination,
     constant_per_group,
@@ -65,31 +72,6 @@ from tvae.transformer.one_hot import OneHotGroup, assign_member, expand_labels, 
 from tvae.transformer.repairs import derive, repair_source
 
 ORDER_KINDS = ("numerical", "datetime")
-
-
-@dataclass
-class Determination:
-    """``target`` = ``mapping[source]`` in every row."""
-
-    source: Hashable
-    target: Hashable
-    keys: list  # source values
-    values: list  # the target value of each key
-    counts: list | None = None  # real rows holding each key (to pick a source for a target)
-
-    def describe(self) -> dict:
-        return {"type": "determines", "source": self.source, "target": self.target}
-
-
-@dataclass(frozen=True)
-class Order:
-    """``low <= high`` wherever both are present."""
-
-    low: Hashable
-    high: Hashable
-
-    def describe(self) -> dict:
-        return {"type": "order", "low": self.low, "high": self.high}
 
 
 @dataclass
@@ -138,10 +120,10 @@ class Dependencies:
                 ):
                     found.append((source, target))
         parents = pick_parents(found, rank)
-        determinations = [_mapping(frame, s, t) for s, t in parents]
+        determinations = [mapping_of(frame, s, t) for s, t in parents]
         derived = {t for _, t in parents}
         checks = [
-            _mapping(frame, s, t) for s, t in found if (s, t) not in parents and s not in derived
+            mapping_of(frame, s, t) for s, t in found if (s, t) not in parents and s not in derived
         ]  # a derived source is repaired through its own parent: not checked here
         linked = {d.source for d in determinations} | {d.target for d in determinations}
         candidates = [
@@ -198,7 +180,7 @@ class Dependencies:
                         f"metadata says {source!r} determines {target!r}, but some value of "
                         f"{source!r} comes with several values of {target!r} in train_data"
                     )
-                determinations.append(_mapping(frame, source, target))
+                determinations.append(mapping_of(frame, source, target))
             else:
                 if not ordered(frame[item["low"]], frame[item["high"]], overlap=False):
                     raise InvalidParameterError(
@@ -206,10 +188,14 @@ class Dependencies:
                         "has rows where it does not hold (or the columns are not comparable)"
                     )
                 orders.append(Order(item["low"], item["high"]))
-        by_pair = {(d.source, d.target): d for d in determinations}
-        order = sources_first([(d.source, d.target) for d in determinations])
-        _check_joint(joint, determinations)
-        return cls([by_pair[pair] for pair in order], orders, joint=joint)
+        parents, checks = _parents_and_checks(frame, determinations)
+        by_pair = {(d.source, d.target): d for d in parents}
+        order = sources_first([(d.source, d.target) for d in parents])
+        joint, joint_checks = _split_joint(joint, determinations)
+        return cls(
+            [by_pair[pair] for pair in order], orders, checks, joint=joint,
+            joint_checks=joint_checks,
+        )  # fmt: skip
 
     def describe(self) -> list[dict]:
         items = [*self.groups, *self.determinations, *self.checks, *self.joint]
@@ -317,8 +303,8 @@ class Dependencies:
     # ------------------------------------------------------------------ state
     def get_state(self) -> dict:
         return {
-            "determinations": [_state_of(d) for d in self.determinations],
-            "checks": [_state_of(d) for d in self.checks],
+            "determinations": [state_of(d) for d in self.determinations],
+            "checks": [state_of(d) for d in self.checks],
             "orders": [[encode_value(o.low), encode_value(o.high)] for o in self.orders],
             "one_hot": [g.get_state() for g in self.groups],
             "joint": [j.get_state() for j in self.joint],
@@ -330,41 +316,13 @@ class Dependencies:
         if not state:
             return cls()
         return cls(
-            [_from_state(d) for d in state["determinations"]],
+            [from_state(d) for d in state["determinations"]],
             [Order(decode_value(a), decode_value(b)) for a, b in state["orders"]],
-            [_from_state(d) for d in state.get("checks", [])],
+            [from_state(d) for d in state.get("checks", [])],
             [OneHotGroup.from_state(g) for g in state.get("one_hot", [])],
             [JointDetermination.from_state(j) for j in state.get("joint", [])],
             [JointDetermination.from_state(j) for j in state.get("joint_checks", [])],
         )
-
-
-def _state_of(item: Determination) -> dict:
-    return {
-        "source": encode_value(item.source),
-        "target": encode_value(item.target),
-        "keys": [encode_value(v) for v in item.keys],
-        "values": [encode_value(v) for v in item.values],
-        "counts": item.counts,
-    }
-
-
-def _from_state(state: dict) -> Determination:
-    return Determination(
-        decode_value(state["source"]),
-        decode_value(state["target"]),
-        [decode_value(v) for v in state["keys"]],
-        [decode_value(v) for v in state["values"]],
-        state.get("counts"),
-    )
-
-
-def _mapping(frame: pd.DataFrame, source: Hashable, target: Hashable) -> Determination:
-    first = frame.drop_duplicates(subset=[source])
-    counts = frame[source].value_counts(dropna=False).reindex(first[source]).tolist()
-    return Determination(
-        source, target, first[source].tolist(), first[target].tolist(), [int(c) for c in counts]
-    )
 
 
 def _declared_joint(
@@ -380,19 +338,49 @@ def _declared_joint(
     return joint_mapping(frame, sources, target)
 
 
-def _check_joint(joint: list[JointDetermination], determinations: list[Determination]) -> None:
-    """A column two columns determine is derived last: it may not be another determination's
-    target or source."""
+def _parents_and_checks(
+    frame: pd.DataFrame, determinations: list[Determination]
+) -> tuple[list[Determination], list[Determination]]:
+    """Declared determinations kept as ``detect`` keeps them, so that a fitted model's
+    ``metadata_`` fits again: of a column's several determining columns, the one with the
+    fewest distinct values derives it (in a chain zip -> city -> state, city), and the others
+    are checks, repaired where they disagree. A check's column may not itself be derived."""
+    position = {c: i for i, c in enumerate(frame.columns)}
+    by_target: dict = {}
+    for item in determinations:
+        by_target.setdefault(item.target, []).append(item)
+    parents: list[Determination] = []
+    for items in by_target.values():
+        ranked = sorted(
+            items, key=lambda d: (frame[d.source].nunique(dropna=False), position[d.source])
+        )
+        parents.append(ranked[0])
+    checks = [d for d in determinations if not any(d is p for p in parents)]  # as listed
+    derived = {d.target for d in parents}
+    for item in checks:
+        if item.source in derived:
+            raise InvalidParameterError(
+                f"metadata gives {item.target!r} several determining columns, and one of them, "
+                f"{item.source!r}, is itself determined by another column; leave "
+                f"{item.source!r} -> {item.target!r} out"
+            )
+    return parents, checks
+
+
+def _split_joint(
+    joint: list[JointDetermination], determinations: list[Determination]
+) -> tuple[list[JointDetermination], list[JointDetermination]]:
+    """Declared pairs: those whose column another determination reads or writes are checks (as
+    ``detect`` lists them, so that ``metadata_`` fits again), the others derive their column,
+    which then may not be derived twice nor read by another pair."""
     single = {c for d in determinations for c in (d.source, d.target)}
-    targets = [j.target for j in joint]
-    for item in joint:
-        if (
-            item.target in single
-            or targets.count(item.target) > 1
-            or item.target in {s for j in joint for s in j.sources}
-        ):
+    derived = [j for j in joint if j.target not in single]
+    targets = [j.target for j in derived]
+    for item in derived:
+        if targets.count(item.target) > 1 or item.target in {s for j in joint for s in j.sources}:
             raise InvalidParameterError(
                 f"metadata's determination of {item.target!r} by {list(item.sources)!r}: a "
-                "column two columns determine may not appear in another 'determines' "
-                "dependency; keep one of them"
+                "column two columns determine may not be determined by another pair or "
+                "determine another column with a second one; keep one of them"
             )
+    return derived, [j for j in joint if j.target in single]

@@ -14,7 +14,7 @@ def repair_source(frame: pd.DataFrame, items: list) -> bool:
     """Checks sharing one source: where the source maps to other values than the row's targets,
     set it to a real value that maps to all of them: the nearest one for a numerical source,
     else the most frequent. Returns whether a row changed. (Checks of one source share its keys
-    and counts: see ``dependencies._mapping``.)
+    and counts: see ``determination.mapping_of``.)
 
     A numerical value no real row holds is left as it is: no real row says what it maps to.
     Treating it as wrong moved every such value to one frequent key (intrusion: src_bytes ->

@@ -1,0 +1,64 @@
+"""The two single-column dependencies (:mod:`tvae.transformer.dependencies`) as data: a
+determination with its real mapping, an order, and their saved form."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from tvae.codec import decode_value, encode_value
+
+
+@dataclass
+class Determination:
+    """``target`` = ``mapping[source]`` in every row."""
+
+    source: Hashable
+    target: Hashable
+    keys: list  # source values
+    values: list  # the target value of each key
+    counts: list | None = None  # real rows holding each key (to pick a source for a target)
+
+    def describe(self) -> dict:
+        return {"type": "determines", "source": self.source, "target": self.target}
+
+
+@dataclass(frozen=True)
+class Order:
+    """``low <= high`` wherever both are present."""
+
+    low: Hashable
+    high: Hashable
+
+    def describe(self) -> dict:
+        return {"type": "order", "low": self.low, "high": self.high}
+
+
+def state_of(item: Determination) -> dict:
+    return {
+        "source": encode_value(item.source),
+        "target": encode_value(item.target),
+        "keys": [encode_value(v) for v in item.keys],
+        "values": [encode_value(v) for v in item.values],
+        "counts": item.counts,
+    }
+
+
+def from_state(state: dict) -> Determination:
+    return Determination(
+        decode_value(state["source"]),
+        decode_value(state["target"]),
+        [decode_value(v) for v in state["keys"]],
+        [decode_value(v) for v in state["values"]],
+        state.get("counts"),
+    )
+
+
+def mapping_of(frame: pd.DataFrame, source: Hashable, target: Hashable) -> Determination:
+    first = frame.drop_duplicates(subset=[source])
+    counts = frame[source].value_counts(dropna=False).reindex(first[source]).tolist()
+    return Determination(
+        source, target, first[source].tolist(), first[target].tolist(), [int(c) for c in counts]
+    )
