@@ -77,6 +77,13 @@ def sample_conditional(
     device = generator.device
     asked = list(conditions.columns if isinstance(conditions, pd.DataFrame) else conditions)
     conditions = through_dependencies(transformer, conditions)
+    # the columns the conditions now sit on stay on them: fixed, or, where a condition leaves
+    # one of a set of labels, moved by the repairs only within it
+    allowed = {
+        c: cell for c, cell in (conditions.items() if isinstance(conditions, Mapping) else ())
+        if c not in asked and isinstance(cell, frozenset)
+    }  # fmt: skip
+    asked += [c for c in conditions if c not in asked and c not in allowed]
     parsed, groups, index = parse_conditions(transformer, layout, conditions, n_rows, device)
     n_groups = int(groups.max()) + 1 if len(groups) else 0
 
@@ -125,10 +132,12 @@ def sample_conditional(
     else:
         alphas_np = np.empty((0, layout.n_tanh), dtype=np.float32)
         codes_np = np.empty((0, layout.n_softmax), dtype=np.int64)
-    frame = transformer.inverse_transform(alphas_np, codes_np, id_offset=id_offset, fixed=asked)
+    frame = transformer.inverse_transform(
+        alphas_np, codes_np, id_offset=id_offset, fixed=asked, allowed=allowed
+    )
     for condition in parsed:
         condition.finalize(frame, alphas_np, codes_np, groups)
-    transformer.dependencies.apply(frame, fixed=asked)
+    transformer.dependencies.apply(frame, fixed=asked, allowed=allowed)
     if index is not None:
         frame.index = index
     return frame

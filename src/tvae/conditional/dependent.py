@@ -20,9 +20,13 @@ LABEL_KINDS = ("categorical", "boolean", "wide_categorical")
 
 
 def through_dependencies(transformer: Any, conditions: Mapping | pd.DataFrame) -> Any:
-    """``conditions`` with every condition on a derived column moved to its source."""
+    """``conditions`` with every condition on a derived column moved to its source, after a
+    condition on a column that determines a derived one besides its parent (a check) has
+    added the condition it implies on that column: census's migration codes each determine
+    the year, which the sunbelt code derives, so a condition on one code asks the sunbelt
+    code for its year instead of letting the repairs move the code off its condition."""
     dependencies = transformer.dependencies
-    derives = dependencies.determinations or dependencies.groups
+    derives = dependencies.determinations or dependencies.groups or dependencies.joint
     if not derives or not isinstance(conditions, (Mapping, pd.DataFrame)):
         return conditions
     kinds = {column.name: column.kind for column in transformer.columns}
@@ -31,7 +35,26 @@ def through_dependencies(transformer: Any, conditions: Mapping | pd.DataFrame) -
         table = conditions.astype(object)
     else:
         table = pd.DataFrame({c: [v] for c, v in conditions.items()}, dtype=object)
+    implied: set = set()
+    pairs = [*dependencies.joint, *dependencies.joint_checks]
     while True:
+        joint = next(
+            (j for j in pairs if _pair_state(j, table) and _pair_state(j, table) not in implied),
+            None,
+        )
+        if joint is not None:
+            implied.add(_pair_state(joint, table))
+            _imply_pair(table, joint, kinds)
+            continue
+        check = next(
+            (d for d in dependencies.checks
+             if d.source in table.columns and (d.source, d.target) not in implied),
+            None,
+        )  # fmt: skip
+        if check is not None:
+            implied.add((check.source, check.target))
+            _imply(table, check, kinds.get(check.target))
+            continue
         derived = next((c for c in table.columns if dependencies.targets_of(c)), None)
         if derived is None:
             break
@@ -47,6 +70,100 @@ def through_dependencies(transformer: Any, conditions: Mapping | pd.DataFrame) -
     if is_frame:
         return table
     return {c: table[c].iloc[0] for c in table.columns}
+
+
+def _imply(table: pd.DataFrame, item: Any, target_kind: str | None) -> None:
+    """Add to ``table`` (in place) the condition each row's condition on ``item.source``
+    implies on ``item.target``, which it determines, met together with the row's own
+    condition on the target; a number's values that no range holds alone imply nothing."""
+    own = table.get(item.target, pd.Series(None, index=table.index, dtype=object))
+    cells = [
+        _target_cell(item, target_kind, source_cell, target_cell)
+        for source_cell, target_cell in zip(table[item.source], own, strict=True)
+    ]
+    if not all(_empty(cell) for cell in cells):
+        table[item.target] = pd.Series(cells, index=table.index, dtype=object)
+
+
+def _pair_state(item: Any, table: pd.DataFrame) -> tuple | None:
+    """Which of a pair dependency's columns carry conditions (None: none does)."""
+    present = tuple(c in table.columns for c in (*item.sources, item.target))
+    return (id(item), present) if any(present) else None
+
+
+def _imply_pair(table: pd.DataFrame, item: Any, kinds: Mapping) -> None:
+    """Conditions on a pair (:mod:`tvae.transformer.joint`) and the column it determines,
+    narrowed to the real value pairs that meet them all (in place): ``age`` 0 asks the column
+    for what newborns hold, ``alone`` True asks both counts for 0."""
+    names = (*item.sources, item.target)
+    empty = pd.Series(None, index=table.index, dtype=object)
+    rows = [table[c] if c in table.columns else empty for c in names]
+    triples = [(*key, value) for key, value in zip(item.keys, item.values, strict=True)]
+    narrowed: list[list] = [[], [], []]
+    for cells in zip(*rows, strict=True):
+        fitting = [
+            t for t in triples
+            if all(_empty(cell) or _matches(v, cell) for v, cell in zip(t, cells, strict=True))
+        ]  # fmt: skip
+        if not fitting:
+            asked = {n: c for n, c in zip(names, cells, strict=True) if not _empty(c)}
+            raise ConditionError(
+                f"conditions {asked!r} cannot be met together: {list(item.sources)!r} determine "
+                f"{item.target!r}, and no real pair of their values fits"
+            )
+        for place in range(3):
+            everything = [t[place] for t in triples]
+            narrowed[place].append(
+                _values_cell([t[place] for t in fitting], everything, kinds.get(names[place]))
+                if _empty(cells[place]) else cells[place]
+            )  # fmt: skip
+    for name, cells in zip(names, narrowed, strict=True):
+        if not all(_empty(cell) for cell in cells):
+            table[name] = pd.Series(cells, index=table.index, dtype=object)
+
+
+def _values_cell(allowed: list, everything: list, kind: str | None) -> Any:
+    """A condition that ``allowed`` values (of ``everything`` a column holds) meet: one value,
+    a set of labels, or a range of numbers; None where it would not narrow anything or a
+    number's values are scattered (the repairs then keep the dependency)."""
+    allowed = list(dict.fromkeys(allowed))
+    if len(allowed) == len(dict.fromkeys(everything)) or any(_empty(v) for v in allowed):
+        return None
+    if len(allowed) == 1:
+        return allowed[0]
+    if kind in LABEL_KINDS:
+        return frozenset(allowed)
+    values = pd.to_numeric(pd.Series(everything, dtype=object), errors="coerce").dropna()
+    low, high = min(allowed), max(allowed)
+    if values[(values >= low) & (values <= high)].nunique() != len(allowed):
+        return None
+    return (low, high)
+
+
+def _fitting(item: Any, key_cell: Any, value_cell: Any) -> list[tuple]:
+    """A determination's (source value, target value) pairs that meet both conditions (an
+    empty one: any)."""
+    return [
+        (key, value)
+        for key, value in zip(item.keys, item.values, strict=True)
+        if (_empty(key_cell) or _matches(key, key_cell))
+        and (_empty(value_cell) or _matches(value, value_cell))
+    ]
+
+
+def _target_cell(item: Any, target_kind: str | None, source_cell: Any, target_cell: Any) -> Any:
+    """The condition on ``item.target`` that ``source_cell`` implies (with ``target_cell``)."""
+    if _empty(source_cell):
+        return target_cell
+    allowed = list(dict.fromkeys(v for _, v in _fitting(item, source_cell, target_cell)))
+    if not allowed:
+        raise ConditionError(
+            f"conditions {source_cell!r} on {item.source!r} and {target_cell!r} on "
+            f"{item.target!r} cannot be met together: {item.target!r} is determined by "
+            f"{item.source!r}, and none of its values that meet its condition gives such a value"
+        )
+    cell = _values_cell(allowed, list(item.values), target_kind)
+    return target_cell if cell is None else cell
 
 
 def _empty(cell: Any) -> bool:
@@ -74,11 +191,7 @@ def _source_cell(item: Any, source_kind: str | None, target_cell: Any, source_ce
     """The condition on the source that meets ``target_cell`` (and ``source_cell``, if any)."""
     if _empty(target_cell):
         return source_cell
-    allowed = [
-        key
-        for key, value in zip(item.keys, item.values, strict=True)
-        if _matches(value, target_cell) and (_empty(source_cell) or _matches(key, source_cell))
-    ]
+    allowed = [key for key, _ in _fitting(item, source_cell, target_cell)]
     if not allowed:
         raise ConditionError(
             f"condition {target_cell!r} on {item.target!r} cannot be met: {item.target!r} is "

@@ -203,13 +203,16 @@ class Dependencies:
         return [item.describe() for item in items]
 
     # ------------------------------------------------------------------ keeping them
-    def apply(self, frame: pd.DataFrame, fixed: Iterable[Hashable] = ()) -> pd.DataFrame:
+    def apply(
+        self, frame: pd.DataFrame, fixed: Iterable[Hashable] = (), allowed: Mapping | None = None
+    ) -> pd.DataFrame:
         """Make every dependency hold in ``frame`` (in place; also returned).
 
         Targets are derived from their parents, sources first, then labels from their pairs.
         Orders raise ``high`` to ``low`` where broken, or lower ``low`` when ``high`` is in
         ``fixed`` (a conditioned column) or a pair check's column; a pair's label follows a
-        number an order moved.
+        number an order moved. ``allowed`` maps a column to the values a condition leaves it
+        (a set): a repair moves it only among them.
         """
         fixed = set(fixed)
         expand_labels(frame, self.groups)  # the one-hot members (decoded rows only)
@@ -223,7 +226,9 @@ class Dependencies:
             for item in self.checks:
                 by_source.setdefault(item.source, []).append(item)
             repaired = [
-                repair_source(frame, items) for c, items in by_source.items() if c not in fixed
+                repair_source(frame, items, (allowed or {}).get(c))
+                for c, items in by_source.items()
+                if c not in fixed
             ]
             if not any(repaired):
                 break

@@ -10,11 +10,12 @@ import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
 
-def repair_source(frame: pd.DataFrame, items: list) -> bool:
+def repair_source(frame: pd.DataFrame, items: list, allowed: Any = None) -> bool:
     """Checks sharing one source: where the source maps to other values than the row's targets,
     set it to a real value that maps to all of them: the nearest one for a numerical source,
-    else the most frequent. Returns whether a row changed. (Checks of one source share its keys
-    and counts: see ``determination.mapping_of``.)
+    else the most frequent (among ``allowed`` values, if given). Returns whether a row
+    changed. (Checks of one source share its keys and counts: see
+    ``determination.mapping_of``.)
 
     A numerical value no real row holds is left as it is: no real row says what it maps to.
     Treating it as wrong moved every such value to one frequent key (intrusion: src_bytes ->
@@ -48,6 +49,8 @@ def repair_source(frame: pd.DataFrame, items: list) -> bool:
     changed = False
     for wanted, rows in rows_by_targets.items():
         keys_here = candidates.get(wanted)
+        if keys_here and allowed is not None:  # a condition's set of values: stay within it
+            keys_here = [k for k in keys_here if k in allowed]
         if keys_here:
             rows = np.asarray(rows)
             if numeric:  # moved least: the nearest fitting key (a missing one: most frequent)

@@ -1,0 +1,63 @@
+"""Conditions meet the dependencies they touch: a condition is never left unmet by a repair,
+and the repairs keep every dependency of the conditioned rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tvae import TVAE
+from tvae.errors import ConditionError
+
+LIVE = {"A": "yes", "B": "yes", "C": "no", "D": "no"}
+YEAR_OF_CODE = {"A": 94, "B": 95, "C": 94, "D": 95}
+YEAR_OF_BELT = {"s94a": 94, "s94b": 94, "s95": 95}
+
+
+def _moves(n: int = 1200, seed: int = 0) -> pd.DataFrame:
+    """census in small: ``code`` derives ``live`` and also determines ``year``, which
+    ``belt`` (fewer values) derives; so ``code`` -> ``year`` is a check."""
+    rng = np.random.default_rng(seed)
+    code = rng.choice(list(LIVE), n)
+    belt = np.where(pd.Series(code).map(YEAR_OF_CODE) == 94, rng.choice(["s94a", "s94b"], n), "s95")
+    frame = pd.DataFrame({"code": code, "belt": belt, "noise": rng.normal(size=n)})
+    frame["live"] = frame["code"].map(LIVE)
+    frame["year"] = frame["belt"].map(YEAR_OF_BELT)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def moves_model() -> TVAE:
+    return TVAE(epochs=2, batch_size=400, random_state=0).fit(_moves())
+
+
+def _keeps(rows: pd.DataFrame) -> bool:
+    return bool(
+        (rows["live"] == rows["code"].map(LIVE)).all()
+        and (rows["year"] == rows["code"].map(YEAR_OF_CODE)).all()
+        and (rows["year"] == rows["belt"].map(YEAR_OF_BELT)).all()
+    )
+
+
+def test_a_condition_on_a_derived_column_holds_with_every_dependency(moves_model):
+    deps = moves_model.transformer_.dependencies
+    assert [(d.source, d.target) for d in deps.checks] == [("code", "year")]
+    rows = moves_model.sample(400, conditions={"live": "yes"}, random_state=1)
+    assert (rows["live"] == "yes").all() and _keeps(rows)
+    rows = moves_model.sample(400, conditions={"code": "B"}, random_state=2)
+    assert (rows["code"] == "B").all() and (rows["belt"] == "s95").all() and _keeps(rows)
+
+
+def test_conditions_a_pair_cannot_meet_together_are_an_error():
+    rng = np.random.default_rng(0)
+    n = 600
+    siblings = rng.choice([0, 1, 2], n, p=[0.6, 0.3, 0.1])
+    parents = rng.choice([0, 1], n, p=[0.7, 0.3])
+    alone = np.where((siblings == 0) & (parents == 0), "yes", "no")
+    frame = pd.DataFrame({"siblings": siblings, "parents": parents, "alone": alone})
+    model = TVAE(epochs=1, batch_size=300, random_state=0).fit(frame)
+    with pytest.raises(ConditionError, match="cannot be met together"):
+        model.sample(5, conditions={"alone": "yes", "siblings": 1})
+    rows = model.sample(50, conditions={"alone": "yes"}, random_state=3)
+    assert (rows["siblings"] == 0).all() and (rows["parents"] == 0).all()
