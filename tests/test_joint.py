@@ -175,10 +175,13 @@ def test_a_pair_moves_a_determining_source_when_nothing_else_fits_and_its_target
         {"code": ["same", "moved"], "live": ["?", "?"], "sunbelt": ["no", "no"],
          "year": [0, 0], "age": [23, 40]}
     )  # fmt: skip
+    asked = rows.copy()
     deps.apply(rows)
     assert rows["live"].tolist() == ["yes", "no"]
     assert rows["sunbelt"].tolist() == ["none", "no"] and rows["year"].tolist() == [94, 95]
     assert rows["age"].tolist() == [23, 40]
+    deps.apply(asked, fixed={"age"})  # a conditioned age: the sunbelt code still moves
+    assert asked.equals(rows)
 
 
 def test_the_dependencies_a_fit_lists_fit_again_as_declared(tmp_path):

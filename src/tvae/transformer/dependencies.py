@@ -259,11 +259,12 @@ class Dependencies:
         return frame
 
     def _keep_joint(self, frame: pd.DataFrame, fixed: set) -> bool:
-        """Columns two columns determine. First those other dependencies also read or write:
+        """Columns two columns determine. The labels only a pair determines are derived first
+        (their pairs moved onto real ones), then those other dependencies also read or write:
         one that a determination derives stays and its pair moves (the pair's columns that no
         other dependency reads or writes); any other (a source, which the checks' repairs then
-        follow) is set from its pair. A pair no real row holds is no evidence, and stays. Then
-        the labels only a pair determines are derived."""
+        follow) is set from its pair; a pair no real row holds is no evidence, and stays. Last,
+        the labels follow any pair the checks moved."""
         held = {c for d in self.determinations + self.checks for c in (d.source, d.target)}
         derived = {d.target for d in self.determinations} | {j.target for j in self.joint}
         held |= derived
@@ -271,12 +272,14 @@ class Dependencies:
         loose = {d.source for d in self.determinations} - derived - fixed
         loose -= {c for d in self.checks for c in (d.source, d.target)}
         before = [frame[c].copy() for c in {c for j in self.joint_checks for c in j.sources}]
+        for item in self.joint:  # a pair no real row holds moves to a real one first
+            derive_joint(frame, item, fixed)
         for item in self.joint_checks:
             moves_pair = item.target in derived or item.target in fixed
             extra = held if moves_pair else set()
             derive_joint(frame, item, fixed | extra, move_unseen=False, loose=loose)
-        for item in self.joint:
-            derive_joint(frame, item, fixed)
+        for item in self.joint:  # labels follow what the checks moved (census: a newborn's age)
+            derive_joint(frame, item, fixed, move_unseen=False)
         return any(not frame[b.name].equals(b) for b in before)
 
     def _group_of(self, column: Hashable) -> OneHotGroup | None:

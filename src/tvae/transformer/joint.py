@@ -249,7 +249,7 @@ def _move_pairs(
         own = (columns[0][members[0]], columns[1][members[0]])
         options = [k for k, v in ranked if target is None or v == wanted]
         keeping = [k for k in options if all(_same(k[s], own[s]) for s in (0, 1) if held[s])]
-        if not keeping and any(strict) != any(held):
+        if not keeping and strict != held:  # some held source may move
             keeping = [k for k in options if all(_same(k[s], own[s]) for s in (0, 1) if strict[s])]
         options = keeping
         found = [_nearest_sharing(options, own, side) for side in (0, 1)]
