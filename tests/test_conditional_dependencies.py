@@ -61,3 +61,9 @@ def test_conditions_a_pair_cannot_meet_together_are_an_error():
         model.sample(5, conditions={"alone": "yes", "siblings": 1})
     rows = model.sample(50, conditions={"alone": "yes"}, random_state=3)
     assert (rows["siblings"] == 0).all() and (rows["parents"] == 0).all()
+
+
+def test_a_frame_of_conditions_keeps_each_rows_condition_and_every_dependency(moves_model):
+    known = pd.DataFrame({"live": ["yes", "no", "yes", "no"] * 50})
+    rows = moves_model.sample(conditions=known, random_state=4)
+    assert rows["live"].tolist() == known["live"].tolist() and _keeps(rows)

@@ -81,7 +81,7 @@ def _imply(table: pd.DataFrame, item: Any, target_kind: str | None) -> None:
         _target_cell(item, target_kind, source_cell, target_cell)
         for source_cell, target_cell in zip(table[item.source], own, strict=True)
     ]
-    if not all(_empty(cell) for cell in cells):
+    if not all(is_empty(cell) for cell in cells):
         table[item.target] = pd.Series(cells, index=table.index, dtype=object)
 
 
@@ -103,10 +103,10 @@ def _imply_pair(table: pd.DataFrame, item: Any, kinds: Mapping) -> None:
     for cells in zip(*rows, strict=True):
         fitting = [
             t for t in triples
-            if all(_empty(cell) or _matches(v, cell) for v, cell in zip(t, cells, strict=True))
+            if all(is_empty(cell) or _matches(v, cell) for v, cell in zip(t, cells, strict=True))
         ]  # fmt: skip
         if not fitting:
-            asked = {n: c for n, c in zip(names, cells, strict=True) if not _empty(c)}
+            asked = {n: c for n, c in zip(names, cells, strict=True) if not is_empty(c)}
             raise ConditionError(
                 f"conditions {asked!r} cannot be met together: {list(item.sources)!r} determine "
                 f"{item.target!r}, and no real pair of their values fits"
@@ -115,10 +115,10 @@ def _imply_pair(table: pd.DataFrame, item: Any, kinds: Mapping) -> None:
             everything = [t[place] for t in triples]
             narrowed[place].append(
                 _values_cell([t[place] for t in fitting], everything, kinds.get(names[place]))
-                if _empty(cells[place]) else cells[place]
+                if is_empty(cells[place]) else cells[place]
             )  # fmt: skip
     for name, cells in zip(names, narrowed, strict=True):
-        if not all(_empty(cell) for cell in cells):
+        if not all(is_empty(cell) for cell in cells):
             table[name] = pd.Series(cells, index=table.index, dtype=object)
 
 
@@ -127,7 +127,7 @@ def _values_cell(allowed: list, everything: list, kind: str | None) -> Any:
     a set of labels, or a range of numbers; None where it would not narrow anything or a
     number's values are scattered (the repairs then keep the dependency)."""
     allowed = list(dict.fromkeys(allowed))
-    if len(allowed) == len(dict.fromkeys(everything)) or any(_empty(v) for v in allowed):
+    if len(allowed) == len(dict.fromkeys(everything)) or any(is_empty(v) for v in allowed):
         return None
     if len(allowed) == 1:
         return allowed[0]
@@ -146,14 +146,14 @@ def _fitting(item: Any, key_cell: Any, value_cell: Any) -> list[tuple]:
     return [
         (key, value)
         for key, value in zip(item.keys, item.values, strict=True)
-        if (_empty(key_cell) or _matches(key, key_cell))
-        and (_empty(value_cell) or _matches(value, value_cell))
+        if (is_empty(key_cell) or _matches(key, key_cell))
+        and (is_empty(value_cell) or _matches(value, value_cell))
     ]
 
 
 def _target_cell(item: Any, target_kind: str | None, source_cell: Any, target_cell: Any) -> Any:
     """The condition on ``item.target`` that ``source_cell`` implies (with ``target_cell``)."""
-    if _empty(source_cell):
+    if is_empty(source_cell):
         return target_cell
     allowed = list(dict.fromkeys(v for _, v in _fitting(item, source_cell, target_cell)))
     if not allowed:
@@ -166,7 +166,8 @@ def _target_cell(item: Any, target_kind: str | None, source_cell: Any, target_ce
     return target_cell if cell is None else cell
 
 
-def _empty(cell: Any) -> bool:
+def is_empty(cell: Any) -> bool:
+    """A condition cell that asks nothing (None or a missing value)."""
     if isinstance(cell, (tuple, frozenset, set, str)):
         return False
     return cell is None or bool(pd.isna(cell))
@@ -189,7 +190,7 @@ def _matches(value: Any, cell: Any) -> bool:
 
 def _source_cell(item: Any, source_kind: str | None, target_cell: Any, source_cell: Any) -> Any:
     """The condition on the source that meets ``target_cell`` (and ``source_cell``, if any)."""
-    if _empty(target_cell):
+    if is_empty(target_cell):
         return source_cell
     allowed = [key for key, _ in _fitting(item, source_cell, target_cell)]
     if not allowed:
@@ -202,7 +203,7 @@ def _source_cell(item: Any, source_kind: str | None, target_cell: Any, source_ce
         return allowed[0]
     if source_kind in LABEL_KINDS:
         return frozenset(allowed)
-    keys = np.sort(np.asarray([k for k in item.keys if not _empty(k)], dtype=np.float64))
+    keys = np.sort(np.asarray([k for k in item.keys if not is_empty(k)], dtype=np.float64))
     low, high = min(allowed), max(allowed)
     inside = keys[(keys >= low) & (keys <= high)]
     if len(inside) != len(allowed):

@@ -13,8 +13,8 @@ from pandas.api.types import is_numeric_dtype
 def repair_source(frame: pd.DataFrame, items: list, allowed: Any = None) -> bool:
     """Checks sharing one source: where the source maps to other values than the row's targets,
     set it to a real value that maps to all of them: the nearest one for a numerical source,
-    else the most frequent (among ``allowed`` values, if given). Returns whether a row
-    changed. (Checks of one source share its keys and counts: see
+    else the most frequent (among ``allowed`` values, if given: a set, or one set or None per
+    row). Returns whether a row changed. (Checks of one source share its keys and counts: see
     ``determination.mapping_of``.)
 
     A numerical value no real row holds is left as it is: no real row says what it maps to.
@@ -47,11 +47,15 @@ def repair_source(frame: pd.DataFrame, items: list, allowed: Any = None) -> bool
     for row in np.flatnonzero(wrong):
         rows_by_targets.setdefault(tuple(missing_alike(t[row]) for t in targets), []).append(row)
     changed = False
-    for wanted, rows in rows_by_targets.items():
-        keys_here = candidates.get(wanted)
-        if keys_here and allowed is not None:  # a condition's set of values: stay within it
-            keys_here = [k for k in keys_here if k in allowed]
-        if keys_here:
+    for wanted, all_rows in rows_by_targets.items():
+        by_limit: dict = {}  # a condition's set of values (per row, for a frame's): stay in it
+        for row in all_rows:
+            limit = allowed[row] if isinstance(allowed, np.ndarray) else allowed
+            by_limit.setdefault(limit, []).append(row)
+        for limit, rows in by_limit.items():
+            keys_here = [k for k in candidates.get(wanted, []) if limit is None or k in limit]
+            if not keys_here:
+                continue
             rows = np.asarray(rows)
             if numeric:  # moved least: the nearest fitting key (a missing one: most frequent)
                 nearest = nearest_keys(keys_here, column[rows])
