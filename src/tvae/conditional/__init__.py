@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 
 from tvae.conditional.conditions import CategoricalCondition, NumericCondition
-from tvae.conditional.dependent import is_empty, through_dependencies
+from tvae.conditional.dependent import allowed_sets, through_dependencies
 from tvae.conditional.kinds import CATEGORY_KINDS, NUMERIC_KINDS, NumericView
 from tvae.conditional.parse import count_requested, parse_conditions
 from tvae.conditional.sampler import draw_latents
@@ -79,7 +79,7 @@ def sample_conditional(
     conditions = through_dependencies(transformer, conditions)
     # the columns the conditions now sit on stay on them: fixed, or, where a condition leaves
     # one of a set of labels, moved by the repairs only within it
-    allowed = _allowed_sets(conditions, asked)
+    allowed = allowed_sets(conditions, asked)
     asked += [c for c in conditions if c not in asked and c not in allowed]
     parsed, groups, index = parse_conditions(transformer, layout, conditions, n_rows, device)
     n_groups = int(groups.max()) + 1 if len(groups) else 0
@@ -138,25 +138,3 @@ def sample_conditional(
     if index is not None:
         frame.index = index
     return frame
-
-
-def _allowed_sets(conditions: Mapping | pd.DataFrame, asked: list) -> dict:
-    """The columns conditions were moved onto whose condition is a set of labels: the set (for
-    a dict's conditions) or each row's (a frame's: a value is a set of one, an empty cell
-    None), within which the repairs may move them."""
-    if isinstance(conditions, Mapping):
-        return {
-            c: cell for c, cell in conditions.items()
-            if c not in asked and isinstance(cell, frozenset)
-        }  # fmt: skip
-    found = {}
-    for column in conditions.columns:
-        cells = conditions[column].tolist()
-        if column in asked or not any(isinstance(cell, frozenset) for cell in cells):
-            continue
-        sets = [
-            cell if isinstance(cell, frozenset) else None if is_empty(cell) else frozenset([cell])
-            for cell in cells
-        ]
-        found[column] = np.asarray(sets, dtype=object)
-    return found

@@ -72,6 +72,28 @@ def through_dependencies(transformer: Any, conditions: Mapping | pd.DataFrame) -
     return {c: table[c].iloc[0] for c in table.columns}
 
 
+def allowed_sets(conditions: Mapping | pd.DataFrame, asked: list) -> dict:
+    """The columns conditions were moved onto whose condition is a set of labels: the set (for
+    a dict's conditions) or each row's (a frame's: a value is a set of one, an empty cell
+    None), within which the repairs may move them."""
+    if isinstance(conditions, Mapping):
+        return {
+            c: cell for c, cell in conditions.items()
+            if c not in asked and isinstance(cell, frozenset)
+        }  # fmt: skip
+    found = {}
+    for column in conditions.columns:
+        cells = conditions[column].tolist()
+        if column in asked or not any(isinstance(cell, frozenset) for cell in cells):
+            continue
+        sets = [
+            cell if isinstance(cell, frozenset) else None if is_empty(cell) else frozenset([cell])
+            for cell in cells
+        ]
+        found[column] = np.asarray(sets, dtype=object)
+    return found
+
+
 def _imply(table: pd.DataFrame, item: Any, target_kind: str | None) -> None:
     """Add to ``table`` (in place) the condition each row's condition on ``item.source``
     implies on ``item.target``, which it determines, met together with the row's own

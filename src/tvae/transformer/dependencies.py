@@ -141,8 +141,8 @@ class Dependencies:
             and ordered(frame[a], frame[b])
         ]
         read = {d.source for d in determinations + checks} | {d.target for d in checks}
-        labels = [c for c in varied if kinds.get(c) in SOURCE_KINDS]  # labels, numbers
-        found_joint = find_joint(codes, sources, labels, len(frame))
+        targets = [c for c in varied if kinds.get(c) in SOURCE_KINDS]  # labels and numbers
+        found_joint = find_joint(codes, sources, targets, len(frame))
         joint, repaired = pick_joint(found_joint, linked | read, derived)
         return cls(
             determinations, orders, checks,

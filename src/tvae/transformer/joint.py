@@ -1,13 +1,15 @@
-"""A label column that two columns determine together, found in the real rows and kept exactly.
+"""A column that two columns determine together, found in the real rows and kept exactly.
 
 Titanic's ``alone`` is True exactly when ``sibsp`` and ``parch`` are both 0: neither count
 determines it alone, the pair does. A default fit broke that in 5 % of its sampled rows (alone
 passengers with no family were sampled as not alone), since the decoder draws the three columns
-with noise of their own. ``fit`` finds such a pair (:func:`find_joint`) when the label varies
-among the pair's frequent values and no single column determines it already; sampled rows then
-get the label from the pair through the real mapping (:func:`derive_joint`), so they always
-agree. A pair of values no real row holds keeps the label the decoder drew: no real row says
-what it maps to.
+with noise of their own. ``fit`` finds such a pair (:func:`find_joint`) when the column varies
+among the pair's frequent values and neither column determines it alone; sampled rows then get
+the column from the pair through the real mapping (:func:`derive_joint`), so they always
+agree. A pair of values no real row holds first moves to the nearest real one. Where another
+dependency already derives or reads the column, :func:`pick_joint` makes the pair a check
+instead, and :meth:`Dependencies.apply <tvae.transformer.dependencies.Dependencies.apply>`
+keeps it by moving the pair.
 
 Under a condition on the label (``conditions={"alone": False}``) the label stays and the pair
 moves where it disagrees: to the most frequent real pair that maps to the label, keeping a
@@ -28,6 +30,7 @@ from tvae.transformer.dependency_search import (
     MAX_SOURCE_VALUES,
     MIN_ROWS_PER_VALUE,
     determines,
+    value_codes,
     witnessed,
 )
 from tvae.transformer.repairs import missing_alike
@@ -72,12 +75,16 @@ class JointDetermination:
 def joint_mapping(
     frame: pd.DataFrame, sources: tuple[Hashable, Hashable], target: Hashable
 ) -> JointDetermination:
-    """The mapping from each pair of ``sources`` values in ``frame`` to its ``target`` value."""
-    first = frame.drop_duplicates(subset=list(sources))
-    sizes = frame.groupby(list(sources), dropna=False, sort=False).size()
-    keys = list(zip(first[sources[0]].tolist(), first[sources[1]].tolist(), strict=True))
-    counts = [int(sizes.loc[key]) if key in sizes.index else 1 for key in keys]
-    return JointDetermination(sources, target, keys, first[target].tolist(), counts)
+    """The mapping from each pair of ``sources`` values in ``frame`` (missing values included)
+    to its ``target`` value, pairs in order of first appearance, with their row counts."""
+    pairs = pair_codes(value_codes(frame[sources[0]]), value_codes(frame[sources[1]]))
+    first = np.unique(pairs, return_index=True)[1]  # codes follow first appearance
+    keys = list(
+        zip(frame[sources[0]].iloc[first].tolist(), frame[sources[1]].iloc[first].tolist(),
+            strict=True)
+    )  # fmt: skip
+    counts = np.bincount(pairs).tolist()
+    return JointDetermination(sources, target, keys, frame[target].iloc[first].tolist(), counts)
 
 
 def pair_codes(first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -113,10 +120,10 @@ def find_joint(
     among the frequent ones. A pair in which one column determines the other says nothing a
     single source does not, and is skipped."""
     sources, targets = list(sources), list(targets)
-    limit = min(MAX_SOURCE_VALUES, n_rows / MIN_ROWS_PER_VALUE)
-    sizes = {c: len(np.unique(codes[c])) for c in {*sources, *targets}}
     if not targets:
         return []
+    limit = min(MAX_SOURCE_VALUES, n_rows / MIN_ROWS_PER_VALUE)
+    sizes = {c: len(np.unique(codes[c])) for c in {*sources, *targets}}
     heads = np.stack([codes[t][:PROBE_ROWS] for t in targets])  # (T, PROBE_ROWS)
     single: dict = {}
 
