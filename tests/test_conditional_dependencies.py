@@ -67,3 +67,36 @@ def test_a_frame_of_conditions_keeps_each_rows_condition_and_every_dependency(mo
     known = pd.DataFrame({"live": ["yes", "no", "yes", "no"] * 50})
     rows = moves_model.sample(conditions=known, random_state=4)
     assert rows["live"].tolist() == known["live"].tolist() and _keeps(rows)
+
+
+def test_an_empty_cell_of_a_frame_of_conditions_leaves_its_column_to_the_repairs(moves_model):
+    # rows that ask nothing of ``code`` get it moved onto their year like any sampled row;
+    # census: a row asking only a migration code got its newborn's age moved, not its code
+    known = pd.DataFrame({"code": ["B", None, "C", None] * 60})
+    rows = moves_model.sample(conditions=known, random_state=5)
+    asked = known["code"].notna().to_numpy()
+    assert rows["code"][asked].tolist() == known["code"][asked].tolist()
+    assert _keeps(rows)
+
+
+def _people(n: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """titanic in small: ``age`` (in half years) and ``male`` determine ``who``; no training
+    row is 24.5 years old, and no training woman 37."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"age": rng.integers(2, 120, n) / 2, "male": rng.random(n) < 0.5})
+    frame["who"] = np.where(frame["age"] < 16, "child", np.where(frame["male"], "man", "woman"))
+    unseen = (frame["age"] == 24.5) | ((frame["age"] == 37) & ~frame["male"])
+    return frame[~unseen].reset_index(drop=True)
+
+
+def test_a_number_no_real_pair_holds_reads_as_the_nearest_one():
+    model = TVAE(epochs=2, batch_size=500, random_state=0).fit(_people())
+    assert [(j.sources, j.target) for j in model.transformer_.dependencies.joint] == [
+        (("age", "male"), "who")
+    ]
+    rows = model.sample(40, conditions={"age": 24.5}, random_state=1)
+    assert (rows["age"] == 24.5).all() and set(rows["who"]) <= {"man", "woman"}
+    rows = model.sample(40, conditions={"age": 37, "male": False}, random_state=2)
+    assert (rows["who"] == "woman").all()
+    with pytest.raises(ConditionError, match="cannot be met together"):  # real pairs say no
+        model.sample(5, conditions={"age": 30, "who": "child"})

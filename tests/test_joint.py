@@ -9,7 +9,7 @@ import pytest
 from tvae import TVAE
 from tvae.cli.render import _dependency_text
 from tvae.errors import InvalidParameterError
-from tvae.transformer.dependencies import Dependencies, Determination
+from tvae.transformer.dependencies import Dependencies, Determination, Order
 from tvae.transformer.joint import JointDetermination, derive_joint
 
 KINDS = {"siblings": "numerical", "parents": "numerical", "alone": "categorical",
@@ -182,6 +182,45 @@ def test_a_pair_moves_a_determining_source_when_nothing_else_fits_and_its_target
     assert rows["age"].tolist() == [23, 40]
     deps.apply(asked, fixed={"age"})  # a conditioned age: the sunbelt code still moves
     assert asked.equals(rows)
+    # a sunbelt code a condition holds to a set stays in it, in the rows it holds
+    limited = asked.assign(sunbelt=["no", "no"], live="?", year=0)
+    deps.apply(limited, allowed={"sunbelt": np.array([frozenset(["no"]), None], dtype=object)})
+    assert limited["sunbelt"].tolist() == ["no", "no"]
+
+
+def test_a_pair_moves_a_number_within_its_conditions_range_and_its_orders():
+    """census: a newborn's pair moves within what the conditions leave it. An age conditioned
+    to a range moves within it; an order against a conditioned 6 employers keeps a spouse's
+    age off 2 (a real but rare pair), at 17."""
+    deps = Dependencies(
+        determinations=[Determination("code", "live", ["same", "moved"], ["yes", "no"], [9, 9])],
+        joint_checks=[
+            JointDetermination(
+                ("age", "belt"), "live", keys=[(23, "none"), (23, "no"), (40, "no"), (40, "none")],
+                values=["yes", "no", "no", "yes"], counts=[5, 6, 5, 4],
+            )
+        ],
+    )  # fmt: skip
+    rows = pd.DataFrame({"code": ["same"], "live": ["?"], "belt": ["no"], "age": [40]})
+    deps.apply(rows, fixed={"age"})  # the age stays: the belt code moves
+    assert rows[["age", "belt", "live"]].values.tolist() == [[40, "none", "yes"]]
+    rows = pd.DataFrame({"code": ["same"], "live": ["?"], "belt": ["no"], "age": [40]})
+    deps.apply(rows, fixed={"age"}, allowed={"age": (20, 30)})  # conditioned to 20-30
+    assert rows[["age", "belt", "live"]].values.tolist() == [[23, "none", "yes"]]
+    spouses = Dependencies(
+        joint=[
+            JointDetermination(
+                ("age", "status"), "summary", keys=[(2, "spouse"), (17, "spouse"), (5, "child")],
+                values=["spouse", "spouse", "child"], counts=[1, 30, 30],
+            )
+        ],
+        orders=[Order("employers", "age")],
+    )  # fmt: skip
+    rows = pd.DataFrame(
+        {"age": [6, 6], "status": ["spouse"] * 2, "summary": ["?"] * 2, "employers": [6, 1]}
+    )
+    spouses.apply(rows, fixed={"employers", "status"})
+    assert rows["age"].tolist() == [17, 2] and (rows["employers"] <= rows["age"]).all()
 
 
 def test_the_dependencies_a_fit_lists_fit_again_as_declared(tmp_path):

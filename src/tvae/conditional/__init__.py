@@ -29,7 +29,12 @@ import pandas as pd
 import torch
 
 from tvae.conditional.conditions import CategoricalCondition, NumericCondition
-from tvae.conditional.dependent import allowed_sets, through_dependencies
+from tvae.conditional.dependent import (
+    allowed_sets,
+    fixed_rows_of,
+    range_limits,
+    through_dependencies,
+)
 from tvae.conditional.kinds import CATEGORY_KINDS, NUMERIC_KINDS, NumericView
 from tvae.conditional.parse import count_requested, parse_conditions
 from tvae.conditional.sampler import draw_latents
@@ -78,9 +83,13 @@ def sample_conditional(
     asked = list(conditions.columns if isinstance(conditions, pd.DataFrame) else conditions)
     conditions = through_dependencies(transformer, conditions)
     # the columns the conditions now sit on stay on them: fixed, or, where a condition leaves
-    # one of a set of labels, moved by the repairs only within it
+    # one of a set of labels, moved by the repairs only within it; a frame's columns are
+    # fixed only in the rows that hold them to a value or a range
     allowed = allowed_sets(conditions, asked)
     asked += [c for c in conditions if c not in asked and c not in allowed]
+    fixed_rows = fixed_rows_of(conditions, asked)
+    asked = [c for c in asked if c not in fixed_rows]
+    allowed |= range_limits(conditions)  # a pair's repair moves a number within its range
     parsed, groups, index = parse_conditions(transformer, layout, conditions, n_rows, device)
     n_groups = int(groups.max()) + 1 if len(groups) else 0
 
@@ -130,11 +139,12 @@ def sample_conditional(
         alphas_np = np.empty((0, layout.n_tanh), dtype=np.float32)
         codes_np = np.empty((0, layout.n_softmax), dtype=np.int64)
     frame = transformer.inverse_transform(
-        alphas_np, codes_np, id_offset=id_offset, fixed=asked, allowed=allowed
-    )
+        alphas_np, codes_np, id_offset=id_offset, fixed=asked, allowed=allowed,
+        fixed_rows=fixed_rows,
+    )  # fmt: skip
     for condition in parsed:
         condition.finalize(frame, alphas_np, codes_np, groups)
-    transformer.dependencies.apply(frame, fixed=asked, allowed=allowed)
+    transformer.dependencies.apply(frame, asked, allowed, fixed_rows)
     if index is not None:
         frame.index = index
     return frame

@@ -73,9 +73,10 @@ def through_dependencies(transformer: Any, conditions: Mapping | pd.DataFrame) -
 
 
 def allowed_sets(conditions: Mapping | pd.DataFrame, asked: list) -> dict:
-    """The columns conditions were moved onto whose condition is a set of labels: the set (for
-    a dict's conditions) or each row's (a frame's: a value is a set of one, an empty cell
-    None), within which the repairs may move them."""
+    """The columns whose condition is a set of labels, within which the repairs may move
+    them: for a dict's conditions, the columns conditions were moved onto, and the set; for a
+    frame's, any column a row's condition leaves a set (the user's, where a row asked nothing
+    and a pair narrowed it), and each row's (a value is a set of one, an empty cell None)."""
     if isinstance(conditions, Mapping):
         return {
             c: cell for c, cell in conditions.items()
@@ -84,13 +85,56 @@ def allowed_sets(conditions: Mapping | pd.DataFrame, asked: list) -> dict:
     found = {}
     for column in conditions.columns:
         cells = conditions[column].tolist()
-        if column in asked or not any(isinstance(cell, frozenset) for cell in cells):
+        if not any(isinstance(cell, frozenset) for cell in cells):
             continue
         sets = [
             cell if isinstance(cell, frozenset) else None if is_empty(cell) else frozenset([cell])
             for cell in cells
         ]
         found[column] = np.asarray(sets, dtype=object)
+    return found
+
+
+def range_limits(conditions: Mapping | pd.DataFrame) -> dict:
+    """The columns a condition holds to a range of numbers, and the (low, high) (a dict's) or
+    each row's (a frame's; None where the row asks a value or nothing): a pair's repair may
+    move them within it (:func:`tvae.transformer.joint.pair_limits`)."""
+    if isinstance(conditions, Mapping):
+        found = {c: _bounds(cell) for c, cell in conditions.items()}
+        return {c: bounds for c, bounds in found.items() if bounds is not None}
+    found = {}
+    for column in conditions.columns:
+        cells = [_bounds(c) for c in conditions[column]]
+        if any(cell is not None for cell in cells):
+            found[column] = np.empty(len(cells), dtype=object)
+            found[column][:] = cells
+    return found
+
+
+def _bounds(cell: Any) -> tuple[float, float] | None:
+    """A range condition's (low, high) as numbers, an open end infinite (None: not a range of
+    numbers; dates' ranges keep their column fixed)."""
+    if not isinstance(cell, tuple):
+        return None
+    try:
+        low, high = (np.nan if is_empty(v) else float(v) for v in cell)
+    except (TypeError, ValueError):
+        return None
+    return (-np.inf if np.isnan(low) else low, np.inf if np.isnan(high) else high)
+
+
+def fixed_rows_of(conditions: Mapping | pd.DataFrame, fixed: list) -> dict:
+    """The ``fixed`` columns of a frame of conditions that some rows leave free: the mask of
+    the rows that hold them to a value or a range (an empty cell asks nothing of its row, and
+    a set lets the repairs move the column within it: :func:`allowed_sets`)."""
+    if isinstance(conditions, Mapping):
+        return {}
+    found = {}
+    for column in (c for c in fixed if c in conditions.columns):
+        cells = conditions[column]
+        held = np.asarray([not (is_empty(c) or isinstance(c, frozenset)) for c in cells], bool)
+        if not held.all():
+            found[column] = held
     return found
 
 
@@ -121,12 +165,18 @@ def _imply_pair(table: pd.DataFrame, item: Any, kinds: Mapping) -> None:
     empty = pd.Series(None, index=table.index, dtype=object)
     rows = [table[c] if c in table.columns else empty for c in names]
     triples = [(*key, value) for key, value in zip(item.keys, item.values, strict=True)]
+    mapping = set(item.keys)
     narrowed: list[list] = [[], [], []]
     for cells in zip(*rows, strict=True):
-        fitting = [
-            t for t in triples
-            if all(is_empty(cell) or _matches(v, cell) for v, cell in zip(t, cells, strict=True))
-        ]  # fmt: skip
+        fitting = _fitting_triples(triples, cells, [False] * 3)
+        if not fitting:  # a number no real pair holds with the rest (an age of 24.5, a woman
+            # of 37 where the training rows hold only men of 37) reads as the nearest that does
+            near = [_is_number(cells[0]), _is_number(cells[1]), False]
+            fitting = [
+                t
+                for t in _fitting_triples(triples, cells, near)
+                if tuple(cells[s] if near[s] else t[s] for s in (0, 1)) not in mapping
+            ]  # fmt: skip  (a pair real rows hold says what it gives: siblings 1 is never alone)
         if not fitting:
             asked = {n: c for n, c in zip(names, cells, strict=True) if not is_empty(c)}
             raise ConditionError(
@@ -142,6 +192,33 @@ def _imply_pair(table: pd.DataFrame, item: Any, kinds: Mapping) -> None:
     for name, cells in zip(names, narrowed, strict=True):
         if not all(is_empty(cell) for cell in cells):
             table[name] = pd.Series(cells, index=table.index, dtype=object)
+
+
+def _fitting_triples(triples: list[tuple], cells: tuple, nearest: list[bool]) -> list[tuple]:
+    """The (source, source, target) ``triples`` that meet ``cells``; a cell marked ``nearest``
+    (a number) is met by the triples nearest to it among those that meet the rest."""
+    fitting = [
+        t for t in triples
+        if all(is_empty(cell) or near or _matches(v, cell)
+               for v, cell, near in zip(t, cells, nearest, strict=True))
+    ]  # fmt: skip
+    for place in (p for p in range(3) if nearest[p] and fitting):
+        gaps = np.abs(np.asarray([float(t[place]) for t in fitting]) - float(cells[place]))
+        if not np.isnan(gaps).all():  # a missing number is no nearer than any
+            closest = np.nanmin(gaps)
+            fitting = [t for t, gap in zip(fitting, gaps, strict=True) if gap == closest]
+    return fitting
+
+
+def _is_number(cell: Any) -> bool:
+    """``cell`` asks one number (not a label, a range or a set)."""
+    if isinstance(cell, (bool, np.bool_, str, tuple, frozenset, set)) or is_empty(cell):
+        return False
+    try:
+        float(cell)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _values_cell(allowed: list, everything: list, kind: str | None) -> Any:

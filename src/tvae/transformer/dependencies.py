@@ -43,11 +43,11 @@ from tvae.transformer.dependency_search import (
     PROBE_ROWS,
     SOURCE_KINDS,
     determines,
+    find_orders,
     hashable,
     ordered,
     pick_parents,
     rank_columns,
-    refuted_orders,
     sources_first,
     value_codes,
     witnessed,
@@ -66,10 +66,12 @@ from tvae.transformer.joint import (
     find_joint,
     joint_mapping,
     pair_codes,
+    pair_limits,
     pick_joint,
 )
 from tvae.transformer.one_hot import OneHotGroup, assign_member, expand_labels, held
 from tvae.transformer.repairs import derive, repair_source
+from tvae.transformer.row_conditions import repair_by_rows
 
 ORDER_KINDS = ("numerical", "datetime")
 
@@ -129,17 +131,7 @@ class Dependencies:
         candidates = [
             c for c in varied if kinds.get(c) in ORDER_KINDS and c not in linked
         ]  # an order never edits a column that a determination reads or writes
-        head = frame.head(PROBE_ROWS)
-        refuted = refuted_orders(head, candidates)
-        orders = [
-            Order(a, b)
-            for a in candidates
-            for b in candidates
-            if a != b
-            and (a, b) not in refuted
-            and ordered(head[a], head[b], overlap=False)
-            and ordered(frame[a], frame[b])
-        ]
+        orders = [Order(a, b) for a, b in find_orders(frame, candidates)]
         read = {d.source for d in determinations + checks} | {d.target for d in checks}
         targets = [c for c in varied if kinds.get(c) in SOURCE_KINDS]  # labels and numbers
         found_joint = find_joint(codes, sources, targets, len(frame))
@@ -204,7 +196,11 @@ class Dependencies:
 
     # ------------------------------------------------------------------ keeping them
     def apply(
-        self, frame: pd.DataFrame, fixed: Iterable[Hashable] = (), allowed: Mapping | None = None
+        self,
+        frame: pd.DataFrame,
+        fixed: Iterable[Hashable] = (),
+        allowed: Mapping | None = None,
+        fixed_rows: Mapping | None = None,
     ) -> pd.DataFrame:
         """Make every dependency hold in ``frame`` (in place; also returned).
 
@@ -212,14 +208,17 @@ class Dependencies:
         Orders raise ``high`` to ``low`` where broken, or lower ``low`` when ``high`` is in
         ``fixed`` (a conditioned column) or a pair check's column; a pair's label follows a
         number an order moved. ``allowed`` maps a column to the values a condition leaves it
-        (a set): a repair moves it only among them.
+        (a set, or one per row): a repair moves it only among them. ``fixed_rows`` maps a
+        column to the rows it is fixed in (a frame of conditions with empty cells).
         """
         fixed = set(fixed)
+        if fixed_rows:
+            return repair_by_rows(frame, fixed, fixed_rows, allowed, self.apply)
         expand_labels(frame, self.groups)  # the one-hot members (decoded rows only)
         for _ in range(1 + len(self.checks)):  # each repair pass can only settle more sources
             for item in self.determinations:
                 derive(frame, item)
-            if self._keep_joint(frame, fixed):
+            if self._keep_joint(frame, fixed, allowed):
                 for item in self.determinations:  # a source the pairs moved: its targets follow
                     derive(frame, item)
             by_source: dict = {}
@@ -235,7 +234,7 @@ class Dependencies:
         else:
             for item in self.determinations:
                 derive(frame, item)
-            self._keep_joint(frame, fixed)
+            self._keep_joint(frame, fixed, allowed)
         reordered = False
         # a number a pair check has just placed (census's age) stays: its order moves the other
         paired = fixed | {c for j in self.joint_checks for c in j.sources}
@@ -255,16 +254,19 @@ class Dependencies:
             if not changed:
                 break
         if reordered:  # a number an order moved: its pairs are kept again
-            self._keep_joint(frame, fixed)
+            self._keep_joint(frame, fixed, allowed)
         return frame
 
-    def _keep_joint(self, frame: pd.DataFrame, fixed: set) -> bool:
+    def _keep_joint(self, frame: pd.DataFrame, fixed: set, allowed: Mapping | None) -> bool:
         """Columns two columns determine. The labels only a pair determines are derived first
         (their pairs moved onto real ones), then those other dependencies also read or write:
         one that a determination derives stays and its pair moves (the pair's columns that no
         other dependency reads or writes); any other (a source, which the checks' repairs then
         follow) is set from its pair; a pair no real row holds is no evidence, and stays. Last,
-        the labels follow any pair the checks moved."""
+        the labels follow any pair the checks moved. A pair moves within what conditions and
+        orders leave it (:func:`pair_limits`)."""
+        pairs = [*self.joint, *self.joint_checks]
+        allowed, fixed = pair_limits(frame, pairs, self.orders, allowed or {}, fixed)
         held = {c for d in self.determinations + self.checks for c in (d.source, d.target)}
         derived = {d.target for d in self.determinations} | {j.target for j in self.joint}
         held |= derived
@@ -273,13 +275,13 @@ class Dependencies:
         loose -= {c for d in self.checks for c in (d.source, d.target)}
         before = [frame[c].copy() for c in {c for j in self.joint_checks for c in j.sources}]
         for item in self.joint:  # a pair no real row holds moves to a real one first
-            derive_joint(frame, item, fixed)
+            derive_joint(frame, item, fixed, allowed=allowed)
         for item in self.joint_checks:
             moves_pair = item.target in derived or item.target in fixed
             extra = held if moves_pair else set()
-            derive_joint(frame, item, fixed | extra, move_unseen=False, loose=loose)
+            derive_joint(frame, item, fixed | extra, False, loose, allowed)
         for item in self.joint:  # labels follow what the checks moved (census: a newborn's age)
-            derive_joint(frame, item, fixed, move_unseen=False)
+            derive_joint(frame, item, fixed, move_unseen=False, allowed=allowed)
         return any(not frame[b.name].equals(b) for b in before)
 
     def _group_of(self, column: Hashable) -> OneHotGroup | None:

@@ -156,3 +156,19 @@ def sources_first(pairs: list[tuple]) -> list[tuple]:
             column = parent[column]
         depth[target] = len(seen)
     return sorted(pairs, key=lambda pair: depth[pair[1]])
+
+
+def find_orders(frame: pd.DataFrame, candidates: list) -> list[tuple]:
+    """The pairs (a, b) of ``candidates`` with a <= b in every row of ``frame``, first
+    refuted or confirmed on its first PROBE_ROWS rows."""
+    head = frame.head(PROBE_ROWS)
+    refuted = refuted_orders(head, candidates)
+    return [
+        (a, b)
+        for a in candidates
+        for b in candidates
+        if a != b
+        and (a, b) not in refuted
+        and ordered(head[a], head[b], overlap=False)
+        and ordered(frame[a], frame[b])
+    ]

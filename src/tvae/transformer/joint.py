@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_numeric_dtype
 
 from tvae.codec import decode_value, encode_value
 from tvae.transformer.dependency_search import (
@@ -192,16 +193,20 @@ def derive_joint(
     fixed: set,
     move_unseen: bool = True,
     loose: frozenset | set = frozenset(),
+    allowed: Mapping | None = None,
 ) -> None:
     """Make ``item`` hold in ``frame`` (in place). With ``move_unseen`` a pair no real row
     holds moves first to the nearest real one (:func:`_move_pairs`); then the target is derived
     from its pair, or, with the target in ``fixed`` (a condition, or a column another
-    dependency derives), the pairs that map elsewhere move instead."""
+    dependency derives), the pairs that map elsewhere move instead. A source that ``allowed``
+    limits (a condition's set of labels, or one per row) moves only within it."""
+    limits = [_limits(allowed, name, len(frame)) for name in item.sources]
     position = _positions(frame, item)
     held_target = item.target in fixed
     current = frame[item.target].to_numpy(dtype=object)
     if move_unseen and (position < 0).any():
-        _move_pairs(frame, item, position < 0, current if held_target else None, fixed)
+        unseen = position < 0
+        _move_pairs(frame, item, unseen, current if held_target else None, fixed, limits=limits)
         position = _positions(frame, item)
     known = position >= 0
     expected = np.asarray([*item.values, None], dtype=object)[position]
@@ -209,7 +214,7 @@ def derive_joint(
         codes = pd.factorize(np.concatenate([expected, current]))[0]
         wrong = known & (codes[: len(frame)] != codes[len(frame) :])
         if wrong.any():
-            _move_pairs(frame, item, wrong, current, fixed, loose)
+            _move_pairs(frame, item, wrong, current, fixed, loose, limits)
         return
     values = current.copy()
     values[known] = expected[known]
@@ -234,13 +239,16 @@ def _move_pairs(
     target: np.ndarray | None,
     fixed: set,
     loose: frozenset | set = frozenset(),
+    limits: list | None = None,
 ) -> None:
     """Move the sources of the ``rows`` (a mask) to a real pair, mapping to the row's
     ``target`` value where that is given: one that keeps a conditioned source's value, and if
     possible either source's value (the other moved to its nearest real value, for a number);
     a move along a number before a changed label, then the more frequent pair; failing that,
     the most frequent pair. Where no real pair keeps the ``fixed`` sources, one that keeps those
-    of them not in ``loose``. Rows no real pair fits stay as they are."""
+    of them not in ``loose``. A source's values stay within its row's limit (``limits``: per
+    source, an array of sets or None). Rows no real pair fits stay as they are."""
+    limits = limits or [None, None]
     order = np.argsort(-np.asarray(item.counts), kind="stable")
     ranked = [(item.keys[i], missing_alike(item.values[i])) for i in order]
     columns = [frame[name].to_numpy(dtype=object, copy=True) for name in item.sources]
@@ -250,11 +258,17 @@ def _move_pairs(
     for row in np.flatnonzero(rows):
         wanted = missing_alike(target[row]) if target is not None else None
         own = (columns[0][row], columns[1][row])
-        groups.setdefault((missing_alike(own[0]), missing_alike(own[1]), wanted), []).append(row)
+        bounds = tuple(None if limit is None else limit[row] for limit in limits)
+        key = (missing_alike(own[0]), missing_alike(own[1]), wanted, bounds)
+        groups.setdefault(key, []).append(row)
     moved = False
-    for (_, _, wanted), members in groups.items():
+    for (_, _, wanted, bounds), members in groups.items():
         own = (columns[0][members[0]], columns[1][members[0]])
-        options = [k for k, v in ranked if target is None or v == wanted]
+        options = [
+            k for k, v in ranked
+            if (target is None or v == wanted)
+            and all(_within(k[s], bound) for s, bound in enumerate(bounds))
+        ]  # fmt: skip
         keeping = [k for k in options if all(_same(k[s], own[s]) for s in (0, 1) if held[s])]
         if not keeping and strict != held:  # some held source may move
             keeping = [k for k in options if all(_same(k[s], own[s]) for s in (0, 1) if strict[s])]
@@ -275,6 +289,74 @@ def _move_pairs(
             frame[name] = restored.astype(frame[name].dtype)
         except (TypeError, ValueError):
             frame[name] = restored
+
+
+def _limits(allowed: Mapping | None, name: Hashable, n_rows: int) -> np.ndarray | None:
+    """Each row's set or range of values ``allowed`` leaves column ``name`` (None: any), or
+    None."""
+    limit = (allowed or {}).get(name)
+    if limit is None or isinstance(limit, np.ndarray):
+        return limit
+    out = np.empty(n_rows, dtype=object)
+    out.fill(limit if isinstance(limit, tuple) else frozenset(limit))
+    return out
+
+
+def pair_limits(
+    frame: pd.DataFrame, pairs: list, orders: list, allowed: Mapping, fixed: set
+) -> tuple[dict, set]:
+    """What moving the ``pairs``' sources may do: each source's limit per row (a condition's set
+    of labels or range of numbers, or the range that orders with a ``fixed`` other side leave a
+    free number), and ``fixed`` less the sources a condition holds to a range, which then move
+    within it (in a row that holds one to a value, within that value). So a conditioned age
+    range leaves a pair its nearest fitting age, and a conditioned 6 employers keeps a
+    spouse's age off 2 (census; a real but rare pair)."""
+    sources = {c for j in pairs for c in j.sources} - {j.target for j in pairs}
+    limits, free = dict(allowed), set()
+    for column in sources & fixed:
+        cells = _limits(limits, column, len(frame))
+        if cells is None or not any(isinstance(cell, tuple) for cell in cells):
+            continue
+        values = frame[column].to_numpy(dtype=object)
+        held = [c if c is not None else (v, v) for c, v in zip(cells, values, strict=True)]
+        limits[column], free = _as_cells(held), free | {column}
+    moving = [c for c in sources if c in free or c not in fixed]
+    for column in (c for c in moving if is_numeric_dtype(frame[c].dtype)):
+        lows = [o.low for o in orders if o.high == column and o.low in fixed]
+        highs = [o.high for o in orders if o.low == column and o.high in fixed]
+        lows = [c for c in lows if is_numeric_dtype(frame[c].dtype)]
+        highs = [c for c in highs if is_numeric_dtype(frame[c].dtype)]
+        if not lows and not highs:
+            continue
+        low = frame[lows].astype(float).max(axis=1).fillna(-np.inf).to_numpy()
+        high = frame[highs].astype(float).min(axis=1).fillna(np.inf).to_numpy()
+        own = _limits(limits, column, len(frame))
+        if own is not None and any(isinstance(r, frozenset) for r in own):
+            continue  # a label kept to a condition's set
+        if own is not None:  # within the condition's range too
+            low = np.maximum(low, [-np.inf if r is None else float(r[0]) for r in own])
+            high = np.minimum(high, [np.inf if r is None else float(r[1]) for r in own])
+        limits[column] = _as_cells(list(zip(low, high, strict=True)))
+    return limits, fixed - free
+
+
+def _as_cells(cells: list) -> np.ndarray:
+    """An object array holding each of ``cells`` (tuples stay whole)."""
+    out = np.empty(len(cells), dtype=object)
+    out[:] = cells
+    return out
+
+
+def _within(value: object, limit: object) -> bool:
+    """``value`` is in ``limit``: a set of labels, a (low, high) range, or None (anything)."""
+    if limit is None:
+        return True
+    if isinstance(limit, tuple):
+        try:
+            return bool(limit[0] <= float(value) <= limit[1])
+        except (TypeError, ValueError):
+            return False
+    return value in limit
 
 
 def _same(a: object, b: object) -> bool:

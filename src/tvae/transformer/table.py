@@ -169,11 +169,13 @@ class TableTransformer:
         id_offset: int = 0,
         fixed: Iterable[Hashable] = (),
         allowed: Mapping | None = None,
+        fixed_rows: Mapping | None = None,
     ) -> pd.DataFrame:
         """Decode model-space rows back to a table with the input's columns and dtypes.
 
         ``fixed`` names conditioned columns, which the dependencies' repairs leave as they are,
-        and ``allowed`` the values a condition leaves others (:meth:`Dependencies.apply`).
+        ``allowed`` the values a condition leaves others and ``fixed_rows`` the rows a column is
+        conditioned in, where only some are (:meth:`Dependencies.apply`).
 
         ``rng`` serves the few columns that draw at decoding (rare values of wide categoricals,
         UUIDs); by default it is seeded from the encoded rows themselves, so a seeded
@@ -194,7 +196,7 @@ class TableTransformer:
         frame = pd.concat(out, axis=1, ignore_index=True)
         frame.columns = pd.Index(self.column_names)
         self._keep_label_ranges(frame, codes)
-        frame = self.dependencies.apply(frame, fixed=fixed, allowed=allowed)
+        frame = self.dependencies.apply(frame, fixed, allowed, fixed_rows)
         if self.dependencies.groups:  # the members, back in the table's order
             frame = frame[self.output_names]
         return frame
