@@ -94,6 +94,19 @@ def test_an_order_between_members_of_two_groups_holds_and_keeps_both_whole(dummi
     assert broken["area_y"].all()
 
 
+def test_a_frame_of_conditions_on_members_with_empty_cells_keeps_every_condition(dummies_model):
+    # covtype: Soil_Type12 lies in Wilderness_Area1 only; a row asking Area1 = 0 and nothing of
+    # the soil had its area moved off the condition when the soil was drawn as 12
+    model, _ = dummies_model
+    known = pd.DataFrame({"soil_c": [1, None, None, 0] * 50, "area_x": [None, False] * 100})
+    rows = model.sample(conditions=known, random_state=6)
+    for column in ("soil_c", "area_x"):
+        asked = known[column].notna().to_numpy()
+        assert (rows[column].to_numpy()[asked] == known[column].to_numpy()[asked]).all()
+    assert (rows["area_x"] | (rows["soil_c"] == 0)).all()
+    assert (rows[SOIL].sum(axis=1) == 1).all() and (rows[AREA].sum(axis=1) == 1).all()
+
+
 def test_a_saved_model_keeps_its_groups_and_rows(dummies_model, tmp_path):
     model, _ = dummies_model
     model.save(tmp_path / "m.tvae")

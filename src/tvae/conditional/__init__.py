@@ -81,13 +81,13 @@ def sample_conditional(
     """
     device = generator.device
     asked = list(conditions.columns if isinstance(conditions, pd.DataFrame) else conditions)
-    conditions = through_dependencies(transformer, conditions)
+    given, conditions = conditions, through_dependencies(transformer, conditions)
     # the columns the conditions now sit on stay on them: fixed, or, where a condition leaves
     # one of a set of labels, moved by the repairs only within it; a frame's columns are
     # fixed only in the rows that hold them to a value or a range
     allowed = allowed_sets(conditions, asked)
     asked += [c for c in conditions if c not in asked and c not in allowed]
-    fixed_rows = fixed_rows_of(conditions, asked)
+    fixed_rows = fixed_rows_of(conditions, given, asked)
     asked = [c for c in asked if c not in fixed_rows]
     allowed |= range_limits(conditions)  # a pair's repair moves a number within its range
     parsed, groups, index = parse_conditions(transformer, layout, conditions, n_rows, device)

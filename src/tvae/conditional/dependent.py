@@ -123,15 +123,18 @@ def _bounds(cell: Any) -> tuple[float, float] | None:
     return (-np.inf if np.isnan(low) else low, np.inf if np.isnan(high) else high)
 
 
-def fixed_rows_of(conditions: Mapping | pd.DataFrame, fixed: list) -> dict:
+def fixed_rows_of(conditions: Mapping | pd.DataFrame, given: Any, fixed: list) -> dict:
     """The ``fixed`` columns of a frame of conditions that some rows leave free: the mask of
     the rows that hold them to a value or a range (an empty cell asks nothing of its row, and
-    a set lets the repairs move the column within it: :func:`allowed_sets`)."""
+    a set lets the repairs move the column within it: :func:`allowed_sets`). A column the
+    conditions were moved off (a one-hot member, asked of its group) is fixed where the
+    ``given`` frame asked it."""
     if isinstance(conditions, Mapping):
         return {}
     found = {}
-    for column in (c for c in fixed if c in conditions.columns):
-        cells = conditions[column]
+    for column in fixed:
+        source = conditions if column in conditions.columns else given
+        cells = source[column]
         held = np.asarray([not (is_empty(c) or isinstance(c, frozenset)) for c in cells], bool)
         if not held.all():
             found[column] = held
