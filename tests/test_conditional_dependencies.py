@@ -3,12 +3,17 @@ and the repairs keep every dependency of the conditioned rows."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from tvae import TVAE
+from tvae.conditional.dependent import through_dependencies
 from tvae.errors import ConditionError
+from tvae.transformer.dependencies import Dependencies, Determination
+from tvae.transformer.joint import JointDetermination
 
 LIVE = {"A": "yes", "B": "yes", "C": "no", "D": "no"}
 YEAR_OF_CODE = {"A": 94, "B": 95, "C": 94, "D": 95}
@@ -100,3 +105,31 @@ def test_a_number_no_real_pair_holds_reads_as_the_nearest_one():
     assert (rows["who"] == "woman").all()
     with pytest.raises(ConditionError, match="cannot be met together"):  # real pairs say no
         model.sample(5, conditions={"age": 30, "who": "child"})
+
+
+def test_a_row_one_pair_column_contradicts_is_read_without_that_columns_narrowing():
+    """census: the training rows hold no mover of 80, so ``age`` 80 alone would narrow
+    ``live`` to "yes", which a mover's code contradicts; that row is read without it (its
+    80 then reads as the nearest age that moved), and the others keep it."""
+    deps = Dependencies(
+        determinations=[Determination("region", "live", ["home", "away"], ["yes", "no"], [9, 9])],
+        checks=[Determination("code", "live", ["same", "moved"], ["yes", "no"], [9, 9])],
+        joint_checks=[
+            JointDetermination(
+                ("age", "belt"), "live", keys=[(80, "none"), (30, "none"), (30, "south")],
+                values=["yes", "yes", "no"], counts=[5, 9, 4],
+            )
+        ],
+    )  # fmt: skip
+    kinds = {"region": "categorical", "code": "categorical", "live": "categorical",
+             "age": "numerical", "belt": "categorical"}  # fmt: skip
+    transformer = SimpleNamespace(
+        dependencies=deps, columns=[SimpleNamespace(name=n, kind=k) for n, k in kinds.items()]
+    )
+    asked = pd.DataFrame({"age": [80, 30, 30], "code": ["moved", "moved", "same"]}, dtype=object)
+    moved = through_dependencies(transformer, asked)
+    assert moved[["age", "code"]].equals(asked)
+    assert moved["belt"].tolist() == ["south", "south", "none"]
+    assert moved["region"].tolist() == ["away", "away", "home"]  # where "live" comes from
+    with pytest.raises(ConditionError):  # a pair both columns name still holds
+        through_dependencies(transformer, {"age": 80, "belt": "none", "code": "moved"})

@@ -8,6 +8,7 @@ the intersection. The condition on B is then dropped: deriving B from A meets it
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,11 +31,36 @@ def through_dependencies(transformer: Any, conditions: Mapping | pd.DataFrame) -
     if not derives or not isinstance(conditions, (Mapping, pd.DataFrame)):
         return conditions
     kinds = {column.name: column.kind for column in transformer.columns}
-    is_frame = isinstance(conditions, pd.DataFrame)
-    if is_frame:
-        table = conditions.astype(object)
-    else:
-        table = pd.DataFrame({c: [v] for c, v in conditions.items()}, dtype=object)
+    if isinstance(conditions, pd.DataFrame):
+        return _rows_through(dependencies, kinds, conditions.astype(object))
+    table = pd.DataFrame({c: [v] for c, v in conditions.items()}, dtype=object)
+    table = _rows_through(dependencies, kinds, table)
+    return {c: table[c].iloc[0] for c in table.columns}
+
+
+def _rows_through(dependencies: Any, kinds: Mapping, table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`_through` on ``table``; where a row's conditions cannot be met together, that row
+    again without what one column of a pair implies alone (found by halving the rows). A
+    pair's mapping holds only the pairs real rows hold: census's training rows hold no mover
+    of 83, so its ``age`` 83 alone narrowed ``live in this house`` to values that a held-out
+    row's migration code contradicts."""
+    try:
+        return _through(dependencies, kinds, table, one_source=True)
+    except ConditionError:
+        if len(table) == 1:
+            return _through(dependencies, kinds, table, one_source=False)
+        half = len(table) // 2
+        parts = [_rows_through(dependencies, kinds, part) for part in (table[:half], table[half:])]
+        joined = pd.concat(parts).astype(object)
+        return joined.where(joined.notna(), None)
+
+
+def _through(
+    dependencies: Any, kinds: Mapping, table: pd.DataFrame, one_source: bool
+) -> pd.DataFrame:
+    """The steps of :func:`through_dependencies` on a frame of conditions; ``one_source``:
+    a condition on one column of a pair narrows the others too."""
+    table = table.copy()
     implied: set = set()
     pairs = [*dependencies.joint, *dependencies.joint_checks]
     while True:
@@ -44,7 +70,7 @@ def through_dependencies(transformer: Any, conditions: Mapping | pd.DataFrame) -
         )
         if joint is not None:
             implied.add(_pair_state(joint, table))
-            _imply_pair(table, joint, kinds)
+            _imply_pair(table, joint, kinds, one_source)
             continue
         check = next(
             (d for d in dependencies.checks
@@ -57,7 +83,7 @@ def through_dependencies(transformer: Any, conditions: Mapping | pd.DataFrame) -
             continue
         derived = next((c for c in table.columns if dependencies.targets_of(c)), None)
         if derived is None:
-            break
+            return table
         item = dependencies.targets_of(derived)
         source = item.source
         own = table[source] if source in table.columns else pd.Series(None, index=table.index)
@@ -67,9 +93,6 @@ def through_dependencies(transformer: Any, conditions: Mapping | pd.DataFrame) -
         ]
         table = table.drop(columns=[derived])
         table[source] = pd.Series(cells, index=table.index, dtype=object)
-    if is_frame:
-        return table
-    return {c: table[c].iloc[0] for c in table.columns}
 
 
 def allowed_sets(conditions: Mapping | pd.DataFrame, asked: list) -> dict:
@@ -160,57 +183,102 @@ def _pair_state(item: Any, table: pd.DataFrame) -> tuple | None:
     return (id(item), present) if any(present) else None
 
 
-def _imply_pair(table: pd.DataFrame, item: Any, kinds: Mapping) -> None:
+def _imply_pair(table: pd.DataFrame, item: Any, kinds: Mapping, one_source: bool = True) -> None:
     """Conditions on a pair (:mod:`tvae.transformer.joint`) and the column it determines,
     narrowed to the real value pairs that meet them all (in place): ``age`` 0 asks the column
-    for what newborns hold, ``alone`` True asks both counts for 0."""
+    for what newborns hold, ``alone`` True asks both counts for 0. Without ``one_source``, a
+    condition on one column of the pair alone narrows nothing."""
     names = (*item.sources, item.target)
     empty = pd.Series(None, index=table.index, dtype=object)
     rows = [table[c] if c in table.columns else empty for c in names]
-    triples = [(*key, value) for key, value in zip(item.keys, item.values, strict=True)]
-    mapping = set(item.keys)
+    pairs = _Pairs(item, [kinds.get(name) for name in names])
+    done: dict = {}  # rows asking the same narrow the same way
     narrowed: list[list] = [[], [], []]
     for cells in zip(*rows, strict=True):
-        fitting = _fitting_triples(triples, cells, [False] * 3)
-        if not fitting:  # a number no real pair holds with the rest (an age of 24.5, a woman
-            # of 37 where the training rows hold only men of 37) reads as the nearest that does
-            near = [_is_number(cells[0]), _is_number(cells[1]), False]
-            fitting = [
-                t
-                for t in _fitting_triples(triples, cells, near)
-                if tuple(cells[s] if near[s] else t[s] for s in (0, 1)) not in mapping
-            ]  # fmt: skip  (a pair real rows hold says what it gives: siblings 1 is never alone)
-        if not fitting:
-            asked = {n: c for n, c in zip(names, cells, strict=True) if not is_empty(c)}
-            raise ConditionError(
-                f"conditions {asked!r} cannot be met together: {list(item.sources)!r} determine "
-                f"{item.target!r}, and no real pair of their values fits"
-            )
+        key = tuple(None if is_empty(cell) else cell for cell in cells)
+        try:
+            found = done.get(key)
+        except TypeError:  # an unhashable cell: no reuse
+            key, found = None, None
+        if found is None:
+            found = pairs.narrow(cells, one_source)
+            if key is not None:
+                done[key] = found
         for place in range(3):
-            everything = [t[place] for t in triples]
-            narrowed[place].append(
-                _values_cell([t[place] for t in fitting], everything, kinds.get(names[place]))
-                if is_empty(cells[place]) else cells[place]
-            )  # fmt: skip
+            narrowed[place].append(found[place])
     for name, cells in zip(names, narrowed, strict=True):
         if not all(is_empty(cell) for cell in cells):
             table[name] = pd.Series(cells, index=table.index, dtype=object)
 
 
-def _fitting_triples(triples: list[tuple], cells: tuple, nearest: list[bool]) -> list[tuple]:
-    """The (source, source, target) ``triples`` that meet ``cells``; a cell marked ``nearest``
-    (a number) is met by the triples nearest to it among those that meet the rest."""
-    fitting = [
-        t for t in triples
-        if all(is_empty(cell) or near or _matches(v, cell)
-               for v, cell, near in zip(t, cells, nearest, strict=True))
-    ]  # fmt: skip
-    for place in (p for p in range(3) if nearest[p] and fitting):
-        gaps = np.abs(np.asarray([float(t[place]) for t in fitting]) - float(cells[place]))
-        if not np.isnan(gaps).all():  # a missing number is no nearer than any
-            closest = np.nanmin(gaps)
-            fitting = [t for t, gap in zip(fitting, gaps, strict=True) if gap == closest]
-    return fitting
+class _Pairs:
+    """A pair dependency's real (source, source, target) triples, indexed by value."""
+
+    def __init__(self, item: Any, kinds: list) -> None:
+        self.item, self.kinds = item, kinds
+        self.triples = [(*key, value) for key, value in zip(item.keys, item.values, strict=True)]
+        self.keys = set(item.keys)
+        self.everything = [[t[place] for t in self.triples] for place in range(3)]
+        self.at: list[dict] = [{}, {}, {}]
+        for index, triple in enumerate(self.triples):
+            for place in range(3):
+                with contextlib.suppress(TypeError):  # an unhashable value: scanned
+                    self.at[place].setdefault(triple[place], []).append(index)
+
+    def narrow(self, cells: tuple, one_source: bool) -> tuple:
+        """The row's three cells, narrowed (see :func:`_imply_pair`)."""
+        if not one_source and is_empty(cells[2]) and any(is_empty(c) for c in cells[:2]):
+            return cells
+        fitting = self.fitting(cells, [False] * 3)
+        if not fitting:  # a number no real pair holds with the rest (an age of 24.5, a woman
+            # of 37 where the training rows hold only men of 37) reads as the nearest that does
+            near = [_is_number(cells[0]), _is_number(cells[1]), False]
+            fitting = [
+                t
+                for t in self.fitting(cells, near)
+                if tuple(cells[s] if near[s] else t[s] for s in (0, 1)) not in self.keys
+            ]  # fmt: skip  (a pair real rows hold says what it gives: siblings 1 is never alone)
+        if not fitting:
+            names = (*self.item.sources, self.item.target)
+            asked = {n: c for n, c in zip(names, cells, strict=True) if not is_empty(c)}
+            raise ConditionError(
+                f"conditions {asked!r} cannot be met together: {list(self.item.sources)!r} "
+                f"determine {self.item.target!r}, and no real pair of their values fits"
+            )
+        return tuple(
+            _values_cell([t[p] for t in fitting], self.everything[p], self.kinds[p])
+            if is_empty(cells[p]) else cells[p]
+            for p in range(3)
+        )  # fmt: skip
+
+    def fitting(self, cells: tuple, nearest: list[bool]) -> list[tuple]:
+        """The triples that meet ``cells``; a cell marked ``nearest`` (a number) is met by the
+        triples nearest to it among those that meet the rest."""
+        candidates = None  # indices, narrowed first by the cells that name one value
+        for place, cell in enumerate(cells):
+            plain = not (nearest[place] or is_empty(cell) or isinstance(cell, _NOT_ONE_VALUE))
+            hits = None
+            if plain:
+                with contextlib.suppress(TypeError):
+                    hits = self.at[place].get(cell)
+            if hits is not None:
+                candidates = set(hits) if candidates is None else candidates & set(hits)
+        indices = range(len(self.triples)) if candidates is None else sorted(candidates)
+        chosen = [self.triples[i] for i in indices]  # in the mapping's order
+        fitting = [
+            t for t in chosen
+            if all(is_empty(cell) or near or _matches(v, cell)
+                   for v, cell, near in zip(t, cells, nearest, strict=True))
+        ]  # fmt: skip
+        for place in (p for p in range(3) if nearest[p] and fitting):
+            gaps = np.abs(np.asarray([float(t[place]) for t in fitting]) - float(cells[place]))
+            if not np.isnan(gaps).all():  # a missing number is no nearer than any
+                closest = np.nanmin(gaps)
+                fitting = [t for t, gap in zip(fitting, gaps, strict=True) if gap == closest]
+        return fitting
+
+
+_NOT_ONE_VALUE = (tuple, frozenset, set, str)  # ranges and sets; text may name a number
 
 
 def _is_number(cell: Any) -> bool:
