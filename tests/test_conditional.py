@@ -128,6 +128,17 @@ def test_float_equality_and_integer_grid(mixed_model):
         mixed_model.sample(5, conditions={"count": 7.5})
 
 
+def test_a_real_value_off_a_fine_grid_is_met_exactly():
+    # titanic: ages sit on a grid of 0.1 but for a few infants' (0.75, 0.92); a real age asked
+    rng = np.random.default_rng(0)
+    ages = np.concatenate([rng.integers(2, 160, 600) / 2, [0.75, 0.92, 0.75]])
+    model = TVAE(epochs=2, batch_size=200, random_state=0).fit(pd.DataFrame({"age": ages}))
+    rows = model.sample(20, conditions={"age": 0.75}, random_state=0)
+    assert (rows["age"] == 0.75).all()
+    known = pd.DataFrame({"age": [0.92, None, 30.5]})
+    assert model.sample(conditions=known, random_state=0)["age"].tolist()[::2] == [0.92, 30.5]
+
+
 def test_real_world_kinds(mixed_model):
     conditions = {
         "when": ("2020-01-10", "2020-01-20"),

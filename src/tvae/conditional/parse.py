@@ -148,10 +148,19 @@ def _numeric(column, view: NumericView, located, cells: list, is_frame, device) 
         max(float(np.min(normalizer.mean - ALPHA_SCALE * normalizer.std)), view.low),
         min(float(np.max(normalizer.mean + ALPHA_SCALE * normalizer.std)), view.high),
     )
+    # a number between the points of a fine grid (titanic's real age 0.75 on a grid of 0.1)
+    # is drawn as its nearest grid point the model reaches, then set to itself
+    between = point & (clip_low > clip_high) & (0 < view.step < 1)
+    between &= (low >= reach[0]) & (low <= reach[1])
+    asked = np.where(between, low, reach[0])
+    below, above = view.snap(asked, up=False), view.snap(asked, up=True)
+    nearest = np.clip(np.where(asked - below <= above - asked, below, above), *reach)
+    clip_low = np.where(between, nearest, clip_low)
+    clip_high = np.where(between, nearest, clip_high)
     for bad, why in (
-        (clip_low > clip_high, f"holds values on a grid of step {view.step:g} and none meets it"),
         ((clip_high < reach[0]) | (clip_low > reach[1]), "is generated only within "
          f"[{reach[0]:.6g}, {reach[1]:.6g}] (the range the model learned)"),
+        (clip_low > clip_high, f"holds values on a grid of step {view.step:g} and none meets it"),
     ):  # fmt: skip
         if (bad & ~missing).any():
             g = int(np.flatnonzero(bad & ~missing)[0])
@@ -167,14 +176,16 @@ def _numeric(column, view: NumericView, located, cells: list, is_frame, device) 
     draw_high = np.where(clip_high >= view.high, np.inf, clip_high + half)
     # Float equality is weighted by density, except at a clip bound, which holds a point mass.
     density = point & (view.step == 0) & (low > view.low) & (high < view.high)
-    value = np.where(point, clip_low if view.step else low, np.nan)
+    value = np.where(point & ~between, clip_low if view.step else low, np.nan)
+    value = np.where(between, low, value)
     as_tensor = lambda a, dtype=torch.float64: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
     spans = [*located, (None, None)][:3]
     return NumericCondition(
         column.name, view, tuple(s[0] for s in spans), tuple(s[1] for s in spans),
         as_tensor(normalizer.mean), as_tensor(normalizer.std), as_tensor(~missing, torch.bool),
         as_tensor(draw_low), as_tensor(draw_high), as_tensor(density, torch.bool),
-        np.stack([value, clip_low, clip_high], 1), labels,
+        np.stack([value, np.where(between, low, clip_low), np.where(between, low, clip_high)], 1),
+        labels,
     )  # fmt: skip
 
 
