@@ -10,7 +10,8 @@ from tvae import TVAE
 from tvae.cli.render import _dependency_text
 from tvae.errors import InvalidParameterError
 from tvae.transformer.dependencies import Dependencies, Determination, Order
-from tvae.transformer.joint import JointDetermination, derive_joint
+from tvae.transformer.joint import JointDetermination
+from tvae.transformer.pair_repairs import derive_joint
 
 KINDS = {"siblings": "numerical", "parents": "numerical", "alone": "categorical",
          "town": "categorical", "fare": "numerical"}  # fmt: skip
@@ -221,6 +222,27 @@ def test_a_pair_moves_a_number_within_its_conditions_range_and_its_orders():
     )
     spouses.apply(rows, fixed={"employers", "status"})
     assert rows["age"].tolist() == [17, 2] and (rows["employers"] <= rows["age"]).all()
+
+
+def test_where_no_pair_move_fits_the_derived_columns_parent_follows_the_pair():
+    """census: a man of 33 whose conditions hold his sunbelt code, and through an order his
+    age above 2, drawn with a newborn's migration code: the code moves to one that gives what
+    his age and sunbelt code give."""
+    deps = Dependencies(
+        determinations=[Determination("code", "live", ["home", "away"], ["yes", "no"], [9, 9])],
+        joint_checks=[
+            JointDetermination(
+                ("age", "belt"), "live", keys=[(0, "none"), (33, "none"), (33, "south")],
+                values=["no", "yes", "no"], counts=[5, 9, 4],
+            )
+        ],
+        orders=[Order("benefits", "age")],
+    )  # fmt: skip
+    rows = pd.DataFrame(
+        {"code": ["away"], "live": ["?"], "belt": ["none"], "age": [33], "benefits": [2]}
+    )
+    deps.apply(rows, fixed={"belt", "benefits"})
+    assert rows.iloc[0].tolist() == ["home", "yes", "none", 33, 2]
 
 
 def test_the_dependencies_a_fit_lists_fit_again_as_declared(tmp_path):

@@ -121,7 +121,7 @@ def allowed_sets(conditions: Mapping | pd.DataFrame, asked: list) -> dict:
 def range_limits(conditions: Mapping | pd.DataFrame) -> dict:
     """The columns a condition holds to a range of numbers, and the (low, high) (a dict's) or
     each row's (a frame's; None where the row asks a value or nothing): a pair's repair may
-    move them within it (:func:`tvae.transformer.joint.pair_limits`)."""
+    move them within it (:func:`tvae.transformer.pair_repairs.pair_limits`)."""
     if isinstance(conditions, Mapping):
         found = {c: _bounds(cell) for c, cell in conditions.items()}
         return {c: bounds for c, bounds in found.items() if bounds is not None}

@@ -62,14 +62,13 @@ from tvae.transformer.determination import (
 from tvae.transformer.joint import (
     JointDetermination,
     constant_per_group,
-    derive_joint,
     find_joint,
     joint_mapping,
     pair_codes,
-    pair_limits,
     pick_joint,
 )
 from tvae.transformer.one_hot import OneHotGroup, assign_member, expand_labels, held
+from tvae.transformer.pair_repairs import derive_joint, pair_limits, parents_follow
 from tvae.transformer.repairs import derive, repair_source
 from tvae.transformer.row_conditions import repair_by_rows
 
@@ -280,9 +279,10 @@ class Dependencies:
             moves_pair = item.target in derived or item.target in fixed
             extra = held if moves_pair else set()
             derive_joint(frame, item, fixed | extra, False, loose, allowed)
+        moved = parents_follow(frame, self, fixed, allowed)  # where no pair move fitted
         for item in self.joint:  # labels follow what the checks moved (census: a newborn's age)
             derive_joint(frame, item, fixed, move_unseen=False, allowed=allowed)
-        return any(not frame[b.name].equals(b) for b in before)
+        return moved or any(not frame[b.name].equals(b) for b in before)
 
     def _group_of(self, column: Hashable) -> OneHotGroup | None:
         return next((g for g in self.groups if column in g.members), None)
