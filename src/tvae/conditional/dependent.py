@@ -32,10 +32,26 @@ def through_dependencies(transformer: Any, conditions: Mapping | pd.DataFrame) -
         return conditions
     kinds = {column.name: column.kind for column in transformer.columns}
     if isinstance(conditions, pd.DataFrame):
-        return _rows_through(dependencies, kinds, conditions.astype(object))
+        return _unique_through(dependencies, kinds, conditions.astype(object))
     table = pd.DataFrame({c: [v] for c, v in conditions.items()}, dtype=object)
     table = _rows_through(dependencies, kinds, table)
     return {c: table[c].iloc[0] for c in table.columns}
+
+
+def _unique_through(dependencies: Any, kinds: Mapping, table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`_rows_through` once per distinct row of ``table``, spread back over its rows."""
+    seen: dict = {}
+    try:
+        codes = np.asarray(
+            [seen.setdefault(tuple(None if is_empty(c) else c for c in row), len(seen))
+             for row in table.itertuples(index=False)], dtype=np.int64,
+        )  # fmt: skip
+    except TypeError:  # an unhashable cell
+        return _rows_through(dependencies, kinds, table)
+    first = np.unique(codes, return_index=True)[1]
+    spread = _rows_through(dependencies, kinds, table.iloc[first]).iloc[codes]
+    spread.index = table.index
+    return spread
 
 
 def _rows_through(dependencies: Any, kinds: Mapping, table: pd.DataFrame) -> pd.DataFrame:
