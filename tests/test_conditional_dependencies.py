@@ -133,3 +133,40 @@ def test_a_row_one_pair_column_contradicts_is_read_without_that_columns_narrowin
     assert moved["region"].tolist() == ["away", "away", "home"]  # where "live" comes from
     with pytest.raises(ConditionError):  # a pair both columns name still holds
         through_dependencies(transformer, {"age": 80, "belt": "none", "code": "moved"})
+
+
+def test_a_condition_that_only_a_missing_source_gives_asks_the_source_to_be_missing():
+    """student_placements: ``duration`` is missing exactly where ``placed`` is False, so
+    ``placed`` False asks ``duration`` to be missing (a frame's rows were left unmet)."""
+    rng = np.random.default_rng(0)
+    placed = rng.random(600) < 0.7
+    duration = np.where(placed, rng.choice([3.0, 6.0, 12.0], 600), np.nan)
+    frame = pd.DataFrame({"duration": duration, "placed": placed, "score": rng.normal(size=600)})
+    model = TVAE(epochs=2, batch_size=300, random_state=0).fit(frame)
+    assert {"type": "determines", "source": "duration", "target": "placed"} in (
+        model.metadata_.dependencies
+    )
+    rows = model.sample(50, conditions={"placed": False}, random_state=1)
+    assert (~rows["placed"]).all() and rows["duration"].isna().all()
+    known = pd.DataFrame({"placed": [False, None, True] * 20})
+    rows = model.sample(conditions=known, random_state=2)
+    assert (
+        rows["placed"].tolist()[::3] == [False] * 20
+        and rows["placed"].tolist()[2::3] == [True] * 20
+    )
+    assert rows["duration"].isna().tolist() == (~rows["placed"]).tolist()
+
+
+def test_a_conditioned_number_no_real_row_holds_stays_and_derives_as_the_nearest():
+    """anes96: ``popul`` determines ``logpopul``; a condition on a population no training row
+    holds was moved to the nearest real one (17 came back as 16)."""
+    rng = np.random.default_rng(0)
+    popul = rng.choice(np.arange(0, 60, 2), 800).astype(float)  # even populations only
+    frame = pd.DataFrame({"popul": popul, "logpopul": np.log(popul + 0.1)})
+    model = TVAE(epochs=2, batch_size=400, random_state=0).fit(frame)
+    assert {"type": "determines", "source": "popul", "target": "logpopul"} in (
+        model.metadata_.dependencies
+    )
+    rows = model.sample(30, conditions={"popul": 17}, random_state=1)
+    assert (rows["popul"] == 17).all()
+    assert rows["logpopul"].isin([np.log(16.1), np.log(18.1)]).all()

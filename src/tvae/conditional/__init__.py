@@ -29,12 +29,8 @@ import pandas as pd
 import torch
 
 from tvae.conditional.conditions import CategoricalCondition, NumericCondition
-from tvae.conditional.dependent import (
-    allowed_sets,
-    fixed_rows_of,
-    range_limits,
-    through_dependencies,
-)
+from tvae.conditional.dependent import through_dependencies
+from tvae.conditional.held import allowed_sets, fixed_rows_of, range_limits
 from tvae.conditional.kinds import CATEGORY_KINDS, NUMERIC_KINDS, NumericView
 from tvae.conditional.parse import count_requested, parse_conditions
 from tvae.conditional.sampler import draw_latents

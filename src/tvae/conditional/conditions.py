@@ -22,6 +22,18 @@ from tvae.sampling import gumbel_noise
 from tvae.transformer.continuous import ALPHA_SCALE
 
 
+class Missing:
+    """The condition that a number be missing: what a condition on a column that another
+    derives from its missing cells asks of it (student_placements: ``placed`` is False exactly
+    where ``duration`` is missing)."""
+
+    def __repr__(self) -> str:
+        return "missing"
+
+
+MISSING = Missing()
+
+
 def span_probs(logits: torch.Tensor, decoding: str) -> torch.Tensor:
     """Probabilities the sampler gives each slot of a span: softmax, or one-hot of the argmax."""
     if decoding == "argmax":
@@ -90,9 +102,12 @@ class NumericCondition:
     point: torch.Tensor  # (G,) bool: float equality, weighted by the density at ``low``
     final: np.ndarray  # (G, 3)
     labels: np.ndarray  # (G,)
+    absent: torch.Tensor | None = None  # (G,) bool: the cell must be missing (MISSING)
 
     def __post_init__(self) -> None:
         self.has_point = bool(self.point.any())
+        if self.absent is None:
+            self.absent = torch.zeros_like(self.active)
 
     @property
     def slot(self) -> int:
@@ -143,13 +158,17 @@ class NumericCondition:
             )
             density = torch.where(lo.abs() < 1, density, 0.0)
             per_mode = torch.where(self.point[groups, None], density, per_mode)
-        weight = (span_probs(logits, decoding) * per_mode).sum(-1) * self._present(raw, decoding)
+        present = self._present(raw, decoding)
+        weight = (span_probs(logits, decoding) * per_mode).sum(-1) * present
+        weight = torch.where(self.absent[groups], 1.0 - present, weight)
         return torch.where(self.active[groups], weight, 1.0)
 
     def draw(self, raw, sigma, groups, decoding, generator, alphas, codes) -> None:
-        rows = torch.nonzero(self.active[groups] & ~self.point[groups]).squeeze(1)
-        if self.slots[2] is not None:  # a conditioned cell is present
-            codes[torch.nonzero(self.active[groups]).squeeze(1), self.slots[2]] = 0
+        active, absent = self.active[groups], self.absent[groups]
+        rows = torch.nonzero(active & ~self.point[groups] & ~absent).squeeze(1)
+        if self.slots[2] is not None:  # a conditioned cell is present, or asked to be missing
+            codes[torch.nonzero(active & ~absent).squeeze(1), self.slots[2]] = 0
+            codes[torch.nonzero(absent).squeeze(1), self.slots[2]] = 1
         if rows.numel() == 0:  # equality on floats: the value is set in ``finalize``
             return
         centre, scale, lo, hi, logits = self._stats(raw[rows], sigma, groups[rows])

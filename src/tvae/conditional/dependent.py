@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tvae.conditional.conditions import MISSING
 from tvae.errors import ConditionError
+from tvae.transformer.repairs import nearest_keys
 
 LABEL_KINDS = ("categorical", "boolean", "wide_categorical")
 
@@ -109,75 +111,6 @@ def _through(
         ]
         table = table.drop(columns=[derived])
         table[source] = pd.Series(cells, index=table.index, dtype=object)
-
-
-def allowed_sets(conditions: Mapping | pd.DataFrame, asked: list) -> dict:
-    """The columns whose condition is a set of labels, within which the repairs may move
-    them: for a dict's conditions, the columns conditions were moved onto, and the set; for a
-    frame's, any column a row's condition leaves a set (the user's, where a row asked nothing
-    and a pair narrowed it), and each row's (a value is a set of one, an empty cell None)."""
-    if isinstance(conditions, Mapping):
-        return {
-            c: cell for c, cell in conditions.items()
-            if c not in asked and isinstance(cell, frozenset)
-        }  # fmt: skip
-    found = {}
-    for column in conditions.columns:
-        cells = conditions[column].tolist()
-        if not any(isinstance(cell, frozenset) for cell in cells):
-            continue
-        sets = [
-            cell if isinstance(cell, frozenset) else None if is_empty(cell) else frozenset([cell])
-            for cell in cells
-        ]
-        found[column] = np.asarray(sets, dtype=object)
-    return found
-
-
-def range_limits(conditions: Mapping | pd.DataFrame) -> dict:
-    """The columns a condition holds to a range of numbers, and the (low, high) (a dict's) or
-    each row's (a frame's; None where the row asks a value or nothing): a pair's repair may
-    move them within it (:func:`tvae.transformer.pair_repairs.pair_limits`)."""
-    if isinstance(conditions, Mapping):
-        found = {c: _bounds(cell) for c, cell in conditions.items()}
-        return {c: bounds for c, bounds in found.items() if bounds is not None}
-    found = {}
-    for column in conditions.columns:
-        cells = [_bounds(c) for c in conditions[column]]
-        if any(cell is not None for cell in cells):
-            found[column] = np.empty(len(cells), dtype=object)
-            found[column][:] = cells
-    return found
-
-
-def _bounds(cell: Any) -> tuple[float, float] | None:
-    """A range condition's (low, high) as numbers, an open end infinite (None: not a range of
-    numbers; dates' ranges keep their column fixed)."""
-    if not isinstance(cell, tuple):
-        return None
-    try:
-        low, high = (np.nan if is_empty(v) else float(v) for v in cell)
-    except (TypeError, ValueError):
-        return None
-    return (-np.inf if np.isnan(low) else low, np.inf if np.isnan(high) else high)
-
-
-def fixed_rows_of(conditions: Mapping | pd.DataFrame, given: Any, fixed: list) -> dict:
-    """The ``fixed`` columns of a frame of conditions that some rows leave free: the mask of
-    the rows that hold them to a value or a range (an empty cell asks nothing of its row, and
-    a set lets the repairs move the column within it: :func:`allowed_sets`). A column the
-    conditions were moved off (a one-hot member, asked of its group) is fixed where the
-    ``given`` frame asked it."""
-    if isinstance(conditions, Mapping):
-        return {}
-    found = {}
-    for column in fixed:
-        source = conditions if column in conditions.columns else given
-        cells = source[column]
-        held = np.asarray([not (is_empty(c) or isinstance(c, frozenset)) for c in cells], bool)
-        if not held.all():
-            found[column] = held
-    return found
 
 
 def _imply(table: pd.DataFrame, item: Any, target_kind: str | None) -> None:
@@ -328,7 +261,10 @@ def _values_cell(allowed: list, everything: list, kind: str | None) -> Any:
 
 def _fitting(item: Any, key_cell: Any, value_cell: Any) -> list[tuple]:
     """A determination's (source value, target value) pairs that meet both conditions (an
-    empty one: any)."""
+    empty one: any). A number no real row holds reads as the nearest that does, as the
+    derivation reads it (anes96: a population of 17 gives the log of 16's)."""
+    if _is_number(key_cell) and not any(_matches(key, key_cell) for key in item.keys):
+        key_cell = nearest_keys(list(item.keys), np.asarray([key_cell], dtype=object))[0]
     return [
         (key, value)
         for key, value in zip(item.keys, item.values, strict=True)
@@ -360,7 +296,10 @@ def is_empty(cell: Any) -> bool:
 
 
 def _matches(value: Any, cell: Any) -> bool:
-    """``value`` meets the condition ``cell`` (a value, a (low, high) range or a set)."""
+    """``value`` meets the condition ``cell`` (a value, a (low, high) range, a set or
+    MISSING)."""
+    if cell is MISSING:
+        return is_empty(value)
     if isinstance(cell, (set, frozenset)):
         return any(_matches(value, member) for member in cell)
     if isinstance(cell, tuple) and len(cell) == 2:
@@ -385,6 +324,10 @@ def _source_cell(item: Any, source_kind: str | None, target_cell: Any, source_ce
             f"determined by {item.source!r}, and no value of it (meeting its own condition, if "
             "given) gives such a value"
         )
+    if all(is_empty(key) for key in allowed):  # only a missing source gives it
+        return MISSING
+    if _is_number(source_cell):  # asked as it is (a number no real row holds: see _fitting)
+        return source_cell
     if len(allowed) == 1:
         return allowed[0]
     if source_kind in LABEL_KINDS:

@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 
 from tvae.conditional.conditions import (
+    MISSING,
     CategoricalCondition,
     Condition,
     FixedCondition,
@@ -74,7 +75,9 @@ def _categorical(column, located, cells: list, is_frame: bool, device) -> Catego
     multiplier = np.zeros((len(cells), n_slots))
     override = np.full(len(cells), None, dtype=object)
     for g, cell in enumerate(cells):
-        if is_frame and _is_missing(cell):
+        if cell is MISSING:  # asked through a column it determines: its missing category
+            cell = np.nan
+        elif is_frame and _is_missing(cell):
             multiplier[g] = 1.0  # an empty cell of a conditions frame: no condition
             continue
         if isinstance(cell, (set, frozenset)):  # any of several values (see dependent.py)
@@ -123,6 +126,13 @@ def _categorical(column, located, cells: list, is_frame: bool, device) -> Catego
 
 
 def _numeric(column, view: NumericView, located, cells: list, is_frame, device) -> NumericCondition:
+    absent = np.asarray([cell is MISSING for cell in cells], dtype=bool)
+    if absent.any() and len(located) < 3:
+        raise ConditionError(
+            f"conditions ask {column.name!r} to be missing (through a column it determines), "
+            "but it is never missing in the training rows"
+        )
+    cells = [None if gone else cell for cell, gone in zip(cells, absent, strict=True)]
     bounds = np.empty((len(cells), 2), dtype=object)
     ranged = np.zeros(len(cells), dtype=bool)
     for g, cell in enumerate(cells):
@@ -136,11 +146,11 @@ def _numeric(column, view: NumericView, located, cells: list, is_frame, device) 
             f"column {column.name!r} is {column.kind}; its conditions must be such values, got "
             f"{shown} ({error})"
         ) from error
-    missing = np.isnan(low) & np.isnan(high)
-    if (missing & ~(ranged | is_frame)).any():
+    missing = np.isnan(low) & np.isnan(high) & ~absent
+    if (missing & ~(ranged | is_frame | absent)).any():
         raise ConditionError(f"column {column.name!r}: a missing value cannot be a condition")
     low, high = np.where(np.isnan(low), -np.inf, low), np.where(np.isnan(high), np.inf, high)
-    point = ~ranged & ~missing
+    point = ~ranged & ~missing & ~absent
     clip_low, clip_high = view.snap(low, up=True), view.snap(high, up=False)
     labels = _labels(cells)
     normalizer = view.normalizer
@@ -185,7 +195,7 @@ def _numeric(column, view: NumericView, located, cells: list, is_frame, device) 
         as_tensor(normalizer.mean), as_tensor(normalizer.std), as_tensor(~missing, torch.bool),
         as_tensor(draw_low), as_tensor(draw_high), as_tensor(density, torch.bool),
         np.stack([value, np.where(between, low, clip_low), np.where(between, low, clip_high)], 1),
-        labels,
+        labels, as_tensor(absent, torch.bool),
     )  # fmt: skip
 
 

@@ -216,10 +216,10 @@ class Dependencies:
         expand_labels(frame, self.groups)  # the one-hot members (decoded rows only)
         for _ in range(1 + len(self.checks)):  # each repair pass can only settle more sources
             for item in self.determinations:
-                derive(frame, item)
+                derive(frame, item, fixed)
             if self._keep_joint(frame, fixed, allowed):
                 for item in self.determinations:  # a source the pairs moved: its targets follow
-                    derive(frame, item)
+                    derive(frame, item, fixed)
             by_source: dict = {}
             for item in self.checks:
                 by_source.setdefault(item.source, []).append(item)
@@ -232,7 +232,7 @@ class Dependencies:
                 break
         else:
             for item in self.determinations:
-                derive(frame, item)
+                derive(frame, item, fixed)
             self._keep_joint(frame, fixed, allowed)
         reordered = False
         # a number a pair check has just placed (census's age) stays: its order moves the other

@@ -96,7 +96,7 @@ def missing_alike(value: Any) -> Any:
     return "__missing__" if not isinstance(value, str) and pd.isna(value) else value
 
 
-def derive(frame: pd.DataFrame, item: Any) -> None:
+def derive(frame: pd.DataFrame, item: Any, fixed: Any = ()) -> None:
     """Set the target column from the source column through the mapping."""
     keys = pd.Index(item.keys)
     source = frame[item.source]
@@ -104,11 +104,14 @@ def derive(frame: pd.DataFrame, item: Any) -> None:
     unseen = position < 0
     if unseen.any() and is_numeric_dtype(keys.dtype) and is_numeric_dtype(source.dtype):
         # a numerical source generated a value no real row holds: snap it to the nearest one
-        # (a column that determines another behaves as a set of labels)
+        # (a column that determines another behaves as a set of labels); a conditioned one
+        # (in ``fixed``: anes96's popul asked as 17) stays, and its target is the nearest's
         column = source.to_numpy(dtype=object, copy=True)
         column[unseen] = nearest_keys(item.keys, column[unseen])
-        frame[item.source] = pd.Series(column, index=frame.index).astype(source.dtype)
-        position = keys.get_indexer(frame[item.source])
+        snapped = pd.Series(column, index=frame.index).astype(source.dtype)
+        if item.source not in fixed:
+            frame[item.source] = snapped
+        position = keys.get_indexer(snapped)
         unseen = position < 0
     current = frame[item.target]
     values = np.asarray([*item.values, None], dtype=object)[position]  # -1: the None slot

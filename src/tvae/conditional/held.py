@@ -1,0 +1,87 @@
+"""What the dependencies' repairs may do with the columns conditions hold.
+
+After :func:`tvae.conditional.dependent.through_dependencies` has moved each condition onto the
+columns that decide it, a conditioned column is fixed where its condition is one value, moved
+only within a set of labels (:func:`allowed_sets`) or, by a pair's repair, within a range of
+numbers (:func:`range_limits`); a frame's column is fixed only in the rows that ask it
+(:func:`fixed_rows_of`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tvae.conditional.dependent import is_empty
+
+
+def allowed_sets(conditions: Mapping | pd.DataFrame, asked: list) -> dict:
+    """The columns whose condition is a set of labels, within which the repairs may move
+    them: for a dict's conditions, the columns conditions were moved onto, and the set; for a
+    frame's, any column a row's condition leaves a set (the user's, where a row asked nothing
+    and a pair narrowed it), and each row's (a value is a set of one, an empty cell None)."""
+    if isinstance(conditions, Mapping):
+        return {
+            c: cell for c, cell in conditions.items()
+            if c not in asked and isinstance(cell, frozenset)
+        }  # fmt: skip
+    found = {}
+    for column in conditions.columns:
+        cells = conditions[column].tolist()
+        if not any(isinstance(cell, frozenset) for cell in cells):
+            continue
+        sets = [
+            cell if isinstance(cell, frozenset) else None if is_empty(cell) else frozenset([cell])
+            for cell in cells
+        ]
+        found[column] = np.asarray(sets, dtype=object)
+    return found
+
+
+def range_limits(conditions: Mapping | pd.DataFrame) -> dict:
+    """The columns a condition holds to a range of numbers, and the (low, high) (a dict's) or
+    each row's (a frame's; None where the row asks a value or nothing): a pair's repair may
+    move them within it (:func:`tvae.transformer.pair_repairs.pair_limits`)."""
+    if isinstance(conditions, Mapping):
+        found = {c: _bounds(cell) for c, cell in conditions.items()}
+        return {c: bounds for c, bounds in found.items() if bounds is not None}
+    found = {}
+    for column in conditions.columns:
+        cells = [_bounds(c) for c in conditions[column]]
+        if any(cell is not None for cell in cells):
+            found[column] = np.empty(len(cells), dtype=object)
+            found[column][:] = cells
+    return found
+
+
+def _bounds(cell: Any) -> tuple[float, float] | None:
+    """A range condition's (low, high) as numbers, an open end infinite (None: not a range of
+    numbers; dates' ranges keep their column fixed)."""
+    if not isinstance(cell, tuple):
+        return None
+    try:
+        low, high = (np.nan if is_empty(v) else float(v) for v in cell)
+    except (TypeError, ValueError):
+        return None
+    return (-np.inf if np.isnan(low) else low, np.inf if np.isnan(high) else high)
+
+
+def fixed_rows_of(conditions: Mapping | pd.DataFrame, given: Any, fixed: list) -> dict:
+    """The ``fixed`` columns of a frame of conditions that some rows leave free: the mask of
+    the rows that hold them to a value or a range (an empty cell asks nothing of its row, and
+    a set lets the repairs move the column within it: :func:`allowed_sets`). A column the
+    conditions were moved off (a one-hot member, asked of its group) is fixed where the
+    ``given`` frame asked it."""
+    if isinstance(conditions, Mapping):
+        return {}
+    found = {}
+    for column in fixed:
+        source = conditions if column in conditions.columns else given
+        cells = source[column]
+        held = np.asarray([not (is_empty(c) or isinstance(c, frozenset)) for c in cells], bool)
+        if not held.all():
+            found[column] = held
+    return found
