@@ -5,7 +5,7 @@ See :mod:`tvae.transformer.dependencies` for what is found and why each test is 
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -158,9 +158,13 @@ def sources_first(pairs: list[tuple]) -> list[tuple]:
     return sorted(pairs, key=lambda pair: depth[pair[1]])
 
 
-def find_orders(frame: pd.DataFrame, candidates: list) -> list[tuple]:
-    """The pairs (a, b) of ``candidates`` with a <= b in every row of ``frame``, first
-    refuted or confirmed on its first PROBE_ROWS rows."""
+def find_orders(
+    frame: pd.DataFrame,
+    candidates: list,
+    wanted: Callable[[Hashable, Hashable], bool] | None = None,
+) -> list[tuple]:
+    """The pairs (a, b) of ``candidates`` (those ``wanted`` accepts, if given) with a <= b in
+    every row of ``frame``, first refuted or confirmed on its first PROBE_ROWS rows."""
     head = frame.head(PROBE_ROWS)
     refuted = refuted_orders(head, candidates)
     return [
@@ -168,6 +172,7 @@ def find_orders(frame: pd.DataFrame, candidates: list) -> list[tuple]:
         for a in candidates
         for b in candidates
         if a != b
+        and (wanted is None or wanted(a, b))
         and (a, b) not in refuted
         and ordered(head[a], head[b], overlap=False)
         and ordered(frame[a], frame[b])

@@ -34,8 +34,7 @@ from tvae.transformer.dependency_search import (
     MIN_ROWS_PER_VALUE,
     PROBE_ROWS,
     SOURCE_KINDS,
-    ordered,
-    refuted_orders,
+    find_orders,
     value_codes,
 )
 
@@ -335,19 +334,11 @@ def member_orders(
         c for c in frame.columns
         if c in group_of or (kinds.get(c) == "numerical" and frame[c].nunique() > 1)
     ]  # fmt: skip
-    head = frame.head(PROBE_ROWS)
-    refuted = refuted_orders(head, candidates)
-    return [
-        (a, b)
-        for a in candidates
-        for b in candidates
-        if a != b
-        and (a in group_of or b in group_of)
-        and group_of.get(a, a) != group_of.get(b, b)
-        and (a, b) not in refuted
-        and ordered(head[a], head[b], overlap=False)
-        and ordered(frame[a], frame[b])
-    ]
+
+    def across_a_group(a: Hashable, b: Hashable) -> bool:
+        return (a in group_of or b in group_of) and group_of.get(a, a) != group_of.get(b, b)
+
+    return find_orders(frame, candidates, across_a_group)
 
 
 def held(group: OneHotGroup | None, member: Hashable, fixed: set, raising: bool) -> bool:

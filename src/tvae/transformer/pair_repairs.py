@@ -17,7 +17,7 @@ import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
 from tvae.transformer.joint import JointDetermination
-from tvae.transformer.repairs import missing_alike, repair_source
+from tvae.transformer.repairs import missing_alike, repair_source, restore_column
 
 
 def derive_joint(
@@ -51,11 +51,7 @@ def derive_joint(
         return
     values = current.copy()
     values[known] = expected[known]
-    derived = pd.Series(values, index=frame.index, dtype=object)
-    try:
-        frame[item.target] = derived.astype(frame[item.target].dtype)
-    except (TypeError, ValueError):
-        frame[item.target] = derived
+    restore_column(frame, item.target, values)
 
 
 def parents_follow(
@@ -81,19 +77,10 @@ def parents_follow(
             continue
         values = current.copy()
         values[wrong] = expected[wrong]
-        _restore(frame, item.target, values)
+        restore_column(frame, item.target, values)
         items = [parent, *(c for c in deps.checks if c.source == parent.source)]
         moved |= repair_source(frame, items, allowed.get(parent.source))
     return moved
-
-
-def _restore(frame: pd.DataFrame, name: Hashable, values: np.ndarray) -> None:
-    """``frame[name] = values``, in the column's dtype where it holds them."""
-    restored = pd.Series(values, index=frame.index, dtype=object)
-    try:
-        frame[name] = restored.astype(frame[name].dtype)
-    except (TypeError, ValueError):
-        frame[name] = restored
 
 
 def _positions(frame: pd.DataFrame, item: JointDetermination) -> np.ndarray:
@@ -155,11 +142,7 @@ def _move_pairs(
     if not moved:
         return
     for name, column in zip(item.sources, columns, strict=True):
-        restored = pd.Series(column, index=frame.index, dtype=object)
-        try:
-            frame[name] = restored.astype(frame[name].dtype)
-        except (TypeError, ValueError):
-            frame[name] = restored
+        restore_column(frame, name, column)
 
 
 def _limits(allowed: Mapping | None, name: Hashable, n_rows: int) -> np.ndarray | None:

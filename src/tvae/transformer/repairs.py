@@ -64,11 +64,7 @@ def repair_source(frame: pd.DataFrame, items: list, allowed: Any = None) -> bool
                 column[rows] = keys_here[0]
             changed = True
     if changed:
-        restored = pd.Series(column, index=frame.index, dtype=object)
-        try:
-            frame[source] = restored.astype(frame[source].dtype)
-        except (TypeError, ValueError):
-            frame[source] = restored
+        restore_column(frame, source, column)
     return changed
 
 
@@ -116,8 +112,13 @@ def derive(frame: pd.DataFrame, item: Any, fixed: Any = ()) -> None:
     current = frame[item.target]
     values = np.asarray([*item.values, None], dtype=object)[position]  # -1: the None slot
     values[unseen] = current.to_numpy(dtype=object)[unseen]
-    derived = pd.Series(values, index=frame.index, dtype=object)
+    restore_column(frame, item.target, values)
+
+
+def restore_column(frame: pd.DataFrame, name: Any, values: np.ndarray) -> None:
+    """``frame[name] = values`` (in place), in the column's dtype where it holds them."""
+    restored = pd.Series(values, index=frame.index, dtype=object)
     try:
-        frame[item.target] = derived.astype(current.dtype)
+        frame[name] = restored.astype(frame[name].dtype)
     except (TypeError, ValueError):
-        frame[item.target] = derived
+        frame[name] = restored
