@@ -270,7 +270,11 @@ def run_once(
 
 
 def parse_value(text: str):
-    """A command-line value as int, float, bool or None where it reads as one, else the text."""
+    """A command-line value as int, float, bool or None where it reads as one, a tuple of
+    integers for comma-separated ones (``compress_dims=64,64``), else the text."""
+    parts = text.split(",")
+    if len(parts) > 1 and all(part.strip().lstrip("-").isdigit() for part in parts):
+        return tuple(int(part) for part in parts)
     for cast in (int, float):
         try:
             return cast(text)

@@ -46,13 +46,13 @@ def test_wider_rows_get_proportionally_more_steps_within_bounds():
     widest = resolve_schedule(*_defaults(), n_rows=50_000, width=10_000)
     # 5,000 steps (the many-rows floor), 9,000 and 12,000 (the width factor, capped at 4)
     assert (narrow.epochs, wide.epochs, widest.epochs) == (50, 90, 120)
-    tiny = resolve_schedule(*_defaults(), n_rows=480, width=10_000)
-    assert tiny.epochs == 960  # a tiny table (one step per epoch) is capped: 2 passes a row
+    tiny = resolve_schedule(*_defaults(), n_rows=240, width=10_000)
+    assert tiny.epochs == 960  # a tiny table (one step per epoch) is capped: 4 passes a row
 
 
 def test_very_few_rows_get_fewer_passes_so_they_are_not_memorised():
     caps = [resolve_schedule(*_defaults(), n_rows=n, width=240).epochs for n in (50, 142, 400)]
-    assert caps == [300, 300, 800]
+    assert caps == [300, 568, 1_000]
     larger = resolve_schedule(*_defaults(), n_rows=5_000, width=240)
     assert larger.epochs == 300  # 10 steps a pass: 3,000 steps, below the cap of 1,000
 
