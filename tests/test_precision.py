@@ -35,6 +35,13 @@ def test_auto_is_bfloat16_only_on_the_fast_schedule_of_a_cpu_that_has_it(monkeyp
     assert precision.resolve_precision("bfloat16", False, CPU) == "bfloat16"  # as asked
 
 
+def test_small_batches_stay_float32_where_the_casts_cost_more_than_they_save(monkeypatch):
+    monkeypatch.setattr(precision, "native_bfloat16", lambda device: True)
+    assert precision.resolve_precision("auto", True, CPU, batch_cells=500 * 195) == "bfloat16"
+    assert precision.resolve_precision("auto", True, CPU, batch_cells=142 * 65) == "float32"
+    assert precision.resolve_precision("bfloat16", True, CPU, batch_cells=142 * 65) == "bfloat16"
+
+
 def test_a_gpu_or_mps_device_is_never_chosen_for_bfloat16_automatically():
     assert not precision.native_bfloat16(torch.device("cuda", 0))
     assert not precision.native_bfloat16(torch.device("mps"))
@@ -42,7 +49,10 @@ def test_a_gpu_or_mps_device_is_never_chosen_for_bfloat16_automatically():
 
 def test_a_default_fit_records_the_precision_it_ran(table, monkeypatch):
     monkeypatch.setattr(precision, "native_bfloat16", lambda device: True)
-    fast = TVAE(random_state=0, device="cpu").fit(table.head(60))  # the fast schedule
+    small = TVAE(random_state=0, device="cpu").fit(table.head(60))  # the fast schedule
+    assert small.schedule_.precision == "float32"  # 60 rows a batch: too few for bfloat16
+    monkeypatch.setattr(precision, "MIN_BFLOAT16_CELLS", 60)
+    fast = TVAE(random_state=0, device="cpu").fit(table.head(60))
     given = TVAE(epochs=1, random_state=0, device="cpu").fit(table)
     assert (fast.schedule_.precision, given.schedule_.precision) == ("bfloat16", "float32")
     assert fast.training_summary_["precision"] == "bfloat16"

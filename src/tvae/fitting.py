@@ -10,7 +10,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -122,11 +122,13 @@ def fit_schedule(
 ) -> Schedule:
     """The schedule ``model`` (a :class:`tvae.TVAE`) trains on for a table of ``n_rows`` rows and
     ``n_columns`` columns encoded ``width`` wide, its precision resolved for ``device``."""
-    return resolve_schedule(
+    schedule = resolve_schedule(
         model.epochs, model.batch_size, model.learning_rate, model.lr_schedule, n_rows, width,
         n_columns, model.loss_factor,
-        resolve_precision(model.precision, is_default(model.epochs), device),
     )  # fmt: skip
+    batch_cells = min(schedule.batch_size, n_rows) * width
+    precision = resolve_precision(model.precision, is_default(model.epochs), device, batch_cells)
+    return replace(schedule, precision=precision)
 
 
 def training_config(model: Any, schedule: Schedule, batch_size: int, verbose: bool):
