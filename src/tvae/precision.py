@@ -9,18 +9,19 @@ there: each product rounds its inputs to bfloat16 and accumulates in float32, th
 Adam's state and the loss stay float32. Over seeds 0-2 on every shared table and four unseen
 ones, quality stayed within 0.005 of float32's (covtype's efficacy F1 fell 0.04 over six seeds),
 and fits of the larger tables took 18-28 % less time (docs/fidelity.md, "bfloat16 matrix
-products"). Elsewhere it stays float32: CPUs without those instructions emulate bfloat16
-slowly, a GPU step is bound by kernel launches rather than arithmetic, and the reference's
-schedule (an integer ``epochs``) keeps the reference's format.
+products"); since the loss became one autograd node a step gains 2-16 % (bank 10 %). Elsewhere
+it stays float32: CPUs without those instructions emulate bfloat16 slowly, a GPU step is bound
+by kernel launches rather than arithmetic, and the reference's schedule (an integer
+``epochs``) keeps the reference's format.
 
 Each step under autocast also casts every weight and activation (about 60 small copies), a
 fixed cost that the cheaper products repay only when they are large: below
 ``MIN_BFLOAT16_CELLS`` rows times encoded width in a batch the step stays float32. Measured per
 step, one thread (docs/fidelity.md, "Float32 for small batches"): bfloat16 took 1.24-1.33 times
-float32's time on tables smaller than one batch and at most 200 wide (wine 142 x 65, iris,
-engel, macrodata, grunfeld, student_placements), 1.05-1.13 on star98 and diabetes, 0.90-1.06
-on bank, titanic, anes96 and fair (35,000-46,000), and 0.84-0.96 from breast_cancer's 66,000 up
-(adult 0.91, digits 0.84).
+float32's time on six tables smaller than one batch and at most 79 values wide (wine 142 x 65,
+iris, engel, macrodata, grunfeld, student_placements), 1.05-1.13 on star98 and diabetes,
+0.90-1.06 on bank, titanic, anes96 and fair (35,000-46,000 values a batch), and 0.84-0.96 from
+breast_cancer's 66,000 up (adult 0.91, digits 0.84).
 """
 
 from __future__ import annotations
