@@ -136,13 +136,12 @@ def resolve_schedule(
     width: int = FAST_BASE_WIDTH,
     n_columns: int = 0,
     loss_factor: float | str = REFERENCE_LOSS_FACTOR,
-    precision: str = "float32",
 ) -> Schedule:
     """Turn the constructor's arguments into the schedule for a table of ``n_rows`` rows and
     ``n_columns`` columns whose encoded row is ``width`` values wide. ``"auto"`` epochs select
     the fast schedule; ``"auto"`` batch size and loss factor are the fast schedule's with auto
-    epochs, the reference's with given epochs. ``precision``, already resolved for the device
-    (:func:`tvae.precision.resolve_precision`), is recorded as it is."""
+    epochs, the reference's with given epochs. Its precision stays float32 here: the fit sets it
+    from the device and the batch (:func:`tvae.fitting.fit_schedule`)."""
     fast = is_default(epochs)
     if is_default(batch_size):
         batch = FAST_BATCH_SIZE if fast else REFERENCE_BATCH_SIZE
@@ -160,6 +159,4 @@ def resolve_schedule(
         epochs = min(max_fast_epochs(n_rows), max(FAST_MIN_EPOCHS, wanted))
     if is_default(loss_factor):
         loss_factor = fast_loss_factor(n_rows) if fast else REFERENCE_LOSS_FACTOR
-    return Schedule(
-        int(epochs), batch, float(learning_rate), lr_schedule, float(loss_factor), precision
-    )
+    return Schedule(int(epochs), batch, float(learning_rate), lr_schedule, float(loss_factor))
