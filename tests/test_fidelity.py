@@ -13,7 +13,7 @@ from tvae.gaussian_mixture import fit_mixture
 from tvae.prior import MixturePrior, StandardPrior
 from tvae.transformer.continuous import ModeNormalizer
 from tvae.transformer.datetime import DatetimeColumn
-from tvae.transformer.dependencies import Dependencies, Determination
+from tvae.transformer.dependencies import Dependencies, Determination, Order
 from tvae.transformer.dtypes import DtypeInfo
 from tvae.transformer.numerical import NumericalColumn
 from tvae.transformer.point_masses import point_masses
@@ -463,6 +463,39 @@ def test_a_numerical_source_is_repaired_to_its_nearest_fitting_value_and_new_val
     # sent a third of intrusion's synthetic "normal" rows to the smurf attacks' size)
     assert rows["size"].tolist() == [150, 1400, 1033, 90]
     assert rows["size"].dtype == np.int64
+
+
+def test_an_order_between_decimals_and_integers_is_repaired_in_whole_numbers():
+    """BudgetItaly's ``totexp <= income`` (decimals below an integer code) held in every real
+    row; a sampled row that broke it had 1.11 copied into the integers, which pandas 3 refuses:
+    sample() raised a TypeError. The integer side now moves to the whole number that keeps
+    the order."""
+    order = Order("spent", "code")
+    rows = pd.DataFrame({"spent": [1.11, 0.4, 2.0], "code": np.array([1, 1, 2], dtype=np.int64)})
+    Dependencies(orders=[order]).apply(rows)  # the high side rises
+    assert rows["code"].tolist() == [2, 1, 2] and rows["code"].dtype == np.int64
+    rows = pd.DataFrame({"spent": [1.11, 0.4, 3.5], "code": np.array([1, 1, 2], dtype=np.int64)})
+    Dependencies(orders=[Order("code", "spent")]).apply(rows, fixed={"spent"})  # the low falls
+    assert rows["code"].tolist() == [1, 0, 2] and rows["code"].dtype == np.int64
+
+
+def test_no_order_whose_repair_would_leave_a_column_range():
+    """msleep's brainwt <= sleep_cycle held in the rows with both present, but brainwt reaches
+    5.7 where sleep_cycle (never above 0.6 here) is missing: raising sleep_cycle to brainwt
+    made cycles up to 5.7. An order seen in fewer than 20 rows with both present is no
+    evidence either."""
+    rng = np.random.default_rng(0)
+    n = 200
+    small, gap = rng.uniform(0.0, 0.1, n), rng.uniform(0.0, 0.5, n)
+    cycle = np.where(rng.random(n) < 0.4, small + gap, np.nan)
+    weight = np.where(np.isnan(cycle), rng.uniform(0.0, 5.7, n), small)
+    frame = pd.DataFrame({"brainwt": weight, "cycle": cycle})
+    kinds = {"brainwt": "numerical", "cycle": "numerical", "few": "numerical"}
+    assert Dependencies.detect(frame, kinds).describe() == []
+    few = np.where(np.arange(n) < 15, small + gap, np.nan)  # 15 rows above brainwt
+    within = pd.DataFrame({"brainwt": small, "cycle": cycle, "few": few})
+    found = Dependencies.detect(within, kinds).describe()
+    assert found == [{"type": "order", "low": "brainwt", "high": "cycle"}]
 
 
 def test_the_order_screen_refutes_only_orders_a_row_breaks():

@@ -23,7 +23,9 @@ values would "determine" everything by chance; and the target must vary among th
 frequent values, otherwise a nearly constant target is "determined" by any column. Constant
 columns are left out, and so are orders that the columns' values alone make near certain
 (paired at random, fewer than 1 % of rows would break them: disjoint ranges, an indicator below
-a count): clipping and the learned marginals keep those already.
+a count): clipping and the learned marginals keep those already. An order also needs 20 rows
+with both columns present, and a ``low`` whose range does not pass ``high``'s, so that its
+repair never moves a column out of its real range.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ from tvae.transformer.joint import (
 )
 from tvae.transformer.one_hot import OneHotGroup, assign_member, expand_labels, held
 from tvae.transformer.pair_repairs import derive_joint, pair_limits, parents_follow
-from tvae.transformer.repairs import derive, repair_source
+from tvae.transformer.repairs import derive, repair_source, whole_for
 from tvae.transformer.row_conditions import repair_by_rows
 
 ORDER_KINDS = ("numerical", "datetime")
@@ -246,9 +248,11 @@ class Dependencies:
                     changed = True
                     lower = self._held(order.high, paired, True)
                     if lower and not self._held(order.low, paired, False):
-                        self._assign(frame, order.low, broken, high[broken], fixed)
+                        moved = whole_for(low, high[broken], np.floor)
+                        self._assign(frame, order.low, broken, moved, fixed)
                     else:
-                        self._assign(frame, order.high, broken, low[broken], fixed)
+                        moved = whole_for(high, low[broken], np.ceil)
+                        self._assign(frame, order.high, broken, moved, fixed)
             reordered |= changed
             if not changed:
                 break

@@ -1,5 +1,6 @@
-"""Repairs that make a sampled row keep a determination (:mod:`tvae.transformer.dependencies`):
-a target derived from its source, a source moved to a value that maps to the row's targets."""
+"""Repairs that make a sampled row keep a dependency (:mod:`tvae.transformer.dependencies`):
+a target derived from its source, a source moved to a value that maps to the row's targets,
+an order's moved value made one its column can hold."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import is_numeric_dtype
+from pandas.api.types import is_integer_dtype, is_numeric_dtype
 
 
 def repair_source(frame: pd.DataFrame, items: list, allowed: Any = None) -> bool:
@@ -122,3 +123,14 @@ def restore_column(frame: pd.DataFrame, name: Any, values: np.ndarray) -> None:
         frame[name] = restored.astype(frame[name].dtype)
     except (TypeError, ValueError):
         frame[name] = restored
+
+
+def whole_for(column: pd.Series, values: pd.Series, rounding) -> pd.Series:
+    """``values`` (another column's) as ``column`` can hold them: an integer column takes whole
+    numbers, rounded by ``rounding`` (``np.ceil`` to raise a ``high``, ``np.floor`` to lower a
+    ``low``, so the order holds). An order found between an integer and a decimal column
+    (BudgetItaly's ``totexp <= income``) once copied 1.11 into the integers, which pandas 3
+    refuses."""
+    if is_integer_dtype(column.dtype) and not is_integer_dtype(values.dtype):
+        return pd.Series(rounding(values.to_numpy(dtype=np.float64)), index=values.index)
+    return values
