@@ -170,3 +170,34 @@ def test_a_conditioned_number_no_real_row_holds_stays_and_derives_as_the_nearest
     rows = model.sample(30, conditions={"popul": 17}, random_state=1)
     assert (rows["popul"] == 17).all()
     assert rows["logpopul"].isin([np.log(16.1), np.log(18.1)]).all()
+
+
+def test_a_label_a_numbers_scattered_values_determine_is_a_condition_like_any_other():
+    """A panel's county-level number (Crime's pctmin) determines its region, each region's
+    values scattered among the others': a condition on the region was an error ("condition
+    on pctmin instead"). The number is now held to the region's values, the region's own
+    condition stays, and the rows are the region's."""
+    rng = np.random.default_rng(0)
+    counties = 60
+    share = np.round(rng.permutation(counties) * 0.8 + 0.3, 1)  # distinct, scattered
+    region = rng.choice(["central", "west", "other"], counties)
+    rate_of = {"central": 3.0, "west": 1.0, "other": 2.0}
+    county = np.repeat(np.arange(counties), 8)  # eight years each
+    frame = pd.DataFrame(
+        {"share": share[county], "region": region[county], "year": np.tile(np.arange(8), counties)}
+    )
+    frame["rate"] = frame["region"].map(rate_of) + rng.normal(0, 0.2, len(frame))
+    model = TVAE(random_state=0).fit(frame)
+    assert {"type": "determines", "source": "share", "target": "region"} in (
+        model.metadata_.dependencies
+    )
+    region_of = dict(zip(frame["share"], frame["region"], strict=False))
+    for asked in ("central", "west"):
+        rows = model.sample(300, conditions={"region": asked}, random_state=1)
+        assert (rows["region"] == asked).all()
+        assert (rows["share"].map(region_of) == asked).all()  # real values of the region
+        assert abs(rows["rate"].mean() - rate_of[asked]) < 0.5  # the region's rows
+    asked = frame[["region"]].sample(40, random_state=0).reset_index(drop=True)
+    rows = model.sample(conditions=asked, random_state=2)
+    assert (rows["region"].to_numpy() == asked["region"].to_numpy()).all()
+    assert (rows["share"].map(region_of) == rows["region"]).all()

@@ -80,6 +80,7 @@ def _through(
     a condition on one column of a pair narrows the others too."""
     table = table.copy()
     implied: set = set()
+    staying: set = set()  # derived columns whose condition stays beside their source's
     pairs = [*dependencies.joint, *dependencies.joint_checks]
     while True:
         joint = next(
@@ -99,7 +100,9 @@ def _through(
             implied.add((check.source, check.target))
             _imply(table, check, kinds.get(check.target))
             continue
-        derived = next((c for c in table.columns if dependencies.targets_of(c)), None)
+        derived = next(
+            (c for c in table.columns if c not in staying and dependencies.targets_of(c)), None
+        )
         if derived is None:
             return table
         item = dependencies.targets_of(derived)
@@ -109,7 +112,13 @@ def _through(
             _source_cell(item, kinds.get(source), target_cell, source_cell)
             for target_cell, source_cell in zip(table[derived], own, strict=True)
         ]
-        table = table.drop(columns=[derived])
+        if any(scattered(cell) for cell in cells):
+            # Crime's region, which the county-level pctmin determines: pctmin is held to the
+            # set (the repairs snap it into the set) and the region's own condition stays, so
+            # the latents drawn are the region's, not any row's with pctmin in the set's range
+            staying.add(derived)
+        else:
+            table = table.drop(columns=[derived])
         table[source] = pd.Series(cells, index=table.index, dtype=object)
 
 
@@ -335,9 +344,12 @@ def _source_cell(item: Any, source_kind: str | None, target_cell: Any, source_ce
     keys = np.sort(np.asarray([k for k in item.keys if not is_empty(k)], dtype=np.float64))
     low, high = min(allowed), max(allowed)
     inside = keys[(keys >= low) & (keys <= high)]
-    if len(inside) != len(allowed):
-        raise ConditionError(
-            f"condition {target_cell!r} on {item.target!r} maps to scattered values of "
-            f"{item.source!r}, which determines it; condition on {item.source!r} instead"
-        )
+    if len(inside) != len(allowed):  # scattered: the set, and the target keeps its condition
+        return frozenset(k for k in allowed if not is_empty(k))
     return (low, high)
+
+
+def scattered(cell: Any) -> bool:
+    """``cell`` is a set of numbers: the values of a numerical source that map into its
+    target's condition, scattered among others (:func:`_source_cell`)."""
+    return isinstance(cell, frozenset) and all(_is_number(v) for v in cell)

@@ -68,7 +68,10 @@ def _numerical(column: Any) -> NumericView:
         return column.dtype.restore_numbers(fix(column.inverse_numbers(alphas, codes)), column.name)
 
     step = 10.0**-column.decimals if column.decimals is not None else 0.0
-    low, high = (column.low, column.high) if column.clip else (-np.inf, np.inf)
+    low, high = (-np.inf, np.inf)
+    if column.clip:  # the real range, or its ends on the grid where float noise put them out
+        grid_low, grid_high = column.grid_bounds()  # (fgl's RI: -6.85 for -6.84999999999991)
+        low, high = min(column.low, grid_low), max(column.high, grid_high)
     return NumericView(column.normalizer, _numbers, finish, step, low, high)
 
 

@@ -126,6 +126,9 @@ def _categorical(column, located, cells: list, is_frame: bool, device) -> Catego
 
 
 def _numeric(column, view: NumericView, located, cells: list, is_frame, device) -> NumericCondition:
+    # a set of numbers (scattered values of a source; see dependent.py) is drawn within its
+    # range; the repairs then move each value to the set's nearest (Dependencies.apply)
+    cells = [(min(c), max(c)) if isinstance(c, frozenset) else c for c in cells]
     absent = np.asarray([cell is MISSING for cell in cells], dtype=bool)
     if absent.any() and len(located) < 3:
         raise ConditionError(
@@ -186,15 +189,19 @@ def _numeric(column, view: NumericView, located, cells: list, is_frame, device) 
     draw_high = np.where(clip_high >= view.high, np.inf, clip_high + half)
     # Float equality is weighted by density, except at a clip bound, which holds a point mass.
     density = point & (view.step == 0) & (low > view.low) & (high < view.high)
-    value = np.where(point & ~between, clip_low if view.step else low, np.nan)
-    value = np.where(between, low, value)
+    # a value on the grid but for float noise (fgl's RI 15.9300000000001, as read from its
+    # CSV) comes back as asked, not as the grid point 15.93, which == would not match
+    noise = np.maximum(1e-6 * view.step, 1e-12 * np.abs(low))  # as decimals_needed forgives
+    as_asked = between | (point & (np.abs(clip_low - low) <= noise) & (0 < view.step < 1))
+    value = np.where(point & ~as_asked, clip_low if view.step else low, np.nan)
+    value = np.where(as_asked, low, value)
     as_tensor = lambda a, dtype=torch.float64: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
     spans = [*located, (None, None)][:3]
     return NumericCondition(
         column.name, view, tuple(s[0] for s in spans), tuple(s[1] for s in spans),
         as_tensor(normalizer.mean), as_tensor(normalizer.std), as_tensor(~missing, torch.bool),
         as_tensor(draw_low), as_tensor(draw_high), as_tensor(density, torch.bool),
-        np.stack([value, np.where(between, low, clip_low), np.where(between, low, clip_high)], 1),
+        np.stack([value, np.where(as_asked, low, clip_low), np.where(as_asked, low, clip_high)], 1),
         labels, as_tensor(absent, torch.bool),
     )  # fmt: skip
 

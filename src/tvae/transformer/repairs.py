@@ -134,3 +134,32 @@ def whole_for(column: pd.Series, values: pd.Series, rounding) -> pd.Series:
     if is_integer_dtype(column.dtype) and not is_integer_dtype(values.dtype):
         return pd.Series(rounding(values.to_numpy(dtype=np.float64)), index=values.index)
     return values
+
+
+def into_sets(frame: pd.DataFrame, allowed: Any) -> None:
+    """Numbers a condition holds to a set of values, moved to the set's nearest member where
+    they are outside it (in place). ``allowed`` maps a column to its set, or to one set (or
+    None) per row. Such a set is the scattered values of a numerical source that map into its
+    target's condition (Crime's county-level pctmin for region "central"): the number was
+    drawn within the set's range, and its nearest member gives the target asked."""
+    for name, limit in (allowed or {}).items():
+        if name not in frame.columns or not is_numeric_dtype(frame[name].dtype):
+            continue
+        cells = [limit] * len(frame) if isinstance(limit, frozenset) else limit
+        if not isinstance(cells, (list, np.ndarray)):
+            continue
+        by_set: dict = {}
+        for row, cell in enumerate(cells):
+            if isinstance(cell, frozenset) and cell:
+                by_set.setdefault(cell, []).append(row)
+        column = frame[name].to_numpy(dtype=object, copy=True)
+        changed = False
+        for members, rows in by_set.items():
+            rows = np.asarray(rows)
+            outside = rows[~pd.Series(column[rows], dtype=object).isin(members).to_numpy()]
+            if len(outside):
+                nearest = nearest_keys(sorted(members), column[outside])
+                column[outside] = np.where(pd.isna(nearest), min(members), nearest)
+                changed = True
+        if changed:
+            restore_column(frame, name, column)

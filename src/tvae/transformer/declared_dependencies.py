@@ -1,0 +1,80 @@
+"""Declared dependencies (``metadata``'s ``determines`` items) checked on the table and kept
+as :meth:`Dependencies.detect <tvae.transformer.dependencies.Dependencies.detect>` keeps found
+ones, so that a fitted model's ``metadata_`` fits again."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+import pandas as pd
+
+from tvae.errors import InvalidParameterError
+from tvae.transformer.dependency_search import value_codes
+from tvae.transformer.determination import Determination
+from tvae.transformer.joint import (
+    JointDetermination,
+    constant_per_group,
+    joint_mapping,
+    pair_codes,
+)
+
+
+def declared_joint(
+    frame: pd.DataFrame, sources: tuple[Hashable, Hashable], target: Hashable
+) -> JointDetermination:
+    """A declared determination of ``target`` by two columns, checked on ``frame``."""
+    pairs = pair_codes(value_codes(frame[sources[0]]), value_codes(frame[sources[1]]))
+    if not constant_per_group(pairs, value_codes(frame[target])):
+        raise InvalidParameterError(
+            f"metadata says {list(sources)!r} determine {target!r}, but some pair of their "
+            f"values comes with several values of {target!r} in train_data"
+        )
+    return joint_mapping(frame, sources, target)
+
+
+def parents_and_checks(
+    frame: pd.DataFrame, determinations: list[Determination]
+) -> tuple[list[Determination], list[Determination]]:
+    """Declared determinations kept as ``detect`` keeps them, so that a fitted model's
+    ``metadata_`` fits again: of a column's several determining columns, the one with the
+    fewest distinct values derives it (in a chain zip -> city -> state, city), and the others
+    are checks, repaired where they disagree. A check's column may not itself be derived."""
+    position = {c: i for i, c in enumerate(frame.columns)}
+    by_target: dict = {}
+    for item in determinations:
+        by_target.setdefault(item.target, []).append(item)
+    parents: list[Determination] = []
+    for items in by_target.values():
+        ranked = sorted(
+            items, key=lambda d: (frame[d.source].nunique(dropna=False), position[d.source])
+        )
+        parents.append(ranked[0])
+    checks = [d for d in determinations if not any(d is p for p in parents)]  # as listed
+    derived = {d.target for d in parents}
+    for item in checks:
+        if item.source in derived:
+            raise InvalidParameterError(
+                f"metadata gives {item.target!r} several determining columns, and one of them, "
+                f"{item.source!r}, is itself determined by another column; leave "
+                f"{item.source!r} -> {item.target!r} out"
+            )
+    return parents, checks
+
+
+def split_joint(
+    joint: list[JointDetermination], determinations: list[Determination]
+) -> tuple[list[JointDetermination], list[JointDetermination]]:
+    """Declared pairs: those whose column another determination reads or writes are checks (as
+    ``detect`` lists them, so that ``metadata_`` fits again), the others derive their column,
+    which then may not be derived twice nor read by another pair."""
+    single = {c for d in determinations for c in (d.source, d.target)}
+    derived = [j for j in joint if j.target not in single]
+    targets = [j.target for j in derived]
+    for item in derived:
+        if targets.count(item.target) > 1 or item.target in {s for j in joint for s in j.sources}:
+            raise InvalidParameterError(
+                f"metadata's determination of {item.target!r} by {list(item.sources)!r}: a "
+                "column two columns determine may not be determined by another pair or "
+                "determine another column with a second one; keep one of them"
+            )
+    return derived, [j for j in joint if j.target in single]
