@@ -68,6 +68,21 @@ def test_fit_learns_every_column_of_a_semicolon_csv(real, tmp_path):
     assert list(TVAE.load(model).feature_names_in_) == list(real.columns)
 
 
+def test_a_column_with_an_empty_header_keeps_it_in_the_synthetic_file(real, tmp_path):
+    """R's write.csv and pandas' to_csv write row names under an empty header; pandas reads
+    that column as "Unnamed: 0", and the synthetic file's header said so."""
+    data = tmp_path / "rows.csv"
+    real.to_csv(data)  # the index first, under an empty name
+    assert read_table(data).columns[0] == ""
+    run("fit", data, "-o", tmp_path / "m.tvae", "--epochs", 1)
+    run("sample", tmp_path / "m.tvae", "-n", 5, "-o", tmp_path / "out.csv")
+    header = (tmp_path / "out.csv").read_text().splitlines()[0]
+    assert header == data.read_text().splitlines()[0] == ",age,sex,education,income"
+    twice = tmp_path / "twice.csv"  # two empty headers: pandas' names, which differ, stay
+    twice.write_text(",a,\n1,2,3\n4,5,6\n")
+    assert list(read_table(twice).columns) == ["Unnamed: 0", "a", "Unnamed: 2"]
+
+
 def test_a_one_column_read_with_a_delimiter_in_its_header_is_refused(real, tmp_path):
     path = tmp_path / "semicolon.tsv"  # the extension says tabs; the file has semicolons
     real.to_csv(path, sep=";", index=False)

@@ -89,6 +89,25 @@ def read_table(path: str | os.PathLike, sep: str | None = None) -> pd.DataFrame:
         ) from None
     if chosen is None:  # a delimiter the user gave is honoured as is
         _check_not_one_glued_column(path, frame, sep)
+    return _empty_header_kept(path, sep, compression, frame)
+
+
+def _empty_header_kept(
+    path: Path, sep: str, compression: str | None, frame: pd.DataFrame
+) -> pd.DataFrame:
+    """``frame`` with its one empty header name kept empty. pandas calls such a column
+    "Unnamed: 0" (the row names R's write.csv and pandas' to_csv write first), and the
+    synthetic file's header then differed from the real one's."""
+    unnamed = [i for i, name in enumerate(frame.columns) if name == f"Unnamed: {i}"]
+    if len(unnamed) != 1 or "" in frame.columns:
+        return frame
+    header = pd.read_csv(
+        path, sep=sep, compression=compression, header=None, nrows=1, dtype=str,
+        keep_default_na=False,
+    )  # fmt: skip
+    position = unnamed[0]
+    if position < header.shape[1] and not header.iloc[0, position].strip():
+        frame = frame.rename(columns={frame.columns[position]: ""})
     return frame
 
 
