@@ -515,3 +515,20 @@ def test_the_order_screen_refutes_only_orders_a_row_breaks():
     assert ("low", "high") not in refuted and ("high", "low") in refuted
     assert ("count_low", "count_high") not in refuted
     assert not any("when" in pair for pair in refuted)
+
+
+def test_two_equal_columns_of_many_values_stay_equal():
+    """HC's och.gc and och.gcc are one column twice (250 rows, 150 values): too many values for
+    a determination, and no order was found since they never differ, so sampled rows drew
+    them apart. Both orders hold, and together they keep the copies equal."""
+    rng = np.random.default_rng(0)
+    cost = np.round(rng.normal(225, 34, 250))
+    frame = pd.DataFrame({"cost": cost, "copy": cost, "other": rng.normal(size=250)})
+    model = TVAE(epochs=5, random_state=0).fit(frame)
+    orders = [d for d in model.metadata_.dependencies if d["type"] == "order"]
+    assert orders == [
+        {"type": "order", "low": "cost", "high": "copy"},
+        {"type": "order", "low": "copy", "high": "cost"},
+    ]
+    rows = model.sample(1000, random_state=1)
+    assert (rows["cost"] == rows["copy"]).all()

@@ -6,7 +6,8 @@ Two kinds, detected in ``fit`` when they hold in *every* real row:
   code -> label): each value of A comes with one value of B. Sampled rows get B from A through
   the real mapping, so the pair never disagrees.
 * **order**: ``low <= high`` in every real row where both are present (start <= end,
-  min <= max). Sampled rows that break it get ``high`` raised to ``low``.
+  min <= max). Sampled rows that break it get ``high`` raised to ``low``. Two equal columns
+  hold both orders, which keep them equal.
 
 A third kind, **one_hot** (exactly one, or at most one, indicator of a group is 1 in every
 row), is found by the transformer (:mod:`tvae.transformer.one_hot`); each member is derived
