@@ -496,6 +496,15 @@ def test_no_order_whose_repair_would_leave_a_column_range():
     within = pd.DataFrame({"brainwt": small, "cycle": cycle, "few": few})
     found = Dependencies.detect(within, kinds).describe()
     assert found == [{"type": "order", "low": "brainwt", "high": "cycle"}]
+    # mao: aad (35-72) <= age (26-91); raising age to aad never leaves age's range
+    age = rng.uniform(26, 91, n)
+    aad = np.where(age >= 35, rng.uniform(35, np.maximum(age, 35)), np.nan)  # cases only
+    onset = pd.DataFrame({"aad": aad, "age": age})
+    assert onset["aad"].min() > onset["age"].min()
+    kinds = {"aad": "numerical", "age": "numerical"}
+    assert Dependencies.detect(onset, kinds).describe() == [
+        {"type": "order", "low": "aad", "high": "age"}
+    ]
 
 
 def test_the_order_screen_refutes_only_orders_a_row_breaks():

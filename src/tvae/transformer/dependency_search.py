@@ -103,15 +103,15 @@ def ordered(low: pd.Series, high: pd.Series, overlap: bool = True) -> bool:
 
 def keepable(low: pd.Series, high: pd.Series, paired_rows: int) -> bool:
     """An order seen in enough rows (``MIN_ROWS`` with both present) that sampled rows can
-    keep without a column leaving its real range: ``low``'s range, over every row it is
-    present in, does not reach past ``high``'s. A column often missing can hold an order only
-    where both are present (msleep: ``brainwt <= sleep_cycle`` in the 30 rows with both, but
-    brainwt reaches 5.7 where sleep_cycle is missing, and sleep_cycle never passes 1.5):
-    raising ``high`` to ``low`` then made values the real column never holds."""
+    keep without a column leaving its real range: its repair raises ``high`` to ``low``, so
+    ``low``'s largest value, over every row it is present in, must not pass ``high``'s. A
+    column often missing can hold an order only where both are present (msleep: ``brainwt <=
+    sleep_cycle`` in the 30 rows with both, but brainwt reaches 5.7 where sleep_cycle is
+    missing, and sleep_cycle never passes 1.5): the repair then made values the real column
+    never holds."""
     if paired_rows < MIN_ROWS:
         return False
-    low, high = low.dropna(), high.dropna()
-    return bool(low.max() <= high.max() and low.min() <= high.min())
+    return bool(low.max() <= high.max())
 
 
 def refuted_orders(head: pd.DataFrame, columns: list[Hashable]) -> set[tuple[Hashable, Hashable]]:
