@@ -55,6 +55,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "tvae.prior",
             "tvae.calibration",
             "tvae.refiner",
+            "tvae.refiner_training",
             "tvae.gaussian_mixture",
             "tvae.kinds",
             "tvae.codec",

@@ -39,7 +39,8 @@ from tvae.params import (
 )
 from tvae.precision import PRECISIONS, resolve_precision
 from tvae.prior import PRIORS, LatentPrior, MixturePrior, StandardPrior
-from tvae.refiner import DRAWN_PER_REAL, MIN_ROWS, TRAIN_ROWS, Refiner, train_refiner
+from tvae.refiner import DRAWN_PER_REAL, MIN_ROWS, TRAIN_ROWS, Refiner
+from tvae.refiner_training import step_budget, train_refiner
 from tvae.sampling import DECODINGS, concat_blocks, encoded_blocks
 from tvae.schedule import Schedule, is_default, resolve_schedule
 from tvae.serialization import json_params
@@ -175,6 +176,7 @@ def fit_refiner(
     index: SpanIndex,
     network_seq: np.random.SeedSequence,
     n_rows: int | None = None,
+    training_steps: int | None = None,
 ) -> tuple[Refiner | None, dict | None]:
     """With ``model.refine`` (its "auto": with sampled decoding, on a table of MIN_ROWS rows or
     more: ``n_rows``, else the rows ``rows()`` yields), the refiner (:mod:`tvae.refiner`) and
@@ -198,7 +200,8 @@ def fit_refiner(
     n_drawn = DRAWN_PER_REAL * len(codes)
     blocks = encoded_blocks(decoder, prior, transformer, n_drawn, generator, model.decoding)
     drawn = tuple(torch.from_numpy(p).to(device) for p in concat_blocks(blocks, transformer.layout))
-    return train_refiner((alphas, codes), drawn, index, transformer, generator)
+    budget = step_budget(training_steps)  # no longer than the fit it refines
+    return train_refiner((alphas, codes), drawn, index, transformer, generator, budget)
 
 
 def networks_and_data(
@@ -341,8 +344,9 @@ def fit_frame(
         restored=restored,
     )  # fmt: skip
     prior = fit_latents(model, encoder, decoder, source.rows, index, network_seq, transformer)
+    steps = schedule.epochs * source.steps_per_epoch
     refiner, refined = fit_refiner(
-        model, decoder, prior, transformer, source.rows, index, network_seq
+        model, decoder, prior, transformer, source.rows, index, network_seq, training_steps=steps
     )
     summary = {
         "n_rows": int(frame.shape[0]),

@@ -21,7 +21,8 @@ mass exact), standardised. The scalar itself would give the rows away for nothin
 at a point mass has scalar 0, a sampled one has the decoder's noise there, which decoding
 ignores. It is trained on at most ``TRAIN_ROWS`` real rows and ``DRAWN_PER_REAL`` times as many
 sampled ones, and stops where its loss on a fifth of them, kept aside, stops falling, so that on
-a small table it learns the model's faults and not the training rows themselves.
+a small table it learns the model's faults and not the training rows themselves
+(:mod:`tvae.refiner_training`).
 """
 
 from __future__ import annotations
@@ -49,13 +50,6 @@ MIN_ROWS = 2_500
 HIDDEN = (256, 256)
 TRAIN_ROWS = 20_000  # real rows the classifier learns from, at most
 DRAWN_PER_REAL = 3  # drawn rows it learns from per real row: they cost one draw each
-BATCH = 256  # of each kind per step
-LEARNING_RATE = 1e-3
-WEIGHT_DECAY = 1e-4
-MAX_STEPS = 3_000
-CHECK_EVERY = 100  # steps between looks at the held-aside loss
-PATIENCE = 5  # looks without a new best before training stops
-HELD_ASIDE = 0.2
 MAX_LOG_ODDS = math.log(50.0)  # odds beyond 1:50 either way are not trusted
 ACCEPT_QUANTILE = 0.9  # c: this quantile of the sampled rows' odds
 ACCEPT_FLOOR = 0.02  # the least chance any sampled row keeps
@@ -278,116 +272,6 @@ def build_refiner(real: tuple[torch.Tensor, torch.Tensor], index: SpanIndex, tra
     ones = dense_batch(torch.zeros_like(real[0]), real[1], index, index.width)
     refiner.code_rates.copy_(ones.mean(0))
     return refiner
-
-
-def _split(n_rows: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """A random permutation of ``n_rows`` cut into the rows to learn from and those held aside."""
-    order = torch.randperm(n_rows, generator=generator, device=generator.device)
-    aside = max(1, int(n_rows * HELD_ASIDE))
-    return order[aside:], order[:aside]
-
-
-def train_refiner(
-    real: tuple[torch.Tensor, torch.Tensor],
-    drawn: tuple[torch.Tensor, torch.Tensor],
-    index: SpanIndex,
-    transformer: Any,
-    generator: torch.Generator,
-) -> tuple[Refiner, dict]:
-    """A :class:`Refiner` trained on encoded real rows ``real`` (alphas, codes) against the
-    model's rows ``drawn``, and a summary of its training (steps, the held-aside loss and AUC,
-    the acceptance constant and the share of sampled rows it keeps on average, raked as the
-    sampler rakes them: the sampler draws about 1 / that share rows for each it returns)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
-        refiner = build_refiner(real, index, transformer)
-    real_rows = refiner.features(*real, index, refiner.numbers(*real, transformer))
-    drawn_values = refiner.numbers(*drawn, transformer)
-    drawn_rows = refiner.features(*drawn, index, drawn_values)
-    learn_real, aside_real = _split(len(real_rows), generator)
-    learn_drawn, aside_drawn = _split(len(drawn_rows), generator)
-    steps, best = _fit_classifier(
-        refiner, (real_rows[learn_real], drawn_rows[learn_drawn]),
-        (real_rows[aside_real], drawn_rows[aside_drawn]), generator,
-    )  # fmt: skip
-    with torch.no_grad():
-        drawn_odds = refiner.log_odds(drawn_rows[aside_drawn])
-        real_odds = refiner.log_odds(real_rows[aside_real])
-        refiner.log_threshold.fill_(float(torch.quantile(drawn_odds, ACCEPT_QUANTILE)))
-        chance = torch.exp(drawn_odds - refiner.log_threshold).clamp(ACCEPT_FLOOR, 1.0)
-        aside = aside_drawn.cpu()
-        chance = refiner.raked(chance, drawn[1][aside_drawn], index, drawn_values[aside])
-    summary = {
-        "steps": steps,
-        "held_aside_loss": round(best, 4) if steps else None,
-        "held_aside_auc": round(_auc(real_odds, drawn_odds), 4),
-        "log_threshold": round(float(refiner.log_threshold), 4),
-        "kept_share": round(float(chance.mean()), 4),
-        "point_masses_raked": len(refiner.mass_values),
-    }
-    return refiner, summary
-
-
-def _fit_classifier(
-    refiner: Refiner,
-    learn: tuple[torch.Tensor, torch.Tensor],
-    aside: tuple[torch.Tensor, torch.Tensor],
-    generator: torch.Generator,
-) -> tuple[int, float]:
-    """Train ``refiner``'s MLP on featured real rows against drawn ones (``learn``), batches of
-    BATCH of each; stop where the loss on ``aside`` (the mean of the real rows' and the drawn
-    rows' mean losses, as balanced as the batches) has not fallen for PATIENCE looks, and keep
-    the weights of its best look. Returns that look's step (0: none better than the start) and
-    loss."""
-    real = learn[0]
-    batch_labels = torch.cat([real.new_ones(BATCH), real.new_zeros(BATCH)])
-    optimizer = torch.optim.AdamW(refiner.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
-    loss_fn = nn.BCEWithLogitsLoss()
-    device = generator.device
-    best, best_state, looks, best_step = math.inf, None, 0, 0
-    for step in range(1, MAX_STEPS + 1):
-        picks = [
-            part[torch.randint(len(part), (BATCH,), generator=generator, device=device)]
-            for part in learn
-        ]
-        loss = loss_fn(refiner.body(torch.cat(picks)).squeeze(1), batch_labels)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if step % CHECK_EVERY == 0:
-            with torch.no_grad():
-                held = _balanced_loss(refiner, aside)
-            if held < best - 1e-4:
-                best, best_step, looks = held, step, 0
-                best_state = {k: v.clone() for k, v in refiner.state_dict().items()}
-            else:
-                looks += 1
-                if looks >= PATIENCE:
-                    break
-    if best_state is not None:
-        refiner.load_state_dict(best_state)
-    refiner.eval()
-    return best_step, best
-
-
-def _balanced_loss(refiner: Refiner, rows: tuple[torch.Tensor, torch.Tensor]) -> float:
-    """The mean of the real rows' (``rows[0]``) and the drawn rows' mean cross-entropy."""
-    real, drawn = (refiner.body(part).squeeze(1) for part in rows)
-    ones, zeros = torch.ones_like(real), torch.zeros_like(drawn)
-    losses = [
-        nn.functional.binary_cross_entropy_with_logits(*pair)
-        for pair in ((real, ones), (drawn, zeros))
-    ]
-    return float(sum(losses) / 2)
-
-
-def _auc(positive: torch.Tensor, negative: torch.Tensor) -> float:
-    """Area under the ROC curve of scores ``positive`` against ``negative``."""
-    from sklearn.metrics import roc_auc_score  # imported when a refiner is trained
-
-    scores = torch.cat([positive, negative]).double().cpu().numpy()
-    labels = np.r_[np.ones(len(positive)), np.zeros(len(negative))]
-    return float(roc_auc_score(labels, scores))
 
 
 def load_refiner(width: int, hidden: Sequence[int], tensors: dict[str, torch.Tensor]) -> Refiner:

@@ -186,7 +186,7 @@ def _shared_sampler(
         prior = fit_latents(model, encoder, decoder, batches.rows, index, network_seq, transformer)
         refiner, refined = fit_refiner(
             model, decoder, prior, transformer, lambda: _first_rows(batches.rows(), REFINER_ROWS),
-            index, network_seq, n_rows,
+            index, network_seq, n_rows, batches.epochs * batches.steps_per_epoch,
         )  # fmt: skip
         state = {
             "prior": {"kind": prior.kind, **_as_lists(prior.tensors())},
