@@ -78,6 +78,8 @@ def test_a_column_with_an_empty_header_keeps_it_in_the_synthetic_file(real, tmp_
     run("sample", tmp_path / "m.tvae", "-n", 5, "-o", tmp_path / "out.csv")
     header = (tmp_path / "out.csv").read_text().splitlines()[0]
     assert header == data.read_text().splitlines()[0] == ",age,sex,education,income"
+    shown = run("inspect", tmp_path / "m.tvae").stdout
+    assert "\n  ''   " in shown  # not a blank where the name goes
     twice = tmp_path / "twice.csv"  # two empty headers: pandas' names, which differ, stay
     twice.write_text(",a,\n1,2,3\n4,5,6\n")
     assert list(read_table(twice).columns) == ["Unnamed: 0", "a", "Unnamed: 2"]

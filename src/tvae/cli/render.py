@@ -68,13 +68,14 @@ def render_inspect(info: dict) -> str:
         lines.extend(privacy_lines(info["privacy"]))
     lines.append("Dependencies: " + _dependency_text(info.get("dependencies") or []))
     columns = info["columns"]
-    width = max([len(str(c["name"])) for c in columns] + [6])
+    names = [str(c["name"]) or "''" for c in columns]  # an empty name (R's row names): ''
+    width = max([len(name) for name in names] + [6])
     lines.append(f"Columns ({len(columns)}):")
     lines.append(f"  {'name':<{width}}  {'kind':<12} {'dtype':<10} width")
-    for column in columns:
+    for name, column in zip(names, columns, strict=True):
         span = column["width"] if column["width"] is not None else "?"
         dtype = column["dtype"] or "?"
-        lines.append(f"  {column['name']!s:<{width}}  {column['kind']:<12} {dtype:<10} {span}")
+        lines.append(f"  {name:<{width}}  {column['kind']:<12} {dtype:<10} {span}")
     return "\n".join(lines)
 
 
