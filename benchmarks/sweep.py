@@ -121,10 +121,8 @@ def sweep_one(path: Path, args: argparse.Namespace) -> dict:
                 problems.append(
                     f"condition {name}={value!r} met in {(asked[name] == value).mean():.2f}"
                 )
-            if kept(asked, found) < 1:
-                problems.append(
-                    f"condition {name}={value!r}: dependencies kept {kept(asked, found):.3f}"
-                )
+            if (share := kept(asked, found)) < 1:
+                problems.append(f"condition {name}={value!r}: dependencies kept {share:.3f}")
         stage = "evaluate"
         record["quality"] = round(float(evaluate(real, rows).overall), 4)
         baseline = independent_sample(real, args.rows, 0)

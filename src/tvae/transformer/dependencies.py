@@ -25,8 +25,8 @@ frequent values, otherwise a nearly constant target is "determined" by any colum
 columns are left out, and so are orders that the columns' values alone make near certain
 (paired at random, fewer than 1 % of rows would break them: disjoint ranges, an indicator below
 a count): clipping and the learned marginals keep those already. An order also needs 20 rows
-with both columns present, and a ``low`` whose range does not pass ``high``'s, so that its
-repair never moves a column out of its real range.
+with both columns present, and a ``low`` whose largest value does not pass ``high``'s, so that
+raising ``high`` to ``low`` never moves it out of its real range.
 """
 
 from __future__ import annotations

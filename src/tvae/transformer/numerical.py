@@ -184,13 +184,14 @@ class NumericalColumn:
         """[low, high] on the grid: the range decoded values keep. An end between grid
         points moves inward (titanic's youngest age, 0.67, on a grid of 0.1: 0.7); one on the
         grid but for float noise moves onto it (fgl's RI, read from its CSV, ends at
-        -6.84999999999991 and 15.9300000000001 on a grid of 0.01: -6.85 and 15.93)."""
+        -6.84999999999991 and 15.9300000000001 on a grid of 0.01: -6.85 and 15.93). Without a
+        grid, the real range."""
         if self.decimals is None:
             return self.low, self.high
         scale = 10.0**self.decimals
         low = np.round(np.ceil(np.round(self.low * scale, 6)) / scale, self.decimals)
         high = np.round(np.floor(np.round(self.high * scale, 6)) / scale, self.decimals)
-        return (float(low), float(high)) if low <= high else (self.low, self.high)
+        return float(low), float(high)  # low > high: no grid point lies in the range
 
     def _off_points(
         self, rounded: np.ndarray, unrounded: np.ndarray, spread: np.ndarray

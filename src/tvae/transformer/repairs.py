@@ -145,13 +145,13 @@ def into_sets(frame: pd.DataFrame, allowed: Any) -> None:
     for name, limit in (allowed or {}).items():
         if name not in frame.columns or not is_numeric_dtype(frame[name].dtype):
             continue
-        cells = [limit] * len(frame) if isinstance(limit, frozenset) else limit
-        if not isinstance(cells, (list, np.ndarray)):
-            continue
         by_set: dict = {}
-        for row, cell in enumerate(cells):
-            if isinstance(cell, frozenset) and cell:
-                by_set.setdefault(cell, []).append(row)
+        if isinstance(limit, frozenset):  # a dict's condition: every row
+            by_set = {limit: np.arange(len(frame))} if limit else {}
+        elif isinstance(limit, (list, np.ndarray)):  # a frame's: one set (or None) per row
+            for row, cell in enumerate(limit):
+                if isinstance(cell, frozenset) and cell:
+                    by_set.setdefault(cell, []).append(row)
         column = frame[name].to_numpy(dtype=object, copy=True)
         changed = False
         for members, rows in by_set.items():
