@@ -479,11 +479,13 @@ def test_an_order_between_decimals_and_integers_is_repaired_in_whole_numbers():
     assert rows["code"].tolist() == [1, 0, 2] and rows["code"].dtype == np.int64
 
 
-def test_no_order_whose_repair_would_leave_a_column_range():
-    """msleep's brainwt <= sleep_cycle held in the rows with both present, but brainwt reaches
+def test_an_order_is_repaired_on_the_side_that_stays_within_its_range():
+    """msleep's brainwt <= sleep_cycle holds in the rows with both present, but brainwt reaches
     5.7 where sleep_cycle (never above 0.6 here) is missing: raising sleep_cycle to brainwt
-    made cycles up to 5.7. An order seen in fewer than 20 rows with both present is no
-    evidence either."""
+    made cycles up to 5.7, so the order was left out, and 2 % of sampled rows broke it. It is
+    kept by lowering brainwt to sleep_cycle instead, which stays within brainwt's range, and
+    the model file keeps which side moves. An order whose repair leaves a range either way,
+    or seen in fewer than 20 rows with both present, is left out."""
     rng = np.random.default_rng(0)
     n = 200
     small, gap = rng.uniform(0.0, 0.1, n), rng.uniform(0.0, 0.5, n)
@@ -491,20 +493,54 @@ def test_no_order_whose_repair_would_leave_a_column_range():
     weight = np.where(np.isnan(cycle), rng.uniform(0.0, 5.7, n), small)
     frame = pd.DataFrame({"brainwt": weight, "cycle": cycle})
     kinds = {"brainwt": "numerical", "cycle": "numerical", "few": "numerical"}
-    assert Dependencies.detect(frame, kinds).describe() == []
+    found = Dependencies.detect(frame, kinds)
+    assert found.orders == [Order("brainwt", "cycle", lowers=True)]
+    broken = pd.DataFrame({"brainwt": [0.5, 4.0, 0.05, 3.0], "cycle": [0.3, np.nan, 0.2, 0.1]})
+    found.apply(broken)
+    assert broken["brainwt"].tolist() == [0.3, 4.0, 0.05, 0.1]  # lowered where broken
+    assert broken["cycle"].tolist()[2:] == [0.2, 0.1] and broken["cycle"][0] == 0.3
+    saved = Dependencies.from_state(found.get_state())
+    assert saved.orders == found.orders
+    # under a condition on brainwt the condition holds: cycle is raised instead
+    held = pd.DataFrame({"brainwt": [0.5], "cycle": [0.3]})
+    assert found.apply(held, fixed={"brainwt"})["cycle"].tolist() == [0.5]
+    # neither side stays in range: brainwt passes cycle's largest, cycle goes below brainwt's
+    # smallest where brainwt is missing
+    both = np.arange(n) < 100
+    low = np.where(both, rng.uniform(1, 2, n), np.where(np.arange(n) < 150, np.nan, 4.5))
+    high = np.where(both, rng.uniform(2, 3, n), np.where(np.arange(n) < 150, 0.2, np.nan))
+    apart = pd.DataFrame({"brainwt": low, "cycle": high})
+    assert Dependencies.detect(apart, kinds).describe() == []
     few = np.where(np.arange(n) < 15, small + gap, np.nan)  # 15 rows above brainwt
     within = pd.DataFrame({"brainwt": small, "cycle": cycle, "few": few})
-    found = Dependencies.detect(within, kinds).describe()
-    assert found == [{"type": "order", "low": "brainwt", "high": "cycle"}]
+    found = Dependencies.detect(within, kinds)
+    assert found.orders == [Order("brainwt", "cycle")]  # raised, as before
     # mao: aad (35-72) <= age (26-91); raising age to aad never leaves age's range
     age = rng.uniform(26, 91, n)
     aad = np.where(age >= 35, rng.uniform(35, np.maximum(age, 35)), np.nan)  # cases only
     onset = pd.DataFrame({"aad": aad, "age": age})
     assert onset["aad"].min() > onset["age"].min()
     kinds = {"aad": "numerical", "age": "numerical"}
-    assert Dependencies.detect(onset, kinds).describe() == [
-        {"type": "order", "low": "aad", "high": "age"}
-    ]
+    assert Dependencies.detect(onset, kinds).orders == [Order("aad", "age")]
+
+
+def test_a_model_keeps_an_order_it_repairs_by_lowering_within_both_ranges(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 300
+    small = rng.uniform(0.0, 0.1, n)
+    cycle = np.where(rng.random(n) < 0.4, small + rng.uniform(0.0, 0.5, n), np.nan)
+    weight = np.where(np.isnan(cycle), rng.uniform(0.0, 5.7, n), small)
+    frame = pd.DataFrame({"brainwt": weight, "cycle": cycle, "group": rng.choice(["a", "b"], n)})
+    model = TVAE(epochs=2, batch_size=300, random_state=0).fit(frame)
+    assert {"type": "order", "low": "brainwt", "high": "cycle"} in model.metadata_.dependencies
+    path = tmp_path / "model.tvae"
+    model.save(path)
+    rows = TVAE.load(path).sample(2_000, random_state=0)
+    both = rows["brainwt"].notna() & rows["cycle"].notna()
+    assert both.sum() > 100
+    assert (rows.loc[both, "brainwt"] <= rows.loc[both, "cycle"]).all()
+    assert rows["cycle"].max() <= frame["cycle"].max()
+    assert rows["brainwt"].min() >= frame["brainwt"].min()
 
 
 def test_the_order_screen_refutes_only_orders_a_row_breaks():

@@ -6,7 +6,8 @@ Two kinds, detected in ``fit`` when they hold in *every* real row:
   code -> label): each value of A comes with one value of B. Sampled rows get B from A through
   the real mapping, so the pair never disagrees.
 * **order**: ``low <= high`` in every real row where both are present (start <= end,
-  min <= max). Sampled rows that break it get ``high`` raised to ``low``. Two equal columns
+  min <= max). Sampled rows that break it get ``high`` raised to ``low`` (or ``low`` lowered
+  to ``high``, where only that keeps each column within its real range). Two equal columns
   hold both orders, which keep them equal.
 
 A third kind, **one_hot** (exactly one, or at most one, indicator of a group is 1 in every
@@ -26,7 +27,8 @@ columns are left out, and so are orders that the columns' values alone make near
 (paired at random, fewer than 1 % of rows would break them: disjoint ranges, an indicator below
 a count): clipping and the learned marginals keep those already. An order also needs 20 rows
 with both columns present, and a ``low`` whose largest value does not pass ``high``'s, so that
-raising ``high`` to ``low`` never moves it out of its real range.
+raising ``high`` to ``low`` never moves it out of its real range, or else a ``high`` whose
+smallest value does not pass below ``low``'s, so that lowering ``low`` to ``high`` never does.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ from tvae.transformer.determination import (
     Order,
     from_state,
     mapping_of,
+    order_of,
     state_of,
 )
 from tvae.transformer.joint import JointDetermination, find_joint, joint_mapping, pick_joint
@@ -133,7 +136,8 @@ class Dependencies:
         # columns must be free, and its repairs move that one (Crime's density <= pctmin,
         # pctmin a county-level number that determines the region, broke in 0.8 % of rows)
         free = lambda a, b: a not in linked or b not in linked  # noqa: E731
-        orders = [Order(a, b) for a, b in find_orders(frame, candidates, free)]
+        orders = [order_of(frame, a, b) for a, b in find_orders(frame, candidates, free)]
+        orders = [o for o in orders if not (o.lowers and o.low in linked)]  # it would move high
         read = {d.source for d in determinations + checks} | {d.target for d in checks}
         targets = [c for c in varied if kinds.get(c) in SOURCE_KINDS]  # labels and numbers
         found_joint = find_joint(codes, sources, targets, len(frame))
@@ -181,7 +185,7 @@ class Dependencies:
                         f"metadata says {item['low']!r} <= {item['high']!r}, but train_data "
                         "has rows where it does not hold (or the columns are not comparable)"
                     )
-                orders.append(Order(item["low"], item["high"]))
+                orders.append(order_of(frame, item["low"], item["high"]))
         parents, checks = parents_and_checks(frame, determinations)
         by_pair = {(d.source, d.target): d for d in parents}
         order = sources_first([(d.source, d.target) for d in parents])
@@ -260,7 +264,7 @@ class Dependencies:
                 broken = (low > high).to_numpy(dtype=bool, na_value=False)
                 if broken.any():
                     changed = True
-                    lower = self._held(order.high, paired, True)
+                    lower = order.lowers or self._held(order.high, paired, True)
                     if lower and not self._held(order.low, paired, False):
                         moved = whole_for(low, high[broken], np.floor)
                         self._assign(frame, order.low, broken, moved, fixed)
@@ -341,7 +345,10 @@ class Dependencies:
         return {
             "determinations": [state_of(d) for d in self.determinations],
             "checks": [state_of(d) for d in self.checks],
-            "orders": [[encode_value(o.low), encode_value(o.high)] for o in self.orders],
+            "orders": [
+                [encode_value(o.low), encode_value(o.high), *(["lowers"] if o.lowers else [])]
+                for o in self.orders
+            ],
             "one_hot": [g.get_state() for g in self.groups],
             "joint": [j.get_state() for j in self.joint],
             "joint_checks": [j.get_state() for j in self.joint_checks],
@@ -353,7 +360,10 @@ class Dependencies:
             return cls()
         return cls(
             [from_state(d) for d in state["determinations"]],
-            [Order(decode_value(a), decode_value(b)) for a, b in state["orders"]],
+            [
+                Order(decode_value(a), decode_value(b), lowers="lowers" in rest)
+                for a, b, *rest in state["orders"]
+            ],
             [from_state(d) for d in state.get("checks", [])],
             [OneHotGroup.from_state(g) for g in state.get("one_hot", [])],
             [JointDetermination.from_state(j) for j in state.get("joint", [])],

@@ -103,15 +103,17 @@ def ordered(low: pd.Series, high: pd.Series, overlap: bool = True) -> bool:
 
 def keepable(low: pd.Series, high: pd.Series, paired_rows: int) -> bool:
     """An order seen in enough rows (``MIN_ROWS`` with both present) that sampled rows can
-    keep without a column leaving its real range: its repair raises ``high`` to ``low``, so
-    ``low``'s largest value, over every row it is present in, must not pass ``high``'s. A
-    column often missing can hold an order only where both are present (msleep: ``brainwt <=
-    sleep_cycle`` in the 30 rows with both, but brainwt reaches 5.7 where sleep_cycle is
-    missing, and sleep_cycle never passes 1.5): the repair then made values the real column
-    never holds."""
+    keep without a column leaving its real range. Its repair raises ``high`` to ``low`` when
+    ``low``'s largest value, over every row it is present in, does not pass ``high``'s, else
+    lowers ``low`` to ``high`` when ``high``'s smallest value does not pass below ``low``'s
+    (:func:`tvae.transformer.determination.order_of`); neither fits, no order. A column often
+    missing can hold an order only where both are present (msleep: ``brainwt <= sleep_cycle``
+    in the 30 rows with both, but brainwt reaches 5.7 where sleep_cycle is missing, and
+    sleep_cycle never passes 1.5): raising sleep_cycle made values it never holds, lowering
+    brainwt does not."""
     if paired_rows < MIN_ROWS:
         return False
-    return bool(low.max() <= high.max())
+    return bool(low.max() <= high.max() or high.min() >= low.min())
 
 
 def refuted_orders(head: pd.DataFrame, columns: list[Hashable]) -> set[tuple[Hashable, Hashable]]:

@@ -27,10 +27,13 @@ class Determination:
 
 @dataclass(frozen=True)
 class Order:
-    """``low <= high`` wherever both are present."""
+    """``low <= high`` wherever both are present. A sampled row that breaks it gets ``high``
+    raised to ``low``, or, where ``lowers``, ``low`` lowered to ``high``: the side whose real
+    range the other side's values never leave."""
 
     low: Hashable
     high: Hashable
+    lowers: bool = False
 
     def describe(self) -> dict:
         return {"type": "order", "low": self.low, "high": self.high}
@@ -54,6 +57,16 @@ def from_state(state: dict) -> Determination:
         [decode_value(v) for v in state["values"]],
         state.get("counts"),
     )
+
+
+def order_of(frame: pd.DataFrame, low: Hashable, high: Hashable) -> Order:
+    """The order ``low <= high`` of ``frame``, repaired by lowering ``low`` where ``low``'s
+    largest value passes ``high``'s and its smallest does not: raising ``high`` would leave
+    ``high``'s real range, lowering ``low`` to a real ``high`` value stays within ``low``'s
+    (msleep: ``brainwt <= sleep_cycle`` where both are present, brainwt reaching 5.7 where
+    sleep_cycle is missing and sleep_cycle never passing 1.5)."""
+    a, b = frame[low], frame[high]
+    return Order(low, high, lowers=bool(a.max() > b.max() and a.min() <= b.min()))
 
 
 def mapping_of(frame: pd.DataFrame, source: Hashable, target: Hashable) -> Determination:

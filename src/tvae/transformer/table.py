@@ -24,8 +24,9 @@ from tvae.layout import Layout
 from tvae.transformer.build import build_column, column_from_state
 from tvae.transformer.columns import ColumnModel, Draws
 from tvae.transformer.continuous import MAX_CLUSTERS, WEIGHT_THRESHOLD
-from tvae.transformer.dependencies import Dependencies, Order
+from tvae.transformer.dependencies import Dependencies
 from tvae.transformer.dependency_search import hashable
+from tvae.transformer.determination import order_of
 from tvae.transformer.dtypes import DtypeInfo
 from tvae.transformer.one_hot import collapse, declared_group, find_groups, member_orders
 
@@ -117,7 +118,7 @@ class TableTransformer:
         if declared is None:
             self.dependencies = Dependencies.detect(frame, {**kinds, **labels})
             pairs = member_orders(table, kinds, groups)
-            self.dependencies.orders += [Order(low, high) for low, high in pairs]
+            self.dependencies.orders += [order_of(table, low, high) for low, high in pairs]
         else:  # checked on the table: a declared order may name a member
             self.dependencies = Dependencies.declared(table, declared)
         self.dependencies.groups = groups
