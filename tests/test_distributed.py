@@ -116,6 +116,11 @@ def test_declared_orders_are_kept_and_a_declared_mapping_is_refused(tmp_path: Pa
             TVAE(epochs=1).fit_distributed(
                 tmp_path, ["code", "label"], metadata={"columns": {}, "dependencies": [refused]}
             )
+    offset = {"type": "offset", "base": "start", "column": "end"}
+    with pytest.raises(InvalidParameterError, match="does not model a column as another"):
+        TVAE(epochs=1).fit_distributed(
+            tmp_path, ["code", "label"], metadata={"columns": {}, "dependencies": [offset]}
+        )
 
 
 def test_an_epoch_streams_every_row_of_the_share_in_bounded_shuffled_batches(tmp_path: Path):

@@ -75,8 +75,10 @@ class Metadata(dict):
     ``dependencies`` lists the exact dependencies between columns (``{"type": "determines",
     "source": A, "target": B}``, with ``"source": [A, B]`` where two columns determine B
     together, ``{"type": "order", "low": A, "high": B}``, ``{"type":
-    "one_hot", "columns": [A, B, C]}``, with ``"allow_none": true`` where at most one is 1; see
-    :mod:`tvae.transformer.dependencies`): those ``fit`` found, on ``model.metadata_``; those to
+    "one_hot", "columns": [A, B, C]}``, with ``"allow_none": true`` where at most one is 1,
+    and ``{"type": "offset", "base": A, "column": B}``, B modelled as A plus a learned difference;
+    see :mod:`tvae.transformer.dependencies` and :mod:`tvae.transformer.offsets`): those ``fit``
+    found, on ``model.metadata_``; those to
     keep instead, on a metadata given to ``fit`` (an empty list keeps none). None: detect them.
     """
 

@@ -99,8 +99,8 @@ def _sampling_text(sampling: dict, params: dict, training: dict) -> str:
 
 
 def _dependency_text(items: list[dict]) -> str:
-    """``[{"type": "determines", ...}, {"type": "order", ...}, {"type": "one_hot", ...}]`` as
-    one line."""
+    """``[{"type": "determines", ...}, {"type": "order", ...}, {"type": "one_hot", ...},
+    {"type": "offset", ...}]`` as one line."""
     if not items:
         return "none"
     groups = [
@@ -115,7 +115,12 @@ def _dependency_text(items: list[dict]) -> str:
         if d["type"] == "determines"
     ]
     orders = [f"{d['low']} <= {d['high']}" for d in items if d["type"] == "order"]
-    return ", ".join(groups + determines + orders)
+    offsets = [
+        f"{d['column']} = {d['base']} + a learned difference"
+        for d in items
+        if d["type"] == "offset"
+    ]
+    return ", ".join(groups + determines + orders + offsets)
 
 
 def _span(columns: list) -> str:

@@ -32,6 +32,7 @@ from tvae.conditional.conditions import CategoricalCondition, NumericCondition
 from tvae.conditional.dependent import through_dependencies
 from tvae.conditional.held import allowed_sets, fixed_rows_of, range_limits
 from tvae.conditional.kinds import CATEGORY_KINDS, NUMERIC_KINDS, NumericView
+from tvae.conditional.offsets import through_offsets
 from tvae.conditional.parse import count_requested, parse_conditions
 from tvae.conditional.sampler import draw_latents
 from tvae.layout import SpanIndex
@@ -77,7 +78,8 @@ def sample_conditional(
     """
     device = generator.device
     asked = list(conditions.columns if isinstance(conditions, pd.DataFrame) else conditions)
-    given, conditions = conditions, through_dependencies(transformer, conditions)
+    given, (conditions, settle_offsets) = conditions, through_offsets(transformer, conditions)
+    conditions = through_dependencies(transformer, conditions)
     # the columns the conditions now sit on stay on them: fixed, or, where a condition leaves
     # one of a set of labels, moved by the repairs only within it; a frame's columns are
     # fixed only in the rows that hold them to a value or a range
@@ -138,8 +140,12 @@ def sample_conditional(
         alphas_np, codes_np, id_offset=id_offset, fixed=asked, allowed=allowed,
         fixed_rows=fixed_rows,
     )  # fmt: skip
+    if settle_offsets is not None:
+        settle_offsets.capture(frame)
     for condition in parsed:
         condition.finalize(frame, alphas_np, codes_np, groups)
+    if settle_offsets is not None:  # an offset column's asked values, its base added
+        settle_offsets(frame)
     transformer.dependencies.apply(frame, asked, allowed, fixed_rows)
     if index is not None:
         frame.index = index

@@ -108,11 +108,29 @@ def _datetime(column: Any) -> NumericView:
     return NumericView(numbers.normalizer, to_numbers, finish, column.step_ns / 1e9, low, high)
 
 
+def _offset(column: Any) -> NumericView:
+    """An offset column (:mod:`tvae.transformer.offsets`) seen as its difference from its base:
+    conditions reach it as differences (:mod:`tvae.conditional.offsets`), and it decodes to
+    them, the base added afterwards."""
+    difference = column.difference
+
+    def finish(alphas: np.ndarray, codes: np.ndarray, fix: Fix) -> pd.Series:
+        return pd.Series(fix(difference.inverse_numbers(alphas, codes)), name=column.name)
+
+    step = 10.0**-difference.decimals if difference.decimals is not None else 0.0
+    if column.target.kind == "datetime":
+        step = column.target.step_ns / 1e9
+    return NumericView(
+        difference.normalizer, _numbers, finish, step, difference.low, difference.high
+    )
+
+
 # Kind -> NumericView factory, for kinds encoded as (tanh alpha, mode softmax[, missing flag]).
 NUMERIC_KINDS: dict[str, Callable[[Any], NumericView]] = {
     "continuous": _continuous,
     "numerical": _numerical,
     "datetime": _datetime,
+    "offset": _offset,
 }
 
 

@@ -192,7 +192,9 @@ def _numeric(column, view: NumericView, located, cells: list, is_frame, device) 
     # a value on the grid but for float noise (fgl's RI 15.9300000000001, as read from its
     # CSV) comes back as asked, not as the grid point 15.93, which == would not match
     noise = np.maximum(1e-6 * view.step, 1e-12 * np.abs(low))  # as decimals_needed forgives
-    as_asked = between | (point & (np.abs(clip_low - low) <= noise) & (0 < view.step < 1))
+    with np.errstate(invalid="ignore"):  # an open end: -inf - -inf, never a point
+        off_grid = np.abs(clip_low - low)
+    as_asked = between | (point & (off_grid <= noise) & (0 < view.step < 1))
     value = np.where(point & ~as_asked, clip_low if view.step else low, np.nan)
     value = np.where(as_asked, low, value)
     as_tensor = lambda a, dtype=torch.float64: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731

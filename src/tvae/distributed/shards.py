@@ -287,6 +287,11 @@ def keep_declared_orders(transformer, kinds, sample: pd.DataFrame) -> None:
     if not declared:
         return
     kinds_declared = {d.get("type") for d in declared if isinstance(d, Mapping)}
+    if "offset" in kinds_declared:
+        raise InvalidParameterError(
+            "fit_distributed does not model a column as another plus a difference (an "
+            "'offset' dependency); fit the table in memory with fit, or leave it out"
+        )
     refused = sorted(kinds_declared & {"determines", "one_hot"})
     if refused:
         raise InvalidParameterError(

@@ -47,6 +47,12 @@ def split_declared(
                 "(its check would read every row); leave it out, or merge the group's columns "
                 "into one categorical column before fitting"
             )
+        if kind == "offset":
+            raise InvalidParameterError(
+                f"metadata dependency {dict(item)!r}: with epsilon a column is not modelled as "
+                "an offset from another (its differences' model would be fitted on the rows "
+                "without noise); leave it out"
+            )
         if kind == "determines" and isinstance(item.get("source"), (list, tuple)):
             raise InvalidParameterError(
                 f"metadata dependency {dict(item)!r}: with epsilon a column determined by two "

@@ -24,6 +24,7 @@ from tvae.transformer.datetime import DatetimeColumn
 from tvae.transformer.dtypes import DtypeInfo
 from tvae.transformer.identifier import IdColumn
 from tvae.transformer.numerical import NumericalColumn, to_float
+from tvae.transformer.offset_column import OffsetColumn
 from tvae.transformer.wide import WideCategoricalColumn, needs_rare_slot
 
 # One class per saved kind: build_column picks among them, column_from_state reads them back.
@@ -31,7 +32,7 @@ COLUMN_MODELS: dict[str, type] = {
     cls.kind: cls
     for cls in (
         NumericalColumn, DatetimeColumn, BooleanColumn, IdColumn, CategoricalColumn,
-        WideCategoricalColumn,
+        WideCategoricalColumn, OffsetColumn,
     )
 }  # fmt: skip
 

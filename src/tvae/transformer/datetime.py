@@ -129,7 +129,11 @@ class DatetimeColumn:
     def inverse(
         self, alphas: np.ndarray, codes: np.ndarray, draws: Draws | None = None
     ) -> pd.Series:
-        seconds = self.numbers.inverse_numbers(alphas, codes)
+        return self.restore_seconds(self.numbers.inverse_numbers(alphas, codes))
+
+    def restore_seconds(self, seconds: np.ndarray) -> pd.Series:
+        """Epoch seconds (N,) float64, NaN for missing, as the column's values: rounded to its
+        step, clipped to its real range, in its dtype, zone or string format."""
         missing = np.isnan(seconds)
         ns = np.round(np.where(missing, 0.0, seconds) * NS / self.step_ns) * self.step_ns
         stamps = ns.astype(np.int64).view("datetime64[ns]")

@@ -71,6 +71,7 @@ from tvae.transformer.determination import (
     state_of,
 )
 from tvae.transformer.joint import JointDetermination, find_joint, joint_mapping, pick_joint
+from tvae.transformer.offsets import Offset
 from tvae.transformer.one_hot import OneHotGroup, assign_member, expand_labels, held
 from tvae.transformer.pair_repairs import derive_joint, pair_limits, parents_follow
 from tvae.transformer.repairs import derive, into_sets, repair_source, whole_for
@@ -95,6 +96,9 @@ class Dependencies:
     # columns another dependency derives or repairs that two columns also determine: kept by
     # moving the pair (its columns that no other dependency derives or repairs)
     joint_checks: list[JointDetermination] = field(default_factory=list)
+    # columns modelled as another plus a learned difference (tvae.transformer.offsets): listed
+    # and saved here, kept by the transformer's decoding, not by repairs
+    offsets: list[Offset] = field(default_factory=list)
 
     # ------------------------------------------------------------------ finding them
     @classmethod
@@ -197,7 +201,7 @@ class Dependencies:
 
     def describe(self) -> list[dict]:
         items = [*self.groups, *self.determinations, *self.checks, *self.joint]
-        items += [*self.joint_checks, *self.orders]
+        items += [*self.joint_checks, *self.orders, *self.offsets]
         return [item.describe() for item in items]
 
     # ------------------------------------------------------------------ keeping them
@@ -352,6 +356,11 @@ class Dependencies:
             "one_hot": [g.get_state() for g in self.groups],
             "joint": [j.get_state() for j in self.joint],
             "joint_checks": [j.get_state() for j in self.joint_checks],
+            **(
+                {"offsets": [[encode_value(o.base), encode_value(o.column)] for o in self.offsets]}
+                if self.offsets
+                else {}
+            ),
         }
 
     @classmethod
@@ -368,4 +377,5 @@ class Dependencies:
             [OneHotGroup.from_state(g) for g in state.get("one_hot", [])],
             [JointDetermination.from_state(j) for j in state.get("joint", [])],
             [JointDetermination.from_state(j) for j in state.get("joint_checks", [])],
+            [Offset(decode_value(a), decode_value(b)) for a, b in state.get("offsets", [])],
         )

@@ -240,6 +240,14 @@ class NumericalColumn:
     ) -> pd.Series:
         return self.dtype.restore_numbers(self.inverse_numbers(alphas, codes), self.name)
 
+    def restore_values(self, values: np.ndarray) -> pd.Series:
+        """Numbers (N,) float64 made elsewhere, NaN for missing, as the column's values: clipped
+        to its real range and rounded to its grid (as decoded draws are), in its dtype."""
+        values = np.clip(values, self.low, self.high) if self.clip else values
+        if self.decimals is not None:
+            values = self._on_grid(np.round(values, self.decimals))
+        return self.dtype.restore_numbers(values, self.name)
+
     def get_state(self) -> dict:
         return {
             "normalizer": self.normalizer.get_state(),

@@ -28,6 +28,8 @@ from tvae.transformer.dependencies import Dependencies
 from tvae.transformer.dependency_search import hashable
 from tvae.transformer.determination import order_of
 from tvae.transformer.dtypes import DtypeInfo
+from tvae.transformer.offset_column import decode_with_repairs, fit_offset, with_differences
+from tvae.transformer.offsets import declared_offsets, find_offsets, is_offset
 from tvae.transformer.one_hot import collapse, declared_group, find_groups, member_orders
 
 
@@ -85,10 +87,13 @@ class TableTransformer:
         # and its rows break the group (covtype: one soil type in half of them)
         if dependencies is None:
             groups, declared = find_groups(frame, kinds), None
+            offsets = find_offsets(frame, kinds)
         else:
             groups = [declared_group(frame, kinds, d) for d in dependencies if _is_one_hot(d)]
-            declared = [d for d in dependencies if not _is_one_hot(d)]
+            offsets = declared_offsets(frame, kinds, dependencies, groups)
+            declared = [d for d in dependencies if not (_is_one_hot(d) or is_offset(d))]
             _check_members_unnamed(groups, declared)
+        offset_of = {o.column: o for o in offsets}
         table, frame = frame, collapse(frame, groups)
         kinds = {**kinds, **{g.label: "categorical" for g in groups}}
         sample = frame
@@ -99,21 +104,24 @@ class TableTransformer:
         bar = tqdm(
             list(frame.columns), desc="Fitting transformer", disable=not progress, leave=False
         )
+        options = {
+            "max_clusters": self.max_clusters,
+            "weight_threshold": self.weight_threshold,
+            "clip": self.enforce_min_max_values,
+        }
         for name in bar:
             bar.set_postfix_str(str(name))
-            self.columns.append(
-                build_column(
-                    name,
-                    kinds[name],
-                    frame[name],
-                    sample[name],
-                    rng,
-                    max_clusters=self.max_clusters,
-                    weight_threshold=self.weight_threshold,
-                    clip=self.enforce_min_max_values,
-                    point_masses=point_masses,
-                )
-            )
+            column = build_column(
+                name, kinds[name], frame[name], sample[name], rng, point_masses=point_masses,
+                **options,
+            )  # fmt: skip
+            if name in offset_of:  # modelled as its difference from its base (offsets.py)
+                seed = int(rng.integers(2**31 - 1))
+                column = fit_offset(
+                    offset_of[name], kinds, frame, sample, column, seed, find_points=point_masses,
+                    **options,
+                )  # fmt: skip
+            self.columns.append(column)
         labels = {g.label: "id" for g in groups}  # left out of the search: derived only
         if declared is None:
             self.dependencies = Dependencies.detect(frame, {**kinds, **labels})
@@ -122,6 +130,7 @@ class TableTransformer:
         else:  # checked on the table: a declared order may name a member
             self.dependencies = Dependencies.declared(table, declared)
         self.dependencies.groups = groups
+        self.dependencies.offsets = offsets
         return self
 
     @property
@@ -150,7 +159,7 @@ class TableTransformer:
 
     def transform(self, frame: pd.DataFrame, rng: np.random.Generator) -> EncodedTable:
         """Encode ``frame`` (same columns as in fit); modes are drawn with ``rng``."""
-        frame = collapse(frame, self.dependencies.groups)
+        frame = with_differences(collapse(frame, self.dependencies.groups), self.columns)
         alphas, codes = [], []
         for col in self.columns:
             a, c = col.transform(frame[col.name], rng)
@@ -197,7 +206,8 @@ class TableTransformer:
         frame = pd.concat(out, axis=1, ignore_index=True)
         frame.columns = pd.Index(self.column_names)
         self._keep_label_ranges(frame, codes)
-        frame = self.dependencies.apply(frame, fixed, allowed, fixed_rows)
+        repair = lambda rows: self.dependencies.apply(rows, fixed, allowed, fixed_rows)  # noqa: E731
+        frame = decode_with_repairs(frame, self.columns, repair, set(fixed))
         if self.dependencies.groups:  # the members, back in the table's order
             frame = frame[self.output_names]
         return frame
