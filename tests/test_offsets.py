@@ -166,3 +166,15 @@ def test_a_repair_that_moves_one_column_of_a_pair_moves_the_other_with_it():
     gap = rows["known"] - rows["total"]
     assert gap.between(-500, -5).all()
     assert (rows["adults"] <= rows["known"]).all() and (rows["known"] <= rows["total"]).all()
+
+
+def test_a_column_an_exact_dependency_derives_is_no_offset():
+    """grouseticks' centred height is its height minus a constant, which a "determines"
+    already keeps exactly; Car's prices are read by pairs that determine other columns: an
+    offset there would be drawn, then overwritten or moved by the repairs."""
+    rng = np.random.default_rng(0)
+    height = rng.integers(400, 440, 600).astype(float)
+    frame = pd.DataFrame({"height": height, "centred": height - 421.5, "x": rng.normal(0, 1, 600)})
+    found = TVAE(epochs=1).fit(frame).metadata_.dependencies
+    assert {"type": "determines", "source": "height", "target": "centred"} in found
+    assert not any(item["type"] == "offset" for item in found)

@@ -199,6 +199,14 @@ class Dependencies:
             joint_checks=joint_checks,
         )  # fmt: skip
 
+    def linked(self) -> set:
+        """The columns a determination, a check or a pair derives, reads or moves."""
+        items = [*self.determinations, *self.checks]
+        found = {c for d in items for c in (d.source, d.target)}
+        return found | {
+            c for j in [*self.joint, *self.joint_checks] for c in (*j.sources, j.target)
+        }
+
     def describe(self) -> list[dict]:
         items = [*self.groups, *self.determinations, *self.checks, *self.joint]
         items += [*self.joint_checks, *self.orders, *self.offsets]

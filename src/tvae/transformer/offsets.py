@@ -86,13 +86,16 @@ def _tight(base: np.ndarray, column: np.ndarray) -> float | None:
     return float((column - base)[both].std() / spread)
 
 
-def find_offsets(frame: pd.DataFrame, kinds: Mapping[Hashable, str]) -> list[Offset]:
-    """The offsets of ``frame`` (see the module docstring), in table order of their columns."""
+def find_offsets(
+    frame: pd.DataFrame, kinds: Mapping[Hashable, str], skip: set | frozenset = frozenset()
+) -> list[Offset]:
+    """The offsets of ``frame`` (see the module docstring), in chain order, none of them
+    naming a column of ``skip``."""
     if len(frame) < MIN_ROWS:
         return []
     candidates = [
         c for c in frame.columns
-        if kinds.get(c) in OFFSET_KINDS and frame[c].nunique() >= MIN_DISTINCT
+        if c not in skip and kinds.get(c) in OFFSET_KINDS and frame[c].nunique() >= MIN_DISTINCT
     ]  # fmt: skip
     if len(candidates) < 2:
         return []

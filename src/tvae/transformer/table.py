@@ -87,14 +87,24 @@ class TableTransformer:
         # and its rows break the group (covtype: one soil type in half of them)
         if dependencies is None:
             groups, declared = find_groups(frame, kinds), None
-            offsets = find_offsets(frame, kinds)
         else:
             groups = [declared_group(frame, kinds, d) for d in dependencies if _is_one_hot(d)]
             offsets = declared_offsets(frame, kinds, dependencies, groups)
             declared = [d for d in dependencies if not (_is_one_hot(d) or is_offset(d))]
             _check_members_unnamed(groups, declared)
-        offset_of = {o.column: o for o in offsets}
         table, frame = frame, collapse(frame, groups)
+        labels = {g.label: "id" for g in groups}  # left out of the search: derived only
+        if declared is None:
+            self.dependencies = Dependencies.detect(frame, {**kinds, **labels})
+            pairs = member_orders(table, kinds, groups)
+            self.dependencies.orders += [order_of(table, low, high) for low, high in pairs]
+            # a column an exact dependency derives or moves stays as it is (Car's prices)
+            offsets = find_offsets(table, kinds, skip=self.dependencies.linked())
+        else:  # checked on the table: a declared order may name a member
+            self.dependencies = Dependencies.declared(table, declared)
+        self.dependencies.groups = groups
+        self.dependencies.offsets = offsets
+        offset_of = {o.column: o for o in offsets}
         kinds = {**kinds, **{g.label: "categorical" for g in groups}}
         sample = frame
         if self.fit_sample_size is not None and len(frame) > self.fit_sample_size:
@@ -122,15 +132,6 @@ class TableTransformer:
                     **options,
                 )  # fmt: skip
             self.columns.append(column)
-        labels = {g.label: "id" for g in groups}  # left out of the search: derived only
-        if declared is None:
-            self.dependencies = Dependencies.detect(frame, {**kinds, **labels})
-            pairs = member_orders(table, kinds, groups)
-            self.dependencies.orders += [order_of(table, low, high) for low, high in pairs]
-        else:  # checked on the table: a declared order may name a member
-            self.dependencies = Dependencies.declared(table, declared)
-        self.dependencies.groups = groups
-        self.dependencies.offsets = offsets
         return self
 
     @property
