@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tvae import TVAE, InvalidDataError, InvalidDataTypeError
+from tvae import TVAE, InvalidDataError, InvalidDataTypeError, InvalidParameterError
 from tvae.transformer import TableTransformer
 from tvae.transformer.wide import MAX_CATEGORIES
 
@@ -315,10 +315,54 @@ def test_infinite_values_are_rejected_with_the_column_name():
         TVAE(epochs=1).fit(frame)
 
 
-def test_timedeltas_are_rejected_with_a_fix():
-    frame = pd.DataFrame({"wait": pd.to_timedelta(np.arange(20), unit="s"), "y": range(20)})
-    with pytest.raises(InvalidDataTypeError, match=r"'wait'.*total_seconds"):
-        TVAE(epochs=1).fit(frame)
+def trips(n: int = 600) -> pd.DataFrame:
+    """Walks of 5-39 minutes and drives of 30-299, a tenth of the durations unknown."""
+    rng = np.random.default_rng(0)
+    kind = rng.choice(["walk", "drive"], n)
+    minutes = np.where(kind == "walk", rng.integers(5, 40, n), rng.integers(30, 300, n))
+    trip = pd.Series(pd.to_timedelta(minutes, unit="min")).astype("timedelta64[s]")
+    trip[rng.random(n) < 0.1] = pd.NaT
+    return pd.DataFrame({"kind": kind, "trip": trip, "x": rng.normal(0, 1, n)})
+
+
+def test_durations_are_modelled_as_numbers_and_come_back_as_durations(tmp_path):
+    """Until December 2026 a timedelta64 column was refused ("convert it to numbers")."""
+    frame = trips()
+    model = TVAE(epochs=5, random_state=0).fit(frame)
+    assert model.metadata_["trip"] == "numerical"
+    rows = model.sample(1_000, random_state=1)
+    assert rows["trip"].dtype == frame["trip"].dtype  # timedelta64[s]
+    minutes = rows["trip"].dropna().dt.total_seconds() / 60
+    assert (minutes % 1 == 0).all()  # on the real durations' step: whole minutes
+    assert minutes.min() >= 5 and minutes.max() <= 299
+    assert 0.02 < rows["trip"].isna().mean() < 0.25
+    asked = model.sample(50, conditions={"trip": pd.Timedelta("2h")}, random_state=0)
+    assert (asked["trip"] == pd.Timedelta("2h")).all()
+    ranged = model.sample(50, conditions={"trip": ("10 minutes", "20 minutes")}, random_state=0)
+    assert ranged["trip"].between(pd.Timedelta("10min"), pd.Timedelta("20min")).all()
+    path = tmp_path / "model.tvae"
+    model.save(path)
+    assert TVAE.load(path).sample(200, random_state=2).equals(model.sample(200, random_state=2))
+
+
+def test_a_duration_column_is_scored_as_a_number():
+    from tvae import evaluate
+
+    frame = trips()
+    later = evaluate(frame, frame.assign(trip=frame["trip"] + pd.Timedelta("1min")))
+    shapes = later.column_shapes.set_index("column")
+    # a minute later is close as a number (KS), not as a label (0.63 when read as categories)
+    assert shapes.loc["trip", "metric"] == "KSComplement"
+    assert shapes.loc["trip", "score"] > 0.9
+    # efficacy reads durations as numbers (a missing one is no number): walks are short
+    train, test = frame.iloc[:400], frame.iloc[400:]
+    scored = evaluate(train, train, target="kind", holdout=test)
+    assert scored.efficacy is not None and scored.efficacy["synthetic_score"] > 0.8
+
+
+def test_durations_under_epsilon_ask_for_numbers():
+    with pytest.raises(InvalidParameterError, match=r"'trip'.*total_seconds"):
+        TVAE(epochs=1, epsilon=10).fit(trips())
 
 
 def test_complex_numbers_are_rejected_with_the_column_name():

@@ -16,7 +16,6 @@ from pandas.api.types import (
     is_bool_dtype,
     is_complex_dtype,
     is_numeric_dtype,
-    is_timedelta64_dtype,
 )
 
 from tvae.errors import (
@@ -130,11 +129,6 @@ def resolve_kinds(
             raise InvalidDataTypeError(
                 f"column {name!r} holds complex numbers, which cannot be modelled; "
                 "split them into real and imaginary columns"
-            )
-        if is_timedelta64_dtype(series.dtype):
-            raise InvalidDataTypeError(
-                f"column {name!r} holds time spans (timedelta64); convert them to numbers, "
-                f"e.g. df[{name!r}].dt.total_seconds()"
             )
         check_cells(series, series.dropna())
         if name in overrides:

@@ -18,8 +18,8 @@ Kinds: "numerical", "categorical", "boolean", "datetime" and "id". Detection rul
    ``ID_MIN_ROWS`` rows, and whose name looks like a key (``id``, ``customer_id``,
    ``PassengerId``, ``key``, ``uuid``, ``No``, ``index``...) or whose strings share one key
    pattern (``C000123``, UUIDs) -> "id";
-6. any other numeric column (integers with few distinct values included), or object column
-   holding only numbers -> "numerical";
+6. any other numeric column (integers with few distinct values included), a duration
+   (``timedelta64``), or an object column holding only numbers -> "numerical";
 7. everything else (strings, mixed objects) -> "categorical".
 """
 
@@ -40,6 +40,7 @@ from pandas.api.types import (
     is_numeric_dtype,
     is_object_dtype,
     is_string_dtype,
+    is_timedelta64_dtype,
 )
 
 from tvae.codec import decode_value, encode_value
@@ -153,7 +154,7 @@ def dtype_kind(series: pd.Series) -> str:
         return "boolean"
     if is_datetime64_any_dtype(dtype):
         return "datetime"
-    if is_numeric_dtype(dtype):
+    if is_numeric_dtype(dtype) or is_timedelta64_dtype(dtype):  # a duration is a number
         return "numerical"
     return "categorical"
 
@@ -169,6 +170,8 @@ def detect_kind(series: pd.Series) -> str:
     kind = dtype_kind(series)
     if kind in ("boolean", "datetime") or isinstance(dtype, pd.CategoricalDtype):
         return kind
+    if is_timedelta64_dtype(dtype):
+        return "numerical"  # durations (tvae.transformer.duration)
     observed = series.dropna()
     if is_numeric_dtype(dtype):
         if is_integer_dtype(dtype) and _looks_like_key(series, observed, by_pattern=False):

@@ -18,6 +18,7 @@ import pandas as pd
 from pandas.api.types import is_integer_dtype
 
 from tvae.transformer.continuous import ALPHA_SCALE
+from tvae.transformer.duration import duration_seconds
 
 Fix = Callable[[np.ndarray], np.ndarray]  # sets equalities and clips ranges on decoded numbers
 
@@ -108,6 +109,21 @@ def _datetime(column: Any) -> NumericView:
     return NumericView(numbers.normalizer, to_numbers, finish, column.step_ns / 1e9, low, high)
 
 
+def _duration(column: Any) -> NumericView:
+    """A duration column (:mod:`tvae.transformer.duration`) seen as seconds; conditions give
+    durations (``pd.Timedelta("2h")``, ``"2 hours"``)."""
+    numbers = column.numbers
+
+    def to_numbers(values: pd.Series) -> np.ndarray:
+        return duration_seconds(pd.Series(values, dtype=object))
+
+    def finish(alphas: np.ndarray, codes: np.ndarray, fix: Fix) -> pd.Series:
+        return column.restore_seconds(fix(numbers.inverse_numbers(alphas, codes)))
+
+    low, high = (column.low_ns / 1e9, column.high_ns / 1e9) if numbers.clip else (-np.inf, np.inf)
+    return NumericView(numbers.normalizer, to_numbers, finish, column.step_ns / 1e9, low, high)
+
+
 def _offset(column: Any) -> NumericView:
     """An offset column (:mod:`tvae.transformer.offsets`) seen as its difference from its base:
     conditions reach it as differences (:mod:`tvae.conditional.offsets`), and it decodes to
@@ -130,6 +146,7 @@ NUMERIC_KINDS: dict[str, Callable[[Any], NumericView]] = {
     "continuous": _continuous,
     "numerical": _numerical,
     "datetime": _datetime,
+    "duration": _duration,
     "offset": _offset,
 }
 

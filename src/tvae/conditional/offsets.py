@@ -164,11 +164,13 @@ def _value(number: float, kind: str) -> Any:
     """A number of the base's (epoch seconds for times) as a condition value."""
     if kind == "datetime":
         return pd.Timestamp(round(number * NS), unit="ns")
+    if kind == "duration":
+        return pd.Timedelta(round(number * NS), unit="ns")
     return number
 
 
 def _span(number: float, kind: str) -> str:
-    return str(pd.Timedelta(seconds=number)) if kind == "datetime" else f"{number:g}"
+    return str(pd.Timedelta(seconds=number)) if kind in ("datetime", "duration") else f"{number:g}"
 
 
 class OffsetSettler:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from .metrics import category_text, infer_kinds
+from .metrics import category_text, infer_kinds, to_float
 
 # A numerical target with more distinct values than this is treated as a regression target.
 REGRESSION_MIN_UNIQUE = 20
@@ -41,6 +41,8 @@ def _features(frames: list[pd.DataFrame], kinds: dict[str, str], target: str) ->
                     values = pd.to_datetime(values)
                     stamps = values.to_numpy(dtype="datetime64[ns]").view("int64")
                     numbers = np.where(values.isna(), np.nan, stamps.astype(np.float64))
+                elif pd.api.types.is_timedelta64_dtype(values):  # durations: NaT is no number
+                    numbers = to_float(values, kind, column)
                 else:
                     numbers = pd.to_numeric(values, errors="coerce").to_numpy(
                         dtype=np.float64, na_value=np.nan

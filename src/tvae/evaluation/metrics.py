@@ -81,7 +81,8 @@ def infer_kinds(
 
 
 def to_float(column: pd.Series, kind: str, name: object = None) -> np.ndarray:
-    """Return a continuous column as float64 with NaN for missing (datetimes as ns since 1970)."""
+    """Return a continuous column as float64 with NaN for missing (datetimes as ns since 1970,
+    durations as ns)."""
     label = name if name is not None else column.name
     if kind == "datetime" or pd.api.types.is_datetime64_any_dtype(column):
         try:
@@ -94,6 +95,9 @@ def to_float(column: pd.Series, kind: str, name: object = None) -> np.ndarray:
         values = stamps.to_numpy(dtype="datetime64[ns]").view("int64").astype(np.float64)
         values[nat] = np.nan
         return values
+    if pd.api.types.is_timedelta64_dtype(column):  # durations as ns, NaT as NaN
+        ns = column.to_numpy(dtype="timedelta64[ns]").view("int64").astype(np.float64)
+        return np.where(column.isna().to_numpy(), np.nan, ns)
     try:
         return pd.to_numeric(column).to_numpy(dtype=np.float64, na_value=np.nan)
     except (ValueError, TypeError) as error:

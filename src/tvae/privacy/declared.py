@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import is_datetime64_any_dtype, is_integer_dtype
+from pandas.api.types import is_datetime64_any_dtype, is_integer_dtype, is_timedelta64_dtype
 
 from tvae.errors import InvalidParameterError
 from tvae.kinds import Metadata, dtype_kind
@@ -85,6 +85,11 @@ def private_kinds(
                 f"column {name!r} is an ID column; with epsilon its IDs' format comes from the "
                 "data and is not accounted for: drop the column before fit (add fresh IDs to "
                 "the synthetic rows), or declare it another kind in metadata"
+            )
+        if is_timedelta64_dtype(frame[name].dtype):
+            raise InvalidParameterError(
+                f"column {name!r} holds durations (timedelta64); with epsilon convert them to "
+                f"numbers first, e.g. df[{name!r}].dt.total_seconds()"
             )
         if kinds[name] == "datetime" and not is_datetime64_any_dtype(frame[name].dtype):
             raise InvalidParameterError(

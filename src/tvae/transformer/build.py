@@ -22,6 +22,7 @@ from tvae.transformer.boolean import BooleanColumn
 from tvae.transformer.columns import CategoricalColumn, ColumnModel
 from tvae.transformer.datetime import DatetimeColumn
 from tvae.transformer.dtypes import DtypeInfo
+from tvae.transformer.duration import DurationColumn
 from tvae.transformer.identifier import IdColumn
 from tvae.transformer.numerical import NumericalColumn, to_float
 from tvae.transformer.offset_column import OffsetColumn
@@ -32,7 +33,7 @@ COLUMN_MODELS: dict[str, type] = {
     cls.kind: cls
     for cls in (
         NumericalColumn, DatetimeColumn, BooleanColumn, IdColumn, CategoricalColumn,
-        WideCategoricalColumn, OffsetColumn,
+        WideCategoricalColumn, OffsetColumn, DurationColumn,
     )
 }  # fmt: skip
 
@@ -41,7 +42,10 @@ def model_kind(kind: str, series: pd.Series) -> str:
     """The key in :data:`COLUMN_MODELS` of the model a column of ``kind`` gets (the overrides
     of the module docstring applied)."""
     if kind in ("numerical", "continuous", "datetime") and series.notna().any():
-        return DatetimeColumn.kind if kind == "datetime" else NumericalColumn.kind
+        if kind == "datetime":
+            return DatetimeColumn.kind
+        timedelta = pd.api.types.is_timedelta64_dtype(series.dtype)
+        return DurationColumn.kind if timedelta else NumericalColumn.kind
     if kind == "boolean" and series.nunique(dropna=True) == 2:
         return BooleanColumn.kind
     if kind == "id":
@@ -66,11 +70,11 @@ def build_column(
     """Fit the column model of ``kind`` on ``series`` (mixtures on ``sample``'s rows)."""
     dtype = DtypeInfo.of(series)
     model = COLUMN_MODELS[model_kind(kind, series)]
-    if model in (NumericalColumn, DatetimeColumn):
+    if model in (NumericalColumn, DatetimeColumn, DurationColumn):
         options = {"max_clusters": max_clusters, "weight_threshold": weight_threshold, "clip": clip}
         seed = int(rng.integers(2**31 - 1))
-        if model is DatetimeColumn:
-            return DatetimeColumn.fit(name, dtype, series, sample, seed, **options)
+        if model in (DatetimeColumn, DurationColumn):
+            return model.fit(name, dtype, series, sample, seed, **options)
         return NumericalColumn.fit(
             name, dtype, to_float(series), to_float(sample), seed, find_points=point_masses,
             **options,

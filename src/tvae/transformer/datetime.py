@@ -23,7 +23,7 @@ from tvae.errors import InvalidDataError
 from tvae.kinds import parse_date_strings
 from tvae.transformer.columns import Draws
 from tvae.transformer.dtypes import DtypeInfo
-from tvae.transformer.granularity import NS, observed_step_ns
+from tvae.transformer.granularity import NS, grid_range_ns, observed_step_ns
 from tvae.transformer.missing import decode_marker, encode_marker, missing_marker, put_missing
 from tvae.transformer.numerical import NumericalColumn
 
@@ -106,10 +106,7 @@ class DatetimeColumn:
     def grid_range_ns(self) -> tuple[np.datetime64, np.datetime64]:
         """The real range's ends moved inward onto the step, where one is a rare time finer than
         the step (see :mod:`tvae.transformer.granularity`), so clipped times stay on it."""
-        low = -(-self.low_ns // self.step_ns) * self.step_ns
-        high = self.high_ns // self.step_ns * self.step_ns
-        if low > high:
-            low, high = self.low_ns, self.high_ns
+        low, high = grid_range_ns(self.low_ns, self.high_ns, self.step_ns)
         return np.datetime64(low, "ns"), np.datetime64(high, "ns")
 
     @staticmethod

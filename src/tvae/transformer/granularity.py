@@ -64,3 +64,12 @@ def observed_decimals(values: np.ndarray) -> int | None:
     values = values[np.isfinite(values)]
     level = coarsest_level(np.bincount(decimals_needed(values), minlength=MAX_DECIMALS + 2))
     return level if level <= MAX_DECIMALS else None
+
+
+def grid_range_ns(low_ns: int, high_ns: int, step_ns: int) -> tuple[int, int]:
+    """A real range of integer nanoseconds with its ends moved inward onto the step, where one
+    is a rare value finer than the step, so clipped values stay on it; the range as it is
+    where no step lies inside it."""
+    low = -(-low_ns // step_ns) * step_ns
+    high = high_ns // step_ns * step_ns
+    return (low, high) if low <= high else (low_ns, high_ns)

@@ -15,6 +15,7 @@ from tvae.codec import decode_value, encode_value
 from tvae.transformer.columns import Draws
 from tvae.transformer.datetime import DatetimeColumn
 from tvae.transformer.dtypes import DtypeInfo
+from tvae.transformer.duration import DurationColumn
 from tvae.transformer.granularity import NS
 from tvae.transformer.numerical import NumericalColumn, to_float
 from tvae.transformer.offsets import Offset, differences, in_chain_order, numbers_of
@@ -29,7 +30,7 @@ class OffsetColumn:
     dtype: DtypeInfo
     base: Hashable
     difference: NumericalColumn
-    target: NumericalColumn | DatetimeColumn
+    target: NumericalColumn | DatetimeColumn | DurationColumn
     kind: ClassVar[str] = "offset"
 
     @property
@@ -68,7 +69,8 @@ class OffsetColumn:
 
     @classmethod
     def from_state(cls, name: Any, dtype: DtypeInfo, state: dict) -> OffsetColumn:
-        model = DatetimeColumn if state["target_kind"] == DatetimeColumn.kind else NumericalColumn
+        models = {m.kind: m for m in (NumericalColumn, DatetimeColumn, DurationColumn)}
+        model = models[state["target_kind"]]
         return cls(
             name,
             dtype,
@@ -83,7 +85,7 @@ def fit_offset(
     kinds: Mapping[Hashable, str],
     frame: pd.DataFrame,
     sample: pd.DataFrame,
-    target: NumericalColumn | DatetimeColumn,
+    target: NumericalColumn | DatetimeColumn | DurationColumn,
     seed: int,
     **options: Any,
 ) -> OffsetColumn:
@@ -94,7 +96,7 @@ def fit_offset(
     decimals = None
     if isinstance(target, NumericalColumn) and target.decimals is not None:
         decimals = target.decimals  # the difference of two numbers on a grid lies on it
-    step = target.step_ns / NS if isinstance(target, DatetimeColumn) else None
+    step = target.step_ns / NS if isinstance(target, (DatetimeColumn, DurationColumn)) else None
     if decimals is not None:
         values, fitted = np.round(values, decimals), np.round(fitted, decimals)
     difference = NumericalColumn.fit(
@@ -154,7 +156,7 @@ def restore_numbers(model: Any, numbers: np.ndarray) -> pd.Series:
     """Numbers (epoch seconds for times) as the values of ``model``'s column (an offset
     column's: its own model's), clipped to its range and rounded to its grid."""
     model = model.target if isinstance(model, OffsetColumn) else model
-    if isinstance(model, DatetimeColumn):
+    if isinstance(model, (DatetimeColumn, DurationColumn)):
         return model.restore_seconds(numbers)
     return model.restore_values(numbers)
 

@@ -39,6 +39,7 @@ from tvae.errors import InvalidParameterError
 from tvae.kinds import parse_date_strings
 from tvae.transformer.datetime import DatetimeColumn, to_naive_utc, to_nanoseconds
 from tvae.transformer.dependency_search import MIN_ROWS, PROBE_ROWS
+from tvae.transformer.duration import duration_seconds
 from tvae.transformer.granularity import NS
 from tvae.transformer.numerical import to_float
 
@@ -59,8 +60,10 @@ class Offset:
 
 
 def numbers_of(series: pd.Series, kind: str, model: Any = None) -> np.ndarray:
-    """A numerical column as float64, a datetime one as epoch seconds (NaN: missing), read as
-    its fitted ``model`` reads it, if given. (N,)"""
+    """A numerical column as float64, a datetime one as epoch seconds, a duration as seconds
+    (NaN: missing), read as its fitted ``model`` reads it, if given. (N,)"""
+    if kind == "duration" or pd.api.types.is_timedelta64_dtype(series.dtype):
+        return duration_seconds(series)
     if kind == "numerical":
         return to_float(series)
     if isinstance(model, DatetimeColumn):
