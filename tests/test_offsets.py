@@ -178,3 +178,11 @@ def test_a_column_an_exact_dependency_derives_is_no_offset():
     found = TVAE(epochs=1).fit(frame).metadata_.dependencies
     assert {"type": "determines", "source": "height", "target": "centred"} in found
     assert not any(item["type"] == "offset" for item in found)
+
+
+def test_a_condition_that_is_no_value_of_an_offset_column_names_it(stay_model):
+    for asked in ({"end": "not a date"}, {"start": "2018-01-01", "end": "nope"}):
+        with pytest.raises(ConditionError, match="'end'"):
+            stay_model.sample(5, conditions=asked)
+    with pytest.raises(ConditionError, match="'forward'"):
+        stay_model.sample(5, conditions={"forward": "x"})

@@ -25,7 +25,6 @@ import pandas as pd
 
 from tvae.conditional.dependent import is_empty
 from tvae.errors import ConditionError
-from tvae.transformer.datetime import DatetimeColumn
 from tvae.transformer.granularity import NS
 from tvae.transformer.offset_column import OffsetColumn, add_bases, restore_numbers
 from tvae.transformer.offsets import Offset, in_chain_order, numbers_of
@@ -105,13 +104,8 @@ def _through(
     kind = column.target_kind
     is_range = isinstance(cell, tuple)
     ends = cell if is_range else (cell, cell)
-    try:
-        low, high = (_number(v, kind, column.target, fallback) for v, fallback in
-                     zip(ends, (-np.inf, np.inf), strict=True))  # fmt: skip
-    except (TypeError, ValueError) as error:
-        raise ConditionError(
-            f"condition on {column.name!r}: {cell!r} is not a value of the column ({error})"
-        ) from error
+    low, high = (_number(v, kind, column.target, fallback) for v, fallback in
+                 zip(ends, (-np.inf, np.inf), strict=True))  # fmt: skip
     smallest, largest = column.difference.low, column.difference.high
     name, base = column.name, column.base
     if not is_empty(base_cell) and not isinstance(base_cell, (tuple, frozenset)):
@@ -149,14 +143,21 @@ def _number(value: Any, kind: str, model: Any, empty: float) -> float:
         return empty
     if kind == "datetime" and not isinstance(value, (str, pd.Timestamp, np.datetime64)):
         value = pd.Timestamp(value)
-    numbers = numbers_of(pd.Series([value], dtype=object), kind, model)
+    model = model.target if isinstance(model, OffsetColumn) else model
+    try:
+        numbers = numbers_of(pd.Series([value], dtype=object, name=model.name), kind, model)
+    except (TypeError, ValueError) as error:
+        message = f"{value!r} is not a value of column {model.name!r} ({error})"
+        raise ConditionError(message) from error
     if np.isnan(numbers[0]):
-        raise ValueError("missing")
+        raise ConditionError(f"{value!r} is not a value of column {model.name!r}")
     return float(numbers[0])
 
 
 def _real_range(model: Any) -> tuple[float, float]:
-    numbers = model.numbers if isinstance(model, DatetimeColumn) else model
+    """The real range of a base's numbers (epoch seconds for times, seconds for durations)."""
+    model = model.target if isinstance(model, OffsetColumn) else model
+    numbers = getattr(model, "numbers", model)  # a datetime's or a duration's: in seconds
     return numbers.low, numbers.high
 
 
