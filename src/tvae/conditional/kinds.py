@@ -134,7 +134,7 @@ def _offset(column: Any) -> NumericView:
         return pd.Series(fix(difference.inverse_numbers(alphas, codes)), name=column.name)
 
     step = 10.0**-difference.decimals if difference.decimals is not None else 0.0
-    if column.target.kind == "datetime":
+    if hasattr(column.target, "step_ns"):  # a datetime's or a duration's step, in seconds
         step = column.target.step_ns / 1e9
     return NumericView(
         difference.normalizer, _numbers, finish, step, difference.low, difference.high

@@ -26,7 +26,12 @@ import pandas as pd
 from tvae.conditional.dependent import is_empty
 from tvae.errors import ConditionError
 from tvae.transformer.granularity import NS
-from tvae.transformer.offset_column import OffsetColumn, add_bases, restore_numbers
+from tvae.transformer.offset_column import (
+    OffsetColumn,
+    add_bases,
+    column_numbers,
+    restore_numbers,
+)
 from tvae.transformer.offsets import Offset, in_chain_order, numbers_of
 
 
@@ -210,9 +215,7 @@ class OffsetSettler:
             frame[offset.column] = values.set_axis(frame.index)
 
     def _numbers(self, frame: pd.DataFrame, name: Any) -> np.ndarray:
-        model = self.models[name]
-        kind = model.target_kind if isinstance(model, OffsetColumn) else model.kind
-        return numbers_of(frame[name], kind, model.target if kind != model.kind else model)
+        return column_numbers(frame, name, self.models[name])
 
     def _settle(self, frame: pd.DataFrame, name: Any, cells: list) -> None:
         if len(cells) != len(frame):  # a dict's one condition holds in every row

@@ -75,14 +75,14 @@ class DatetimeColumn:
         seed: int,
         **options: Any,
     ) -> DatetimeColumn:
-        string_format = None
-        if not is_datetime64_any_dtype(series.dtype) and not _python_dates(series):
-            string_format = parse_date_strings(series.dropna())
-            if string_format is None:
-                raise InvalidDataError(
-                    f"column {name!r} is declared datetime but its values are not dates in one "
-                    "format; convert it with pd.to_datetime or declare it 'categorical'"
-                )
+        string_format = date_format(series)
+        if string_format is None and not (
+            is_datetime64_any_dtype(series.dtype) or _python_dates(series)
+        ):
+            raise InvalidDataError(
+                f"column {name!r} is declared datetime but its values are not dates in one "
+                "format; convert it with pd.to_datetime or declare it 'categorical'"
+            )
         naive, zone = to_naive_utc(series, string_format)
         ns, nat = to_nanoseconds(naive)
         step = observed_step_ns(ns[~nat])
@@ -179,6 +179,14 @@ class DatetimeColumn:
             high_ns=int(state["high_ns"]),
             python_type=state.get("python_type"),
         )
+
+
+def date_format(series: pd.Series) -> str | None:
+    """The strftime format of a column of date strings; None for datetime64 values, Python
+    dates, and strings that are not dates in one format."""
+    if is_datetime64_any_dtype(series.dtype) or _python_dates(series):
+        return None
+    return parse_date_strings(series.dropna())
 
 
 def _python_dates(series: pd.Series) -> bool:

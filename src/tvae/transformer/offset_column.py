@@ -128,11 +128,11 @@ def add_bases(frame: pd.DataFrame, columns: list, only: list | None = None) -> N
     for offset in in_chain_order(offsets):
         if only is None or offset.column in only:
             col = by_name[offset.column]
-            base = _numbers_by_model(frame, col.base, by_name[col.base])
+            base = column_numbers(frame, col.base, by_name[col.base])
             frame[col.name] = col.restore(base, frame[col.name]).set_axis(frame.index)
 
 
-def _numbers_by_model(frame: pd.DataFrame, name: Hashable, model: Any) -> np.ndarray:
+def column_numbers(frame: pd.DataFrame, name: Hashable, model: Any) -> np.ndarray:
     """Column ``name`` of ``frame`` in numbers, read by its model (an offset: its target)."""
     model = model.target if isinstance(model, OffsetColumn) else model
     return numbers_of(frame[name], model.kind, model)
@@ -144,8 +144,8 @@ def decoded_pairs(frame: pd.DataFrame, columns: list) -> dict:
     by_name = {col.name: col for col in columns}
     return {
         col.name: (
-            _numbers_by_model(frame, col.base, by_name[col.base]),
-            _numbers_by_model(frame, col.name, col),
+            column_numbers(frame, col.base, by_name[col.base]),
+            column_numbers(frame, col.name, col),
         )
         for col in columns
         if isinstance(col, OffsetColumn)
@@ -176,8 +176,8 @@ def follow_bases(frame: pd.DataFrame, columns: list, before: Mapping, fixed: set
             continue
         base_was, own_was = before[offset.column]
         drawn = own_was - base_was  # NaN where either was missing
-        base = _numbers_by_model(frame, offset.base, by_name[offset.base])
-        own = _numbers_by_model(frame, offset.column, by_name[offset.column])
+        base = column_numbers(frame, offset.base, by_name[offset.base])
+        own = column_numbers(frame, offset.column, by_name[offset.column])
         known = ~np.isnan(drawn) & ~np.isnan(base) & ~np.isnan(own)
         base_moved, own_moved = known & (base != base_was), known & (own != own_was)
         # where both moved (midwest: both raised to the adults' count), the one that can move

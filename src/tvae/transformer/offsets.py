@@ -36,11 +36,9 @@ import numpy as np
 import pandas as pd
 
 from tvae.errors import InvalidParameterError
-from tvae.kinds import parse_date_strings
-from tvae.transformer.datetime import DatetimeColumn, to_naive_utc, to_nanoseconds
+from tvae.transformer.datetime import DatetimeColumn, date_format
 from tvae.transformer.dependency_search import MIN_ROWS, PROBE_ROWS
 from tvae.transformer.duration import duration_seconds
-from tvae.transformer.granularity import NS
 from tvae.transformer.numerical import to_float
 
 TIGHT_RATIO = 0.1  # the difference's spread, at most this share of the columns' (see above)
@@ -66,15 +64,9 @@ def numbers_of(series: pd.Series, kind: str, model: Any = None) -> np.ndarray:
         return duration_seconds(series)
     if kind == "numerical":
         return to_float(series)
-    if isinstance(model, DatetimeColumn):
-        return model._seconds(series, model.string_format)
-    string_format = None
-    if not pd.api.types.is_datetime64_any_dtype(series.dtype) and series.dtype == object:
-        string_format = parse_date_strings(series.dropna())
-    elif not pd.api.types.is_datetime64_any_dtype(series.dtype):
-        string_format = parse_date_strings(series.dropna().astype(str))
-    ns, nat = to_nanoseconds(to_naive_utc(series, string_format)[0])
-    return np.where(nat, np.nan, ns / NS)
+    model = getattr(model, "target", model)  # an offset column is read as its own model
+    string_format = model.string_format if isinstance(model, DatetimeColumn) else None
+    return DatetimeColumn._seconds(series, string_format or date_format(series))
 
 
 def _tight(base: np.ndarray, column: np.ndarray) -> float | None:
