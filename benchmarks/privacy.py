@@ -57,6 +57,7 @@ from protocol import (
     discrete_columns_of,
     efficacy_f1,
     error_text,
+    parse_params,
     read_table,
     split,
     subsample,
@@ -251,12 +252,13 @@ def compare(spec: str, args, out) -> list[dict]:
     records = []
     for seed in args.seeds:
         train, test = split(frame, seed)
+        extra = parse_params(args.tvae_param)
         runs = (
             []
             if args.skip_nonprivate
-            else [("tvae", None, {"epochs": args.epochs} if args.epochs else {})]
+            else [("tvae", None, {**extra, **({"epochs": args.epochs} if args.epochs else {})})]
         )
-        dp = {"epochs": args.dp_epochs} if args.dp_epochs else {}
+        dp = {**extra, **({"epochs": args.dp_epochs} if args.dp_epochs else {})}
         runs += [("tvae-dp", e, {"epsilon": e, **dp}) for e in args.epsilons]
         if args.public_schema:
             public = category_schema(frame, discrete)
@@ -332,6 +334,9 @@ def main() -> None:
     parser.add_argument("--max-rows", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=None, help="non-private tvae's epochs")
     parser.add_argument("--dp-epochs", type=int, default=None, help="private tvae's epochs")
+    parser.add_argument(
+        "--tvae-param", action="append", default=[], help="key=value, to every tvae run"
+    )
     parser.add_argument("--smartnoise-python", default=None)
     parser.add_argument("--synths", nargs="+", default=["mst", "aim", "dpctgan", "patectgan"])
     parser.add_argument(

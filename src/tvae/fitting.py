@@ -98,6 +98,10 @@ def check_params(model: Any) -> None:
     check_choice("decoding", model.decoding, DECODINGS)
     check_choice("prior", model.prior, PRIORS)
     check_flag("calibrate", model.calibrate)
+    if not (is_default(model.log_scale) or isinstance(model.log_scale, (bool, np.bool_))):
+        raise InvalidParameterTypeError(
+            f"log_scale must be 'auto', True or False, got {model.log_scale!r}"
+        )
     check_refine(model.refine)
     check_positive_int("max_clusters", model.max_clusters)
     check_real("weight_threshold", model.weight_threshold, low=0.0)
@@ -154,6 +158,13 @@ def fit_prior(model: Any, posteriors: Callable, seed: int) -> LatentPrior:
     # differs from the reference: it samples N(0, I), which most latents of a trained
     # encoder never visit (posterior collapse leaves few active dimensions).
     return MixturePrior.fit(*posteriors(), seed)
+
+
+def numeric_scale(log_scale: bool | str) -> str:
+    """The transformer's ``scale`` for the model's ``log_scale`` ("auto", True or False)."""
+    if is_default(log_scale):
+        return "auto"
+    return "log" if log_scale else "linear"
 
 
 def check_flag(name: str, value: Any) -> None:
@@ -308,7 +319,7 @@ def fit_frame(
     detect = kinds.dependencies is None  # else the metadata says which dependencies to keep
     transformer.fit(
         frame, kinds, data_rng, progress=model.verbose, dependencies=kinds.dependencies,
-        point_masses=bool(model.point_masses),
+        point_masses=bool(model.point_masses), scale=numeric_scale(model.log_scale),
     )  # fmt: skip
     kinds.dependencies = transformer.dependencies.describe()
     encoded = transformer.transform(frame, data_rng)

@@ -130,6 +130,17 @@ def read_description(path: str | os.PathLike) -> dict:
     return _read(Path(path))[2]
 
 
+def _log_scaled(state: object) -> bool:
+    """Whether a column's saved state holds a mixture fitted to the log of its numbers (its
+    own, or that of the numbers a date, duration or offset is modelled by)."""
+    if not isinstance(state, dict):
+        return False
+    normalizer = state.get("normalizer")
+    if isinstance(normalizer, dict) and normalizer.get("log"):
+        return True
+    return any(_log_scaled(value) for value in state.values())
+
+
 def inspect_model(path: str | os.PathLike) -> dict:
     """A short, JSON-ready account of a model file: format, columns and kinds, training.
 
@@ -151,6 +162,7 @@ def inspect_model(path: str | os.PathLike) -> dict:
                     "kind": item["kind"],
                     "dtype": item.get("dtype", {}).get("name"),
                     "width": widths.get(str(name)),
+                    "log_scale": _log_scaled(item.get("state")),
                 }
             )
         networks = ("encoder.", "decoder.")

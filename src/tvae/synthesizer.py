@@ -75,6 +75,8 @@ class TVAE(BaseEstimator):
         point_masses: give numeric values held by many rows (zeros, caps, round numbers) exact
             modes, so they come back exactly and at their rate (False: the mixture alone, as
             the reference).
+        log_scale: "auto" (default) fits a positive number's mixture to its log where that makes
+            its values likelier (:mod:`tvae.transformer.continuous`); True always, False never.
         calibrate: after the prior is fitted, shift the decoder's logits so that each category,
             numeric mode and point mass is sampled at its training rate (:mod:`tvae.calibration`;
             only with ``decoding="sample"``). False: as the reference.
@@ -90,9 +92,9 @@ class TVAE(BaseEstimator):
     ``fit`` also finds exact dependencies (a column determined by another, an order such as
     start <= end) that hold in every real row, keeps them in ``metadata_.dependencies`` and in
     every sampled row (:mod:`tvae.transformer.dependencies`); ``metadata`` with
-    ``"dependencies"`` overrides them (``[]`` keeps none). The reference's behaviour is
-    ``TVAE(epochs=300, prior="standard", decoding="argmax", point_masses=False)`` with
-    ``metadata={"columns": {...}, "dependencies": []}``.
+    ``"dependencies"`` overrides them (``[]`` keeps none). The reference's behaviour is ``TVAE(
+    epochs=300, prior="standard", decoding="argmax", point_masses=False, log_scale=False)``
+    with ``metadata={"columns": {...}, "dependencies": []}``.
 
     Example:
         >>> from tvae import TVAE, load_demo
@@ -128,6 +130,7 @@ class TVAE(BaseEstimator):
         enforce_min_max_values: bool = True,
         prior: str = "mixture",
         point_masses: bool = True,
+        log_scale: bool | str = "auto",
         calibrate: bool = True,
         refine: bool | str = "auto",
         epsilon: float | None = None,  # privacy (issue 14): see tvae.privacy
@@ -159,6 +162,7 @@ class TVAE(BaseEstimator):
         self.enforce_min_max_values = enforce_min_max_values
         self.prior = prior
         self.point_masses = point_masses
+        self.log_scale = log_scale
         self.calibrate = calibrate
         self.refine = refine
         self.epsilon = epsilon  # privacy (issue 14)
@@ -182,9 +186,7 @@ class TVAE(BaseEstimator):
         DataFrame, indices for an ndarray). Unlisted columns get a detected kind
         (:mod:`tvae.kinds`), kept in ``metadata_``; ``metadata`` ({column: kind}) overrides it.
         Missing values are modelled. ``checkpoint_dir`` keeps a resumable state every
-        ``checkpoint_every`` epochs; ``resume=True`` continues from it (same table, settings) to
-        the model an uninterrupted fit would give.
-        """
+        ``checkpoint_every`` epochs; ``resume=True`` continues from it to the same model."""
         check_params(self)
         check_privacy_params(self, checkpoint_dir, resume=resume)  # privacy (issue 14)
         if self.epsilon is not None:  # privacy (issue 14): the whole fit under one DP budget
@@ -306,16 +308,14 @@ class TVAE(BaseEstimator):
     ) -> pd.DataFrame | np.ndarray:
         """Generate ``samples`` synthetic rows, as the same kind of object ``fit`` received.
 
-        Successive calls continue one random stream (seeded by ``random_state`` of the model,
-        restarted by :meth:`set_random_state`); pass ``random_state`` here for a stream of its
-        own, which gives the same rows every time.
+        Successive calls continue one random stream (seeded by the model's ``random_state``,
+        restarted by :meth:`set_random_state`); ``random_state`` here gives a stream of its own.
 
-        ID columns (:mod:`tvae.transformer.identifier`) get fresh IDs: calls on the model's stream
-        continue one numbering (restarted with the stream), so their rows never repeat an ID. A
-        call with its own ``random_state`` numbers its rows from a block derived from that seed,
-        far from the stream's (integer IDs start billions above the real ones): the same seed
-        gives the same IDs, different seeds almost surely disjoint ones. ``id_offset`` sets the
-        first position instead (for callers that split one output into parts).
+        ID columns (:mod:`tvae.transformer.identifier`) get fresh IDs: the model's stream goes on
+        with one numbering (restarted with it), so its rows never repeat an ID; a call with its
+        own ``random_state`` numbers from a block derived from that seed (integer IDs start
+        billions above the real ones; different seeds, almost surely disjoint IDs).
+        ``id_offset`` sets the first position instead (for callers that split one output).
 
         ``conditions`` asks for rows that satisfy given values exactly, the other columns drawn
         from the model's conditional distribution: a dict ``{column: value}`` (equality) or

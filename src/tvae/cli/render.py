@@ -75,7 +75,8 @@ def render_inspect(info: dict) -> str:
     for name, column in zip(names, columns, strict=True):
         span = column["width"] if column["width"] is not None else "?"
         dtype = column["dtype"] or "?"
-        lines.append(f"  {name:<{width}}  {column['kind']:<12} {dtype:<10} {span}")
+        scale = "  (mixture over its logarithm)" if column.get("log_scale") else ""
+        lines.append(f"  {name:<{width}}  {column['kind']:<12} {dtype:<10} {span}{scale}")
     return "\n".join(lines)
 
 

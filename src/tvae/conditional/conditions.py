@@ -19,7 +19,6 @@ import torch
 
 from tvae.conditional.kinds import NumericView
 from tvae.sampling import gumbel_noise
-from tvae.transformer.continuous import ALPHA_SCALE
 
 
 class Missing:
@@ -85,8 +84,10 @@ class CategoricalCondition:
 class NumericCondition:
     """A range of numbers per group (a point for float equality) on a mode-normalised column.
 
-    Bounds are in the column's number space; ``low``/``high`` bound the draw (widened by half a
-    rounding step) and ``final`` holds (value to set or NaN, clip low, clip high) per group.
+    ``low``/``high`` bound the draw (the asked range widened by half a rounding step), as alphas
+    in each mode (the normalizer's :meth:`~ModeNormalizer.alphas_of`: the column's numbers may
+    be modelled in log space); ``final`` holds (value to set or NaN, clip low, clip high) per
+    group, in the column's number space.
     Inactive groups (an empty cell of a conditions frame) are left free.
     """
 
@@ -95,10 +96,10 @@ class NumericCondition:
     offsets: tuple[int, int, int | None]  # alpha, mode span, missing-flag span in the output
     slots: tuple[int, int, int | None]  # their columns in alphas / codes
     mean: torch.Tensor  # (K,) float64
-    std: torch.Tensor  # (K,) float64
+    width: torch.Tensor  # (G, K) float64: d value / d alpha at ``low``, for densities
     active: torch.Tensor  # (G,) bool
-    low: torch.Tensor  # (G,) float64
-    high: torch.Tensor  # (G,) float64
+    low: torch.Tensor  # (G, K) float64, alpha space
+    high: torch.Tensor  # (G, K) float64, alpha space
     point: torch.Tensor  # (G,) bool: float equality, weighted by the density at ``low``
     final: np.ndarray  # (G, 3)
     labels: np.ndarray  # (G,)
@@ -125,8 +126,7 @@ class NumericCondition:
         position = self.offsets[0]
         centre = torch.tanh(raw[:, position].to(torch.float64))[:, None]  # (B, 1)
         scale = sigma[position].to(torch.float64)
-        lo = (self.low[groups, None] - self.mean) / (ALPHA_SCALE * self.std)  # (B, K), alpha space
-        hi = (self.high[groups, None] - self.mean) / (ALPHA_SCALE * self.std)
+        lo, hi = self.low[groups], self.high[groups]  # (B, K)
         modes = raw[:, self.offsets[1] : self.offsets[1] + len(self.mean)]
         return centre, scale, lo, hi, modes
 
@@ -153,9 +153,7 @@ class NumericCondition:
         per_mode, _, _ = self._mass(centre, scale, lo, hi)  # (B, K)
         if self.has_point:
             z = (lo - centre) / scale
-            density = torch.exp(-0.5 * z**2) / (
-                scale * math.sqrt(2 * math.pi) * ALPHA_SCALE * self.std
-            )
+            density = torch.exp(-0.5 * z**2) / (scale * math.sqrt(2 * math.pi) * self.width[groups])
             density = torch.where(lo.abs() < 1, density, 0.0)
             per_mode = torch.where(self.point[groups, None], density, per_mode)
         present = self._present(raw, decoding)

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_integer_dtype
 
-from tvae.transformer.continuous import ALPHA_SCALE
 from tvae.transformer.duration import duration_seconds
 
 Fix = Callable[[np.ndarray], np.ndarray]  # sets equalities and clips ranges on decoded numbers
@@ -80,7 +79,7 @@ def reencode(
     normalizer: Any, numbers: np.ndarray, modes: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """(alpha, mode) decoding to ``numbers``: the current mode if it reaches, else the nearest."""
-    alpha = (numbers[:, None] - normalizer.mean) / (ALPHA_SCALE * normalizer.std)  # (N, K)
+    alpha = normalizer.alphas_of(numbers)  # (N, K)
     nearest = np.argmin(np.abs(alpha), axis=1)
     reaches = np.abs(np.take_along_axis(alpha, modes[:, None], 1)[:, 0]) <= 1
     modes = np.where(reaches, modes, nearest)

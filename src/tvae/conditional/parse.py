@@ -23,7 +23,6 @@ from tvae.conditional.conditions import (
 )
 from tvae.conditional.kinds import CATEGORY_KINDS, FIXED_KINDS, NUMERIC_KINDS, NumericView
 from tvae.errors import ConditionError
-from tvae.transformer.continuous import ALPHA_SCALE
 
 
 def _locate(transformer: Any, layout: Any) -> dict[Any, list[tuple[int, int]]]:
@@ -157,10 +156,8 @@ def _numeric(column, view: NumericView, located, cells: list, is_frame, device) 
     clip_low, clip_high = view.snap(low, up=True), view.snap(high, up=False)
     labels = _labels(cells)
     normalizer = view.normalizer
-    reach = (
-        max(float(np.min(normalizer.mean - ALPHA_SCALE * normalizer.std)), view.low),
-        min(float(np.max(normalizer.mean + ALPHA_SCALE * normalizer.std)), view.high),
-    )
+    reach_low, reach_high = normalizer.value_range()
+    reach = (max(reach_low, view.low), min(reach_high, view.high))
     # a number between the points of a fine grid (titanic's real age 0.75 on a grid of 0.1)
     # is drawn as its nearest grid point the model reaches, then set to itself
     between = point & (clip_low > clip_high) & (0 < view.step < 1)
@@ -201,8 +198,10 @@ def _numeric(column, view: NumericView, located, cells: list, is_frame, device) 
     spans = [*located, (None, None)][:3]
     return NumericCondition(
         column.name, view, tuple(s[0] for s in spans), tuple(s[1] for s in spans),
-        as_tensor(normalizer.mean), as_tensor(normalizer.std), as_tensor(~missing, torch.bool),
-        as_tensor(draw_low), as_tensor(draw_high), as_tensor(density, torch.bool),
+        as_tensor(normalizer.mean), as_tensor(normalizer.widths_at(low)),
+        as_tensor(~missing, torch.bool),
+        as_tensor(normalizer.alphas_of(draw_low)), as_tensor(normalizer.alphas_of(draw_high)),
+        as_tensor(density, torch.bool),
         np.stack([value, np.where(as_asked, low, clip_low), np.where(as_asked, low, clip_high)], 1),
         labels, as_tensor(absent, torch.bool),
     )  # fmt: skip

@@ -221,6 +221,7 @@ def fit_transformer(
     weight_threshold: float,
     clip: bool = True,
     read_rows: int = READ_ROWS,
+    scale: str = "linear",
 ):
     """Fit a :class:`TableTransformer` on a table too big to load, from a sample and one scan.
 
@@ -271,6 +272,7 @@ def fit_transformer(
             max_clusters=max_clusters,
             weight_threshold=weight_threshold,
             clip=clip,
+            scale=scale,
         )
         transformer.columns.append(column)
     keep_declared_orders(transformer, kinds, sample)

@@ -33,6 +33,7 @@ from tvae.fitting import (
     fit_latents,
     fit_refiner,
     fit_schedule,
+    numeric_scale,
     training_config,
 )
 from tvae.kinds import Metadata
@@ -250,6 +251,7 @@ def _shared_state(model, table, discrete_columns, metadata, ctx, device, read_ro
                 sample_size=sample_size, rng=np.random.default_rng(transformer_seq),
                 max_clusters=model.max_clusters, weight_threshold=model.weight_threshold,
                 clip=model.enforce_min_max_values, read_rows=read_rows,
+                scale=numeric_scale(model.log_scale),
             )  # fmt: skip
             message = {
                 "entropy": str(entropy),

@@ -33,7 +33,13 @@ import torch
 
 from tvae.devices import gpu_enabled, resolve_device
 from tvae.errors import InvalidParameterError
-from tvae.fitting import FitResult, calibrate, networks_and_data, training_config
+from tvae.fitting import (
+    FitResult,
+    calibrate,
+    networks_and_data,
+    numeric_scale,
+    training_config,
+)
 from tvae.inputs import check_continuous_values, resolve_kinds, to_frame
 from tvae.kinds import Metadata
 from tvae.layout import SpanIndex
@@ -221,7 +227,7 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
     )  # fmt: skip
     transformer.fit(
         surrogate, kinds, rng, progress=model.verbose, dependencies=[],
-        point_masses=bool(model.point_masses),
+        point_masses=bool(model.point_masses), scale=numeric_scale(model.log_scale),
     )  # fmt: skip
     projected = project(frame, surrogate, kinds)
     # declared dependencies are not checked on the (private) rows; a determination's mapping

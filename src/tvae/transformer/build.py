@@ -66,18 +66,22 @@ def build_column(
     weight_threshold: float,
     clip: bool,
     point_masses: bool = True,
+    scale: str = "linear",
 ) -> ColumnModel:
-    """Fit the column model of ``kind`` on ``series`` (mixtures on ``sample``'s rows)."""
+    """Fit the column model of ``kind`` on ``series`` (mixtures on ``sample``'s rows); a
+    number's or a duration's mixture in the space ``scale`` picks (a date's always linear)."""
     dtype = DtypeInfo.of(series)
     model = COLUMN_MODELS[model_kind(kind, series)]
     if model in (NumericalColumn, DatetimeColumn, DurationColumn):
         options = {"max_clusters": max_clusters, "weight_threshold": weight_threshold, "clip": clip}
         seed = int(rng.integers(2**31 - 1))
-        if model in (DatetimeColumn, DurationColumn):
+        if model is DatetimeColumn:  # seconds since 1970: their log means nothing
             return model.fit(name, dtype, series, sample, seed, **options)
+        if model is DurationColumn:
+            return model.fit(name, dtype, series, sample, seed, scale=scale, **options)
         return NumericalColumn.fit(
             name, dtype, to_float(series), to_float(sample), seed, find_points=point_masses,
-            **options,
+            scale=scale, **options,
         )  # fmt: skip
     # the others fit on every row, never a sample: no category may be lost
     return model.fit(name, dtype, series)

@@ -30,7 +30,7 @@ from pandas.api.types import is_integer_dtype
 
 from tvae.errors import InvalidDataError
 from tvae.transformer.columns import Draws
-from tvae.transformer.continuous import ALPHA_CLIP, ALPHA_SCALE, ModeNormalizer
+from tvae.transformer.continuous import ALPHA_CLIP, ModeNormalizer
 from tvae.transformer.dtypes import DtypeInfo
 from tvae.transformer.granularity import observed_decimals
 from tvae.transformer.missing import MISSING_SPAN
@@ -80,6 +80,7 @@ class NumericalColumn:
         clip: bool = True,
         find_points: bool = True,
         grid_step: float | None = None,
+        scale: str = "linear",
     ) -> NumericalColumn:
         """Fit on ``values`` (all rows, NaN = missing); the mixture on present ``sample`` values.
 
@@ -87,7 +88,8 @@ class NumericalColumn:
         :func:`tvae.transformer.point_masses.point_masses`); without it the column is modelled
         by the mixture alone, as the reference does. ``grid_step`` is given by a caller that rounds
         the values itself (a datetime, to its step in seconds): they are then not rounded here;
-        by default they are rounded to their decimals, and that grid is the step.
+        by default they are rounded to their decimals, and that grid is the step. ``scale``
+        picks the mixture's space, x or log(x) (see :class:`ModeNormalizer`).
         """
         observed = values[~np.isnan(values)]
         fitted = sample[~np.isnan(sample)]
@@ -105,7 +107,9 @@ class NumericalColumn:
         if len(fitted) == 0:
             fitted = spread
         normalizer = (
-            ModeNormalizer.fit(fitted, seed, max_clusters, weight_threshold)
+            ModeNormalizer.fit(
+                fitted, seed, max_clusters, weight_threshold, scale=scale, step=grid_step
+            )
             if len(fitted)
             else ModeNormalizer.empty()
         ).with_points(points)
@@ -151,9 +155,9 @@ class NumericalColumn:
         most frequent point mass when there is one)."""
         if self.normalizer.exact.any():
             return 0.0, int(np.flatnonzero(self.normalizer.exact)[0])
-        mode = int(np.argmax(self.normalizer.responsibilities(np.array([self.fill_value]))[0]))
-        std = self.normalizer.std[mode]
-        alpha = (self.fill_value - self.normalizer.mean[mode]) / (ALPHA_SCALE * std)
+        fill = np.array([self.fill_value])
+        mode = int(np.argmax(self.normalizer.responsibilities(fill)[0]))
+        alpha = self.normalizer.alphas_of(fill)[0, mode]
         return float(np.clip(alpha, -ALPHA_CLIP, ALPHA_CLIP)), mode
 
     def inverse_numbers(self, alphas: np.ndarray, codes: np.ndarray) -> np.ndarray:

@@ -73,6 +73,7 @@ class TableTransformer:
         progress: bool = False,
         dependencies: list | None = None,
         point_masses: bool = True,
+        scale: str = "linear",
     ) -> TableTransformer:
         """Fit a model per column; ``kinds`` maps each column to its kind.
 
@@ -80,7 +81,8 @@ class TableTransformer:
         dependencies to keep; None detects them (:meth:`Dependencies.detect`, and one-hot
         groups: :func:`tvae.transformer.one_hot.find_groups`). A one-hot group's members are
         modelled as one categorical column. ``point_masses`` gives frequent numeric values
-        exact modes.
+        exact modes; ``scale`` ("linear", "log" or "auto") is the space of numbers' mixtures
+        (:class:`~tvae.transformer.continuous.ModeNormalizer`).
         """
         self.output_names = list(frame.columns)
         # differs from the reference: it models each indicator of a one-hot group on its own,
@@ -123,13 +125,13 @@ class TableTransformer:
             bar.set_postfix_str(str(name))
             column = build_column(
                 name, kinds[name], frame[name], sample[name], rng, point_masses=point_masses,
-                **options,
+                scale=scale, **options,
             )  # fmt: skip
             if name in offset_of:  # modelled as its difference from its base (offsets.py)
                 seed = int(rng.integers(2**31 - 1))
                 column = fit_offset(
                     offset_of[name], kinds, frame, sample, column, seed, find_points=point_masses,
-                    **options,
+                    scale=scale, **options,
                 )  # fmt: skip
             self.columns.append(column)
         return self
