@@ -169,3 +169,29 @@ def test_a_missing_sql_extra_is_named(monkeypatch, tmp_path):
     url = f"sqlite:///{tmp_path / 'data.sqlite'}"
     result = run("fit", url, "--table", "people", "-o", tmp_path / "m.tvae", ok=False)
     one_line_error(result, "tvae[sql]")
+
+
+# ---------------------------------------------------------------- durations as text
+def test_durations_written_to_csv_are_learned_as_durations_and_written_back_alike(tmp_path):
+    """pandas writes a timedelta64 column to CSV as "0 days 01:32:00"; read back it is text,
+    which was learned as categories (no new duration, a wide column's rare ones lumped)."""
+    rng = pd.Series(range(150)).sample(frac=1.0, random_state=0).to_numpy()
+    minutes = 5 + (rng * 7919) % 290  # 150 of the minutes 5-294
+    trips = pd.DataFrame({"kind": ["walk" if m < 40 else "drive" for m in minutes]})
+    trips["trip"] = pd.to_timedelta(minutes, unit="min")
+    data, model, out = tmp_path / "trips.csv", tmp_path / "m.tvae", tmp_path / "syn.csv"
+    trips.to_csv(data, index=False)
+    run("fit", data, "-o", model, "--seed", "0", "-q")
+    assert TVAE.load(model).metadata_["trip"] == "numerical"
+    run("sample", model, "-n", "500", "-o", out, "--seed", "1", "-q")
+    text = pd.read_csv(out)["trip"]
+    assert text.str.fullmatch(r"0 days 0\d:\d\d:00").all()  # pandas' form, whole minutes
+    spans = pd.to_timedelta(text)
+    assert spans.min() >= pd.Timedelta("5min") and spans.max() <= pd.Timedelta("294min")
+    assert spans.nunique() > trips["trip"].nunique() / 2
+    assert not set(spans) <= set(trips["trip"])  # new durations, not only the real ones
+    asked = tmp_path / "two_hours.csv"
+    run("sample", model, "-n", "50", "-o", asked, "--seed", "1", "-q",
+        "--where", "trip=0 days 02:00:00")  # fmt: skip
+    rows = pd.read_csv(asked)
+    assert (rows["trip"] == "0 days 02:00:00").all() and (rows["kind"] == "drive").mean() > 0.8

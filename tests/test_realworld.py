@@ -349,11 +349,13 @@ def test_a_duration_column_is_scored_as_a_number():
     from tvae import evaluate
 
     frame = trips()
-    later = evaluate(frame, frame.assign(trip=frame["trip"] + pd.Timedelta("1min")))
-    shapes = later.column_shapes.set_index("column")
-    # a minute later is close as a number (KS), not as a label (0.63 when read as categories)
-    assert shapes.loc["trip", "metric"] == "KSComplement"
-    assert shapes.loc["trip", "score"] > 0.9
+    shifted = frame.assign(trip=frame["trip"] + pd.Timedelta("1min"))
+    as_text = frame.assign(trip=frame["trip"].astype(str).where(frame["trip"].notna()))
+    for real, later in ((frame, shifted), (as_text, shifted.astype({"trip": str}))):
+        shapes = evaluate(real, later).column_shapes.set_index("column")
+        # a minute later is close as a number (KS), not as a label (0.63 read as categories)
+        assert shapes.loc["trip", "metric"] == "KSComplement"
+        assert shapes.loc["trip", "score"] > 0.9
     # efficacy reads durations as numbers (a missing one is no number): walks are short
     train, test = frame.iloc[:400], frame.iloc[400:]
     scored = evaluate(train, train, target="kind", holdout=test)
@@ -363,6 +365,31 @@ def test_a_duration_column_is_scored_as_a_number():
 def test_durations_under_epsilon_ask_for_numbers():
     with pytest.raises(InvalidParameterError, match=r"'trip'.*total_seconds"):
         TVAE(epochs=1, epsilon=10).fit(trips())
+
+
+def test_durations_as_python_timedeltas_or_iso_text_come_back_as_such():
+    frame = trips().dropna()
+    micros = frame["trip"].to_numpy(dtype="timedelta64[us]").astype(object)
+    as_objects = frame.assign(trip=pd.Series(micros, index=frame.index, dtype=object))
+    as_iso = frame.assign(trip=[span.isoformat() for span in frame["trip"]])
+    for given, check in (
+        (as_objects, lambda v: isinstance(v, datetime.timedelta)),
+        (as_iso, lambda v: isinstance(v, str) and v.startswith("P0DT")),
+    ):
+        model = TVAE(epochs=3, random_state=0).fit(given)
+        assert model.metadata_["trip"] == "numerical"
+        rows = model.sample(300, random_state=0)
+        assert rows["trip"].map(check).all()
+        spans = pd.to_timedelta(rows["trip"])
+        assert spans.between(pd.Timedelta("5min"), pd.Timedelta("299min")).all()
+        assert (spans.dt.total_seconds() % 60 == 0).all()
+    with pytest.raises(InvalidParameterError, match=r"'trip'.*total_seconds"):
+        TVAE(epochs=1, epsilon=10).fit(as_iso)
+
+
+def test_text_that_only_looks_like_durations_stays_categorical():
+    frame = pd.DataFrame({"slot": ["0 days 01:00:00", "morning"] * 20, "x": range(40)})
+    assert TVAE(epochs=1).fit(frame).metadata_["slot"] == "categorical"
 
 
 def test_complex_numbers_are_rejected_with_the_column_name():

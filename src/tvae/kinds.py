@@ -19,7 +19,9 @@ Kinds: "numerical", "categorical", "boolean", "datetime" and "id". Detection rul
    ``PassengerId``, ``key``, ``uuid``, ``No``, ``index``...) or whose strings share one key
    pattern (``C000123``, UUIDs) -> "id";
 6. any other numeric column (integers with few distinct values included), a duration
-   (``timedelta64``), or an object column holding only numbers -> "numerical";
+   (``timedelta64``, Python ``timedelta`` objects, or text as pandas writes durations to CSV,
+   ``0 days 02:30:00``, or in ISO 8601, ``P0DT2H30M0S``; see :func:`duration_style`), or an
+   object column holding only numbers -> "numerical";
 7. everything else (strings, mixed objects) -> "categorical".
 """
 
@@ -59,6 +61,11 @@ UUID_PATTERN = re.compile(
 )
 _MIXED = ("mixed", "mixed-integer", "unknown-array")  # what infer_dtype says of containers
 _DATE_SHAPE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
+# durations as text: pandas' own form (what to_csv writes) and ISO 8601 (Timedelta.isoformat)
+_DURATION_SHAPES = {
+    "pandas": re.compile(r"^-?\d+ days? [+-]?\d{1,2}:\d{2}:\d{2}(\.\d+)?$"),
+    "iso": re.compile(r"^-?P-?\d+DT-?\d+H-?\d+M-?\d+(\.\d+)?S$"),
+}
 
 
 def _encoded(value: Any) -> Any:
@@ -170,7 +177,7 @@ def detect_kind(series: pd.Series) -> str:
     kind = dtype_kind(series)
     if kind in ("boolean", "datetime") or isinstance(dtype, pd.CategoricalDtype):
         return kind
-    if is_timedelta64_dtype(dtype):
+    if is_duration(series):
         return "numerical"  # durations (tvae.transformer.duration)
     observed = series.dropna()
     if is_numeric_dtype(dtype):
@@ -204,6 +211,36 @@ def check_cells(series: pd.Series, observed: pd.Series) -> None:
             f"column {series.name!r} holds nested objects such as {example!r} "
             f"({type(example).__name__}); flatten them into scalar columns first"
         )
+
+
+def is_duration(series: pd.Series) -> bool:
+    """``timedelta64`` values, or Python timedeltas or duration text (:func:`duration_style`)."""
+    return is_timedelta64_dtype(series.dtype) or duration_style(series) is not None
+
+
+def duration_style(series: pd.Series) -> str | None:
+    """How an object or string column holds durations: "python" (``datetime.timedelta``
+    objects), "pandas" (``0 days 02:30:00``) or "iso" (``P0DT2H30M0S``), every present value
+    alike; None when it holds something else (and for ``timedelta64`` columns)."""
+    if not (is_object_dtype(series.dtype) or is_string_dtype(series.dtype)):
+        return None
+    observed = series.dropna()
+    if not len(observed):
+        return None
+    inferred = infer_dtype(observed, skipna=True)
+    if inferred == "timedelta":
+        return "python"
+    if inferred != "string":
+        return None
+    text = observed.astype(str)
+    for style, shape in _DURATION_SHAPES.items():
+        if shape.match(text.iloc[0]) and text.str.match(shape).all():
+            try:
+                pd.to_timedelta(text)
+            except (ValueError, OverflowError):
+                return None
+            return style
+    return None
 
 
 def parse_date_strings(observed: pd.Series) -> str | None:

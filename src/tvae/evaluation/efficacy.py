@@ -30,6 +30,8 @@ def _features(frames: list[pd.DataFrame], kinds: dict[str, str], target: str) ->
     Categories come from the union of the frames so that ``categorical_features="from_dtype"``
     sees the same codes in training and test data.
     """
+    from tvae.kinds import is_duration  # fit's rule (a light module)
+
     columns = [c for c, k in kinds.items() if c != target and k != "id"]
     out = [pd.DataFrame(index=f.index) for f in frames]
     for column in columns:
@@ -41,7 +43,7 @@ def _features(frames: list[pd.DataFrame], kinds: dict[str, str], target: str) ->
                     values = pd.to_datetime(values)
                     stamps = values.to_numpy(dtype="datetime64[ns]").view("int64")
                     numbers = np.where(values.isna(), np.nan, stamps.astype(np.float64))
-                elif pd.api.types.is_timedelta64_dtype(values):  # durations: NaT is no number
+                elif is_duration(values):  # durations (text too): NaT is no number
                     numbers = to_float(values, kind, column)
                 else:
                     numbers = pd.to_numeric(values, errors="coerce").to_numpy(

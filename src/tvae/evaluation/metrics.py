@@ -50,8 +50,8 @@ def infer_kinds(
 
     ``metadata`` entries win; columns it does not list are "categorical" when named in
     ``discrete_columns`` and "numerical" otherwise, or, without ``discrete_columns``, follow
-    their dtype (bool -> boolean, datetime64 -> datetime, numbers -> numerical, else
-    categorical). The aliases "continuous", "discrete" and "bool" are accepted.
+    their dtype (bool -> boolean, datetime64 -> datetime, numbers and durations -> numerical,
+    else categorical). The aliases "continuous", "discrete" and "bool" are accepted.
     """
     columns = list(data.columns)
     if discrete_columns is not None:
@@ -63,9 +63,12 @@ def infer_kinds(
         chosen = set(discrete_columns)
         kinds = {c: "categorical" if c in chosen else "numerical" for c in columns}
     else:
-        from tvae.kinds import dtype_kind  # the rule fit starts from (a light module)
+        from tvae.kinds import dtype_kind, duration_style  # fit's rules (a light module)
 
         kinds = {c: dtype_kind(data[c]) for c in columns}
+        for c in columns:  # durations as text or objects (a CSV's) are numbers, as in fit
+            if kinds[c] == "categorical" and duration_style(data[c]) is not None:
+                kinds[c] = "numerical"
     if metadata is not None:
         if not isinstance(metadata, dict):
             raise TypeError(f"metadata must be a dict {{column: kind}}, got {type(metadata)!r}")
@@ -82,7 +85,7 @@ def infer_kinds(
 
 def to_float(column: pd.Series, kind: str, name: object = None) -> np.ndarray:
     """Return a continuous column as float64 with NaN for missing (datetimes as ns since 1970,
-    durations as ns)."""
+    durations as seconds)."""
     label = name if name is not None else column.name
     if kind == "datetime" or pd.api.types.is_datetime64_any_dtype(column):
         try:
@@ -95,9 +98,12 @@ def to_float(column: pd.Series, kind: str, name: object = None) -> np.ndarray:
         values = stamps.to_numpy(dtype="datetime64[ns]").view("int64").astype(np.float64)
         values[nat] = np.nan
         return values
-    if pd.api.types.is_timedelta64_dtype(column):  # durations as ns, NaT as NaN
-        ns = column.to_numpy(dtype="timedelta64[ns]").view("int64").astype(np.float64)
-        return np.where(column.isna().to_numpy(), np.nan, ns)
+    from tvae.kinds import is_duration
+
+    if is_duration(column):  # durations as seconds, NaT as NaN
+        from tvae.transformer.duration import duration_seconds
+
+        return duration_seconds(column)
     try:
         return pd.to_numeric(column).to_numpy(dtype=np.float64, na_value=np.nan)
     except (ValueError, TypeError) as error:

@@ -12,7 +12,7 @@ import pandas as pd
 from pandas.api.types import is_datetime64_any_dtype, is_integer_dtype, is_timedelta64_dtype
 
 from tvae.errors import InvalidParameterError
-from tvae.kinds import Metadata, dtype_kind
+from tvae.kinds import Metadata, dtype_kind, duration_style
 
 
 # ------------------------------------------------------------------ what the user declares
@@ -86,10 +86,10 @@ def private_kinds(
                 "data and is not accounted for: drop the column before fit (add fresh IDs to "
                 "the synthetic rows), or declare it another kind in metadata"
             )
-        if is_timedelta64_dtype(frame[name].dtype):
+        if is_timedelta64_dtype(frame[name].dtype) or duration_style(frame[name]) is not None:
             raise InvalidParameterError(
-                f"column {name!r} holds durations (timedelta64); with epsilon convert them to "
-                f"numbers first, e.g. df[{name!r}].dt.total_seconds()"
+                f"column {name!r} holds durations; with epsilon convert them to numbers first, "
+                f"e.g. pd.to_timedelta(df[{name!r}]).dt.total_seconds()"
             )
         if kinds[name] == "datetime" and not is_datetime64_any_dtype(frame[name].dtype):
             raise InvalidParameterError(

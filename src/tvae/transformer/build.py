@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tvae.kinds import is_duration
 from tvae.transformer.boolean import BooleanColumn
 from tvae.transformer.columns import CategoricalColumn, ColumnModel
 from tvae.transformer.datetime import DatetimeColumn
@@ -44,8 +45,7 @@ def model_kind(kind: str, series: pd.Series) -> str:
     if kind in ("numerical", "continuous", "datetime") and series.notna().any():
         if kind == "datetime":
             return DatetimeColumn.kind
-        timedelta = pd.api.types.is_timedelta64_dtype(series.dtype)
-        return DurationColumn.kind if timedelta else NumericalColumn.kind
+        return DurationColumn.kind if is_duration(series) else NumericalColumn.kind
     if kind == "boolean" and series.nunique(dropna=True) == 2:
         return BooleanColumn.kind
     if kind == "id":

@@ -1,5 +1,7 @@
 """A duration column: ``timedelta64`` values (a trip's time, a stay's length), a number of kind
-"numerical" with a unit of time.
+"numerical" with a unit of time; or durations held as Python ``timedelta`` objects or as text,
+in pandas' form (``0 days 02:30:00``, what ``to_csv`` writes) or ISO 8601 (``P0DT2H30M0S``),
+which come back as such (:func:`tvae.kinds.duration_style`).
 
 Durations become float seconds and are modelled as a :class:`NumericalColumn` (missing NaT cells
 get the missing flag, frequent durations are point masses). Generated durations are rounded to
@@ -17,14 +19,18 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from tvae.kinds import duration_style
 from tvae.transformer.columns import Draws
 from tvae.transformer.dtypes import DtypeInfo
 from tvae.transformer.granularity import NS, grid_range_ns, observed_step_ns
+from tvae.transformer.missing import decode_marker, encode_marker, missing_marker, put_missing
 from tvae.transformer.numerical import NumericalColumn
 
 
 def duration_seconds(series: pd.Series) -> np.ndarray:
     """A duration column as float seconds (N,), NaN where missing."""
+    if not pd.api.types.is_timedelta64_dtype(series.dtype):  # text or objects; "" is missing
+        series = series.where(series.astype(str).str.strip() != "", None).astype(object)
     spans = pd.to_timedelta(series)
     ns = spans.to_numpy(dtype="timedelta64[ns]").view(np.int64).astype(np.float64)
     return np.where(spans.isna().to_numpy(), np.nan, ns / NS)
@@ -40,6 +46,8 @@ class DurationColumn:
     step_ns: int = 1
     low_ns: int = 0  # the real range, exactly
     high_ns: int = 0
+    style: str | None = None  # None: timedelta64; "python", "pandas" or "iso" (see the module)
+    marker: Any = None  # the missing value of an object or text column
     kind: ClassVar[str] = "duration"
 
     @classmethod
@@ -52,17 +60,18 @@ class DurationColumn:
         seed: int,
         **options: Any,
     ) -> DurationColumn:
-        spans = pd.to_timedelta(series)
-        present = spans.notna().to_numpy()
-        ns = spans.to_numpy(dtype="timedelta64[ns]").view(np.int64)[present]
-        step = observed_step_ns(ns) if len(ns) else 1
         seconds = duration_seconds(series)
+        present = ~np.isnan(seconds)
+        ns = np.round(seconds[present] * NS).astype(np.int64)
+        step = observed_step_ns(ns) if len(ns) else 1
         fitted = seconds if sample is series else duration_seconds(sample)
         numbers = NumericalColumn.fit(
             name, DtypeInfo("float64"), seconds, fitted, seed, grid_step=step / NS, **options
         )
         low, high = (int(ns.min()), int(ns.max())) if len(ns) else (0, 0)
-        return cls(name, dtype, numbers, int(step), low, high)
+        style = duration_style(series)
+        marker = missing_marker(series) if style is not None else None
+        return cls(name, dtype, numbers, int(step), low, high, style, marker)
 
     @property
     def spans(self) -> list[tuple]:
@@ -88,7 +97,19 @@ class DurationColumn:
             ns = np.clip(ns, *grid_range_ns(self.low_ns, self.high_ns, self.step_ns))
         spans = ns.view("timedelta64[ns]").copy()
         spans[missing] = np.timedelta64("NaT", "ns")
-        return pd.Series(spans, name=self.name).astype(self.dtype.pandas_dtype())
+        series = pd.Series(spans, name=self.name)
+        if self.style is None:
+            return series.astype(self.dtype.pandas_dtype())
+        if self.style == "python":
+            micros = spans.astype("timedelta64[us]").astype(object)  # datetime.timedelta
+            values = pd.Series(micros, name=self.name, dtype=object)
+            return put_missing(values, missing, self.marker)
+        if self.style == "iso":
+            text = pd.Series([span.isoformat() for span in series], name=self.name, dtype=object)
+        else:  # pandas' form, as to_csv writes it
+            text = series.astype(str).astype(object)
+        text = put_missing(text, missing, self.marker)
+        return self.dtype.restore_labels(text.to_numpy(), self.name)
 
     def get_state(self) -> dict:
         return {
@@ -96,6 +117,8 @@ class DurationColumn:
             "step_ns": self.step_ns,
             "low_ns": self.low_ns,
             "high_ns": self.high_ns,
+            "style": self.style,
+            "marker": encode_marker(self.marker),
         }
 
     @classmethod
@@ -107,4 +130,6 @@ class DurationColumn:
             int(state["step_ns"]),
             int(state["low_ns"]),
             int(state["high_ns"]),
+            state.get("style"),
+            decode_marker(state.get("marker")),
         )

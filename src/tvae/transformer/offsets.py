@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from tvae.errors import InvalidParameterError
+from tvae.kinds import is_duration
 from tvae.transformer.datetime import DatetimeColumn, date_format
 from tvae.transformer.dependency_search import MIN_ROWS, PROBE_ROWS
 from tvae.transformer.duration import duration_seconds
@@ -60,7 +61,7 @@ class Offset:
 def numbers_of(series: pd.Series, kind: str, model: Any = None) -> np.ndarray:
     """A numerical column as float64, a datetime one as epoch seconds, a duration as seconds
     (NaN: missing), read as its fitted ``model`` reads it, if given. (N,)"""
-    if kind == "duration" or pd.api.types.is_timedelta64_dtype(series.dtype):
+    if kind == "duration" or is_duration(series):
         return duration_seconds(series)
     if kind == "numerical":
         return to_float(series)
