@@ -124,3 +124,21 @@ def test_metadata_and_discrete_columns_are_used(small):
     meta = {c: "categorical" for c in real.columns} | {"age": "id", "when": "datetime"}
     report = evaluate(real, synthetic, metadata=meta)
     assert "age" not in set(report.column_shapes["column"])
+
+
+def test_key_columns_are_skipped_as_fit_reads_them():
+    """A model gives fresh IDs by design; scored as numbers, they dragged the overall score
+    down (KS 0 for bank's customer_id)."""
+    rng = np.random.default_rng(0)
+    real = pd.DataFrame({"customer_id": np.arange(1, 201), "x": rng.normal(size=200)})
+    synthetic = pd.DataFrame(
+        {"customer_id": np.arange(10**9, 10**9 + 200), "x": rng.normal(size=200)}
+    )
+    report = evaluate(real, synthetic)
+    assert report.kinds["customer_id"] == "id"
+    assert list(report.column_shapes["column"]) == ["x"]
+    assert report.overall == pytest.approx(evaluate(real[["x"]], synthetic[["x"]]).overall)
+    # an integer column of unique values without a key's name is a number, as in fit
+    renamed = {"customer_id": "amount"}
+    plain = evaluate(real.rename(columns=renamed), synthetic.rename(columns=renamed))
+    assert plain.kinds["amount"] == "numerical"

@@ -51,7 +51,9 @@ def infer_kinds(
     ``metadata`` entries win; columns it does not list are "categorical" when named in
     ``discrete_columns`` and "numerical" otherwise, or, without ``discrete_columns``, follow
     their dtype (bool -> boolean, datetime64 -> datetime, numbers and durations -> numerical,
-    else categorical). The aliases "continuous", "discrete" and "bool" are accepted.
+    else categorical), but for keys, read as fit reads them (unique on every row, with a
+    key-like name or pattern: ``customer_id``, ``C000123``...), which are "id" and skipped. The
+    aliases "continuous", "discrete" and "bool" are accepted.
     """
     columns = list(data.columns)
     if discrete_columns is not None:
@@ -63,12 +65,14 @@ def infer_kinds(
         chosen = set(discrete_columns)
         kinds = {c: "categorical" if c in chosen else "numerical" for c in columns}
     else:
-        from tvae.kinds import dtype_kind, duration_style  # fit's rules (a light module)
+        from tvae.kinds import detect_kind, dtype_kind, duration_style  # fit's rules (light)
 
         kinds = {c: dtype_kind(data[c]) for c in columns}
-        for c in columns:  # durations as text or objects (a CSV's) are numbers, as in fit
+        for c in columns:
             if kinds[c] == "categorical" and duration_style(data[c]) is not None:
-                kinds[c] = "numerical"
+                kinds[c] = "numerical"  # durations as text or objects (a CSV's), as in fit
+            if kinds[c] in ("numerical", "categorical") and detect_kind(data[c]) == "id":
+                kinds[c] = "id"  # a key, fresh in synthetic rows by design: skipped, as in fit
     if metadata is not None:
         if not isinstance(metadata, dict):
             raise TypeError(f"metadata must be a dict {{column: kind}}, got {type(metadata)!r}")
