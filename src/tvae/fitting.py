@@ -98,11 +98,8 @@ def check_params(model: Any) -> None:
     check_choice("decoding", model.decoding, DECODINGS)
     check_choice("prior", model.prior, PRIORS)
     check_flag("calibrate", model.calibrate)
-    if not (is_default(model.log_scale) or isinstance(model.log_scale, (bool, np.bool_))):
-        raise InvalidParameterTypeError(
-            f"log_scale must be 'auto', True or False, got {model.log_scale!r}"
-        )
-    check_refine(model.refine)
+    check_auto_or_flag("log_scale", model.log_scale)
+    check_auto_or_flag("refine", model.refine)
     check_positive_int("max_clusters", model.max_clusters)
     check_real("weight_threshold", model.weight_threshold, low=0.0)
     if model.transformer_sample_size is not None:
@@ -172,10 +169,10 @@ def check_flag(name: str, value: Any) -> None:
         raise InvalidParameterTypeError(f"{name} must be True or False, got {value!r}")
 
 
-def check_refine(value: Any) -> None:
-    """``refine`` is "auto", True or False."""
+def check_auto_or_flag(name: str, value: Any) -> None:
+    """A parameter that is "auto", True or False (``refine``, ``log_scale``)."""
     if not (is_default(value) or isinstance(value, (bool, np.bool_))):
-        raise InvalidParameterTypeError(f"refine must be 'auto', True or False, got {value!r}")
+        raise InvalidParameterTypeError(f"{name} must be 'auto', True or False, got {value!r}")
 
 
 def fit_refiner(

@@ -177,7 +177,7 @@ def detect_kind(series: pd.Series) -> str:
     kind = dtype_kind(series)
     if kind in ("boolean", "datetime") or isinstance(dtype, pd.CategoricalDtype):
         return kind
-    if is_duration(series):
+    if is_timedelta64_dtype(dtype):
         return "numerical"  # durations (tvae.transformer.duration)
     observed = series.dropna()
     if is_numeric_dtype(dtype):
@@ -189,6 +189,8 @@ def detect_kind(series: pd.Series) -> str:
         inferred = infer_dtype(observed, skipna=True)  # one C pass over the values
         if inferred == "boolean":
             return "boolean"
+        if _duration_style(observed, inferred) is not None:
+            return "numerical"  # durations as objects or text (tvae.transformer.duration)
         if inferred == "string" and parse_date_strings(observed) is not None:
             return "datetime"
         if inferred in ("date", "datetime"):
@@ -225,9 +227,13 @@ def duration_style(series: pd.Series) -> str | None:
     if not (is_object_dtype(series.dtype) or is_string_dtype(series.dtype)):
         return None
     observed = series.dropna()
+    return _duration_style(observed, infer_dtype(observed, skipna=True))
+
+
+def _duration_style(observed: pd.Series, inferred: str) -> str | None:
+    """:func:`duration_style` of the present values, whose ``infer_dtype`` is ``inferred``."""
     if not len(observed):
         return None
-    inferred = infer_dtype(observed, skipna=True)
     if inferred == "timedelta":
         return "python"
     if inferred != "string":

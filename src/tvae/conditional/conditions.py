@@ -95,7 +95,6 @@ class NumericCondition:
     view: NumericView
     offsets: tuple[int, int, int | None]  # alpha, mode span, missing-flag span in the output
     slots: tuple[int, int, int | None]  # their columns in alphas / codes
-    mean: torch.Tensor  # (K,) float64
     width: torch.Tensor  # (G, K) float64: d value / d alpha at ``low``, for densities
     active: torch.Tensor  # (G,) bool
     low: torch.Tensor  # (G, K) float64, alpha space
@@ -120,14 +119,14 @@ class NumericCondition:
         """Decoder outputs the weight reads."""
         alpha, modes, missing = self.offsets
         extra = [] if missing is None else [missing, missing + 1]
-        return [alpha, *range(modes, modes + len(self.mean)), *extra]
+        return [alpha, *range(modes, modes + self.width.shape[1]), *extra]
 
     def _stats(self, raw, sigma, groups):
         position = self.offsets[0]
         centre = torch.tanh(raw[:, position].to(torch.float64))[:, None]  # (B, 1)
         scale = sigma[position].to(torch.float64)
         lo, hi = self.low[groups], self.high[groups]  # (B, K)
-        modes = raw[:, self.offsets[1] : self.offsets[1] + len(self.mean)]
+        modes = raw[:, self.offsets[1] : self.offsets[1] + self.width.shape[1]]
         return centre, scale, lo, hi, modes
 
     @staticmethod

@@ -198,7 +198,7 @@ def _numeric(column, view: NumericView, located, cells: list, is_frame, device) 
     spans = [*located, (None, None)][:3]
     return NumericCondition(
         column.name, view, tuple(s[0] for s in spans), tuple(s[1] for s in spans),
-        as_tensor(normalizer.mean), as_tensor(normalizer.widths_at(low)),
+        as_tensor(normalizer.widths_at(low)),
         as_tensor(~missing, torch.bool),
         as_tensor(normalizer.alphas_of(draw_low)), as_tensor(normalizer.alphas_of(draw_high)),
         as_tensor(density, torch.bool),

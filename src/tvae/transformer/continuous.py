@@ -113,9 +113,8 @@ class ModeNormalizer:
         """Each value's unclipped alpha in every mode (an exact mode's in x itself). (N, K)"""
         values = np.asarray(values, dtype=np.float64)[:, None]
         scale = ALPHA_SCALE * self.std
-        with np.errstate(invalid="ignore"):
-            smooth = (self._space(values) - self.mean) / scale
-            return np.where(self.exact, (values - self.mean) / scale, smooth)
+        smooth = (self._space(values) - self.mean) / scale
+        return np.where(self.exact, (values - self.mean) / scale, smooth)
 
     def widths_at(self, values: np.ndarray) -> np.ndarray:
         """d value / d alpha of every mode at each value: a density over alpha, divided by it,
@@ -310,9 +309,7 @@ def log_likelihood(
         # the cell's mass, from the tail on the side of the mode where it is accurate
         above = ndtr(-lower) - ndtr(-upper)
         below = ndtr(upper) - ndtr(lower)
-        mass = np.where(lower > 0, above, below)
-        with np.errstate(divide="ignore"):
-            per_mode = np.log(np.maximum(mass, 1e-300))
+        per_mode = np.log(np.maximum(np.where(lower > 0, above, below), 1e-300))
     else:
         z = (normalizer._space(points)[:, None] - normalizer.mean) / std
         per_mode = -0.5 * z**2 - np.log(std * np.sqrt(2 * np.pi))

@@ -27,13 +27,18 @@ from tvae.transformer.missing import decode_marker, encode_marker, missing_marke
 from tvae.transformer.numerical import NumericalColumn
 
 
-def duration_seconds(series: pd.Series) -> np.ndarray:
-    """A duration column as float seconds (N,), NaN where missing."""
+def duration_nanoseconds(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A duration column as exact int64 nanoseconds (N,), and where it is present (N,) bool."""
     if not pd.api.types.is_timedelta64_dtype(series.dtype):  # text or objects; "" is missing
         series = series.where(series.astype(str).str.strip() != "", None).astype(object)
     spans = pd.to_timedelta(series)
-    ns = spans.to_numpy(dtype="timedelta64[ns]").view(np.int64).astype(np.float64)
-    return np.where(spans.isna().to_numpy(), np.nan, ns / NS)
+    return spans.to_numpy(dtype="timedelta64[ns]").view(np.int64), spans.notna().to_numpy()
+
+
+def duration_seconds(series: pd.Series) -> np.ndarray:
+    """A duration column as float seconds (N,), NaN where missing."""
+    ns, present = duration_nanoseconds(series)
+    return np.where(present, ns / NS, np.nan)
 
 
 @dataclass
@@ -60,9 +65,9 @@ class DurationColumn:
         seed: int,
         **options: Any,
     ) -> DurationColumn:
-        seconds = duration_seconds(series)
-        present = ~np.isnan(seconds)
-        ns = np.round(seconds[present] * NS).astype(np.int64)
+        ns, present = duration_nanoseconds(series)
+        seconds = np.where(present, ns / NS, np.nan)
+        ns = ns[present]
         step = observed_step_ns(ns) if len(ns) else 1
         fitted = seconds if sample is series else duration_seconds(sample)
         numbers = NumericalColumn.fit(
