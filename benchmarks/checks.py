@@ -22,6 +22,9 @@
   row, although independent columns with their rates would be in at least 10 rows, and are
   both 0 in some row (dummy coding with a reference level; complementary columns are a
   functional dependency). A sampled row keeps the pair when not both are 1.
+- Sums: numerical columns c = a + b in every real row where all three are present (to 1e-9 of
+  |a| + |b|), in at least 20 rows, a and b both varying there. A sampled row keeps a sum when
+  one of the three is missing or it holds.
 - Point masses: numerical values held by at least 5 % of the real rows, with their share in
   the real and in the sampled rows.
 
@@ -85,15 +88,17 @@ class Dependencies:
     exclusive: list[tuple[str, str]] = field(default_factory=list)  # never both 1
     # (A, C, B) -> {(A token, C token): B token}: A and C together determine B
     joint: dict[tuple[str, str, str], dict[tuple[str, str], str]] = field(default_factory=dict)
+    sums: list[tuple[str, str, str]] = field(default_factory=list)  # (a, b, c): c = a + b
 
     def describe(self, limit: int = 6) -> str:
         names = [f"{a}→{b}" for a, b in self.functional]
         names += [f"{a}+{c}→{b}" for a, c, b in self.joint]
+        names += [f"{c}={a}+{b}" for a, b, c in self.sums]
         names += [f"{a}≤{b}" for a, b in self.orders]
         shown = ", ".join(names[:limit]) + (", …" if len(names) > limit else "")
         groups = f", {len(self.groups)} one-hot groups" if self.groups else ""
         groups += f", {len(self.exclusive)} exclusive pairs" if self.exclusive else ""
-        n_functional = len(self.functional) + len(self.joint)
+        n_functional = len(self.functional) + len(self.joint) + len(self.sums)
         return f"{n_functional} functional, {len(self.orders)} orders{groups}" + (
             f" ({shown})" if names else ""
         )
@@ -146,7 +151,42 @@ def find_dependencies(real: pd.DataFrame, discrete: list[str], skip: set[str]) -
     ones = indicator_columns(real, skip)
     groups = one_hot_groups(ones)
     exclusive = exclusive_pairs(ones, groups)
-    return Dependencies(functional, orders, number, groups, exclusive, joint)
+    return Dependencies(functional, orders, number, groups, exclusive, joint, exact_sums(numbers))
+
+
+def _adds_up(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Per row: whether c = a + b to 1e-9 of |a| + |b| (False where any is missing)."""
+    with np.errstate(invalid="ignore"):
+        return np.abs(a + b - c) <= 1e-9 * (np.abs(a) + np.abs(b)) + 1e-300
+
+
+def exact_sums(numbers: dict[str, np.ndarray]) -> list[tuple[str, str, str]]:
+    """Every (a, b, c) with c = a + b in all real rows where the three are present (see the
+    module docstring); each unordered pair of parts once. Screened on the first 64 rows."""
+    names = list(numbers)
+    if len(names) < 3:
+        return []
+    table = np.column_stack([numbers[n] for n in names])
+    head = table[:64]
+    found = []
+    for i, j in itertools.combinations(range(len(names)), 2):
+        with np.errstate(invalid="ignore"):
+            sums = head[:, i] + head[:, j]
+            close = (
+                np.abs(head - sums[:, None])
+                <= 1e-9 * (np.abs(head[:, i]) + np.abs(head[:, j]))[:, None] + 1e-300
+            )
+        screened = (close | np.isnan(head) | np.isnan(sums)[:, None]).all(axis=0)
+        for k in np.flatnonzero(screened):
+            if k in (i, j):
+                continue
+            x, y, z = table[:, i], table[:, j], table[:, k]
+            present = ~np.isnan(x) & ~np.isnan(y) & ~np.isnan(z)
+            if present.sum() < MIN_OVERLAP_ROWS or min(np.ptp(x[present]), np.ptp(y[present])) == 0:
+                continue
+            if _adds_up(x[present], y[present], z[present]).all():
+                found.append((names[i], names[j], names[k]))
+    return found
 
 
 def _joint_dependencies(codes: dict, tokens: dict, functional: dict, n: int) -> dict:
@@ -250,6 +290,13 @@ def dependency_kept(rows: pd.DataFrame, found: Dependencies) -> dict:
         ok = ~(both[0] & both[1])
         kept_functional &= ok
         each[f"not both {a}, {b}"] = ok.mean()
+    for a, b, c in found.sums:
+        x, y, z = (
+            pd.to_numeric(rows[k], errors="coerce").to_numpy(dtype=np.float64) for k in (a, b, c)
+        )
+        ok = np.isnan(x) | np.isnan(y) | np.isnan(z) | _adds_up(x, y, z)
+        kept_functional &= ok
+        each[f"{c}={a}+{b}"] = ok.mean()
     for a, b in found.orders:
         x = pd.to_numeric(rows[a], errors="coerce").to_numpy(dtype=np.float64)
         y = pd.to_numeric(rows[b], errors="coerce").to_numpy(dtype=np.float64)
@@ -258,7 +305,10 @@ def dependency_kept(rows: pd.DataFrame, found: Dependencies) -> dict:
         each[f"{a}≤{b}"] = ok.mean()
     worst = min(each, key=each.get) if each else None
     return {
-        "n_functional_dependencies": len(found.functional) + len(found.joint) + len(found.groups),
+        "n_functional_dependencies": len(found.functional)
+        + len(found.joint)
+        + len(found.groups)
+        + len(found.sums),
         "n_exclusive_pairs": len(found.exclusive),
         "n_orders": len(found.orders),
         "dependency_kept": float((kept_functional & kept_orders).mean()) if n else None,

@@ -20,8 +20,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import f1_score
 from sklearn.model_selection import train_test_split
 
+from tvae.evaluation.columns import category_text
 from tvae.evaluation.efficacy import learnable_rows
-from tvae.evaluation.metrics import category_text
 
 
 @dataclass

@@ -101,18 +101,23 @@ def test_declared_orders_are_kept_and_a_declared_mapping_is_refused(tmp_path: Pa
     frame = pd.DataFrame({"start": start, "end": start + rng.uniform(0, 5, 600),
                           "code": rng.choice(["a", "b"], 600)})  # fmt: skip
     frame["label"] = frame["code"].str.upper()
+    frame["count"] = rng.integers(0, 9, 600)
+    frame["more"] = rng.integers(0, 5, 600)
+    frame["total"] = frame["count"] + frame["more"]
     pq.write_table(pa.Table.from_pandas(frame), tmp_path / "t.parquet")
     order = {"type": "order", "low": "start", "high": "end"}
+    total = {"type": "sum", "columns": ["count", "more"], "column": "total"}
     model = TVAE(epochs=1, random_state=0, **FAST).fit_distributed(
-        tmp_path, ["code", "label"], metadata={"columns": {}, "dependencies": [order]}
+        tmp_path, ["code", "label"], metadata={"columns": {}, "dependencies": [order, total]}
     )
-    assert model.metadata_.dependencies == [order]
+    assert model.metadata_.dependencies == [order, total]
     rows = model.sample(500, random_state=0)
     assert (rows["start"] <= rows["end"]).all()
+    assert (rows["count"] + rows["more"] == rows["total"]).all()
     mapping = {"type": "determines", "source": "code", "target": "label"}
     group = {"type": "one_hot", "columns": ["start", "end"]}  # refused before any check
     for refused in (mapping, group):
-        with pytest.raises(InvalidParameterError, match="'order' dependencies only"):
+        with pytest.raises(InvalidParameterError, match="'order' and 'sum' dependencies only"):
             TVAE(epochs=1).fit_distributed(
                 tmp_path, ["code", "label"], metadata={"columns": {}, "dependencies": [refused]}
             )

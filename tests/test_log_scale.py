@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,13 @@ def test_auto_picks_the_log_for_a_column_spanning_orders_of_magnitude_only():
     # a column with a value <= 0 has no logarithm: linear whatever is asked
     assert not ModeNormalizer.fit(np.append(spread, 0.0), 0, scale="log").log
     assert not ModeNormalizer.fit(spread, 0, scale="linear").log
+
+
+def test_auto_on_a_column_both_scales_fit_alike_warns_nothing():
+    # a constant count: both fits give every value the same likelihood (no gain, no spread)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not ModeNormalizer.fit(np.full(100, 3.0), 0, scale="auto", step=1.0).log
 
 
 def test_a_log_normalizer_round_trips_values_and_keeps_exact_modes_in_x():

@@ -28,6 +28,7 @@ Kinds: "numerical", "categorical", "boolean", "datetime" and "id". Detection rul
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -84,8 +85,10 @@ class Metadata(dict):
     "source": A, "target": B}``, with ``"source": [A, B]`` where two columns determine B
     together, ``{"type": "order", "low": A, "high": B}``, ``{"type":
     "one_hot", "columns": [A, B, C]}``, with ``"allow_none": true`` where at most one is 1,
-    and ``{"type": "offset", "base": A, "column": B}``, B modelled as A plus a learned difference;
-    see :mod:`tvae.transformer.dependencies` and :mod:`tvae.transformer.offsets`): those ``fit``
+    ``{"type": "offset", "base": A, "column": B}``, B modelled as A plus a learned difference,
+    and ``{"type": "sum", "columns": [A, B], "column": C}``, C = A + B in every row; see
+    :mod:`tvae.transformer.dependencies`, :mod:`tvae.transformer.offsets` and
+    :mod:`tvae.transformer.sums`): those ``fit``
     found, on ``model.metadata_``; those to
     keep instead, on a metadata given to ``fit`` (an empty list keeps none). None: detect them.
     """
@@ -263,7 +266,9 @@ def parse_date_strings(observed: pd.Series) -> str | None:
     first = str(head.iloc[0])
     # Month-first is tried before day-first: "01/05/2021" is ambiguous, "13/05/2021" is not.
     for dayfirst in (False, True):
-        fmt = guess_datetime_format(first, dayfirst=dayfirst)
+        with warnings.catch_warnings():  # pandas warns when it reads day-first: asked below
+            warnings.simplefilter("ignore", UserWarning)
+            fmt = guess_datetime_format(first, dayfirst=dayfirst)
         if fmt is None:
             continue
         try:

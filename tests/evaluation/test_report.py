@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -142,3 +143,28 @@ def test_key_columns_are_skipped_as_fit_reads_them():
     renamed = {"customer_id": "amount"}
     plain = evaluate(real.rename(columns=renamed), synthetic.rename(columns=renamed))
     assert plain.kinds["amount"] == "numerical"
+
+
+def _shape_scores(report: QualityReport) -> dict:
+    return dict(zip(report.column_shapes["column"], report.column_shapes["score"], strict=True))
+
+
+def test_dates_as_text_are_scored_as_times_as_fit_reads_them():
+    """A CSV's dates come back from read_csv as text: scored as categories, nearly every date
+    is its own category and the shape score fell to near 0 for rows from the same dates."""
+    rng = np.random.default_rng(0)
+    start = pd.Timestamp("2020-01-01")
+    days = [start + pd.to_timedelta(rng.integers(0, 700, 400), "D") for _ in range(2)]
+    x = rng.normal(size=400)
+    real = pd.DataFrame({"day": days[0].strftime("%d/%m/%Y"), "x": x})
+    real.loc[::40, "day"] = np.nan
+    same = pd.DataFrame({"day": days[1].strftime("%d/%m/%Y"), "x": x})
+    later = same.assign(day=(days[1] + pd.Timedelta(days=500)).strftime("%d/%m/%Y"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = evaluate(real, same)
+    assert not caught, [str(w.message) for w in caught]  # pandas' day-first warning stays in
+    assert report.kinds["day"] == "datetime"
+    assert _shape_scores(report)["day"] > 0.9  # the same spread of dates, read day-first
+    # dates 500 days later read as later, not as other labels
+    assert _shape_scores(evaluate(real, later))["day"] < 0.5

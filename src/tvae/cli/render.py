@@ -101,7 +101,7 @@ def _sampling_text(sampling: dict, params: dict, training: dict) -> str:
 
 def _dependency_text(items: list[dict]) -> str:
     """``[{"type": "determines", ...}, {"type": "order", ...}, {"type": "one_hot", ...},
-    {"type": "offset", ...}]`` as one line."""
+    {"type": "offset", ...}, {"type": "sum", ...}]`` as one line."""
     if not items:
         return "none"
     groups = [
@@ -121,7 +121,10 @@ def _dependency_text(items: list[dict]) -> str:
         for d in items
         if d["type"] == "offset"
     ]
-    return ", ".join(groups + determines + orders + offsets)
+    sums = [
+        f"{d['column']} = {' + '.join(map(str, d['columns']))}" for d in items if d["type"] == "sum"
+    ]
+    return ", ".join(groups + determines + orders + offsets + sums)
 
 
 def _span(columns: list) -> str:

@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 
 from tvae.conditional.conditions import CategoricalCondition, NumericCondition
-from tvae.conditional.dependent import through_dependencies
+from tvae.conditional.dependent import check_sums, through_dependencies
 from tvae.conditional.held import allowed_sets, fixed_rows_of, range_limits
 from tvae.conditional.kinds import CATEGORY_KINDS, NUMERIC_KINDS, NumericView
 from tvae.conditional.offsets import through_offsets
@@ -78,6 +78,7 @@ def sample_conditional(
     """
     device = generator.device
     asked = list(conditions.columns if isinstance(conditions, pd.DataFrame) else conditions)
+    check_sums(transformer, conditions)
     given, (conditions, settle_offsets) = conditions, through_offsets(transformer, conditions)
     conditions = through_dependencies(transformer, conditions)
     # the columns the conditions now sit on stay on them: fixed, or, where a condition leaves

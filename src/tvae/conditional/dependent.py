@@ -40,6 +40,27 @@ def through_dependencies(transformer: Any, conditions: Mapping | pd.DataFrame) -
     return {c: table[c].iloc[0] for c in table.columns}
 
 
+def check_sums(transformer: Any, conditions: Mapping | pd.DataFrame) -> None:
+    """Raise :class:`ConditionError` where conditions ask one number of each column of a sum
+    (:mod:`tvae.transformer.sums`) that do not add up: no row could meet them."""
+    sums = transformer.dependencies.sums
+    if not sums or not isinstance(conditions, (Mapping, pd.DataFrame)):
+        return
+    rows = conditions.to_dict("records") if isinstance(conditions, pd.DataFrame) else [conditions]
+    for item in sums:
+        names = [*item.parts, item.column]
+        for row in rows:
+            cells = [row.get(n) for n in names]
+            if all(_is_number(c) for c in cells):
+                a, b, c = (float(v) for v in cells)
+                if abs(a + b - c) > 1e-9 * (abs(a) + abs(b)) + 1e-12:
+                    raise ConditionError(
+                        f"conditions ask {names[2]!r} = {cells[2]!r}, {names[0]!r} = "
+                        f"{cells[0]!r} and {names[1]!r} = {cells[1]!r}, but {names[2]!r} is "
+                        f"the sum of the other two in every row; leave one of them out"
+                    )
+
+
 def _unique_through(dependencies: Any, kinds: Mapping, table: pd.DataFrame) -> pd.DataFrame:
     """:func:`_rows_through` once per distinct row of ``table``, spread back over its rows."""
     seen: dict = {}

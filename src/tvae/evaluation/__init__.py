@@ -5,13 +5,13 @@ summary, a JSON-ready dict, a self-contained HTML page and PNG plots. Only numpy
 scikit-learn are needed (matplotlib for the plots, imported on demand); no torch.
 """
 
+from .columns import infer_kinds
 from .efficacy import ml_efficacy
 from .metrics import (
     column_pair_trends,
     column_shapes,
     contingency_similarity,
     correlation_similarity,
-    infer_kinds,
     ks_complement,
     tv_complement,
 )

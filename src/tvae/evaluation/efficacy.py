@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from .metrics import category_text, infer_kinds, to_float
+from .columns import category_text, infer_kinds, to_float
 
 # A numerical target with more distinct values than this is treated as a regression target.
 REGRESSION_MIN_UNIQUE = 20

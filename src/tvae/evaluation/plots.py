@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .metrics import CONTINUOUS, DISCRETE, to_float
+from .columns import CONTINUOUS, DISCRETE, to_float
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .metrics import CONTINUOUS, category_text, infer_kinds, to_float
+from .columns import CONTINUOUS, category_text, infer_kinds, to_float
 
 DEFAULT_MAX_ROWS = 5_000
 _MAX_ONE_HOT = 100  # categories per column kept in the encoding (most frequent in real)

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .columns import infer_kinds
 from .efficacy import ml_efficacy
 from .metrics import (
     DEFAULT_REAL_ASSOCIATION_THRESHOLD,
     DEFAULT_REAL_CORRELATION_THRESHOLD,
     column_pair_trends,
     column_shapes,
-    infer_kinds,
     property_score,
 )
 from .privacy import privacy_metrics

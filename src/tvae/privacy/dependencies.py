@@ -4,7 +4,7 @@ A user may declare exact dependencies in ``metadata`` (``{"type": "order", "low"
 B}``, ``{"type": "determines", "source": A, "target": B}``). The declaration itself is public;
 it is never checked against the rows (the outcome of a check would be a release).
 
-* An order stores only two column names: it is kept as declared.
+* An order stores only two column names, a sum three: each is kept as declared.
 * A determination needs a mapping (which value of B each value of A comes with), and that is
   data. It is released as the argmax, per value of A, of a Gaussian-noised joint histogram of
   the two columns over their *released* values (the real rows projected onto them: each row
@@ -24,6 +24,7 @@ from tvae.errors import InvalidParameterError
 from tvae.privacy.statistics import Releaser
 from tvae.transformer.dependencies import Determination, Order
 from tvae.transformer.dependency_search import sources_first
+from tvae.transformer.sums import Sum, check_sums, declared_sum
 
 LABEL_KINDS = ("categorical", "boolean")
 ORDER_KINDS = ("numerical", "datetime")
@@ -35,12 +36,22 @@ DETERMINES_HINT = (
 
 def split_declared(
     items: Sequence | None, kinds: Mapping[Hashable, str]
-) -> tuple[list[Order], list[tuple[Hashable, Hashable]]]:
-    """The declared orders, and the declared determinations as (source, target) pairs with
-    every source before the targets it derives; raises for anything that cannot be kept."""
-    orders, pairs = [], []
+) -> tuple[list[Order], list[tuple[Hashable, Hashable]], list[Sum]]:
+    """The declared orders, the declared determinations as (source, target) pairs with every
+    source before the targets it derives, and the declared sums (unchecked: no rounding, no
+    ranges, which would be data); raises for anything that cannot be kept."""
+    orders, pairs, sums = [], [], []
     for item in items or []:
         kind = item.get("type") if isinstance(item, Mapping) else None
+        if kind == "sum":
+            sums.append(declared_sum(None, item))
+            wrong = [n for n in (*sums[-1].parts, sums[-1].column) if kinds.get(n) != "numerical"]
+            if wrong:
+                raise InvalidParameterError(
+                    f"metadata dependency {dict(item)!r}: a sum needs numerical columns of "
+                    f"train_data, but {wrong[0]!r} is {kinds.get(wrong[0], 'not one of them')}"
+                )
+            continue
         if kind == "one_hot":
             raise InvalidParameterError(
                 f"metadata dependency {dict(item)!r}: with epsilon a one-hot group is not kept "
@@ -79,7 +90,7 @@ def split_declared(
             orders.append(Order(*names))
         else:
             pairs.append((names[0], names[1]))
-    return orders, sources_first(pairs)
+    return orders, sources_first(pairs), check_sums(sums, {c for p in pairs for c in p})
 
 
 def released_values(column: pd.Series) -> list:

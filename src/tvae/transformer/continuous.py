@@ -325,5 +325,6 @@ def log_is_better(gain: np.ndarray, counts: np.ndarray) -> bool:
     n = counts.sum()
     mean = float(np.sum(gain * counts) / n)
     spread = float(np.sqrt(np.sum(counts * (gain - mean) ** 2) / max(n - 1.0, 1.0)))
-    z = mean * np.sqrt(n) / spread if spread > 0 else np.inf * np.sign(mean)
-    return mean >= LOG_GAIN and z > LOG_Z
+    if mean < LOG_GAIN:
+        return False
+    return spread == 0 or mean * np.sqrt(n) / spread > LOG_Z  # the same gain for every value

@@ -1,22 +1,23 @@
-"""Declared dependencies (``metadata``'s ``determines`` items) checked on the table and kept
+"""Declared dependencies (``metadata``'s items) checked on the table and kept
 as :meth:`Dependencies.detect <tvae.transformer.dependencies.Dependencies.detect>` keeps found
 ones, so that a fitted model's ``metadata_`` fits again."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable, Mapping
 
 import pandas as pd
 
 from tvae.errors import InvalidParameterError
-from tvae.transformer.dependency_search import value_codes
-from tvae.transformer.determination import Determination
+from tvae.transformer.dependency_search import determines, hashable, ordered, value_codes
+from tvae.transformer.determination import Determination, mapping_of, order_of
 from tvae.transformer.joint import (
     JointDetermination,
     constant_per_group,
     joint_mapping,
     pair_codes,
 )
+from tvae.transformer.sums import declared_sum
 
 
 def declared_joint(
@@ -78,3 +79,48 @@ def split_joint(
                 "determine another column with a second one; keep one of them"
             )
     return derived, [j for j in joint if j.target in single]
+
+
+def parse_items(frame: pd.DataFrame, items: Iterable[Mapping]) -> tuple[list, list, list, list]:
+    """The determinations, orders, pairs and sums a declared list names, each checked on
+    ``frame``; raises for an item that is not valid or does not hold."""
+    determinations, orders, joint, sums = [], [], [], []
+    for item in items:
+        kind = item.get("type") if isinstance(item, Mapping) else None
+        if kind == "sum":
+            sums.append(declared_sum(frame, item))
+            continue
+        names = [item.get(k) for k in ("source", "target", "low", "high")] if kind else []
+        if names and isinstance(names[0], (list, tuple)):  # two columns determine a third
+            names = [*names[0], *names[1:]]
+            if len(item["source"]) != 2 or len({*item["source"], item.get("target")}) < 3:
+                names.append(item["source"])  # reported as not valid below
+        missing = [
+            n for n in names if n is not None and (not hashable(n) or n not in frame.columns)
+        ]
+        if kind not in ("determines", "order") or missing:
+            raise InvalidParameterError(
+                f"metadata dependency {item!r} is not valid: give {{'type': 'determines', "
+                "'source': A, 'target': B}, {'type': 'order', 'low': A, 'high': B} or "
+                "{'type': 'sum', 'columns': [A, B], 'column': C} with column names of "
+                f"train_data{f' (unknown: {missing})' if missing else ''}"
+            )
+        if kind == "determines" and isinstance(item["source"], (list, tuple)):
+            joint.append(declared_joint(frame, tuple(item["source"]), item["target"]))
+        elif kind == "determines":
+            source, target = item["source"], item["target"]
+            codes = value_codes(frame[source]), value_codes(frame[target])
+            if not determines(*codes):
+                raise InvalidParameterError(
+                    f"metadata says {source!r} determines {target!r}, but some value of "
+                    f"{source!r} comes with several values of {target!r} in train_data"
+                )
+            determinations.append(mapping_of(frame, source, target))
+        else:
+            if not ordered(frame[item["low"]], frame[item["high"]], overlap=False):
+                raise InvalidParameterError(
+                    f"metadata says {item['low']!r} <= {item['high']!r}, but train_data "
+                    "has rows where it does not hold (or the columns are not comparable)"
+                )
+            orders.append(order_of(frame, item["low"], item["high"]))
+    return determinations, orders, joint, sums

@@ -31,6 +31,7 @@ from tvae.transformer.dtypes import DtypeInfo
 from tvae.transformer.offset_column import decode_with_repairs, fit_offset, with_differences
 from tvae.transformer.offsets import declared_offsets, find_offsets, is_offset
 from tvae.transformer.one_hot import collapse, declared_group, find_groups, member_orders
+from tvae.transformer.sums import check_apart
 
 
 @dataclass
@@ -101,9 +102,11 @@ class TableTransformer:
             pairs = member_orders(table, kinds, groups)
             self.dependencies.orders += [order_of(table, low, high) for low, high in pairs]
             # a column an exact dependency derives or moves stays as it is (Car's prices)
-            offsets = find_offsets(table, kinds, skip=self.dependencies.linked())
+            summed = {c for s in self.dependencies.sums for c in (*s.parts, s.column)}
+            offsets = find_offsets(table, kinds, skip=self.dependencies.linked() | summed)
         else:  # checked on the table: a declared order may name a member
             self.dependencies = Dependencies.declared(table, declared)
+            check_apart(self.dependencies.sums, {c for o in offsets for c in (o.base, o.column)})
         self.dependencies.groups = groups
         self.dependencies.offsets = offsets
         offset_of = {o.column: o for o in offsets}
@@ -271,7 +274,7 @@ class TableTransformer:
         written = {
             str(c)
             for c in [
-                *(d.target for d in [*deps.determinations, *deps.joint]),
+                *(d.target for d in [*deps.determinations, *deps.joint, *deps.sums]),
                 *(c for d in deps.checks for c in (d.source, d.target)),
                 *(c for o in deps.orders for c in (o.low, o.high)),
             ]
@@ -334,7 +337,7 @@ class TableTransformer:
         deps = self.dependencies
         linked = {
             str(c) for d in [*deps.determinations, *deps.checks] for c in (d.source, d.target)
-        } | {str(j.target) for j in deps.joint}  # a derived label: drawn, then overwritten
+        } | {str(j.target) for j in [*deps.joint, *deps.sums]}  # drawn, then overwritten
         linked |= {str(c) for j in deps.joint_checks for c in j.sources}  # moved after the draw
         valued = {str(col.name) for col in self.columns if _codes_are_values(col)} - linked
         return [place for name, place in self._value_spans().items() if name in valued]

@@ -1,0 +1,144 @@
+"""Columns that are the exact sum of two others (tvae.transformer.sums): found, kept in every
+sampled row (conditioned rows included), declared, saved, and kept under epsilon."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from tvae import TVAE
+from tvae.cli import app
+from tvae.errors import ConditionError, InvalidParameterError
+from tvae.serialization import inspect_model
+from tvae.transformer.sums import find_sums
+
+SUMS = [
+    {"type": "sum", "columns": ["sober", "drinks"], "column": "n"},
+    {"type": "sum", "columns": ["price", "tax"], "column": "total"},
+]
+
+
+def _table(n_rows: int = 300, seed: int = 0) -> pd.DataFrame:
+    """Counts and their total (DrinksWages: n = sober + drinks), and amounts on a cent grid
+    and theirs (total = price + tax, where 0.1 + 0.2 is not 0.3 in floats)."""
+    rng = np.random.default_rng(seed)
+    sober, drinks = rng.poisson(20, n_rows), rng.poisson(8, n_rows)
+    price = np.round(rng.gamma(2.0, 10.0, n_rows), 2)
+    tax = np.round(price * 0.2 + rng.uniform(-1, 1, n_rows), 2)
+    return pd.DataFrame({
+        "trade": rng.choice(["baker", "smith", "tailor"], n_rows),
+        "sober": sober, "drinks": drinks, "n": sober + drinks,
+        "price": price, "tax": tax, "total": np.round(price + tax, 2),
+    })  # fmt: skip
+
+
+def _kept(rows: pd.DataFrame) -> tuple[float, float]:
+    counts = (rows["sober"] + rows["drinks"] == rows["n"]).mean()
+    amounts = np.isclose(rows["price"] + rows["tax"], rows["total"], rtol=0, atol=1e-9).mean()
+    return float(counts), float(amounts)
+
+
+@pytest.fixture(scope="module")
+def model() -> TVAE:
+    return TVAE(epochs=5, random_state=0).fit(_table())
+
+
+def test_sums_are_found_and_hold_in_every_sampled_row(model):
+    table = _table()
+    assert [d for d in model.metadata_.dependencies if d["type"] == "sum"] == SUMS
+    # a part below its total is implied by the sum: not listed as an order besides it
+    orders = [d for d in model.metadata_.dependencies if d["type"] == "order"]
+    assert not [d for d in orders if d["high"] in ("n", "total")]
+    # modelled on their own (epochs=5), a total and its parts disagree in most rows
+    loose = TVAE(epochs=5, random_state=0).fit(table, metadata={"columns": {}, "dependencies": []})
+    assert max(_kept(loose.sample(500, random_state=1))) < 0.5
+    rows = model.sample(2000, random_state=1)
+    assert _kept(rows) == (1.0, 1.0)
+    assert rows.dtypes.equals(table.dtypes)
+    assert (rows["total"] == rows["total"].round(2)).all()  # on the cent grid, no float noise
+
+
+def test_conditions_on_a_total_or_a_part_keep_the_sum(model):
+    rows = model.sample(200, conditions={"n": 30}, random_state=1)
+    assert (rows["n"] == 30).all() and _kept(rows) == (1.0, 1.0)
+    # the parts stay within their real ranges where the total allows it: none negative
+    assert (rows[["sober", "drinks"]] >= 0).all().all()
+    rows = model.sample(200, conditions={"drinks": 3}, random_state=1)
+    assert (rows["drinks"] == 3).all() and _kept(rows) == (1.0, 1.0)
+    rows = model.sample(200, conditions={"total": (40.0, 60.0)}, random_state=1)
+    assert rows["total"].between(40.0, 60.0).all() and _kept(rows) == (1.0, 1.0)
+    asked = pd.DataFrame({"n": [25, None, 40], "sober": [None, 12, None]})
+    rows = model.sample(conditions=asked, random_state=1)
+    assert rows["n"].tolist()[::2] == [25, 40] and rows["sober"].iloc[1] == 12
+    assert _kept(rows) == (1.0, 1.0)
+    with pytest.raises(ConditionError, match="'n' is the sum of the other two"):
+        model.sample(10, conditions={"n": 30, "sober": 10, "drinks": 5})
+
+
+def test_missing_parts_leave_the_total_missing():
+    table = _table()
+    table.loc[::7, "tax"] = np.nan
+    table["total"] = table["price"] + table["tax"]
+    fitted = TVAE(epochs=3, random_state=0).fit(table)
+    assert {"type": "sum", "columns": ["price", "tax"], "column": "total"} in (
+        fitted.metadata_.dependencies
+    )
+    rows = fitted.sample(1000, random_state=2)
+    assert rows["tax"].isna().any()
+    assert (rows["total"].isna() == rows["tax"].isna()).all()
+    present = rows.dropna()
+    assert np.allclose(present["price"] + present["tax"], present["total"], rtol=0, atol=1e-9)
+
+
+def test_declared_sums_are_checked_and_kept():
+    table = _table()
+    declared = {"columns": {}, "dependencies": SUMS[:1]}
+    fitted = TVAE(epochs=3, random_state=0).fit(table, metadata=declared)
+    assert fitted.metadata_.dependencies == SUMS[:1]
+    assert _kept(fitted.sample(500, random_state=1))[0] == 1.0
+    wrong = {"type": "sum", "columns": ["sober", "tax"], "column": "n"}
+    with pytest.raises(InvalidParameterError, match="'n' = 'sober' \\+ 'tax', but train_data"):
+        TVAE(epochs=1).fit(table, metadata={"columns": {}, "dependencies": [wrong]})
+    for bad, message in [
+        ({"type": "sum", "columns": ["sober"], "column": "n"}, "is not valid"),
+        ({"type": "sum", "columns": ["sober", "drinks"], "column": "nope"}, "unknown: \\['nope'"),
+        ({"type": "sum", "columns": ["sober", "trade"], "column": "n"}, "needs numerical"),
+    ]:
+        with pytest.raises(InvalidParameterError, match=message):
+            TVAE(epochs=1).fit(table, metadata={"columns": {}, "dependencies": [bad]})
+
+
+def test_sums_survive_save_and_load_and_show_in_inspect(model, tmp_path):
+    path = tmp_path / "sums.tvae"
+    model.save(path)
+    loaded = TVAE.load(path)
+    assert loaded.metadata_.dependencies == model.metadata_.dependencies
+    pd.testing.assert_frame_equal(
+        loaded.sample(300, random_state=4), model.sample(300, random_state=4)
+    )
+    assert inspect_model(path)["dependencies"] == model.metadata_.dependencies
+    shown = CliRunner().invoke(app, ["inspect", str(path)])
+    assert shown.exit_code == 0 and "n = sober + drinks, total = price + tax" in shown.stdout
+
+
+def test_no_sum_is_found_where_none_holds():
+    rng = np.random.default_rng(3)
+    table = pd.DataFrame(rng.integers(0, 4, (500, 6)), columns=list("abcdef"))
+    assert find_sums(table, dict.fromkeys(table.columns, "numerical")) == []
+    nearly = _table()
+    nearly.loc[5, "n"] += 1  # one row off: not a sum
+    kinds = dict.fromkeys(nearly.columns, "numerical") | {"trade": "categorical"}
+    assert [s.column for s in find_sums(nearly, kinds)] == ["total"]
+
+
+def test_a_declared_sum_is_kept_under_epsilon_without_reading_the_rows():
+    table = _table(400)
+    declared = {"columns": {}, "dependencies": SUMS[:1]}
+    fitted = TVAE(epochs=2, epsilon=10.0, random_state=0).fit(table, metadata=declared)
+    assert fitted.metadata_.dependencies == SUMS[:1]
+    assert _kept(fitted.sample(500, random_state=1))[0] == 1.0
+    bad = {"type": "sum", "columns": ["sober", "trade"], "column": "n"}
+    with pytest.raises(InvalidParameterError, match="needs numerical columns"):
+        TVAE(epsilon=1.0).fit(table, metadata={"columns": {}, "dependencies": [bad]})
