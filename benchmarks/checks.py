@@ -23,8 +23,10 @@
   both 0 in some row (dummy coding with a reference level; complementary columns are a
   functional dependency). A sampled row keeps the pair when not both are 1.
 - Sums: numerical columns c = a + b in every real row where all three are present (to 1e-9 of
-  |a| + |b|), in at least 20 rows, a and b both varying there. A sampled row keeps a sum when
-  one of the three is missing or it holds.
+  |a| + |b|), in at least 20 rows, a and b both varying there; and totals of three columns or
+  more among those without missing cells (least squares of each on the others, weights 0 or 1,
+  then checked on every row). A sampled row keeps a sum when one of its columns is missing or
+  it holds.
 - Point masses: numerical values held by at least 5 % of the real rows, with their share in
   the real and in the sampled rows.
 
@@ -88,12 +90,12 @@ class Dependencies:
     exclusive: list[tuple[str, str]] = field(default_factory=list)  # never both 1
     # (A, C, B) -> {(A token, C token): B token}: A and C together determine B
     joint: dict[tuple[str, str, str], dict[tuple[str, str], str]] = field(default_factory=dict)
-    sums: list[tuple[str, str, str]] = field(default_factory=list)  # (a, b, c): c = a + b
+    sums: list[tuple] = field(default_factory=list)  # (a, b, ..., c): c = a + b + ...
 
     def describe(self, limit: int = 6) -> str:
         names = [f"{a}→{b}" for a, b in self.functional]
         names += [f"{a}+{c}→{b}" for a, c, b in self.joint]
-        names += [f"{c}={a}+{b}" for a, b, c in self.sums]
+        names += [f"{s[-1]}={'+'.join(s[:-1])}" for s in self.sums]
         names += [f"{a}≤{b}" for a, b in self.orders]
         shown = ", ".join(names[:limit]) + (", …" if len(names) > limit else "")
         groups = f", {len(self.groups)} one-hot groups" if self.groups else ""
@@ -154,10 +156,13 @@ def find_dependencies(real: pd.DataFrame, discrete: list[str], skip: set[str]) -
     return Dependencies(functional, orders, number, groups, exclusive, joint, exact_sums(numbers))
 
 
-def _adds_up(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Per row: whether c = a + b to 1e-9 of |a| + |b| (False where any is missing)."""
+def _adds_up(*columns: np.ndarray) -> np.ndarray:
+    """Per row: whether the last column is the sum of the others, to 1e-9 of the sum of their
+    sizes (False where any is missing)."""
+    parts, total = columns[:-1], columns[-1]
     with np.errstate(invalid="ignore"):
-        return np.abs(a + b - c) <= 1e-9 * (np.abs(a) + np.abs(b)) + 1e-300
+        gap = np.abs(np.sum(parts, axis=0) - total)
+        return gap <= 1e-9 * np.sum(np.abs(parts), axis=0) + 1e-300
 
 
 def exact_sums(numbers: dict[str, np.ndarray]) -> list[tuple[str, str, str]]:
@@ -186,6 +191,29 @@ def exact_sums(numbers: dict[str, np.ndarray]) -> list[tuple[str, str, str]]:
                 continue
             if _adds_up(x[present], y[present], z[present]).all():
                 found.append((names[i], names[j], names[k]))
+    return found + _longer_sums(table, names, {s[-1] for s in found})
+
+
+def _longer_sums(table: np.ndarray, names: list[str], totals: set) -> list[tuple]:
+    """Totals of three columns or more among the columns without missing cells (copies and
+    the totals of pairs left out), by least squares of each on the others."""
+    keep, seen = [], set()
+    for k, name in enumerate(names):
+        column = table[:, k]
+        if name not in totals and not np.isnan(column).any() and column.tobytes() not in seen:
+            seen.add(column.tobytes())
+            keep.append(k)
+    if not 4 <= len(keep) <= 80 or len(table) < len(keep) + MIN_OVERLAP_ROWS:
+        return []
+    found = []
+    for k in keep:
+        others = [o for o in keep if o != k]
+        weights, *_ = np.linalg.lstsq(table[:, others], table[:, k], rcond=None)
+        ones = np.abs(weights - 1) <= 1e-6
+        if ones.sum() >= 3 and (ones | (np.abs(weights) <= 1e-6)).all():
+            parts = [others[i] for i in np.flatnonzero(ones)]
+            if _adds_up(*(table[:, p] for p in parts), table[:, k]).all():
+                found.append((*(names[p] for p in parts), names[k]))
     return found
 
 
@@ -290,13 +318,13 @@ def dependency_kept(rows: pd.DataFrame, found: Dependencies) -> dict:
         ok = ~(both[0] & both[1])
         kept_functional &= ok
         each[f"not both {a}, {b}"] = ok.mean()
-    for a, b, c in found.sums:
-        x, y, z = (
-            pd.to_numeric(rows[k], errors="coerce").to_numpy(dtype=np.float64) for k in (a, b, c)
-        )
-        ok = np.isnan(x) | np.isnan(y) | np.isnan(z) | _adds_up(x, y, z)
+    for names in found.sums:
+        columns = [
+            pd.to_numeric(rows[k], errors="coerce").to_numpy(dtype=np.float64) for k in names
+        ]
+        ok = np.isnan(np.sum(columns, axis=0)) | _adds_up(*columns)
         kept_functional &= ok
-        each[f"{c}={a}+{b}"] = ok.mean()
+        each[f"{names[-1]}={'+'.join(names[:-1])}"] = ok.mean()
     for a, b in found.orders:
         x = pd.to_numeric(rows[a], errors="coerce").to_numpy(dtype=np.float64)
         y = pd.to_numeric(rows[b], errors="coerce").to_numpy(dtype=np.float64)

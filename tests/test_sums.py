@@ -73,7 +73,7 @@ def test_conditions_on_a_total_or_a_part_keep_the_sum(model):
     rows = model.sample(conditions=asked, random_state=1)
     assert rows["n"].tolist()[::2] == [25, 40] and rows["sober"].iloc[1] == 12
     assert _kept(rows) == (1.0, 1.0)
-    with pytest.raises(ConditionError, match="'n' is the sum of the other two"):
+    with pytest.raises(ConditionError, match="'n' is the sum of the others"):
         model.sample(10, conditions={"n": 30, "sober": 10, "drinks": 5})
 
 
@@ -142,3 +142,34 @@ def test_a_declared_sum_is_kept_under_epsilon_without_reading_the_rows():
     bad = {"type": "sum", "columns": ["sober", "trade"], "column": "n"}
     with pytest.raises(InvalidParameterError, match="needs numerical columns"):
         TVAE(epsilon=1.0).fit(table, metadata={"columns": {}, "dependencies": [bad]})
+
+
+def _votes(n_rows: int = 300, seed: int = 1) -> pd.DataFrame:
+    """Four candidates' votes and their total (Florida's Total), and the registered voters,
+    never fewer than the votes cast (an order on the total with a column outside the sum)."""
+    rng = np.random.default_rng(seed)
+    votes = {name: rng.poisson(rate, n_rows) for name, rate in
+             (("gore", 400), ("bush", 380), ("nader", 30), ("other", 8))}  # fmt: skip
+    frame = pd.DataFrame(votes)
+    frame["total"] = frame.sum(axis=1)
+    frame["registered"] = frame["total"] + rng.integers(0, 400, n_rows)
+    return frame
+
+
+def test_a_total_of_many_parts_holds_beside_an_order_on_it():
+    table = _votes()
+    fitted = TVAE(epochs=5, random_state=0).fit(table)
+    listed = fitted.metadata_.dependencies
+    assert {"type": "sum", "columns": ["gore", "bush", "nader", "other"], "column": "total"} in (
+        listed
+    )
+    assert {"type": "order", "low": "total", "high": "registered"} in listed
+    rows = fitted.sample(2000, random_state=1)
+    parts = ["gore", "bush", "nader", "other"]
+    assert (rows[parts].sum(axis=1) == rows["total"]).all()
+    assert (rows["total"] <= rows["registered"]).all()
+    held = fitted.sample(300, conditions={"total": 800}, random_state=2)
+    assert (held["total"] == 800).all() and (held[parts].sum(axis=1) == 800).all()
+    assert (held[parts] >= 0).all().all() and (held["registered"] >= 800).all()
+    with pytest.raises(ConditionError, match="'total' is the sum of the others"):
+        fitted.sample(5, conditions={"gore": 1, "bush": 1, "nader": 1, "other": 1, "total": 5})

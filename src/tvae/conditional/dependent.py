@@ -52,12 +52,12 @@ def check_sums(transformer: Any, conditions: Mapping | pd.DataFrame) -> None:
         for row in rows:
             cells = [row.get(n) for n in names]
             if all(_is_number(c) for c in cells):
-                a, b, c = (float(v) for v in cells)
-                if abs(a + b - c) > 1e-9 * (abs(a) + abs(b)) + 1e-12:
+                parts, total = [float(v) for v in cells[:-1]], float(cells[-1])
+                if abs(sum(parts) - total) > 1e-9 * sum(map(abs, parts)) + 1e-12:
+                    asked = ", ".join(f"{n!r} = {c!r}" for n, c in zip(names, cells, strict=True))
                     raise ConditionError(
-                        f"conditions ask {names[2]!r} = {cells[2]!r}, {names[0]!r} = "
-                        f"{cells[0]!r} and {names[1]!r} = {cells[1]!r}, but {names[2]!r} is "
-                        f"the sum of the other two in every row; leave one of them out"
+                        f"conditions ask {asked}, but {names[-1]!r} is the sum of the others "
+                        "in every row; leave one of them out"
                     )
 
 

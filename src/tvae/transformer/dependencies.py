@@ -160,11 +160,11 @@ class Dependencies:
 
     def add_sums(self, sums: list[Sum]) -> None:
         """Keep ``sums`` (found in the same rows), less the orders they make hold by
-        themselves (a part below its total); a sum whose total another order moves is left
-        out, as the order's repair would break it."""
+        themselves (a part below its total); a sum left with an order between its total and
+        one of its own parts is left out (the two repairs would chase each other)."""
         self.orders = [o for o in self.orders if not implied_by(o.low, o.high, sums)]
-        ordered = {c for o in self.orders for c in (o.low, o.high)}
-        self.sums = [s for s in sums if s.column not in ordered]
+        inside = {(o.low, o.high) for o in self.orders} | {(o.high, o.low) for o in self.orders}
+        self.sums = [s for s in sums if not any((p, s.column) in inside for p in s.parts)]
 
     @classmethod
     def declared(cls, frame: pd.DataFrame, items: Iterable[Mapping]) -> Dependencies:
@@ -240,12 +240,17 @@ class Dependencies:
         paired = fixed | {c for j in self.joint_checks for c in j.sources}
         paired |= {d.target for d in self.determinations} | {j.target for j in self.joint}
         paired |= {d.source for d in self.determinations}  # Crime's pctmin (see detect)
-        for _ in range(1 + len(self.joint) + len(self.joint_checks)):
+        # a total is set from its parts: an order moves the other column (midwest's adults
+        # lowered to the total population, not the total raised and then set back)
+        paired |= {s.column for s in self.sums}
+        keep_sums(frame, self.sums, fixed)
+        for _ in range(1 + len(self.joint) + len(self.joint_checks) + len(self.sums)):
             if not self._keep_orders(frame, fixed, paired):
                 break
-            # a number an order moved: its pairs are kept again, and the orders they move
+            # a number an order moved: its pairs are kept again, and the orders they move;
+            # a part an order moved: its total follows
             self._settle_joint(frame, fixed, allowed)
-        keep_sums(frame, self.sums, fixed)  # totals from their parts, as repaired
+            keep_sums(frame, self.sums, fixed)
         return frame
 
     def _keep_orders(self, frame: pd.DataFrame, fixed: set, paired: set) -> bool:

@@ -1,4 +1,4 @@
-"""Columns that are the exact sum of two others: ``total = part + other``.
+"""Columns that are the exact sum of others: ``total = part + other part [+ ...]``.
 
 Tables of counts and amounts often hold a total beside its parts (a doctor's visits, prescribed
 plus unprescribed medicines; absentee ballots, Democratic plus the margin; a measurement, the
@@ -7,14 +7,18 @@ independent of its parts', so sampled rows hold a total that differs from the su
 (on HistData's DrinksWages, ``n = sober + drinks`` held in every real row and in few sampled
 ones).
 
-``fit`` finds them (:func:`find_sums`): three numerical columns, each varying, with ``c = a + b``
-in every real row where all three are present (to float rounding, ``TOLERANCE`` of the parts'
-size) and ``c`` missing exactly where a part is, in at least ``MIN_ROWS`` rows. Sampled rows get
-``c`` from their parts (:func:`keep_sums`), rounded to ``c``'s decimals, in its dtype; a
-conditioned ``c`` stays, and a part moves to make the sum (within the parts' real ranges where
-they allow it). A total may be a part of another total (chains, never loops); a column is the
-total of one sum at most. They are listed with the dependencies (``{"type": "sum", "columns":
-[A, B], "column": C}``), declared or switched off the same way.
+``fit`` finds them (:func:`find_sums`): numerical columns, each varying, with ``c = a + b`` in
+every real row where all are present (to float rounding, ``TOLERANCE`` of the parts' size) and
+``c`` missing exactly where a part is, in at least ``MIN_ROWS`` rows. Pairs of parts are tried
+on the first rows, then on all; totals of three parts or more (midwest's ``poptotal``, five
+races; Florida's ``Total``, ten candidates) are found among the columns without missing cells
+by least squares (each column on the others: a residual of float rounding and weights of 0 or
+1), then checked on every row. Sampled rows get ``c`` from their parts (:func:`keep_sums`),
+rounded to ``c``'s decimals, in its dtype; a conditioned ``c`` stays, and parts move to make the
+sum (the last ones within their real ranges, the first the rest). A total may be a part of
+another total (chains, never loops); a column is the total of one sum at most. They are listed
+with the dependencies (``{"type": "sum", "columns": [A, B, ...], "column": C}``), declared or
+switched off the same way.
 """
 
 from __future__ import annotations
@@ -33,17 +37,19 @@ from tvae.transformer.granularity import observed_decimals
 TOLERANCE = 1e-9  # a + b and c agree to this share of |a| + |b| (float rounding of decimals)
 SCREEN_ROWS = 64  # every pair is first tried on this many rows, then on all
 MAX_COLUMNS = 300  # a search over more numerical columns than this is skipped (cost: columns^3)
+MAX_SOLVED = 60  # totals of three parts or more: searched among at most this many columns
+WEIGHT_TOLERANCE = 1e-6  # a least-squares weight this close to 0 or 1 reads as 0 or 1
 
 
 @dataclass(frozen=True)
 class Sum:
-    """``column = parts[0] + parts[1]`` in every row; ``decimals`` rounds the sum (float
+    """``column = parts[0] + parts[1] + ...`` in every row; ``decimals`` rounds the sum (float
     noise), ``bounds`` are the parts' real (low, high), moved within when ``column`` is held."""
 
-    parts: tuple[Hashable, Hashable]
+    parts: tuple[Hashable, ...]
     column: Hashable
     decimals: int | None = None
-    bounds: tuple[tuple[float, float], tuple[float, float]] | None = None
+    bounds: tuple[tuple[float, float], ...] | None = None
 
     @property
     def target(self) -> Hashable:
@@ -86,23 +92,25 @@ def _numbers(series: pd.Series) -> np.ndarray | None:
     return series.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _agree(total: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """Per row (R, K): whether ``first + second`` (R,) is ``total`` (R, K) to float rounding,
-    or both are missing."""
-    expected = first + second
-    tolerance = TOLERANCE * (np.abs(first) + np.abs(second)) + 1e-300
+def _agree(total: np.ndarray, *parts: np.ndarray) -> np.ndarray:
+    """Per row (R, K): whether the sum of ``parts`` (each (R,)) is ``total`` (R, K) to float
+    rounding, or both are missing."""
+    expected = np.sum(parts, axis=0)
+    tolerance = TOLERANCE * np.sum(np.abs(parts), axis=0) + 1e-300
     with np.errstate(invalid="ignore"):
         close = np.abs(total - expected[:, None]) <= tolerance[:, None]
     return close | (np.isnan(total) & np.isnan(expected)[:, None])
 
 
-def _evidence(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> bool:
-    """Whether ``c = a + b`` is worth keeping: missing exactly where a part is, in at least
-    MIN_ROWS complete rows, both parts varying there."""
-    present = ~np.isnan(a) & ~np.isnan(b)
-    if not np.array_equal(present, ~np.isnan(c)) or present.sum() < MIN_ROWS:
+def _evidence(total: np.ndarray, *parts: np.ndarray) -> bool:
+    """Whether ``total = sum(parts)`` holds and is worth keeping: in every row, the total
+    missing exactly where a part is, in at least MIN_ROWS complete rows, each part varying."""
+    present = ~np.isnan(np.sum(parts, axis=0))
+    if not np.array_equal(present, ~np.isnan(total)) or present.sum() < MIN_ROWS:
         return False
-    return bool(np.ptp(a[present]) > 0 and np.ptp(b[present]) > 0)
+    if not _agree(total[:, None], *parts).all():
+        return False
+    return all(np.ptp(p[present]) > 0 for p in parts)
 
 
 def _make(frame: pd.DataFrame, parts: tuple, column: Hashable) -> Sum:
@@ -144,16 +152,44 @@ def find_sums(
     for i in range(len(names)):
         for j in range(i + 1, len(names)):
             for k in np.flatnonzero(_agree(head, head[:, i], head[:, j]).all(axis=0)):
-                if k in (i, j):
-                    continue
-                a, b, c = table[:, i], table[:, j], table[:, k]
-                if _agree(c[:, None], a, b).all() and _evidence(a, b, c):
+                if k not in (i, j) and _evidence(table[:, k], table[:, i], table[:, j]):
                     found.append(((names[i], names[j]), names[k]))
+    totals = {column for _, column in found}
+    found += _solved(table, [n not in totals for n in names], names)
     parts_of: dict = {}
     for parts, column in sorted(found, key=lambda item: names.index(item[1])):
         if column not in parts_of and not any(_reaches(parts_of, p, column) for p in parts):
             parts_of[column] = parts
     return in_sum_order([_make(frame, parts, c) for c, parts in parts_of.items()])
+
+
+def _solved(table: np.ndarray, usable: list[bool], names: list) -> list[tuple[tuple, Hashable]]:
+    """Totals of three parts or more among the ``usable`` columns of ``table`` (N, P) that
+    have no missing cell and are not copies of another: each column solved by least squares
+    on the others over their first rows, kept where the residual is float rounding and every
+    weight 0 or 1, then checked on every row."""
+    complete = ~np.isnan(table).any(axis=0)
+    seen: set = set()
+    columns = []
+    for place in np.flatnonzero(complete & np.asarray(usable, dtype=bool)):
+        key = table[:, place].tobytes()
+        if key not in seen:
+            seen.add(key)
+            columns.append(int(place))
+    if not 4 <= len(columns) <= MAX_SOLVED or len(table) < len(columns) + MIN_ROWS:
+        return []  # fewer rows would let a least-squares fit pass by chance
+    rows = table[: max(4 * len(columns), 400), columns]
+    found = []
+    for k, place in enumerate(columns):
+        others = [c for c in range(len(columns)) if c != k]
+        weights, *_ = np.linalg.lstsq(rows[:, others], rows[:, k], rcond=None)
+        ones = np.abs(weights - 1) <= WEIGHT_TOLERANCE
+        if ones.sum() < 3 or not (ones | (np.abs(weights) <= WEIGHT_TOLERANCE)).all():
+            continue
+        parts = [columns[others[i]] for i in np.flatnonzero(ones)]
+        if _evidence(table[:, place], *(table[:, p] for p in parts)):
+            found.append((tuple(names[p] for p in parts), names[place]))
+    return found
 
 
 def _reaches(parts_of: Mapping, column: Hashable, target: Hashable) -> bool:
@@ -182,31 +218,31 @@ def in_sum_order(sums: list[Sum]) -> list[Sum]:
 
 def implied_by(order_low: Hashable, order_high: Hashable, sums: list[Sum]) -> bool:
     """Whether a sum makes ``low <= high`` hold by itself: a part below its total where the
-    other part is never negative (or the total below a part where the other never positive)."""
+    other parts are never negative (or the total below a part where they are never positive)."""
     for item in sums:
         if item.bounds is None:
             continue
         for place, part in enumerate(item.parts):
-            low, high = item.bounds[1 - place]  # the other part's real range
-            if (order_low, order_high) == (part, item.column) and low >= 0:
+            others = [b for i, b in enumerate(item.bounds) if i != place]  # real ranges
+            if (order_low, order_high) == (part, item.column) and min(b[0] for b in others) >= 0:
                 return True
-            if (order_low, order_high) == (item.column, part) and high <= 0:
+            if (order_low, order_high) == (item.column, part) and max(b[1] for b in others) <= 0:
                 return True
     return False
 
 
 def declared_sum(frame: pd.DataFrame | None, item: Mapping) -> Sum:
-    """The sum ``{"type": "sum", "columns": [A, B], "column": C}`` names, checked on ``frame``
-    (None: kept as declared, unchecked: under epsilon a check would be a release)."""
+    """The sum ``{"type": "sum", "columns": [A, B, ...], "column": C}`` names, checked on
+    ``frame`` (None: kept as declared, unchecked: under epsilon a check would be a release)."""
     parts, column = item.get("columns"), item.get("column")
-    valid = isinstance(parts, (list, tuple)) and len(parts) == 2 and hashable(column)
+    valid = isinstance(parts, (list, tuple)) and len(parts) >= 2 and hashable(column)
     names = [*parts, column] if valid else []
-    valid = valid and all(hashable(n) for n in names) and len(set(names)) == 3
+    valid = valid and all(hashable(n) for n in names) and len(set(names)) == len(names)
     unknown = [n for n in names if frame is not None and n not in frame.columns] if valid else []
     if not valid or unknown:
         raise InvalidParameterError(
             f"metadata dependency {dict(item)!r} is not valid: give {{'type': 'sum', 'columns': "
-            "[A, B], 'column': C}} with three different column names of train_data"
+            "[A, B, ...], 'column': C}} with different column names of train_data"
             + (f" (unknown: {unknown})" if unknown else "")
         )
     if frame is None:
@@ -218,14 +254,14 @@ def declared_sum(frame: pd.DataFrame | None, item: Mapping) -> Sum:
             f"metadata dependency {dict(item)!r}: a sum needs numerical columns, but "
             f"{wrong[0]!r} holds {frame[wrong[0]].dtype} values"
         )
-    a, b, c = values
-    agree = _agree(c[:, None], a, b)[:, 0]
+    agree = _agree(values[-1][:, None], *values[:-1])[:, 0]
     if not agree.all():
         row = frame.index[int(np.flatnonzero(~agree)[0])]
+        held = " + ".join(repr(frame.at[row, p]) for p in parts)
         raise InvalidParameterError(
-            f"metadata says {column!r} = {parts[0]!r} + {parts[1]!r}, but train_data's row "
-            f"{row!r} holds {frame.at[row, column]!r} = {frame.at[row, parts[0]]!r} + "
-            f"{frame.at[row, parts[1]]!r} (or a total present where a part is missing)"
+            f"metadata says {column!r} = {' + '.join(map(repr, parts))}, but train_data's row "
+            f"{row!r} holds {frame.at[row, column]!r} = {held} (or a total present where a "
+            "part is missing)"
         )
     return _make(frame, tuple(parts), column)
 
@@ -261,39 +297,46 @@ def check_apart(sums: list[Sum], offset_columns: set) -> None:
             )
 
 
-def keep_sums(frame: pd.DataFrame, sums: list[Sum], fixed: set) -> None:
-    """Make every sum hold in ``frame``, in place: each total set from its parts, or, where the
-    total is ``fixed`` (a condition holds it), a part moved to make it (the first part within
-    the range that keeps the other part in its real range, the other the rest)."""
+def keep_sums(frame: pd.DataFrame, sums: list[Sum], fixed: set) -> bool:
+    """Make every sum hold in ``frame``, in place; whether a value changed. Each total is set
+    from its parts; where it is ``fixed`` (a condition holds it), its free parts move to make
+    it: the last ones each within its real range, the first by what is left."""
+    changed = False
     for item in sums:
-        first, second = item.parts
-        a, b = (_column_numbers(frame, p) for p in item.parts)
+        parts = [_column_numbers(frame, p) for p in item.parts]
         if item.column not in fixed:
-            _write(frame, item.column, a + b, item.decimals)
+            changed |= _write(frame, item.column, np.sum(parts, axis=0), item.decimals)
             continue
-        total = _column_numbers(frame, item.column)
-        if first in fixed and second in fixed:
+        free = [i for i, p in enumerate(item.parts) if p not in fixed]
+        if not free:
             continue  # every column held: the conditions decide
-        if second in fixed:
-            _write(frame, first, total - b, item.decimals)
-            continue
-        if first not in fixed and item.bounds is not None:
-            (low_a, high_a), (low_b, high_b) = item.bounds
-            low, high = np.maximum(low_a, total - high_b), np.minimum(high_a, total - low_b)
-            inside = low <= high  # a range of first keeps second within its own
-            a = np.where(inside, np.clip(a, low, np.maximum(low, high)), a)
-            _write(frame, first, a, item.decimals)
-            a = _column_numbers(frame, first)
-        _write(frame, second, total - a, item.decimals)
+        total = _column_numbers(frame, item.column)
+        for i in free:  # a free part must be present where the total is
+            parts[i] = np.where(np.isnan(parts[i]) & ~np.isnan(total), 0.0, parts[i])
+        rest = total - np.sum(parts, axis=0)  # what the parts lack (NaN: cannot tell)
+        known = ~np.isnan(rest)
+        for i in reversed(free[1:]):
+            moved = parts[i] + np.where(known, rest, 0.0)
+            if item.bounds is not None:
+                moved = np.clip(moved, *item.bounds[i])
+            rest, parts[i] = rest - (moved - parts[i]), moved
+        first = free[0]
+        parts[first] = np.where(known, parts[first] + rest, parts[first])
+        parts[first] = np.where(np.isnan(total), np.nan, parts[first])  # a missing total
+        for i in free:
+            changed |= _write(frame, item.parts[i], parts[i], item.decimals)
+    return changed
 
 
 def _column_numbers(frame: pd.DataFrame, name: Hashable) -> np.ndarray:
     return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _write(frame: pd.DataFrame, name: Hashable, values: np.ndarray, decimals: int | None) -> None:
+def _write(frame: pd.DataFrame, name: Hashable, values: np.ndarray, decimals: int | None) -> bool:
     """``frame[name] = values``, rounded to ``decimals`` and in the column's dtype where it
-    holds them (an integer column without missing cells for missing values becomes float)."""
+    holds them (an integer column without missing cells for missing values becomes float);
+    whether a value changed."""
+    before = _column_numbers(frame, name)
     dtype = frame[name].dtype
     if pd.api.types.is_integer_dtype(dtype):
         values = np.round(values)
@@ -304,3 +347,4 @@ def _write(frame: pd.DataFrame, name: Hashable, values: np.ndarray, decimals: in
     if pd.api.types.is_extension_array_dtype(dtype) or not missing:
         series = series.astype(dtype)
     frame[name] = series
+    return not np.array_equal(before, _column_numbers(frame, name), equal_nan=True)
