@@ -58,6 +58,8 @@ def test_sums_are_found_and_hold_in_every_sampled_row(model):
     assert _kept(rows) == (1.0, 1.0)
     assert rows.dtypes.equals(table.dtypes)
     assert (rows["total"] == rows["total"].round(2)).all()  # on the cent grid, no float noise
+    for total in ("n", "total"):  # a total stays within its real range: its parts follow
+        assert rows[total].between(table[total].min(), table[total].max()).all()
 
 
 def test_conditions_on_a_total_or_a_part_keep_the_sum(model):

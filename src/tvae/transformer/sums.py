@@ -44,12 +44,14 @@ WEIGHT_TOLERANCE = 1e-6  # a least-squares weight this close to 0 or 1 reads as 
 @dataclass(frozen=True)
 class Sum:
     """``column = parts[0] + parts[1] + ...`` in every row; ``decimals`` rounds the sum (float
-    noise), ``bounds`` are the parts' real (low, high), moved within when ``column`` is held."""
+    noise), ``bounds`` are the parts' real (low, high), moved within when ``column`` is held,
+    and ``span`` the total's, which a sampled total keeps (its parts follow)."""
 
     parts: tuple[Hashable, ...]
     column: Hashable
     decimals: int | None = None
     bounds: tuple[tuple[float, float], ...] | None = None
+    span: tuple[float, float] | None = None
 
     @property
     def target(self) -> Hashable:
@@ -65,6 +67,7 @@ class Sum:
             "column": encode_value(self.column),
             "decimals": self.decimals,
             "bounds": None if self.bounds is None else [list(b) for b in self.bounds],
+            "span": None if self.span is None else list(self.span),
         }
 
     @classmethod
@@ -75,6 +78,7 @@ class Sum:
             decode_value(state["column"]),
             state.get("decimals"),
             None if bounds is None else tuple(tuple(float(v) for v in b) for b in bounds),
+            None if state.get("span") is None else tuple(float(v) for v in state["span"]),
         )
 
 
@@ -120,10 +124,10 @@ def _make(frame: pd.DataFrame, parts: tuple, column: Hashable) -> Sum:
     integer = pd.api.types.is_integer_dtype(frame[column].dtype)
     decimals = 0 if integer else observed_decimals(values)
     bounds = []
-    for part in parts:
-        present = frame[part].dropna().to_numpy(dtype=np.float64)
+    for name in (*parts, column):
+        present = frame[name].dropna().to_numpy(dtype=np.float64)
         bounds.append((float(present.min()), float(present.max())))
-    return Sum(tuple(parts), column, decimals, tuple(bounds))
+    return Sum(tuple(parts), column, decimals, tuple(bounds[:-1]), bounds[-1])
 
 
 def find_sums(
@@ -299,33 +303,50 @@ def check_apart(sums: list[Sum], offset_columns: set) -> None:
 
 def keep_sums(frame: pd.DataFrame, sums: list[Sum], fixed: set) -> bool:
     """Make every sum hold in ``frame``, in place; whether a value changed. Each total is set
-    from its parts; where it is ``fixed`` (a condition holds it), its free parts move to make
-    it: the last ones each within its real range, the first by what is left."""
+    from its parts, within its real range (``span``: where the parts' sum leaves it, the parts
+    move to its bound); where the total is ``fixed`` (a condition holds it), the parts move to
+    make it. Parts move as :func:`_meet` moves them; a ``fixed`` part stays."""
     changed = False
     for item in sums:
-        parts = [_column_numbers(frame, p) for p in item.parts]
-        if item.column not in fixed:
-            changed |= _write(frame, item.column, np.sum(parts, axis=0), item.decimals)
-            continue
         free = [i for i, p in enumerate(item.parts) if p not in fixed]
-        if not free:
-            continue  # every column held: the conditions decide
-        total = _column_numbers(frame, item.column)
-        for i in free:  # a free part must be present where the total is
-            parts[i] = np.where(np.isnan(parts[i]) & ~np.isnan(total), 0.0, parts[i])
-        rest = total - np.sum(parts, axis=0)  # what the parts lack (NaN: cannot tell)
-        known = ~np.isnan(rest)
-        for i in reversed(free[1:]):
-            moved = parts[i] + np.where(known, rest, 0.0)
-            if item.bounds is not None:
-                moved = np.clip(moved, *item.bounds[i])
-            rest, parts[i] = rest - (moved - parts[i]), moved
-        first = free[0]
-        parts[first] = np.where(known, parts[first] + rest, parts[first])
-        parts[first] = np.where(np.isnan(total), np.nan, parts[first])  # a missing total
-        for i in free:
-            changed |= _write(frame, item.parts[i], parts[i], item.decimals)
+        parts = [_column_numbers(frame, p) for p in item.parts]
+        held = item.column in fixed
+        total = _column_numbers(frame, item.column) if held else np.sum(parts, axis=0)
+        if not held and item.span is not None:
+            total = np.clip(total, *item.span)  # missing stays missing
+        if free and (held or item.span is not None):
+            moved = _meet(parts, total, free, item.bounds, held)
+            for i in free:
+                changed |= _write(frame, item.parts[i], moved[i], item.decimals)
+        if not held:
+            total = np.sum([_column_numbers(frame, p) for p in item.parts], axis=0)
+            changed |= _write(frame, item.column, total, item.decimals)
     return changed
+
+
+def _meet(
+    parts: list[np.ndarray], total: np.ndarray, free: list[int], bounds: tuple | None, held: bool
+) -> list[np.ndarray]:
+    """``parts`` with the ``free`` ones moved to add up to ``total`` in the rows where every
+    value is present: the last ones each within its real range (``bounds``), the first by
+    what is left. A held total: a free part missing where it is present reads as 0, and the
+    first free part is missing where the total is."""
+    parts = [p.copy() for p in parts]
+    if held:
+        for i in free:
+            parts[i][np.isnan(parts[i]) & ~np.isnan(total)] = 0.0
+    rest = total - np.sum(parts, axis=0)
+    rows = ~np.isnan(rest)
+    for i in reversed(free[1:]):
+        moved = parts[i][rows] + rest[rows]
+        if bounds is not None:
+            moved = np.clip(moved, *bounds[i])
+        rest[rows] -= moved - parts[i][rows]
+        parts[i][rows] = moved
+    parts[free[0]][rows] += rest[rows]
+    if held:
+        parts[free[0]][np.isnan(total)] = np.nan
+    return parts
 
 
 def _column_numbers(frame: pd.DataFrame, name: Hashable) -> np.ndarray:
