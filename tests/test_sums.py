@@ -175,3 +175,24 @@ def test_a_total_of_many_parts_holds_beside_an_order_on_it():
     assert (held[parts] >= 0).all().all() and (held["registered"] >= 800).all()
     with pytest.raises(ConditionError, match="'total' is the sum of the others"):
         fitted.sample(5, conditions={"gore": 1, "bush": 1, "nader": 1, "other": 1, "total": 5})
+
+
+def test_sums_in_nullable_integers_and_float32_are_found_and_kept():
+    rng = np.random.default_rng(5)
+    table = pd.DataFrame({
+        "a": pd.array(rng.integers(0, 50, 300), dtype="Int64"),
+        "b": pd.array(rng.integers(0, 50, 300), dtype="Int64"),
+        "x": rng.normal(size=300).astype("float32"),
+        "y": (rng.normal(size=300) * 3).astype("float32"),
+    })  # fmt: skip
+    table.loc[::10, "b"] = pd.NA
+    table["c"] = table["a"] + table["b"]  # missing where b is
+    table["z"] = table["x"] + table["y"]  # added in float32: not exact in float64
+    fitted = TVAE(epochs=3, random_state=0).fit(table)
+    sums = [d for d in fitted.metadata_.dependencies if d["type"] == "sum"]
+    assert [(d["columns"], d["column"]) for d in sums] == [(["a", "b"], "c"), (["x", "y"], "z")]
+    rows = fitted.sample(500, random_state=1)
+    assert rows.dtypes.equals(table.dtypes)
+    assert (rows["c"].isna() == rows["b"].isna()).all() and rows["b"].isna().any()
+    assert (rows["a"] + rows["b"] == rows["c"]).dropna().all()
+    assert np.allclose(rows["x"] + rows["y"], rows["z"], rtol=1e-6, atol=1e-7)

@@ -35,6 +35,8 @@ from tvae.transformer.dependency_search import MIN_ROWS, hashable
 from tvae.transformer.granularity import observed_decimals
 
 TOLERANCE = 1e-9  # a + b and c agree to this share of |a| + |b| (float rounding of decimals)
+# among float32 columns (summed in float32: rounding of 6e-8 of the size per addition)
+SINGLE_TOLERANCE = 16 * float(np.finfo(np.float32).eps)
 SCREEN_ROWS = 64  # every pair is first tried on this many rows, then on all
 MAX_COLUMNS = 300  # a search over more numerical columns than this is skipped (cost: columns^3)
 MAX_SOLVED = 60  # totals of three parts or more: searched among at most this many columns
@@ -96,23 +98,23 @@ def _numbers(series: pd.Series) -> np.ndarray | None:
     return series.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _agree(total: np.ndarray, *parts: np.ndarray) -> np.ndarray:
+def _agree(total: np.ndarray, *parts: np.ndarray, share: float = TOLERANCE) -> np.ndarray:
     """Per row (R, K): whether the sum of ``parts`` (each (R,)) is ``total`` (R, K) to float
-    rounding, or both are missing."""
+    rounding (``share`` of the parts' size), or both are missing."""
     expected = np.sum(parts, axis=0)
-    tolerance = TOLERANCE * np.sum(np.abs(parts), axis=0) + 1e-300
+    tolerance = share * np.sum(np.abs(parts), axis=0) + 1e-300
     with np.errstate(invalid="ignore"):
         close = np.abs(total - expected[:, None]) <= tolerance[:, None]
     return close | (np.isnan(total) & np.isnan(expected)[:, None])
 
 
-def _evidence(total: np.ndarray, *parts: np.ndarray) -> bool:
+def _evidence(total: np.ndarray, *parts: np.ndarray, share: float = TOLERANCE) -> bool:
     """Whether ``total = sum(parts)`` holds and is worth keeping: in every row, the total
     missing exactly where a part is, in at least MIN_ROWS complete rows, each part varying."""
     present = ~np.isnan(np.sum(parts, axis=0))
     if not np.array_equal(present, ~np.isnan(total)) or present.sum() < MIN_ROWS:
         return False
-    if not _agree(total[:, None], *parts).all():
+    if not _agree(total[:, None], *parts, share=share).all():
         return False
     return all(np.ptp(p[present]) > 0 for p in parts)
 
@@ -150,16 +152,20 @@ def find_sums(
     names = list(numbers)
     if not 3 <= len(names) <= MAX_COLUMNS:
         return []
+    share = _share(frame, names)
     table = np.column_stack([numbers[n] for n in names])
     head = table[:SCREEN_ROWS]
     found = []
     for i in range(len(names)):
         for j in range(i + 1, len(names)):
-            for k in np.flatnonzero(_agree(head, head[:, i], head[:, j]).all(axis=0)):
-                if k not in (i, j) and _evidence(table[:, k], table[:, i], table[:, j]):
+            agree = _agree(head, head[:, i], head[:, j], share=share).all(axis=0)
+            for k in np.flatnonzero(agree):
+                if k not in (i, j) and _evidence(
+                    table[:, k], table[:, i], table[:, j], share=share
+                ):
                     found.append(((names[i], names[j]), names[k]))
     totals = {column for _, column in found}
-    found += _solved(table, [n not in totals for n in names], names)
+    found += _solved(table, [n not in totals for n in names], names, share)
     parts_of: dict = {}
     for parts, column in sorted(found, key=lambda item: names.index(item[1])):
         if column not in parts_of and not any(_reaches(parts_of, p, column) for p in parts):
@@ -167,7 +173,15 @@ def find_sums(
     return in_sum_order([_make(frame, parts, c) for c, parts in parts_of.items()])
 
 
-def _solved(table: np.ndarray, usable: list[bool], names: list) -> list[tuple[tuple, Hashable]]:
+def _share(frame: pd.DataFrame, names: list) -> float:
+    """The rounding a sum among ``names`` may show: float32 columns add in float32."""
+    single = any(frame[n].dtype in (np.float32, np.float16) for n in names)
+    return SINGLE_TOLERANCE if single else TOLERANCE
+
+
+def _solved(
+    table: np.ndarray, usable: list[bool], names: list, share: float
+) -> list[tuple[tuple, Hashable]]:
     """Totals of three parts or more among the ``usable`` columns of ``table`` (N, P) that
     have no missing cell and are not copies of another: each column solved by least squares
     on the others over their first rows, kept where the residual is float rounding and every
@@ -191,7 +205,7 @@ def _solved(table: np.ndarray, usable: list[bool], names: list) -> list[tuple[tu
         if ones.sum() < 3 or not (ones | (np.abs(weights) <= WEIGHT_TOLERANCE)).all():
             continue
         parts = [columns[others[i]] for i in np.flatnonzero(ones)]
-        if _evidence(table[:, place], *(table[:, p] for p in parts)):
+        if _evidence(table[:, place], *(table[:, p] for p in parts), share=share):
             found.append((tuple(names[p] for p in parts), names[place]))
     return found
 
@@ -258,7 +272,7 @@ def declared_sum(frame: pd.DataFrame | None, item: Mapping) -> Sum:
             f"metadata dependency {dict(item)!r}: a sum needs numerical columns, but "
             f"{wrong[0]!r} holds {frame[wrong[0]].dtype} values"
         )
-    agree = _agree(values[-1][:, None], *values[:-1])[:, 0]
+    agree = _agree(values[-1][:, None], *values[:-1], share=_share(frame, names))[:, 0]
     if not agree.all():
         row = frame.index[int(np.flatnonzero(~agree)[0])]
         held = " + ".join(repr(frame.at[row, p]) for p in parts)
