@@ -196,3 +196,19 @@ def test_sums_in_nullable_integers_and_float32_are_found_and_kept():
     assert (rows["c"].isna() == rows["b"].isna()).all() and rows["b"].isna().any()
     assert (rows["a"] + rows["b"] == rows["c"]).dropna().all()
     assert np.allclose(rows["x"] + rows["y"], rows["z"], rtol=1e-6, atol=1e-7)
+
+
+def test_sums_among_sparse_indicators_are_found():
+    """Indicators that are 0 in most rows add up in any three of their first rows: the search
+    screens on the rows that tell them apart instead (and stays quick: 120 such columns of
+    50,000 rows took 176 s on the first rows)."""
+    rng = np.random.default_rng(7)
+    table = pd.DataFrame((rng.random((5000, 40)) < 0.01).astype(int))
+    table.columns = [f"flag{i}" for i in range(40)]
+    table["three"] = table["flag0"] + table["flag1"] + table["flag2"]
+    table["two"] = table["flag3"] + table["flag4"]
+    found = find_sums(table, dict.fromkeys(table.columns, "numerical"))
+    assert [(s.column, s.parts) for s in found] == [
+        ("three", ("flag0", "flag1", "flag2")),
+        ("two", ("flag3", "flag4")),
+    ]

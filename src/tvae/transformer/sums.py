@@ -1,11 +1,9 @@
 """Columns that are the exact sum of others: ``total = part + other part [+ ...]``.
 
-Tables of counts and amounts often hold a total beside its parts (a doctor's visits, prescribed
-plus unprescribed medicines; absentee ballots, Democratic plus the margin; a measurement, the
-estimate plus its error). Each column modelled on its own, the decoder's noise on the total is
-independent of its parts', so sampled rows hold a total that differs from the sum of their parts
-(on HistData's DrinksWages, ``n = sober + drinks`` held in every real row and in few sampled
-ones).
+Tables of counts and amounts often hold a total beside its parts (medicines, prescribed plus
+unprescribed; a measurement, the estimate plus its error). Each column modelled on its own, the
+decoder's noise on the total is independent of its parts', so sampled rows hold a total that
+differs from the sum of their parts (DrinksWages: ``n = sober + drinks`` in 21 % of them).
 
 ``fit`` finds them (:func:`find_sums`): numerical columns, each varying, with ``c = a + b`` in
 every real row where all are present (to float rounding, ``TOLERANCE`` of the parts' size) and
@@ -31,13 +29,14 @@ import pandas as pd
 
 from tvae.codec import decode_value, encode_value
 from tvae.errors import InvalidParameterError
-from tvae.transformer.dependency_search import MIN_ROWS, hashable
+from tvae.transformer.dependency_search import MIN_ROWS, PROBE_ROWS, hashable
 from tvae.transformer.granularity import observed_decimals
 
 TOLERANCE = 1e-9  # a + b and c agree to this share of |a| + |b| (float rounding of decimals)
 # among float32 columns (summed in float32: rounding of 6e-8 of the size per addition)
 SINGLE_TOLERANCE = 16 * float(np.finfo(np.float32).eps)
 SCREEN_ROWS = 64  # every pair is first tried on this many rows, then on all
+CHECK_ROWS = 2_048  # a pair that passes is tried on this many rows drawn at random, then on all
 MAX_COLUMNS = 300  # a search over more numerical columns than this is skipped (cost: columns^3)
 MAX_SOLVED = 60  # totals of three parts or more: searched among at most this many columns
 WEIGHT_TOLERANCE = 1e-6  # a least-squares weight this close to 0 or 1 reads as 0 or 1
@@ -154,15 +153,19 @@ def find_sums(
         return []
     share = _share(frame, names)
     table = np.column_stack([numbers[n] for n in names])
-    head = table[:SCREEN_ROWS]
+    head = table[_telling_rows(table, SCREEN_ROWS)]
+    drawn = np.random.default_rng(0).choice(len(table), min(len(table), CHECK_ROWS), False)
+    sample = table[np.sort(drawn)]
     found = []
     for i in range(len(names)):
         for j in range(i + 1, len(names)):
             agree = _agree(head, head[:, i], head[:, j], share=share).all(axis=0)
             for k in np.flatnonzero(agree):
-                if k not in (i, j) and _evidence(
-                    table[:, k], table[:, i], table[:, j], share=share
-                ):
+                if k in (i, j):
+                    continue
+                if not _agree(sample[:, [k]], sample[:, i], sample[:, j], share=share).all():
+                    continue
+                if _evidence(table[:, k], table[:, i], table[:, j], share=share):
                     found.append(((names[i], names[j]), names[k]))
     totals = {column for _, column in found}
     found += _solved(table, [n not in totals for n in names], names, share)
@@ -171,6 +174,18 @@ def find_sums(
         if column not in parts_of and not any(_reaches(parts_of, p, column) for p in parts):
             parts_of[column] = parts
     return in_sum_order([_make(frame, parts, c) for c, parts in parts_of.items()])
+
+
+def _telling_rows(table: np.ndarray, count: int) -> np.ndarray:
+    """Places of the ``count`` rows, among the first PROBE_ROWS of ``table`` (N, P), whose
+    values most often differ from their column's median: sparse counts and indicators are 0
+    in most rows, where any three of them add up, so screening on the first rows let every
+    triple through (120 indicators of 50,000 rows: 176 s). First rows first among equals."""
+    head = table[:PROBE_ROWS]
+    present = ~np.isnan(head)
+    middle = np.nanmedian(np.where(present.any(axis=0), head, 0.0), axis=0)  # 0: none read
+    differing = (head != middle) & present
+    return np.sort(np.argsort(-differing.sum(axis=1), kind="stable")[:count])
 
 
 def _share(frame: pd.DataFrame, names: list) -> float:
@@ -196,7 +211,7 @@ def _solved(
             columns.append(int(place))
     if not 4 <= len(columns) <= MAX_SOLVED or len(table) < len(columns) + MIN_ROWS:
         return []  # fewer rows would let a least-squares fit pass by chance
-    rows = table[: max(4 * len(columns), 400), columns]
+    rows = table[_telling_rows(table[:, columns], max(4 * len(columns), 400))][:, columns]
     found = []
     for k, place in enumerate(columns):
         others = [c for c in range(len(columns)) if c != k]
