@@ -18,6 +18,7 @@ import pandas as pd
 from tvae.conditional.conditions import MISSING
 from tvae.errors import ConditionError
 from tvae.transformer.repairs import nearest_keys
+from tvae.transformer.sums import adds_up
 
 LABEL_KINDS = ("categorical", "boolean", "wide_categorical")
 
@@ -51,14 +52,13 @@ def check_sums(transformer: Any, conditions: Mapping | pd.DataFrame) -> None:
         names = [*item.parts, item.column]
         for row in rows:
             cells = [row.get(n) for n in names]
-            if all(_is_number(c) for c in cells):
-                parts, total = [float(v) for v in cells[:-1]], float(cells[-1])
-                if abs(sum(parts) - total) > 1e-9 * sum(map(abs, parts)) + 1e-12:
-                    asked = ", ".join(f"{n!r} = {c!r}" for n, c in zip(names, cells, strict=True))
-                    raise ConditionError(
-                        f"conditions ask {asked}, but {names[-1]!r} is the sum of the others "
-                        "in every row; leave one of them out"
-                    )
+            numbers = all(_is_number(c) for c in cells)
+            if numbers and not adds_up(float(cells[-1]), [float(v) for v in cells[:-1]]):
+                asked = ", ".join(f"{n!r} = {c!r}" for n, c in zip(names, cells, strict=True))
+                raise ConditionError(
+                    f"conditions ask {asked}, but {names[-1]!r} is the sum of the others "
+                    "in every row; leave one of them out"
+                )
 
 
 def _unique_through(dependencies: Any, kinds: Mapping, table: pd.DataFrame) -> pd.DataFrame:

@@ -97,8 +97,8 @@ class Dependencies:
     # columns modelled as another plus a learned difference (tvae.transformer.offsets): listed
     # and saved here, kept by the transformer's decoding, not by repairs
     offsets: list[Offset] = field(default_factory=list)
-    # columns that are the exact sum of two others (tvae.transformer.sums): set from their
-    # parts after every other repair
+    # columns that are the exact sum of others (tvae.transformer.sums): set from their parts
+    # around the orders' repairs, which hold them
     sums: list[Sum] = field(default_factory=list)
 
     # ------------------------------------------------------------------ finding them

@@ -31,6 +31,7 @@ from tvae.codec import decode_value, encode_value
 from tvae.errors import InvalidParameterError
 from tvae.transformer.dependency_search import MIN_ROWS, PROBE_ROWS, hashable
 from tvae.transformer.granularity import observed_decimals
+from tvae.transformer.numerical import to_float
 
 TOLERANCE = 1e-9  # a + b and c agree to this share of |a| + |b| (float rounding of decimals)
 # among float32 columns (summed in float32: rounding of 6e-8 of the size per addition)
@@ -83,18 +84,13 @@ class Sum:
         )
 
 
-def is_sum(item: object) -> bool:
-    """Whether a metadata dependency item declares a sum."""
-    return isinstance(item, Mapping) and item.get("type") == "sum"
-
-
 def _numbers(series: pd.Series) -> np.ndarray | None:
     """A column of numbers as float64 (NaN: missing); None for anything else (booleans,
     durations, text)."""
     dtype = series.dtype
     if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
         return None
-    return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    return to_float(series)
 
 
 def _agree(total: np.ndarray, *parts: np.ndarray, share: float = TOLERANCE) -> np.ndarray:
@@ -330,27 +326,30 @@ def check_apart(sums: list[Sum], offset_columns: set) -> None:
             )
 
 
-def keep_sums(frame: pd.DataFrame, sums: list[Sum], fixed: set) -> bool:
-    """Make every sum hold in ``frame``, in place; whether a value changed. Each total is set
+def adds_up(total: float, parts: list[float]) -> bool:
+    """Whether asked numbers make a sum: ``total`` is the sum of ``parts`` to float rounding."""
+    return bool(_agree(np.array([[total]]), *(np.array([p]) for p in parts))[0, 0])
+
+
+def keep_sums(frame: pd.DataFrame, sums: list[Sum], fixed: set) -> None:
+    """Make every sum hold in ``frame``, in place. Each total is set
     from its parts, within its real range (``span``: where the parts' sum leaves it, the parts
     move to its bound); where the total is ``fixed`` (a condition holds it), the parts move to
     make it. Parts move as :func:`_meet` moves them; a ``fixed`` part stays."""
-    changed = False
     for item in sums:
         free = [i for i, p in enumerate(item.parts) if p not in fixed]
-        parts = [_column_numbers(frame, p) for p in item.parts]
+        parts = [to_float(frame[p]) for p in item.parts]
         held = item.column in fixed
-        total = _column_numbers(frame, item.column) if held else np.sum(parts, axis=0)
+        total = to_float(frame[item.column]) if held else np.sum(parts, axis=0)
         if not held and item.span is not None:
             total = np.clip(total, *item.span)  # missing stays missing
         if free and (held or item.span is not None):
             moved = _meet(parts, total, free, item.bounds, held)
             for i in free:
-                changed |= _write(frame, item.parts[i], moved[i], item.decimals)
+                _write(frame, item.parts[i], moved[i], item.decimals)
         if not held:
-            total = np.sum([_column_numbers(frame, p) for p in item.parts], axis=0)
-            changed |= _write(frame, item.column, total, item.decimals)
-    return changed
+            total = np.sum([to_float(frame[p]) for p in item.parts], axis=0)
+            _write(frame, item.column, total, item.decimals)
 
 
 def _meet(
@@ -378,15 +377,9 @@ def _meet(
     return parts
 
 
-def _column_numbers(frame: pd.DataFrame, name: Hashable) -> np.ndarray:
-    return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-
-
-def _write(frame: pd.DataFrame, name: Hashable, values: np.ndarray, decimals: int | None) -> bool:
+def _write(frame: pd.DataFrame, name: Hashable, values: np.ndarray, decimals: int | None) -> None:
     """``frame[name] = values``, rounded to ``decimals`` and in the column's dtype where it
-    holds them (an integer column without missing cells for missing values becomes float);
-    whether a value changed."""
-    before = _column_numbers(frame, name)
+    holds them (an integer column without missing cells for missing values becomes float)."""
     dtype = frame[name].dtype
     if pd.api.types.is_integer_dtype(dtype):
         values = np.round(values)
@@ -397,4 +390,3 @@ def _write(frame: pd.DataFrame, name: Hashable, values: np.ndarray, decimals: in
     if pd.api.types.is_extension_array_dtype(dtype) or not missing:
         series = series.astype(dtype)
     frame[name] = series
-    return not np.array_equal(before, _column_numbers(frame, name), equal_nan=True)
