@@ -53,6 +53,23 @@ def test_groups_are_found_and_near_misses_are_not():
     assert find_groups(pair, {"height": "numerical", "on": "numerical", "off": "numerical"}) == []
 
 
+def test_a_group_in_a_few_rows_is_kept_only_beyond_chance():
+    # grouped counts: six rows, one per smoker x race, the race as three dummies
+    race = [[0, 0, 1], [0, 1, 0], [1, 0, 0]] * 2
+    frame = pd.DataFrame(race, columns=["race1", "race2", "race3"])
+    frame.insert(0, "cases", [165, 48, 132, 36, 30, 156])
+    kinds = dict.fromkeys(frame.columns, "numerical")
+    assert [g.members for g in find_groups(frame, kinds)] == [("race1", "race2", "race3")]
+    # three rows of it: independent dummies at 1/3 would show one each with a chance of 9 %
+    assert find_groups(frame.head(3), kinds) == []
+    model = TVAE(epochs=2, random_state=0).fit(frame)
+    assert {"type": "one_hot", "columns": ["race1", "race2", "race3"]} in (
+        model.metadata_.dependencies
+    )
+    rows = model.sample(200, random_state=1)
+    assert (rows[["race1", "race2", "race3"]].sum(axis=1) == 1).all()
+
+
 def test_every_sampled_row_has_exactly_one_member_set(dummies_model):
     model, frame = dummies_model
     assert {"type": "one_hot", "columns": SOIL} in model.metadata_.dependencies

@@ -16,6 +16,11 @@ most* one indicator is 1 and rows of the reference level have none: such a group
 ``allow_none``, its label then has one more value, "none of them". Since two rare indicators
 can miss each other by chance, an indicator joins such a group only where independence would
 have put it together with the group in at least :data:`MIN_EXPECTED_TOGETHER` rows.
+
+Below ``MIN_ROWS`` rows (grouped counts: COUNT's lbwgrp, six rows of ``race1``..``race3``) a
+group of exactly one is still kept where independent indicators with the members' rates would
+show exactly one in every row with a chance below :data:`MAX_CHANCE`; an ``allow_none`` group
+needs more rows than that to be told from chance.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from tvae.transformer.dependency_search import (
 
 MIN_MEMBERS = 3  # two complementary indicators are a "determines" pair, found already
 MIN_EXPECTED_TOGETHER = 10.0  # chance of never meeting, under independence: below 5e-5
+MAX_CHANCE = 0.01  # below MIN_ROWS rows, an exact group is kept when chance would give it less
 NONE_LABEL = "(none)"  # the label of a row with none of an allow_none group's members at 1
 INDICATOR_KINDS = ("numerical", "boolean", "categorical")  # 0/1 labels count too
 
@@ -191,16 +197,16 @@ def _exclusive_groups(columns: Sequence, indicators: Mapping, rows: slice) -> li
 def find_groups(frame: pd.DataFrame, kinds: Mapping[Hashable, str]) -> list[OneHotGroup]:
     """Every one-hot group that holds in all rows: exactly one of at least ``MIN_MEMBERS``
     indicators, then, among the other indicators, at most one (``allow_none``)."""
-    if len(frame) < MIN_ROWS:
-        return []
     indicators = {c: _indicator(frame[c], kinds.get(c)) for c in frame.columns}
     columns = [c for c in frame.columns if indicators[c] is not None]
     probe = slice(0, PROBE_ROWS)
     found = []
     for members in _greedy_groups(columns, indicators, probe):
         total = np.sum([indicators[m] for m in members], axis=0)
-        if (total == 1).all():
+        if (total == 1).all() and (len(frame) >= MIN_ROWS or _beyond_chance(indicators, members)):
             found.append(_group(frame, members))
+    if len(frame) < MIN_ROWS:
+        return [g for g in found if not _derived_elsewhere(frame, kinds, g, found)]
     used = {m for g in found for m in g.members}
     free = [c for c in columns if c not in used]
     for members in _exclusive_groups(free, indicators, probe) if len(free) >= 2 else []:
@@ -208,6 +214,15 @@ def find_groups(frame: pd.DataFrame, kinds: Mapping[Hashable, str]) -> list[OneH
         if total.max() <= 1 and total.min() == 0:
             found.append(_group(frame, members, allow_none=True))
     return [g for g in found if not _derived_elsewhere(frame, kinds, g, found)]
+
+
+def _beyond_chance(indicators: Mapping, members: Sequence) -> bool:
+    """Whether independent indicators with the members' rates would hold exactly one 1 in every
+    row with a chance below :data:`MAX_CHANCE`."""
+    rates = np.array([indicators[m].mean() for m in members])
+    off = np.prod(1 - rates)
+    one_each = float(np.sum(rates * off / (1 - rates)))  # rates are in (0, 1): both seen
+    return one_each ** len(indicators[members[0]]) < MAX_CHANCE
 
 
 def _derived_elsewhere(
