@@ -1,11 +1,13 @@
 """JSON-safe encoding of the cell values and labels a fitted model must remember.
 
-Column labels and category values can be ints, floats (NaN included), bools, strings, None or
-timestamps; JSON alone would lose the difference between ``1``, ``1.0``, ``True`` and ``"1"``.
+Column labels and category values can be ints, floats (NaN included), bools, strings, None,
+timestamps, dates, times, decimals, bytes, periods or intervals (``pandas.cut``'s bands); JSON
+alone would lose the difference between ``1``, ``1.0``, ``True`` and ``"1"``.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime
 import decimal
 import math
@@ -42,8 +44,17 @@ def encode_value(value: Any) -> Any:
         return {"t": "pydatetime", "v": value.isoformat()}
     if isinstance(value, datetime.date):
         return {"t": "date", "v": value.isoformat()}
+    if isinstance(value, datetime.time):
+        return {"t": "time", "v": value.isoformat()}
     if isinstance(value, decimal.Decimal):
         return {"t": "decimal", "v": str(value)}
+    if isinstance(value, bytes):
+        return {"t": "bytes", "v": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, pd.Period):
+        return {"t": "period", "v": str(value), "freq": value.freqstr}
+    if isinstance(value, pd.Interval):
+        ends = [encode_value(value.left), encode_value(value.right)]
+        return {"t": "interval", "v": ends, "closed": value.closed}
     raise TypeError(
         f"cannot store a value of type {type(value).__name__} in a model file: {value!r}"
     )
@@ -67,8 +78,17 @@ def decode_value(data: Any) -> Any:
             return datetime.datetime.fromisoformat(data["v"])
         if tag == "date":
             return datetime.date.fromisoformat(data["v"])
+        if tag == "time":
+            return datetime.time.fromisoformat(data["v"])
         if tag == "decimal":
             return decimal.Decimal(data["v"])
+        if tag == "bytes":
+            return base64.b64decode(data["v"])
+        if tag == "period":
+            return pd.Period(data["v"], freq=data["freq"])
+        if tag == "interval":
+            left, right = (decode_value(end) for end in data["v"])
+            return pd.Interval(left, right, closed=data["closed"])
         raise ValueError(f"unknown value tag {tag!r} in model file")
     return data
 

@@ -10,9 +10,9 @@ Kinds: "numerical", "categorical", "boolean", "datetime" and "id". Detection rul
 1. a column listed in ``discrete_columns`` is "categorical" (exactly as the reference);
 2. ``bool`` / nullable ``boolean`` dtype, or object values that are all ``True``/``False``
    (missing values aside) -> "boolean";
-3. ``datetime64`` (naive or timezone-aware) -> "datetime"; strings that all parse as dates with
-   one format (e.g. ``2024-01-31``, ``31/01/2024 10:00``) -> "datetime"; Python ``date`` or
-   ``datetime`` objects -> "datetime";
+3. ``datetime64`` (naive or timezone-aware) or ``period`` -> "datetime"; strings that all
+   parse as dates with one format (e.g. ``2024-01-31``, ``31/01/2024 10:00``) -> "datetime";
+   Python ``date`` or ``datetime`` objects -> "datetime";
 4. ``category`` dtype -> "categorical";
 5. an integer or string column whose values are all present and unique, with at least
    ``ID_MIN_ROWS`` rows, and whose name looks like a key (``id``, ``customer_id``,
@@ -162,8 +162,8 @@ def dtype_kind(series: pd.Series) -> str:
     dtype = series.dtype
     if is_bool_dtype(dtype):
         return "boolean"
-    if is_datetime64_any_dtype(dtype):
-        return "datetime"
+    if is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.PeriodDtype):
+        return "datetime"  # a period (pandas' Period, e.g. a month) as the time it starts
     if is_numeric_dtype(dtype) or is_timedelta64_dtype(dtype):  # a duration is a number
         return "numerical"
     return "categorical"

@@ -84,6 +84,8 @@ def to_float(column: pd.Series, kind: str, name: object = None) -> np.ndarray:
     durations as seconds)."""
     label = name if name is not None else column.name
     if kind == "datetime" or pd.api.types.is_datetime64_any_dtype(column):
+        if isinstance(column.dtype, pd.PeriodDtype):  # a period as the time it starts
+            column = column.dt.start_time
         try:
             stamps = pd.to_datetime(column, format=_date_format(column))
         except (ValueError, TypeError) as error:

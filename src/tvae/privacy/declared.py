@@ -91,6 +91,11 @@ def private_kinds(
                 f"column {name!r} holds durations; with epsilon convert them to numbers first, "
                 f"e.g. pd.to_timedelta(df[{name!r}]).dt.total_seconds()"
             )
+        if isinstance(frame[name].dtype, pd.PeriodDtype):
+            raise InvalidParameterError(
+                f"column {name!r} holds periods; with epsilon convert them to the times they "
+                f"start first, e.g. df[{name!r}].dt.to_timestamp()"
+            )
         if kinds[name] == "datetime" and not is_datetime64_any_dtype(frame[name].dtype):
             raise InvalidParameterError(
                 f"column {name!r} is datetime but not of a datetime64 dtype; with epsilon its "

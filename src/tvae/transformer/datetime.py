@@ -1,12 +1,13 @@
-"""A datetime column: naive or timezone-aware ``datetime64``, or date strings.
+"""A datetime column: naive or timezone-aware ``datetime64``, periods, or date strings.
 
 Times become float seconds since the epoch (UTC for timezone-aware columns) and are modelled as
 a :class:`NumericalColumn` (so missing NaT cells get the missing flag, and values are clipped to
 the real range). Generated times are rounded to the coarsest step all but 1 % of the real
 values sit on (a day, an hour, a minute, a second, ...; see :mod:`tvae.transformer.granularity`),
 then restored to the input's dtype, unit and time zone, or formatted back with the strings' own
-format. Sub-microsecond detail is not kept (float seconds hold about 0.1 microsecond at
-present-day dates).
+format. A period column (``period[M]``, ``period[Q-DEC]``) is modelled by each period's start
+and sampled as the period holding the generated time. Sub-microsecond detail is not kept (float
+seconds hold about 0.1 microsecond at present-day dates).
 """
 
 from __future__ import annotations
@@ -35,8 +36,11 @@ def to_naive_utc(series: pd.Series, string_format: str | None) -> tuple[pd.Serie
         parsed = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
         parsed[present] = pd.to_datetime(series[present].astype(str), format=string_format)
         return parsed, None
-    if not is_datetime64_any_dtype(series.dtype):
-        series = pd.to_datetime(series)
+    if isinstance(series.dtype, pd.PeriodDtype):
+        return series.dt.start_time, None
+    if not is_datetime64_any_dtype(series.dtype):  # a condition's periods come as objects
+        starts = lambda v: v.start_time if isinstance(v, pd.Period) else v  # noqa: E731
+        series = pd.to_datetime(series.map(starts) if series.dtype == object else series)
     zone = getattr(series.dt, "tz", None)
     if zone is not None:
         series = series.dt.tz_convert("UTC").dt.tz_localize(None)
@@ -77,7 +81,7 @@ class DatetimeColumn:
     ) -> DatetimeColumn:
         string_format = date_format(series)
         if string_format is None and not (
-            is_datetime64_any_dtype(series.dtype) or _python_dates(series)
+            is_datetime64_any_dtype(series.dtype) or _periods(series) or _python_dates(series)
         ):
             raise InvalidDataError(
                 f"column {name!r} is declared datetime but its values are not dates in one "
@@ -147,6 +151,9 @@ class DatetimeColumn:
             )
         if self.zone is not None:
             series = series.dt.tz_localize("UTC").dt.tz_convert(self.zone)
+        period = self.dtype.pandas_dtype()
+        if isinstance(period, pd.PeriodDtype):  # the period holding each time
+            return series.dt.to_period(period.freq)
         if self.python_type is not None:  # object column of Python dates or datetimes
             objects = series.dt.date if self.python_type == "date" else series.dt.to_pydatetime()
             values = pd.Series(np.asarray(objects, dtype=object), name=self.name, dtype=object)
@@ -184,9 +191,13 @@ class DatetimeColumn:
 def date_format(series: pd.Series) -> str | None:
     """The strftime format of a column of date strings; None for datetime64 values, Python
     dates, and strings that are not dates in one format."""
-    if is_datetime64_any_dtype(series.dtype) or _python_dates(series):
+    if is_datetime64_any_dtype(series.dtype) or _periods(series) or _python_dates(series):
         return None
     return parse_date_strings(series.dropna())
+
+
+def _periods(series: pd.Series) -> bool:
+    return isinstance(series.dtype, pd.PeriodDtype)
 
 
 def _python_dates(series: pd.Series) -> bool:
