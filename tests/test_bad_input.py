@@ -92,3 +92,41 @@ def test_complex_numbers_are_rejected():
     frame = pd.DataFrame({"z": np.array([1 + 2j, 3 + 0j] * 5)})
     with pytest.raises(InvalidDataTypeError, match="'z'"):
         TVAE(epochs=1).fit(frame)
+
+
+def _with(column: pd.Series | list | np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({"x": np.arange(30, dtype=float), "odd": column})
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pd.Series([pd.Timestamp("2024-01-01").date().replace(year=1500 + i) for i in range(30)]),
+        np.array([f"{1500 + i}-01-01" for i in range(30)], dtype=object),
+        np.array([f"{1500 + i}-01-01" for i in range(30)], dtype="datetime64[s]"),
+        np.array([f"{2500 + i}-06-30" for i in range(30)], dtype="datetime64[s]"),
+    ],
+    ids=["python dates", "date strings", "datetime64[s]", "after 2262"],
+)
+def test_times_beyond_nanoseconds_are_refused_not_wrapped_around(column):
+    # numpy turned the years 1500-1798 into 1713-2212 silently before
+    with pytest.raises(InvalidDataError, match=r"'odd'.* from 1[56]\d\d-|'odd'.* from 25"):
+        TVAE(epochs=1).fit(_with(column))
+
+
+def test_times_of_several_zones_as_objects_ask_for_one():
+    zones = ["UTC", "Asia/Tokyo"] * 15
+    stamps = pd.Series([pd.Timestamp("2024-01-01", tz=z) for z in zones], dtype=object)
+    with pytest.raises(InvalidDataError, match=r"'odd'.*utc=True"):
+        TVAE(epochs=1).fit(_with(stamps))
+
+
+def test_numbers_whose_squares_overflow_ask_to_be_rescaled():
+    with pytest.raises(InvalidDataError, match=r"'odd'.*rescale"):
+        TVAE(epochs=1).fit(_with(np.linspace(-1, 1, 30) * 1e300))
+
+
+def test_column_names_of_several_levels_ask_for_one_level():
+    frame = pd.DataFrame(np.ones((5, 2)), columns=pd.MultiIndex.from_tuples([("a", 1), ("a", 2)]))
+    with pytest.raises(InvalidDataError, match=r"2 levels.*\('a', 1\)"):
+        TVAE(epochs=1).fit(frame)

@@ -93,3 +93,11 @@ def test_a_private_fit_asks_for_periods_as_times():
     frame = _frame()[["age", "month"]]
     with pytest.raises(InvalidParameterError, match=r"'month'.*to_timestamp"):
         TVAE(epsilon=10).fit(frame)
+
+
+def test_arrow_dates_come_back_as_arrow_dates():
+    days = pd.Series(pd.date_range("2024-01-01", periods=60).date).astype("date32[pyarrow]")
+    frame = pd.DataFrame({"x": np.arange(60.0), "day": days})
+    rows = TVAE(epochs=3, random_state=0).fit(frame).sample(50, random_state=1)
+    assert rows["day"].dtype == frame["day"].dtype
+    assert rows["day"].min() >= days.min() and rows["day"].max() <= days.max()

@@ -25,6 +25,8 @@ from tvae.errors import (
 )
 from tvae.kinds import Metadata, check_cells, detect_kind
 
+MAX_MAGNITUDE = 1e150  # a number beyond it overflows float64 once squared (variances)
+
 
 @dataclass(frozen=True)
 class InputInfo:
@@ -90,6 +92,13 @@ def to_frame(train_data: Any) -> tuple[pd.DataFrame, InputInfo]:
         raise InvalidDataError("train_data has no columns; give a table with at least one column")
     if frame.shape[0] == 0:
         raise InvalidDataError("train_data has no rows; give a table with at least one row")
+    if isinstance(frame.columns, pd.MultiIndex):
+        first = tuple(v.item() if isinstance(v, np.generic) else v for v in frame.columns[0])
+        raise InvalidDataError(
+            f"train_data has column names of {frame.columns.nlevels} levels, such as "
+            f"{first!r}; give it one name per column, e.g. "
+            "df.columns = ['_'.join(map(str, name)) for name in df.columns]"
+        )
     duplicated = frame.columns[frame.columns.duplicated()].unique().tolist()
     if duplicated:
         raise InvalidDataError(f"train_data has duplicate column names {duplicated}; rename them")
@@ -190,6 +199,13 @@ def check_continuous_values(frame: pd.DataFrame, kinds: Mapping[Hashable, str]) 
             raise InvalidDataError(
                 f"numerical column {name!r} has {n_inf} infinite values; replace them "
                 f"(e.g. df[{name!r}].replace([np.inf, -np.inf], np.nan) to model them as missing)"
+            )
+        largest = float(np.nanmax(np.abs(values), initial=0.0))
+        if largest > MAX_MAGNITUDE:
+            raise InvalidDataError(
+                f"numerical column {name!r} holds values as large as {largest:.3g}; their "
+                f"squares overflow while fitting: rescale it first (e.g. df[{name!r}] / "
+                f"{largest:.0e}) and scale the synthetic column back"
             )
 
 

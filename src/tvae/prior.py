@@ -67,7 +67,8 @@ def posterior_draws(
         rows = torch.randperm(len(means), generator=generator)[: FIT_ROWS // POSTERIOR_DRAWS]
         means, logvars = means[rows], logvars[rows]
     # a dimension carries information where the rows' posterior means differ
-    active = torch.nonzero(means.var(dim=0) > ACTIVE_VARIANCE).squeeze(1)
+    spread_of_means = means.var(dim=0) if len(means) > 1 else torch.zeros(means.shape[1])
+    active = torch.nonzero(spread_of_means > ACTIVE_VARIANCE).squeeze(1)  # one row: none
     centre = means[:, active].repeat(POSTERIOR_DRAWS, 1)
     spread = (0.5 * logvars[:, active]).exp().repeat(POSTERIOR_DRAWS, 1)
     noise = torch.randn(centre.shape, generator=generator, dtype=torch.float64)

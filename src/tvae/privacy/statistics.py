@@ -42,6 +42,7 @@ from scipy.stats import norm
 
 from tvae.privacy.accountant import Accountant
 from tvae.privacy.declared import can_be_missing
+from tvae.transformer.datetime import check_nanosecond_range
 from tvae.transformer.granularity import (
     MAX_DECIMALS,
     STEPS_NS,
@@ -239,6 +240,7 @@ def release_datetime(
     name, dtype = series.name, series.dtype
     zone = getattr(dtype, "tz", None)
     naive = series.dt.tz_convert("UTC").dt.tz_localize(None) if zone is not None else series
+    check_nanosecond_range(naive.to_numpy(), name)
     stamps = naive.to_numpy().astype("datetime64[ns]")
     missing_mask = np.isnat(stamps)
     ns = stamps.view(np.int64)[~missing_mask]

@@ -32,15 +32,22 @@ from tvae.transformer.numerical import NumericalColumn
 def to_naive_utc(series: pd.Series, string_format: str | None) -> tuple[pd.Series, str | None]:
     """Parse the column to naive datetimes (UTC wall time if it had a zone) and its zone."""
     if string_format is not None:
-        present = series.notna()
-        parsed = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
-        parsed[present] = pd.to_datetime(series[present].astype(str), format=string_format)
-        return parsed, None
+        present = series[series.notna()].astype(str)
+        parsed = pd.to_datetime(present, format=string_format).reindex(series.index)
+        return parsed.rename(series.name), None
     if isinstance(series.dtype, pd.PeriodDtype):
         return series.dt.start_time, None
     if not is_datetime64_any_dtype(series.dtype):  # a condition's periods come as objects
         starts = lambda v: v.start_time if isinstance(v, pd.Period) else v  # noqa: E731
-        series = pd.to_datetime(series.map(starts) if series.dtype == object else series)
+        try:
+            series = pd.to_datetime(series.map(starts) if series.dtype == object else series)
+        except ValueError as error:  # Python datetimes of several time zones
+            raise InvalidDataError(
+                f"column {series.name!r} holds times that do not convert to one time line "
+                f"({error}); convert it first, e.g. pd.to_datetime(df[{series.name!r}], utc=True)"
+            ) from error
+    elif _arrow_dates(series):  # date32 / date64: no time zone to ask for
+        series = series.astype("datetime64[ms]")
     zone = getattr(series.dt, "tz", None)
     if zone is not None:
         series = series.dt.tz_convert("UTC").dt.tz_localize(None)
@@ -49,8 +56,33 @@ def to_naive_utc(series: pd.Series, string_format: str | None) -> tuple[pd.Serie
 
 def to_nanoseconds(naive: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """int64 nanoseconds since the epoch (N,) and the NaT mask (N,)."""
-    stamps = naive.to_numpy().astype("datetime64[ns]")
+    values = naive.to_numpy()
+    check_nanosecond_range(values, naive.name)
+    stamps = values.astype("datetime64[ns]")
     return stamps.view(np.int64), np.isnat(stamps)
+
+
+def check_nanosecond_range(values: np.ndarray, name: Any) -> None:
+    """Raise for times that int64 nanoseconds since 1970 cannot hold: numpy would wrap them
+    around silently (years 1500-1798 were sampled as 1713-2212)."""
+    if values.dtype.kind != "M" or np.datetime_data(values.dtype)[0] == "ns":
+        return
+    present = values[~np.isnat(values)]
+    first, last = NS_RANGE
+    if len(present) and (present.min() < first or present.max() > last):
+        raise InvalidDataError(
+            f"column {name!r} holds times from {_day(present.min())} to {_day(present.max())}; "
+            "tvae models "
+            f"times from {first} to {last} (nanoseconds since 1970): give these as numbers "
+            "(e.g. the year) or declare the column 'categorical'"
+        )
+
+
+NS_RANGE = (np.datetime64("1677-09-22"), np.datetime64("2262-04-11"))  # whole days it holds
+
+
+def _day(stamp: np.datetime64) -> str:
+    return str(np.datetime_as_string(stamp, unit="D"))
 
 
 @dataclass
@@ -194,6 +226,12 @@ def date_format(series: pd.Series) -> str | None:
     if is_datetime64_any_dtype(series.dtype) or _periods(series) or _python_dates(series):
         return None
     return parse_date_strings(series.dropna())
+
+
+def _arrow_dates(series: pd.Series) -> bool:
+    dtype = series.dtype
+    arrow = getattr(dtype, "pyarrow_dtype", None)
+    return isinstance(dtype, pd.ArrowDtype) and dtype.kind == "M" and not hasattr(arrow, "unit")
 
 
 def _periods(series: pd.Series) -> bool:
