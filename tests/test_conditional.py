@@ -175,6 +175,24 @@ def test_samples_argument_rules(adult_model, adult_small):
     assert len(empty) == 0 and list(empty.columns) == list(adult_small.columns)
 
 
+def test_conditions_of_the_wrong_shape_say_which_shape_to_use(mixed_model):
+    with pytest.raises(InvalidParameterError, match=r"\['colour'\] is a list.*set.*tuple"):
+        mixed_model.sample(5, conditions={"colour": ["red", "blue"]})  # pandas raised deep
+    with pytest.raises(TypeError, match=r"\{column: value\} or a pandas DataFrame.*got list"):
+        mixed_model.sample(5, conditions=[("colour", "red")])
+    with pytest.raises(ConditionError, match=r"\(60, 10\) has its low end above its high"):
+        mixed_model.sample(5, conditions={"amount": (60, 10)})
+    with pytest.raises(ConditionError, match=r"only within \[2020-01-01 00:00:00, 2020-0"):
+        mixed_model.sample(5, conditions={"when": "2019-06-01"})  # times, not epoch seconds
+
+
+def test_more_rows_than_memory_holds_are_refused_before_any_work(mixed_model):
+    with pytest.raises(InvalidParameterError, match=r"10000000000000 rows.*sample_chunks"):
+        mixed_model.sample(10**13)  # ran for hours before
+    with pytest.raises(InvalidParameterError, match="GiB"):
+        mixed_model.sample(10**13, conditions={"colour": "red"})
+
+
 def test_array_model_and_saved_model(tmp_path, adult_model):
     data = np.random.default_rng(0).normal(size=(300, 3))
     data[:, 2] = data[:, 2] > 0

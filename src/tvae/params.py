@@ -6,6 +6,7 @@ Each error names the argument, shows the value and says what is allowed.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable
 from numbers import Integral, Real
 from typing import Any
@@ -25,6 +26,29 @@ def check_non_negative_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
         raise InvalidParameterError(f"{name} must be a non-negative integer, got {name}={value!r}")
     return int(value)
+
+
+def check_samples(samples: Any, n_columns: int) -> int:
+    """``samples`` as rows to generate: a non-negative integer whose rows fit in this machine's
+    memory at 8 bytes a cell (a lower bound); 10**13 rows would run for hours, then fail."""
+    n_rows = check_non_negative_int("samples", samples)
+    total = physical_memory()
+    need = n_rows * max(n_columns, 1) * 8
+    if total is not None and need > total:
+        raise InvalidParameterError(
+            f"samples={n_rows} rows of {n_columns} columns need at least {need / 2**30:,.0f} GiB, "
+            f"more than this machine's {total / 2**30:,.0f} GiB of memory: stream them with "
+            "model.sample_chunks(n, chunk_rows) or `tvae sample`, which writes chunk by chunk"
+        )
+    return n_rows
+
+
+def physical_memory() -> int | None:
+    """Bytes of memory this machine has (None where the system does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def check_real(name: str, value: Any, *, low: float, low_inclusive: bool = True) -> float:

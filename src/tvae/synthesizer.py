@@ -16,12 +16,12 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
 
+from tvae import params
 from tvae.devices import gpu_enabled, resolve_device
 from tvae.errors import NotFittedError
 from tvae.fitting import FitResult, check_params, fit_frame
 from tvae.floats import flushed_subnormals
 from tvae.inputs import InputInfo, check_continuous_values, resolve_kinds, to_frame
-from tvae.params import check_non_negative_int, check_positive_int, check_seed, seed_from_states
 from tvae.persistence import read_model, write_model
 from tvae.privacy.fit import check_privacy_params, fit_private  # privacy (issue 14)
 from tvae.sampling import SampleStream, concat_blocks, encoded_blocks, iter_chunks
@@ -275,8 +275,8 @@ class TVAE(BaseEstimator):
         seed stored as ``random_state`` is derived from their states (neither kept nor advanced).
         """
         if isinstance(random_state, tuple):
-            random_state = seed_from_states(random_state)
-        check_seed("random_state", random_state)
+            random_state = params.seed_from_states(random_state)
+        params.check_seed("random_state", random_state)
         self.random_state = random_state
         if self.__sklearn_is_fitted__():
             # the sampling seed of a fit with this random_state (see tvae.fitting.fit_frame)
@@ -326,15 +326,15 @@ class TVAE(BaseEstimator):
         conditions the model makes too unlikely to meet (stating the estimated probability).
         """
         self._check_fitted()
-        seed = check_seed("random_state", random_state)
+        seed = params.check_seed("random_state", random_state)
         if id_offset is not None:
-            check_non_negative_int("id_offset", id_offset)
+            params.check_non_negative_int("id_offset", id_offset)
         generator = self._stream.generator_for(seed)
         if conditions is not None:
             # differs from the reference: ctgan's TVAE cannot sample conditionally (CTGAN #200).
             frame = self._sample_conditional(samples, conditions, generator, seed, id_offset)
         else:
-            n_rows = check_non_negative_int("samples", samples)
+            n_rows = params.check_samples(samples, self.n_features_in_)
             alphas, codes = concat_blocks(self._blocks(n_rows, generator), self.layout_)
             first_id = self._stream.first_id(n_rows, seed, id_offset)
             frame = self.transformer_.inverse_transform(alphas, codes, id_offset=first_id)
@@ -347,7 +347,7 @@ class TVAE(BaseEstimator):
         """Rows meeting ``conditions`` (see :mod:`tvae.conditional`)."""
         from tvae.conditional import count_requested, sample_conditional
 
-        n_rows = count_requested(samples, conditions)
+        n_rows = count_requested(samples, conditions, self.n_features_in_)
         n_ids = len(conditions) if isinstance(conditions, pd.DataFrame) else n_rows
         return sample_conditional(
             self.transformer_, self.layout_, self.decoder_, self.prior_,
@@ -376,9 +376,9 @@ class TVAE(BaseEstimator):
         as by :meth:`sample` (reserved now); arguments are checked now, before the first chunk.
         """
         self._check_fitted()
-        n_rows = check_non_negative_int("n", n)
-        chunk_rows = check_positive_int("chunk_rows", chunk_rows)
-        seed = check_seed("random_state", random_state)
+        n_rows = params.check_non_negative_int("n", n)
+        chunk_rows = params.check_positive_int("chunk_rows", chunk_rows)
+        seed = params.check_seed("random_state", random_state)
         generator = self._stream.generator_for(seed)
         first_id = self._stream.first_id(n_rows, seed, id_offset)
         return iter_chunks(self._blocks(n_rows, generator), self.transformer_, chunk_rows, first_id)

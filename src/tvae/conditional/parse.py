@@ -148,6 +148,12 @@ def _numeric(column, view: NumericView, located, cells: list, is_frame, device) 
             f"column {column.name!r} is {column.kind}; its conditions must be such values, got "
             f"{shown} ({error})"
         ) from error
+    if (upside_down := ranged & (low > high)).any():
+        shown = cells[int(np.flatnonzero(upside_down)[0])]
+        raise ConditionError(
+            f"condition on {column.name!r}: the range {shown!r} has its low end above its high "
+            "end; give it as (low, high)"
+        )
     missing = np.isnan(low) & np.isnan(high) & ~absent
     if (missing & ~(ranged | is_frame | absent)).any():
         raise ConditionError(f"column {column.name!r}: a missing value cannot be a condition")
@@ -167,10 +173,12 @@ def _numeric(column, view: NumericView, located, cells: list, is_frame, device) 
     nearest = np.clip(np.where(asked - below <= above - asked, below, above), *reach)
     clip_low = np.where(between, nearest, clip_low)
     clip_high = np.where(between, nearest, clip_high)
+    first, last, step = _shown(column, reach[0]), _shown(column, reach[1]), view.step
+    step = pd.Timedelta(seconds=step) if column.kind == "datetime" else f"{step:g}"
     for bad, why in (
         ((clip_high < reach[0]) | (clip_low > reach[1]), "is generated only within "
-         f"[{reach[0]:.6g}, {reach[1]:.6g}] (the range the model learned)"),
-        (clip_low > clip_high, f"holds values on a grid of step {view.step:g} and none meets it"),
+         f"[{first}, {last}] (the range the model learned)"),
+        (clip_low > clip_high, f"holds values on a grid of step {step} and none meets it"),
     ):  # fmt: skip
         if (bad & ~missing).any():
             g = int(np.flatnonzero(bad & ~missing)[0])
@@ -268,10 +276,17 @@ def parse_conditions(
     return parsed, groups.astype(np.int64), index
 
 
-def count_requested(samples: int | None, conditions: Any) -> int | None:
+def _shown(column: Any, number: float) -> str:
+    """A number of the model's scale as the column's values read: a time for a datetime."""
+    if column.kind == "datetime" and np.isfinite(number):
+        return str(pd.Timestamp(round(number * 1e9), unit="ns"))
+    return f"{number:.6g}"
+
+
+def count_requested(samples: int | None, conditions: Any, n_columns: int) -> int | None:
     """Rows asked for: ``samples`` with a dict of conditions; None (one per row) with a frame."""
-    from tvae.errors import InvalidParameterError
-    from tvae.params import check_non_negative_int
+    from tvae.errors import InvalidParameterError, InvalidParameterTypeError
+    from tvae.params import check_non_negative_int, check_samples
 
     if isinstance(conditions, pd.DataFrame):
         if samples is not None and check_non_negative_int("samples", samples) != len(conditions):
@@ -280,9 +295,21 @@ def count_requested(samples: int | None, conditions: Any) -> int | None:
                 "conditions frame; omit samples (one row is returned per row of the frame)"
             )
         return None
+    if not isinstance(conditions, Mapping):
+        raise InvalidParameterTypeError(
+            "conditions must be a dict {column: value} or a pandas DataFrame (one condition "
+            f"per row), got {type(conditions).__name__}"
+        )
+    for column, cell in conditions.items():
+        if isinstance(cell, (list, np.ndarray, pd.Series, pd.Index)):
+            raise InvalidParameterError(
+                f"conditions[{column!r}] is a {type(cell).__name__}: give a set for any of "
+                "several values ({'a', 'b'}), a tuple (low, high) for a range, or a DataFrame "
+                "of conditions for one value per row"
+            )
     if samples is None:
         raise InvalidParameterError(
             "samples is required with a dict of conditions, e.g. "
             "sample(100, conditions={'sex': 'Female'})"
         )
-    return check_non_negative_int("samples", samples)
+    return check_samples(samples, n_columns)
