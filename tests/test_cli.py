@@ -373,6 +373,21 @@ def test_where_range_with_low_above_high_is_refused(files, tmp_path):
     assert not (tmp_path / "r.csv").exists()
 
 
+def test_a_column_named_twice_by_where_is_refused(files, tmp_path):
+    _, _, model = files  # the second condition replaced the first without a word
+    result = run("sample", model, "-n", "5", "-o", tmp_path / "r.csv",
+                 "--where", "age=30", "--where", "age=40", ok=False)  # fmt: skip
+    assert_one_line_error(result, "'age' twice", "age=40")
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_a_table_in_another_encoding_says_how_to_convert_it(tmp_path):
+    table = tmp_path / "names.csv"
+    table.write_bytes("name,n\nJosé,1\nRenée,2\n".encode("latin-1"))
+    result = run("fit", table, "-o", tmp_path / "m.tvae", ok=False)
+    assert_one_line_error(result, "not UTF-8", "0xe9", "iconv")
+
+
 def test_evaluate_target_without_holdout_warns_that_efficacy_is_skipped(files, tmp_path):
     _, csv, model = files
     synthetic = tmp_path / "s.csv"

@@ -128,3 +128,15 @@ def test_metadata_errors_name_the_column(table):
         TVAE(epochs=1).fit(table, metadata={"colour": "datetime"})
     with pytest.raises(InvalidDataError, match=r"'colour'.*boolean"):
         TVAE(epochs=1).fit(table, metadata={"colour": "boolean"})
+    # five numbers declared boolean were modelled as categories, the metadata saying boolean
+    with pytest.raises(InvalidDataError, match=r"'n_children'.*boolean.*values.*categorical"):
+        TVAE(epochs=1).fit(table, metadata={"n_children": "boolean"})
+
+
+def test_dependencies_may_sit_beside_plain_column_kinds(table):
+    # {"dependencies": [...]} was read as a column named "dependencies" of kind [...]
+    order = {"type": "order", "low": "score", "high": "unique_int"}
+    plain = Metadata.from_dict({"colour": "categorical", "dependencies": [order]})
+    assert dict(plain) == {"colour": "categorical"} and plain.dependencies == [order]
+    model = TVAE(epochs=1, random_state=0).fit(table, metadata={"dependencies": []})
+    assert model.metadata_.dependencies == [] and dict(model.metadata_) == EXPECTED

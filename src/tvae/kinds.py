@@ -110,18 +110,20 @@ class Metadata(dict):
         """Inverse of :meth:`to_dict`; also accepts ``{column: kind}`` and SDV-style metadata
         (``{"columns": {column: {"sdtype": kind}}}``, whose sdtypes are our kind names)."""
         columns = data.get("columns") if isinstance(data, Mapping) else None
+        listed = isinstance(data, Mapping) and isinstance(data.get("dependencies"), list)
         if isinstance(columns, list):
             items = [(decode_value(d["name"]), d["kind"]) for d in columns]
         elif isinstance(columns, Mapping):
             items = [
                 (k, v.get("sdtype") if isinstance(v, Mapping) else v) for k, v in columns.items()
             ]
-        else:
+        else:  # {column: kind}, with {"dependencies": [...]} beside them (a list is no kind)
             items = list(dict(data).items())
+            items = [(k, v) for k, v in items if not (listed and k == "dependencies")]
         metadata = cls({name: normalise_kind(name, kind) for name, kind in items})
         if isinstance(data, Metadata):
             metadata.dependencies = data.dependencies
-        elif columns is not None and data.get("dependencies") is not None:
+        elif data.get("dependencies") is not None and (columns is not None or listed):
             encoded = columns is not None and isinstance(columns, list)
             metadata.dependencies = [
                 {k: v if k == "type" or not encoded else _decoded(v) for k, v in item.items()}

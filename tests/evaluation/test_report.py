@@ -103,6 +103,8 @@ def test_validation_errors(small):
         evaluate([1, 2], synthetic)
     with pytest.raises(ValueError, match="synthetic has no rows"):
         evaluate(real, synthetic.iloc[:0])
+    with pytest.raises(ValueError, match=r"synthetic holds infinite values in \['age'\]"):
+        evaluate(real, synthetic.assign(age=np.inf))  # sklearn's "Input X contains infinity"
     with pytest.raises(ValueError, match="'nope'"):
         evaluate(real, synthetic, target="nope")
     with pytest.raises(ValueError, match="holdout"):

@@ -234,6 +234,11 @@ def parse_where(items: list[str], model: Any) -> dict[Any, Any]:
                 f"{list(columns)[:20]}"
             )
         column = columns[name]
+        if column.name in conditions:  # the second would silently replace the first
+            raise InvalidParameterError(
+                f"--where names {name!r} twice ({item!r} and an earlier one); give one "
+                "condition per column (a range: column=low..high)"
+            )
         low, dots, high = text.partition("..")
         if dots and low.strip() and high.strip():
             value: Any = (_parse_value(item, column, low), _parse_value(item, column, high))

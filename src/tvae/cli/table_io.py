@@ -84,8 +84,11 @@ def read_table(path: str | os.PathLike, sep: str | None = None) -> pd.DataFrame:
     except pd.errors.EmptyDataError as error:
         raise pd.errors.EmptyDataError(f"data file {str(path)!r} is empty") from error
     except UnicodeDecodeError as error:
+        byte = error.object[error.start : error.start + 1].hex()
         raise ValueError(
-            f"data file {str(path)!r} is not UTF-8 text ({error.reason}); is it really {kind}?"
+            f"data file {str(path)!r} is not UTF-8 text (byte 0x{byte}: {error.reason}); if it "
+            f"is {kind} in another encoding, save it as UTF-8 first, "
+            f"e.g. iconv -f latin1 -t utf-8 {path.name} > utf8-{path.name}"
         ) from None
     if chosen is None:  # a delimiter the user gave is honoured as is
         _check_not_one_glued_column(path, frame, sep)

@@ -159,6 +159,13 @@ def _check_frame(name: str, frame: object) -> pd.DataFrame:
     if frame.columns.duplicated().any():
         dup = list(frame.columns[frame.columns.duplicated()])
         raise ValueError(f"{name} has duplicated column names {dup}")
+    numbers = frame.select_dtypes("number")
+    infinite = [c for c in numbers if np.isinf(numbers[c].to_numpy(float, na_value=0)).any()]
+    if infinite:
+        raise ValueError(
+            f"{name} holds infinite values in {infinite}; replace them (e.g. with NaN, "
+            "scored as missing) before evaluating"
+        )
     return frame
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tvae.errors import InvalidDataError
 from tvae.kinds import is_duration
 from tvae.transformer.boolean import BooleanColumn
 from tvae.transformer.columns import CategoricalColumn, ColumnModel
@@ -46,7 +47,13 @@ def model_kind(kind: str, series: pd.Series) -> str:
         if kind == "datetime":
             return DatetimeColumn.kind
         return DurationColumn.kind if is_duration(series) else NumericalColumn.kind
-    if kind == "boolean" and series.nunique(dropna=True) == 2:
+    if kind == "boolean" and (n_values := series.nunique(dropna=True)) > 2:
+        shown = series.dropna().unique()[:5].tolist()
+        raise InvalidDataError(
+            f"column {series.name!r} is declared boolean but holds {n_values} values, such as "
+            f"{shown}; declare it 'categorical'"
+        )
+    if kind == "boolean" and n_values == 2:
         return BooleanColumn.kind
     if kind == "id":
         return IdColumn.kind
