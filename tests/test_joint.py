@@ -10,7 +10,8 @@ from tvae import TVAE
 from tvae.cli.render import _dependency_text
 from tvae.errors import InvalidParameterError
 from tvae.transformer.dependencies import Dependencies, Determination, Order
-from tvae.transformer.joint import JointDetermination
+from tvae.transformer.dependency_search import same_as_first
+from tvae.transformer.joint import JointDetermination, constant_per_group
 from tvae.transformer.pair_repairs import derive_joint
 
 KINDS = {"siblings": "numerical", "parents": "numerical", "alone": "categorical",
@@ -311,3 +312,17 @@ def test_an_order_beside_a_determination_moves_only_its_free_column():
         "region": ["b", "a"],
         "density": [3.0, 2.0],
     }
+
+
+def test_the_screen_of_repeated_rows_agrees_with_the_full_check():
+    rng = np.random.default_rng(0)
+    groups = rng.integers(0, 40, 600)
+    determined = rng.integers(0, 3, 40)[groups]  # a function of the group
+    noisy = determined.copy()
+    noisy[rng.choice(600, 3, replace=False)] += 1  # three rows off it
+    targets = np.stack([determined, noisy, rng.integers(0, 3, 600), groups % 7])
+    full = constant_per_group(groups, targets)
+    assert full.tolist() == [True, False, False, True]
+    assert same_as_first(groups, targets).tolist() == full.tolist()
+    screened = same_as_first(groups, targets, limit=32)  # a necessary condition only
+    assert (screened >= full).all() and not screened[2]

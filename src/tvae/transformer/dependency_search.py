@@ -17,6 +17,8 @@ MIN_ROWS_PER_VALUE = 5  # a source's values repeat this often on average
 MAX_SOURCE_VALUES = 1_000  # bounds the stored mapping
 MIN_ROWS = 20  # below this many rows, nothing is evidence enough
 PROBE_ROWS = 20_000  # candidates are first checked on this many rows, then on all
+FIRST_REPEATS = 32  # and before that, all at once, on this many rows that repeat a value
+SCREEN_ROWS = 2_000  # the rows those repeats are taken from
 MIN_RANDOM_BREAKS = 0.01  # an order random pairs would almost never break says nothing
 LABEL_KINDS = ("categorical", "boolean")
 SOURCE_KINDS = ("categorical", "boolean", "numerical")  # kinds a determination may start from
@@ -42,6 +44,17 @@ def determines(source: np.ndarray, target: np.ndarray) -> bool:
         return True
     pairs = source.astype(np.int64) * (int(target.max()) + 1) + target
     return len(pd.unique(pairs)) == len(pd.unique(source))  # hashed: faster than sorting
+
+
+def same_as_first(groups: np.ndarray, targets: np.ndarray, limit: int | None = None) -> np.ndarray:
+    """For each target (rows of ``targets``, (T, N) codes), whether every row of a group of
+    ``groups`` (N,) that repeats a value holds the target code of that value's first row (the
+    first ``limit`` such rows only): on all of them, whether ``groups`` determines it. Many
+    targets are screened in one pass; on a few repeats nearly every unrelated one fails."""
+    first = np.unique(groups, return_index=True, return_inverse=True)
+    anchor = first[1][first[2]]  # each row's group's first row
+    repeats = np.flatnonzero(anchor != np.arange(len(groups)))[:limit]
+    return (targets[:, repeats] == targets[:, anchor[repeats]]).all(axis=1)
 
 
 def witnessed(source: np.ndarray, target: np.ndarray) -> bool:

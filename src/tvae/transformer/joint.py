@@ -28,9 +28,11 @@ import pandas as pd
 
 from tvae.codec import decode_value, encode_value
 from tvae.transformer.dependency_search import (
+    FIRST_REPEATS,
     MAX_SOURCE_VALUES,
     MIN_ROWS_PER_VALUE,
     determines,
+    same_as_first,
     value_codes,
     witnessed,
 )
@@ -125,6 +127,7 @@ def find_joint(
     limit = min(MAX_SOURCE_VALUES, n_rows / MIN_ROWS_PER_VALUE)
     sizes = {c: len(np.unique(codes[c])) for c in {*sources, *targets}}
     heads = np.stack([codes[t][:PROBE_ROWS] for t in targets])  # (T, PROBE_ROWS)
+    place = {t: i for i, t in enumerate(targets)}
     single: dict = {}
 
     def alone(source: Hashable, target: Hashable) -> bool:  # the source determines the target
@@ -134,8 +137,15 @@ def find_joint(
 
     found = []
     for first, second in itertools.combinations(sources, 2):
-        probe = pair_codes(codes[first][:PROBE_ROWS], codes[second][:PROBE_ROWS])
-        held = constant_per_group(probe, heads)
+        second_head = codes[second][:PROBE_ROWS].astype(np.int64)
+        probe = codes[first][:PROBE_ROWS] * (int(second_head.max()) + 1) + second_head
+        # a few repeated pairs rule out nearly every target (600 columns of ten values: 326 s
+        # to fit, of which the pairs took most, checking every target on all probe rows)
+        held = same_as_first(probe, heads, FIRST_REPEATS)
+        held[[place[c] for c in (first, second) if c in place]] = False  # they hold trivially
+        if not held.any():
+            continue
+        held[held] = same_as_first(probe, heads[held])
         candidates = [t for t, ok in zip(targets, held, strict=True) if ok]
         candidates = [t for t in candidates if t not in (first, second)]
         if not candidates:
