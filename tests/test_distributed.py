@@ -63,6 +63,8 @@ def test_source_accepts_globs_and_names_a_missing_path(shards: Path) -> None:
     assert ParquetSource.open(str(shards / "part-*.parquet")).n_rows == 1000
     with pytest.raises(InvalidDataError, match="no Parquet files"):
         ParquetSource.open(shards / "nothing-*.parquet")
+    with pytest.raises(TypeError, match=r"Parquet files .* got DataFrame; fit a table in memory"):
+        TVAE(epochs=1).fit_distributed(pd.DataFrame({"x": [1.0, 2.0]}))  # printed as a path
 
 
 def test_sample_is_reproducible_and_bounded(shards: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import pickle
 import struct
@@ -264,3 +265,14 @@ def test_sample_chunks_keep_counted_ids_unique(table):
     assert streamed["customer_id"].is_unique
     assert not streamed["customer_id"].isin(frame["customer_id"]).any()
     pd.testing.assert_frame_equal(streamed, model.sample(250, random_state=2))
+
+
+def test_an_open_file_or_a_buffer_is_refused_by_name(model_file):
+    model, path = model_file
+    with pytest.raises(TypeError, match=r"saving a model needs a file path .* got BytesIO"):
+        model.save(io.BytesIO())  # pathlib said only "expected str, bytes or os.PathLike"
+    with (
+        open(path, "rb") as handle,
+        pytest.raises(TypeError, match=r"loading a model needs a file path .* got Buffered"),
+    ):
+        TVAE.load(handle)

@@ -20,7 +20,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from tvae.errors import ModelFileError
+from tvae.errors import InvalidParameterTypeError, ModelFileError
 from tvae.files import atomic_write
 from tvae.transformer.dependencies import Dependencies
 
@@ -38,6 +38,18 @@ def checksum(description_json: str, tensors: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
+def file_path(path: object, action: str) -> Path:
+    """``path`` as a Path; an open file or a buffer is refused by name (pathlib's own error
+    says only "expected str, bytes or os.PathLike object")."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidParameterTypeError(
+            f"{action} a model needs a file path (str or os.PathLike), got "
+            f"{type(path).__name__}; for bytes in memory, save to a temporary file "
+            "(tempfile.TemporaryDirectory) and read it back"
+        )
+    return Path(path)
+
+
 def save_model(
     path: str | os.PathLike,
     tensors: dict[str, torch.Tensor],
@@ -50,7 +62,7 @@ def save_model(
     ``file_format`` names what the file holds (a model; a training checkpoint is the same format
     under another name, so that neither is taken for the other).
     """
-    path = Path(path)
+    path = file_path(path, "saving")
     if path.is_dir():
         raise IsADirectoryError(f"cannot save a model to {str(path)!r}: it is a directory")
     cpu_tensors = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
@@ -121,13 +133,13 @@ def load_model(
     path: str | os.PathLike, *, file_format: str = FILE_FORMAT
 ) -> tuple[dict[str, torch.Tensor], dict]:
     """Read and check a model file onto the CPU; raise :class:`ModelFileError` on any problem."""
-    tensors, _, description = _read(Path(path), file_format)
+    tensors, _, description = _read(file_path(path, "loading"), file_format)
     return tensors, description
 
 
 def read_description(path: str | os.PathLike) -> dict:
     """The JSON description of a model file, without its tensors (for ``tvae inspect``)."""
-    return _read(Path(path))[2]
+    return _read(file_path(path, "reading"))[2]
 
 
 def _log_scaled(state: object) -> bool:
@@ -146,7 +158,7 @@ def inspect_model(path: str | os.PathLike) -> dict:
 
     This is what ``tvae inspect --json`` prints. It reads the file without building a model.
     """
-    path = Path(path)
+    path = file_path(path, "inspecting")
     tensors, metadata, description = _read(path)
     try:
         widths: dict[str, int] = {}

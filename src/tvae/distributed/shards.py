@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tvae.errors import InvalidDataError, InvalidParameterError
+from tvae.errors import InvalidDataError, InvalidDataTypeError, InvalidParameterError
 
 try:  # pyarrow is the `parquet` extra: fail with a clear message only when it is needed.
     import pyarrow as pa
@@ -78,6 +78,12 @@ class ParquetSource:
     @classmethod
     def open(cls, source: str | os.PathLike | Sequence[str | os.PathLike]) -> ParquetSource:
         """Open a folder (every ``*.parquet`` below it), a glob, a file or a list of files."""
+        if not isinstance(source, (str, os.PathLike, list, tuple)):  # a frame was printed whole
+            raise InvalidDataTypeError(
+                "fit_distributed reads Parquet files (a folder, a glob, a file or a list of "
+                f"files), got {type(source).__name__}; fit a table in memory with fit(), or "
+                "write it with to_parquet() first"
+            )
         if isinstance(source, (list, tuple)):
             files = [str(f) for f in source]
         else:
