@@ -180,6 +180,10 @@ def test_conditions_of_the_wrong_shape_say_which_shape_to_use(mixed_model):
         mixed_model.sample(5, conditions={"colour": ["red", "blue"]})  # pandas raised deep
     with pytest.raises(TypeError, match=r"\{column: value\} or a pandas DataFrame.*got list"):
         mixed_model.sample(5, conditions=[("colour", "red")])
+    either = mixed_model.sample(200, conditions={"colour": {"red", "blue"}}, random_state=0)
+    assert set(either["colour"]) == {"red", "blue"}  # a set of labels: any of them
+    with pytest.raises(ConditionError, match=r"\['count'\] is a set, but 'count' is numerical"):
+        mixed_model.sample(5, conditions={"count": {2, 5}})  # was drawn as 2..5: 3 and 4 too
     with pytest.raises(ConditionError, match=r"\(60, 10\) has its low end above its high"):
         mixed_model.sample(5, conditions={"amount": (60, 10)})
     with pytest.raises(ConditionError, match=r"only within \[2020-01-01 00:00:00, 2020-0"):

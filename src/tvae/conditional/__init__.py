@@ -33,7 +33,7 @@ from tvae.conditional.dependent import check_sums, through_dependencies
 from tvae.conditional.held import allowed_sets, fixed_rows_of, range_limits
 from tvae.conditional.kinds import CATEGORY_KINDS, NUMERIC_KINDS, NumericView
 from tvae.conditional.offsets import through_offsets
-from tvae.conditional.parse import count_requested, parse_conditions
+from tvae.conditional.parse import check_sets, count_requested, parse_conditions
 from tvae.conditional.sampler import draw_latents
 from tvae.layout import SpanIndex
 from tvae.refiner import Refiner
@@ -79,6 +79,7 @@ def sample_conditional(
     device = generator.device
     asked = list(conditions.columns if isinstance(conditions, pd.DataFrame) else conditions)
     check_sums(transformer, conditions)
+    check_sets(transformer, conditions)
     given, (conditions, settle_offsets) = conditions, through_offsets(transformer, conditions)
     conditions = through_dependencies(transformer, conditions)
     # the columns the conditions now sit on stay on them: fixed, or, where a condition leaves

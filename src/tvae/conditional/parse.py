@@ -276,6 +276,21 @@ def parse_conditions(
     return parsed, groups.astype(np.int64), index
 
 
+def check_sets(transformer: Any, conditions: Mapping | pd.DataFrame) -> None:
+    """A set of values asks for any of several labels; on a number it would be drawn as the
+    range the set spans ({2, 5} gave 3 and 4), so it is refused there."""
+    if not isinstance(conditions, Mapping):
+        return
+    kinds = transformer.kinds
+    for name, cell in conditions.items():
+        if isinstance(cell, (set, frozenset)) and kinds.get(name) in NUMERIC_KINDS:
+            raise ConditionError(
+                f"conditions[{name!r}] is a set, but {name!r} is {kinds[name]}: a set of values "
+                "is a condition on labels only; give a range (low, high), or sample each value "
+                "on its own and concatenate the rows"
+            )
+
+
 def _shown(column: Any, number: float) -> str:
     """A number of the model's scale as the column's values read: a time for a datetime."""
     if column.kind == "datetime" and np.isfinite(number):
@@ -304,7 +319,7 @@ def count_requested(samples: int | None, conditions: Any, n_columns: int) -> int
         if isinstance(cell, (list, np.ndarray, pd.Series, pd.Index)):
             raise InvalidParameterError(
                 f"conditions[{column!r}] is a {type(cell).__name__}: give a set for any of "
-                "several values ({'a', 'b'}), a tuple (low, high) for a range, or a DataFrame "
+                "several labels ({'a', 'b'}), a tuple (low, high) for a range, or a DataFrame "
                 "of conditions for one value per row"
             )
     if samples is None:
