@@ -292,9 +292,10 @@ def check_sets(transformer: Any, conditions: Mapping | pd.DataFrame) -> None:
 
 
 def _shown(column: Any, number: float) -> str:
-    """A number of the model's scale as the column's values read: a time for a datetime."""
+    """A number of the model's scale as the column's values read: a datetime's own time
+    (its zone, string format or period), through the column's decoding."""
     if column.kind == "datetime" and np.isfinite(number):
-        return str(pd.Timestamp(round(number * 1e9), unit="ns"))
+        return str(column.restore_seconds(np.array([number]))[0])
     return f"{number:.6g}"
 
 

@@ -51,7 +51,7 @@ from tvae.transformer.dependency_search import (
     MIN_ROWS,
     MIN_ROWS_PER_VALUE,
     PROBE_ROWS,
-    SCREEN_ROWS,
+    REPEAT_ROWS,
     SOURCE_KINDS,
     determines,
     find_orders,
@@ -121,14 +121,14 @@ class Dependencies:
         ]
         codes = {c: value_codes(frame[c]) for c in varied}
         probe = slice(0, PROBE_ROWS)
-        heads = np.stack([codes[c][:SCREEN_ROWS] for c in varied]) if varied else None
+        heads = np.stack([codes[c][:REPEAT_ROWS] for c in varied]) if varied else None
         found: list[tuple[Hashable, Hashable]] = []
         for source in sources:
             below = [i for i, t in enumerate(varied) if t != source and rank[source] > rank[t]]
             if not below:
                 continue
             # all targets at once on a few repeated rows first (600 columns: 180,000 pairs)
-            screened = same_as_first(codes[source][:SCREEN_ROWS], heads[below], FIRST_REPEATS)
+            screened = same_as_first(codes[source][:REPEAT_ROWS], heads[below], FIRST_REPEATS)
             for target in (varied[i] for i, ok in zip(below, screened, strict=True) if ok):
                 if (
                     determines(codes[source][probe], codes[target][probe])

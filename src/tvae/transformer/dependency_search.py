@@ -18,7 +18,7 @@ MAX_SOURCE_VALUES = 1_000  # bounds the stored mapping
 MIN_ROWS = 20  # below this many rows, nothing is evidence enough
 PROBE_ROWS = 20_000  # candidates are first checked on this many rows, then on all
 FIRST_REPEATS = 32  # and before that, all at once, on this many rows that repeat a value
-SCREEN_ROWS = 2_000  # the rows those repeats are taken from
+REPEAT_ROWS = 2_000  # the rows those repeats are taken from
 MIN_RANDOM_BREAKS = 0.01  # an order random pairs would almost never break says nothing
 LABEL_KINDS = ("categorical", "boolean")
 SOURCE_KINDS = ("categorical", "boolean", "numerical")  # kinds a determination may start from
@@ -42,8 +42,13 @@ def determines(source: np.ndarray, target: np.ndarray) -> bool:
     """Each source code comes with one target code."""
     if len(source) == 0:
         return True
-    pairs = source.astype(np.int64) * (int(target.max()) + 1) + target
+    pairs = combined_codes(source, target)
     return len(pd.unique(pairs)) == len(pd.unique(source))  # hashed: faster than sorting
+
+
+def combined_codes(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """One int64 code per pair of codes of two columns (not dense: see ``pair_codes``)."""
+    return first.astype(np.int64) * (int(second.max()) + 1) + second
 
 
 def same_as_first(groups: np.ndarray, targets: np.ndarray, limit: int | None = None) -> np.ndarray:

@@ -31,6 +31,7 @@ from tvae.transformer.dependency_search import (
     FIRST_REPEATS,
     MAX_SOURCE_VALUES,
     MIN_ROWS_PER_VALUE,
+    combined_codes,
     determines,
     same_as_first,
     value_codes,
@@ -91,20 +92,14 @@ def joint_mapping(
 
 def pair_codes(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """Dense integer codes of the value pairs of two code columns."""
-    combined = first.astype(np.int64) * (int(second.max()) + 1) + second
-    return pd.factorize(combined)[0]
+    return pd.factorize(combined_codes(first, second))[0]
 
 
 def constant_per_group(groups: np.ndarray, targets: np.ndarray) -> np.ndarray | bool:
     """Whether each group code comes with one target code: for one target (N,), a bool; for
-    several (T, N), one bool per row."""
-    order = np.argsort(groups, kind="stable")
-    sorted_groups = groups[order]
-    starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
-    values = targets[..., order]
-    low = np.minimum.reduceat(values, starts, axis=-1)
-    same = (low == np.maximum.reduceat(values, starts, axis=-1)).all(axis=-1)
-    return bool(same) if targets.ndim == 1 else same
+    several (T, N), one bool per row (:func:`same_as_first` on every repeated row)."""
+    same = same_as_first(groups, np.atleast_2d(targets))
+    return bool(same[0]) if targets.ndim == 1 else same
 
 
 def find_joint(
@@ -137,8 +132,7 @@ def find_joint(
 
     found = []
     for first, second in itertools.combinations(sources, 2):
-        second_head = codes[second][:PROBE_ROWS].astype(np.int64)
-        probe = codes[first][:PROBE_ROWS] * (int(second_head.max()) + 1) + second_head
+        probe = combined_codes(codes[first][:PROBE_ROWS], codes[second][:PROBE_ROWS])
         # a few repeated pairs rule out nearly every target (600 columns of ten values: 326 s
         # to fit, of which the pairs took most, checking every target on all probe rows)
         held = same_as_first(probe, heads, FIRST_REPEATS)
