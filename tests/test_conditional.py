@@ -156,6 +156,14 @@ def test_real_world_kinds(mixed_model):
     assert rows["score"].between(0.2, 0.6).all()  # a conditioned cell is never missing
     day = mixed_model.sample(20, conditions={"when": pd.Timestamp("2020-01-05")}, random_state=0)
     assert (day["when"] == pd.Timestamp("2020-01-05")).all()
+    # None in a dict asks a number that is sometimes missing to be missing; one never missing
+    # cannot be, and says so; in a frame an empty cell stays free
+    unscored = mixed_model.sample(30, conditions={"score": None, "colour": "red"}, random_state=0)
+    assert unscored["score"].isna().all() and (unscored["colour"] == "red").all()
+    with pytest.raises(ConditionError, match=r"'amount' to be missing.*never missing"):
+        mixed_model.sample(5, conditions={"amount": np.nan})
+    free = mixed_model.sample(conditions=pd.DataFrame({"score": [np.nan] * 40}), random_state=0)
+    assert free["score"].notna().any()
     known = pd.DataFrame({"customer_id": [7, 8, 9], "flag": [False, None, True]})
     filled = mixed_model.sample(conditions=known, random_state=0)
     assert filled["customer_id"].tolist() == [7, 8, 9]

@@ -128,11 +128,17 @@ def _numeric(column, view: NumericView, located, cells: list, is_frame, device) 
     # a set of numbers (scattered values of a source; see dependent.py) is drawn within its
     # range; the repairs then move each value to the set's nearest (Dependencies.apply)
     cells = [(min(c), max(c)) if isinstance(c, frozenset) else c for c in cells]
-    absent = np.asarray([cell is MISSING for cell in cells], dtype=bool)
+    # missing: asked through a column it determines (MISSING), or as None / NaN in a dict (in
+    # a frame an empty cell is no condition)
+    absent = np.asarray(
+        [cell is MISSING or (not is_frame and _is_missing(cell)) for cell in cells], dtype=bool
+    )
     if absent.any() and len(located) < 3:
+        through = any(cell is MISSING for cell in cells)
+        how = "through a column it determines" if through else "None or NaN"
         raise ConditionError(
-            f"conditions ask {column.name!r} to be missing (through a column it determines), "
-            "but it is never missing in the training rows"
+            f"conditions ask {column.name!r} to be missing ({how}), but it is never missing in "
+            "the training rows, so the model never generates it missing"
         )
     cells = [None if gone else cell for cell, gone in zip(cells, absent, strict=True)]
     bounds = np.empty((len(cells), 2), dtype=object)
