@@ -1,9 +1,11 @@
 """Columns of less common value types fit, sample in their own dtype and survive a model file:
-``pandas.cut`` bands (categories that are intervals), periods, bytes and times of day."""
+``pandas.cut`` bands (categories that are intervals), periods, bytes, times of day, decimals
+(Arrow's and Python's), Arrow durations and dictionaries, and tuple column labels."""
 
 from __future__ import annotations
 
 import datetime
+import decimal
 
 import numpy as np
 import pandas as pd
@@ -11,7 +13,9 @@ import pytest
 
 from tvae import TVAE, evaluate
 from tvae.codec import decode_value, encode_value
-from tvae.errors import InvalidParameterError
+from tvae.errors import InvalidDataTypeError, InvalidParameterError
+
+pa = pytest.importorskip("pyarrow")
 
 BANDS = [0, 30, 50, 70, 100]
 
@@ -46,6 +50,8 @@ def fitted():
         pd.Period("2024Q1", freq="Q"),
         b"\x00\xffraw",
         datetime.time(13, 45, 7, 120),
+        ("income", 2024),
+        ("a", ("nested", 1.5)),
     ],
 )
 def test_values_round_trip_through_the_model_file_codec(value):
@@ -101,3 +107,93 @@ def test_arrow_dates_come_back_as_arrow_dates():
     rows = TVAE(epochs=3, random_state=0).fit(frame).sample(50, random_state=1)
     assert rows["day"].dtype == frame["day"].dtype
     assert rows["day"].min() >= days.min() and rows["day"].max() <= days.max()
+
+
+def _money(n: int = 400, seed: int = 0) -> tuple[np.ndarray, list]:
+    """Prices in cents and the same as Decimals, about a tenth missing."""
+    cents = np.random.default_rng(seed).integers(100, 100_000, n)
+    return cents, [decimal.Decimal(int(c)) / 100 if c % 10 else None for c in cents]
+
+
+@pytest.mark.parametrize("arrow", [True, False], ids=["arrow decimal128", "Decimal objects"])
+def test_decimals_are_numbers_that_come_back_as_decimals(arrow, tmp_path):
+    # a Parquet decimal column: pandas reads it as Arrow decimals or as Decimal objects
+    cents, prices = _money()
+    dtype = pd.ArrowDtype(pa.decimal128(12, 2)) if arrow else object
+    frame = pd.DataFrame({"price": pd.Series(prices, dtype=dtype), "x": cents % 7})
+    model = TVAE(epochs=5, random_state=0).fit(frame)
+    assert model.metadata_["price"] == "numerical"
+    rows = model.sample(300, random_state=1)
+    assert rows["price"].dtype == frame["price"].dtype
+    present = rows["price"].dropna()
+    assert all(isinstance(v, decimal.Decimal) for v in present)
+    assert all(v == v.quantize(decimal.Decimal("0.01")) for v in present)  # cents, as given
+    assert frame["price"].min() <= present.min() and present.max() <= frame["price"].max()
+    assert 0 < rows["price"].isna().mean() < 0.3
+    asked = model.sample(5, conditions={"price": decimal.Decimal("12.34")}, random_state=2)
+    assert (asked["price"] == decimal.Decimal("12.34")).all()
+    assert evaluate(frame, rows).column_shapes.set_index("column").loc["price", "metric"] == (
+        "KSComplement"
+    )  # scored as a number, as fit modelled it
+    model.save(tmp_path / "money.tvae")
+    again = TVAE.load(tmp_path / "money.tvae").sample(300, random_state=1)
+    pd.testing.assert_frame_equal(again, rows)
+
+
+def test_a_private_fit_asks_for_decimal_objects_as_numbers():
+    _, prices = _money()
+    frame = pd.DataFrame({"price": pd.Series(prices, dtype=object), "x": np.arange(400) % 3})
+    with pytest.raises(InvalidParameterError, match=r"'price'.*astype\(float\)"):
+        TVAE(epsilon=10).fit(frame)
+    declared = TVAE(epochs=2, epsilon=10, random_state=0).fit(
+        frame, metadata={"price": "numerical"}
+    )
+    assert declared.metadata_["price"] == "numerical"
+
+
+def test_arrow_durations_are_durations_and_dictionaries_keep_their_type():
+    rng = np.random.default_rng(0)
+    seconds = pd.to_timedelta(rng.integers(60, 7200, 300), unit="s")
+    labels = pa.array(rng.choice(["red", "green", "blue"], 300)).dictionary_encode()
+    frame = pd.DataFrame(
+        {
+            "took": pd.Series(seconds, dtype=pd.ArrowDtype(pa.duration("s"))),
+            "colour": pd.Series(labels, dtype=pd.ArrowDtype(labels.type)),
+        }
+    )
+    model = TVAE(epochs=3, random_state=0).fit(frame)
+    assert model.metadata_["took"] == "numerical"  # a duration, not 300 labels
+    rows = model.sample(200, random_state=1)
+    assert rows.dtypes.to_dict() == frame.dtypes.to_dict()
+    assert rows["took"].nunique() > 50  # drawn, not copied from a list of labels
+    assert frame["took"].min() <= rows["took"].min() <= rows["took"].max() <= frame["took"].max()
+    assert set(rows["colour"]) <= {"red", "green", "blue"}
+
+
+@pytest.mark.parametrize(
+    "arrow_type, cells",
+    [(pa.list_(pa.int64()), [[1, 2]]), (pa.struct([("k", pa.int64())]), [{"k": 1}])],
+    ids=["list", "struct"],
+)
+def test_nested_arrow_columns_are_refused_by_name(arrow_type, cells):
+    frame = pd.DataFrame({"x": np.arange(30.0)})
+    frame["nested"] = pd.Series(cells * 30, dtype=pd.ArrowDtype(arrow_type))
+    with pytest.raises(InvalidDataTypeError, match=r"'nested'.*flatten"):
+        TVAE(epochs=1).fit(frame)
+
+
+def test_tuple_labels_stay_one_level(tmp_path):
+    # what DataFrame.columns.to_flat_index() gives: one label per column, each a tuple
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=200), "k": rng.choice(["p", "q"], 200)})
+    frame.columns = pd.Index([("income", 2024), ("group", "")], tupleize_cols=False)
+    model = TVAE(epochs=2, random_state=0).fit(frame)
+    rows = model.sample(20, random_state=1)
+    assert not isinstance(rows.columns, pd.MultiIndex)
+    assert list(rows.columns) == list(frame.columns)
+    asked = model.sample(5, conditions={("group", ""): "q"}, random_state=2)
+    assert list(asked.columns) == list(frame.columns) and (asked[("group", "")] == "q").all()
+    model.save(tmp_path / "tuples.tvae")
+    pd.testing.assert_frame_equal(
+        TVAE.load(tmp_path / "tuples.tvae").sample(20, random_state=1), rows
+    )

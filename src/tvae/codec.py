@@ -1,7 +1,8 @@
 """JSON-safe encoding of the cell values and labels a fitted model must remember.
 
 Column labels and category values can be ints, floats (NaN included), bools, strings, None,
-timestamps, dates, times, decimals, bytes, periods or intervals (``pandas.cut``'s bands); JSON
+timestamps, dates, times, decimals, bytes, periods, intervals (``pandas.cut``'s bands) or tuples
+of these (a column label from ``DataFrame.columns.to_flat_index()``); JSON
 alone would lose the difference between ``1``, ``1.0``, ``True`` and ``"1"``.
 """
 
@@ -55,6 +56,8 @@ def encode_value(value: Any) -> Any:
     if isinstance(value, pd.Interval):
         ends = [encode_value(value.left), encode_value(value.right)]
         return {"t": "interval", "v": ends, "closed": value.closed}
+    if isinstance(value, tuple):
+        return {"t": "tuple", "v": [encode_value(item) for item in value]}
     raise TypeError(
         f"cannot store a value of type {type(value).__name__} in a model file: {value!r}"
     )
@@ -89,6 +92,8 @@ def decode_value(data: Any) -> Any:
         if tag == "interval":
             left, right = (decode_value(end) for end in data["v"])
             return pd.Interval(left, right, closed=data["closed"])
+        if tag == "tuple":
+            return tuple(decode_value(item) for item in data["v"])
         raise ValueError(f"unknown value tag {tag!r} in model file")
     return data
 

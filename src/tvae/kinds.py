@@ -166,7 +166,7 @@ def dtype_kind(series: pd.Series) -> str:
         return "boolean"
     if is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.PeriodDtype):
         return "datetime"  # a period (pandas' Period, e.g. a month) as the time it starts
-    if is_numeric_dtype(dtype) or is_timedelta64_dtype(dtype):  # a duration is a number
+    if is_numeric_dtype(dtype) or is_timedelta_dtype(dtype):  # a duration is a number
         return "numerical"
     return "categorical"
 
@@ -182,7 +182,7 @@ def detect_kind(series: pd.Series) -> str:
     kind = dtype_kind(series)
     if kind in ("boolean", "datetime") or isinstance(dtype, pd.CategoricalDtype):
         return kind
-    if is_timedelta64_dtype(dtype):
+    if is_timedelta_dtype(dtype):
         return "numerical"  # durations (tvae.transformer.duration)
     observed = series.dropna()
     if is_numeric_dtype(dtype):
@@ -207,8 +207,20 @@ def detect_kind(series: pd.Series) -> str:
     return "categorical"
 
 
+def is_timedelta_dtype(dtype: Any) -> bool:
+    """``timedelta64`` or an Arrow duration (``duration[s][pyarrow]``)."""
+    return is_timedelta64_dtype(dtype) or (isinstance(dtype, pd.ArrowDtype) and dtype.kind == "m")
+
+
 def check_cells(series: pd.Series, observed: pd.Series) -> None:
-    """Reject cells holding containers (lists, dicts, sets, arrays): they cannot be modelled."""
+    """Reject cells holding containers (lists, dicts, sets, arrays; Arrow lists, structs and
+    maps): they cannot be modelled."""
+    arrow = getattr(series.dtype, "pyarrow_dtype", None)
+    if arrow is not None and _arrow_nested(arrow):
+        raise InvalidDataTypeError(
+            f"column {series.name!r} holds nested Arrow values of type {arrow}; flatten them "
+            "into scalar columns first (e.g. pandas' Series.struct.explode or list.flatten)"
+        )
     if not is_object_dtype(series.dtype) or infer_dtype(observed, skipna=True) not in _MIXED:
         return
     nested = observed.map(lambda v: isinstance(v, (list, dict, set, tuple, np.ndarray)))
@@ -220,9 +232,15 @@ def check_cells(series: pd.Series, observed: pd.Series) -> None:
         )
 
 
+def _arrow_nested(arrow_type: Any) -> bool:
+    import pyarrow.types  # only reached for Arrow columns, so pyarrow is there
+
+    return pyarrow.types.is_nested(arrow_type)
+
+
 def is_duration(series: pd.Series) -> bool:
     """``timedelta64`` values, or Python timedeltas or duration text (:func:`duration_style`)."""
-    return is_timedelta64_dtype(series.dtype) or duration_style(series) is not None
+    return is_timedelta_dtype(series.dtype) or duration_style(series) is not None
 
 
 def duration_style(series: pd.Series) -> str | None:

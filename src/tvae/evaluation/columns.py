@@ -48,9 +48,11 @@ def infer_kinds(
                 kinds[c] = "numerical"  # durations as text or objects (a CSV's), as in fit
             elif kinds[c] in ("numerical", "categorical"):
                 detected = detect_kind(data[c])
-                if detected in ("id", "datetime"):
+                if detected in ("id", "datetime") or detected == "numerical" != kinds[c]:
                     # a key, fresh in synthetic rows by design: skipped, as in fit; dates as
-                    # text (a CSV's) or Python objects: compared as times, as fit models them
+                    # text (a CSV's) or Python objects: compared as times, and numbers as
+                    # objects (Decimal, what pandas reads of a Parquet decimal) as numbers, as
+                    # fit models them
                     kinds[c] = detected
     if metadata is not None:
         if not isinstance(metadata, dict):
@@ -103,7 +105,9 @@ def to_float(column: pd.Series, kind: str, name: object = None) -> np.ndarray:
 
         return duration_seconds(column)
     try:
-        return pd.to_numeric(column).to_numpy(dtype=np.float64, na_value=np.nan)
+        from tvae.transformer.dtypes import float_values
+
+        return float_values(column, errors="raise")
     except (ValueError, TypeError) as error:
         raise ValueError(f"column {label!r} is declared numerical but: {error}") from error
 

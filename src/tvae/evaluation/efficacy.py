@@ -46,9 +46,9 @@ def _features(frames: list[pd.DataFrame], kinds: dict[str, str], target: str) ->
                 elif is_duration(values):  # durations (text too): NaT is no number
                     numbers = to_float(values, kind, column)
                 else:
-                    numbers = pd.to_numeric(values, errors="coerce").to_numpy(
-                        dtype=np.float64, na_value=np.nan
-                    )
+                    from tvae.transformer.dtypes import float_values
+
+                    numbers = float_values(values)
                 model_frame[column] = numbers
             continue
         texts = [pd.Series(category_text(f[column]), index=f.index) for f in frames]

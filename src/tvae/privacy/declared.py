@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import is_datetime64_any_dtype, is_integer_dtype, is_timedelta64_dtype
+from pandas.api.types import is_datetime64_any_dtype, is_integer_dtype
 
 from tvae.errors import InvalidParameterError
-from tvae.kinds import Metadata, dtype_kind, duration_style
+from tvae.kinds import Metadata, dtype_kind, is_duration
 
 
 # ------------------------------------------------------------------ what the user declares
@@ -80,13 +80,20 @@ def private_kinds(
             kinds[name] = "categorical"
         else:
             kinds[name] = dtype_kind(frame[name])  # the dtype alone: no value
+            if kinds[name] == "categorical" and _numbers_as_objects(frame[name]):
+                raise InvalidParameterError(
+                    f"column {name!r} holds numbers as Python objects (such as Decimal, what "
+                    "pandas reads from a Parquet decimal column); with epsilon a kind comes from "
+                    f"the dtype alone: convert it first (df[{name!r}] = df[{name!r}].astype(float))"
+                    f" or declare it in metadata ({{{name!r}: 'numerical'}})"
+                )
         if kinds[name] == "id":
             raise InvalidParameterError(
                 f"column {name!r} is an ID column; with epsilon its IDs' format comes from the "
                 "data and is not accounted for: drop the column before fit (add fresh IDs to "
                 "the synthetic rows), or declare it another kind in metadata"
             )
-        if is_timedelta64_dtype(frame[name].dtype) or duration_style(frame[name]) is not None:
+        if is_duration(frame[name]):
             raise InvalidParameterError(
                 f"column {name!r} holds durations; with epsilon convert them to numbers first, "
                 f"e.g. pd.to_timedelta(df[{name!r}]).dt.total_seconds()"
@@ -102,6 +109,14 @@ def private_kinds(
                 f"format cannot be read from its values: convert it with pd.to_datetime first"
             )
     return kinds, list(declared.dependencies or [])
+
+
+def _numbers_as_objects(series: pd.Series) -> bool:
+    """An object column whose present values are all numbers (Decimal, int, float objects)."""
+    if not pd.api.types.is_object_dtype(series.dtype):
+        return False
+    inferred = pd.api.types.infer_dtype(series.dropna(), skipna=True)
+    return inferred in ("decimal", "integer", "floating", "mixed-integer-float")
 
 
 def can_be_missing(dtype: Any) -> bool:

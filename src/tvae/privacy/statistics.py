@@ -43,6 +43,7 @@ from scipy.stats import norm
 from tvae.privacy.accountant import Accountant
 from tvae.privacy.declared import can_be_missing
 from tvae.transformer.datetime import check_nanosecond_range
+from tvae.transformer.dtypes import float_values
 from tvae.transformer.granularity import (
     MAX_DECIMALS,
     STEPS_NS,
@@ -205,7 +206,7 @@ def release_numerical(
     series: pd.Series, spec: Mapping, releaser: Releaser, rng: np.random.Generator
 ) -> pd.Series:
     name, dtype = series.name, series.dtype
-    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    values = float_values(series)
     present = values[~np.isnan(values)]
     missing = len(values) - len(present)
     if "bounds" in spec:

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from tvae.kinds import duration_style
+from tvae.kinds import duration_style, is_timedelta_dtype
 from tvae.transformer.columns import Draws
 from tvae.transformer.dtypes import DtypeInfo
 from tvae.transformer.granularity import NS, grid_range_ns, observed_step_ns
@@ -29,7 +29,7 @@ from tvae.transformer.numerical import NumericalColumn
 
 def duration_nanoseconds(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """A duration column as exact int64 nanoseconds (N,), and where it is present (N,) bool."""
-    if not pd.api.types.is_timedelta64_dtype(series.dtype):  # text or objects; "" is missing
+    if not is_timedelta_dtype(series.dtype):  # text or objects; "" is missing
         series = series.where(series.astype(str).str.strip() != "", None).astype(object)
     spans = pd.to_timedelta(series)
     return spans.to_numpy(dtype="timedelta64[ns]").view(np.int64), spans.notna().to_numpy()

@@ -31,7 +31,7 @@ from pandas.api.types import is_integer_dtype
 from tvae.errors import InvalidDataError
 from tvae.transformer.columns import Draws
 from tvae.transformer.continuous import ALPHA_CLIP, ModeNormalizer
-from tvae.transformer.dtypes import DtypeInfo
+from tvae.transformer.dtypes import DtypeInfo, float_values
 from tvae.transformer.granularity import observed_decimals
 from tvae.transformer.missing import MISSING_SPAN
 from tvae.transformer.point_masses import point_masses
@@ -40,13 +40,12 @@ from tvae.transformer.point_masses import point_masses
 def to_float(series: pd.Series) -> np.ndarray:
     """A column as float64 (N,), missing cells NaN; non-numeric text is a clear error."""
     try:
-        numbers = pd.to_numeric(series, errors="raise")
+        return float_values(series, errors="raise")
     except (ValueError, TypeError) as error:
         raise InvalidDataError(
             f"column {series.name!r} is declared numerical but holds non-numeric values "
             f"({error}); declare it 'categorical' in metadata"
         ) from error
-    return pd.Series(numbers).to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 @dataclass

@@ -27,7 +27,7 @@ from tvae.transformer.continuous import MAX_CLUSTERS, WEIGHT_THRESHOLD
 from tvae.transformer.dependencies import Dependencies
 from tvae.transformer.dependency_search import hashable
 from tvae.transformer.determination import order_of
-from tvae.transformer.dtypes import DtypeInfo
+from tvae.transformer.dtypes import DtypeInfo, float_values
 from tvae.transformer.offset_column import decode_with_repairs, fit_offset, with_differences
 from tvae.transformer.offsets import declared_offsets, find_offsets, is_offset
 from tvae.transformer.one_hot import collapse, declared_group, find_groups, member_orders
@@ -210,7 +210,7 @@ class TableTransformer:
             for col, (a, c) in zip(self.columns, slices, strict=True)
         ]
         frame = pd.concat(out, axis=1, ignore_index=True)
-        frame.columns = pd.Index(self.column_names)
+        frame.columns = pd.Index(self.column_names, tupleize_cols=False)  # ("a", 1): a label
         self._keep_label_ranges(frame, codes)
         repair = lambda rows: self.dependencies.apply(rows, fixed, allowed, fixed_rows)  # noqa: E731
         frame = decode_with_repairs(frame, self.columns, repair, set(fixed))
@@ -282,9 +282,7 @@ class TableTransformer:
         labels = {str(col.name) for col in self.columns if col.kind in CATEGORY_KINDS} - written
         spans = [place for name, place in self._value_spans().items() if name in labels]
         numbers = {
-            place: pd.to_numeric(frame[col.name], errors="coerce").to_numpy(
-                dtype=float, na_value=np.nan
-            )
+            place: float_values(frame[col.name])
             for place, col in enumerate(self.columns)
             if col.kind == "numerical" and str(col.name) not in written
         }
@@ -298,7 +296,7 @@ class TableTransformer:
         children's 15 and the adults' 16)."""
         for item in self.label_ranges:
             column = self.columns[item.column]
-            values = pd.to_numeric(frame[column.name]).to_numpy(dtype=float, na_value=np.nan)
+            values = float_values(frame[column.name], errors="raise")
             bounded = clip_into_bounds(values, codes[:, item.span], item)
             if not np.array_equal(bounded, values, equal_nan=True):
                 restored = column.dtype.restore_numbers(bounded, column.name)
