@@ -27,6 +27,12 @@
   more among those without missing cells (least squares of each on the others, weights 0 or 1,
   then checked on every row). A sampled row keeps a sum when one of its columns is missing or
   it holds.
+- Lines: numerical columns y = s * x + c, or y = s * log(x) + c (x > 0), in every real row
+  where both are present, x with at least 10 distinct values in at least 20 rows and s not 1
+  (equal columns and constant differences are orders and sums of their own): least squares,
+  every residual within y's rounding (half the step of its decimals, when every value has at
+  most 8) or 1e-6 of y's largest size. A sampled row keeps a line when x or y is missing or its
+  residual is within twice that (the line is estimated from the real rows).
 - Point masses: numerical values held by at least 5 % of the real rows, with their share in
   the real and in the sampled rows.
 
@@ -49,6 +55,8 @@ MIN_OVERLAP_ROWS = 20  # rows with both columns present before an order counts
 MIN_CROSSING = 0.01  # an order counts when columns paired at random would break it this often
 POINT_MASS = 0.05  # share of real rows that makes a numerical value a point mass
 MIN_EXPECTED_TOGETHER = 10  # rows where independent columns would both be 1: an exclusive pair
+MIN_LINE_VALUES = 10  # distinct x values a line needs
+LINE_PRECISION = 1e-6  # a line's residuals, as a share of y's largest size, without decimals
 
 
 def numerical_columns(frame: pd.DataFrame, skip: set[str]) -> list[str]:
@@ -91,11 +99,14 @@ class Dependencies:
     # (A, C, B) -> {(A token, C token): B token}: A and C together determine B
     joint: dict[tuple[str, str, str], dict[tuple[str, str], str]] = field(default_factory=dict)
     sums: list[tuple] = field(default_factory=list)  # (a, b, ..., c): c = a + b + ...
+    # (x, y, log) -> (slope, intercept, tolerance): y = slope * x (or log x) + intercept
+    lines: dict[tuple[str, str, bool], tuple[float, float, float]] = field(default_factory=dict)
 
     def describe(self, limit: int = 6) -> str:
         names = [f"{a}→{b}" for a, b in self.functional]
         names += [f"{a}+{c}→{b}" for a, c, b in self.joint]
         names += [f"{s[-1]}={'+'.join(s[:-1])}" for s in self.sums]
+        names += [f"{y}=line({'log ' if log else ''}{x})" for x, y, log in self.lines]
         names += [f"{a}≤{b}" for a, b in self.orders]
         shown = ", ".join(names[:limit]) + (", …" if len(names) > limit else "")
         groups = f", {len(self.groups)} one-hot groups" if self.groups else ""
@@ -153,7 +164,41 @@ def find_dependencies(real: pd.DataFrame, discrete: list[str], skip: set[str]) -
     ones = indicator_columns(real, skip)
     groups = one_hot_groups(ones)
     exclusive = exclusive_pairs(ones, groups)
-    return Dependencies(functional, orders, number, groups, exclusive, joint, exact_sums(numbers))
+    lines = exact_lines(numbers)
+    return Dependencies(
+        functional, orders, number, groups, exclusive, joint, exact_sums(numbers), lines
+    )
+
+
+def _line_tolerance(y: np.ndarray) -> float:
+    """Half the step of y's decimals where every value has at most 8, else 1e-6 of its size."""
+    present = y[~np.isnan(y)]
+    for decimals in range(9):
+        scaled = present * 10.0**decimals
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6 * np.maximum(1.0, np.abs(scaled))):
+            return 0.5 * 10.0**-decimals + 1e-9 * np.abs(present).max()
+    return LINE_PRECISION * np.abs(present).max()
+
+
+def exact_lines(numbers: dict[str, np.ndarray]) -> dict:
+    """Pairs (x, y) of numerical columns with y a line in x or in log x in every real row."""
+    lines = {}
+    for (x_name, x), (y_name, y) in itertools.permutations(numbers.items(), 2):
+        both = ~np.isnan(x) & ~np.isnan(y)
+        if both.sum() < MIN_OVERLAP_ROWS or len(np.unique(x[both])) < MIN_LINE_VALUES:
+            continue
+        tolerance = _line_tolerance(y[both])
+        for log in (False, True):
+            if log and not (x[both] > 0).all():
+                continue
+            t = np.log(x[both]) if log else x[both]
+            slope, intercept = np.polyfit(t, y[both], 1)
+            if abs(slope - 1) < 1e-9 and not log:
+                break
+            if np.abs(y[both] - (slope * t + intercept)).max() <= tolerance:
+                lines[(x_name, y_name, log)] = (slope, intercept, tolerance)
+                break
+    return lines
 
 
 def _adds_up(*columns: np.ndarray) -> np.ndarray:
@@ -325,6 +370,14 @@ def dependency_kept(rows: pd.DataFrame, found: Dependencies) -> dict:
         ok = np.isnan(np.sum(columns, axis=0)) | _adds_up(*columns)
         kept_functional &= ok
         each[f"{names[-1]}={'+'.join(names[:-1])}"] = ok.mean()
+    for (a, b, log), (slope, intercept, tolerance) in found.lines.items():
+        x = pd.to_numeric(rows[a], errors="coerce").to_numpy(dtype=np.float64)
+        y = pd.to_numeric(rows[b], errors="coerce").to_numpy(dtype=np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = np.log(x) if log else x
+            ok = np.isnan(x) | np.isnan(y) | (np.abs(y - (slope * t + intercept)) <= 2 * tolerance)
+        kept_functional &= ok
+        each[f"{b}={slope:.4g}*{'log ' if log else ''}{a}+{intercept:.4g}"] = ok.mean()
     for a, b in found.orders:
         x = pd.to_numeric(rows[a], errors="coerce").to_numpy(dtype=np.float64)
         y = pd.to_numeric(rows[b], errors="coerce").to_numpy(dtype=np.float64)
@@ -336,7 +389,8 @@ def dependency_kept(rows: pd.DataFrame, found: Dependencies) -> dict:
         "n_functional_dependencies": len(found.functional)
         + len(found.joint)
         + len(found.groups)
-        + len(found.sums),
+        + len(found.sums)
+        + len(found.lines),
         "n_exclusive_pairs": len(found.exclusive),
         "n_orders": len(found.orders),
         "dependency_kept": float((kept_functional & kept_orders).mean()) if n else None,

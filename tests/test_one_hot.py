@@ -252,9 +252,9 @@ def test_lowering_a_member_of_a_group_that_allows_none_sets_no_other():
     (group,) = find_groups(frame, dict.fromkeys(frame.columns, "numerical"))
     rows = frame.head(6).copy()
     rows[HEALTH] = [1, 0, 0]
-    assign_member(rows, group, "health_good", np.ones(6, dtype=bool), np.zeros(6), set())
+    assign_member(rows, [group], "health_good", np.ones(6, dtype=bool), np.zeros(6), set())
     assert (rows[HEALTH].sum(axis=1) == 0).all()
-    assign_member(rows, group, "health_poor", np.ones(6, dtype=bool), np.ones(6), set())
+    assign_member(rows, [group], "health_poor", np.ones(6, dtype=bool), np.ones(6), set())
     assert (rows["health_poor"] == 1).all() and (rows[HEALTH].sum(axis=1) == 1).all()
 
 

@@ -86,9 +86,11 @@ class Metadata(dict):
     together, ``{"type": "order", "low": A, "high": B}``, ``{"type":
     "one_hot", "columns": [A, B, C]}``, with ``"allow_none": true`` where at most one is 1,
     ``{"type": "offset", "base": A, "column": B}``, B modelled as A plus a learned difference,
-    and ``{"type": "sum", "columns": [A, B], "column": C}``, C = A + B in every row; see
-    :mod:`tvae.transformer.dependencies`, :mod:`tvae.transformer.offsets` and
-    :mod:`tvae.transformer.sums`): those ``fit``
+    ``{"type": "sum", "columns": [A, B], "column": C}``, C = A + B in every row, and
+    ``{"type": "linear", "source": A, "target": B, "slope": s, "intercept": c}``, B = s * A + c
+    (``"log": true``: s * log A + c); see :mod:`tvae.transformer.dependencies`,
+    :mod:`tvae.transformer.offsets`, :mod:`tvae.transformer.sums` and
+    :mod:`tvae.transformer.linear`): those ``fit``
     found, on ``model.metadata_``; those to
     keep instead, on a metadata given to ``fit`` (an empty list keeps none). None: detect them.
     """

@@ -251,7 +251,7 @@ def build_refiner(real: tuple[torch.Tensor, torch.Tensor], index: SpanIndex, tra
     columns, scalars = number_places(transformer)
     values = decoded_numbers(*real, transformer, columns) if columns else None
     deps = transformer.dependencies
-    derived = {str(d.target) for d in [*deps.determinations, *deps.joint, *deps.sums]}
+    derived = {str(c) for c in deps.derived()}
     masses = point_masses(transformer, columns, values, derived) if columns else []
     refiner = Refiner(index.width, len(columns), len(masses)).to(real[0].device)
     for span in transformer.layout.spans:

@@ -101,7 +101,7 @@ def _sampling_text(sampling: dict, params: dict, training: dict) -> str:
 
 def _dependency_text(items: list[dict]) -> str:
     """``[{"type": "determines", ...}, {"type": "order", ...}, {"type": "one_hot", ...},
-    {"type": "offset", ...}, {"type": "sum", ...}]`` as one line."""
+    {"type": "offset", ...}, {"type": "sum", ...}, {"type": "linear", ...}]`` as one line."""
     if not items:
         return "none"
     groups = [
@@ -124,7 +124,13 @@ def _dependency_text(items: list[dict]) -> str:
     sums = [
         f"{d['column']} = {' + '.join(map(str, d['columns']))}" for d in items if d["type"] == "sum"
     ]
-    return ", ".join(groups + determines + orders + offsets + sums)
+    lines = [
+        f"{d['target']} = {d['slope']:g} * {'log ' if d.get('log') else ''}{d['source']}"
+        f" {'-' if d['intercept'] < 0 else '+'} {abs(d['intercept']):g}"
+        for d in items
+        if d["type"] == "linear"
+    ]
+    return ", ".join(groups + determines + orders + offsets + sums + lines)
 
 
 def _span(columns: list) -> str:

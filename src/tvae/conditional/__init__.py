@@ -32,6 +32,7 @@ from tvae.conditional.conditions import CategoricalCondition, NumericCondition
 from tvae.conditional.dependent import check_sums, through_dependencies
 from tvae.conditional.held import allowed_sets, fixed_rows_of, range_limits
 from tvae.conditional.kinds import CATEGORY_KINDS, NUMERIC_KINDS, NumericView
+from tvae.conditional.lines import through_lines
 from tvae.conditional.offsets import through_offsets
 from tvae.conditional.parse import check_sets, count_requested, parse_conditions
 from tvae.conditional.sampler import draw_latents
@@ -82,6 +83,8 @@ def sample_conditional(
     check_sets(transformer, conditions)
     given, (conditions, settle_offsets) = conditions, through_offsets(transformer, conditions)
     conditions = through_dependencies(transformer, conditions)
+    conditions, derived = through_lines(transformer, conditions)
+    asked = [c for c in asked if c not in derived]  # a line's target, asked of its source
     # the columns the conditions now sit on stay on them: fixed, or, where a condition leaves
     # one of a set of labels, moved by the repairs only within it; a frame's columns are
     # fixed only in the rows that hold them to a value or a range

@@ -24,6 +24,7 @@ from tvae.errors import InvalidParameterError
 from tvae.privacy.statistics import Releaser
 from tvae.transformer.dependencies import Determination, Order
 from tvae.transformer.dependency_search import sources_first
+from tvae.transformer.linear import Linear, check_lines, parse_linear
 from tvae.transformer.sums import Sum, check_sums, declared_sum
 
 LABEL_KINDS = ("categorical", "boolean")
@@ -36,13 +37,22 @@ DETERMINES_HINT = (
 
 def split_declared(
     items: Sequence | None, kinds: Mapping[Hashable, str]
-) -> tuple[list[Order], list[tuple[Hashable, Hashable]], list[Sum]]:
+) -> tuple[list[Order], list[tuple[Hashable, Hashable]], list[Sum], list[Linear]]:
     """The declared orders, the declared determinations as (source, target) pairs with every
-    source before the targets it derives, and the declared sums (unchecked: no rounding, no
-    ranges, which would be data); raises for anything that cannot be kept."""
-    orders, pairs, sums = [], [], []
+    source before the targets it derives, the declared sums and lines (unchecked: no rounding,
+    no ranges, which would be data); raises for anything that cannot be kept."""
+    orders, pairs, sums, lines = [], [], [], []
     for item in items or []:
         kind = item.get("type") if isinstance(item, Mapping) else None
+        if kind == "linear":
+            lines.append(parse_linear(item, kinds))
+            wrong = [n for n in (lines[-1].source, lines[-1].target) if kinds[n] != "numerical"]
+            if wrong:
+                raise InvalidParameterError(
+                    f"metadata dependency {dict(item)!r}: a line needs numerical columns, but "
+                    f"{wrong[0]!r} is {kinds[wrong[0]]}"
+                )
+            continue
         if kind == "sum":
             sums.append(declared_sum(None, item))
             wrong = [n for n in (*sums[-1].parts, sums[-1].column) if kinds.get(n) != "numerical"]
@@ -90,7 +100,8 @@ def split_declared(
             orders.append(Order(*names))
         else:
             pairs.append((names[0], names[1]))
-    return orders, sources_first(pairs), check_sums(sums, {c for p in pairs for c in p})
+    lines = check_lines(lines, {c for p in pairs for c in p} | {c for s in sums for c in s.parts})
+    return orders, sources_first(pairs), check_sums(sums, {c for p in pairs for c in p}), lines
 
 
 def released_values(column: pd.Series) -> list:

@@ -17,6 +17,7 @@ from tvae.transformer.joint import (
     joint_mapping,
     pair_codes,
 )
+from tvae.transformer.linear import declared_linear
 from tvae.transformer.sums import declared_sum
 
 
@@ -81,14 +82,17 @@ def split_joint(
     return derived, [j for j in joint if j.target in single]
 
 
-def parse_items(frame: pd.DataFrame, items: Iterable[Mapping]) -> tuple[list, list, list, list]:
-    """The determinations, orders, pairs and sums a declared list names, each checked on
-    ``frame``; raises for an item that is not valid or does not hold."""
-    determinations, orders, joint, sums = [], [], [], []
+def parse_items(frame: pd.DataFrame, items: Iterable[Mapping]) -> tuple[list, ...]:
+    """The determinations, orders, pairs, sums and lines a declared list names, each checked
+    on ``frame``; raises for an item that is not valid or does not hold."""
+    determinations, orders, joint, sums, lines = [], [], [], [], []
     for item in items:
         kind = item.get("type") if isinstance(item, Mapping) else None
         if kind == "sum":
             sums.append(declared_sum(frame, item))
+            continue
+        if kind == "linear":
+            lines.append(declared_linear(frame, item))
             continue
         names = [item.get(k) for k in ("source", "target", "low", "high")] if kind else []
         if names and isinstance(names[0], (list, tuple)):  # two columns determine a third
@@ -102,7 +106,8 @@ def parse_items(frame: pd.DataFrame, items: Iterable[Mapping]) -> tuple[list, li
             raise InvalidParameterError(
                 f"metadata dependency {item!r} is not valid: give {{'type': 'determines', "
                 "'source': A, 'target': B}, {'type': 'order', 'low': A, 'high': B} or "
-                "{'type': 'sum', 'columns': [A, B], 'column': C} with column names of "
+                "{'type': 'sum', 'columns': [A, B], 'column': C} or {'type': 'linear', "
+                "'source': A, 'target': B, 'slope': s, 'intercept': c} with column names of "
                 f"train_data{f' (unknown: {missing})' if missing else ''}"
             )
         if kind == "determines" and isinstance(item["source"], (list, tuple)):
@@ -123,4 +128,4 @@ def parse_items(frame: pd.DataFrame, items: Iterable[Mapping]) -> tuple[list, li
                     "has rows where it does not hold (or the columns are not comparable)"
                 )
             orders.append(order_of(frame, item["low"], item["high"]))
-    return determinations, orders, joint, sums
+    return determinations, orders, joint, sums, lines

@@ -71,6 +71,8 @@ from tvae.transformer.determination import (
     state_of,
 )
 from tvae.transformer.joint import JointDetermination, find_joint, joint_mapping, pick_joint
+from tvae.transformer.linear import Linear, check_lines, keep_linear
+from tvae.transformer.linear_search import find_linear
 from tvae.transformer.offsets import Offset
 from tvae.transformer.one_hot import OneHotGroup, assign_member, expand_labels, held
 from tvae.transformer.pair_repairs import derive_joint, pair_limits, parents_follow
@@ -103,6 +105,8 @@ class Dependencies:
     # columns that are the exact sum of others (tvae.transformer.sums): set from their parts
     # around the orders' repairs, which hold them
     sums: list[Sum] = field(default_factory=list)
+    # numbers linear in another number or its log (tvae.transformer.linear): set from it
+    linear: list[Linear] = field(default_factory=list)
 
     # ------------------------------------------------------------------ finding them
     @classmethod
@@ -163,6 +167,8 @@ class Dependencies:
         # determines the third of small counts keeps it already (DoctorAUS: medecine +
         # prescrib -> nonpresc), and there deriving the total instead lost 0.03 of pair trends
         found.add_sums(find_sums(frame, kinds, skip=found.linked()))
+        summed = {c for s in found.sums for c in (*s.parts, s.column)}
+        found.add_linear(find_linear(frame, kinds, skip=found.linked() | summed))
         return found
 
     def add_sums(self, sums: list[Sum]) -> None:
@@ -173,10 +179,16 @@ class Dependencies:
         inside = {(o.low, o.high) for o in self.orders} | {(o.high, o.low) for o in self.orders}
         self.sums = [s for s in sums if not any((p, s.column) in inside for p in s.parts)]
 
+    def add_linear(self, lines: list[Linear]) -> None:
+        """Keep ``lines``, less the orders between a line's two columns (the line keeps them)."""
+        pairs = {frozenset((item.source, item.target)) for item in lines}
+        self.orders = [o for o in self.orders if frozenset((o.low, o.high)) not in pairs]
+        self.linear = lines
+
     @classmethod
     def declared(cls, frame: pd.DataFrame, items: Iterable[Mapping]) -> Dependencies:
         """The dependencies the user lists (``describe`` form), checked against ``frame``."""
-        determinations, orders, joint, sums = parse_items(frame, items)
+        determinations, orders, joint, sums, linear = parse_items(frame, items)
         parents, checks = parents_and_checks(frame, determinations)
         by_pair = {(d.source, d.target): d for d in parents}
         order = sources_first([(d.source, d.target) for d in parents])
@@ -186,19 +198,25 @@ class Dependencies:
             joint_checks=joint_checks,
         )  # fmt: skip
         declared.sums = check_sums(sums, declared.linked())
+        busy = declared.linked() | {c for s in declared.sums for c in (*s.parts, s.column)}
+        declared.add_linear(check_lines(linear, busy))
         return declared
 
     def linked(self) -> set:
         """The columns a determination, a check or a pair derives, reads or moves."""
-        items = [*self.determinations, *self.checks]
+        items = [*self.determinations, *self.checks, *self.linear]
         found = {c for d in items for c in (d.source, d.target)}
         return found | {
             c for j in [*self.joint, *self.joint_checks] for c in (*j.sources, j.target)
         }
 
+    def derived(self) -> set:
+        """The columns a dependency sets after the draw (drawn, then overwritten)."""
+        return {d.target for d in [*self.determinations, *self.joint, *self.sums, *self.linear]}
+
     def describe(self) -> list[dict]:
         items = [*self.groups, *self.determinations, *self.checks, *self.joint]
-        items += [*self.joint_checks, *self.orders, *self.offsets, *self.sums]
+        items += [*self.joint_checks, *self.orders, *self.offsets, *self.sums, *self.linear]
         return [item.describe() for item in items]
 
     # ------------------------------------------------------------------ keeping them
@@ -249,15 +267,17 @@ class Dependencies:
         paired |= {d.source for d in self.determinations}  # Crime's pctmin (see detect)
         # a total is set from its parts: an order moves the other column (midwest's adults
         # lowered to the total population, not the total raised and then set back)
-        paired |= {s.column for s in self.sums}
+        paired |= {s.column for s in self.sums} | {line.target for line in self.linear}
         keep_sums(frame, self.sums, fixed)
+        keep_linear(frame, self.linear, fixed)
         for _ in range(1 + len(self.joint) + len(self.joint_checks) + len(self.sums)):
             if not self._keep_orders(frame, fixed, paired):
                 break
             # a number an order moved: its pairs are kept again, and the orders they move;
-            # a part an order moved: its total follows
+            # a part an order moved: its total follows, a source its line's target
             self._settle_joint(frame, fixed, allowed)
             keep_sums(frame, self.sums, fixed)
+            keep_linear(frame, self.linear, fixed)
         return frame
 
     def _keep_orders(self, frame: pd.DataFrame, fixed: set, paired: set) -> bool:
@@ -271,13 +291,13 @@ class Dependencies:
                 broken = (low > high).to_numpy(dtype=bool, na_value=False)
                 if broken.any():
                     changed = True
-                    lower = order.lowers or self._held(order.high, paired, True)
-                    if lower and not self._held(order.low, paired, False):
+                    lower = order.lowers or held(self.groups, order.high, paired, True)
+                    if lower and not held(self.groups, order.low, paired, False):
                         moved = whole_for(low, high[broken], np.floor)
-                        self._assign(frame, order.low, broken, moved, fixed)
+                        assign_member(frame, self.groups, order.low, broken, moved, fixed)
                     else:
                         moved = whole_for(high, low[broken], np.ceil)
-                        self._assign(frame, order.high, broken, moved, fixed)
+                        assign_member(frame, self.groups, order.high, broken, moved, fixed)
             reordered |= changed
             if not changed:
                 break
@@ -321,23 +341,6 @@ class Dependencies:
             derive_joint(frame, item, fixed, move_unseen=False, allowed=allowed)
         return moved or any(not frame[b.name].equals(b) for b in before)
 
-    def _group_of(self, column: Hashable) -> OneHotGroup | None:
-        return next((g for g in self.groups if column in g.members), None)
-
-    def _held(self, column: Hashable, fixed: set, raising: bool) -> bool:
-        """Whether an order's repair may not move ``column`` (see :func:`held`)."""
-        return column in fixed or held(self._group_of(column), column, fixed, raising)
-
-    def _assign(
-        self, frame: pd.DataFrame, column: Hashable, rows: np.ndarray, values, fixed: set
-    ) -> None:
-        """``frame.loc[rows, column] = values``, a one-hot member's group kept whole."""
-        group = self._group_of(column)
-        if group is None:
-            frame.loc[rows, column] = values
-        else:
-            assign_member(frame, group, column, rows, values, fixed)
-
     def targets_of(self, column: Hashable) -> Determination | None:
         """The determination that derives ``column``, if any (a one-hot group's member: from
         the group's label)."""
@@ -365,6 +368,7 @@ class Dependencies:
                 else {}
             ),
             **({"sums": [s.get_state() for s in self.sums]} if self.sums else {}),
+            **({"linear": [item.get_state() for item in self.linear]} if self.linear else {}),
         }
 
     @classmethod
@@ -383,4 +387,5 @@ class Dependencies:
             [JointDetermination.from_state(j) for j in state.get("joint_checks", [])],
             [Offset(decode_value(a), decode_value(b)) for a, b in state.get("offsets", [])],
             [Sum.from_state(s) for s in state.get("sums", [])],
+            [Linear.from_state(item) for item in state.get("linear", [])],
         )

@@ -356,11 +356,18 @@ def member_orders(
     return find_orders(frame, candidates, across_a_group)
 
 
-def held(group: OneHotGroup | None, member: Hashable, fixed: set, raising: bool) -> bool:
-    """Whether an order's repair must leave ``member`` of ``group`` as it is: raising it to 1
-    would clear a conditioned member of its group, or lowering it to 0 would leave no
-    unconditioned member to take the group's 1 (conditioned: named in ``fixed``; a group that
-    allows none needs no heir)."""
+def _group_of(groups: Sequence[OneHotGroup], column: Hashable) -> OneHotGroup | None:
+    return next((g for g in groups if column in g.members), None)
+
+
+def held(groups: Sequence[OneHotGroup], member: Hashable, fixed: set, raising: bool) -> bool:
+    """Whether an order's repair must leave ``member`` (a column, a member of one of
+    ``groups`` or not) as it is: it is in ``fixed`` (conditioned), or raising it to 1 would
+    clear a conditioned member of its group, or lowering it to 0 would leave no unconditioned
+    member to take the group's 1 (a group that allows none needs no heir)."""
+    group = _group_of(groups, member)
+    if member in fixed:
+        return True
     if group is None or (group.allow_none and not raising):
         return False
     others = [m in fixed for m in group.members if m != member]
@@ -368,11 +375,17 @@ def held(group: OneHotGroup | None, member: Hashable, fixed: set, raising: bool)
 
 
 def assign_member(
-    frame: pd.DataFrame, group: OneHotGroup, member: Hashable, rows: np.ndarray, values, fixed
-) -> None:
-    """Set ``member`` to ``values`` (1 where at least 1, else 0, in its dtype) on ``rows`` and keep
-    ``group`` whole: where it became 1 the others become 0; where it became 0 the first member
-    not in ``fixed`` becomes 1 (unless the group allows none)."""
+    frame: pd.DataFrame, groups: Sequence[OneHotGroup], member: Hashable, rows: np.ndarray,
+    values, fixed,
+) -> None:  # fmt: skip
+    """Set ``member`` to ``values`` on ``rows``; a member of one of ``groups`` to 1 where at
+    least 1, else 0, in its dtype, its group kept whole: where it became 1 the others become 0;
+    where it became 0 the first member not in ``fixed`` becomes 1 (unless the group allows
+    none)."""
+    group = _group_of(groups, member)
+    if group is None:
+        frame.loc[rows, member] = values
+        return
     on, off = group.on_off(member)
     frame.loc[rows, member] = np.where(np.asarray(values, dtype=np.float64) >= 1, on, off)
     became_on = rows & (frame[member] == on).to_numpy(dtype=bool)

@@ -274,7 +274,7 @@ class TableTransformer:
         written = {
             str(c)
             for c in [
-                *(d.target for d in [*deps.determinations, *deps.joint, *deps.sums]),
+                *deps.derived(),
                 *(c for d in deps.checks for c in (d.source, d.target)),
                 *(c for o in deps.orders for c in (o.low, o.high)),
             ]
@@ -335,7 +335,7 @@ class TableTransformer:
         deps = self.dependencies
         linked = {
             str(c) for d in [*deps.determinations, *deps.checks] for c in (d.source, d.target)
-        } | {str(j.target) for j in [*deps.joint, *deps.sums]}  # drawn, then overwritten
+        } | {str(c) for c in deps.derived()}  # drawn, then overwritten
         linked |= {str(c) for j in deps.joint_checks for c in j.sources}  # moved after the draw
         valued = {str(col.name) for col in self.columns if _codes_are_values(col)} - linked
         return [place for name, place in self._value_spans().items() if name in valued]
