@@ -124,13 +124,15 @@ def _dependency_text(items: list[dict]) -> str:
     sums = [
         f"{d['column']} = {' + '.join(map(str, d['columns']))}" for d in items if d["type"] == "sum"
     ]
-    lines = [
-        f"{d['target']} = {d['slope']:g} * {'log ' if d.get('log') else ''}{d['source']}"
-        f" {'-' if d['intercept'] < 0 else '+'} {abs(d['intercept']):g}"
-        for d in items
-        if d["type"] == "linear"
-    ]
+    lines = [_line_text(d) for d in items if d["type"] == "linear"]
     return ", ".join(groups + determines + orders + offsets + sums + lines)
+
+
+def _line_text(item: dict) -> str:
+    """``{"type": "linear", ...}`` as its formula: ``lb = 2.20462 * kg + 0``."""
+    source = f"log({item['source']})" if item.get("log") else str(item["source"])
+    sign = "-" if item["intercept"] < 0 else "+"
+    return f"{item['target']} = {item['slope']:g} * {source} {sign} {abs(item['intercept']):g}"
 
 
 def _span(columns: list) -> str:

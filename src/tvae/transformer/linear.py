@@ -217,24 +217,27 @@ def _least_miss(x: np.ndarray, y: np.ndarray, slope: float) -> float:
 def _simplest(
     slope: float, intercept: float, scaled: np.ndarray, target: np.ndarray, tolerance: np.ndarray
 ) -> tuple[float, float]:
-    """The line with the fewest digits that still holds every row (1.2 for 1.19999987, 2.20462
-    for 2.2046196): the formula the column was computed with, shown as such in ``metadata_``
+    """The line written with the fewest characters (slope and intercept) that still holds
+    every row: 1.2 for 1.19999987, 2.20462 and 0 rather than 2.2046 and 0.0014 (both hold 300
+    rounded pounds): the formula the column was computed with, shown as such in ``metadata_``
     and exact on values the real rows do not hold."""
+    best: tuple | None = None
     for digits in range(1, 16):
+        if best is not None and digits + 4 > best[0]:
+            break  # a slope this long (and "0.0") cannot be shorter than the best
         nearest = float(f"{slope:.{digits}g}")
         unit = 10.0 ** (math.floor(math.log10(abs(nearest))) - digits + 1) if nearest else 0.0
-        fits = []
         for short in (nearest, nearest - unit, nearest + unit):  # the estimate's last digit
+            short = float(f"{short:.{digits}g}")
             residual = target - short * scaled
             centre = float(residual.max() + residual.min()) / 2
-            shifts = (round(centre, places) for places in range(16))
+            shifts = (round(centre, places) + 0.0 for places in range(16))  # + 0.0: no -0.0
             shift = next((s for s in shifts if (np.abs(residual - s) <= tolerance).all()), None)
             if shift is not None:
-                fits.append((len(repr(shift)), short, shift))
-        if fits:
-            _, short, shift = min(fits)
-            return float(f"{short:.{digits}g}"), shift + 0.0  # no -0.0
-    return slope, intercept
+                length = len(repr(short)) + len(repr(shift))
+                if best is None or length < best[0]:
+                    best = (length, short, shift)
+    return (slope, intercept) if best is None else best[1:]
 
 
 def parse_linear(item: Mapping, columns: Iterable[Hashable]) -> Linear:
