@@ -28,8 +28,9 @@
   then checked on every row). A sampled row keeps a sum when one of its columns is missing or
   it holds.
 - Lines: numerical columns y = s * x + c, or y = s * log(x) + c (x > 0), in every real row
-  where both are present, x with at least 10 distinct values in at least 20 rows and s not 1
-  (equal columns and constant differences are orders and sums of their own): least squares,
+  where both are present, x with at least 10 distinct values and y with at least 3 (a y of two
+  values on a line is a cut of x, not counted) in at least 20 rows, and s not 1 (equal columns
+  and constant differences are orders and sums of their own): least squares,
   every residual within y's rounding (half the step of its decimals, when every value has at
   most 8) or 1e-6 of y's largest size. A sampled row keeps a line when x or y is missing or its
   residual is within twice that (the line is estimated from the real rows).
@@ -56,6 +57,7 @@ MIN_CROSSING = 0.01  # an order counts when columns paired at random would break
 POINT_MASS = 0.05  # share of real rows that makes a numerical value a point mass
 MIN_EXPECTED_TOGETHER = 10  # rows where independent columns would both be 1: an exclusive pair
 MIN_LINE_VALUES = 10  # distinct x values a line needs
+MIN_LINE_TARGETS = 3  # distinct y values a line needs (two: a cut of x)
 LINE_PRECISION = 1e-6  # a line's residuals, as a share of y's largest size, without decimals
 
 
@@ -186,6 +188,8 @@ def exact_lines(numbers: dict[str, np.ndarray]) -> dict:
     for (x_name, x), (y_name, y) in itertools.permutations(numbers.items(), 2):
         both = ~np.isnan(x) & ~np.isnan(y)
         if both.sum() < MIN_OVERLAP_ROWS or len(np.unique(x[both])) < MIN_LINE_VALUES:
+            continue
+        if len(np.unique(y[both])) < MIN_LINE_TARGETS:
             continue
         tolerance = _line_tolerance(y[both])
         for log in (False, True):

@@ -48,6 +48,7 @@ NOISE = 1e-9  # float noise allowed beside the rounding, as a share of the targe
 SINGLE_NOISE = 16 * float(np.finfo(np.float32).eps)  # the same, for values computed in float32
 SLACK = 1.05  # a least-squares line on rounded values misses the half step by a little
 MAX_DIGITS = 15  # significant digits a float64 writes
+SPAN_NOISE = 1e-5  # a derived value this share past its real range is noise (see Linear.values)
 SEARCH_STEPS = 80  # of the search for the slope that misses least: (2/3)^80 of 0.2 % of it
 
 
@@ -67,16 +68,26 @@ class Linear:
     digits: int | None = None
     single: bool = False
     missing_together: bool = False  # the target is missing exactly where the source is
+    span: tuple[float, float] | None = None  # the real target's range, which derived ones keep
 
     @property
     def written(self) -> tuple:
         return self.decimals, self.digits, self.single
 
     def values(self, source: np.ndarray) -> np.ndarray:
-        """The target's values for ``source`` (NaN where it is missing or, on a log, not > 0)."""
+        """The target's values for ``source`` (NaN where it is missing or, on a log, not > 0);
+        one past an end of its real range by float noise alone is set on that end (float32
+        noise put a standardised copy 1e-6 past it), one farther (a source drawn beyond its own
+        range) stays."""
         with np.errstate(invalid="ignore", divide="ignore"):
             scaled = np.log(np.where(source > 0, source, np.nan)) if self.log else source
-        return _round(self.slope * scaled + self.intercept, *self.written)
+        target = _round(self.slope * scaled + self.intercept, *self.written)
+        if self.span is None:
+            return target
+        low, high = self.span
+        reach = SPAN_NOISE * max(1.0, abs(low), abs(high))
+        target = np.where((target < low) & (target >= low - reach), low, target)
+        return np.where((target > high) & (target <= high + reach), high, target)
 
     def sources(self, target: np.ndarray) -> np.ndarray:
         """The source's values that give ``target`` (the inverse of :meth:`values`, unrounded)."""
@@ -99,6 +110,7 @@ class Linear:
             "digits": self.digits,
             "single": self.single,
             "missing_together": self.missing_together,
+            "span": list(self.span) if self.span is not None else None,
         }
 
     @classmethod
@@ -107,7 +119,13 @@ class Linear:
             decode_value(state["source"]), decode_value(state["target"]), float(state["slope"]),
             float(state["intercept"]), bool(state["log"]), state["decimals"], state["digits"],
             bool(state["single"]), bool(state["missing_together"]),
+            tuple(state["span"]) if state.get("span") is not None else None,
         )  # fmt: skip
+
+
+def span_of(values: np.ndarray) -> tuple[float, float] | None:
+    present = values[np.isfinite(values)]
+    return (float(present.min()), float(present.max())) if len(present) else None
 
 
 def together(source: np.ndarray, target: np.ndarray) -> bool:
@@ -167,7 +185,8 @@ def tolerance_of(
 def fit_line(source: np.ndarray, target: np.ndarray, log: bool, written: tuple):
     """The :class:`Linear` slope and intercept of ``target`` on ``source`` (or its log) over
     the rows where both are present, if every such row lies on it within the target's
-    rounding; else None."""
+    rounding (a target with decimals: the line, rounded, gives back every real value, so that
+    a repeated source value gets its real target, not one step beside it); else None."""
     both = np.isfinite(source) & np.isfinite(target)
     if log:
         if not (source[both] > 0).all():
@@ -191,7 +210,24 @@ def fit_line(source: np.ndarray, target: np.ndarray, log: bool, written: tuple):
     tolerance = tolerance_of(target[both], *written)
     if (np.abs(residual - float(residual.max() + residual.min()) / 2) > tolerance).any():
         return None
-    return _simplest(slope, intercept, scaled, target[both], tolerance)
+    holds = _holds(scaled, target[both], written[0], tolerance)
+    simplest = _simplest(slope, scaled, target[both], holds)
+    return simplest if simplest is not None or not holds(slope, intercept) else (slope, intercept)
+
+
+def _holds(x: np.ndarray, y: np.ndarray, decimals: int | None, tolerance: np.ndarray):
+    """Whether a line (slope, intercept) gives back ``y``: rounded to ``decimals``, every value
+    (a value half-way between two steps either way); without decimals, within ``tolerance``."""
+
+    def holds(slope: float, intercept: float) -> bool:
+        line = slope * x + intercept
+        if decimals is None:
+            return bool((np.abs(y - line) <= tolerance).all())
+        half = 0.5 * 10.0**-decimals
+        tie = np.abs(np.abs(line - y) - half) <= NOISE * max(1.0, float(np.abs(y).max()))
+        return bool(((np.round(line, decimals) == y) | tie).all())
+
+    return holds
 
 
 def _least_miss(x: np.ndarray, y: np.ndarray, slope: float) -> float:
@@ -214,13 +250,11 @@ def _least_miss(x: np.ndarray, y: np.ndarray, slope: float) -> float:
     return (low + high) / 2
 
 
-def _simplest(
-    slope: float, intercept: float, scaled: np.ndarray, target: np.ndarray, tolerance: np.ndarray
-) -> tuple[float, float]:
-    """The line written with the fewest characters (slope and intercept) that still holds
-    every row: 1.2 for 1.19999987, 2.20462 and 0 rather than 2.2046 and 0.0014 (both hold 300
-    rounded pounds): the formula the column was computed with, shown as such in ``metadata_``
-    and exact on values the real rows do not hold."""
+def _simplest(slope: float, x: np.ndarray, y: np.ndarray, holds) -> tuple[float, float] | None:
+    """The line near ``slope`` written with the fewest characters (slope and intercept) that
+    ``holds`` (see :func:`_holds`): 1.2 for 1.19999987, 2.20462 and 0 rather than 2.2046 and
+    0.0014 (both hold 300 rounded pounds): the formula the column was computed with, shown as
+    such in ``metadata_`` and exact on values the real rows do not hold. None: none of them."""
     best: tuple | None = None
     for digits in range(1, 16):
         if best is not None and digits + 4 > best[0]:
@@ -229,15 +263,15 @@ def _simplest(
         unit = 10.0 ** (math.floor(math.log10(abs(nearest))) - digits + 1) if nearest else 0.0
         for short in (nearest, nearest - unit, nearest + unit):  # the estimate's last digit
             short = float(f"{short:.{digits}g}")
-            residual = target - short * scaled
+            residual = y - short * x
             centre = float(residual.max() + residual.min()) / 2
             shifts = (round(centre, places) + 0.0 for places in range(16))  # + 0.0: no -0.0
-            shift = next((s for s in shifts if (np.abs(residual - s) <= tolerance).all()), None)
+            shift = next((s for s in shifts if holds(short, s)), None)
             if shift is not None:
                 length = len(repr(short)) + len(repr(shift))
                 if best is None or length < best[0]:
                     best = (length, short, shift)
-    return (slope, intercept) if best is None else best[1:]
+    return None if best is None else best[1:]
 
 
 def parse_linear(item: Mapping, columns: Iterable[Hashable]) -> Linear:
@@ -268,7 +302,9 @@ def declared_linear(frame: pd.DataFrame, item: Mapping) -> Linear:
     names, slope, intercept = [line.source, line.target], line.slope, line.intercept
     source, target = (to_float(frame[n]) for n in names)
     written = precision(target)
-    line = Linear(*names, slope, intercept, line.log, *written, together(source, target))
+    line = Linear(
+        *names, slope, intercept, line.log, *written, together(source, target), span_of(target)
+    )
     both = np.isfinite(source) & np.isfinite(target)
     off = np.abs(target[both] - line.values(source[both]))
     if (

@@ -16,6 +16,7 @@ from tvae.transformer.linear import (
     Linear,
     fit_line,
     precision,
+    span_of,
     together,
     tolerance_of,
 )
@@ -65,7 +66,10 @@ def find_linear(
             lined.add((i, j))
             if log or abs(line[0] - 1) > NOISE:  # a slope of 1: offsets and orders keep it
                 pair = values[source], values[target]
-                found.append(Linear(source, target, *line, log, *written[target], together(*pair)))
+                found.append(
+                    Linear(source, target, *line, log, *written[target], together(*pair),
+                           span_of(pair[1]))
+                )  # fmt: skip
     return pick_sources(found, frame, distinct, written)
 
 
