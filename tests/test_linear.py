@@ -147,3 +147,11 @@ def test_the_line_kept_has_the_fewest_digits_that_hold_every_row():
     assert precision(np.asarray([1.5, 2.25])) == (2, None, False)
     single = np.asarray([0.1, 1 / 3], dtype=np.float32).astype(float)
     assert precision(single) == (None, None, True)
+
+
+def test_a_table_sorted_by_its_source_still_shows_the_line():
+    rng = np.random.default_rng(0)
+    x = np.sort(np.concatenate([np.full(400, 5.0), np.round(rng.normal(50, 10, 600), 1)]))
+    frame = pd.DataFrame({"x": x, "y": np.round(x * 1.5 + 2, 2)})  # x constant in its first rows
+    (line,) = find_linear(frame, {"x": "numerical", "y": "numerical"})
+    assert (line.source, line.target, line.slope, line.intercept) == ("x", "y", 1.5, 2.0)

@@ -1,6 +1,6 @@
 """Finding the columns that are a line in another number (:mod:`tvae.transformer.linear`):
-every pair of numerical columns screened at once on the first rows, the survivors fitted on
-all of them, and a source picked for each target."""
+every pair of numerical columns screened at once on rows spread over the table, the survivors
+fitted on all of them, and a source picked for each target."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from tvae.transformer.linear import (
 from tvae.transformer.numerical import to_float
 
 MAX_COLUMNS = 300  # a search over more numerical columns than this is skipped (cost: columns^2)
-SCREEN_ROWS = 256  # every pair is first tried on this many rows, then on all
+SCREEN_ROWS = 256  # every pair is first tried on this many rows (spread out), then on all
 
 
 def find_linear(
@@ -50,7 +50,9 @@ def find_linear(
         return []
     written = {c: precision(values[c]) for c in names}
     tolerance = np.asarray([np.nanmax(tolerance_of(values[c], *written[c])) for c in names])
-    head = np.column_stack([values[c][:SCREEN_ROWS] for c in names])
+    # rows spread over the table: a table sorted by a column holds it constant in its first rows
+    rows = np.unique(np.linspace(0, len(frame) - 1, SCREEN_ROWS).astype(np.int64))
+    head = np.column_stack([values[c][rows] for c in names])
     positive = [bool(np.nanmin(values[c]) > 0) for c in names]
     found, lined = [], set()  # lined: pairs a line in the values holds (a log is not tried)
     for log in (False, True):
