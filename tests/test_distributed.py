@@ -119,7 +119,9 @@ def test_declared_orders_are_kept_and_a_declared_mapping_is_refused(tmp_path: Pa
     mapping = {"type": "determines", "source": "code", "target": "label"}
     group = {"type": "one_hot", "columns": ["start", "end"]}  # refused before any check
     for refused in (mapping, group):
-        with pytest.raises(InvalidParameterError, match="'order' and 'sum' dependencies only"):
+        with pytest.raises(
+            InvalidParameterError, match="'order', 'sum' and 'linear' dependencies only"
+        ):
             TVAE(epochs=1).fit_distributed(
                 tmp_path, ["code", "label"], metadata={"columns": {}, "dependencies": [refused]}
             )

@@ -155,3 +155,19 @@ def test_a_table_sorted_by_its_source_still_shows_the_line():
     frame = pd.DataFrame({"x": x, "y": np.round(x * 1.5 + 2, 2)})  # x constant in its first rows
     (line,) = find_linear(frame, {"x": "numerical", "y": "numerical"})
     assert (line.source, line.target, line.slope, line.intercept) == ("x", "y", 1.5, 2.0)
+
+
+def test_a_declared_order_beside_a_line_stays_and_a_sample_fit_keeps_the_line(tmp_path):
+    frame = _table(300)[["kg", "lb"]].dropna()
+    items = [
+        {"type": "linear", "source": "kg", "target": "lb", "slope": 2.20462, "intercept": 0},
+        {"type": "order", "low": "kg", "high": "lb"},
+    ]
+    model = TVAE(epochs=2, random_state=0).fit(frame, metadata={"dependencies": items})
+    assert {d["type"] for d in model.metadata_.dependencies} == {"linear", "order"}
+    frame.to_parquet(tmp_path / "part.parquet")
+    streamed = TVAE(epochs=2, random_state=0)
+    streamed.fit_distributed(
+        tmp_path / "part.parquet", metadata={"columns": {}, "dependencies": items}
+    )
+    assert _on_line(streamed.sample(200, random_state=1), "kg", "lb", 2.20462)

@@ -287,7 +287,7 @@ def fit_transformer(
 
 def keep_declared_orders(transformer, kinds, sample: pd.DataFrame) -> None:
     """Dependencies are not detected from a sample (it cannot show that one holds in every
-    row), but declared orders and sums are kept (checked on the sample); a declared
+    row), but declared orders, sums and lines are kept (checked on the sample); a declared
     "determines" is refused: its mapping would need every row's pair of values."""
     from tvae.transformer.dependencies import Dependencies
 
@@ -303,7 +303,7 @@ def keep_declared_orders(transformer, kinds, sample: pd.DataFrame) -> None:
     refused = sorted(kinds_declared & {"determines", "one_hot"})
     if refused:
         raise InvalidParameterError(
-            f"fit_distributed keeps declared 'order' and 'sum' dependencies only: a "
+            f"fit_distributed keeps declared 'order', 'sum' and 'linear' dependencies only: a "
             f"{refused[0]!r} one "
             "needs every row (a mapping, or a group's check); fit the table in memory with "
             "fit, or leave it out"

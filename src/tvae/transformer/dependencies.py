@@ -199,7 +199,7 @@ class Dependencies:
         )  # fmt: skip
         declared.sums = check_sums(sums, declared.linked())
         busy = declared.linked() | {c for s in declared.sums for c in (*s.parts, s.column)}
-        declared.add_linear(check_lines(linear, busy))
+        declared.linear = check_lines(linear, busy)  # a declared order beside one stays
         return declared
 
     def linked(self) -> set:
