@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -396,3 +397,12 @@ def test_evaluate_target_without_holdout_warns_that_efficacy_is_skipped(files, t
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
     assert len(warnings) == 1 and "holdout" in warnings[0] and "efficacy" in warnings[0]
     assert json.loads(result.stdout)  # the scores still come, on stdout
+
+
+def test_inspect_shows_a_line_as_its_formula(tmp_path):
+    kg = [round(40 + 0.7 * i, 1) for i in range(60)]
+    frame = pd.DataFrame({"kg": kg, "lb": [round(k * 2.20462, 2) for k in kg]})
+    frame["log_kg"] = frame["kg"].map(math.log)
+    TVAE(epochs=1, random_state=0).fit(frame).save(tmp_path / "lines.tvae")
+    shown = run("inspect", tmp_path / "lines.tvae").stdout
+    assert "lb = 2.20462 * kg + 0" in shown and "log_kg = 1 * log(kg) + 0" in shown
