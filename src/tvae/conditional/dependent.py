@@ -52,7 +52,7 @@ def check_sums(transformer: Any, conditions: Mapping | pd.DataFrame) -> None:
         names = [*item.parts, item.column]
         for row in rows:
             cells = [row.get(n) for n in names]
-            numbers = all(_is_number(c) for c in cells)
+            numbers = all(is_number(c) for c in cells)
             if numbers and not adds_up(float(cells[-1]), [float(v) for v in cells[:-1]]):
                 asked = ", ".join(f"{n!r} = {c!r}" for n, c in zip(names, cells, strict=True))
                 raise ConditionError(
@@ -211,7 +211,7 @@ class _Pairs:
         fitting = self.fitting(cells, [False] * 3)
         if not fitting:  # a number no real pair holds with the rest (an age of 24.5, a woman
             # of 37 where the training rows hold only men of 37) reads as the nearest that does
-            near = [_is_number(cells[0]), _is_number(cells[1]), False]
+            near = [is_number(cells[0]), is_number(cells[1]), False]
             fitting = [
                 t
                 for t in self.fitting(cells, near)
@@ -260,7 +260,7 @@ class _Pairs:
 _NOT_ONE_VALUE = (tuple, frozenset, set, str)  # ranges and sets; text may name a number
 
 
-def _is_number(cell: Any) -> bool:
+def is_number(cell: Any) -> bool:
     """``cell`` asks one number (not a label, a range or a set)."""
     if isinstance(cell, (bool, np.bool_, str, tuple, frozenset, set)) or is_empty(cell):
         return False
@@ -293,7 +293,7 @@ def _fitting(item: Any, key_cell: Any, value_cell: Any) -> list[tuple]:
     """A determination's (source value, target value) pairs that meet both conditions (an
     empty one: any). A number no real row holds reads as the nearest that does, as the
     derivation reads it (anes96: a population of 17 gives the log of 16's)."""
-    if _is_number(key_cell) and not any(_matches(key, key_cell) for key in item.keys):
+    if is_number(key_cell) and not any(_matches(key, key_cell) for key in item.keys):
         key_cell = nearest_keys(list(item.keys), np.asarray([key_cell], dtype=object))[0]
     return [
         (key, value)
@@ -356,7 +356,7 @@ def _source_cell(item: Any, source_kind: str | None, target_cell: Any, source_ce
         )
     if all(is_empty(key) for key in allowed):  # only a missing source gives it
         return MISSING
-    if _is_number(source_cell):  # asked as it is (a number no real row holds: see _fitting)
+    if is_number(source_cell):  # asked as it is (a number no real row holds: see _fitting)
         return source_cell
     if len(allowed) == 1:
         return allowed[0]
@@ -373,4 +373,4 @@ def _source_cell(item: Any, source_kind: str | None, target_cell: Any, source_ce
 def scattered(cell: Any) -> bool:
     """``cell`` is a set of numbers: the values of a numerical source that map into its
     target's condition, scattered among others (:func:`_source_cell`)."""
-    return isinstance(cell, frozenset) and all(_is_number(v) for v in cell)
+    return isinstance(cell, frozenset) and all(is_number(v) for v in cell)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tvae.conditional.dependent import is_empty
+from tvae.conditional.dependent import is_empty, is_number
 from tvae.errors import ConditionError
 from tvae.transformer.linear import Linear, tolerance_of
 
@@ -67,8 +67,9 @@ def _through(line: Linear, target: Any, source: Any, step: float | None) -> tupl
     target asks nothing or asks a missing value. ``step``: the source's grid, if any."""
     if is_empty(target) or not _is_number_or_range(target):
         return source, target
-    low, high = target if isinstance(target, tuple) else (target, target)
-    if not is_empty(source) and _is_number(source):
+    low, high = (None if v is None else float(v)
+                 for v in (target if isinstance(target, tuple) else (target, target)))  # fmt: skip
+    if is_number(source):
         derived = float(line.values(np.asarray([float(source)]))[0])
         reach = float(tolerance_of(np.asarray([derived]), *line.written)[0])
         if (low is not None and derived + reach < low) or (
@@ -111,14 +112,10 @@ def _formula(line: Linear) -> str:
     return f"{line.target!r} = {line.slope:g} * {shown} + {line.intercept:g}"
 
 
-def _is_number(cell: Any) -> bool:
-    return isinstance(cell, (int, float, np.integer, np.floating)) and not isinstance(cell, bool)
-
-
 def _is_number_or_range(cell: Any) -> bool:
     if isinstance(cell, tuple):
-        return len(cell) == 2 and all(v is None or _is_number(v) for v in cell)
-    return _is_number(cell)
+        return len(cell) == 2 and all(v is None or is_number(v) for v in cell)
+    return is_number(cell)
 
 
 def _max(a: Any, b: Any) -> Any:

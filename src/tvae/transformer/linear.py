@@ -41,6 +41,7 @@ from tvae.errors import InvalidParameterError
 from tvae.transformer.dependency_search import MIN_ROWS
 from tvae.transformer.granularity import MAX_DECIMALS, decimals_needed
 from tvae.transformer.numerical import to_float
+from tvae.transformer.sums import write_numbers
 
 MIN_VALUES = 10  # distinct source values before a line through them counts as a dependency
 MIN_TARGET_VALUES = 3  # a target of two values on a line is a cut of the source, not a line
@@ -206,9 +207,10 @@ def fit_line(source: np.ndarray, target: np.ndarray, log: bool, written: tuple):
         slope = _least_miss(scaled, target[both], slope)
         intercept = float(target[both].mean() - slope * centre)
     residual = target[both] - (slope * scaled + intercept)
-    intercept += float(residual.max() + residual.min()) / 2  # the widest miss made least
+    middle = float(residual.max() + residual.min()) / 2
+    intercept += middle  # the widest miss made least
     tolerance = tolerance_of(target[both], *written)
-    if (np.abs(residual - float(residual.max() + residual.min()) / 2) > tolerance).any():
+    if (np.abs(residual - middle) > tolerance).any():
         return None
     holds = _holds(scaled, target[both], written[0], tolerance)
     simplest = _simplest(slope, scaled, target[both], holds)
@@ -338,8 +340,8 @@ def check_lines(lines: list[Linear], busy: set) -> list[Linear]:
 def keep_linear(frame: pd.DataFrame, items: Iterable[Linear], fixed: set) -> None:
     """Make every line hold in ``frame`` (in place) where both columns are present: the target
     from its source; where the target is ``fixed`` (a condition holds it) and the source is
-    not, the source from the target (on the source's own decimals where they give the target
-    back). Where the real target is missing exactly where its source is, it is so here too
+    not, the source from the target (with the fewest decimals that give the target back).
+    Where the real target is missing exactly where its source is, it is so here too
     (the source following a fixed target)."""
     for item in items:
         source, target = to_float(frame[item.source]), to_float(frame[item.target])
@@ -347,10 +349,10 @@ def keep_linear(frame: pd.DataFrame, items: Iterable[Linear], fixed: set) -> Non
         if item.target in fixed:
             if item.source not in fixed:
                 rows = has_target if item.missing_together else has_source & has_target
-                moved = _source_for(item, frame, target, rows)
+                moved = np.where(rows, _source_for(item, target), source)
                 if item.missing_together:
-                    rows = np.ones(len(frame), dtype=bool)  # missing where the target is
-                _write(frame, item.source, rows, np.where(has_target, moved, np.nan))
+                    moved[~has_target] = np.nan  # missing where the target is
+                write_numbers(frame, item.source, moved, None)
             continue
         derived = item.values(source)
         rows = has_source if item.missing_together else has_source & has_target
@@ -358,31 +360,19 @@ def keep_linear(frame: pd.DataFrame, items: Iterable[Linear], fixed: set) -> Non
         if item.missing_together:
             rows |= ~has_source
             derived = np.where(has_source, derived, np.nan)
-        _write(frame, item.target, rows, derived)
+        write_numbers(frame, item.target, np.where(rows, derived, target), None)
 
 
-def _source_for(
-    item: Linear, frame: pd.DataFrame, target: np.ndarray, rows: np.ndarray
-) -> np.ndarray:
-    """The source's values that give ``target``: rounded to the decimals its column is written
-    with where the line then gives the target back, unrounded elsewhere."""
+def _source_for(item: Linear, target: np.ndarray) -> np.ndarray:
+    """The source's values that give ``target``: each with the fewest decimals (at most
+    MAX_DECIMALS) that still give the target back, else unrounded."""
     exact = item.sources(target)
-    rounded = _round(exact, *precision(to_float(frame[item.source])))
-    tolerance = tolerance_of(target, *item.written)
-    with np.errstate(invalid="ignore"):
-        back = np.abs(item.values(rounded) - target) <= tolerance
-    return np.where(back & rows, rounded, exact)
-
-
-def _write(frame: pd.DataFrame, name: Hashable, rows: np.ndarray, values: np.ndarray) -> None:
-    """``frame.loc[rows, name] = values[rows]`` in the column's dtype (whole numbers for an
-    integer column)."""
-    column = frame[name]
-    new = to_float(column).copy()
-    new[rows] = values[rows]
-    if pd.api.types.is_integer_dtype(column.dtype):
-        new = np.round(new)
-    series = pd.Series(new, index=frame.index)
-    if pd.api.types.is_extension_array_dtype(column.dtype) or not np.isnan(new).any():
-        series = series.astype(column.dtype)
-    frame[name] = series
+    found = exact.copy()
+    pending = np.isfinite(exact)
+    tolerance = tolerance_of(target, *item.written) if pending.any() else None
+    for decimals in range(MAX_DECIMALS, -1, -1):  # finest first: the coarsest that fits wins
+        rounded = np.round(exact, decimals)
+        with np.errstate(invalid="ignore"):
+            back = pending & (np.abs(item.values(rounded) - target) <= tolerance)
+        found = np.where(back, rounded, found)
+    return found

@@ -346,10 +346,10 @@ def keep_sums(frame: pd.DataFrame, sums: list[Sum], fixed: set) -> None:
         if free and (held or item.span is not None):
             moved = _meet(parts, total, free, item.bounds, held)
             for i in free:
-                _write(frame, item.parts[i], moved[i], item.decimals)
+                write_numbers(frame, item.parts[i], moved[i], item.decimals)
         if not held:
             total = np.sum([to_float(frame[p]) for p in item.parts], axis=0)
-            _write(frame, item.column, total, item.decimals)
+            write_numbers(frame, item.column, total, item.decimals)
 
 
 def _meet(
@@ -377,7 +377,9 @@ def _meet(
     return parts
 
 
-def _write(frame: pd.DataFrame, name: Hashable, values: np.ndarray, decimals: int | None) -> None:
+def write_numbers(
+    frame: pd.DataFrame, name: Hashable, values: np.ndarray, decimals: int | None
+) -> None:
     """``frame[name] = values``, rounded to ``decimals`` and in the column's dtype where it
     holds them (an integer column without missing cells for missing values becomes float)."""
     dtype = frame[name].dtype
