@@ -34,6 +34,13 @@
   every residual within y's rounding (half the step of its decimals, when every value has at
   most 8) or 1e-6 of y's largest size. A sampled row keeps a line when x or y is missing or its
   residual is within twice that (the line is estimated from the real rows).
+- Cuts: a column y of 2 to 32 values (a label or a number) that ranges of a numerical column x
+  give in every real row where x is present: sorted by x, each y value holds one run of x
+  values, and equal x values one y value, in at least 20 rows, x with at least 10 distinct
+  values, and not already a functional dependency or a line. Unrelated labels would sort into so few
+  runs with probability k! n_1! ... n_k! / n! (k values of n_i rows, n rows), which must be
+  below 1e-6. A sampled row keeps a cut when x is missing, or y is the value of the run x
+  falls in, or, for an x between two runs, of either.
 - Point masses: numerical values held by at least 5 % of the real rows, with their share in
   the real and in the sampled rows.
 
@@ -45,6 +52,7 @@ when a or b is missing or a <= b.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,6 +66,8 @@ POINT_MASS = 0.05  # share of real rows that makes a numerical value a point mas
 MIN_EXPECTED_TOGETHER = 10  # rows where independent columns would both be 1: an exclusive pair
 MIN_LINE_VALUES = 10  # distinct x values a line needs
 MIN_LINE_TARGETS = 3  # distinct y values a line needs (two: a cut of x)
+MAX_CUT_VALUES = 32  # y values a cut may have
+CUT_CHANCE = 1e-6  # unrelated labels would sort into a cut's runs this rarely
 LINE_PRECISION = 1e-6  # a line's residuals, as a share of y's largest size, without decimals
 
 
@@ -103,17 +113,20 @@ class Dependencies:
     sums: list[tuple] = field(default_factory=list)  # (a, b, ..., c): c = a + b + ...
     # (x, y, log) -> (slope, intercept, tolerance): y = slope * x (or log x) + intercept
     lines: dict[tuple[str, str, bool], tuple[float, float, float]] = field(default_factory=dict)
+    # (x, y) -> (lowest x of each run, highest x of each run, y token of each run)
+    cuts: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, list]] = field(default_factory=dict)
 
     def describe(self, limit: int = 6) -> str:
         names = [f"{a}→{b}" for a, b in self.functional]
         names += [f"{a}+{c}→{b}" for a, c, b in self.joint]
         names += [f"{s[-1]}={'+'.join(s[:-1])}" for s in self.sums]
         names += [f"{y}=line({'log ' if log else ''}{x})" for x, y, log in self.lines]
+        names += [f"{y}=cut({x})" for x, y in self.cuts]
         names += [f"{a}≤{b}" for a, b in self.orders]
         shown = ", ".join(names[:limit]) + (", …" if len(names) > limit else "")
         groups = f", {len(self.groups)} one-hot groups" if self.groups else ""
         groups += f", {len(self.exclusive)} exclusive pairs" if self.exclusive else ""
-        n_functional = len(self.functional) + len(self.joint) + len(self.sums)
+        n_functional = len(self.functional) + len(self.joint) + len(self.sums) + len(self.cuts)
         return f"{n_functional} functional, {len(self.orders)} orders{groups}" + (
             f" ({shown})" if names else ""
         )
@@ -167,9 +180,41 @@ def find_dependencies(real: pd.DataFrame, discrete: list[str], skip: set[str]) -
     groups = one_hot_groups(ones)
     exclusive = exclusive_pairs(ones, groups)
     lines = exact_lines(numbers)
+    lined = {(x, y) for x, y, _ in lines} | {(y, x) for x, y, _ in lines}
+    cuts = exact_cuts(numbers, tokens, set(functional) | lined)
     return Dependencies(
-        functional, orders, number, groups, exclusive, joint, exact_sums(numbers), lines
+        functional, orders, number, groups, exclusive, joint, exact_sums(numbers), lines, cuts
     )
+
+
+def exact_cuts(numbers: dict[str, np.ndarray], tokens: dict, functional: set) -> dict:
+    """Every (x, y) where y is a cut of x (see the module docstring)."""
+    found = {}
+    for x_name, x in numbers.items():
+        present = ~np.isnan(x)
+        if present.sum() < MIN_OVERLAP_ROWS or len(np.unique(x[present])) < MIN_LINE_VALUES:
+            continue
+        order = np.argsort(x[present], kind="stable")
+        xs = x[present][order]
+        same_x = xs[1:] == xs[:-1]
+        for y_name, text in tokens.items():
+            if y_name == x_name or (x_name, y_name) in functional:
+                continue
+            ys = text.to_numpy()[present][order]
+            values, uniques = pd.factorize(ys)
+            k = len(uniques)
+            if not 2 <= k <= MAX_CUT_VALUES:
+                continue
+            changes = values[1:] != values[:-1]
+            if (changes & same_x).any() or changes.sum() != k - 1:
+                continue
+            starts = np.r_[0, np.flatnonzero(changes) + 1]
+            ends = np.r_[starts[1:] - 1, len(xs) - 1]
+            sizes = ends - starts + 1
+            log_chance = math.lgamma(k + 1) + sum(math.lgamma(c + 1) for c in sizes)
+            if log_chance - math.lgamma(len(xs) + 1) < math.log(CUT_CHANCE):
+                found[(x_name, y_name)] = (xs[starts], xs[ends], list(ys[starts]))
+    return found
 
 
 def _line_tolerance(y: np.ndarray) -> float:
@@ -382,6 +427,16 @@ def dependency_kept(rows: pd.DataFrame, found: Dependencies) -> dict:
             ok = np.isnan(x) | np.isnan(y) | (np.abs(y - (slope * t + intercept)) <= 2 * tolerance)
         kept_functional &= ok
         each[f"{b}={slope:.4g}*{'log ' if log else ''}{a}+{intercept:.4g}"] = ok.mean()
+    for (a, b), (lowest, highest, labels) in found.cuts.items():
+        x = pd.to_numeric(rows[a], errors="coerce").to_numpy(dtype=np.float64)
+        y = _tokens(rows[b], b in found.numbers).to_numpy()
+        run = np.clip(np.searchsorted(lowest, x, side="right") - 1, 0, len(labels) - 1)
+        labels = np.asarray(labels, dtype=object)
+        inside = x <= highest[run]  # else between run and run + 1: either value
+        above = np.minimum(run + 1, len(labels) - 1)
+        ok = np.isnan(x) | (y == labels[run]) | (~inside & (y == labels[above]))
+        kept_functional &= ok
+        each[f"{b}=cut({a})"] = ok.mean()
     for a, b in found.orders:
         x = pd.to_numeric(rows[a], errors="coerce").to_numpy(dtype=np.float64)
         y = pd.to_numeric(rows[b], errors="coerce").to_numpy(dtype=np.float64)
@@ -394,7 +449,8 @@ def dependency_kept(rows: pd.DataFrame, found: Dependencies) -> dict:
         + len(found.joint)
         + len(found.groups)
         + len(found.sums)
-        + len(found.lines),
+        + len(found.lines)
+        + len(found.cuts),
         "n_exclusive_pairs": len(found.exclusive),
         "n_orders": len(found.orders),
         "dependency_kept": float((kept_functional & kept_orders).mean()) if n else None,

@@ -101,7 +101,8 @@ def _sampling_text(sampling: dict, params: dict, training: dict) -> str:
 
 def _dependency_text(items: list[dict]) -> str:
     """``[{"type": "determines", ...}, {"type": "order", ...}, {"type": "one_hot", ...},
-    {"type": "offset", ...}, {"type": "sum", ...}, {"type": "linear", ...}]`` as one line."""
+    {"type": "offset", ...}, {"type": "sum", ...}, {"type": "linear", ...},
+    {"type": "cut", ...}]`` as one line."""
     if not items:
         return "none"
     groups = [
@@ -125,7 +126,8 @@ def _dependency_text(items: list[dict]) -> str:
         f"{d['column']} = {' + '.join(map(str, d['columns']))}" for d in items if d["type"] == "sum"
     ]
     lines = [_line_text(d) for d in items if d["type"] == "linear"]
-    return ", ".join(groups + determines + orders + offsets + sums + lines)
+    cuts = [_cut_text(d) for d in items if d["type"] == "cut"]
+    return ", ".join(groups + determines + orders + offsets + sums + lines + cuts)
 
 
 def _line_text(item: dict) -> str:
@@ -133,6 +135,13 @@ def _line_text(item: dict) -> str:
     source = f"log({item['source']})" if item.get("log") else str(item["source"])
     sign = "-" if item["intercept"] < 0 else "+"
     return f"{item['target']} = {item['slope']:g} * {source} {sign} {abs(item['intercept']):g}"
+
+
+def _cut_text(item: dict) -> str:
+    """``{"type": "cut", ...}`` as its ranges: ``low = 1 if bwt < 2500, else 0``."""
+    edges, labels = item["edges"], item["labels"]
+    parts = [f"{labels[i]!r} if {item['source']} < {edge:g}" for i, edge in enumerate(edges)]
+    return f"{item['target']} = {', '.join(parts)}, else {labels[-1]!r}"
 
 
 def _span(columns: list) -> str:

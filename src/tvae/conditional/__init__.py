@@ -29,6 +29,7 @@ import pandas as pd
 import torch
 
 from tvae.conditional.conditions import CategoricalCondition, NumericCondition
+from tvae.conditional.cuts import through_cuts
 from tvae.conditional.dependent import check_sums, through_dependencies
 from tvae.conditional.held import allowed_sets, fixed_rows_of, range_limits
 from tvae.conditional.kinds import CATEGORY_KINDS, NUMERIC_KINDS, NumericView
@@ -84,7 +85,9 @@ def sample_conditional(
     given, (conditions, settle_offsets) = conditions, through_offsets(transformer, conditions)
     conditions = through_dependencies(transformer, conditions)
     conditions, derived = through_lines(transformer, conditions)
-    asked = [c for c in asked if c not in derived]  # a line's target, asked of its source
+    conditions, cut = through_cuts(transformer, conditions)
+    derived |= cut
+    asked = [c for c in asked if c not in derived]  # a line's or cut's target, of its source
     # the columns the conditions now sit on stay on them: fixed, or, where a condition leaves
     # one of a set of labels, moved by the repairs only within it; a frame's columns are
     # fixed only in the rows that hold them to a value or a range

@@ -36,9 +36,30 @@ def through_dependencies(transformer: Any, conditions: Mapping | pd.DataFrame) -
     kinds = {column.name: column.kind for column in transformer.columns}
     if isinstance(conditions, pd.DataFrame):
         return _unique_through(dependencies, kinds, conditions.astype(object))
-    table = pd.DataFrame({c: [v] for c, v in conditions.items()}, dtype=object)
-    table = _rows_through(dependencies, kinds, table)
-    return {c: table[c].iloc[0] for c in table.columns}
+    return in_form_of(conditions, _rows_through(dependencies, kinds, as_table(conditions)))
+
+
+def asked_targets(items: list, conditions: Any) -> list:
+    """The ``items`` (lines, cuts) whose target ``conditions`` name; none where the conditions
+    are not a dict or a frame."""
+    if not items or not isinstance(conditions, (Mapping, pd.DataFrame)):
+        return []
+    names = set(conditions.columns if isinstance(conditions, pd.DataFrame) else conditions)
+    return [item for item in items if item.target in names]
+
+
+def as_table(conditions: Mapping | pd.DataFrame) -> pd.DataFrame:
+    """Conditions as a frame of objects: a dict's as one row, a frame's a copy."""
+    if isinstance(conditions, Mapping):
+        return pd.DataFrame({c: [v] for c, v in conditions.items()}, dtype=object)
+    return conditions.astype(object).copy()
+
+
+def in_form_of(conditions: Mapping | pd.DataFrame, table: pd.DataFrame) -> Any:
+    """``table`` (from :func:`as_table`) in the form ``conditions`` came in."""
+    if isinstance(conditions, Mapping):
+        return {c: table[c].iloc[0] for c in table.columns}
+    return table
 
 
 def check_sums(transformer: Any, conditions: Mapping | pd.DataFrame) -> None:

@@ -12,13 +12,12 @@ value on its grid reaches is then refused by the source's condition ("estimated 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from tvae.conditional.dependent import is_empty, is_number
+from tvae.conditional.dependent import as_table, asked_targets, in_form_of, is_empty, is_number
 from tvae.errors import ConditionError
 from tvae.transformer.linear import Linear, tolerance_of
 
@@ -29,17 +28,10 @@ def through_lines(transformer: Any, conditions: Any) -> tuple[Any, set]:
     """``conditions`` with each condition on a rounded line target moved onto its source (see
     the module docstring; a dict stays a dict, a frame a frame), and the targets no condition
     names any more (derived, not held)."""
-    lines = transformer.dependencies.linear
-    if not lines or not isinstance(conditions, (Mapping, pd.DataFrame)):
-        return conditions, set()
-    names = set(conditions.columns if isinstance(conditions, pd.DataFrame) else conditions)
-    lines = [line for line in lines if line.target in names]
+    lines = asked_targets(transformer.dependencies.linear, conditions)
     if not lines:
         return conditions, set()
-    if isinstance(conditions, Mapping):
-        table = pd.DataFrame({c: [v] for c, v in conditions.items()}, dtype=object)
-    else:
-        table = conditions.astype(object).copy()
+    table = as_table(conditions)
     steps = {c.name: 10.0**-c.decimals for c in transformer.columns if _on_grid(c)}
     for line in lines:
         own = table[line.source] if line.source in table.columns else [None] * len(table)
@@ -52,9 +44,7 @@ def through_lines(transformer: Any, conditions: Any) -> tuple[Any, set]:
         if all(is_empty(cell) for cell in table[line.target]):
             table = table.drop(columns=line.target)
     moved = {line.target for line in lines} - set(table.columns)
-    if isinstance(conditions, Mapping):
-        return {c: table[c].iloc[0] for c in table.columns}, moved
-    return table, moved
+    return in_form_of(conditions, table), moved
 
 
 def _on_grid(column: Any) -> bool:

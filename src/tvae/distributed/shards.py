@@ -303,7 +303,8 @@ def keep_declared_orders(transformer, kinds, sample: pd.DataFrame) -> None:
     refused = sorted(kinds_declared & {"determines", "one_hot"})
     if refused:
         raise InvalidParameterError(
-            f"fit_distributed keeps declared 'order', 'sum' and 'linear' dependencies only: a "
+            f"fit_distributed keeps declared 'order', 'sum', 'linear' and 'cut' dependencies "
+            f"only: a "
             f"{refused[0]!r} one "
             "needs every row (a mapping, or a group's check); fit the table in memory with "
             "fit, or leave it out"

@@ -22,6 +22,7 @@ import pandas as pd
 
 from tvae.errors import InvalidParameterError
 from tvae.privacy.statistics import Releaser
+from tvae.transformer.cuts import Cut, check_cuts, parse_cut
 from tvae.transformer.dependencies import Determination, Order
 from tvae.transformer.dependency_search import sources_first
 from tvae.transformer.linear import Linear, check_lines, parse_linear
@@ -37,13 +38,16 @@ DETERMINES_HINT = (
 
 def split_declared(
     items: Sequence | None, kinds: Mapping[Hashable, str]
-) -> tuple[list[Order], list[tuple[Hashable, Hashable]], list[Sum], list[Linear]]:
+) -> tuple[list[Order], list[tuple[Hashable, Hashable]], list[Sum], list[Linear], list[Cut]]:
     """The declared orders, the declared determinations as (source, target) pairs with every
-    source before the targets it derives, the declared sums and lines (unchecked: no rounding,
-    no ranges, which would be data); raises for anything that cannot be kept."""
-    orders, pairs, sums, lines = [], [], [], []
+    source before the targets it derives, the declared sums, lines and cuts (unchecked: no
+    rounding, no ranges, which would be data); raises for anything that cannot be kept."""
+    orders, pairs, sums, lines, cuts = [], [], [], [], []
     for item in items or []:
         kind = item.get("type") if isinstance(item, Mapping) else None
+        if kind == "cut":
+            cuts.append(_declared_cut(item, kinds))
+            continue
         if kind == "linear":
             lines.append(parse_linear(item, kinds))
             wrong = [n for n in (lines[-1].source, lines[-1].target) if kinds[n] != "numerical"]
@@ -101,7 +105,32 @@ def split_declared(
         else:
             pairs.append((names[0], names[1]))
     lines = check_lines(lines, {c for p in pairs for c in p} | {c for s in sums for c in s.parts})
-    return orders, sources_first(pairs), check_sums(sums, {c for p in pairs for c in p}), lines
+    busy = {c for p in pairs for c in p} | {c for s in sums for c in (*s.parts, s.column)}
+    cuts = check_cuts(cuts, busy | {c for line in lines for c in (line.source, line.target)})
+    return (
+        orders,
+        sources_first(pairs),
+        check_sums(sums, {c for p in pairs for c in p}),
+        lines,
+        cuts,
+    )
+
+
+def _declared_cut(item: Mapping, kinds: Mapping[Hashable, str]) -> Cut:
+    """A declared cut under epsilon: its edges and labels are given (public), not read off
+    the rows."""
+    if "edges" not in item or "labels" not in item:
+        raise InvalidParameterError(
+            f"metadata dependency {dict(item)!r}: with epsilon a cut needs its 'edges' and "
+            "'labels' (reading them off the rows would release them); give them, or leave it out"
+        )
+    cut = parse_cut(item, kinds)
+    if kinds[cut.source] != "numerical":
+        raise InvalidParameterError(
+            f"metadata dependency {dict(item)!r}: a cut needs a numerical source, but "
+            f"{cut.source!r} is {kinds[cut.source]}"
+        )
+    return cut
 
 
 def released_values(column: pd.Series) -> list:

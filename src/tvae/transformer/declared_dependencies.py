@@ -9,6 +9,7 @@ from collections.abc import Hashable, Iterable, Mapping
 import pandas as pd
 
 from tvae.errors import InvalidParameterError
+from tvae.transformer.cuts import declared_cut
 from tvae.transformer.dependency_search import determines, hashable, ordered, value_codes
 from tvae.transformer.determination import Determination, mapping_of, order_of
 from tvae.transformer.joint import (
@@ -83,11 +84,14 @@ def split_joint(
 
 
 def parse_items(frame: pd.DataFrame, items: Iterable[Mapping]) -> tuple[list, ...]:
-    """The determinations, orders, pairs, sums and lines a declared list names, each checked
+    """The determinations, orders, pairs, sums, lines and cuts a declared list names, each checked
     on ``frame``; raises for an item that is not valid or does not hold."""
-    determinations, orders, joint, sums, lines = [], [], [], [], []
+    determinations, orders, joint, sums, lines, cuts = [], [], [], [], [], []
     for item in items:
         kind = item.get("type") if isinstance(item, Mapping) else None
+        if kind == "cut":
+            cuts.append(declared_cut(frame, item))
+            continue
         if kind == "sum":
             sums.append(declared_sum(frame, item))
             continue
@@ -107,7 +111,8 @@ def parse_items(frame: pd.DataFrame, items: Iterable[Mapping]) -> tuple[list, ..
                 f"metadata dependency {item!r} is not valid: give {{'type': 'determines', "
                 "'source': A, 'target': B}, {'type': 'order', 'low': A, 'high': B} or "
                 "{'type': 'sum', 'columns': [A, B], 'column': C} or {'type': 'linear', "
-                "'source': A, 'target': B, 'slope': s, 'intercept': c} with column names of "
+                "'source': A, 'target': B, 'slope': s, 'intercept': c} or {'type': 'cut', "
+                "'source': A, 'target': B} with column names of "
                 f"train_data{f' (unknown: {missing})' if missing else ''}"
             )
         if kind == "determines" and isinstance(item["source"], (list, tuple)):
@@ -128,4 +133,4 @@ def parse_items(frame: pd.DataFrame, items: Iterable[Mapping]) -> tuple[list, ..
                     "has rows where it does not hold (or the columns are not comparable)"
                 )
             orders.append(order_of(frame, item["low"], item["high"]))
-    return determinations, orders, joint, sums, lines
+    return determinations, orders, joint, sums, lines, cuts

@@ -40,11 +40,8 @@ import numpy as np
 import pandas as pd
 
 from tvae.codec import decode_value, encode_value
-from tvae.transformer.declared_dependencies import (
-    parents_and_checks,
-    parse_items,
-    split_joint,
-)
+from tvae.transformer.cuts import Cut, check_cuts, find_cuts, keep_cuts
+from tvae.transformer.declared_dependencies import parents_and_checks, parse_items, split_joint
 from tvae.transformer.dependency_search import (
     FIRST_REPEATS,
     MAX_SOURCE_VALUES,
@@ -107,6 +104,8 @@ class Dependencies:
     sums: list[Sum] = field(default_factory=list)
     # numbers linear in another number or its log (tvae.transformer.linear): set from it
     linear: list[Linear] = field(default_factory=list)
+    # columns a number's ranges give (tvae.transformer.cuts): set from it, last
+    cuts: list[Cut] = field(default_factory=list)
 
     # ------------------------------------------------------------------ finding them
     @classmethod
@@ -169,6 +168,8 @@ class Dependencies:
         found.add_sums(find_sums(frame, kinds, skip=found.linked()))
         summed = {c for s in found.sums for c in (*s.parts, s.column)}
         found.add_linear(find_linear(frame, kinds, skip=found.linked() | summed))
+        ordered = {c for o in found.orders for c in (o.low, o.high)}  # a cut's target is not
+        found.cuts = find_cuts(frame, kinds, skip=found.linked() | summed | ordered)
         return found
 
     def add_sums(self, sums: list[Sum]) -> None:
@@ -188,7 +189,7 @@ class Dependencies:
     @classmethod
     def declared(cls, frame: pd.DataFrame, items: Iterable[Mapping]) -> Dependencies:
         """The dependencies the user lists (``describe`` form), checked against ``frame``."""
-        determinations, orders, joint, sums, linear = parse_items(frame, items)
+        determinations, orders, joint, sums, linear, cuts = parse_items(frame, items)
         parents, checks = parents_and_checks(frame, determinations)
         by_pair = {(d.source, d.target): d for d in parents}
         order = sources_first([(d.source, d.target) for d in parents])
@@ -200,11 +201,12 @@ class Dependencies:
         declared.sums = check_sums(sums, declared.linked())
         busy = declared.linked() | {c for s in declared.sums for c in (*s.parts, s.column)}
         declared.linear = check_lines(linear, busy)  # a declared order beside one stays
+        declared.cuts = check_cuts(cuts, declared.linked() | busy)
         return declared
 
     def linked(self) -> set:
         """The columns a determination, a check or a pair derives, reads or moves."""
-        items = [*self.determinations, *self.checks, *self.linear]
+        items = [*self.determinations, *self.checks, *self.linear, *self.cuts]
         found = {c for d in items for c in (d.source, d.target)}
         return found | {
             c for j in [*self.joint, *self.joint_checks] for c in (*j.sources, j.target)
@@ -212,11 +214,13 @@ class Dependencies:
 
     def derived(self) -> set:
         """The columns a dependency sets after the draw (drawn, then overwritten)."""
-        return {d.target for d in [*self.determinations, *self.joint, *self.sums, *self.linear]}
+        items = [*self.determinations, *self.joint, *self.sums, *self.linear, *self.cuts]
+        return {d.target for d in items}
 
     def describe(self) -> list[dict]:
         items = [*self.groups, *self.determinations, *self.checks, *self.joint]
         items += [*self.joint_checks, *self.orders, *self.offsets, *self.sums, *self.linear]
+        items += self.cuts
         return [item.describe() for item in items]
 
     # ------------------------------------------------------------------ keeping them
@@ -270,6 +274,7 @@ class Dependencies:
         paired |= {s.column for s in self.sums} | {line.target for line in self.linear}
         keep_sums(frame, self.sums, fixed)
         keep_linear(frame, self.linear, fixed)
+        keep_cuts(frame, self.cuts, fixed)
         for _ in range(1 + len(self.joint) + len(self.joint_checks) + len(self.sums)):
             if not self._keep_orders(frame, fixed, paired):
                 break
@@ -278,6 +283,7 @@ class Dependencies:
             self._settle_joint(frame, fixed, allowed)
             keep_sums(frame, self.sums, fixed)
             keep_linear(frame, self.linear, fixed)
+            keep_cuts(frame, self.cuts, fixed)
         return frame
 
     def _keep_orders(self, frame: pd.DataFrame, fixed: set, paired: set) -> bool:
@@ -369,6 +375,7 @@ class Dependencies:
             ),
             **({"sums": [s.get_state() for s in self.sums]} if self.sums else {}),
             **({"linear": [item.get_state() for item in self.linear]} if self.linear else {}),
+            **({"cuts": [item.get_state() for item in self.cuts]} if self.cuts else {}),
         }
 
     @classmethod
@@ -388,4 +395,5 @@ class Dependencies:
             [Offset(decode_value(a), decode_value(b)) for a, b in state.get("offsets", [])],
             [Sum.from_state(s) for s in state.get("sums", [])],
             [Linear.from_state(item) for item in state.get("linear", [])],
+            [Cut.from_state(item) for item in state.get("cuts", [])],
         )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from tvae.codec import decode_value, encode_value
+from tvae.errors import InvalidParameterError
 
 
 @dataclass
@@ -75,3 +76,19 @@ def mapping_of(frame: pd.DataFrame, source: Hashable, target: Hashable) -> Deter
     return Determination(
         source, target, first[source].tolist(), first[target].tolist(), [int(c) for c in counts]
     )
+
+
+def check_derived(items: list, busy: set, noun: str) -> list:
+    """Declared ``items`` that derive a target from a source (lines, cuts), refused where
+    they cannot all be kept: a target derived twice, a target that is another's source, or a
+    column another dependency reads or writes (``busy``)."""
+    targets = [item.target for item in items]
+    for item in items:
+        clash = targets.count(item.target) > 1 or item.target in {x.source for x in items}
+        if clash or item.source in busy or item.target in busy:
+            raise InvalidParameterError(
+                f"metadata's {noun} {item.target!r} from {item.source!r}: a {noun}'s target may "
+                f"not be derived twice, be the source of another {noun}, or be read or written "
+                "by another dependency; keep one of them"
+            )
+    return items

@@ -39,6 +39,7 @@ import pandas as pd
 from tvae.codec import decode_value, encode_value
 from tvae.errors import InvalidParameterError
 from tvae.transformer.dependency_search import MIN_ROWS
+from tvae.transformer.determination import check_derived
 from tvae.transformer.granularity import MAX_DECIMALS, decimals_needed
 from tvae.transformer.numerical import to_float
 from tvae.transformer.sums import write_numbers
@@ -321,20 +322,9 @@ def declared_linear(frame: pd.DataFrame, item: Mapping) -> Linear:
     return line
 
 
-def check_lines(lines: list[Linear], busy: set) -> list[Linear]:
-    """Declared ``lines``, refused where they cannot all be kept: a target derived twice, a
-    column both a target and a source, or a column another dependency reads or writes
-    (``busy``)."""
-    targets = [line.target for line in lines]
-    for line in lines:
-        clash = targets.count(line.target) > 1 or line.target in {x.source for x in lines}
-        if clash or line.source in busy or line.target in busy:
-            raise InvalidParameterError(
-                f"metadata's line {line.target!r} from {line.source!r}: a line's target may "
-                "not be derived twice, be the source of another line, or be read or written by "
-                "another dependency; keep one of them"
-            )
-    return lines
+def check_lines(items: list[Linear], busy: set) -> list[Linear]:
+    """Declared lines, refused where they cannot all be kept (see ``check_derived``)."""
+    return check_derived(items, busy, "line")
 
 
 def keep_linear(frame: pd.DataFrame, items: Iterable[Linear], fixed: set) -> None:

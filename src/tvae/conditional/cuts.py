@@ -1,0 +1,101 @@
+"""Conditions on a column that a number's ranges give (:mod:`tvae.transformer.cuts`).
+
+Sampled rows get the target from its source, so a condition on the target is asked of the
+source instead: the labels asked (one, a range of numbers or a set, which must be neighbours
+on the number's scale) become the source's real range under them, which the network draws
+from; deriving the target then meets the condition exactly (birthwt's ``{"low": 1}`` asks
+``bwt`` within [709, 2495]). A label no run holds is refused, and so is a row that asks both
+columns for values the cut does not join.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tvae.conditional.dependent import as_table, asked_targets, in_form_of, is_empty, is_number
+from tvae.errors import ConditionError
+from tvae.transformer.cuts import Cut, span_of_label
+from tvae.transformer.repairs import missing_alike
+
+
+def through_cuts(transformer: Any, conditions: Any) -> tuple[Any, set]:
+    """``conditions`` with each condition on a cut's target moved onto its source (see the
+    module docstring; a dict stays a dict, a frame a frame), and the targets no condition
+    names any more (derived, not held)."""
+    cuts = asked_targets(transformer.dependencies.cuts, conditions)
+    if not cuts:
+        return conditions, set()
+    table = as_table(conditions)
+    for cut in cuts:
+        own = table[cut.source] if cut.source in table.columns else [None] * len(table)
+        cells = [_through(cut, t, s) for t, s in zip(table[cut.target], own, strict=True)]
+        table[cut.source] = pd.Series([s for s, _ in cells], index=table.index, dtype=object)
+        table[cut.target] = pd.Series([t for _, t in cells], index=table.index, dtype=object)
+        if all(is_empty(cell) for cell in table[cut.target]):
+            table = table.drop(columns=cut.target)
+        if all(is_empty(cell) for cell in table[cut.source]):
+            table = table.drop(columns=cut.source)
+    moved = {cut.target for cut in cuts} - set(table.columns)
+    return in_form_of(conditions, table), moved
+
+
+def _through(cut: Cut, target: Any, source: Any) -> tuple[Any, Any]:
+    """(source cell, target cell) for one row: the labels the target asks as the source's
+    range (met with the source's own condition), the target's cell then empty; unchanged
+    where the target asks nothing or a missing value."""
+    if is_empty(target):
+        return source, target
+    asked = [i for i, label in enumerate(cut.labels) if _asks(target, label)]
+    if not asked:
+        raise ConditionError(
+            f"condition {cut.target!r} = {target!r} is never generated: {cut.target!r} is cut "
+            f"from {cut.source!r} in every row, into {list(cut.labels)!r}"
+        )
+    if asked != list(range(asked[0], asked[-1] + 1)):
+        raise ConditionError(
+            f"condition {cut.target!r} = {target!r} asks labels that are not neighbours on "
+            f"{cut.source!r}'s scale ({cut.target!r} is cut from it in every row, into "
+            f"{list(cut.labels)!r}); sample each label on its own"
+        )
+    low, high = span_of_label(cut, asked[0])[0], span_of_label(cut, asked[-1])[1]
+    if is_number(source):
+        position = int(cut.positions(np.asarray([float(source)]))[0])
+        if position not in asked:
+            raise ConditionError(
+                f"conditions ask {cut.source!r} = {source!r} and {cut.target!r} = {target!r}, "
+                f"but {cut.target!r} is cut from {cut.source!r} in every row, and "
+                f"{source!r} gives {cut.labels[position]!r}; leave one of them out"
+            )
+        return source, None
+    if isinstance(source, tuple) and len(source) == 2:  # both ranged: the intersection
+        low = low if source[0] is None else max(low, float(source[0]))
+        high = high if source[1] is None else min(high, float(source[1]))
+        if low > high:
+            raise ConditionError(
+                f"conditions ask {cut.source!r} in {source!r} and {cut.target!r} = "
+                f"{target!r}, but {cut.target!r} is cut from {cut.source!r} in every row, and "
+                "no value meets both"
+            )
+    elif not is_empty(source):
+        return source, target  # left to the source's own checks
+    return (None if np.isinf(low) else low, None if np.isinf(high) else high), None
+
+
+def _asks(cell: Any, label: Any) -> bool:
+    """Whether the condition ``cell`` (a value, a (low, high) range or a set) holds ``label``;
+    text matches a label that reads the same ("3" asks 3)."""
+    if isinstance(cell, (set, frozenset)):
+        return any(_asks(member, label) for member in cell)
+    if isinstance(cell, tuple) and len(cell) == 2:
+        if not is_number(label):
+            return False
+        low, high = cell
+        return (low is None or float(low) <= float(label)) and (
+            high is None or float(label) <= float(high)
+        )
+    if missing_alike(cell) == missing_alike(label):
+        return True
+    return isinstance(cell, str) and cell.strip() == str(label).strip()

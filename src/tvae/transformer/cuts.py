@@ -1,0 +1,349 @@
+"""Columns that a number's ranges give: a label cut from a number by thresholds.
+
+Tables often carry a number and a value computed from it by thresholds: a birth weight and
+"low" (under 2,500 g), an age and "child" (under 18) or an age group, a score and its grade,
+hours worked and "works", a time of day and the day it falls on. Modelled on its own, the label
+is drawn from its softmax and the number from its own mode and noise, and sampled rows break the
+rule (birthwt: 24 % of rows held a low weight marked normal or the reverse; a three-grade score
+52 %). A determination (:mod:`tvae.transformer.dependencies`) keeps such a pair only when the
+number repeats; a measurement with many distinct values does not.
+
+``fit`` finds them (:func:`find_cuts`): a numerical source with ``MIN_VALUES`` distinct values
+and a target (a label, a boolean or a number) of at most ``MAX_LABELS`` values such that, the
+rows sorted by the source, each target value holds one run of source values and equal source
+values hold one target value, in ``MIN_ROWS`` rows or more where the source is present. That
+needs evidence: a target unrelated to the source would fall into so few runs with probability
+below ``CHANCE`` (labels of c_1..c_k rows, n in all, sort into k runs with probability
+k! c_1! ... c_k! / n!), so a label of 3 rows at the end of 100 is not taken for a cut, while
+one of 325 rows at 0 hours worked and 428 above is (a cut need not cross many values).
+
+Between two runs the edge is the number written with the fewest digits in the gap, nearest its
+middle: 2,500 between the real weights 2,495 and 2,523, 18 between the ages 17.9 and 18.0, the
+threshold a person would have used. Sampled rows get the target from the source
+(:func:`keep_cuts`): the value of the run whose edges hold it, in the target's dtype; where the
+real target takes one value in every row whose source is missing (5 rows or more), it does so
+there too. A conditioned target (and a source) stays; a source then leaves its label's real
+range only if a condition put it there.
+
+Each target has one source (the one with the most distinct values, then the first), and no
+target is a source; a target several numbers cut is left to the model, since deriving it from
+one would break the others. Cuts are listed with the dependencies (``{"type": "cut",
+"source": A, "target": B, "edges": [...], "labels": [...]}``: B is ``labels[i]`` where
+``edges[i - 1] <= A < edges[i]``), declared or switched off the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tvae.codec import decode_value, encode_value
+from tvae.errors import InvalidParameterError
+from tvae.transformer.dependency_search import MIN_ROWS, value_codes
+from tvae.transformer.determination import check_derived
+from tvae.transformer.numerical import to_float
+from tvae.transformer.repairs import missing_alike, restore_column
+
+MIN_VALUES = 10  # distinct source values before runs of them count as a cut
+MAX_LABELS = 32  # a target of more values is not searched as a cut
+CHANCE = 1e-6  # unrelated labels would sort into the runs this rarely (see the module)
+MIN_MISSING_ROWS = 5  # rows without a source that show the target's one value there
+SCREEN_ROWS = 256  # every pair is first tried on this many rows (spread out), then on all
+TARGET_KINDS = ("categorical", "boolean", "numerical")
+
+
+@dataclass(frozen=True)
+class Cut:
+    """``target`` is ``labels[i]`` where ``edges[i - 1] <= source < edges[i]``; ``spans`` are
+    the real source's lowest and highest value under each label (None: not known);
+    ``when_missing`` is ``(value,)``: the target where the source is missing, or () if free."""
+
+    source: Hashable
+    target: Hashable
+    edges: tuple[float, ...]
+    labels: tuple
+    spans: tuple[tuple[float, float], ...] | None = None
+    when_missing: tuple = ()
+
+    def positions(self, source: np.ndarray) -> np.ndarray:
+        """The label index of each source value (float, NaN where missing): -1 where missing."""
+        found = np.searchsorted(np.asarray(self.edges, dtype=np.float64), source, side="right")
+        return np.where(np.isnan(source), -1, found)
+
+    def index_of(self, label: Any) -> int | None:
+        """Where ``label`` sits in ``labels`` (missing values alike), or None."""
+        wanted = missing_alike(label)
+        return next((i for i, v in enumerate(self.labels) if missing_alike(v) == wanted), None)
+
+    def describe(self) -> dict:
+        return {
+            "type": "cut",
+            "source": self.source,
+            "target": self.target,
+            "edges": list(self.edges),
+            "labels": list(self.labels),
+        }
+
+    def get_state(self) -> dict:
+        return {
+            "source": encode_value(self.source),
+            "target": encode_value(self.target),
+            "edges": list(self.edges),
+            "labels": [encode_value(v) for v in self.labels],
+            "spans": None if self.spans is None else [list(s) for s in self.spans],
+            "when_missing": [encode_value(v) for v in self.when_missing],
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping) -> Cut:
+        spans = state.get("spans")
+        return cls(
+            decode_value(state["source"]),
+            decode_value(state["target"]),
+            tuple(float(e) for e in state["edges"]),
+            tuple(decode_value(v) for v in state["labels"]),
+            None if spans is None else tuple((float(a), float(b)) for a, b in spans),
+            tuple(decode_value(v) for v in state.get("when_missing", [])),
+        )
+
+
+def edge_between(below: float, above: float) -> float:
+    """The number in ``(below, above]`` written with the fewest digits, nearest the middle."""
+    middle = (below + above) / 2
+    power = math.floor(math.log10(max(abs(below), abs(above), above - below))) + 1
+    for _ in range(40):
+        step = 10.0**power
+        first, last = math.floor(below / step) + 1, math.floor(above / step)
+        if first <= last:
+            edge = round(min(max(round(middle / step), first), last) * step, max(0, -power))
+            if below < edge <= above:
+                return float(edge)
+        power -= 1
+    return float(above)
+
+
+def runs_of(source: np.ndarray, codes: np.ndarray) -> np.ndarray | None:
+    """For ``source`` values (present, sorted) and their target ``codes``: the first row of
+    each run, or None where a target value holds two runs or one source value two target
+    values."""
+    new_value = np.r_[True, source[1:] != source[:-1]]
+    if (codes[1:] != codes[:-1])[~new_value[1:]].any():
+        return None  # equal sources, different targets
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    return starts if len(starts) == len(np.unique(codes)) else None
+
+
+def unlikely(counts: np.ndarray) -> bool:
+    """Whether unrelated labels of these sizes (rows each) would fall into as few runs with
+    probability below ``CHANCE``."""
+    log_chance = math.lgamma(len(counts) + 1) - math.lgamma(int(counts.sum()) + 1)
+    log_chance += sum(math.lgamma(int(c) + 1) for c in counts)
+    return log_chance < math.log(CHANCE)
+
+
+def cut_of(
+    frame: pd.DataFrame, source: Hashable, target: Hashable
+) -> tuple[Cut, np.ndarray] | None:
+    """The cut of ``target`` by ``source`` in ``frame`` and the rows under each label, or
+    None where it does not hold."""
+    values = to_float(frame[source])
+    present = ~np.isnan(values)
+    order = np.argsort(values[present], kind="stable")
+    x = values[present][order]
+    target_values = frame[target].to_numpy(dtype=object)[present][order]
+    starts = runs_of(x, value_codes(pd.Series(target_values, dtype=object)))
+    if starts is None:
+        return None
+    counts = np.diff(np.r_[starts, len(x)])
+    ends = np.r_[starts[1:] - 1, len(x) - 1]
+    edges = tuple(edge_between(x[e], x[s]) for e, s in zip(ends[:-1], starts[1:], strict=True))
+    spans = tuple((float(x[s]), float(x[e])) for s, e in zip(starts, ends, strict=True))
+    labels = tuple(_plain(target_values[s]) for s in starts)
+    rest = pd.unique(pd.Series(frame[target].to_numpy(dtype=object)[~present], dtype=object))
+    alike = len(rest) == 1 and (~present).sum() >= MIN_MISSING_ROWS
+    when_missing = (_plain(rest[0]),) if alike else ()
+    return Cut(source, target, edges, labels, spans, when_missing), counts
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def find_cuts(
+    frame: pd.DataFrame, kinds: Mapping[Hashable, str], skip: Iterable[Hashable] = ()
+) -> list[Cut]:
+    """Every (source, target) pair where the target is a cut of the source (see the module);
+    each target with one source, and no target a source."""
+    skip = set(skip)
+    usable = [c for c in frame.columns if c not in skip and kinds.get(c) in TARGET_KINDS]
+    numbers = {
+        c: to_float(frame[c])
+        for c in usable
+        if kinds[c] == "numerical"
+        and pd.api.types.is_numeric_dtype(frame[c].dtype)
+        and not pd.api.types.is_bool_dtype(frame[c].dtype)
+    }
+    distinct = {c: len(np.unique(v[~np.isnan(v)])) for c, v in numbers.items()}
+    sources = sorted((c for c in numbers if distinct[c] >= MIN_VALUES), key=lambda c: -distinct[c])
+    targets = [c for c in usable if 2 <= frame[c].nunique(dropna=False) <= MAX_LABELS]
+    if not sources or not targets:
+        return []
+    rows = np.unique(np.linspace(0, len(frame) - 1, SCREEN_ROWS).astype(np.int64))
+    head_codes = {t: value_codes(frame[t].iloc[rows]) for t in targets}
+    found = []
+    for source in sources:
+        x = numbers[source][rows]
+        keep = ~np.isnan(x)
+        order = np.argsort(x[keep], kind="stable")
+        for target in targets:
+            if target == source or runs_of(x[keep][order], head_codes[target][keep][order]) is None:
+                continue  # a cut holds on any rows of the table
+            cut = _checked(frame, source, target)
+            if cut is not None:
+                found.append(cut)
+    # a target several numbers cut is left to the model: deriving it from one would break
+    # the others (infert: two strata numberings each cut education, and 28 % of rows broke
+    # the second); a target derives nothing, and of two columns each a cut of the other
+    # the one with more values is the source
+    sources_of = Counter(cut.target for cut in found)
+    kept: dict[Hashable, Cut] = {}
+    for cut in found:  # sources with the most values first
+        derives = {k.source for k in kept.values()}
+        if sources_of[cut.target] == 1 and cut.source not in kept and cut.target not in derives:
+            kept[cut.target] = cut
+    return list(kept.values())
+
+
+def _checked(frame: pd.DataFrame, source: Hashable, target: Hashable) -> Cut | None:
+    present = frame[source].notna().to_numpy()
+    if present.sum() < MIN_ROWS:
+        return None
+    result = cut_of(frame, source, target)
+    if result is None:
+        return None
+    cut, counts = result
+    return cut if len(counts) > 1 and unlikely(counts) else None
+
+
+def parse_cut(item: Mapping, columns: Iterable[Hashable]) -> Cut:
+    """A declared ``{"type": "cut", ...}`` with its ``edges`` and ``labels`` (not checked)."""
+    names = [item.get("source"), item.get("target")]
+    try:
+        edges = tuple(float(e) for e in item["edges"])
+        labels = tuple(item["labels"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise InvalidParameterError(
+            f"metadata dependency {item!r} is not valid: a cut gives {{'type': 'cut', "
+            "'source': A, 'target': B, 'edges': [e1, ...], 'labels': [b0, b1, ...]} (B is "
+            "labels[i] where edges[i - 1] <= A < edges[i]), or only source and target to "
+            "read the edges off train_data"
+        ) from error
+    missing = [n for n in names if n not in set(columns)]
+    if (
+        missing
+        or names[0] == names[1]
+        or len(labels) != len(edges) + 1
+        or not np.isfinite(edges).all()
+        or list(edges) != sorted(set(edges))
+    ):
+        raise InvalidParameterError(
+            f"metadata dependency {item!r} is not valid: give two columns of train_data, "
+            "increasing finite edges and one label more than edges"
+            f"{f' (unknown: {missing})' if missing else ''}"
+        )
+    return Cut(names[0], names[1], edges, labels)
+
+
+def declared_cut(frame: pd.DataFrame, item: Mapping) -> Cut:
+    """A declared cut, checked on ``frame``: with ``edges`` and ``labels``, every row where the
+    source is present must hold them; with neither, they are read off the rows (which must
+    hold a cut: each target value one run of source values)."""
+    if "edges" not in item and "labels" not in item:
+        names = [item.get("source"), item.get("target")]
+        missing = [n for n in names if n not in set(frame.columns)]
+        if missing or names[0] == names[1]:
+            parse_cut({**item, "edges": [], "labels": [None]}, frame.columns)  # raises
+        if not pd.api.types.is_numeric_dtype(frame[names[0]].dtype):
+            raise InvalidParameterError(f"metadata's cut: {names[0]!r} is not numerical")
+        result = cut_of(frame, *names)
+        if result is None:
+            raise InvalidParameterError(
+                f"metadata says {names[1]!r} is a cut of {names[0]!r}, but in train_data a "
+                f"value of {names[1]!r} holds more than one range of {names[0]!r} (or one "
+                f"value of {names[0]!r} comes with several of {names[1]!r})"
+            )
+        return result[0]
+    cut = parse_cut(item, frame.columns)
+    if not pd.api.types.is_numeric_dtype(frame[cut.source].dtype):
+        raise InvalidParameterError(f"metadata's cut: {cut.source!r} is not numerical")
+    values = to_float(frame[cut.source])
+    present = ~np.isnan(values)
+    expected = np.asarray(cut.labels, dtype=object)[cut.positions(values)[present]]
+    real = frame[cut.target].to_numpy(dtype=object)[present]
+    wrong = [i for i, (a, b) in enumerate(zip(expected, real, strict=True))
+             if missing_alike(a) != missing_alike(b)]  # fmt: skip
+    if wrong:
+        raise InvalidParameterError(
+            f"metadata says {cut.target!r} is {list(cut.labels)!r} cut by {cut.source!r} at "
+            f"{list(cut.edges)!r}, but train_data has {len(wrong)} rows where it does not hold "
+            f"(the first: {cut.source!r} = {values[present][wrong[0]]!r}, {cut.target!r} = "
+            f"{real[wrong[0]]!r})"
+        )
+    spans = []
+    for i in range(len(cut.labels)):
+        held = values[present][cut.positions(values[present]) == i]
+        spans.append((float(held.min()), float(held.max())) if len(held) else _edges_of(cut, i))
+    return Cut(cut.source, cut.target, cut.edges, cut.labels, tuple(spans))
+
+
+def _edges_of(cut: Cut, index: int) -> tuple[float, float]:
+    low = cut.edges[index - 1] if index > 0 else -np.inf
+    high = np.nextafter(cut.edges[index], -np.inf) if index < len(cut.edges) else np.inf
+    return float(low), float(high)
+
+
+def span_of_label(cut: Cut, index: int) -> tuple[float, float]:
+    """The source's range under label ``index``: its real one, else its edges'."""
+    return cut.spans[index] if cut.spans is not None else _edges_of(cut, index)
+
+
+def check_cuts(items: list[Cut], busy: set) -> list[Cut]:
+    """Declared cuts, refused where they cannot all be kept (see ``check_derived``)."""
+    return check_derived(items, busy, "cut")
+
+
+def keep_cuts(frame: pd.DataFrame, cuts: Iterable[Cut], fixed: set) -> None:
+    """Make every cut hold in ``frame`` (in place): the target from its source where the source
+    is present (and the one value it takes where the source is missing, if the real rows have
+    one); a ``fixed`` target (a condition holds it) stays, and its free source is moved into
+    the label's real range where it left it."""
+    for cut in cuts:
+        source = to_float(frame[cut.source])
+        present = ~np.isnan(source)
+        if cut.target in fixed:
+            if cut.source not in fixed:
+                _move_sources(frame, cut, source, present)
+            continue
+        values = frame[cut.target].to_numpy(dtype=object, copy=True)
+        values[present] = np.asarray(cut.labels, dtype=object)[cut.positions(source[present])]
+        if cut.when_missing:
+            values[~present] = cut.when_missing[0]
+        restore_column(frame, cut.target, values)
+
+
+def _move_sources(frame: pd.DataFrame, cut: Cut, source: np.ndarray, present: np.ndarray) -> None:
+    labels = frame[cut.target].to_numpy(dtype=object)
+    moved = source.copy()
+    for index in range(len(cut.labels)):
+        low, high = span_of_label(cut, index)
+        rows = present & np.asarray([missing_alike(v) == missing_alike(cut.labels[index])
+                                     for v in labels])  # fmt: skip
+        moved[rows] = np.clip(source[rows], low, high)
+    if not np.array_equal(moved, source, equal_nan=True):
+        restore_column(frame, cut.source, moved.astype(object))

@@ -1,0 +1,154 @@
+"""Columns that a number's ranges give (a weight and "low", an age and its group): found in
+``fit`` with the thresholds a person would write, kept in every sampled and conditioned row."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tvae import TVAE, ConditionError, InvalidParameterError
+from tvae.cli.render import _dependency_text
+from tvae.transformer.cuts import edge_between, find_cuts
+
+
+def _table(n: int = 500, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    age = np.round(rng.uniform(1, 90, n), 1)
+    weight = np.round(rng.normal(3200, 600, n)).astype(int)
+    weight = weight[(weight < 2480) | (weight > 2530)][: n // 2].repeat(2)[:n]  # a real gap
+    weight = np.resize(weight, n)
+    frame = pd.DataFrame(
+        {
+            "age": age,
+            "group": np.where(age < 18, "child", np.where(age < 65, "adult", "senior")),
+            "weight": weight,
+            "low": (weight < 2500).astype(int),
+            "city": rng.choice(["x", "y", "z"], n),
+        }
+    )
+    gone = rng.random(n) < 0.1
+    frame.loc[gone, "age"] = np.nan
+    frame.loc[gone, "group"] = "unknown"  # one value wherever the age is missing
+    return frame
+
+
+def _rule(rows: pd.DataFrame) -> pd.Series:
+    return pd.Series(
+        np.where(rows["age"] < 18, "child", np.where(rows["age"] < 65, "adult", "senior")),
+        index=rows.index,
+    ).where(rows["age"].notna(), "unknown")
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[TVAE, pd.DataFrame]:
+    frame = _table()
+    return TVAE(epochs=10, random_state=0).fit(frame), frame
+
+
+def test_cuts_are_found_with_the_thresholds_a_person_would_write(fitted):
+    model, _ = fitted
+    cuts = [d for d in model.metadata_.dependencies if d["type"] == "cut"]
+    assert {"type": "cut", "source": "age", "target": "group", "edges": [18.0, 65.0],
+            "labels": ["child", "adult", "senior"]} in cuts  # fmt: skip
+    assert {"type": "cut", "source": "weight", "target": "low", "edges": [2500.0],
+            "labels": [1, 0]} in cuts  # fmt: skip
+    assert "group = 'child' if age < 18, 'adult' if age < 65, else 'senior'" in _dependency_text(
+        cuts
+    )
+
+
+def test_every_sampled_row_keeps_its_cuts(fitted):
+    model, _ = fitted
+    rows = model.sample(1000, random_state=1)
+    assert (rows["group"] == _rule(rows)).all()
+    assert (rows["low"] == (rows["weight"] < 2500).astype(int)).all()
+    assert rows["low"].dtype == np.int64
+
+
+def test_conditions_on_a_target_are_asked_of_its_source(fitted):
+    model, _ = fitted
+    rows = model.sample(200, conditions={"group": "senior"}, random_state=2)
+    assert (rows["group"] == "senior").all() and (rows["age"] >= 65).all()
+    rows = model.sample(100, conditions={"low": 1, "city": "x"}, random_state=2)
+    assert (rows["low"] == 1).all() and (rows["weight"] < 2500).all()
+    known = pd.DataFrame({"group": ["child", None, "adult"], "weight": [3000, 2000, None]})
+    rows = model.sample(conditions=known, random_state=3)
+    assert list(rows["group"].iloc[[0, 2]]) == ["child", "adult"] and rows["age"].iloc[0] < 18
+    assert list(rows["low"].iloc[:2]) == [0, 1]
+    assert (rows["group"] == _rule(rows)).all()
+
+
+def test_a_label_no_range_gives_and_contradictions_are_refused(fitted):
+    model, _ = fitted
+    with pytest.raises(ConditionError, match="'group' = 'teen' is never generated"):
+        model.sample(10, conditions={"group": "teen"})
+    with pytest.raises(ConditionError, match=r"'age' = 70\.0 and 'group' = 'child'.*'senior'"):
+        model.sample(10, conditions={"group": "child", "age": 70.0})
+    with pytest.raises(ConditionError, match="no value meets both"):
+        model.sample(10, conditions={"group": "child", "age": (40, 50)})
+
+
+def test_declared_cuts_are_checked_kept_and_saved(fitted, tmp_path):
+    model, frame = fitted
+    again = TVAE(epochs=2, random_state=0).fit(frame, metadata=model.metadata_)
+    assert again.metadata_.dependencies == model.metadata_.dependencies  # metadata_ fits again
+    wrong = {"type": "cut", "source": "weight", "target": "low", "edges": [3000],
+             "labels": [1, 0]}  # fmt: skip
+    with pytest.raises(InvalidParameterError, match="rows where it does not hold"):
+        TVAE(epochs=1).fit(frame, metadata={"dependencies": [wrong]})
+    with pytest.raises(InvalidParameterError, match="one label more than edges"):
+        TVAE(epochs=1).fit(frame, metadata={"dependencies": [{**wrong, "labels": [1]}]})
+    read = TVAE(epochs=1, random_state=0).fit(
+        frame, metadata={"dependencies": [{"type": "cut", "source": "age", "target": "group"}]}
+    )
+    assert read.metadata_.dependencies[0]["edges"] == [18.0, 65.0]
+    with pytest.raises(InvalidParameterError, match="'city' is a cut of 'age'"):
+        TVAE(epochs=1).fit(
+            frame, metadata={"dependencies": [{"type": "cut", "source": "age", "target": "city"}]}
+        )
+    model.save(tmp_path / "cuts.tvae")
+    loaded = TVAE.load(tmp_path / "cuts.tvae")
+    pd.testing.assert_frame_equal(
+        loaded.sample(50, random_state=4), model.sample(50, random_state=4)
+    )
+
+
+def test_a_private_fit_keeps_a_declared_cut():
+    frame = _table(400)
+    cut = {"type": "cut", "source": "weight", "target": "low", "edges": [2500], "labels": [1, 0]}
+    model = TVAE(epochs=2, epsilon=10, random_state=0).fit(frame, metadata={"dependencies": [cut]})
+    rows = model.sample(300, random_state=1)
+    assert (rows["low"] == (rows["weight"] < 2500).astype(int)).all()
+    rows = model.sample(20, conditions={"low": 1}, random_state=1)
+    assert (rows["weight"] < 2500).all()
+    with pytest.raises(InvalidParameterError, match="needs its 'edges' and 'labels'"):
+        TVAE(epochs=1, epsilon=10).fit(
+            frame, metadata={"dependencies": [{"type": "cut", "source": "age", "target": "group"}]}
+        )
+
+
+def test_what_is_not_a_cut_is_not_taken_for_one():
+    rng = np.random.default_rng(3)
+    value = rng.normal(size=100)
+    rare = np.where(value >= np.sort(value)[-3], "top", "rest")  # 3 of 100 rows: chance
+    frame = pd.DataFrame({"value": value, "rare": rare, "noise": rng.choice(["a", "b"], 100)})
+    ties = np.repeat(np.arange(20.0), 5)  # equal values, different labels
+    frame["tied"] = ties
+    frame["label"] = np.where(ties < 10, "a", "b")
+    frame.loc[3, "label"] = "b"
+    kinds = {"value": "numerical", "rare": "categorical", "noise": "categorical",
+             "tied": "numerical", "label": "categorical"}  # fmt: skip
+    assert find_cuts(frame, kinds) == []
+    many = rng.normal(size=1000)
+    frame = pd.DataFrame({"many": many, "top": np.where(many > np.sort(many)[-9], "t", "r")})
+    found = find_cuts(frame, {"many": "numerical", "top": "categorical"})
+    assert [(c.source, c.target) for c in found] == [("many", "top")]  # 8 of 1,000: evidence
+
+
+def test_an_edge_is_the_roundest_number_in_the_gap():
+    assert edge_between(2495, 2523) == 2500
+    assert edge_between(17.9, 18.0) == 18
+    assert edge_between(0, 12) == 10
+    assert edge_between(-3.5, -1.2) == -2
+    assert edge_between(0.31, 0.3104) == 0.3102  # no shorter number in the gap: the middle
