@@ -152,3 +152,43 @@ def test_an_edge_is_the_roundest_number_in_the_gap():
     assert edge_between(0, 12) == 10
     assert edge_between(-3.5, -1.2) == -2
     assert edge_between(0.31, 0.3104) == 0.3102  # no shorter number in the gap: the middle
+
+
+def test_an_order_the_cut_implies_gives_way_to_it():
+    rng = np.random.default_rng(5)
+    start = np.where(rng.random(300) < 0.3, 0.0, rng.integers(1, 300, 300))
+    frame = pd.DataFrame({"start": start, "treated": (start >= 1).astype(int)})
+    model = TVAE(epochs=3, random_state=0).fit(frame)  # treated <= start in every row
+    assert model.metadata_.dependencies == [
+        {"type": "cut", "source": "start", "target": "treated", "edges": [1.0], "labels": [0, 1]}
+    ]
+    rows = model.sample(500, random_state=1)
+    assert (rows["treated"] == (rows["start"] >= 1)).all()
+
+
+def test_a_date_cut_into_periods_has_calendar_edges():
+    rng = np.random.default_rng(6)
+    when = pd.Series(pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.uniform(0, 730, 800), "D"))
+    when = when.dt.floor("h")
+    frame = pd.DataFrame({
+        "ordered": when.dt.strftime("%d/%m/%Y %H:%M"),  # dates as text, day first
+        "quarter": when.dt.year.astype(str) + "Q" + when.dt.quarter.astype(str),
+        "amount": rng.normal(size=800),
+    })  # fmt: skip
+    model = TVAE(epochs=5, random_state=0).fit(frame)
+    (cut,) = [d for d in model.metadata_.dependencies if d["type"] == "cut"]
+    assert cut["edges"][:2] == ["2019-04-01T00:00:00", "2019-07-01T00:00:00"]
+    assert cut["labels"][:2] == ["2019Q1", "2019Q2"]
+
+    def quarters(rows: pd.DataFrame) -> pd.Series:
+        dates = pd.to_datetime(rows["ordered"], format="%d/%m/%Y %H:%M")
+        return dates.dt.year.astype(str) + "Q" + dates.dt.quarter.astype(str)
+
+    rows = model.sample(500, random_state=1)
+    assert (quarters(rows) == rows["quarter"]).all()
+    rows = model.sample(50, conditions={"quarter": "2020Q2"}, random_state=2)
+    assert (quarters(rows) == "2020Q2").all()
+    with pytest.raises(ConditionError, match="gives '2019Q4'"):
+        model.sample(5, conditions={"quarter": "2020Q2", "ordered": "03/11/2019 10:00"})
+    again = TVAE(epochs=1, random_state=0).fit(frame, metadata=model.metadata_)
+    assert again.metadata_.dependencies == model.metadata_.dependencies

@@ -120,7 +120,7 @@ def test_declared_orders_are_kept_and_a_declared_mapping_is_refused(tmp_path: Pa
     group = {"type": "one_hot", "columns": ["start", "end"]}  # refused before any check
     for refused in (mapping, group):
         with pytest.raises(
-            InvalidParameterError, match="'order', 'sum', 'linear' and 'cut' dependencies"
+            InvalidParameterError, match="'order', 'sum', 'linear', 'cut' and 'date_part'"
         ):
             TVAE(epochs=1).fit_distributed(
                 tmp_path, ["code", "label"], metadata={"columns": {}, "dependencies": [refused]}

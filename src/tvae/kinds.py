@@ -89,10 +89,12 @@ class Metadata(dict):
     ``{"type": "sum", "columns": [A, B], "column": C}``, C = A + B in every row, and
     ``{"type": "linear", "source": A, "target": B, "slope": s, "intercept": c}``, B = s * A + c
     (``"log": true``: s * log A + c), and ``{"type": "cut", "source": A, "target": B,
-    "edges": [e1, ...], "labels": [b0, b1, ...]}``, B = b_i where e_i <= A < e_(i+1); see
+    "edges": [e1, ...], "labels": [b0, b1, ...]}``, B = b_i where e_i <= A < e_(i+1), and
+    ``{"type": "date_part", "source": A, "target": B, "part": "year"}``, B a calendar part of
+    the date A; see
     :mod:`tvae.transformer.dependencies`, :mod:`tvae.transformer.offsets`,
-    :mod:`tvae.transformer.sums`, :mod:`tvae.transformer.linear` and
-    :mod:`tvae.transformer.cuts`): those ``fit``
+    :mod:`tvae.transformer.sums`, :mod:`tvae.transformer.linear`, :mod:`tvae.transformer.cuts`
+    and :mod:`tvae.transformer.date_parts`): those ``fit``
     found, on ``model.metadata_``; those to
     keep instead, on a metadata given to ``fit`` (an empty list keeps none). None: detect them.
     """

@@ -102,7 +102,7 @@ def _sampling_text(sampling: dict, params: dict, training: dict) -> str:
 def _dependency_text(items: list[dict]) -> str:
     """``[{"type": "determines", ...}, {"type": "order", ...}, {"type": "one_hot", ...},
     {"type": "offset", ...}, {"type": "sum", ...}, {"type": "linear", ...},
-    {"type": "cut", ...}]`` as one line."""
+    {"type": "cut", ...}, {"type": "date_part", ...}]`` as one line."""
     if not items:
         return "none"
     groups = [
@@ -127,7 +127,10 @@ def _dependency_text(items: list[dict]) -> str:
     ]
     lines = [_line_text(d) for d in items if d["type"] == "linear"]
     cuts = [_cut_text(d) for d in items if d["type"] == "cut"]
-    return ", ".join(groups + determines + orders + offsets + sums + lines + cuts)
+    parts = [
+        f"{d['target']} = {d['part']}({d['source']})" for d in items if d["type"] == "date_part"
+    ]
+    return ", ".join(groups + determines + orders + offsets + sums + lines + cuts + parts)
 
 
 def _line_text(item: dict) -> str:

@@ -30,6 +30,7 @@ import torch
 
 from tvae.conditional.conditions import CategoricalCondition, NumericCondition
 from tvae.conditional.cuts import through_cuts
+from tvae.conditional.date_parts import check_date_parts
 from tvae.conditional.dependent import check_sums, through_dependencies
 from tvae.conditional.held import allowed_sets, fixed_rows_of, range_limits
 from tvae.conditional.kinds import CATEGORY_KINDS, NUMERIC_KINDS, NumericView
@@ -82,6 +83,7 @@ def sample_conditional(
     asked = list(conditions.columns if isinstance(conditions, pd.DataFrame) else conditions)
     check_sums(transformer, conditions)
     check_sets(transformer, conditions)
+    check_date_parts(transformer, conditions)
     given, (conditions, settle_offsets) = conditions, through_offsets(transformer, conditions)
     conditions = through_dependencies(transformer, conditions)
     conditions, derived = through_lines(transformer, conditions)

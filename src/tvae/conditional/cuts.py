@@ -17,6 +17,7 @@ import pandas as pd
 
 from tvae.conditional.dependent import as_table, asked_targets, in_form_of, is_empty, is_number
 from tvae.errors import ConditionError
+from tvae.transformer.cut_dates import as_stamp
 from tvae.transformer.cuts import Cut, span_of_label
 from tvae.transformer.repairs import missing_alike
 
@@ -61,8 +62,9 @@ def _through(cut: Cut, target: Any, source: Any) -> tuple[Any, Any]:
             f"{list(cut.labels)!r}); sample each label on its own"
         )
     low, high = span_of_label(cut, asked[0])[0], span_of_label(cut, asked[-1])[1]
-    if is_number(source):
-        position = int(cut.positions(np.asarray([float(source)]))[0])
+    value = _on_scale(cut, source)
+    if value is not None:
+        position = int(cut.positions(np.asarray([value]))[0])
         if position not in asked:
             raise ConditionError(
                 f"conditions ask {cut.source!r} = {source!r} and {cut.target!r} = {target!r}, "
@@ -71,8 +73,9 @@ def _through(cut: Cut, target: Any, source: Any) -> tuple[Any, Any]:
             )
         return source, None
     if isinstance(source, tuple) and len(source) == 2:  # both ranged: the intersection
-        low = low if source[0] is None else max(low, float(source[0]))
-        high = high if source[1] is None else min(high, float(source[1]))
+        ends = [_on_scale(cut, v) for v in source]
+        low = low if ends[0] is None else max(low, ends[0])
+        high = high if ends[1] is None else min(high, ends[1])
         if low > high:
             raise ConditionError(
                 f"conditions ask {cut.source!r} in {source!r} and {cut.target!r} = "
@@ -81,7 +84,29 @@ def _through(cut: Cut, target: Any, source: Any) -> tuple[Any, Any]:
             )
     elif not is_empty(source):
         return source, target  # left to the source's own checks
-    return (None if np.isinf(low) else low, None if np.isinf(high) else high), None
+    return (_written(cut, low), _written(cut, high)), None
+
+
+def _on_scale(cut: Cut, cell: Any) -> float | None:
+    """One value a condition asks of the source, on the cut's scale (a date's nanoseconds);
+    None for anything else."""
+    if not cut.dates:
+        return float(cell) if is_number(cell) else None
+    if is_empty(cell) or isinstance(cell, (tuple, set, frozenset)):
+        return None
+    try:
+        if isinstance(cell, str) and cut.date_format is not None:  # 03/11/2020: as written
+            return float(pd.to_datetime(cell, format=cut.date_format).value)
+        return float(pd.Timestamp(cell).value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _written(cut: Cut, value: float) -> Any:
+    """A range's end as the condition gives it: None for an open end, a date for a date."""
+    if np.isinf(value):
+        return None
+    return as_stamp(value) if cut.dates else value
 
 
 def _asks(cell: Any, label: Any) -> bool:

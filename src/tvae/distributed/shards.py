@@ -303,11 +303,9 @@ def keep_declared_orders(transformer, kinds, sample: pd.DataFrame) -> None:
     refused = sorted(kinds_declared & {"determines", "one_hot"})
     if refused:
         raise InvalidParameterError(
-            f"fit_distributed keeps declared 'order', 'sum', 'linear' and 'cut' dependencies "
-            f"only: a "
-            f"{refused[0]!r} one "
-            "needs every row (a mapping, or a group's check); fit the table in memory with "
-            "fit, or leave it out"
+            "fit_distributed keeps declared 'order', 'sum', 'linear', 'cut' and 'date_part' "
+            f"dependencies only: a {refused[0]!r} one needs every row (a mapping, or a group's "
+            "check); fit the table in memory with fit, or leave it out"
         )
     transformer.dependencies = Dependencies.declared(sample, declared)
     kinds.dependencies = transformer.dependencies.describe()

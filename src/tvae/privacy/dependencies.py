@@ -22,7 +22,9 @@ import pandas as pd
 
 from tvae.errors import InvalidParameterError
 from tvae.privacy.statistics import Releaser
-from tvae.transformer.cuts import Cut, check_cuts, parse_cut
+from tvae.transformer.cuts import Cut
+from tvae.transformer.date_parts import DatePart, check_date_parts, parse_date_part
+from tvae.transformer.declared_cuts import check_cuts, parse_cut
 from tvae.transformer.dependencies import Determination, Order
 from tvae.transformer.dependency_search import sources_first
 from tvae.transformer.linear import Linear, check_lines, parse_linear
@@ -38,15 +40,21 @@ DETERMINES_HINT = (
 
 def split_declared(
     items: Sequence | None, kinds: Mapping[Hashable, str]
-) -> tuple[list[Order], list[tuple[Hashable, Hashable]], list[Sum], list[Linear], list[Cut]]:
+) -> tuple[
+    list[Order], list[tuple[Hashable, Hashable]], list[Sum], list[Linear], list[Cut], list[DatePart]
+]:
     """The declared orders, the declared determinations as (source, target) pairs with every
-    source before the targets it derives, the declared sums, lines and cuts (unchecked: no
-    rounding, no ranges, which would be data); raises for anything that cannot be kept."""
-    orders, pairs, sums, lines, cuts = [], [], [], [], []
+    source before the targets it derives, the declared sums, lines, cuts and date parts
+    (unchecked: no rounding, no ranges, which would be data); raises for anything that cannot
+    be kept."""
+    orders, pairs, sums, lines, cuts, parts = [], [], [], [], [], []
     for item in items or []:
         kind = item.get("type") if isinstance(item, Mapping) else None
         if kind == "cut":
             cuts.append(_declared_cut(item, kinds))
+            continue
+        if kind == "date_part":  # a formula: public
+            parts.append(parse_date_part(item, kinds))
             continue
         if kind == "linear":
             lines.append(parse_linear(item, kinds))
@@ -106,14 +114,11 @@ def split_declared(
             pairs.append((names[0], names[1]))
     lines = check_lines(lines, {c for p in pairs for c in p} | {c for s in sums for c in s.parts})
     busy = {c for p in pairs for c in p} | {c for s in sums for c in (*s.parts, s.column)}
-    cuts = check_cuts(cuts, busy | {c for line in lines for c in (line.source, line.target)})
-    return (
-        orders,
-        sources_first(pairs),
-        check_sums(sums, {c for p in pairs for c in p}),
-        lines,
-        cuts,
-    )
+    busy |= {c for item in lines for c in (item.source, item.target)}
+    cuts = check_cuts(cuts, busy)
+    parts = check_date_parts(parts, busy | {c for cut in cuts for c in (cut.source, cut.target)})
+    sums = check_sums(sums, {c for p in pairs for c in p})
+    return orders, sources_first(pairs), sums, lines, cuts, parts
 
 
 def _declared_cut(item: Mapping, kinds: Mapping[Hashable, str]) -> Cut:

@@ -191,7 +191,7 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
     epsilon = check_epsilon(model.epsilon)
     delta, delta_source = resolve_delta(model.delta, n_rows)
     kind_map, dependencies = private_kinds(frame, discrete_columns, metadata)
-    orders, determined, sums, lines, cuts = split_declared(dependencies, kind_map)
+    orders, determined, sums, lines, cuts, parts = split_declared(dependencies, kind_map)
     declared = Metadata(kind_map)
     declared.dependencies = dependencies
     kinds = resolve_kinds(frame, discrete_columns, input_info, declared)
@@ -235,7 +235,9 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
     mappings = [release_mapping(projected, surrogate, s, t, releaser) for s, t in determined]
     decimals = {c.name: getattr(c, "decimals", None) for c in transformer.columns}  # released
     lines = [replace(line, decimals=decimals.get(line.target)) for line in lines]
-    transformer.dependencies = Dependencies(mappings, orders, sums=sums, linear=lines, cuts=cuts)
+    transformer.dependencies = Dependencies(
+        mappings, orders, sums=sums, linear=lines, cuts=cuts, date_parts=parts
+    )
     kinds.dependencies = transformer.dependencies.describe()
     encoded = transformer.transform(projected, rng)
     transformer_seconds = time.perf_counter() - started

@@ -25,9 +25,13 @@ real target takes one value in every row whose source is missing (5 rows or more
 there too. A conditioned target (and a source) stays; a source then leaves its label's real
 range only if a condition put it there.
 
+A date is a source too, read as nanoseconds, with the calendar's round boundaries for edges
+(:mod:`tvae.transformer.cut_dates`: an order date cut into quarters at 2019-04-01, ...).
+
 Each target has one source (the one with the most distinct values, then the first), and no
 target is a source; a target several numbers cut is left to the model, since deriving it from
-one would break the others. Cuts are listed with the dependencies (``{"type": "cut",
+one would break the others, and so is a target in an order, unless the cut implies the order
+(:func:`implies`), which is then dropped. Cuts are listed with the dependencies (``{"type": "cut",
 "source": A, "target": B, "edges": [...], "labels": [...]}``: B is ``labels[i]`` where
 ``edges[i - 1] <= A < edges[i]``), declared or switched off the same way.
 """
@@ -44,9 +48,9 @@ import numpy as np
 import pandas as pd
 
 from tvae.codec import decode_value, encode_value
-from tvae.errors import InvalidParameterError
+from tvae.transformer.cut_dates import as_stamp, date_edge_between, date_values, naive_dates
+from tvae.transformer.datetime import date_format
 from tvae.transformer.dependency_search import MIN_ROWS, value_codes
-from tvae.transformer.determination import check_derived
 from tvae.transformer.numerical import to_float
 from tvae.transformer.repairs import missing_alike, restore_column
 
@@ -70,6 +74,12 @@ class Cut:
     labels: tuple
     spans: tuple[tuple[float, float], ...] | None = None
     when_missing: tuple = ()
+    dates: bool = False  # the source is a date; its values and edges are nanoseconds
+    date_format: str | None = None  # ... written as text in this format
+
+    def source_values(self, column: pd.Series) -> np.ndarray:
+        """The source column as floats (N,) on the edges' scale, NaN where missing."""
+        return date_values(column, self.date_format) if self.dates else to_float(column)
 
     def positions(self, source: np.ndarray) -> np.ndarray:
         """The label index of each source value (float, NaN where missing): -1 where missing."""
@@ -86,7 +96,9 @@ class Cut:
             "type": "cut",
             "source": self.source,
             "target": self.target,
-            "edges": list(self.edges),
+            "edges": [as_stamp(e).isoformat() for e in self.edges]
+            if self.dates
+            else list(self.edges),
             "labels": list(self.labels),
         }
 
@@ -98,6 +110,7 @@ class Cut:
             "labels": [encode_value(v) for v in self.labels],
             "spans": None if self.spans is None else [list(s) for s in self.spans],
             "when_missing": [encode_value(v) for v in self.when_missing],
+            **({"dates": True, "date_format": self.date_format} if self.dates else {}),
         }
 
     @classmethod
@@ -110,6 +123,8 @@ class Cut:
             tuple(decode_value(v) for v in state["labels"]),
             None if spans is None else tuple((float(a), float(b)) for a, b in spans),
             tuple(decode_value(v) for v in state.get("when_missing", [])),
+            bool(state.get("dates", False)),
+            state.get("date_format"),
         )
 
 
@@ -148,11 +163,14 @@ def unlikely(counts: np.ndarray) -> bool:
 
 
 def cut_of(
-    frame: pd.DataFrame, source: Hashable, target: Hashable
+    frame: pd.DataFrame, source: Hashable, target: Hashable, dates: str | bool = False
 ) -> tuple[Cut, np.ndarray] | None:
     """The cut of ``target`` by ``source`` in ``frame`` and the rows under each label, or
-    None where it does not hold."""
-    values = to_float(frame[source])
+    None where it does not hold. ``dates``: the source is a date (True, or its text format)."""
+    text_format = dates if isinstance(dates, str) else None
+    values = Cut(source, target, (), (), dates=bool(dates), date_format=text_format).source_values(
+        frame[source]
+    )
     present = ~np.isnan(values)
     order = np.argsort(values[present], kind="stable")
     x = values[present][order]
@@ -162,13 +180,15 @@ def cut_of(
         return None
     counts = np.diff(np.r_[starts, len(x)])
     ends = np.r_[starts[1:] - 1, len(x) - 1]
-    edges = tuple(edge_between(x[e], x[s]) for e, s in zip(ends[:-1], starts[1:], strict=True))
+    between = date_edge_between if dates else edge_between
+    edges = tuple(between(x[e], x[s]) for e, s in zip(ends[:-1], starts[1:], strict=True))
     spans = tuple((float(x[s]), float(x[e])) for s, e in zip(starts, ends, strict=True))
     labels = tuple(_plain(target_values[s]) for s in starts)
     rest = pd.unique(pd.Series(frame[target].to_numpy(dtype=object)[~present], dtype=object))
     alike = len(rest) == 1 and (~present).sum() >= MIN_MISSING_ROWS
     when_missing = (_plain(rest[0]),) if alike else ()
-    return Cut(source, target, edges, labels, spans, when_missing), counts
+    cut = Cut(source, target, edges, labels, spans, when_missing, bool(dates), text_format)
+    return cut, counts
 
 
 def _plain(value: Any) -> Any:
@@ -189,6 +209,14 @@ def find_cuts(
         and pd.api.types.is_numeric_dtype(frame[c].dtype)
         and not pd.api.types.is_bool_dtype(frame[c].dtype)
     }
+    dates = {  # a date cut into periods: its text format, or True
+        c: date_format(frame[c]) or True
+        for c in frame.columns
+        if kinds.get(c) == "datetime" and c not in skip and naive_dates(frame[c])
+    }
+    numbers |= {
+        c: date_values(frame[c], f if isinstance(f, str) else None) for c, f in dates.items()
+    }
     distinct = {c: len(np.unique(v[~np.isnan(v)])) for c, v in numbers.items()}
     sources = sorted((c for c in numbers if distinct[c] >= MIN_VALUES), key=lambda c: -distinct[c])
     targets = [c for c in usable if 2 <= frame[c].nunique(dropna=False) <= MAX_LABELS]
@@ -204,7 +232,7 @@ def find_cuts(
         for target in targets:
             if target == source or runs_of(x[keep][order], head_codes[target][keep][order]) is None:
                 continue  # a cut holds on any rows of the table
-            cut = _checked(frame, source, target)
+            cut = _checked(frame, source, target, dates.get(source, False))
             if cut is not None:
                 found.append(cut)
     # a target several numbers cut is left to the model: deriving it from one would break
@@ -220,89 +248,18 @@ def find_cuts(
     return list(kept.values())
 
 
-def _checked(frame: pd.DataFrame, source: Hashable, target: Hashable) -> Cut | None:
+def _checked(frame: pd.DataFrame, source: Hashable, target: Hashable, dates: Any) -> Cut | None:
     present = frame[source].notna().to_numpy()
     if present.sum() < MIN_ROWS:
         return None
-    result = cut_of(frame, source, target)
+    result = cut_of(frame, source, target, dates)
     if result is None:
         return None
     cut, counts = result
     return cut if len(counts) > 1 and unlikely(counts) else None
 
 
-def parse_cut(item: Mapping, columns: Iterable[Hashable]) -> Cut:
-    """A declared ``{"type": "cut", ...}`` with its ``edges`` and ``labels`` (not checked)."""
-    names = [item.get("source"), item.get("target")]
-    try:
-        edges = tuple(float(e) for e in item["edges"])
-        labels = tuple(item["labels"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise InvalidParameterError(
-            f"metadata dependency {item!r} is not valid: a cut gives {{'type': 'cut', "
-            "'source': A, 'target': B, 'edges': [e1, ...], 'labels': [b0, b1, ...]} (B is "
-            "labels[i] where edges[i - 1] <= A < edges[i]), or only source and target to "
-            "read the edges off train_data"
-        ) from error
-    missing = [n for n in names if n not in set(columns)]
-    if (
-        missing
-        or names[0] == names[1]
-        or len(labels) != len(edges) + 1
-        or not np.isfinite(edges).all()
-        or list(edges) != sorted(set(edges))
-    ):
-        raise InvalidParameterError(
-            f"metadata dependency {item!r} is not valid: give two columns of train_data, "
-            "increasing finite edges and one label more than edges"
-            f"{f' (unknown: {missing})' if missing else ''}"
-        )
-    return Cut(names[0], names[1], edges, labels)
-
-
-def declared_cut(frame: pd.DataFrame, item: Mapping) -> Cut:
-    """A declared cut, checked on ``frame``: with ``edges`` and ``labels``, every row where the
-    source is present must hold them; with neither, they are read off the rows (which must
-    hold a cut: each target value one run of source values)."""
-    if "edges" not in item and "labels" not in item:
-        names = [item.get("source"), item.get("target")]
-        missing = [n for n in names if n not in set(frame.columns)]
-        if missing or names[0] == names[1]:
-            parse_cut({**item, "edges": [], "labels": [None]}, frame.columns)  # raises
-        if not pd.api.types.is_numeric_dtype(frame[names[0]].dtype):
-            raise InvalidParameterError(f"metadata's cut: {names[0]!r} is not numerical")
-        result = cut_of(frame, *names)
-        if result is None:
-            raise InvalidParameterError(
-                f"metadata says {names[1]!r} is a cut of {names[0]!r}, but in train_data a "
-                f"value of {names[1]!r} holds more than one range of {names[0]!r} (or one "
-                f"value of {names[0]!r} comes with several of {names[1]!r})"
-            )
-        return result[0]
-    cut = parse_cut(item, frame.columns)
-    if not pd.api.types.is_numeric_dtype(frame[cut.source].dtype):
-        raise InvalidParameterError(f"metadata's cut: {cut.source!r} is not numerical")
-    values = to_float(frame[cut.source])
-    present = ~np.isnan(values)
-    expected = np.asarray(cut.labels, dtype=object)[cut.positions(values)[present]]
-    real = frame[cut.target].to_numpy(dtype=object)[present]
-    wrong = [i for i, (a, b) in enumerate(zip(expected, real, strict=True))
-             if missing_alike(a) != missing_alike(b)]  # fmt: skip
-    if wrong:
-        raise InvalidParameterError(
-            f"metadata says {cut.target!r} is {list(cut.labels)!r} cut by {cut.source!r} at "
-            f"{list(cut.edges)!r}, but train_data has {len(wrong)} rows where it does not hold "
-            f"(the first: {cut.source!r} = {values[present][wrong[0]]!r}, {cut.target!r} = "
-            f"{real[wrong[0]]!r})"
-        )
-    spans = []
-    for i in range(len(cut.labels)):
-        held = values[present][cut.positions(values[present]) == i]
-        spans.append((float(held.min()), float(held.max())) if len(held) else _edges_of(cut, i))
-    return Cut(cut.source, cut.target, cut.edges, cut.labels, tuple(spans))
-
-
-def _edges_of(cut: Cut, index: int) -> tuple[float, float]:
+def edges_of(cut: Cut, index: int) -> tuple[float, float]:
     low = cut.edges[index - 1] if index > 0 else -np.inf
     high = np.nextafter(cut.edges[index], -np.inf) if index < len(cut.edges) else np.inf
     return float(low), float(high)
@@ -310,12 +267,24 @@ def _edges_of(cut: Cut, index: int) -> tuple[float, float]:
 
 def span_of_label(cut: Cut, index: int) -> tuple[float, float]:
     """The source's range under label ``index``: its real one, else its edges'."""
-    return cut.spans[index] if cut.spans is not None else _edges_of(cut, index)
+    return cut.spans[index] if cut.spans is not None else edges_of(cut, index)
 
 
-def check_cuts(items: list[Cut], busy: set) -> list[Cut]:
-    """Declared cuts, refused where they cannot all be kept (see ``check_derived``)."""
-    return check_derived(items, busy, "cut")
+def implies(cut: Cut, order: Any) -> bool:
+    """Whether ``order`` (low <= high) holds in every row the cut derives: it joins the cut's
+    two columns, and each numerical label is at most (at least) every source value its range
+    can hold, from the edge (or the real end) below it up to the edge above it (heart's
+    ``transplant <= start``, transplant 0 before day 1 and 1 from it)."""
+    if {order.low, order.high} != {cut.source, cut.target} or cut.spans is None:
+        return False
+    labels = pd.to_numeric(pd.Series(cut.labels, dtype=object), errors="coerce").to_numpy(float)
+    if np.isnan(labels).any():
+        return False
+    lows = np.r_[cut.spans[0][0], cut.edges]  # the least source value each label can hold
+    highs = np.r_[cut.edges, cut.spans[-1][1]]  # and the most (an edge: only below it)
+    if order.low == cut.target:
+        return bool((labels <= lows).all())
+    return bool((labels >= highs).all())
 
 
 def keep_cuts(frame: pd.DataFrame, cuts: Iterable[Cut], fixed: set) -> None:
@@ -324,10 +293,10 @@ def keep_cuts(frame: pd.DataFrame, cuts: Iterable[Cut], fixed: set) -> None:
     one); a ``fixed`` target (a condition holds it) stays, and its free source is moved into
     the label's real range where it left it."""
     for cut in cuts:
-        source = to_float(frame[cut.source])
+        source = cut.source_values(frame[cut.source])
         present = ~np.isnan(source)
         if cut.target in fixed:
-            if cut.source not in fixed:
+            if cut.source not in fixed and not cut.dates:
                 _move_sources(frame, cut, source, present)
             continue
         values = frame[cut.target].to_numpy(dtype=object, copy=True)

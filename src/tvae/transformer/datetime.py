@@ -46,7 +46,7 @@ def to_naive_utc(series: pd.Series, string_format: str | None) -> tuple[pd.Serie
                 f"column {series.name!r} holds times that do not convert to one time line "
                 f"({error}); convert it first, e.g. pd.to_datetime(df[{series.name!r}], utc=True)"
             ) from error
-    elif _arrow_dates(series):  # date32 / date64: no time zone to ask for
+    elif arrow_dates(series):  # date32 / date64: no time zone to ask for
         series = series.astype("datetime64[ms]")
     zone = getattr(series.dt, "tz", None)
     if zone is not None:
@@ -228,7 +228,7 @@ def date_format(series: pd.Series) -> str | None:
     return parse_date_strings(series.dropna())
 
 
-def _arrow_dates(series: pd.Series) -> bool:
+def arrow_dates(series: pd.Series) -> bool:
     dtype = series.dtype
     arrow = getattr(dtype, "pyarrow_dtype", None)
     return isinstance(dtype, pd.ArrowDtype) and dtype.kind == "M" and not hasattr(arrow, "unit")

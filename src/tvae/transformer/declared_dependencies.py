@@ -9,7 +9,8 @@ from collections.abc import Hashable, Iterable, Mapping
 import pandas as pd
 
 from tvae.errors import InvalidParameterError
-from tvae.transformer.cuts import declared_cut
+from tvae.transformer.date_parts import declared_date_part
+from tvae.transformer.declared_cuts import declared_cut
 from tvae.transformer.dependency_search import determines, hashable, ordered, value_codes
 from tvae.transformer.determination import Determination, mapping_of, order_of
 from tvae.transformer.joint import (
@@ -84,11 +85,14 @@ def split_joint(
 
 
 def parse_items(frame: pd.DataFrame, items: Iterable[Mapping]) -> tuple[list, ...]:
-    """The determinations, orders, pairs, sums, lines and cuts a declared list names, each checked
-    on ``frame``; raises for an item that is not valid or does not hold."""
-    determinations, orders, joint, sums, lines, cuts = [], [], [], [], [], []
+    """The determinations, orders, pairs, sums, lines, cuts and date parts a declared list
+    names, each checked on ``frame``; raises for an item that is not valid or does not hold."""
+    determinations, orders, joint, sums, lines, cuts, parts = [], [], [], [], [], [], []
     for item in items:
         kind = item.get("type") if isinstance(item, Mapping) else None
+        if kind == "date_part":
+            parts.append(declared_date_part(frame, item))
+            continue
         if kind == "cut":
             cuts.append(declared_cut(frame, item))
             continue
@@ -112,7 +116,8 @@ def parse_items(frame: pd.DataFrame, items: Iterable[Mapping]) -> tuple[list, ..
                 "'source': A, 'target': B}, {'type': 'order', 'low': A, 'high': B} or "
                 "{'type': 'sum', 'columns': [A, B], 'column': C} or {'type': 'linear', "
                 "'source': A, 'target': B, 'slope': s, 'intercept': c} or {'type': 'cut', "
-                "'source': A, 'target': B} with column names of "
+                "'source': A, 'target': B} or {'type': 'date_part', 'source': A, 'target': B, "
+                "'part': P} with column names of "
                 f"train_data{f' (unknown: {missing})' if missing else ''}"
             )
         if kind == "determines" and isinstance(item["source"], (list, tuple)):
@@ -133,4 +138,4 @@ def parse_items(frame: pd.DataFrame, items: Iterable[Mapping]) -> tuple[list, ..
                     "has rows where it does not hold (or the columns are not comparable)"
                 )
             orders.append(order_of(frame, item["low"], item["high"]))
-    return determinations, orders, joint, sums, lines, cuts
+    return determinations, orders, joint, sums, lines, cuts, parts

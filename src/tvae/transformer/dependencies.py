@@ -10,9 +10,9 @@ Two kinds, detected in ``fit`` when they hold in *every* real row:
   to ``high``, where only that keeps each column within its real range). Two equal columns
   hold both orders, which keep them equal.
 
-A third kind, **one_hot** (exactly one, or at most one, indicator of a group is 1 in every
-row), is found by the transformer (:mod:`tvae.transformer.one_hot`); each member is derived
-from the group's label.
+Others are found beside them, each in its own module: **one_hot** groups (by the transformer,
+:mod:`tvae.transformer.one_hot`; each member derived from the group's label), pairs that
+determine a column (``joint``), offsets, sums, lines and cuts.
 
 A column B can be determined by several columns; only one, its *parent*, derives it. Parents
 form a forest by a strict order on columns (more distinct values first; for equal counts a
@@ -20,15 +20,15 @@ categorical column before a numerical one, then table order), so a chain zip -> 
 derives state from city and city from zip, which keeps zip -> state too.
 
 A determination needs evidence: the source must repeat (at most ``1 / MIN_ROWS_PER_VALUE`` of
-the rows distinct, and at most ``MAX_SOURCE_VALUES`` values), otherwise a column of nearly unique
-values would "determine" everything by chance; and the target must vary among the source's
-frequent values, otherwise a nearly constant target is "determined" by any column. Constant
-columns are left out, and so are orders that the columns' values alone make near certain
-(paired at random, fewer than 1 % of rows would break them: disjoint ranges, an indicator below
-a count): clipping and the learned marginals keep those already. An order also needs 20 rows
-with both columns present, and a ``low`` whose largest value does not pass ``high``'s, so that
-raising ``high`` to ``low`` never moves it out of its real range, or else a ``high`` whose
-smallest value does not pass below ``low``'s, so that lowering ``low`` to ``high`` never does.
+the rows distinct, at most ``MAX_SOURCE_VALUES`` values), else a column of nearly unique values
+would "determine" everything; and the target must vary among the source's frequent values, else
+a nearly constant target is "determined" by any column. Constant columns are left out, and so
+are orders that the columns' values alone make near certain (paired at random, fewer than 1 %
+of rows would break them: disjoint ranges, an indicator below a count): clipping and the
+learned marginals keep those already. An order also needs 20 rows with both columns present,
+and a ``low`` whose largest value does not pass ``high``'s, so that raising ``high`` to ``low``
+never moves it out of its real range, or else a ``high`` whose smallest value does not pass
+below ``low``'s, so that lowering ``low`` to ``high`` never does.
 """
 
 from __future__ import annotations
@@ -40,7 +40,14 @@ import numpy as np
 import pandas as pd
 
 from tvae.codec import decode_value, encode_value
-from tvae.transformer.cuts import Cut, check_cuts, find_cuts, keep_cuts
+from tvae.transformer.cuts import Cut, find_cuts, implies, keep_cuts
+from tvae.transformer.date_parts import (
+    DatePart,
+    check_date_parts,
+    find_date_parts,
+    keep_date_parts,
+)
+from tvae.transformer.declared_cuts import check_cuts
 from tvae.transformer.declared_dependencies import parents_and_checks, parse_items, split_joint
 from tvae.transformer.dependency_search import (
     FIRST_REPEATS,
@@ -64,16 +71,19 @@ from tvae.transformer.determination import (
     Order,
     from_state,
     mapping_of,
+    order_from_state,
     order_of,
+    order_state,
     state_of,
 )
 from tvae.transformer.joint import JointDetermination, find_joint, joint_mapping, pick_joint
 from tvae.transformer.linear import Linear, check_lines, keep_linear
 from tvae.transformer.linear_search import find_linear
 from tvae.transformer.offsets import Offset
-from tvae.transformer.one_hot import OneHotGroup, assign_member, expand_labels, held
+from tvae.transformer.one_hot import OneHotGroup, expand_labels
+from tvae.transformer.order_repairs import keep_orders
 from tvae.transformer.pair_repairs import derive_joint, pair_limits, parents_follow
-from tvae.transformer.repairs import derive, into_sets, repair_source, whole_for
+from tvae.transformer.repairs import derive, into_sets, repair_source
 from tvae.transformer.row_conditions import repair_by_rows
 from tvae.transformer.sums import Sum, check_sums, find_sums, implied_by, keep_sums
 
@@ -106,6 +116,8 @@ class Dependencies:
     linear: list[Linear] = field(default_factory=list)
     # columns a number's ranges give (tvae.transformer.cuts): set from it, last
     cuts: list[Cut] = field(default_factory=list)
+    # calendar parts of a date (tvae.transformer.date_parts): set from it
+    date_parts: list[DatePart] = field(default_factory=list)
 
     # ------------------------------------------------------------------ finding them
     @classmethod
@@ -113,6 +125,8 @@ class Dependencies:
         """Every determination and order that holds in all rows of ``frame``."""
         if len(frame) < MIN_ROWS:
             return cls()
+        parts = find_date_parts(frame, kinds)  # their columns come from their dates alone
+        kinds = {**kinds, **{p.target: "id" for p in parts}}
         n_unique = {c: frame[c].nunique(dropna=False) for c in frame.columns}
         varied = [c for c in frame.columns if n_unique[c] > 1 and kinds.get(c) != "id"]
         rank = rank_columns(frame, kinds, n_unique)
@@ -168,8 +182,8 @@ class Dependencies:
         found.add_sums(find_sums(frame, kinds, skip=found.linked()))
         summed = {c for s in found.sums for c in (*s.parts, s.column)}
         found.add_linear(find_linear(frame, kinds, skip=found.linked() | summed))
-        ordered = {c for o in found.orders for c in (o.low, o.high)}  # a cut's target is not
-        found.cuts = find_cuts(frame, kinds, skip=found.linked() | summed | ordered)
+        found.add_cuts(find_cuts(frame, kinds, skip=found.linked() | summed))
+        found.date_parts = parts
         return found
 
     def add_sums(self, sums: list[Sum]) -> None:
@@ -186,10 +200,15 @@ class Dependencies:
         self.orders = [o for o in self.orders if frozenset((o.low, o.high)) not in pairs]
         self.linear = lines
 
+    def add_cuts(self, cuts: list[Cut]) -> None:
+        """Keep ``cuts`` whose target no order moves, but for orders the cut implies (dropped)."""
+        self.cuts = [c for c in cuts if all(implies(c, o) for o in self.orders if c.target in o)]
+        self.orders = [o for o in self.orders if not any(implies(c, o) for c in self.cuts)]
+
     @classmethod
     def declared(cls, frame: pd.DataFrame, items: Iterable[Mapping]) -> Dependencies:
         """The dependencies the user lists (``describe`` form), checked against ``frame``."""
-        determinations, orders, joint, sums, linear, cuts = parse_items(frame, items)
+        determinations, orders, joint, sums, linear, cuts, parts = parse_items(frame, items)
         parents, checks = parents_and_checks(frame, determinations)
         by_pair = {(d.source, d.target): d for d in parents}
         order = sources_first([(d.source, d.target) for d in parents])
@@ -202,11 +221,12 @@ class Dependencies:
         busy = declared.linked() | {c for s in declared.sums for c in (*s.parts, s.column)}
         declared.linear = check_lines(linear, busy)  # a declared order beside one stays
         declared.cuts = check_cuts(cuts, declared.linked() | busy)
+        declared.date_parts = check_date_parts(parts, declared.linked() | busy)
         return declared
 
     def linked(self) -> set:
         """The columns a determination, a check or a pair derives, reads or moves."""
-        items = [*self.determinations, *self.checks, *self.linear, *self.cuts]
+        items = [*self.determinations, *self.checks, *self.linear, *self.cuts, *self.date_parts]
         found = {c for d in items for c in (d.source, d.target)}
         return found | {
             c for j in [*self.joint, *self.joint_checks] for c in (*j.sources, j.target)
@@ -215,12 +235,12 @@ class Dependencies:
     def derived(self) -> set:
         """The columns a dependency sets after the draw (drawn, then overwritten)."""
         items = [*self.determinations, *self.joint, *self.sums, *self.linear, *self.cuts]
-        return {d.target for d in items}
+        return {d.target for d in [*items, *self.date_parts]}
 
     def describe(self) -> list[dict]:
         items = [*self.groups, *self.determinations, *self.checks, *self.joint]
         items += [*self.joint_checks, *self.orders, *self.offsets, *self.sums, *self.linear]
-        items += self.cuts
+        items += [*self.cuts, *self.date_parts]
         return [item.describe() for item in items]
 
     # ------------------------------------------------------------------ keeping them
@@ -244,6 +264,7 @@ class Dependencies:
         if fixed_rows:
             return repair_by_rows(frame, fixed, fixed_rows, allowed, self.apply)
         expand_labels(frame, self.groups)  # the one-hot members (decoded rows only)
+        keep_date_parts(frame, self.date_parts, fixed)  # first: other dependencies read them
         into_sets(frame, allowed)  # a number drawn within a set's range: onto the set
         for _ in range(1 + len(self.checks)):  # each repair pass can only settle more sources
             for item in self.determinations:
@@ -272,42 +293,22 @@ class Dependencies:
         # a total is set from its parts: an order moves the other column (midwest's adults
         # lowered to the total population, not the total raised and then set back)
         paired |= {s.column for s in self.sums} | {line.target for line in self.linear}
-        keep_sums(frame, self.sums, fixed)
-        keep_linear(frame, self.linear, fixed)
-        keep_cuts(frame, self.cuts, fixed)
+        self._keep_formulas(frame, fixed)
         for _ in range(1 + len(self.joint) + len(self.joint_checks) + len(self.sums)):
-            if not self._keep_orders(frame, fixed, paired):
+            if not keep_orders(frame, self.orders, self.groups, fixed, paired):
                 break
             # a number an order moved: its pairs are kept again, and the orders they move;
             # a part an order moved: its total follows, a source its line's target
             self._settle_joint(frame, fixed, allowed)
-            keep_sums(frame, self.sums, fixed)
-            keep_linear(frame, self.linear, fixed)
-            keep_cuts(frame, self.cuts, fixed)
+            self._keep_formulas(frame, fixed)
         return frame
 
-    def _keep_orders(self, frame: pd.DataFrame, fixed: set, paired: set) -> bool:
-        """Raise each broken order's ``high`` to its ``low`` (or lower the ``low`` where the
-        ``high`` is in ``paired``), in passes until none breaks; whether a row changed."""
-        reordered = False
-        for _ in range(len(self.orders)):  # a chain a <= b <= c settles within this many passes
-            changed = False
-            for order in self.orders:
-                low, high = frame[order.low], frame[order.high]
-                broken = (low > high).to_numpy(dtype=bool, na_value=False)
-                if broken.any():
-                    changed = True
-                    lower = order.lowers or held(self.groups, order.high, paired, True)
-                    if lower and not held(self.groups, order.low, paired, False):
-                        moved = whole_for(low, high[broken], np.floor)
-                        assign_member(frame, self.groups, order.low, broken, moved, fixed)
-                    else:
-                        moved = whole_for(high, low[broken], np.ceil)
-                        assign_member(frame, self.groups, order.high, broken, moved, fixed)
-            reordered |= changed
-            if not changed:
-                break
-        return reordered
+    def _keep_formulas(self, frame: pd.DataFrame, fixed: set) -> None:
+        """Columns computed from others, set from them: totals, lines, cuts, date parts."""
+        keep_sums(frame, self.sums, fixed)
+        keep_linear(frame, self.linear, fixed)
+        keep_cuts(frame, self.cuts, fixed)
+        keep_date_parts(frame, self.date_parts, fixed)
 
     def _settle_joint(self, frame: pd.DataFrame, fixed: set, allowed: Mapping | None) -> None:
         """:meth:`_keep_joint`, then the targets of any source it moved derived again: a pair
@@ -361,10 +362,7 @@ class Dependencies:
         return {
             "determinations": [state_of(d) for d in self.determinations],
             "checks": [state_of(d) for d in self.checks],
-            "orders": [
-                [encode_value(o.low), encode_value(o.high), *(["lowers"] if o.lowers else [])]
-                for o in self.orders
-            ],
+            "orders": [order_state(o) for o in self.orders],
             "one_hot": [g.get_state() for g in self.groups],
             "joint": [j.get_state() for j in self.joint],
             "joint_checks": [j.get_state() for j in self.joint_checks],
@@ -376,6 +374,7 @@ class Dependencies:
             **({"sums": [s.get_state() for s in self.sums]} if self.sums else {}),
             **({"linear": [item.get_state() for item in self.linear]} if self.linear else {}),
             **({"cuts": [item.get_state() for item in self.cuts]} if self.cuts else {}),
+            **({"date_parts": [p.get_state() for p in self.date_parts]} if self.date_parts else {}),
         }
 
     @classmethod
@@ -384,10 +383,7 @@ class Dependencies:
             return cls()
         return cls(
             [from_state(d) for d in state["determinations"]],
-            [
-                Order(decode_value(a), decode_value(b), lowers="lowers" in rest)
-                for a, b, *rest in state["orders"]
-            ],
+            [order_from_state(o) for o in state["orders"]],
             [from_state(d) for d in state.get("checks", [])],
             [OneHotGroup.from_state(g) for g in state.get("one_hot", [])],
             [JointDetermination.from_state(j) for j in state.get("joint", [])],
@@ -396,4 +392,5 @@ class Dependencies:
             [Sum.from_state(s) for s in state.get("sums", [])],
             [Linear.from_state(item) for item in state.get("linear", [])],
             [Cut.from_state(item) for item in state.get("cuts", [])],
+            [DatePart.from_state(item) for item in state.get("date_parts", [])],
         )

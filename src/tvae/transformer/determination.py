@@ -39,6 +39,9 @@ class Order:
     def describe(self) -> dict:
         return {"type": "order", "low": self.low, "high": self.high}
 
+    def __contains__(self, column: Hashable) -> bool:
+        return column in (self.low, self.high)
+
 
 def state_of(item: Determination) -> dict:
     return {
@@ -58,6 +61,15 @@ def from_state(state: dict) -> Determination:
         [decode_value(v) for v in state["values"]],
         state.get("counts"),
     )
+
+
+def order_state(order: Order) -> list:
+    return [encode_value(order.low), encode_value(order.high), *(["lowers"] * order.lowers)]
+
+
+def order_from_state(state: list) -> Order:
+    low, high, *rest = state
+    return Order(decode_value(low), decode_value(high), lowers="lowers" in rest)
 
 
 def order_of(frame: pd.DataFrame, low: Hashable, high: Hashable) -> Order:
