@@ -41,6 +41,11 @@
   runs with probability k! n_1! ... n_k! / n! (k values of n_i rows, n rows), which must be
   below 1e-6. A sampled row keeps a cut when x is missing, or y is the value of the run x
   falls in, or, for an x between two runs, of either.
+- Date parts: a column equal to the year, quarter, month, day, weekday (Monday 0), hour, month
+  name or abbreviation, or day name or abbreviation of a date column (datetimes, or text that
+  pandas reads as dates in every present cell) in every real row where the date is present, in
+  at least 20 rows, with two values or more. A sampled row keeps it when the date is missing
+  or unreadable, or the column equals that part of it.
 - Point masses: numerical values held by at least 5 % of the real rows, with their share in
   the real and in the sampled rows.
 
@@ -115,6 +120,7 @@ class Dependencies:
     lines: dict[tuple[str, str, bool], tuple[float, float, float]] = field(default_factory=dict)
     # (x, y) -> (lowest x of each run, highest x of each run, y token of each run)
     cuts: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, list]] = field(default_factory=dict)
+    dated: dict[tuple[str, str], str] = field(default_factory=dict)  # (date, y) -> part
 
     def describe(self, limit: int = 6) -> str:
         names = [f"{a}→{b}" for a, b in self.functional]
@@ -122,11 +128,13 @@ class Dependencies:
         names += [f"{s[-1]}={'+'.join(s[:-1])}" for s in self.sums]
         names += [f"{y}=line({'log ' if log else ''}{x})" for x, y, log in self.lines]
         names += [f"{y}=cut({x})" for x, y in self.cuts]
+        names += [f"{y}={part}({x})" for (x, y), part in self.dated.items()]
         names += [f"{a}≤{b}" for a, b in self.orders]
         shown = ", ".join(names[:limit]) + (", …" if len(names) > limit else "")
         groups = f", {len(self.groups)} one-hot groups" if self.groups else ""
         groups += f", {len(self.exclusive)} exclusive pairs" if self.exclusive else ""
         n_functional = len(self.functional) + len(self.joint) + len(self.sums) + len(self.cuts)
+        n_functional += len(self.dated)
         return f"{n_functional} functional, {len(self.orders)} orders{groups}" + (
             f" ({shown})" if names else ""
         )
@@ -182,9 +190,61 @@ def find_dependencies(real: pd.DataFrame, discrete: list[str], skip: set[str]) -
     lines = exact_lines(numbers)
     lined = {(x, y) for x, y, _ in lines} | {(y, x) for x, y, _ in lines}
     cuts = exact_cuts(numbers, tokens, set(functional) | lined)
+    sums = exact_sums(numbers)
+    dated = date_parts(real, skip)
     return Dependencies(
-        functional, orders, number, groups, exclusive, joint, exact_sums(numbers), lines, cuts
+        functional, orders, number, groups, exclusive, joint, sums, lines, cuts, dated
     )
+
+
+DATE_PARTS = {
+    "year": lambda d: d.dt.year, "quarter": lambda d: d.dt.quarter,
+    "month": lambda d: d.dt.month, "day": lambda d: d.dt.day,
+    "weekday": lambda d: d.dt.day_of_week, "hour": lambda d: d.dt.hour,
+    "month_name": lambda d: d.dt.month_name(), "month_abbr": lambda d: d.dt.month_name().str[:3],
+    "day_name": lambda d: d.dt.day_name(), "day_abbr": lambda d: d.dt.day_name().str[:3],
+}  # fmt: skip
+
+
+def _dates(column: pd.Series) -> pd.Series | None:
+    """The column as naive datetimes where every present cell reads as one, else None."""
+    if pd.api.types.is_datetime64_any_dtype(column):
+        dates = pd.to_datetime(column)
+    elif column.dtype == object or pd.api.types.is_string_dtype(column):
+        head = column.dropna().head(50)  # most text is not dates: a few cells tell
+        if pd.to_datetime(head, errors="coerce", format="mixed").isna().any():
+            return None
+        dates = pd.to_datetime(column, errors="coerce", format="mixed")
+        if column.notna().sum() == 0 or (dates.notna() != column.notna()).any():
+            return None
+    else:
+        return None
+    return dates.dt.tz_localize(None) if dates.dt.tz is not None else dates
+
+
+def _part_equal(part: str, values: pd.Series, column: pd.Series) -> np.ndarray:
+    if part.endswith(("_name", "_abbr")):
+        return column.astype(str).to_numpy() == values.to_numpy(dtype=object)
+    numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
+    return numbers == values.to_numpy(dtype=np.float64)
+
+
+def date_parts(real: pd.DataFrame, skip: set[str]) -> dict:
+    """Every (date, y) where y is a calendar part of the date (see the module docstring)."""
+    found = {}
+    for x in real.columns:
+        dates = None if x in skip else _dates(real[x])
+        if dates is None or dates.notna().sum() < MIN_OVERLAP_ROWS:
+            continue
+        present = dates.notna()
+        for y in real.columns:
+            if y in (x, *skip) or real[y][present].isna().any() or real[y].nunique() < 2:
+                continue
+            for part, compute in DATE_PARTS.items():
+                if _part_equal(part, compute(dates[present]), real[y][present]).all():
+                    found[(x, y)] = part
+                    break
+    return found
 
 
 def exact_cuts(numbers: dict[str, np.ndarray], tokens: dict, functional: set) -> dict:
@@ -437,6 +497,15 @@ def dependency_kept(rows: pd.DataFrame, found: Dependencies) -> dict:
         ok = np.isnan(x) | (y == labels[run]) | (~inside & (y == labels[above]))
         kept_functional &= ok
         each[f"{b}=cut({a})"] = ok.mean()
+    for (a, b), part in found.dated.items():
+        dates = pd.to_datetime(rows[a], errors="coerce", format="mixed")
+        if pd.api.types.is_datetime64_any_dtype(dates) and dates.dt.tz is not None:
+            dates = dates.dt.tz_localize(None)
+        present = dates.notna().to_numpy()
+        ok = ~present
+        ok[present] = _part_equal(part, DATE_PARTS[part](dates[present]), rows[b][present])
+        kept_functional &= ok
+        each[f"{b}={part}({a})"] = ok.mean()
     for a, b in found.orders:
         x = pd.to_numeric(rows[a], errors="coerce").to_numpy(dtype=np.float64)
         y = pd.to_numeric(rows[b], errors="coerce").to_numpy(dtype=np.float64)
@@ -450,7 +519,8 @@ def dependency_kept(rows: pd.DataFrame, found: Dependencies) -> dict:
         + len(found.groups)
         + len(found.sums)
         + len(found.lines)
-        + len(found.cuts),
+        + len(found.cuts)
+        + len(found.dated),
         "n_exclusive_pairs": len(found.exclusive),
         "n_orders": len(found.orders),
         "dependency_kept": float((kept_functional & kept_orders).mean()) if n else None,
