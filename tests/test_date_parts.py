@@ -113,10 +113,13 @@ def test_a_date_moves_to_the_nearest_date_with_the_part():
     assert (abs(moved - dates) <= pd.Timedelta(days=3)).all()
 
 
-def test_arrow_dates_keep_their_parts_and_their_type():
+@pytest.mark.parametrize("kind", ["arrow", "python"])
+def test_arrow_and_python_dates_keep_their_parts_and_their_type(kind):
     days = pd.Series(pd.date_range("2024-01-01", periods=400))
-    frame = pd.DataFrame({"day": days.dt.date.astype("date32[pyarrow]"), "month": days.dt.month})
+    cells = days.dt.date.astype("date32[pyarrow]" if kind == "arrow" else object)
+    frame = pd.DataFrame({"day": cells, "month": days.dt.month})
     model = TVAE(epochs=3, random_state=0).fit(frame)
     rows = model.sample(100, conditions={"month": 3}, random_state=1)
     assert rows["day"].dtype == frame["day"].dtype
     assert (pd.to_datetime(rows["day"].astype(str)).dt.month == 3).all()
+    assert kind == "arrow" or type(rows["day"].iloc[0]) is type(frame["day"].iloc[0])

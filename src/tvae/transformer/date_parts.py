@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,7 @@ from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype
 
 from tvae.codec import decode_value, encode_value
 from tvae.errors import InvalidParameterError
-from tvae.transformer.datetime import arrow_dates, date_format
+from tvae.transformer.datetime import arrow_dates, date_format, python_dates
 from tvae.transformer.dependency_search import MIN_ROWS
 from tvae.transformer.determination import check_derived
 from tvae.transformer.repairs import restore_column
@@ -235,6 +236,11 @@ def _move_dates(frame: pd.DataFrame, item: DatePart, dates: pd.Series, present: 
         text = column.astype(object).to_numpy(copy=True)
         text[rows] = moved.dt.strftime(item.date_format).to_numpy(dtype=object)
         restore_column(frame, item.source, text)
+    elif python_dates(column):  # Python date or datetime objects, as they came
+        cells = column.to_numpy(dtype=object, copy=True)
+        days = all(type(v) is date for v in cells[rows])
+        cells[rows] = list(moved.dt.date if days else moved.dt.to_pydatetime())
+        frame[item.source] = pd.Series(cells, index=frame.index, dtype=object)
 
 
 def with_part(dates: pd.Series, part: str, wanted: pd.Series) -> pd.Series:

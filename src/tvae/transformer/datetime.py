@@ -113,7 +113,7 @@ class DatetimeColumn:
     ) -> DatetimeColumn:
         string_format = date_format(series)
         if string_format is None and not (
-            is_datetime64_any_dtype(series.dtype) or _periods(series) or _python_dates(series)
+            is_datetime64_any_dtype(series.dtype) or _periods(series) or python_dates(series)
         ):
             raise InvalidDataError(
                 f"column {name!r} is declared datetime but its values are not dates in one "
@@ -130,7 +130,7 @@ class DatetimeColumn:
         )  # fmt: skip
         low, high = (int(ns[~nat].min()), int(ns[~nat].max())) if (~nat).any() else (0, 0)
         python_type = None
-        if _python_dates(series):
+        if python_dates(series):
             kinds = {type(v) for v in series.dropna()}
             python_type = "datetime" if any(issubclass(k, datetime) for k in kinds) else "date"
         return cls(
@@ -223,7 +223,7 @@ class DatetimeColumn:
 def date_format(series: pd.Series) -> str | None:
     """The strftime format of a column of date strings; None for datetime64 values, Python
     dates, and strings that are not dates in one format."""
-    if is_datetime64_any_dtype(series.dtype) or _periods(series) or _python_dates(series):
+    if is_datetime64_any_dtype(series.dtype) or _periods(series) or python_dates(series):
         return None
     return parse_date_strings(series.dropna())
 
@@ -238,7 +238,7 @@ def _periods(series: pd.Series) -> bool:
     return isinstance(series.dtype, pd.PeriodDtype)
 
 
-def _python_dates(series: pd.Series) -> bool:
+def python_dates(series: pd.Series) -> bool:
     """True for an object column of Python ``date``/``datetime`` objects (gaps aside)."""
     observed = series.dropna()
     return (
