@@ -223,16 +223,15 @@ def find_cuts(
     if not sources or not targets:
         return []
     rows = np.unique(np.linspace(0, len(frame) - 1, SCREEN_ROWS).astype(np.int64))
-    head_codes = {t: value_codes(frame[t].iloc[rows]) for t in targets}
+    head = np.stack([value_codes(frame[t].iloc[rows]) for t in targets])  # (T, R)
     found = []
     for source in sources:
         x = numbers[source][rows]
-        keep = ~np.isnan(x)
-        order = np.argsort(x[keep], kind="stable")
-        for target in targets:
-            if target == source or runs_of(x[keep][order], head_codes[target][keep][order]) is None:
-                continue  # a cut holds on any rows of the table
-            cut = _checked(frame, source, target, dates.get(source, False))
+        keep = np.flatnonzero(~np.isnan(x))
+        order = keep[np.argsort(x[keep], kind="stable")]
+        for i in np.flatnonzero(_screen(x[order], head[:, order])):
+            target = targets[i]
+            cut = None if target == source else _checked(frame, source, target, dates.get(source))
             if cut is not None:
                 found.append(cut)
     # a target several numbers cut is left to the model: deriving it from one would break
@@ -248,7 +247,20 @@ def find_cuts(
     return list(kept.values())
 
 
+def _screen(x: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Which targets (rows of ``codes``, (T, R), on rows sorted by the source ``x`` (R,)) fall
+    into runs there: a cut holds on any rows of the table. All targets at once (a table of
+    600 numbers and 600 small counts: 360,000 pairs)."""
+    if codes.shape[1] < 2:
+        return np.zeros(len(codes), dtype=bool)
+    changes = codes[:, 1:] != codes[:, :-1]
+    ties = x[1:] == x[:-1]
+    distinct = 1 + (np.diff(np.sort(codes, axis=1), axis=1) != 0).sum(axis=1)
+    return ~(changes & ties).any(axis=1) & (changes.sum(axis=1) == distinct - 1)
+
+
 def _checked(frame: pd.DataFrame, source: Hashable, target: Hashable, dates: Any) -> Cut | None:
+    dates = dates or False
     present = frame[source].notna().to_numpy()
     if present.sum() < MIN_ROWS:
         return None
