@@ -106,16 +106,27 @@ def test_declared_orders_are_kept_and_a_declared_mapping_is_refused(tmp_path: Pa
     frame["count"] = rng.integers(0, 9, 600)
     frame["more"] = rng.integers(0, 5, 600)
     frame["total"] = frame["count"] + frame["more"]
+    frame["band"] = np.where(frame["start"] < 5, "low", "high")
+    frame["when"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 700, 600), "D")
+    frame["month"] = frame["when"].dt.month
     pq.write_table(pa.Table.from_pandas(frame), tmp_path / "t.parquet")
     order = {"type": "order", "low": "start", "high": "end"}
     total = {"type": "sum", "columns": ["count", "more"], "column": "total"}
+    band = {"type": "cut", "source": "start", "target": "band"}  # edges read off the sample
+    month = {"type": "date_part", "source": "when", "target": "month", "part": "month"}
     model = TVAE(epochs=1, random_state=0, **FAST).fit_distributed(
-        tmp_path, ["code", "label"], metadata={"columns": {}, "dependencies": [order, total]}
-    )
-    assert model.metadata_.dependencies == [order, total]
+        tmp_path, ["code", "label", "band"],
+        metadata={"columns": {}, "dependencies": [order, total, band, month]},
+    )  # fmt: skip
+    found = model.metadata_.dependencies
+    assert found[:2] == [order, total] and found[2]["labels"] == ["low", "high"]
+    assert found[3] == month
     rows = model.sample(500, random_state=0)
     assert (rows["start"] <= rows["end"]).all()
     assert (rows["count"] + rows["more"] == rows["total"]).all()
+    edge = found[2]["edges"][0]
+    assert (rows["band"] == np.where(rows["start"] < edge, "low", "high")).all()
+    assert (rows["when"].dt.month == rows["month"]).all()
     mapping = {"type": "determines", "source": "code", "target": "label"}
     group = {"type": "one_hot", "columns": ["start", "end"]}  # refused before any check
     for refused in (mapping, group):
