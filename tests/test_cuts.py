@@ -173,10 +173,14 @@ def test_a_date_cut_into_periods_has_calendar_edges():
     frame = pd.DataFrame({
         "ordered": when.dt.strftime("%d/%m/%Y %H:%M"),  # dates as text, day first
         "quarter": when.dt.year.astype(str) + "Q" + when.dt.quarter.astype(str),
+        "weekday": when.dt.day_name(),  # a date part beside the cut
         "amount": rng.normal(size=800),
     })  # fmt: skip
     model = TVAE(epochs=5, random_state=0).fit(frame)
     (cut,) = [d for d in model.metadata_.dependencies if d["type"] == "cut"]
+    assert {"type": "date_part", "source": "ordered", "target": "weekday", "part": "day_name"} in (
+        model.metadata_.dependencies
+    )
     assert cut["edges"][:2] == ["2019-04-01T00:00:00", "2019-07-01T00:00:00"]
     assert cut["labels"][:2] == ["2019Q1", "2019Q2"]
 
@@ -186,8 +190,10 @@ def test_a_date_cut_into_periods_has_calendar_edges():
 
     rows = model.sample(500, random_state=1)
     assert (quarters(rows) == rows["quarter"]).all()
-    rows = model.sample(50, conditions={"quarter": "2020Q2"}, random_state=2)
-    assert (quarters(rows) == "2020Q2").all()
+    rows = model.sample(50, conditions={"quarter": "2020Q2", "weekday": "Sunday"}, random_state=2)
+    assert (quarters(rows) == "2020Q2").all() and (rows["weekday"] == "Sunday").all()
+    dates = pd.to_datetime(rows["ordered"], format="%d/%m/%Y %H:%M")
+    assert (dates.dt.day_name() == "Sunday").all()
     with pytest.raises(ConditionError, match="gives '2019Q4'"):
         model.sample(5, conditions={"quarter": "2020Q2", "ordered": "03/11/2019 10:00"})
     again = TVAE(epochs=1, random_state=0).fit(frame, metadata=model.metadata_)

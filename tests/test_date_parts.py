@@ -69,6 +69,10 @@ def test_a_conditioned_part_moves_its_date(fitted):
     known = pd.DataFrame({"hour": [3, None], "year": [2020, 2021]})
     rows = model.sample(conditions=known, random_state=3)
     assert rows["hour"].iloc[0] == 3 and list(rows["year"]) == [2020, 2021] and _parts_hold(rows)
+    span = ("2020-04-01 00:00", "2020-06-30 23:00")  # Sundays within a range of dates
+    rows = model.sample(60, conditions={"ordered": span, "weekday": "Sunday"}, random_state=4)
+    assert (rows["weekday"] == "Sunday").all() and _parts_hold(rows)
+    assert rows["ordered"].between(*span).all()
     with pytest.raises(ConditionError, match="'month' is the month of 'ordered'"):
         model.sample(5, conditions={"ordered": "2020-03-01 10:00", "month": 2})
 

@@ -6,7 +6,10 @@ before any sampling."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+import pandas as pd
 
 from tvae.conditional.dependent import as_table, asked_targets, is_empty
 from tvae.errors import ConditionError
@@ -29,3 +32,26 @@ def check_date_parts(transformer: Any, conditions: Any) -> None:
                     f"{target!r}, but {item.target!r} is the {item.part} of {item.source!r} in "
                     "every row; leave one of them out"
                 )
+
+
+def date_ranges(transformer: Any, conditions: Any) -> dict:
+    """The dates a dict's condition holds to a range, for the parts read from them: the
+    column's (low, high) Timestamps (None for an open end), within which a conditioned part
+    moves its date (:func:`tvae.transformer.date_parts.keep_date_parts`)."""
+    if not isinstance(conditions, Mapping):
+        return {}
+    found = {}
+    for item in transformer.dependencies.date_parts:
+        cell = conditions.get(item.source)
+        if isinstance(cell, tuple) and len(cell) == 2:
+            try:
+                found[item.source] = tuple(None if is_empty(v) else _stamp(item, v) for v in cell)
+            except (TypeError, ValueError):
+                continue
+    return found
+
+
+def _stamp(item: Any, value: Any) -> pd.Timestamp:
+    if isinstance(value, str) and item.date_format is not None:
+        return pd.to_datetime(value, format=item.date_format)
+    return pd.Timestamp(value)

@@ -116,7 +116,8 @@ def split_declared(
     busy = {c for p in pairs for c in p} | {c for s in sums for c in (*s.parts, s.column)}
     busy |= {c for item in lines for c in (item.source, item.target)}
     cuts = check_cuts(cuts, busy)
-    parts = check_date_parts(parts, busy | {c for cut in cuts for c in (cut.source, cut.target)})
+    written = {t for _, t in pairs} | {s.column for s in sums} | {x.target for x in lines + cuts}
+    parts = check_date_parts(parts, written)  # a date others read too
     sums = check_sums(sums, {c for p in pairs for c in p})
     return orders, sources_first(pairs), sums, lines, cuts, parts
 

@@ -195,35 +195,48 @@ def declared_date_part(frame: pd.DataFrame, item: Mapping) -> DatePart:
 
 
 def check_date_parts(items: list[DatePart], busy: set) -> list[DatePart]:
-    """Declared parts, refused where they cannot all be kept (see ``check_derived``)."""
+    """Declared parts, refused where they cannot all be kept (see ``check_derived``; ``busy``:
+    the columns other dependencies write, since others may read a date too)."""
     return check_derived(items, busy, "date part")
 
 
-def keep_date_parts(frame: pd.DataFrame, items: Iterable[DatePart], fixed: set) -> None:
+def keep_date_parts(
+    frame: pd.DataFrame, items: Iterable[DatePart], fixed: set, ranges: Mapping | None = None
+) -> None:
     """Make every part hold in ``frame`` (in place) where the date is present: the part from
     the date; a ``fixed`` part (a condition holds it) stays, and its free date moves to the
-    nearest date that has it."""
+    nearest date that has it. A date a condition holds to a range (``ranges``: the column's
+    (low, high) Timestamps, None for an open end) moves within it, where it can."""
     for item in items:
         dates = as_dates(frame[item.source], item.date_format)
         present = dates.notna().to_numpy()
         if item.target in fixed:
-            if item.source not in fixed:
-                _move_dates(frame, item, dates, present)
+            bounds = (ranges or {}).get(item.source)
+            dated = isinstance(bounds, tuple) and any(isinstance(b, pd.Timestamp) for b in bounds)
+            if item.source not in fixed or (dated and time_zone(dates) is None):
+                _move_dates(frame, item, dates, present, bounds if dated else None)
             continue
         values = frame[item.target].to_numpy(dtype=object, copy=True)
         values[present] = PARTS[item.part](dates[present]).to_numpy(dtype=object)
         restore_column(frame, item.target, values)
 
 
-def _move_dates(frame: pd.DataFrame, item: DatePart, dates: pd.Series, present: np.ndarray):
+def _move_dates(
+    frame: pd.DataFrame, item: DatePart, dates: pd.Series, present: np.ndarray,
+    bounds: tuple | None = None,
+) -> None:  # fmt: skip
     """The dates whose part is not the row's (fixed) target, moved to the nearest that has
-    it; written back where the column holds datetimes or dates as text."""
+    it (within ``bounds``, a period away where the nearest leaves them, else not moved);
+    written back in the column's own type."""
     wanted = frame[item.target][present]
     wrong = ~matches(item.part, PARTS[item.part](dates[present]), wanted)
     if not wrong.any():
         return
     rows = np.flatnonzero(present)[wrong]
     moved = with_part(dates.iloc[rows], item.part, wanted.iloc[np.flatnonzero(wrong)])
+    if bounds is not None:
+        moved, inside = _within(moved, dates.iloc[rows], item.part, bounds)
+        rows, moved = rows[inside], moved[inside]
     column = frame[item.source]
     if is_datetime64_any_dtype(column.dtype):  # numpy or Arrow, a zone or none
         values = dates.copy()
@@ -241,6 +254,23 @@ def _move_dates(frame: pd.DataFrame, item: DatePart, dates: pd.Series, present: 
         days = all(type(v) is date for v in cells[rows])
         cells[rows] = list(moved.dt.date if days else moved.dt.to_pydatetime())
         frame[item.source] = pd.Series(cells, index=frame.index, dtype=object)
+
+
+PERIODS = {"weekday": "7D", "hour": "1D", "minute": "1h"}  # a part that recurs this often
+
+
+def _within(moved: pd.Series, before: pd.Series, part: str, bounds: tuple) -> tuple:
+    """``moved`` kept within ``bounds`` (low, high; None open): a date outside them tries a
+    period earlier and later (a weekday: a week); (the dates, which of them are inside)."""
+    low = pd.Timestamp.min if bounds[0] is None else pd.Timestamp(bounds[0])
+    high = pd.Timestamp.max if bounds[1] is None else pd.Timestamp(bounds[1])
+    inside = lambda d: ((d >= low) & (d <= high)).to_numpy()  # noqa: E731
+    period = PERIODS.get(_numeric(part))
+    if period is not None:
+        for step in (pd.Timedelta(period), -pd.Timedelta(period)):
+            shifted = moved + step
+            moved = moved.where(inside(moved) | ~inside(shifted), shifted)
+    return moved, inside(moved)
 
 
 def with_part(dates: pd.Series, part: str, wanted: pd.Series) -> pd.Series:

@@ -221,7 +221,7 @@ class Dependencies:
         busy = declared.linked() | {c for s in declared.sums for c in (*s.parts, s.column)}
         declared.linear = check_lines(linear, busy)  # a declared order beside one stays
         declared.cuts = check_cuts(cuts, declared.linked() | busy)
-        declared.date_parts = check_date_parts(parts, declared.linked() | busy)
+        declared.date_parts = check_date_parts(parts, declared.derived())  # a date others read
         return declared
 
     def linked(self) -> set:
@@ -264,7 +264,7 @@ class Dependencies:
         if fixed_rows:
             return repair_by_rows(frame, fixed, fixed_rows, allowed, self.apply)
         expand_labels(frame, self.groups)  # the one-hot members (decoded rows only)
-        keep_date_parts(frame, self.date_parts, fixed)  # first: other dependencies read them
+        keep_date_parts(frame, self.date_parts, fixed, allowed)  # first: others read them
         into_sets(frame, allowed)  # a number drawn within a set's range: onto the set
         for _ in range(1 + len(self.checks)):  # each repair pass can only settle more sources
             for item in self.determinations:
@@ -293,22 +293,22 @@ class Dependencies:
         # a total is set from its parts: an order moves the other column (midwest's adults
         # lowered to the total population, not the total raised and then set back)
         paired |= {s.column for s in self.sums} | {line.target for line in self.linear}
-        self._keep_formulas(frame, fixed)
+        self._keep_formulas(frame, fixed, allowed)
         for _ in range(1 + len(self.joint) + len(self.joint_checks) + len(self.sums)):
             if not keep_orders(frame, self.orders, self.groups, fixed, paired):
                 break
             # a number an order moved: its pairs are kept again, and the orders they move;
             # a part an order moved: its total follows, a source its line's target
             self._settle_joint(frame, fixed, allowed)
-            self._keep_formulas(frame, fixed)
+            self._keep_formulas(frame, fixed, allowed)
         return frame
 
-    def _keep_formulas(self, frame: pd.DataFrame, fixed: set) -> None:
+    def _keep_formulas(self, frame: pd.DataFrame, fixed: set, allowed: Mapping | None) -> None:
         """Columns computed from others, set from them: totals, lines, cuts, date parts."""
         keep_sums(frame, self.sums, fixed)
         keep_linear(frame, self.linear, fixed)
         keep_cuts(frame, self.cuts, fixed)
-        keep_date_parts(frame, self.date_parts, fixed)
+        keep_date_parts(frame, self.date_parts, fixed, allowed)
 
     def _settle_joint(self, frame: pd.DataFrame, fixed: set, allowed: Mapping | None) -> None:
         """:meth:`_keep_joint`, then the targets of any source it moved derived again: a pair
