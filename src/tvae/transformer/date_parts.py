@@ -138,16 +138,18 @@ def find_date_parts(
         if present.sum() < MIN_ROWS:
             continue
         head = dates.iloc[rows][present[rows]]
+        head_parts = {part: compute(head) for part, compute in PARTS.items()}  # once a date
         for target in targets:
-            if target in found or not frame[target].iloc[rows][present[rows]].notna().all():
+            cells = frame[target].iloc[rows][present[rows]]
+            if target in found or not cells.notna().all():
                 continue
             for part, compute in PARTS.items():
                 if part not in NAMES and not is_numeric_dtype(frame[target].dtype):
                     continue
-                if not matches(part, compute(head), frame[target].iloc[rows][present[rows]]).all():
+                if not matches(part, head_parts[part], cells).all():
                     continue
-                cells = frame[target][present]
-                if cells.notna().all() and matches(part, compute(dates[present]), cells).all():
+                every = frame[target][present]
+                if every.notna().all() and matches(part, compute(dates[present]), every).all():
                     found[target] = DatePart(source, target, part, text_format)
                     break
     return list(found.values())
