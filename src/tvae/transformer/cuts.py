@@ -260,6 +260,8 @@ def _screen(x: np.ndarray, codes: np.ndarray) -> np.ndarray:
 
 
 def _checked(frame: pd.DataFrame, source: Hashable, target: Hashable, dates: Any) -> Cut | None:
+    """The cut on every row, where it holds with evidence (``dates``: a date source's text
+    format, True for other dates, None or False for a number)."""
     dates = dates or False
     present = frame[source].notna().to_numpy()
     if present.sum() < MIN_ROWS:
