@@ -15,11 +15,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tvae.conditional.dependent import as_table, asked_targets, in_form_of, is_empty, is_number
+from tvae.conditional.dependent import (
+    as_table,
+    asked_targets,
+    in_form_of,
+    is_empty,
+    is_number,
+    meets,
+)
 from tvae.errors import ConditionError
 from tvae.transformer.cut_dates import as_stamp
 from tvae.transformer.cuts import Cut, span_of_label
-from tvae.transformer.repairs import missing_alike
+from tvae.transformer.date_parts import read_stamp
 
 
 def through_cuts(transformer: Any, conditions: Any) -> tuple[Any, set]:
@@ -49,7 +56,7 @@ def _through(cut: Cut, target: Any, source: Any) -> tuple[Any, Any]:
     where the target asks nothing or a missing value."""
     if is_empty(target):
         return source, target
-    asked = [i for i, label in enumerate(cut.labels) if _asks(target, label)]
+    asked = [i for i, label in enumerate(cut.labels) if meets(label, target)]
     if not asked:
         raise ConditionError(
             f"condition {cut.target!r} = {target!r} is never generated: {cut.target!r} is cut "
@@ -95,9 +102,7 @@ def _on_scale(cut: Cut, cell: Any) -> float | None:
     if is_empty(cell) or isinstance(cell, (tuple, set, frozenset)):
         return None
     try:
-        if isinstance(cell, str) and cut.date_format is not None:  # 03/11/2020: as written
-            return float(pd.to_datetime(cell, format=cut.date_format).value)
-        return float(pd.Timestamp(cell).value)
+        return float(read_stamp(cell, cut.date_format).value)
     except (TypeError, ValueError):
         return None
 
@@ -107,20 +112,3 @@ def _written(cut: Cut, value: float) -> Any:
     if np.isinf(value):
         return None
     return as_stamp(value) if cut.dates else value
-
-
-def _asks(cell: Any, label: Any) -> bool:
-    """Whether the condition ``cell`` (a value, a (low, high) range or a set) holds ``label``;
-    text matches a label that reads the same ("3" asks 3)."""
-    if isinstance(cell, (set, frozenset)):
-        return any(_asks(member, label) for member in cell)
-    if isinstance(cell, tuple) and len(cell) == 2:
-        if not is_number(label):
-            return False
-        low, high = cell
-        return (low is None or float(low) <= float(label)) and (
-            high is None or float(label) <= float(high)
-        )
-    if missing_alike(cell) == missing_alike(label):
-        return True
-    return isinstance(cell, str) and cell.strip() == str(label).strip()

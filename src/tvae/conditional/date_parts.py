@@ -9,18 +9,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import pandas as pd
-
 from tvae.conditional.dependent import as_table, asked_targets, is_empty
 from tvae.errors import ConditionError
-from tvae.transformer.date_parts import conflicts
+from tvae.transformer.date_parts import conflicts, read_stamp
 
 
 def check_date_parts(transformer: Any, conditions: Any) -> None:
     """Raise :class:`ConditionError` where a row's conditions ask a date (one value) and a
     part of it that the date does not have."""
-    for item in asked_targets(transformer.dependencies.date_parts, conditions):
-        table = as_table(conditions)
+    items = asked_targets(transformer.dependencies.date_parts, conditions)
+    table = as_table(conditions) if items else None
+    for item in items:
         if item.source not in table.columns:
             continue
         for source, target in zip(table[item.source], table[item.target], strict=True):
@@ -45,13 +44,9 @@ def date_ranges(transformer: Any, conditions: Any) -> dict:
         cell = conditions.get(item.source)
         if isinstance(cell, tuple) and len(cell) == 2:
             try:
-                found[item.source] = tuple(None if is_empty(v) else _stamp(item, v) for v in cell)
+                found[item.source] = tuple(
+                    None if is_empty(v) else read_stamp(v, item.date_format) for v in cell
+                )
             except (TypeError, ValueError):
                 continue
     return found
-
-
-def _stamp(item: Any, value: Any) -> pd.Timestamp:
-    if isinstance(value, str) and item.date_format is not None:
-        return pd.to_datetime(value, format=item.date_format)
-    return pd.Timestamp(value)

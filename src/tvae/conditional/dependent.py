@@ -267,7 +267,7 @@ class _Pairs:
         chosen = [self.triples[i] for i in indices]  # in the mapping's order
         fitting = [
             t for t in chosen
-            if all(is_empty(cell) or near or _matches(v, cell)
+            if all(is_empty(cell) or near or meets(v, cell)
                    for v, cell, near in zip(t, cells, nearest, strict=True))
         ]  # fmt: skip
         for place in (p for p in range(3) if nearest[p] and fitting):
@@ -314,13 +314,13 @@ def _fitting(item: Any, key_cell: Any, value_cell: Any) -> list[tuple]:
     """A determination's (source value, target value) pairs that meet both conditions (an
     empty one: any). A number no real row holds reads as the nearest that does, as the
     derivation reads it (anes96: a population of 17 gives the log of 16's)."""
-    if is_number(key_cell) and not any(_matches(key, key_cell) for key in item.keys):
+    if is_number(key_cell) and not any(meets(key, key_cell) for key in item.keys):
         key_cell = nearest_keys(list(item.keys), np.asarray([key_cell], dtype=object))[0]
     return [
         (key, value)
         for key, value in zip(item.keys, item.values, strict=True)
-        if (is_empty(key_cell) or _matches(key, key_cell))
-        and (is_empty(value_cell) or _matches(value, value_cell))
+        if (is_empty(key_cell) or meets(key, key_cell))
+        and (is_empty(value_cell) or meets(value, value_cell))
     ]
 
 
@@ -346,13 +346,13 @@ def is_empty(cell: Any) -> bool:
     return cell is None or bool(pd.isna(cell))
 
 
-def _matches(value: Any, cell: Any) -> bool:
+def meets(value: Any, cell: Any) -> bool:
     """``value`` meets the condition ``cell`` (a value, a (low, high) range, a set or
     MISSING)."""
     if cell is MISSING:
         return is_empty(value)
     if isinstance(cell, (set, frozenset)):
-        return any(_matches(value, member) for member in cell)
+        return any(meets(value, member) for member in cell)
     if isinstance(cell, tuple) and len(cell) == 2:
         low, high = cell
         try:

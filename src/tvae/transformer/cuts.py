@@ -48,8 +48,7 @@ import numpy as np
 import pandas as pd
 
 from tvae.codec import decode_value, encode_value
-from tvae.transformer.cut_dates import as_stamp, date_edge_between, date_values, naive_dates
-from tvae.transformer.datetime import date_format
+from tvae.transformer.cut_dates import as_stamp, date_edge_between, date_source, date_values
 from tvae.transformer.dependency_search import MIN_ROWS, value_codes
 from tvae.transformer.numerical import to_float
 from tvae.transformer.repairs import missing_alike, restore_column
@@ -79,7 +78,7 @@ class Cut:
 
     def source_values(self, column: pd.Series) -> np.ndarray:
         """The source column as floats (N,) on the edges' scale, NaN where missing."""
-        return date_values(column, self.date_format) if self.dates else to_float(column)
+        return source_values(column, self.dates, self.date_format)
 
     def positions(self, source: np.ndarray) -> np.ndarray:
         """The label index of each source value (float, NaN where missing): -1 where missing."""
@@ -128,6 +127,11 @@ class Cut:
         )
 
 
+def source_values(column: pd.Series, dates: bool, text_format: str | None) -> np.ndarray:
+    """A cut's source as floats (N,): a number as it is, a date as nanoseconds; NaN missing."""
+    return date_values(column, text_format) if dates else to_float(column)
+
+
 def edge_between(below: float, above: float) -> float:
     """The number in ``(below, above]`` written with the fewest digits, nearest the middle."""
     middle = (below + above) / 2
@@ -168,9 +172,7 @@ def cut_of(
     """The cut of ``target`` by ``source`` in ``frame`` and the rows under each label, or
     None where it does not hold. ``dates``: the source is a date (True, or its text format)."""
     text_format = dates if isinstance(dates, str) else None
-    values = Cut(source, target, (), (), dates=bool(dates), date_format=text_format).source_values(
-        frame[source]
-    )
+    values = source_values(frame[source], bool(dates), text_format)
     present = ~np.isnan(values)
     order = np.argsort(values[present], kind="stable")
     x = values[present][order]
@@ -209,14 +211,11 @@ def find_cuts(
         and pd.api.types.is_numeric_dtype(frame[c].dtype)
         and not pd.api.types.is_bool_dtype(frame[c].dtype)
     }
-    dates = {  # a date cut into periods: its text format, or True
-        c: date_format(frame[c]) or True
-        for c in frame.columns
-        if kinds.get(c) == "datetime" and c not in skip and naive_dates(frame[c])
-    }
-    numbers |= {
-        c: date_values(frame[c], f if isinstance(f, str) else None) for c, f in dates.items()
-    }
+    dates = {c: date_source(frame[c]) for c in frame.columns
+             if kinds.get(c) == "datetime" and c not in skip}  # fmt: skip
+    dates = {c: found for c, found in dates.items() if found}  # its text format, or True
+    numbers |= {c: source_values(frame[c], True, f if f is not True else None)
+                for c, f in dates.items()}  # fmt: skip
     distinct = {c: len(np.unique(v[~np.isnan(v)])) for c, v in numbers.items()}
     sources = sorted((c for c in numbers if distinct[c] >= MIN_VALUES), key=lambda c: -distinct[c])
     targets = [c for c in usable if 2 <= frame[c].nunique(dropna=False) <= MAX_LABELS]
@@ -231,7 +230,11 @@ def find_cuts(
         order = keep[np.argsort(x[keep], kind="stable")]
         for i in np.flatnonzero(_screen(x[order], head[:, order])):
             target = targets[i]
-            cut = None if target == source else _checked(frame, source, target, dates.get(source))
+            cut = (
+                None
+                if target == source
+                else _checked(frame, source, target, dates.get(source, False))
+            )
             if cut is not None:
                 found.append(cut)
     # a target several numbers cut is left to the model: deriving it from one would break
@@ -261,8 +264,7 @@ def _screen(x: np.ndarray, codes: np.ndarray) -> np.ndarray:
 
 def _checked(frame: pd.DataFrame, source: Hashable, target: Hashable, dates: Any) -> Cut | None:
     """The cut on every row, where it holds with evidence (``dates``: a date source's text
-    format, True for other dates, None or False for a number)."""
-    dates = dates or False
+    format, True for other dates, False for a number)."""
     present = frame[source].notna().to_numpy()
     if present.sum() < MIN_ROWS:
         return None
@@ -321,12 +323,12 @@ def keep_cuts(frame: pd.DataFrame, cuts: Iterable[Cut], fixed: set) -> None:
 
 
 def _move_sources(frame: pd.DataFrame, cut: Cut, source: np.ndarray, present: np.ndarray) -> None:
-    labels = frame[cut.target].to_numpy(dtype=object)
+    """Sources moved into the real range of their row's (fixed) label, in place."""
+    keys = pd.Index([missing_alike(v) for v in cut.labels])
+    index = keys.get_indexer([missing_alike(v) for v in frame[cut.target].to_numpy(dtype=object)])
     moved = source.copy()
-    for index in range(len(cut.labels)):
-        low, high = span_of_label(cut, index)
-        rows = present & np.asarray([missing_alike(v) == missing_alike(cut.labels[index])
-                                     for v in labels])  # fmt: skip
-        moved[rows] = np.clip(source[rows], low, high)
+    for i in range(len(cut.labels)):
+        rows = present & (index == i)
+        moved[rows] = np.clip(source[rows], *span_of_label(cut, i))
     if not np.array_equal(moved, source, equal_nan=True):
         restore_column(frame, cut.source, moved.astype(object))

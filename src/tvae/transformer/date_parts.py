@@ -208,8 +208,9 @@ def keep_date_parts(
     """Make every part hold in ``frame`` (in place) where the date is present: the part from
     the date; a ``fixed`` part (a condition holds it) stays, and its free date moves to the
     nearest date that has it. A date a condition holds to a range (``ranges``: the column's
-    (low, high) Timestamps, None for an open end) moves within it, where it can."""
-    for item in items:
+    (low, high) Timestamps, None for an open end) moves within it, where it can. Dates move
+    before any part is read off them: a Sunday asked in a range may move its date into June."""
+    for item in sorted(items, key=lambda item: item.target not in fixed):  # moves first
         dates = as_dates(frame[item.source], item.date_format)
         present = dates.notna().to_numpy()
         if item.target in fixed:
@@ -334,10 +335,17 @@ def _as_number(part: str, wanted: pd.Series) -> pd.Series:
     return wanted.astype(str).map(lookup)
 
 
+def read_stamp(value: Any, text_format: str | None) -> pd.Timestamp:
+    """A date a condition gives, text read in the column's format (03/11/2020 as written)."""
+    if isinstance(value, str) and text_format is not None:
+        return pd.to_datetime(value, format=text_format)
+    return pd.Timestamp(value)
+
+
 def conflicts(item: DatePart, source: Any, target: Any) -> bool:
     """Whether a condition's date (one value) lacks the part a condition on the target asks."""
     try:
-        stamp = pd.Series([pd.Timestamp(source)])
+        stamp = pd.Series([read_stamp(source, item.date_format)])
     except (TypeError, ValueError):
         return False
     return not bool(matches(item.part, PARTS[item.part](stamp), pd.Series([target]))[0])

@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 
 from tvae.errors import InvalidParameterError
-from tvae.transformer.cut_dates import date_values, naive_dates
+from tvae.transformer.cut_dates import date_source
 from tvae.transformer.cuts import Cut, cut_of, edges_of
-from tvae.transformer.datetime import date_format
 from tvae.transformer.determination import check_derived
 from tvae.transformer.repairs import missing_alike
 
@@ -52,7 +51,7 @@ def declared_cut(frame: pd.DataFrame, item: Mapping) -> Cut:
     hold a cut: each target value one run of source values). A date source takes its edges
     as dates."""
     source = item.get("source")
-    dates = source in frame.columns and _date_source(frame[source])
+    dates = source in frame.columns and date_source(frame[source])
     if "edges" not in item and "labels" not in item:
         names = [source, item.get("target")]
         if any(n not in set(frame.columns) for n in names) or names[0] == names[1]:
@@ -92,16 +91,6 @@ def declared_cut(frame: pd.DataFrame, item: Mapping) -> Cut:
         held = values[present][cut.positions(values[present]) == i]
         spans.append((float(held.min()), float(held.max())) if len(held) else edges_of(cut, i))
     return replace(cut, spans=tuple(spans))
-
-
-def _date_source(column: pd.Series) -> str | bool:
-    """A date column's text format, True for other dates, False for anything else."""
-    if pd.api.types.is_numeric_dtype(column.dtype) or not naive_dates(column):
-        return False
-    text_format = date_format(column)
-    values = date_values(column, text_format)
-    readable = bool((~np.isnan(values) == column.notna().to_numpy()).all() and column.notna().any())
-    return (text_format or True) if readable else False
 
 
 def check_cuts(items: list[Cut], busy: set) -> list[Cut]:

@@ -88,19 +88,13 @@ def parse_items(frame: pd.DataFrame, items: Iterable[Mapping]) -> tuple[list, ..
     """The determinations, orders, pairs, sums, lines, cuts and date parts a declared list
     names, each checked on ``frame``; raises for an item that is not valid or does not hold."""
     determinations, orders, joint, sums, lines, cuts, parts = [], [], [], [], [], [], []
+    readers = {"sum": (sums, declared_sum), "linear": (lines, declared_linear),
+               "cut": (cuts, declared_cut), "date_part": (parts, declared_date_part)}  # fmt: skip
     for item in items:
         kind = item.get("type") if isinstance(item, Mapping) else None
-        if kind == "date_part":
-            parts.append(declared_date_part(frame, item))
-            continue
-        if kind == "cut":
-            cuts.append(declared_cut(frame, item))
-            continue
-        if kind == "sum":
-            sums.append(declared_sum(frame, item))
-            continue
-        if kind == "linear":
-            lines.append(declared_linear(frame, item))
+        if kind in readers:
+            found, read = readers[kind]
+            found.append(read(frame, item))
             continue
         names = [item.get(k) for k in ("source", "target", "low", "high")] if kind else []
         if names and isinstance(names[0], (list, tuple)):  # two columns determine a third

@@ -293,22 +293,23 @@ class Dependencies:
         # a total is set from its parts: an order moves the other column (midwest's adults
         # lowered to the total population, not the total raised and then set back)
         paired |= {s.column for s in self.sums} | {line.target for line in self.linear}
-        self._keep_formulas(frame, fixed, allowed)
+        self._keep_formulas(frame, fixed)
         for _ in range(1 + len(self.joint) + len(self.joint_checks) + len(self.sums)):
             if not keep_orders(frame, self.orders, self.groups, fixed, paired):
                 break
             # a number an order moved: its pairs are kept again, and the orders they move;
             # a part an order moved: its total follows, a source its line's target
             self._settle_joint(frame, fixed, allowed)
-            self._keep_formulas(frame, fixed, allowed)
+            keep_date_parts(frame, self.date_parts, fixed, allowed)  # an order moved a date
+            self._keep_formulas(frame, fixed)
         return frame
 
-    def _keep_formulas(self, frame: pd.DataFrame, fixed: set, allowed: Mapping | None) -> None:
-        """Columns computed from others, set from them: totals, lines, cuts, date parts."""
+    def _keep_formulas(self, frame: pd.DataFrame, fixed: set) -> None:
+        """Columns computed from others, set from them: totals, lines, cuts (date parts come
+        first, in :meth:`apply`: nothing but an order moves a date)."""
         keep_sums(frame, self.sums, fixed)
         keep_linear(frame, self.linear, fixed)
         keep_cuts(frame, self.cuts, fixed)
-        keep_date_parts(frame, self.date_parts, fixed, allowed)
 
     def _settle_joint(self, frame: pd.DataFrame, fixed: set, allowed: Mapping | None) -> None:
         """:meth:`_keep_joint`, then the targets of any source it moved derived again: a pair
