@@ -528,6 +528,7 @@ def dependency_kept(rows: pd.DataFrame, found: Dependencies) -> dict:
         "order_kept": float(kept_orders.mean()) if n else None,
         "least_kept_dependency": worst,
         "least_kept_share": float(each[worst]) if worst else None,
+        "broken": {name: round(float(share), 4) for name, share in each.items() if share < 1},
     }
 
 

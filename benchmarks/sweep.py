@@ -106,7 +106,9 @@ def sweep_one(path: Path, args: argparse.Namespace) -> dict:
         stage = "dependencies"
         labels = [c for c in real.columns if is_label(real[c]) and c not in ids]
         found = find_dependencies(real, labels, ids)
-        record["dependencies_kept"] = kept(rows, found)
+        checked = dependency_kept(rows, found)
+        record["dependencies_kept"] = float(checked["dependency_kept"])
+        record["broken"] = checked["broken"]  # each dependency some row breaks: its share kept
         stage = "conditions"
         numbers = [c for c in real.columns if c not in labels and c not in ids]
         for name in [c for c in (labels[:1] + numbers[:1]) if real[c].notna().any()]:

@@ -9,7 +9,7 @@ import pytest
 
 from tvae import TVAE, ConditionError, InvalidParameterError
 from tvae.cli.render import _dependency_text
-from tvae.transformer.date_parts import with_part
+from tvae.transformer.date_moves import nearest_with_parts, some_date_has, with_part
 
 
 def _table(n: int = 600, seed: int = 0) -> pd.DataFrame:
@@ -115,6 +115,45 @@ def test_a_date_moves_to_the_nearest_date_with_the_part():
     moved = with_part(dates, "day_name", pd.Series(["Sunday", "Monday", "Wednesday"]))
     assert list(moved.dt.day_name()) == ["Sunday", "Monday", "Wednesday"]
     assert (abs(moved - dates) <= pd.Timedelta(days=3)).all()
+
+
+def test_several_asked_parts_of_one_date_hold_together():
+    # each part's own move undoes another's: Thursday 29 February 2024's nearest Sunday is in
+    # March; no move by weekday gives a Friday the 13th; 23:00 nearest 01:00 is the day before
+    dates = pd.Series(pd.to_datetime(["2024-02-29 12:00", "2021-05-20 08:00", "2020-01-15 01:00"]))
+    asked = {
+        "month": pd.Series([2, None, None]), "day_name": pd.Series(["Sunday", "Friday", None]),
+        "day": pd.Series([None, 13, 15]), "hour": pd.Series([None, None, 23]),
+    }  # fmt: skip
+    for row, expected in enumerate(["2024-02-25 12:00", "2021-08-13 08:00", "2020-01-15 23:00"]):
+        wanted = {part: v.iloc[[row]] for part, v in asked.items() if v.notna().iloc[row]}
+        moved, found = nearest_with_parts(dates.iloc[[row]], wanted)
+        assert found.all() and moved.iloc[0] == pd.Timestamp(expected)
+    later = (pd.Timestamp("2020-04-01"), pd.Timestamp("2020-12-31"))  # not March 13th, 2020
+    moved, found = nearest_with_parts(
+        pd.Series([pd.Timestamp("2020-06-01 08:00")]),
+        {"day": pd.Series([13]), "weekday": pd.Series([4])}, later,
+    )  # fmt: skip
+    assert found.all() and moved.iloc[0] == pd.Timestamp("2020-11-13 08:00")
+    assert some_date_has({"day": 29, "month": 2, "day_name": "Sunday"})  # 2004, 2032, ...
+    assert not some_date_has({"day": 30, "month": 2})
+    assert some_date_has({"day": 13, "weekday": 4}, (pd.Timestamp("2020-04-01"), None))
+    assert not some_date_has({"day": 13, "weekday": 4},
+                             (pd.Timestamp("2020-04-01"), pd.Timestamp("2020-06-30")))  # fmt: skip
+
+
+def test_asked_parts_no_date_has_are_refused(fitted):
+    model, _ = fitted
+    for asked in ({"month": 13}, {"hour": 24}, {"year": 2020.5}):
+        with pytest.raises(ConditionError, match="no date has it"):
+            model.sample(5, conditions=asked)
+    april = ("2020-04-01 00:00", "2020-04-30 23:00")
+    with pytest.raises(ConditionError, match="no date within 'ordered''s asked range"):
+        model.sample(5, conditions={"ordered": april, "month": 5})
+    rows = model.sample(40, conditions={"ordered": april, "weekday": "Sunday", "hour": 23},
+                        random_state=5)  # fmt: skip
+    assert _parts_hold(rows) and rows["ordered"].between(*april).all()
+    assert (rows["weekday"] == "Sunday").all() and (rows["hour"] == 23).all()
 
 
 @pytest.mark.parametrize("kind", ["arrow", "python"])

@@ -9,16 +9,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from tvae.conditional.dependent import as_table, asked_targets, is_empty
 from tvae.errors import ConditionError
+from tvae.transformer.date_moves import some_date_has
 from tvae.transformer.date_parts import conflicts, read_stamp
 
 
 def check_date_parts(transformer: Any, conditions: Any) -> None:
     """Raise :class:`ConditionError` where a row's conditions ask a date (one value) and a
-    part of it that the date does not have."""
+    part of it that the date does not have, or parts of a date that no date has together
+    (within the date's asked range): the 30th of February, a Friday the 13th in May 2020."""
     items = asked_targets(transformer.dependencies.date_parts, conditions)
     table = as_table(conditions) if items else None
+    by_source: dict = {}
+    for item in items:
+        by_source.setdefault(item.source, []).append(item)
+    for source, parts in by_source.items():
+        _check_together(table, source, parts)
     for item in items:
         if item.source not in table.columns:
             continue
@@ -50,3 +59,51 @@ def date_ranges(transformer: Any, conditions: Any) -> dict:
             except (TypeError, ValueError):
                 continue
     return found
+
+
+def _check_together(table: Any, source: Any, items: list) -> None:
+    """Each row's asked values of ``items`` (parts of ``source``), had by some date within the
+    row's range of ``source`` (a (low, high) cell), where the row does not give the date."""
+    seen: set = set()
+    text_format = items[0].date_format
+    dates = table[source] if source in table.columns else [None] * len(table)
+    for position, date_cell in enumerate(dates):
+        bounds = None
+        if isinstance(date_cell, tuple) and len(date_cell) == 2:
+            try:
+                bounds = tuple(
+                    None if is_empty(v) else read_stamp(v, text_format) for v in date_cell
+                )
+            except (TypeError, ValueError):
+                bounds = None
+        elif not is_empty(date_cell):
+            continue  # one date: :func:`conflicts` checks each part against it
+        asked = {
+            item.part: table[item.target].iloc[position]
+            for item in items
+            if _one_value(table[item.target].iloc[position])
+        }
+        key = (tuple(sorted((part, repr(value)) for part, value in asked.items())), bounds)
+        if not asked or key in seen:
+            continue
+        seen.add(key)
+        if not some_date_has(asked, bounds):
+            shown = " and ".join(
+                f"{item.target!r} = {table[item.target].iloc[position]!r}"
+                for item in items
+                if item.part in asked
+            )
+            within = "" if bounds is None else f" within {source!r}'s asked range"
+            raise ConditionError(
+                f"conditions ask {shown}, {'parts' if len(asked) > 1 else 'a part'} of the date "
+                f"{source!r}, but no date{within} has {'them all' if len(asked) > 1 else 'it'}; "
+                "ask values a date has"
+            )
+
+
+def _one_value(cell: Any) -> bool:
+    return (
+        not isinstance(cell, (tuple, list, set, frozenset))
+        and np.ndim(cell) == 0
+        and (not is_empty(cell))
+    )

@@ -10,18 +10,17 @@ the part rises with the date (a year, not a month).
 ``fit`` finds them (:func:`find_date_parts`): a datetime source and a column (a number or a
 label) equal to one of :data:`PARTS` of it in every real row where the date is present, with
 the column present there too, in ``MIN_ROWS`` rows or more, and two values or more. Sampled rows
-get the part from the date, in the column's dtype. A conditioned part stays, and its free
-date is moved to the nearest date that has it (the year or month replaced, the day moved by
-the fewest days to the asked weekday, and so on). Parts are listed with the dependencies
-(``{"type": "date_part", "source": A, "target": B, "part": "year"}``), declared or switched
-off the same way; a declared one is public (a formula), so it is kept under ``epsilon`` too.
+get the part from the date, in the column's dtype; a conditioned part stays, and its free
+date moves to the nearest date that has it (:mod:`tvae.transformer.date_moves`). Parts are
+listed with the dependencies (``{"type": "date_part", "source": A, "target": B, "part":
+"year"}``), declared or switched off the same way; a declared one is public (a formula), so
+it is kept under ``epsilon`` too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import numpy as np
@@ -30,10 +29,9 @@ from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype
 
 from tvae.codec import decode_value, encode_value
 from tvae.errors import InvalidParameterError
-from tvae.transformer.datetime import arrow_dates, date_format, python_dates
+from tvae.transformer.datetime import arrow_dates, date_format
 from tvae.transformer.dependency_search import MIN_ROWS
 from tvae.transformer.determination import check_derived
-from tvae.transformer.repairs import restore_column
 
 MAX_VALUES = 400  # a column of more values is not searched as a part (a day of the year: 366)
 SCREEN_ROWS = 256  # every pair is first tried on this many rows (spread out), then on all
@@ -200,139 +198,6 @@ def check_date_parts(items: list[DatePart], busy: set) -> list[DatePart]:
     """Declared parts, refused where they cannot all be kept (see ``check_derived``; ``busy``:
     the columns other dependencies write, since others may read a date too)."""
     return check_derived(items, busy, "date part")
-
-
-def keep_date_parts(
-    frame: pd.DataFrame, items: Iterable[DatePart], fixed: set, ranges: Mapping | None = None
-) -> None:
-    """Make every part hold in ``frame`` (in place) where the date is present: the part from
-    the date; a ``fixed`` part (a condition holds it) stays, and its free date moves to the
-    nearest date that has it. A date a condition holds to a range (``ranges``: the column's
-    (low, high) Timestamps, None for an open end) moves within it, where it can. Dates move
-    before any part is read off them: a Sunday asked in a range may move its date into June."""
-    for item in sorted(items, key=lambda item: item.target not in fixed):  # moves first
-        dates = as_dates(frame[item.source], item.date_format)
-        present = dates.notna().to_numpy()
-        if item.target in fixed:
-            bounds = (ranges or {}).get(item.source)
-            dated = isinstance(bounds, tuple) and any(isinstance(b, pd.Timestamp) for b in bounds)
-            if item.source not in fixed or (dated and time_zone(dates) is None):
-                _move_dates(frame, item, dates, present, bounds if dated else None)
-            continue
-        values = frame[item.target].to_numpy(dtype=object, copy=True)
-        values[present] = PARTS[item.part](dates[present]).to_numpy(dtype=object)
-        restore_column(frame, item.target, values)
-
-
-def _move_dates(
-    frame: pd.DataFrame, item: DatePart, dates: pd.Series, present: np.ndarray,
-    bounds: tuple | None = None,
-) -> None:  # fmt: skip
-    """The dates whose part is not the row's (fixed) target, moved to the nearest that has
-    it (within ``bounds``, a period away where the nearest leaves them, else not moved);
-    written back in the column's own type."""
-    wanted = frame[item.target][present]
-    wrong = ~matches(item.part, PARTS[item.part](dates[present]), wanted)
-    if not wrong.any():
-        return
-    rows = np.flatnonzero(present)[wrong]
-    moved = with_part(dates.iloc[rows], item.part, wanted.iloc[np.flatnonzero(wrong)])
-    if bounds is not None:
-        moved, inside = _within(moved, dates.iloc[rows], item.part, bounds)
-        rows, moved = rows[inside], moved[inside]
-    column = frame[item.source]
-    if is_datetime64_any_dtype(column.dtype):  # numpy or Arrow, a zone or none
-        values = dates.copy()
-        try:
-            values.iloc[rows] = moved.to_numpy()
-            frame[item.source] = values.astype(column.dtype)
-        except (TypeError, ValueError, NotImplementedError):
-            return  # a type the dates do not go back into: the part alone holds
-    elif item.date_format is not None:
-        text = column.astype(object).to_numpy(copy=True)
-        text[rows] = moved.dt.strftime(item.date_format).to_numpy(dtype=object)
-        restore_column(frame, item.source, text)
-    elif python_dates(column):  # Python date or datetime objects, as they came
-        cells = column.to_numpy(dtype=object, copy=True)
-        days = all(type(v) is date for v in cells[rows])
-        cells[rows] = list(moved.dt.date if days else moved.dt.to_pydatetime())
-        frame[item.source] = pd.Series(cells, index=frame.index, dtype=object)
-
-
-PERIODS = {"weekday": "7D", "hour": "1D", "minute": "1h"}  # a part that recurs this often
-
-
-def _within(moved: pd.Series, before: pd.Series, part: str, bounds: tuple) -> tuple:
-    """``moved`` kept within ``bounds`` (low, high; None open): a date outside them tries a
-    period earlier and later (a weekday: a week); (the dates, which of them are inside)."""
-    low = pd.Timestamp.min if bounds[0] is None else pd.Timestamp(bounds[0])
-    high = pd.Timestamp.max if bounds[1] is None else pd.Timestamp(bounds[1])
-    inside = lambda d: ((d >= low) & (d <= high)).to_numpy()  # noqa: E731
-    period = PERIODS.get(_numeric(part))
-    if period is not None:
-        for step in (pd.Timedelta(period), -pd.Timedelta(period)):
-            shifted = moved + step
-            moved = moved.where(inside(moved) | ~inside(shifted), shifted)
-    return moved, inside(moved)
-
-
-def with_part(dates: pd.Series, part: str, wanted: pd.Series) -> pd.Series:
-    """``dates`` moved to the nearest date whose ``part`` is ``wanted`` (same index)."""
-    zone = time_zone(dates)
-    local = dates.dt.tz_localize(None) if zone is not None else dates
-    target = _as_number(part, wanted).to_numpy(dtype=np.float64)
-    now = PARTS[_numeric(part)](local).to_numpy(dtype=np.float64)
-    time = local - local.dt.normalize()
-    year, month, day = (local.dt.year.to_numpy(), local.dt.month.to_numpy(),
-                        local.dt.day.to_numpy())  # fmt: skip
-    kind = _numeric(part)
-    if kind in ("year", "month", "quarter", "day"):
-        if kind == "year":
-            year = target.astype(np.int64)
-        elif kind == "month":
-            month = target.astype(np.int64)
-        elif kind == "quarter":
-            month = month + 3 * (target - now).astype(np.int64)
-        else:
-            day = target.astype(np.int64)
-        start = pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": 1}))
-        length = start.dt.days_in_month.to_numpy()
-        if kind == "day":  # a day the month lacks: the next month has it
-            start = start.where(day <= length, start + pd.offsets.MonthBegin(1))
-        else:
-            day = np.minimum(day, start.dt.days_in_month.to_numpy())
-        result = pd.Series(start.to_numpy() + pd.to_timedelta(day - 1, unit="D").to_numpy(),
-                           index=dates.index) + time.to_numpy()  # fmt: skip
-    else:
-        period = {"weekday": 7, "hour": 24, "minute": 60}.get(kind)
-        shift = target - now
-        if period:
-            shift = (shift + period // 2) % period - period // 2  # the nearest way round
-        step = 7 if kind == "week" else 1
-        unit = {"hour": "h", "minute": "min"}.get(kind, "D")
-        result = local + pd.to_timedelta(shift * step, unit=unit).to_numpy()
-    if zone is not None:
-        result = result.dt.tz_localize(zone, ambiguous="NaT", nonexistent="shift_forward")
-    return result
-
-
-def _numeric(part: str) -> str:
-    return {"month_name": "month", "month_abbr": "month", "day_name": "weekday",
-            "day_abbr": "weekday"}.get(part, part)  # fmt: skip
-
-
-def _as_number(part: str, wanted: pd.Series) -> pd.Series:
-    """The wanted parts as numbers (names as their month, or weekday from Monday 0)."""
-    if part not in NAMES:
-        return pd.to_numeric(wanted, errors="coerce")
-    days = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-    months = pd.date_range("2000-01-01", periods=12, freq="MS").month_name().tolist()
-    names = days if part.startswith("day") else months
-    first = 0 if part.startswith("day") else 1
-    lookup = {
-        name[: 3 if part.endswith("abbr") else None]: i + first for i, name in enumerate(names)
-    }
-    return wanted.astype(str).map(lookup)
 
 
 def read_stamp(value: Any, text_format: str | None) -> pd.Timestamp:

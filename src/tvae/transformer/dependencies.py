@@ -41,12 +41,8 @@ import pandas as pd
 
 from tvae.codec import decode_value, encode_value
 from tvae.transformer.cuts import Cut, find_cuts, implies, keep_cuts
-from tvae.transformer.date_parts import (
-    DatePart,
-    check_date_parts,
-    find_date_parts,
-    keep_date_parts,
-)
+from tvae.transformer.date_moves import keep_date_parts
+from tvae.transformer.date_parts import DatePart, check_date_parts, find_date_parts
 from tvae.transformer.declared_cuts import check_cuts
 from tvae.transformer.declared_dependencies import parents_and_checks, parse_items, split_joint
 from tvae.transformer.dependency_search import (
