@@ -146,6 +146,35 @@ def test_what_is_not_a_cut_is_not_taken_for_one():
     assert [(c.source, c.target) for c in found] == [("many", "top")]  # 8 of 1,000: evidence
 
 
+def test_a_label_two_numbers_cut_keeps_both():
+    rng = np.random.default_rng(8)
+    works = rng.random(600) < 0.6
+    hours = np.where(works, rng.integers(100, 2500, 600), 0)
+    wage = np.where(works, np.round(rng.uniform(1, 5000, 600), 2), 0.0)  # neither below other
+    frame = pd.DataFrame({"hours": hours, "wage": wage, "works": np.where(works, "yes", "no"),
+                          "city": rng.choice(["x", "y"], 600)})  # fmt: skip
+    model = TVAE(epochs=5, random_state=0).fit(frame)
+    cuts = [(d["source"], d["target"]) for d in model.metadata_.dependencies]
+    assert cuts == [("wage", "works"), ("hours", "works")]  # derived from the first
+
+    def both(rows: pd.DataFrame) -> bool:
+        yes = rows["works"] == "yes"
+        return bool(((rows["hours"] > 0) == yes).all() and ((rows["wage"] > 0) == yes).all())
+
+    assert both(model.sample(600, random_state=1))
+    rows = model.sample(100, conditions={"works": "no"}, random_state=2)
+    assert both(rows) and (rows["works"] == "no").all()
+    rows = model.sample(100, conditions={"hours": (1000, 2000)}, random_state=3)  # the second
+    assert both(rows) and rows["hours"].between(1000, 2000).all()
+    again = TVAE(epochs=1, random_state=0).fit(frame, metadata=model.metadata_)
+    assert again.metadata_.dependencies == model.metadata_.dependencies
+    assert both(again.sample(300, random_state=4))
+    frame["hours_again"] = frame["hours"]
+    twice = {"type": "cut", "source": "hours", "target": "hours_again"}  # hours moved, and read
+    with pytest.raises(InvalidParameterError, match="keep one of them"):
+        TVAE(epochs=1).fit(frame, metadata={"dependencies": [*model.metadata_.dependencies, twice]})
+
+
 def test_an_edge_is_the_roundest_number_in_the_gap():
     assert edge_between(2495, 2523) == 2500
     assert edge_between(17.9, 18.0) == 18

@@ -9,7 +9,7 @@ import pytest
 
 from tvae import TVAE, ConditionError, InvalidParameterError
 from tvae.cli.render import _dependency_text
-from tvae.transformer.date_moves import nearest_with_parts, some_date_has, with_part
+from tvae.transformer.date_moves import nearest_with_parts, row_limits, some_date_has, with_part
 
 
 def _table(n: int = 600, seed: int = 0) -> pd.DataFrame:
@@ -132,7 +132,7 @@ def test_several_asked_parts_of_one_date_hold_together():
     later = (pd.Timestamp("2020-04-01"), pd.Timestamp("2020-12-31"))  # not March 13th, 2020
     moved, found = nearest_with_parts(
         pd.Series([pd.Timestamp("2020-06-01 08:00")]),
-        {"day": pd.Series([13]), "weekday": pd.Series([4])}, later,
+        {"day": pd.Series([13]), "weekday": pd.Series([4])}, row_limits(later, 1),
     )  # fmt: skip
     assert found.all() and moved.iloc[0] == pd.Timestamp("2020-11-13 08:00")
     assert some_date_has({"day": 29, "month": 2, "day_name": "Sunday"})  # 2004, 2032, ...
@@ -154,6 +154,12 @@ def test_asked_parts_no_date_has_are_refused(fitted):
                         random_state=5)  # fmt: skip
     assert _parts_hold(rows) and rows["ordered"].between(*april).all()
     assert (rows["weekday"] == "Sunday").all() and (rows["hour"] == 23).all()
+    may = ("2020-05-01 00:00", "2020-05-31 23:00")  # a frame: each row its own range, or none
+    asked = pd.DataFrame({"ordered": [april] * 10 + [may] * 10 + [None] * 5,
+                          "weekday": ["Sunday"] * 10 + ["Monday"] * 15})  # fmt: skip
+    rows = model.sample(conditions=asked, random_state=6)
+    assert _parts_hold(rows) and list(rows["weekday"]) == list(asked["weekday"])
+    assert rows["ordered"][:10].between(*april).all() and rows["ordered"][10:20].between(*may).all()
 
 
 @pytest.mark.parametrize("kind", ["arrow", "python"])

@@ -37,7 +37,9 @@ def through_cuts(transformer: Any, conditions: Any) -> tuple[Any, set]:
     if not cuts:
         return conditions, set()
     table = as_table(conditions)
-    for cut in cuts:
+    for cut in cuts:  # a target several numbers cut: asked of the first (it derives it)
+        if cut.target not in table.columns:
+            continue
         own = table[cut.source] if cut.source in table.columns else [None] * len(table)
         cells = [_through(cut, t, s) for t, s in zip(table[cut.target], own, strict=True)]
         table[cut.source] = pd.Series([s for s, _ in cells], index=table.index, dtype=object)

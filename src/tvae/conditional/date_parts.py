@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from tvae.conditional.dependent import as_table, asked_targets, is_empty
 from tvae.errors import ConditionError
@@ -43,22 +44,35 @@ def check_date_parts(transformer: Any, conditions: Any) -> None:
 
 
 def date_ranges(transformer: Any, conditions: Any) -> dict:
-    """The dates a dict's condition holds to a range, for the parts read from them: the
-    column's (low, high) Timestamps (None for an open end), within which a conditioned part
-    moves its date (:func:`tvae.transformer.date_parts.keep_date_parts`)."""
-    if not isinstance(conditions, Mapping):
+    """The dates a condition holds to a range, for the parts read from them: the column's
+    (low, high) Timestamps (None for an open end) for a dict, one such range (or None) per row
+    for a frame; within it a conditioned part moves its date
+    (:func:`tvae.transformer.date_moves.keep_date_parts`)."""
+    if not isinstance(conditions, (Mapping, pd.DataFrame)):
         return {}
+    table = as_table(conditions)
     found = {}
     for item in transformer.dependencies.date_parts:
-        cell = conditions.get(item.source)
-        if isinstance(cell, tuple) and len(cell) == 2:
-            try:
-                found[item.source] = tuple(
-                    None if is_empty(v) else read_stamp(v, item.date_format) for v in cell
-                )
-            except (TypeError, ValueError):
-                continue
+        if item.source not in table.columns:
+            continue
+        cells = [_range_of(cell, item.date_format) for cell in table[item.source]]
+        if isinstance(conditions, Mapping):
+            if cells[0] is not None:
+                found[item.source] = cells[0]
+        elif any(cell is not None for cell in cells):
+            found[item.source] = np.empty(len(cells), dtype=object)
+            found[item.source][:] = cells
     return found
+
+
+def _range_of(cell: Any, text_format: str | None) -> tuple | None:
+    """A condition's range of dates as (low, high) Timestamps (None open), else None."""
+    if not (isinstance(cell, tuple) and len(cell) == 2):
+        return None
+    try:
+        return tuple(None if is_empty(v) else read_stamp(v, text_format) for v in cell)
+    except (TypeError, ValueError):
+        return None
 
 
 def _check_together(table: Any, source: Any, items: list) -> None:
@@ -68,15 +82,8 @@ def _check_together(table: Any, source: Any, items: list) -> None:
     text_format = items[0].date_format
     dates = table[source] if source in table.columns else [None] * len(table)
     for position, date_cell in enumerate(dates):
-        bounds = None
-        if isinstance(date_cell, tuple) and len(date_cell) == 2:
-            try:
-                bounds = tuple(
-                    None if is_empty(v) else read_stamp(v, text_format) for v in date_cell
-                )
-            except (TypeError, ValueError):
-                bounds = None
-        elif not is_empty(date_cell):
+        bounds = _range_of(date_cell, text_format)
+        if bounds is None and not isinstance(date_cell, tuple) and not is_empty(date_cell):
             continue  # one date: :func:`conflicts` checks each part against it
         asked = {
             item.part: table[item.target].iloc[position]

@@ -28,10 +28,13 @@ range only if a condition put it there.
 A date is a source too, read as nanoseconds, with the calendar's round boundaries for edges
 (:mod:`tvae.transformer.cut_dates`: an order date cut into quarters at 2019-04-01, ...).
 
-Each target has one source (the one with the most distinct values, then the first), and no
-target is a source; a target several numbers cut is left to the model, since deriving it from
-one would break the others, and so is a target in an order, unless the cut implies the order
-(:func:`implies`), which is then dropped. Cuts are listed with the dependencies (``{"type": "cut",
+No target is a source. A target several numbers cut (a "works" flag that hours and earnings
+both give) is derived from the one with the most distinct values (or from one a condition
+holds), and each other source is kept within the label's real range, reflected off its end
+where it left it; where one of them cannot be moved (it is a date, or another cut or an order
+reads it), deriving the target from one would break the others, so it is left to the model.
+So is a target in an order, unless the cut implies the order (:func:`implies`), which is then
+dropped. Cuts are listed with the dependencies (``{"type": "cut",
 "source": A, "target": B, "edges": [...], "labels": [...]}``: B is ``labels[i]`` where
 ``edges[i - 1] <= A < edges[i]``), declared or switched off the same way.
 """
@@ -39,7 +42,6 @@ one would break the others, and so is a target in an order, unless the cut impli
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -237,17 +239,36 @@ def find_cuts(
             )
             if cut is not None:
                 found.append(cut)
-    # a target several numbers cut is left to the model: deriving it from one would break
-    # the others (infert: two strata numberings each cut education, and 28 % of rows broke
-    # the second); a target derives nothing, and of two columns each a cut of the other
-    # the one with more values is the source
-    sources_of = Counter(cut.target for cut in found)
-    kept: dict[Hashable, Cut] = {}
+    # a target derives nothing, and of two columns each a cut of the other the one with more
+    # values is the source; a target several numbers cut is derived from the first, and each
+    # other source is kept within the label's range (infert: two strata numberings each cut
+    # education, and deriving it from one broke the other in 28 % of rows), unless one of
+    # them cannot be moved: then the target is left to the model
+    kept: dict[Hashable, list[Cut]] = {}
+    blocked = set()
     for cut in found:  # sources with the most values first
-        derives = {k.source for k in kept.values()}
-        if sources_of[cut.target] == 1 and cut.source not in kept and cut.target not in derives:
-            kept[cut.target] = cut
-    return list(kept.values())
+        sources = {k.source for group in kept.values() for k in group}
+        moved = {k.source for group in kept.values() for k in group[1:]}
+        if cut.source in kept or cut.target in sources:
+            blocked.add(cut.target)
+        elif cut.target not in kept:
+            if cut.source not in moved:
+                kept[cut.target] = [cut]
+        elif cut.source not in sources and not cut.dates:  # moved: no other cut reads it
+            kept[cut.target].append(cut)
+        else:
+            blocked.add(cut.target)
+    return arranged([cut for t, group in kept.items() if t not in blocked for cut in group])
+
+
+def arranged(cuts: list[Cut]) -> list[Cut]:
+    """``cuts`` with each target's first cut (the one that derives it) before every other
+    cut of that target (whose source is kept within the label's range): the order
+    :func:`keep_cuts` and the listing in ``metadata_`` follow."""
+    firsts = {}
+    for cut in cuts:
+        firsts.setdefault(cut.target, cut)
+    return [*firsts.values(), *(cut for cut in cuts if firsts[cut.target] is not cut)]
 
 
 def _screen(x: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -307,28 +328,44 @@ def keep_cuts(frame: pd.DataFrame, cuts: Iterable[Cut], fixed: set) -> None:
     """Make every cut hold in ``frame`` (in place): the target from its source where the source
     is present (and the one value it takes where the source is missing, if the real rows have
     one); a ``fixed`` target (a condition holds it) stays, and its free source is moved into
-    the label's real range where it left it."""
+    the label's real range where it left it. A target several numbers cut is derived from
+    the first (or from one a condition holds), and the other free sources are moved."""
+    by_target: dict[Hashable, list[Cut]] = {}
     for cut in cuts:
-        source = cut.source_values(frame[cut.source])
-        present = ~np.isnan(source)
-        if cut.target in fixed:
-            if cut.source not in fixed and not cut.dates:
-                _move_sources(frame, cut, source, present)
-            continue
-        values = frame[cut.target].to_numpy(dtype=object, copy=True)
-        values[present] = np.asarray(cut.labels, dtype=object)[cut.positions(source[present])]
-        if cut.when_missing:
-            values[~present] = cut.when_missing[0]
-        restore_column(frame, cut.target, values)
+        by_target.setdefault(cut.target, []).append(cut)
+    for target, group in by_target.items():
+        deriving = None
+        if target not in fixed:
+            deriving = next((cut for cut in group if cut.source in fixed), group[0])
+            _derive(frame, deriving)
+        for cut in group:
+            if cut is not deriving and cut.source not in fixed and not cut.dates:
+                _move_sources(frame, cut)
 
 
-def _move_sources(frame: pd.DataFrame, cut: Cut, source: np.ndarray, present: np.ndarray) -> None:
-    """Sources moved into the real range of their row's (fixed) label, in place."""
+def _derive(frame: pd.DataFrame, cut: Cut) -> None:
+    """The cut's target set from its source (and where the source is missing, if alike)."""
+    source = cut.source_values(frame[cut.source])
+    present = ~np.isnan(source)
+    values = frame[cut.target].to_numpy(dtype=object, copy=True)
+    values[present] = np.asarray(cut.labels, dtype=object)[cut.positions(source[present])]
+    if cut.when_missing:
+        values[~present] = cut.when_missing[0]
+    restore_column(frame, cut.target, values)
+
+
+def _move_sources(frame: pd.DataFrame, cut: Cut) -> None:
+    """Sources moved into the real range of their row's label, in place."""
+    source = cut.source_values(frame[cut.source])
+    present = ~np.isnan(source)
     keys = pd.Index([missing_alike(v) for v in cut.labels])
     index = keys.get_indexer([missing_alike(v) for v in frame[cut.target].to_numpy(dtype=object)])
     moved = source.copy()
     for i in range(len(cut.labels)):
         rows = present & (index == i)
-        moved[rows] = np.clip(source[rows], *span_of_label(cut, i))
+        low, high = span_of_label(cut, i)
+        x = source[rows]
+        x = np.where(x < low, 2 * low - x, np.where(x > high, 2 * high - x, x))  # reflected
+        moved[rows] = np.clip(x, low, high)
     if not np.array_equal(moved, source, equal_nan=True):
         restore_column(frame, cut.source, moved.astype(object))

@@ -29,6 +29,7 @@ CLOCK = ("hour", "minute")  # parts set within a day; every other part is the da
 BLOCK = 64  # days tried at once per row in the search
 YEARS_SEARCHED = 29  # the weekdays of a Gregorian calendar repeat every 28 years (1901-2099)
 CYCLE = pd.date_range("2000-01-01", "2027-12-31", freq="D")  # every day of one such cycle
+Limits = tuple[np.ndarray, np.ndarray]  # each row's lowest and highest date (datetime64)
 
 
 def keep_date_parts(
@@ -38,21 +39,21 @@ def keep_date_parts(
     the date; a ``fixed`` part (a condition holds it) stays, and its free date moves to the
     nearest date that has it, and every other fixed part of it. A date a condition holds to a
     range (``ranges``: the column's (low, high) Timestamps, None for an open end) moves within
-    it, where it can. Dates move before any part is read off them: a Sunday asked in a range
-    may move its date into June."""
+    it, where it can (a frame's conditions: one range, or None, per row). Dates move before
+    any part is read off them: a Sunday asked in a range may move its date into June."""
     items = list(items)
     moving: dict = {}
     for item in (item for item in items if item.target in fixed):
         bounds = (ranges or {}).get(item.source)
-        dated = isinstance(bounds, tuple) and any(isinstance(b, pd.Timestamp) for b in bounds)
         dates = as_dates(frame[item.source], item.date_format)
+        dated = _dated(bounds)
         if item.source not in fixed or (dated and time_zone(dates) is None):
-            bounds = bounds if dated else None
-            _move_dates(frame, item, dates, dates.notna().to_numpy(), bounds)
-            moving.setdefault(item.source, (bounds, []))[1].append(item)
-    for bounds, together in moving.values():
+            limits = row_limits(bounds, len(frame), time_zone(dates)) if dated else None
+            _move_dates(frame, item, dates, dates.notna().to_numpy(), limits)
+            moving.setdefault(item.source, (limits, []))[1].append(item)
+    for limits, together in moving.values():
         if len(together) > 1:
-            _settle_together(frame, together, bounds)
+            _settle_together(frame, together, limits)
     for item in (item for item in items if item.target not in fixed):
         dates = as_dates(frame[item.source], item.date_format)
         present = dates.notna().to_numpy()
@@ -63,26 +64,26 @@ def keep_date_parts(
 
 def _move_dates(
     frame: pd.DataFrame, item: DatePart, dates: pd.Series, present: np.ndarray,
-    bounds: tuple | None = None,
+    limits: Limits | None = None,
 ) -> None:  # fmt: skip
     """The dates whose part is not the row's (fixed) target, moved to the nearest that has
-    it (within ``bounds``, a period away where the nearest leaves them, else not moved);
-    written back in the column's own type."""
+    it (within each row's ``limits``, a period away where the nearest leaves them, else not
+    moved); written back in the column's own type."""
     wanted = frame[item.target][present]
     wrong = ~matches(item.part, PARTS[item.part](dates[present]), wanted)
     if not wrong.any():
         return
     rows = np.flatnonzero(present)[wrong]
     moved = with_part(dates.iloc[rows], item.part, wanted.iloc[np.flatnonzero(wrong)])
-    if bounds is not None:
-        moved, inside = _within(moved, dates.iloc[rows], item.part, bounds)
+    if limits is not None:
+        moved, inside = _within(moved, item.part, (limits[0][rows], limits[1][rows]))
         rows, moved = rows[inside], moved[inside]
     _write_dates(frame, item, dates, rows, moved)
 
 
-def _settle_together(frame: pd.DataFrame, items: list[DatePart], bounds: tuple | None) -> None:
+def _settle_together(frame: pd.DataFrame, items: list[DatePart], limits: Limits | None) -> None:
     """Rows of one date whose fixed parts (``items``, two or more) do not all hold after each
-    part's own move: the nearest date (within ``bounds``) that has every one of them."""
+    part's own move: the nearest date (within the row's ``limits``) that has every one."""
     first = items[0]
     dates = as_dates(frame[first.source], first.date_format)
     present = dates.notna().to_numpy()
@@ -94,7 +95,8 @@ def _settle_together(frame: pd.DataFrame, items: list[DatePart], bounds: tuple |
     if not len(rows):
         return
     asked = {part: cells.iloc[rows].reset_index(drop=True) for part, cells in wanted.items()}
-    moved, found = nearest_with_parts(dates.iloc[rows].reset_index(drop=True), asked, bounds)
+    within = None if limits is None else (limits[0][rows], limits[1][rows])
+    moved, found = nearest_with_parts(dates.iloc[rows].reset_index(drop=True), asked, within)
     moved.index = dates.index[rows]
     _write_dates(frame, first, dates, rows[found], moved[found])
 
@@ -125,12 +127,15 @@ def _write_dates(
         frame[item.source] = pd.Series(cells, index=frame.index, dtype=object)
 
 
-def _within(moved: pd.Series, before: pd.Series, part: str, bounds: tuple) -> tuple:
-    """``moved`` kept within ``bounds`` (low, high; None open): a date outside them tries a
+def _within(moved: pd.Series, part: str, limits: Limits) -> tuple:
+    """``moved`` kept within ``limits`` (each row's low and high): a date outside them tries a
     period earlier and later (a weekday: a week); (the dates, which of them are inside)."""
-    low = pd.Timestamp.min if bounds[0] is None else pd.Timestamp(bounds[0])
-    high = pd.Timestamp.max if bounds[1] is None else pd.Timestamp(bounds[1])
-    inside = lambda d: ((d >= low) & (d <= high)).to_numpy()  # noqa: E731
+    zone = time_zone(moved)
+
+    def inside(d: pd.Series) -> np.ndarray:
+        local = (d.dt.tz_localize(None) if zone is not None else d).to_numpy()
+        return (local >= limits[0]) & (local <= limits[1])
+
     period = PERIODS.get(numeric_part(part))
     if period is not None:
         for step in (pd.Timedelta(period), -pd.Timedelta(period)):
@@ -199,10 +204,10 @@ def as_number(part: str, wanted: pd.Series) -> pd.Series:
 
 
 def nearest_with_parts(
-    dates: pd.Series, asked: Mapping[str, pd.Series], bounds: tuple | None = None
+    dates: pd.Series, asked: Mapping[str, pd.Series], limits: Limits | None = None
 ) -> tuple[pd.Series, np.ndarray]:
-    """Each of ``dates`` moved to the nearest date (within ``bounds``: low, high, None open)
-    that has every part ``asked`` of it (part -> the row's value, same index): the clock's
+    """Each of ``dates`` moved to the nearest date (within each row's ``limits``, from
+    :func:`row_limits`) that has every part ``asked`` of it (part -> the row's value): the clock's
     parts set within the day, then the day searched outward, a day at a time. Returns the
     dates (in their own zone) and where one was found (rows none is found are unchanged)."""
     zone = time_zone(dates)
@@ -212,7 +217,7 @@ def nearest_with_parts(
         if part in wanted:
             now = PARTS[part](local).to_numpy(np.float64)
             local = local + pd.to_timedelta(np.nan_to_num(wanted[part] - now), unit=unit)
-    low, high = _bounds(bounds, zone)
+    low, high = limits if limits is not None else row_limits((None, None), len(dates), zone)
     days = {p: v for p, v in wanted.items() if p not in CLOCK}
     offsets = _offsets(800 if "year" in days else 366 * YEARS_SEARCHED)
     base = local.to_numpy()
@@ -226,7 +231,8 @@ def nearest_with_parts(
         tried = pd.Series(
             (base[pending][:, None] + step[None, :].astype("timedelta64[D]")).reshape(-1)
         )
-        good = ((tried >= low) & (tried <= high)).to_numpy(copy=True)
+        ends = [np.repeat(end[pending], len(step)) for end in (low, high)]
+        good = ((tried >= ends[0]) & (tried <= ends[1])).to_numpy(copy=True)
         for part, value in wanted.items():  # the clock's parts too: a day a clock change skips
             good &= PARTS[part](tried).to_numpy(np.float64) == np.repeat(value[pending], len(step))
         good = good.reshape(len(pending), len(step))
@@ -274,6 +280,27 @@ def some_date_has(asked: Mapping[str, object], bounds: tuple | None = None) -> b
         if part not in CLOCK:
             good &= PARTS[part](days).to_numpy(np.float64) == value
     return bool(good.any())
+
+
+def row_limits(bounds: tuple | np.ndarray, n: int, zone: object = None) -> Limits:
+    """Each of ``n`` rows' (low, high) as datetime64 arrays on the clock of ``zone``: one
+    range (low, high; None open) for every row, or one per row (None: no range)."""
+    cells = [bounds] * n if isinstance(bounds, tuple) else list(bounds)
+    pairs = [_bounds(cell if isinstance(cell, tuple) else None, zone) for cell in cells]
+    return tuple(
+        np.array([pair[i].to_datetime64() for pair in pairs], dtype="datetime64[ns]")
+        for i in (0, 1)
+    )
+
+
+def _dated(bounds: object) -> bool:
+    """Whether ``bounds`` (a range, or one per row) holds a date to a range somewhere."""
+    cells = [bounds] if isinstance(bounds, tuple) else bounds
+    if not isinstance(cells, (list, np.ndarray)):
+        return False
+    return any(
+        isinstance(cell, tuple) and any(isinstance(b, pd.Timestamp) for b in cell) for cell in cells
+    )
 
 
 def _bounds(bounds: tuple | None, zone: object = None) -> tuple[pd.Timestamp, pd.Timestamp]:

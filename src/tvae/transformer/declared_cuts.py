@@ -11,7 +11,7 @@ import pandas as pd
 
 from tvae.errors import InvalidParameterError
 from tvae.transformer.cut_dates import date_source
-from tvae.transformer.cuts import Cut, cut_of, edges_of
+from tvae.transformer.cuts import Cut, arranged, cut_of, edges_of
 from tvae.transformer.determination import check_derived
 from tvae.transformer.repairs import missing_alike
 
@@ -94,5 +94,20 @@ def declared_cut(frame: pd.DataFrame, item: Mapping) -> Cut:
 
 
 def check_cuts(items: list[Cut], busy: set) -> list[Cut]:
-    """Declared cuts, refused where they cannot all be kept (see ``check_derived``)."""
-    return check_derived(items, busy, "cut")
+    """Declared cuts, refused where they cannot all be kept (see ``check_derived``): a target
+    several numbers cut is derived from the first given, and each other source, kept within
+    the label's range, must be a number no other dependency or cut reads or writes."""
+    items = arranged(items)
+    firsts = list({item.target: item for item in reversed(items)}.values())
+    others = [item for item in items if not any(item is first for first in firsts)]
+    moved = [item.source for item in others]
+    check_derived(firsts, busy | set(moved), "cut")
+    for item in others:
+        read = [x.source for x in items if x is not item] + [x.target for x in items]
+        if item.dates or item.source in busy or item.source in read or moved.count(item.source) > 1:
+            raise InvalidParameterError(
+                f"metadata's cuts of {item.target!r}: {item.source!r}, a second source kept "
+                "within the label's range, must be a number that no other cut or dependency "
+                "reads or writes; keep one of them"
+            )
+    return items

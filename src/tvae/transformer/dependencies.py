@@ -197,8 +197,14 @@ class Dependencies:
         self.linear = lines
 
     def add_cuts(self, cuts: list[Cut]) -> None:
-        """Keep ``cuts`` whose target no order moves, but for orders the cut implies (dropped)."""
-        self.cuts = [c for c in cuts if all(implies(c, o) for o in self.orders if c.target in o)]
+        """Keep ``cuts`` whose target no order moves, but for orders the cut implies (dropped);
+        a target several numbers cut, only where no order moves its other sources either."""
+        first = {c.target: c for c in reversed(cuts)}  # each target's (the one deriving it)
+        kept = [c for c in cuts if all(implies(c, o) for o in self.orders if c.target in o)]
+        moved = [c for c in kept if first[c.target] is not c]
+        held = {c.target for c in moved if any(c.source in o for o in self.orders)}
+        held |= {c.target for c in cuts} - {c.target for c in kept}
+        self.cuts = [c for c in kept if c.target not in held]
         self.orders = [o for o in self.orders if not any(implies(c, o) for c in self.cuts)]
 
     @classmethod
