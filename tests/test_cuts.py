@@ -166,6 +166,10 @@ def test_a_label_two_numbers_cut_keeps_both():
     assert both(rows) and (rows["works"] == "no").all()
     rows = model.sample(100, conditions={"hours": (1000, 2000)}, random_state=3)  # the second
     assert both(rows) and rows["hours"].between(1000, 2000).all()
+    rows = model.sample(50, conditions={"works": "no", "hours": (0, 5000)}, random_state=5)
+    assert both(rows) and (rows["hours"] == 0).all()
+    with pytest.raises(ConditionError, match="'hours' = 0 and 'works' = 'yes'"):
+        model.sample(5, conditions={"works": "yes", "hours": 0})  # the second source's label
     again = TVAE(epochs=1, random_state=0).fit(frame, metadata=model.metadata_)
     assert again.metadata_.dependencies == model.metadata_.dependencies
     assert both(again.sample(300, random_state=4))

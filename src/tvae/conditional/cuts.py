@@ -37,15 +37,20 @@ def through_cuts(transformer: Any, conditions: Any) -> tuple[Any, set]:
     if not cuts:
         return conditions, set()
     table = as_table(conditions)
+    asked, done = table.copy(), set()  # each target's cells as given, for each cut of it
     for cut in cuts:  # a target several numbers cut: asked of the first (it derives it)
-        if cut.target not in table.columns:
-            continue
+        first = cut.target not in done
+        done.add(cut.target)
         own = table[cut.source] if cut.source in table.columns else [None] * len(table)
-        cells = [_through(cut, t, s) for t, s in zip(table[cut.target], own, strict=True)]
+        cells = [
+            _through(cut, t, s) if first or not is_empty(s) else (s, t)  # others: checked
+            for t, s in zip(asked[cut.target], own, strict=True)
+        ]
         table[cut.source] = pd.Series([s for s, _ in cells], index=table.index, dtype=object)
-        table[cut.target] = pd.Series([t for _, t in cells], index=table.index, dtype=object)
-        if all(is_empty(cell) for cell in table[cut.target]):
-            table = table.drop(columns=cut.target)
+        if first:
+            table[cut.target] = pd.Series([t for _, t in cells], index=table.index, dtype=object)
+            if all(is_empty(cell) for cell in table[cut.target]):
+                table = table.drop(columns=cut.target)
         if all(is_empty(cell) for cell in table[cut.source]):
             table = table.drop(columns=cut.source)
     moved = {cut.target for cut in cuts} - set(table.columns)
