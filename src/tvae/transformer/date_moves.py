@@ -221,6 +221,7 @@ def nearest_with_parts(
     days = {p: v for p, v in wanted.items() if p not in CLOCK}
     offsets = _offsets(800 if "year" in days else 366 * YEARS_SEARCHED)
     base = local.to_numpy()
+    ticks_a_day = float(np.timedelta64(1, "D") / np.timedelta64(1, np.datetime_data(base.dtype)[0]))
     result = base.copy()
     pending = np.flatnonzero(local.notna().to_numpy())
     found = np.zeros(len(local), dtype=bool)
@@ -233,6 +234,8 @@ def nearest_with_parts(
         )
         ends = [np.repeat(end[pending], len(step)) for end in (low, high)]
         good = ((tried >= ends[0]) & (tried <= ends[1])).to_numpy(copy=True)
+        ticks = base[pending].astype(np.int64)[:, None] + step[None, :] * ticks_a_day
+        good &= (np.abs(ticks) < 9.2233e18).reshape(-1)  # no date beyond what datetime64 holds
         for part, value in wanted.items():  # the clock's parts too: a day a clock change skips
             good &= PARTS[part](tried).to_numpy(np.float64) == np.repeat(value[pending], len(step))
         good = good.reshape(len(pending), len(step))
@@ -269,7 +272,9 @@ def some_date_has(asked: Mapping[str, object], bounds: tuple | None = None) -> b
         days = pd.date_range(f"{int(year)}-01-01", f"{int(year)}-12-31", freq="D")
     elif bounds is not None and (bounds[0] is not None or bounds[1] is not None):
         span = pd.DateOffset(years=YEARS_SEARCHED)
+        earliest = pd.Timestamp.min.ceil("D")
         first = low.normalize() if bounds[0] is not None else high.normalize() - span
+        first = max(first, earliest) if bounds[0] is None else first
         days = pd.date_range(first, min(high, first + span), freq="D")
     days = pd.Series(days)
     time = pd.to_timedelta(wanted.get("hour", 0), unit="h") + pd.to_timedelta(
