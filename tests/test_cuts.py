@@ -179,6 +179,25 @@ def test_a_label_two_numbers_cut_keeps_both():
         TVAE(epochs=1).fit(frame, metadata={"dependencies": [*model.metadata_.dependencies, twice]})
 
 
+def test_a_label_that_determines_others_is_cut_first():
+    rng = np.random.default_rng(9)
+    time = np.round(rng.uniform(0, 60, 400), 1)
+    band = np.where(time < 12, 1, np.where(time < 41, 2, 3))  # motor's strata, by the time
+    frame = pd.DataFrame({"time": time, "band": band, "spread": np.array([3.7, 4.5, 8.1])[band - 1],
+                          "accel": np.round(rng.normal(0, 20, 400), 1)})  # fmt: skip
+    model = TVAE(epochs=5, random_state=0).fit(frame)
+    assert {"type": "cut", "source": "time", "target": "band", "edges": [12.0, 41.0],
+            "labels": [1, 2, 3]} in model.metadata_.dependencies  # fmt: skip
+    rows = model.sample(500, random_state=1)
+    expected = np.where(rows["time"] < 12, 1, np.where(rows["time"] < 41, 2, 3))
+    assert (rows["band"] == expected).all()
+    assert (rows["spread"] == rows["band"].map({1: 3.7, 2: 4.5, 3: 8.1})).all()
+    rows = model.sample(50, conditions={"spread": 4.5}, random_state=2)  # asked of the time
+    assert (rows["band"] == 2).all() and rows["time"].between(12, 41).all()
+    again = TVAE(epochs=1, random_state=0).fit(frame, metadata=model.metadata_)  # declared
+    assert again.metadata_.dependencies == model.metadata_.dependencies
+
+
 def test_an_edge_is_the_roundest_number_in_the_gap():
     assert edge_between(2495, 2523) == 2500
     assert edge_between(17.9, 18.0) == 18

@@ -28,15 +28,19 @@ range only if a condition put it there.
 A date is a source too, read as nanoseconds, with the calendar's round boundaries for edges
 (:mod:`tvae.transformer.cut_dates`: an order date cut into quarters at 2019-04-01, ...).
 
-No target is a source. A target several numbers cut (a "works" flag that hours and earnings
-both give) is derived from the one with the most distinct values (or from one a condition
-holds), and each other source is kept within the label's real range, reflected off its end
-where it left it; where one of them cannot be moved (it is a date, or another cut or an order
-reads it), deriving the target from one would break the others, so it is left to the model.
-So is a target in an order, unless the cut implies the order (:func:`implies`), which is then
-dropped. Cuts are listed with the dependencies (``{"type": "cut",
-"source": A, "target": B, "edges": [...], "labels": [...]}``: B is ``labels[i]`` where
-``edges[i - 1] <= A < edges[i]``), declared or switched off the same way.
+No target is another cut's source. A target that only determinations read (motor's strata,
+which gives v) is derived from its number first, and the columns it determines from it
+(:meth:`tvae.transformer.dependencies.Dependencies.apply`). A target several numbers cut (a
+"works" flag that hours and earnings both give) is derived from the one with the most
+distinct values (or from one a condition holds), and each other source is kept within the
+label's real range, reflected off its end where it left it; where one of them cannot be
+moved (it is a date, or another cut or an order reads it), deriving the target from one
+would break the others, so it is left to the model. So is a target in an order, unless the
+cut implies the order (:func:`implies`), which is then dropped.
+
+Cuts are listed with the dependencies (``{"type": "cut", "source": A, "target": B, "edges":
+[...], "labels": [...]}``: B is ``labels[i]`` where ``edges[i - 1] <= A < edges[i]``),
+declared or switched off the same way.
 """
 
 from __future__ import annotations
@@ -200,10 +204,12 @@ def _plain(value: Any) -> Any:
 
 
 def find_cuts(
-    frame: pd.DataFrame, kinds: Mapping[Hashable, str], skip: Iterable[Hashable] = ()
-) -> list[Cut]:
+    frame: pd.DataFrame, kinds: Mapping[Hashable, str], skip: Iterable[Hashable] = (),
+    targets_too: Iterable[Hashable] = (),
+) -> list[Cut]:  # fmt: skip
     """Every (source, target) pair where the target is a cut of the source (see the module);
-    each target with one source, and no target a source."""
+    each target with one source, and no target a source. Columns in ``skip`` are left out,
+    but those in ``targets_too``, which may be targets."""
     skip = set(skip)
     usable = [c for c in frame.columns if c not in skip and kinds.get(c) in TARGET_KINDS]
     numbers = {
@@ -220,7 +226,8 @@ def find_cuts(
                 for c, f in dates.items()}  # fmt: skip
     distinct = {c: len(np.unique(v[~np.isnan(v)])) for c, v in numbers.items()}
     sources = sorted((c for c in numbers if distinct[c] >= MIN_VALUES), key=lambda c: -distinct[c])
-    targets = [c for c in usable if 2 <= frame[c].nunique(dropna=False) <= MAX_LABELS]
+    targets_too = [c for c in targets_too if kinds.get(c) in TARGET_KINDS and c not in usable]
+    targets = [c for c in usable + targets_too if 2 <= frame[c].nunique(dropna=False) <= MAX_LABELS]
     if not sources or not targets:
         return []
     rows = np.unique(np.linspace(0, len(frame) - 1, SCREEN_ROWS).astype(np.int64))

@@ -93,15 +93,17 @@ def declared_cut(frame: pd.DataFrame, item: Mapping) -> Cut:
     return replace(cut, spans=tuple(spans))
 
 
-def check_cuts(items: list[Cut], busy: set) -> list[Cut]:
+def check_cuts(items: list[Cut], busy: set, targets_too: set = frozenset()) -> list[Cut]:
     """Declared cuts, refused where they cannot all be kept (see ``check_derived``): a target
     several numbers cut is derived from the first given, and each other source, kept within
-    the label's range, must be a number no other dependency or cut reads or writes."""
+    the label's range, must be a number no other dependency or cut reads or writes. Columns
+    of ``busy`` in ``targets_too`` (those only determinations read) may be targets."""
     items = arranged(items)
     firsts = list({item.target: item for item in reversed(items)}.values())
     others = [item for item in items if not any(item is first for first in firsts)]
     moved = [item.source for item in others]
-    check_derived(firsts, busy | set(moved), "cut")
+    targets = set(targets_too) & {item.target for item in firsts}  # a source among them clashes
+    check_derived(firsts, (busy | set(moved)) - targets, "cut")
     for item in others:
         read = [x.source for x in items if x is not item] + [x.target for x in items]
         if item.dates or item.source in busy or item.source in read or moved.count(item.source) > 1:

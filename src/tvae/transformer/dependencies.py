@@ -178,7 +178,10 @@ class Dependencies:
         found.add_sums(find_sums(frame, kinds, skip=found.linked()))
         summed = {c for s in found.sums for c in (*s.parts, s.column)}
         found.add_linear(find_linear(frame, kinds, skip=found.linked() | summed))
-        found.add_cuts(find_cuts(frame, kinds, skip=found.linked() | summed))
+        # a column that only determines others may be cut from a number (motor's strata, by
+        # the time, gives v): derived from the number before they are derived from it
+        roots = found.roots() - summed - {c for o in found.orders for c in (o.low, o.high)}
+        found.add_cuts(find_cuts(frame, kinds, skip=found.linked() | summed, targets_too=roots))
         found.date_parts = parts
         return found
 
@@ -198,12 +201,18 @@ class Dependencies:
 
     def add_cuts(self, cuts: list[Cut]) -> None:
         """Keep ``cuts`` whose target no order moves, but for orders the cut implies (dropped);
-        a target several numbers cut, only where no order moves its other sources either."""
+        a target several numbers cut, or one that determines others (derived before them),
+        only where no order moves its sources either."""
         first = {c.target: c for c in reversed(cuts)}  # each target's (the one deriving it)
         kept = [c for c in cuts if all(implies(c, o) for o in self.orders if c.target in o)]
         moved = [c for c in kept if first[c.target] is not c]
         held = {c.target for c in moved if any(c.source in o for o in self.orders)}
         held |= {c.target for c in cuts} - {c.target for c in kept}
+        heads = {d.source for d in self.determinations}
+        held |= {
+            c.target for c in kept
+            if c.target in heads and any(c.source in o for o in self.orders)
+        }  # fmt: skip
         self.cuts = [c for c in kept if c.target not in held]
         self.orders = [o for o in self.orders if not any(implies(c, o) for c in self.cuts)]
 
@@ -222,9 +231,21 @@ class Dependencies:
         declared.sums = check_sums(sums, declared.linked())
         busy = declared.linked() | {c for s in declared.sums for c in (*s.parts, s.column)}
         declared.linear = check_lines(linear, busy)  # a declared order beside one stays
-        declared.cuts = check_cuts(cuts, declared.linked() | busy)
+        summed = {c for s in declared.sums for c in (*s.parts, s.column)}
+        ordered = {c for o in orders for c in (o.low, o.high)}
+        declared.cuts = check_cuts(
+            cuts, declared.linked() | busy, declared.roots() - summed - ordered
+        )
         declared.date_parts = check_date_parts(parts, declared.derived())  # a date others read
         return declared
+
+    def roots(self) -> set:
+        """The columns that determinations read and nothing else reads or writes."""
+        items = [*self.checks, *self.linear, *self.cuts, *self.date_parts]
+        busy = {c for d in items for c in (d.source, d.target)}
+        busy |= {d.target for d in self.determinations}
+        busy |= {c for j in [*self.joint, *self.joint_checks] for c in (*j.sources, j.target)}
+        return {d.source for d in self.determinations} - busy
 
     def linked(self) -> set:
         """The columns a determination, a check or a pair derives, reads or moves."""
@@ -268,6 +289,8 @@ class Dependencies:
         expand_labels(frame, self.groups)  # the one-hot members (decoded rows only)
         keep_date_parts(frame, self.date_parts, fixed, allowed)  # first: others read them
         into_sets(frame, allowed)  # a number drawn within a set's range: onto the set
+        heads = {d.source for d in self.determinations}
+        keep_cuts(frame, [c for c in self.cuts if c.target in heads], fixed)  # they derive
         for _ in range(1 + len(self.checks)):  # each repair pass can only settle more sources
             for item in self.determinations:
                 derive(frame, item, fixed)
