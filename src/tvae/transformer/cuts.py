@@ -331,6 +331,19 @@ def implies(cut: Cut, order: Any) -> bool:
     return bool((labels >= highs).all())
 
 
+def beside_orders(cuts: list[Cut], orders: list, heads: set) -> list[Cut]:
+    """The ``cuts`` whose target no order moves, but for orders the cut implies; a target
+    several numbers cut, or one that determines others (in ``heads``: derived before them),
+    only where no order moves its sources either."""
+    first = {c.target: c for c in reversed(cuts)}  # each target's (the one deriving it)
+    kept = [c for c in cuts if all(implies(c, o) for o in orders if c.target in o)]
+    ordered = {c.source for c in kept if any(c.source in o for o in orders)}
+    held = {c.target for c in cuts} - {c.target for c in kept}
+    held |= {c.target for c in kept if c.source in ordered
+             and (first[c.target] is not c or c.target in heads)}  # fmt: skip
+    return [c for c in kept if c.target not in held]
+
+
 def keep_cuts(frame: pd.DataFrame, cuts: Iterable[Cut], fixed: set) -> None:
     """Make every cut hold in ``frame`` (in place): the target from its source where the source
     is present (and the one value it takes where the source is missing, if the real rows have

@@ -5,13 +5,20 @@ ones, so that a fitted model's ``metadata_`` fits again."""
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 
 from tvae.errors import InvalidParameterError
-from tvae.transformer.date_parts import declared_date_part
-from tvae.transformer.declared_cuts import declared_cut
-from tvae.transformer.dependency_search import determines, hashable, ordered, value_codes
+from tvae.transformer.date_parts import check_date_parts, declared_date_part
+from tvae.transformer.declared_cuts import check_cuts, declared_cut
+from tvae.transformer.dependency_search import (
+    determines,
+    hashable,
+    ordered,
+    sources_first,
+    value_codes,
+)
 from tvae.transformer.determination import Determination, mapping_of, order_of
 from tvae.transformer.joint import (
     JointDetermination,
@@ -19,8 +26,8 @@ from tvae.transformer.joint import (
     joint_mapping,
     pair_codes,
 )
-from tvae.transformer.linear import declared_linear
-from tvae.transformer.sums import declared_sum
+from tvae.transformer.linear import check_lines, declared_linear
+from tvae.transformer.sums import check_sums, declared_sum
 
 
 def declared_joint(
@@ -133,3 +140,26 @@ def parse_items(frame: pd.DataFrame, items: Iterable[Mapping]) -> tuple[list, ..
                 )
             orders.append(order_of(frame, item["low"], item["high"]))
     return determinations, orders, joint, sums, lines, cuts, parts
+
+
+def build_declared(cls: type, frame: pd.DataFrame, items: Iterable[Mapping]) -> Any:
+    """The ``cls`` (:class:`~tvae.transformer.dependencies.Dependencies`) of the dependencies
+    the user lists (``describe`` form), checked against ``frame``."""
+    determinations, orders, joint, sums, linear, cuts, parts = parse_items(frame, items)
+    parents, checks = parents_and_checks(frame, determinations)
+    by_pair = {(d.source, d.target): d for d in parents}
+    order = sources_first([(d.source, d.target) for d in parents])
+    joint, joint_checks = split_joint(joint, determinations)
+    declared = cls(
+        [by_pair[pair] for pair in order], orders, checks, joint=joint, joint_checks=joint_checks
+    )
+    declared.sums = check_sums(sums, declared.linked())
+    summed = {c for s in declared.sums for c in (*s.parts, s.column)}
+    busy = declared.linked() | summed
+    declared.linear = check_lines(linear, busy)  # a declared order beside one stays
+    ordered_columns = {c for o in orders for c in (o.low, o.high)}
+    # a column only determinations read may be a cut's target (derived before them)
+    roots = declared.roots() - summed - ordered_columns
+    declared.cuts = check_cuts(cuts, declared.linked() | busy, roots)
+    declared.date_parts = check_date_parts(parts, declared.derived())  # a date others read
+    return declared

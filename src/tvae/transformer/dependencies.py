@@ -40,11 +40,10 @@ import numpy as np
 import pandas as pd
 
 from tvae.codec import decode_value, encode_value
-from tvae.transformer.cuts import Cut, find_cuts, implies, keep_cuts
+from tvae.transformer.cuts import Cut, beside_orders, find_cuts, implies, keep_cuts
 from tvae.transformer.date_moves import keep_date_parts
-from tvae.transformer.date_parts import DatePart, check_date_parts, find_date_parts
-from tvae.transformer.declared_cuts import check_cuts
-from tvae.transformer.declared_dependencies import parents_and_checks, parse_items, split_joint
+from tvae.transformer.date_parts import DatePart, find_date_parts
+from tvae.transformer.declared_dependencies import build_declared
 from tvae.transformer.dependency_search import (
     FIRST_REPEATS,
     MAX_SOURCE_VALUES,
@@ -58,7 +57,6 @@ from tvae.transformer.dependency_search import (
     pick_parents,
     rank_columns,
     same_as_first,
-    sources_first,
     value_codes,
     witnessed,
 )
@@ -73,7 +71,7 @@ from tvae.transformer.determination import (
     state_of,
 )
 from tvae.transformer.joint import JointDetermination, find_joint, joint_mapping, pick_joint
-from tvae.transformer.linear import Linear, check_lines, keep_linear
+from tvae.transformer.linear import Linear, keep_linear
 from tvae.transformer.linear_search import find_linear
 from tvae.transformer.offsets import Offset
 from tvae.transformer.one_hot import OneHotGroup, expand_labels
@@ -81,7 +79,7 @@ from tvae.transformer.order_repairs import keep_orders
 from tvae.transformer.pair_repairs import derive_joint, pair_limits, parents_follow
 from tvae.transformer.repairs import derive, into_sets, repair_source
 from tvae.transformer.row_conditions import repair_by_rows
-from tvae.transformer.sums import Sum, check_sums, find_sums, implied_by, keep_sums
+from tvae.transformer.sums import Sum, find_sums, implied_by, keep_sums
 
 ORDER_KINDS = ("numerical", "datetime")
 
@@ -200,44 +198,16 @@ class Dependencies:
         self.linear = lines
 
     def add_cuts(self, cuts: list[Cut]) -> None:
-        """Keep ``cuts`` whose target no order moves, but for orders the cut implies (dropped);
-        a target several numbers cut, or one that determines others (derived before them),
-        only where no order moves its sources either."""
-        first = {c.target: c for c in reversed(cuts)}  # each target's (the one deriving it)
-        kept = [c for c in cuts if all(implies(c, o) for o in self.orders if c.target in o)]
-        moved = [c for c in kept if first[c.target] is not c]
-        held = {c.target for c in moved if any(c.source in o for o in self.orders)}
-        held |= {c.target for c in cuts} - {c.target for c in kept}
+        """Keep ``cuts`` beside the orders (:func:`~tvae.transformer.cuts.beside_orders`),
+        less the orders they imply."""
         heads = {d.source for d in self.determinations}
-        held |= {
-            c.target for c in kept
-            if c.target in heads and any(c.source in o for o in self.orders)
-        }  # fmt: skip
-        self.cuts = [c for c in kept if c.target not in held]
+        self.cuts = beside_orders(cuts, self.orders, heads)
         self.orders = [o for o in self.orders if not any(implies(c, o) for c in self.cuts)]
 
     @classmethod
     def declared(cls, frame: pd.DataFrame, items: Iterable[Mapping]) -> Dependencies:
         """The dependencies the user lists (``describe`` form), checked against ``frame``."""
-        determinations, orders, joint, sums, linear, cuts, parts = parse_items(frame, items)
-        parents, checks = parents_and_checks(frame, determinations)
-        by_pair = {(d.source, d.target): d for d in parents}
-        order = sources_first([(d.source, d.target) for d in parents])
-        joint, joint_checks = split_joint(joint, determinations)
-        declared = cls(
-            [by_pair[pair] for pair in order], orders, checks, joint=joint,
-            joint_checks=joint_checks,
-        )  # fmt: skip
-        declared.sums = check_sums(sums, declared.linked())
-        busy = declared.linked() | {c for s in declared.sums for c in (*s.parts, s.column)}
-        declared.linear = check_lines(linear, busy)  # a declared order beside one stays
-        summed = {c for s in declared.sums for c in (*s.parts, s.column)}
-        ordered = {c for o in orders for c in (o.low, o.high)}
-        declared.cuts = check_cuts(
-            cuts, declared.linked() | busy, declared.roots() - summed - ordered
-        )
-        declared.date_parts = check_date_parts(parts, declared.derived())  # a date others read
-        return declared
+        return build_declared(cls, frame, items)
 
     def roots(self) -> set:
         """The columns that determinations read and nothing else reads or writes."""
