@@ -109,8 +109,5 @@ def _check_together(table: Any, source: Any, items: list) -> None:
 
 
 def _one_value(cell: Any) -> bool:
-    return (
-        not isinstance(cell, (tuple, list, set, frozenset))
-        and np.ndim(cell) == 0
-        and (not is_empty(cell))
-    )
+    """``cell`` asks one value (not a range, a set or nothing)."""
+    return not isinstance(cell, (tuple, list, set, frozenset)) and not is_empty(cell)

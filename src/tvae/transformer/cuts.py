@@ -268,13 +268,19 @@ def find_cuts(
     return arranged([cut for t, group in kept.items() if t not in blocked for cut in group])
 
 
-def arranged(cuts: list[Cut]) -> list[Cut]:
-    """``cuts`` with each target's first cut (the one that derives it) before every other
-    cut of that target (whose source is kept within the label's range): the order
-    :func:`keep_cuts` and the listing in ``metadata_`` follow."""
-    firsts = {}
+def deriving(cuts: list[Cut]) -> dict[Hashable, Cut]:
+    """Each target's first cut in ``cuts``: the one that derives it (any other cut of it
+    keeps its source within the label's range)."""
+    firsts: dict[Hashable, Cut] = {}
     for cut in cuts:
         firsts.setdefault(cut.target, cut)
+    return firsts
+
+
+def arranged(cuts: list[Cut]) -> list[Cut]:
+    """``cuts`` with each target's deriving cut before every other cut of that target: the
+    order :func:`keep_cuts` and the listing in ``metadata_`` follow."""
+    firsts = deriving(cuts)
     return [*firsts.values(), *(cut for cut in cuts if firsts[cut.target] is not cut)]
 
 
@@ -335,7 +341,7 @@ def beside_orders(cuts: list[Cut], orders: list, heads: set) -> list[Cut]:
     """The ``cuts`` whose target no order moves, but for orders the cut implies; a target
     several numbers cut, or one that determines others (in ``heads``: derived before them),
     only where no order moves its sources either."""
-    first = {c.target: c for c in reversed(cuts)}  # each target's (the one deriving it)
+    first = deriving(cuts)
     kept = [c for c in cuts if all(implies(c, o) for o in orders if c.target in o)]
     ordered = {c.source for c in kept if any(c.source in o for o in orders)}
     held = {c.target for c in cuts} - {c.target for c in kept}

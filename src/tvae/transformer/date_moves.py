@@ -290,8 +290,10 @@ def some_date_has(asked: Mapping[str, object], bounds: tuple | None = None) -> b
 def row_limits(bounds: tuple | np.ndarray, n: int, zone: object = None) -> Limits:
     """Each of ``n`` rows' (low, high) as datetime64 arrays on the clock of ``zone``: one
     range (low, high; None open) for every row, or one per row (None: no range)."""
-    cells = [bounds] * n if isinstance(bounds, tuple) else list(bounds)
-    pairs = [_bounds(cell if isinstance(cell, tuple) else None, zone) for cell in cells]
+    if isinstance(bounds, tuple):  # one range: read once
+        ends = _bounds(bounds, zone)
+        return tuple(np.full(n, end.to_datetime64(), dtype="datetime64[ns]") for end in ends)
+    pairs = [_bounds(cell if isinstance(cell, tuple) else None, zone) for cell in bounds]
     return tuple(
         np.array([pair[i].to_datetime64() for pair in pairs], dtype="datetime64[ns]")
         for i in (0, 1)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from tvae.errors import InvalidParameterError
 from tvae.transformer.cut_dates import date_source
-from tvae.transformer.cuts import Cut, arranged, cut_of, edges_of
+from tvae.transformer.cuts import Cut, arranged, cut_of, deriving, edges_of
 from tvae.transformer.determination import check_derived
 from tvae.transformer.repairs import missing_alike
 
@@ -99,8 +99,8 @@ def check_cuts(items: list[Cut], busy: set, targets_too: set = frozenset()) -> l
     the label's range, must be a number no other dependency or cut reads or writes. Columns
     of ``busy`` in ``targets_too`` (those only determinations read) may be targets."""
     items = arranged(items)
-    firsts = list({item.target: item for item in reversed(items)}.values())
-    others = [item for item in items if not any(item is first for first in firsts)]
+    firsts = list(deriving(items).values())
+    others = items[len(firsts) :]  # arranged: every deriving cut first
     moved = [item.source for item in others]
     targets = set(targets_too) & {item.target for item in firsts}  # a source among them clashes
     check_derived(firsts, (busy | set(moved)) - targets, "cut")
