@@ -36,8 +36,10 @@ from tvae.conditional.held import allowed_sets, fixed_rows_of, range_limits
 from tvae.conditional.kinds import CATEGORY_KINDS, NUMERIC_KINDS, NumericView
 from tvae.conditional.lines import through_lines
 from tvae.conditional.offsets import through_offsets
+from tvae.conditional.orders import explained, through_orders
 from tvae.conditional.parse import check_sets, count_requested, parse_conditions
 from tvae.conditional.sampler import draw_latents
+from tvae.errors import ConditionError
 from tvae.layout import SpanIndex
 from tvae.refiner import Refiner
 from tvae.sampling import Repairs, decode_outputs
@@ -84,10 +86,14 @@ def sample_conditional(
     check_sums(transformer, conditions)
     check_sets(transformer, conditions)
     check_date_parts(transformer, conditions)
-    given, (conditions, settle_offsets) = conditions, through_offsets(transformer, conditions)
-    conditions = through_dependencies(transformer, conditions)
-    conditions, derived = through_lines(transformer, conditions)
-    conditions, cut = through_cuts(transformer, conditions)
+    given, (conditions, bounded) = conditions, through_orders(transformer, conditions)
+    try:
+        conditions, settle_offsets = through_offsets(transformer, conditions)
+        conditions = through_dependencies(transformer, conditions)
+        conditions, derived = through_lines(transformer, conditions)
+        conditions, cut = through_cuts(transformer, conditions)
+    except ConditionError as error:
+        raise explained(error, bounded) from error
     derived |= cut
     asked = [c for c in asked if c not in derived]  # a line's or cut's target, of its source
     # the columns the conditions now sit on stay on them: fixed, or, where a condition leaves

@@ -230,6 +230,18 @@ class Dependencies:
         items = [*self.determinations, *self.joint, *self.sums, *self.linear, *self.cuts]
         return {d.target for d in [*items, *self.date_parts]}
 
+    def held(self) -> set:
+        """The columns an order's repair does not move (it moves the other side): a number a
+        pair check has placed (census's age), a derived column, which deriving it again would
+        move back (plantTraits' leafy, which ros + semiros give, under lign <= leafy: 11 % of
+        rows broke the order), a determination's source (Crime's pctmin, see :meth:`detect`),
+        a total or a line's target, set from its parts or source (midwest's adults lowered
+        to the total population, not the total raised and then set back)."""
+        found = {c for j in self.joint_checks for c in j.sources}
+        found |= {d.target for d in self.determinations} | {j.target for j in self.joint}
+        found |= {d.source for d in self.determinations}
+        return found | {s.column for s in self.sums} | {line.target for line in self.linear}
+
     def describe(self) -> list[dict]:
         items = [*self.groups, *self.determinations, *self.checks, *self.joint]
         items += [*self.joint_checks, *self.orders, *self.offsets, *self.sums, *self.linear]
@@ -282,15 +294,10 @@ class Dependencies:
         # a number a pair check has just placed (census's age) stays: its order moves the other;
         # so does a derived column, which deriving it again would move back (plantTraits'
         # leafy, which ros + semiros give, under lign <= leafy: 11 % of rows broke the order)
-        paired = fixed | {c for j in self.joint_checks for c in j.sources}
-        paired |= {d.target for d in self.determinations} | {j.target for j in self.joint}
-        paired |= {d.source for d in self.determinations}  # Crime's pctmin (see detect)
-        # a total is set from its parts: an order moves the other column (midwest's adults
-        # lowered to the total population, not the total raised and then set back)
-        paired |= {s.column for s in self.sums} | {line.target for line in self.linear}
+        paired = fixed | self.held()
         self._keep_formulas(frame, fixed)
         for _ in range(1 + len(self.joint) + len(self.joint_checks) + len(self.sums)):
-            if not keep_orders(frame, self.orders, self.groups, fixed, paired):
+            if not keep_orders(frame, self.orders, self.groups, fixed, paired, allowed):
                 break
             # a number an order moved: its pairs are kept again, and the orders they move;
             # a part an order moved: its total follows, a source its line's target

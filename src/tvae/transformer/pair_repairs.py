@@ -33,7 +33,7 @@ def derive_joint(
     from its pair, or, with the target in ``fixed`` (a condition, or a column another
     dependency derives), the pairs that map elsewhere move instead. A source that ``allowed``
     limits (a condition's set of labels, or one per row) moves only within it."""
-    limits = [_limits(allowed, name, len(frame)) for name in item.sources]
+    limits = [limits_per_row(allowed, name, len(frame)) for name in item.sources]
     position = _positions(frame, item)
     held_target = item.target in fixed
     current = frame[item.target].to_numpy(dtype=object)
@@ -145,7 +145,7 @@ def _move_pairs(
         restore_column(frame, name, column)
 
 
-def _limits(allowed: Mapping | None, name: Hashable, n_rows: int) -> np.ndarray | None:
+def limits_per_row(allowed: Mapping | None, name: Hashable, n_rows: int) -> np.ndarray | None:
     """Each row's set or range of values ``allowed`` leaves column ``name`` (None: any), or
     None."""
     limit = (allowed or {}).get(name)
@@ -168,7 +168,7 @@ def pair_limits(
     sources = {c for j in pairs for c in j.sources} - {j.target for j in pairs}
     limits, free = dict(allowed), set()
     for column in sources & fixed:
-        cells = _limits(limits, column, len(frame))
+        cells = limits_per_row(limits, column, len(frame))
         if cells is None or not any(isinstance(cell, tuple) for cell in cells):
             continue
         values = frame[column].to_numpy(dtype=object)
@@ -184,7 +184,7 @@ def pair_limits(
             continue
         low = frame[lows].astype(float).max(axis=1).fillna(-np.inf).to_numpy()
         high = frame[highs].astype(float).min(axis=1).fillna(np.inf).to_numpy()
-        own = _limits(limits, column, len(frame))
+        own = limits_per_row(limits, column, len(frame))
         if own is not None and any(isinstance(r, frozenset) for r in own):
             continue  # a label kept to a condition's set
         if own is not None:  # within the condition's range too
