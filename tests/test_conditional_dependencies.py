@@ -201,3 +201,28 @@ def test_a_label_a_numbers_scattered_values_determine_is_a_condition_like_any_ot
     rows = model.sample(conditions=asked, random_state=2)
     assert (rows["region"].to_numpy() == asked["region"].to_numpy()).all()
     assert (rows["share"].map(region_of) == rows["region"]).all()
+
+
+def test_a_checked_source_asked_within_a_range_moves_within_it_to_keep_its_targets():
+    """Fishing: ``cboat`` (a catch rate of few values) determines ``cbeach``, which ``cpier``
+    derives. ``cboat`` asked within a range was held there, and the repair that keeps
+    ``cboat -> cbeach`` left it alone: half the rows broke it. It now moves within the range."""
+    rng = np.random.default_rng(0)
+    n = 1200
+    tiers = {"p1": "low", "p2": "low", "p3": "mid", "p4": "mid", "p5": "high", "p6": "high"}
+    rates = {
+        "low": [0.011, 0.017, 0.023, 0.029, 0.031, 0.037],
+        "mid": [0.041, 0.047, 0.053, 0.059, 0.061, 0.067],
+        "high": [0.071, 0.077, 0.083, 0.089, 0.091, 0.097],
+    }
+    plan = rng.choice(list(tiers), n)
+    tier = pd.Series(plan).map(tiers).to_numpy()
+    rate = np.array([rng.choice(rates[t]) for t in tier])
+    table = pd.DataFrame({"plan": plan, "tier": tier, "rate": rate, "x": rng.normal(size=n)})
+    model = TVAE(epochs=3, random_state=0).fit(table)
+    deps = model.transformer_.dependencies
+    assert [(d.source, d.target) for d in deps.checks] == [("rate", "tier")]
+    rows = model.sample(300, conditions={"rate": (0.02, 0.05)}, random_state=3)
+    tier_of = {value: name for name, values in rates.items() for value in values}
+    assert rows["rate"].between(0.02, 0.05).all()
+    assert (rows["rate"].map(tier_of) == rows["tier"]).all()

@@ -106,3 +106,19 @@ def test_a_range_on_the_low_side_moves_it_within_the_range_where_the_high_side_s
     rows = model.sample(400, conditions={"spent": (25, None)}, random_state=4)
     assert (rows["spent"] >= 25).all() and set(rows["card"]) <= {"plus", "gold"}
     assert _keeps(rows)
+
+
+def test_a_condition_on_a_total_that_a_pair_gives_keeps_the_pair_and_the_orders():
+    """Depredations: ``number`` = ``early`` + ``late`` (small counts, kept as ``number`` +
+    ``early`` giving ``late``) and both parts at most ``number``. The order's bound is not put
+    on ``late``: held to it, ``late`` stopped following its pair (half the rows broke it)."""
+    rng = np.random.default_rng(1)
+    early, late = rng.integers(0, 5, 1000), rng.integers(0, 5, 1000)
+    table = pd.DataFrame({"number": early + late, "early": early, "late": late})
+    table["x"] = rng.normal(size=len(table))
+    model = TVAE(epochs=3, random_state=0).fit(table)
+    deps = model.transformer_.dependencies
+    assert [(j.sources, j.target) for j in deps.joint] == [(("number", "early"), "late")]
+    rows = model.sample(300, conditions={"number": 4}, random_state=1)
+    assert (rows["number"] == 4).all()
+    assert (rows["number"] == rows["early"] + rows["late"]).all()

@@ -113,13 +113,33 @@ def test_set_random_state_takes_the_reference_pair(fitted):
     assert fitted.random_state != seed
 
 
-@pytest.mark.parametrize("bad", ["0", 1.5, (np.random.RandomState(0), 3), (1, 2, 3)])
+@pytest.mark.parametrize("bad", ["0", 1.5, True, (np.random.RandomState(0), 3), (1, 2, 3)])
 def test_seed_of_the_wrong_type_is_a_type_error(fitted, bad):
     with pytest.raises(TypeError, match="random_state") as error:
         fitted.set_random_state(bad)
     assert isinstance(error.value, InvalidParameterTypeError)
     with pytest.raises(TypeError, match="random_state"):
         TVAE(epochs=1, random_state=bad).fit(_mixed(), ["discrete"])
+
+
+@pytest.mark.parametrize("make", [np.random.RandomState, np.random.default_rng])
+def test_a_numpy_random_state_seeds_each_fit_as_scikit_learn_does(make, tmp_path):
+    def fitted_with(state) -> TVAE:
+        return TVAE(epochs=1, random_state=state).fit(_mixed(), ["discrete"])
+
+    first, again = fitted_with(make(5)), fitted_with(make(5))
+    pd.testing.assert_frame_equal(first.sample(20), again.sample(20))
+    state = make(5)
+    model = fitted_with(state)
+    assert model.get_params()["random_state"] is state  # the parameter is left as given
+    refit = clone(model).set_params(random_state=state).fit(_mixed(), ["discrete"])
+    assert not refit.sample(20).equals(again.sample(20))  # the state advanced between fits
+    model.save(tmp_path / "state.tvae")  # a file holds the seed the fit drew, not live state
+    loaded = TVAE.load(tmp_path / "state.tvae")
+    assert isinstance(loaded.random_state, int)
+    pd.testing.assert_frame_equal(loaded.sample(20), model.sample(20))
+    drawn = [first.sample(10, random_state=make(1)) for _ in range(2)]
+    pd.testing.assert_frame_equal(*drawn)
 
 
 # ---------------------------------------------------------------- constructor

@@ -326,3 +326,23 @@ def test_the_screen_of_repeated_rows_agrees_with_the_full_check():
     assert same_as_first(groups, targets).tolist() == full.tolist()
     screened = same_as_first(groups, targets, limit=32)  # a necessary condition only
     assert (screened >= full).all() and not screened[2]
+
+
+def test_an_order_moves_its_free_side_where_a_condition_holds_the_pairs_target():
+    """Schooling: ``ed76`` + ``age76`` give ``exp76``, and ``ed66 <= ed76``. With ``exp76`` and
+    ``age76`` asked, raising ``ed76`` to a larger ``ed66`` broke the pair, whose repair put
+    ``ed76`` back and left the order broken (11 % of rows); ``ed66`` is lowered instead."""
+    deps = Dependencies(
+        joint=[
+            JointDetermination(
+                ("ed76", "age76"), "exp76",
+                keys=[(10, 28), (12, 28), (14, 28), (12, 30)],
+                values=[12, 10, 8, 12], counts=[5, 5, 5, 5],
+            )
+        ],
+        orders=[Order("ed66", "ed76")],
+    )  # fmt: skip
+    rows = pd.DataFrame({"ed66": [14, 9], "ed76": [10, 10], "age76": [28, 28], "exp76": [12, 12]})
+    deps.apply(rows, fixed={"exp76", "age76"})
+    assert rows["exp76"].tolist() == [12, 12] and rows["ed76"].tolist() == [10, 10]
+    assert rows["ed66"].tolist() == [10, 9]

@@ -34,8 +34,8 @@ from tvae.params import (
     check_choice,
     check_dims,
     check_positive_int,
+    check_random_state,
     check_real,
-    check_seed,
 )
 from tvae.precision import PRECISIONS, resolve_precision
 from tvae.prior import PRIORS, LatentPrior, MixturePrior, StandardPrior
@@ -90,7 +90,7 @@ def check_params(model: Any) -> None:
         )
     if not is_default(model.loss_factor):
         check_real("loss_factor", model.loss_factor, low=0.0, low_inclusive=False)
-    check_seed("random_state", model.random_state)
+    check_random_state("random_state", model.random_state)
     if model.learning_rate is not None:
         check_real("learning_rate", model.learning_rate, low=0.0, low_inclusive=False)
     check_choice("lr_schedule", model.lr_schedule, ("auto", *LR_SCHEDULES))

@@ -5,9 +5,11 @@ Each error names the argument, shows the value and says what is allowed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from numbers import Integral, Real
 from typing import Any
 
@@ -113,6 +115,62 @@ def check_seed(name: str, value: Any) -> int | None:
             f"{name} must be None or a non-negative integer, got {name}={value!r}"
         )
     return int(value)
+
+
+RANDOM_STATES = (np.random.RandomState, np.random.Generator)
+Seed = int | np.random.RandomState | np.random.Generator | None  # what random_state takes
+
+
+def check_random_state(name: str, value: Any) -> Any:
+    """None, a non-negative integer, or a numpy ``RandomState`` or ``Generator`` (a seed is
+    drawn from it when it is used, advancing it, as scikit-learn estimators do)."""
+    if isinstance(value, RANDOM_STATES):
+        return value
+    try:
+        return check_seed(name, value)
+    except InvalidParameterTypeError:
+        raise InvalidParameterTypeError(
+            f"{name} must be None, a non-negative integer, a numpy.random.RandomState or a "
+            f"numpy.random.Generator, got {name}={value!r} of type {type(value).__name__}"
+        ) from None
+
+
+def seed_of(name: str, value: Any) -> int | None:
+    """The seed ``value`` gives (see :func:`check_random_state`): drawn from a ``RandomState``
+    or ``Generator``, which advances it; None or the integer itself otherwise."""
+    value = check_random_state(name, value)
+    if isinstance(value, np.random.RandomState):
+        return int(value.randint(np.iinfo(np.int32).max))
+    if isinstance(value, np.random.Generator):
+        return int(value.integers(np.iinfo(np.int64).max))
+    return value
+
+
+@contextmanager
+def drawn_seed(model: Any) -> Iterator[None]:
+    """Within a fit, ``model.random_state`` is the seed it gives (:func:`seed_of`), so every
+    part of the fit reads one integer; a ``RandomState`` or ``Generator`` is put back after,
+    and the seed drawn from it kept as ``model._drawn_seed`` (a saved model keeps it)."""
+    given = model.random_state
+    if not isinstance(given, RANDOM_STATES):
+        yield
+        return
+    model.random_state = model._drawn_seed = seed_of("random_state", given)
+    try:
+        yield
+    finally:
+        model.random_state = given
+
+
+def drawing_seed(method: Callable) -> Callable:
+    """Decorator for the fit methods: the call runs within :func:`drawn_seed`."""
+
+    @functools.wraps(method)
+    def wrapper(model: Any, *args: Any, **kwargs: Any) -> Any:
+        with drawn_seed(model):
+            return method(model, *args, **kwargs)
+
+    return wrapper
 
 
 def seed_from_states(pair: tuple) -> int:

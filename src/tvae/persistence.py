@@ -19,6 +19,7 @@ from tvae.errors import ModelFileError
 from tvae.inputs import InputInfo
 from tvae.kinds import Metadata
 from tvae.layout import Layout
+from tvae.params import RANDOM_STATES
 from tvae.prior import load_prior
 from tvae.refiner import load_refiner
 from tvae.schedule import Schedule
@@ -44,7 +45,7 @@ def write_model(model: Any, path: str | os.PathLike) -> None:
     description = {
         "library": "tvae",
         "library_version": __version__,
-        "params": json_params(model.get_params()),
+        "params": json_params(saved_params(model)),
         "transformer": model.transformer_.get_state(),
         "layout": model.layout_.to_list(),
         "input": model.input_info_.to_dict(),
@@ -57,6 +58,15 @@ def write_model(model: Any, path: str | os.PathLike) -> None:
     if getattr(model, "privacy_", None) is not None:  # privacy (issue 14)
         description["privacy"] = model.privacy_
     save_model(path, tensors, description)
+
+
+def saved_params(model: Any) -> dict:
+    """``model``'s parameters as saved: a numpy ``RandomState`` or ``Generator`` given as
+    ``random_state`` is saved as the seed the fit drew from it (a file holds no live state)."""
+    params = model.get_params()
+    if isinstance(params["random_state"], RANDOM_STATES):
+        params["random_state"] = getattr(model, "_drawn_seed", None)
+    return params
 
 
 def read_model(cls: type, path: str | os.PathLike, device: str | None = None) -> Any:

@@ -52,7 +52,8 @@ class TVAE(BaseEstimator):
         verbose: show progress bars (transformer fitting and epochs, with the loss).
         cuda: deprecated alias of ``enable_gpu``, accepted as by the reference (with a
             FutureWarning); None (default) leaves ``enable_gpu`` in charge.
-        random_state: seed of every random draw in ``fit`` and ``sample``; None draws fresh entropy.
+        random_state: seed of every random draw in ``fit`` and ``sample``; None draws fresh entropy;
+            a numpy ``RandomState`` or ``Generator`` gives each fit a seed drawn from it.
         device: "auto" (default), "cpu", "cuda", "cuda:N" or "mps"; overrides ``enable_gpu``.
         learning_rate: Adam's learning rate (peak rate under the one-cycle schedule); None
             picks 1e-3 for "constant" (the reference) and 3e-3 for "onecycle".
@@ -118,7 +119,7 @@ class TVAE(BaseEstimator):
         verbose: bool = False,
         cuda: bool | None = None,
         *,
-        random_state: int | None = None,
+        random_state: params.Seed = None,
         device: str | None = None,
         learning_rate: float | None = None,
         lr_schedule: str = "auto",
@@ -172,6 +173,7 @@ class TVAE(BaseEstimator):
     # ------------------------------------------------------------------ fit
     @seeded_threads
     @flushed_subnormals()
+    @params.drawing_seed
     def fit(
         self,
         train_data: pd.DataFrame | np.ndarray,
@@ -222,6 +224,7 @@ class TVAE(BaseEstimator):
         return self
 
     @flushed_subnormals()
+    @params.drawing_seed
     def fit_distributed(
         self,
         data: str | os.PathLike | Sequence,
@@ -249,7 +252,7 @@ class TVAE(BaseEstimator):
 
     # ------------------------------------------------------------------ state
     def _check_fitted(self) -> None:
-        if not hasattr(self, "decoder_"):
+        if not self.__sklearn_is_fitted__():
             raise NotFittedError("This TVAE is not fitted yet; call fit(train_data) first")
 
     def __sklearn_is_fitted__(self) -> bool:
@@ -267,17 +270,14 @@ class TVAE(BaseEstimator):
         frame = pd.DataFrame(self.history_, columns=["epoch", "batch", "loss"])
         return frame.rename(columns={"epoch": "Epoch", "batch": "Batch", "loss": "Loss"})
 
-    def set_random_state(
-        self, random_state: int | tuple[np.random.RandomState, torch.Generator] | None
-    ) -> None:
-        """Set the seed for the next ``fit``; on a fitted model, restart sampling from it. As
-        the reference, it also takes a ``(numpy.random.RandomState, torch.Generator)`` pair; the
-        seed stored as ``random_state`` is derived from their states (neither kept nor advanced).
+    def set_random_state(self, random_state: params.Seed | tuple) -> None:
+        """Set the seed for the next ``fit``; on a fitted model, restart sampling from it. As the
+        reference, it takes a ``(numpy.random.RandomState, torch.Generator)`` pair, whose states
+        give the seed (neither kept nor advanced); a lone RandomState or Generator draws one.
         """
         if isinstance(random_state, tuple):
             random_state = params.seed_from_states(random_state)
-        params.check_seed("random_state", random_state)
-        self.random_state = random_state
+        self.random_state = params.seed_of("random_state", random_state)
         if self.__sklearn_is_fitted__():
             # the sampling seed of a fit with this random_state (see tvae.fitting.fit_frame)
             sampling_seq = np.random.SeedSequence(self.random_state).spawn(3)[2]
@@ -303,7 +303,7 @@ class TVAE(BaseEstimator):
         samples: int | None = None,
         *,
         conditions: dict | pd.DataFrame | None = None,
-        random_state: int | None = None,
+        random_state: params.Seed = None,
         id_offset: int | None = None,
     ) -> pd.DataFrame | np.ndarray:
         """Generate ``samples`` synthetic rows, as the same kind of object ``fit`` received.
@@ -326,7 +326,7 @@ class TVAE(BaseEstimator):
         conditions the model makes too unlikely to meet (stating the estimated probability).
         """
         self._check_fitted()
-        seed = params.check_seed("random_state", random_state)
+        seed = params.seed_of("random_state", random_state)
         if id_offset is not None:
             params.check_non_negative_int("id_offset", id_offset)
         generator = self._stream.generator_for(seed)
@@ -364,7 +364,7 @@ class TVAE(BaseEstimator):
         self,
         n: int,
         chunk_rows: int = 100_000,
-        random_state: int | None = None,
+        random_state: params.Seed = None,
         *,
         id_offset: int | None = None,
     ) -> Iterator[pd.DataFrame]:
@@ -378,7 +378,7 @@ class TVAE(BaseEstimator):
         self._check_fitted()
         n_rows = params.check_non_negative_int("n", n)
         chunk_rows = params.check_positive_int("chunk_rows", chunk_rows)
-        seed = params.check_seed("random_state", random_state)
+        seed = params.seed_of("random_state", random_state)
         generator = self._stream.generator_for(seed)
         first_id = self._stream.first_id(n_rows, seed, id_offset)
         return iter_chunks(self._blocks(n_rows, generator), self.transformer_, chunk_rows, first_id)

@@ -41,7 +41,11 @@ def through_orders(transformer: Any, conditions: Mapping | pd.DataFrame) -> tupl
     named = set(conditions.columns if isinstance(conditions, pd.DataFrame) else conditions)
     if not ordered & named:
         return conditions, []
-    held = dependencies.held() & ordered
+    # a pair's target is left out: derived from a real pair, it keeps the orders its pair's
+    # rows keep, and a condition on it would hold it while the pair moves (Depredations:
+    # `late`, which `number` + `early` give, asked at most 4 beside `number` = 4 broke the
+    # pair in half the rows)
+    held = dependencies.held() - {j.target for j in dependencies.joint} & ordered
     table = as_table(conditions)
     added: dict[Hashable, list] = {c: [None] * len(table) for c in held}
     for position, row in enumerate(table.to_dict("records")):

@@ -76,8 +76,8 @@ from tvae.transformer.linear_search import find_linear
 from tvae.transformer.offsets import Offset
 from tvae.transformer.one_hot import OneHotGroup, expand_labels
 from tvae.transformer.order_repairs import keep_orders
-from tvae.transformer.pair_repairs import derive_joint, pair_limits, parents_follow
-from tvae.transformer.repairs import derive, into_sets, repair_source
+from tvae.transformer.pair_repairs import derive_joint, pair_limits, parents_follow, repair_checks
+from tvae.transformer.repairs import derive, into_sets
 from tvae.transformer.row_conditions import repair_by_rows
 from tvae.transformer.sums import Sum, find_sums, implied_by, keep_sums
 
@@ -277,15 +277,7 @@ class Dependencies:
             for item in self.determinations:
                 derive(frame, item, fixed)
             self._settle_joint(frame, fixed, allowed)
-            by_source: dict = {}
-            for item in self.checks:
-                by_source.setdefault(item.source, []).append(item)
-            repaired = [
-                repair_source(frame, items, (allowed or {}).get(c))
-                for c, items in by_source.items()
-                if c not in fixed
-            ]
-            if not any(repaired):
+            if not repair_checks(frame, self.checks, fixed, allowed):
                 break
         else:
             for item in self.determinations:
@@ -294,7 +286,10 @@ class Dependencies:
         # a number a pair check has just placed (census's age) stays: its order moves the other;
         # so does a derived column, which deriving it again would move back (plantTraits'
         # leafy, which ros + semiros give, under lign <= leafy: 11 % of rows broke the order)
+        # and so do the sources of a pair whose target a condition holds (their repair puts
+        # them back: Schooling's exp76 asked, which ed76 + age76 give; ed66 <= ed76 broke)
         paired = fixed | self.held()
+        paired |= {c for j in self.joint if j.target in fixed for c in j.sources}
         self._keep_formulas(frame, fixed)
         for _ in range(1 + len(self.joint) + len(self.joint_checks) + len(self.sums)):
             if not keep_orders(frame, self.orders, self.groups, fixed, paired, allowed):

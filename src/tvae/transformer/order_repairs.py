@@ -52,15 +52,17 @@ def _lowering(
     ranges: Mapping | None,
 ) -> np.ndarray:  # fmt: skip
     """The rows whose broken ``order`` is repaired by lowering ``low``: every row where the
-    order says so or ``high`` must stay and ``low`` may move; where both must stay (msleep:
-    ``sleep_rem`` asked at least 3.2, ``sleep_total`` a line's target), the rows whose range
-    condition on ``low`` reaches down to ``high``."""
+    order says so or ``high`` must stay and ``low`` may move. Where both must stay, a ``low``
+    that a condition holds to a range moves within it where that reaches down to ``high``
+    (msleep: ``sleep_rem`` asked at least 3.2, ``sleep_total`` a line's target)."""
     n_rows = len(frame)
     low_held = held(groups, order.low, paired, False)
     high_held = held(groups, order.high, paired, True)
     if (order.lowers or high_held) and not low_held:
         return np.ones(n_rows, dtype=bool)
-    cells = limits_per_row(ranges, order.low, n_rows) if high_held else None
+    if not high_held:
+        return np.zeros(n_rows, dtype=bool)
+    cells = limits_per_row(ranges, order.low, n_rows)
     if cells is None:
         return np.zeros(n_rows, dtype=bool)
     moved = whole_for(frame[order.low], frame[order.high], np.floor)  # low's value if lowered

@@ -14,9 +14,9 @@ from pandas.api.types import is_integer_dtype, is_numeric_dtype
 def repair_source(frame: pd.DataFrame, items: list, allowed: Any = None) -> bool:
     """Checks sharing one source: where the source maps to other values than the row's targets,
     set it to a real value that maps to all of them: the nearest one for a numerical source,
-    else the most frequent (among ``allowed`` values, if given: a set, or one set or None per
-    row). Returns whether a row changed. (Checks of one source share its keys and counts: see
-    ``determination.mapping_of``.)
+    else the most frequent (among ``allowed`` values, if given: a set or a (low, high) range,
+    or one of them or None per row). Returns whether a row changed. (Checks of one source
+    share its keys and counts: see ``determination.mapping_of``.)
 
     A numerical value no real row holds is left as it is: no real row says what it maps to.
     Treating it as wrong moved every such value to one frequent key (intrusion: src_bytes ->
@@ -54,7 +54,7 @@ def repair_source(frame: pd.DataFrame, items: list, allowed: Any = None) -> bool
             limit = allowed[row] if isinstance(allowed, np.ndarray) else allowed
             by_limit.setdefault(limit, []).append(row)
         for limit, rows in by_limit.items():
-            keys_here = [k for k in candidates.get(wanted, []) if limit is None or k in limit]
+            keys_here = [k for k in candidates.get(wanted, []) if _allows(limit, k)]
             if not keys_here:
                 continue
             rows = np.asarray(rows)
@@ -67,6 +67,18 @@ def repair_source(frame: pd.DataFrame, items: list, allowed: Any = None) -> bool
     if changed:
         restore_column(frame, source, column)
     return changed
+
+
+def _allows(limit: Any, key: Any) -> bool:
+    """``key`` is within ``limit``: None (anything), a set of values, or a (low, high) range."""
+    if limit is None:
+        return True
+    if isinstance(limit, tuple):
+        try:
+            return bool(limit[0] <= float(key) <= limit[1])
+        except (TypeError, ValueError):
+            return False
+    return key in limit
 
 
 def nearest_keys(keys: list, values: np.ndarray) -> np.ndarray:
