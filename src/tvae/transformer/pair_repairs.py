@@ -17,7 +17,7 @@ import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
 from tvae.transformer.joint import JointDetermination
-from tvae.transformer.repairs import missing_alike, repair_source, restore_column
+from tvae.transformer.repairs import missing_alike, repair_source, restore_column, within
 
 
 def derive_joint(
@@ -125,7 +125,7 @@ def _move_pairs(
         options = [
             k for k, v in ranked
             if (target is None or v == wanted)
-            and all(_within(k[s], bound) for s, bound in enumerate(bounds))
+            and all(within(k[s], bound) for s, bound in enumerate(bounds))
         ]  # fmt: skip
         keeping = [k for k in options if all(_same(k[s], own[s]) for s in (0, 1) if held[s])]
         if not keeping and strict != held:  # some held source may move
@@ -225,18 +225,6 @@ def _as_cells(cells: list) -> np.ndarray:
     out = np.empty(len(cells), dtype=object)
     out[:] = cells
     return out
-
-
-def _within(value: object, limit: object) -> bool:
-    """``value`` is in ``limit``: a set of labels, a (low, high) range, or None (anything)."""
-    if limit is None:
-        return True
-    if isinstance(limit, tuple):
-        try:
-            return bool(limit[0] <= float(value) <= limit[1])
-        except (TypeError, ValueError):
-            return False
-    return value in limit
 
 
 def _same(a: object, b: object) -> bool:

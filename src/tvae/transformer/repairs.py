@@ -54,7 +54,7 @@ def repair_source(frame: pd.DataFrame, items: list, allowed: Any = None) -> bool
             limit = allowed[row] if isinstance(allowed, np.ndarray) else allowed
             by_limit.setdefault(limit, []).append(row)
         for limit, rows in by_limit.items():
-            keys_here = [k for k in candidates.get(wanted, []) if _allows(limit, k)]
+            keys_here = [k for k in candidates.get(wanted, []) if within(k, limit)]
             if not keys_here:
                 continue
             rows = np.asarray(rows)
@@ -69,16 +69,16 @@ def repair_source(frame: pd.DataFrame, items: list, allowed: Any = None) -> bool
     return changed
 
 
-def _allows(limit: Any, key: Any) -> bool:
-    """``key`` is within ``limit``: None (anything), a set of values, or a (low, high) range."""
+def within(value: Any, limit: Any) -> bool:
+    """``value`` is in ``limit``: None (anything), a set of values, or a (low, high) range."""
     if limit is None:
         return True
     if isinstance(limit, tuple):
         try:
-            return bool(limit[0] <= float(key) <= limit[1])
+            return bool(limit[0] <= float(value) <= limit[1])
         except (TypeError, ValueError):
             return False
-    return key in limit
+    return value in limit
 
 
 def nearest_keys(keys: list, values: np.ndarray) -> np.ndarray:
