@@ -4,7 +4,7 @@ says so or ``high`` must stay."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -33,7 +33,7 @@ def keep_orders(
             broken = (low > high).to_numpy(dtype=bool, na_value=False)
             if broken.any():
                 changed = True
-                lowered = broken & _lowering(frame, order, groups, paired, ranges)
+                lowered = broken & _lowering(frame, order, groups, (fixed, paired), ranges)
                 raised = broken & ~lowered
                 if lowered.any():
                     moved = whole_for(low, high[lowered], np.floor)
@@ -48,13 +48,17 @@ def keep_orders(
 
 
 def _lowering(
-    frame: pd.DataFrame, order: Order, groups: list[OneHotGroup], paired: set,
+    frame: pd.DataFrame, order: Order, groups: list[OneHotGroup], held_sets: tuple[set, set],
     ranges: Mapping | None,
 ) -> np.ndarray:  # fmt: skip
     """The rows whose broken ``order`` is repaired by lowering ``low``: every row where the
-    order says so or ``high`` must stay and ``low`` may move. Where both must stay, a ``low``
-    that a condition holds to a range moves within it where that reaches down to ``high``
-    (msleep: ``sleep_rem`` asked at least 3.2, ``sleep_total`` a line's target)."""
+    order says so or ``high`` must stay and ``low`` may move. Where both must stay
+    (``held_sets``: the columns conditions hold, and those with the columns other repairs
+    keep), the rows where a condition holds ``low`` to a range that reaches down to ``high``
+    (msleep: ``sleep_rem`` asked at least 3.2, ``sleep_total`` a line's target), and those
+    where raising a conditioned ``high`` would leave its condition while ``low`` is only kept
+    (GaltonFamilies: ``midparentHeight`` asked within a range stays, ``mother`` is lowered)."""
+    fixed, paired = held_sets
     n_rows = len(frame)
     low_held = held(groups, order.low, paired, False)
     high_held = held(groups, order.high, paired, True)
@@ -62,10 +66,26 @@ def _lowering(
         return np.ones(n_rows, dtype=bool)
     if not high_held:
         return np.zeros(n_rows, dtype=bool)
-    cells = limits_per_row(ranges, order.low, n_rows)
+    lowered = _reaching(frame, ranges, order.low, frame[order.high], np.floor, 0)
+    if order.high in fixed and order.low not in fixed:
+        lowered |= ~_reaching(frame, ranges, order.high, frame[order.low], np.ceil, 1)
+    return lowered
+
+
+def _reaching(
+    frame: pd.DataFrame, ranges: Mapping | None, column: Hashable, values: pd.Series,
+    rounding, end: int,
+) -> np.ndarray:  # fmt: skip
+    """The rows where the range a condition holds ``column`` to (``ranges``) takes ``values``
+    (as ``column`` holds them, rounded by ``rounding``) at its ``end`` (0: low, 1: high); a row
+    with no range takes none."""
+    cells = limits_per_row(ranges, column, len(frame))
     if cells is None:
-        return np.zeros(n_rows, dtype=bool)
-    moved = whole_for(frame[order.low], frame[order.high], np.floor)  # low's value if lowered
-    moved = pd.to_numeric(moved, errors="coerce").to_numpy(dtype=np.float64)
-    reaches = [isinstance(c, tuple) and c[0] <= v for c, v in zip(cells, moved, strict=True)]
-    return np.asarray(reaches, dtype=bool)
+        return np.zeros(len(frame), dtype=bool)
+    moved = pd.to_numeric(whole_for(frame[column], values, rounding), errors="coerce")
+    moved = moved.to_numpy(dtype=np.float64)
+    if end == 0:
+        taken = [isinstance(c, tuple) and c[0] <= v for c, v in zip(cells, moved, strict=True)]
+    else:
+        taken = [isinstance(c, tuple) and v <= c[1] for c, v in zip(cells, moved, strict=True)]
+    return np.asarray(taken, dtype=bool)
