@@ -13,7 +13,9 @@ So a condition's bound is carried along the orders (``years <= 12`` gives ``educ
 added to its own condition, which the other steps then move onto the column's source
 (``education`` to the values whose ``education-num`` is 12 or less). Conditions that an
 order makes impossible (``{"a": 5, "b": 3}`` under ``a <= b``) are a :class:`ConditionError`
-before any sampling.
+before any sampling. A total gets no bound, and none passes through an order that a pair or
+a sum keeps by itself (see :func:`through_orders`); where such an order then breaks, the
+condition still holds (:func:`tvae.transformer.order_repairs.keep_orders`).
 """
 
 from __future__ import annotations
