@@ -8,8 +8,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from numbers import Integral, Real
 from typing import Any
 
@@ -146,29 +145,22 @@ def seed_of(name: str, value: Any) -> int | None:
     return value
 
 
-@contextmanager
-def drawn_seed(model: Any) -> Iterator[None]:
-    """Within a fit, ``model.random_state`` is the seed it gives (:func:`seed_of`), so every
-    part of the fit reads one integer; a ``RandomState`` or ``Generator`` is put back after,
-    and the seed drawn from it kept as ``model._drawn_seed`` (a saved model keeps it)."""
-    given = model.random_state
-    if not isinstance(given, RANDOM_STATES):
-        yield
-        return
-    model.random_state = model._drawn_seed = seed_of("random_state", given)
-    try:
-        yield
-    finally:
-        model.random_state = given
-
-
 def drawing_seed(method: Callable) -> Callable:
-    """Decorator for the fit methods: the call runs within :func:`drawn_seed`."""
+    """Decorator for the fit methods: within the call ``model.random_state`` is the seed it
+    gives (:func:`seed_of`), so every part of the fit reads one integer; a ``RandomState`` or
+    ``Generator`` is put back after, and the seed drawn from it kept as ``model._drawn_seed``
+    (a saved model keeps it)."""
 
     @functools.wraps(method)
     def wrapper(model: Any, *args: Any, **kwargs: Any) -> Any:
-        with drawn_seed(model):
+        given = model.random_state
+        if not isinstance(given, RANDOM_STATES):
             return method(model, *args, **kwargs)
+        model.random_state = model._drawn_seed = seed_of("random_state", given)
+        try:
+            return method(model, *args, **kwargs)
+        finally:
+            model.random_state = given
 
     return wrapper
 

@@ -46,18 +46,18 @@ def range_limits(conditions: Mapping | pd.DataFrame) -> dict:
     each row's (a frame's; None where the row asks a value or nothing): a pair's repair may
     move them within it (:func:`tvae.transformer.pair_repairs.pair_limits`)."""
     if isinstance(conditions, Mapping):
-        found = {c: _bounds(cell) for c, cell in conditions.items()}
+        found = {c: range_of(cell) for c, cell in conditions.items()}
         return {c: bounds for c, bounds in found.items() if bounds is not None}
     found = {}
     for column in conditions.columns:
-        cells = [_bounds(c) for c in conditions[column]]
+        cells = [range_of(c) for c in conditions[column]]
         if any(cell is not None for cell in cells):
             found[column] = np.empty(len(cells), dtype=object)
             found[column][:] = cells
     return found
 
 
-def _bounds(cell: Any) -> tuple[float, float] | None:
+def range_of(cell: Any) -> tuple[float, float] | None:
     """A range condition's (low, high) as numbers, an open end infinite (None: not a range of
     numbers; dates' ranges keep their column fixed)."""
     if not isinstance(cell, tuple):

@@ -27,10 +27,11 @@ import numpy as np
 import pandas as pd
 
 from tvae.conditional.dependent import as_table, in_form_of, is_empty, is_number
+from tvae.conditional.held import range_of
 from tvae.conditional.kinds import NUMERIC_KINDS
 from tvae.errors import ConditionError
 
-Bounds = dict[Hashable, list]  # column -> [lowest, highest]; None: open on that side
+Bounds = dict[Hashable, list[float]]  # column -> [lowest, highest]; infinite: open
 
 
 def through_orders(transformer: Any, conditions: Mapping | pd.DataFrame) -> tuple[Any, list]:
@@ -99,14 +100,11 @@ def _spans(transformer: Any, columns: set) -> dict[Hashable, tuple[float, float]
     return spans
 
 
-def _within_span(bound: list, span: tuple[float, float]) -> list:
-    """``bound`` less the ends the column's values never pass anyway (midwest's `poptotal`,
-    a total, bounded below by an asked `popasian` of 16: held to that, its parts moved and
-    broke other orders in half the rows)."""
+def _within_span(bound: list[float], span: tuple[float, float]) -> list[float]:
+    """``bound`` less the ends the column's values never pass anyway: held to such a bound, a
+    column would only stop following the repairs for nothing."""
     lowest, highest = bound
-    lowest = None if lowest is not None and lowest <= span[0] else lowest
-    highest = None if highest is not None and highest >= span[1] else highest
-    return [lowest, highest]
+    return [-np.inf if lowest <= span[0] else lowest, np.inf if highest >= span[1] else highest]
 
 
 def _asked_bounds(row: Mapping, columns: set) -> Bounds:
@@ -117,42 +115,29 @@ def _asked_bounds(row: Mapping, columns: set) -> Bounds:
         cell = row[column]
         if is_number(cell):
             bounds[column] = [float(cell), float(cell)]
-        elif _is_range(cell):
-            bounds[column] = [None if is_empty(end) else float(end) for end in cell]
+        elif (ends := range_of(cell)) is not None:
+            bounds[column] = list(ends)
     return bounds
 
 
-def _is_range(cell: Any) -> bool:
-    """A ``(low, high)`` range of numbers, either end possibly open."""
-    return (
-        isinstance(cell, tuple)
-        and len(cell) == 2
-        and all(is_empty(end) or is_number(end) for end in cell)
-    )
-
-
 def _carried(orders: list, bounds: Bounds, row: Mapping) -> Bounds:
-    """``bounds`` carried along ``orders`` until none moves: a ``low`` is at most its
-    ``high``'s highest, a ``high`` at least its ``low``'s lowest. An order they break is a
-    :class:`ConditionError`."""
+    """``bounds`` carried along ``orders`` until none moves (every ordered column gets one): a
+    ``low`` is at most its ``high``'s highest, a ``high`` at least its ``low``'s lowest. An
+    order they break is a :class:`ConditionError`."""
     for _ in range(len(orders) + 1):  # a chain of k orders settles within k passes
         moved = False
         for order in orders:
-            below, above = bounds.get(order.low), bounds.get(order.high)
-            if above is not None and above[1] is not None:
-                below = bounds.setdefault(order.low, [None, None])
-                if below[1] is None or above[1] < below[1]:
-                    below[1], moved = above[1], True
-            if below is not None and below[0] is not None:
-                above = bounds.setdefault(order.high, [None, None])
-                if above[0] is None or below[0] > above[0]:
-                    above[0], moved = below[0], True
+            below = bounds.setdefault(order.low, [-np.inf, np.inf])
+            above = bounds.setdefault(order.high, [-np.inf, np.inf])
+            if above[1] < below[1]:
+                below[1], moved = above[1], True
+            if below[0] > above[0]:
+                above[0], moved = below[0], True
         if not moved:
             break
     for order in orders:
-        lowest = bounds.get(order.low, [None, None])[0]
-        highest = bounds.get(order.high, [None, None])[1]
-        if lowest is not None and highest is not None and lowest > highest:
+        lowest, highest = bounds[order.low][0], bounds[order.high][1]
+        if lowest > highest:
             asked = ", ".join(f"{c!r} = {v!r}" for c, v in row.items() if not is_empty(v))
             raise ConditionError(
                 f"conditions ask {asked}, but {order.low!r} <= {order.high!r} in every real "
@@ -162,19 +147,14 @@ def _carried(orders: list, bounds: Bounds, row: Mapping) -> Bounds:
     return bounds
 
 
-def _narrowed(cell: Any, bound: list) -> tuple | None:
-    """The range ``bound`` met together with the column's own condition ``cell``; None where
-    that adds nothing (the cell asks one number, or something other than a range, or the
-    bound leaves it as it was)."""
-    lowest, highest = bound
-    if is_number(cell) or (not is_empty(cell) and not _is_range(cell)):
+def _narrowed(cell: Any, bound: list[float]) -> tuple | None:
+    """The range ``bound`` met together with the column's own condition ``cell`` (``None`` for
+    an open end); None where that adds nothing (the cell asks one number, or something other
+    than a range, or the bound leaves it as it was)."""
+    own = (-np.inf, np.inf) if is_empty(cell) else range_of(cell)
+    if is_number(cell) or own is None:
         return None
-    if _is_range(cell):
-        low, high = (None if is_empty(end) else float(end) for end in cell)
-        lowest = low if lowest is None or (low is not None and low > lowest) else lowest
-        highest = high if highest is None or (high is not None and high < highest) else highest
-        if (lowest, highest) == (low, high):
-            return None
-    if lowest is None and highest is None:
+    lowest, highest = max(bound[0], own[0]), min(bound[1], own[1])
+    if (lowest, highest) == tuple(own):
         return None
-    return (lowest, highest)
+    return (None if lowest == -np.inf else lowest, None if highest == np.inf else highest)

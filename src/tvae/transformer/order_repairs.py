@@ -84,8 +84,6 @@ def _reaching(
         return np.zeros(len(frame), dtype=bool)
     moved = pd.to_numeric(whole_for(frame[column], values, rounding), errors="coerce")
     moved = moved.to_numpy(dtype=np.float64)
-    if end == 0:
-        taken = [isinstance(c, tuple) and c[0] <= v for c, v in zip(cells, moved, strict=True)]
-    else:
-        taken = [isinstance(c, tuple) and v <= c[1] for c, v in zip(cells, moved, strict=True)]
-    return np.asarray(taken, dtype=bool)
+    ends = np.asarray([c[end] if isinstance(c, tuple) else np.nan for c in cells], float)
+    with np.errstate(invalid="ignore"):  # a row with no range (NaN) takes none
+        return ends <= moved if end == 0 else moved <= ends

@@ -165,9 +165,7 @@ def repair_checks(frame: pd.DataFrame, checks: list, fixed: set, allowed: Mappin
     for item in checks:
         by_source.setdefault(item.source, []).append(item)
     repaired = [
-        repair_source(frame, items, limits_per_row(allowed, column, len(frame)))
-        if column in fixed
-        else repair_source(frame, items, (allowed or {}).get(column))
+        repair_source(frame, items, (allowed or {}).get(column))
         for column, items in by_source.items()
         if column not in fixed or _ranged(allowed, column)
     ]
