@@ -42,7 +42,7 @@ from tvae.transformer.dependency_search import MIN_ROWS
 from tvae.transformer.determination import check_derived
 from tvae.transformer.granularity import MAX_DECIMALS, decimals_needed
 from tvae.transformer.numerical import to_float
-from tvae.transformer.sums import write_numbers
+from tvae.transformer.sum_repairs import write_numbers
 
 MIN_VALUES = 10  # distinct source values before a line through them counts as a dependency
 MIN_TARGET_VALUES = 3  # a target of two values on a line is a cut of the source, not a line

@@ -8,8 +8,10 @@ from collections.abc import Hashable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_numeric_dtype
 
 from tvae.transformer.determination import Order
+from tvae.transformer.numerical import to_float
 from tvae.transformer.one_hot import OneHotGroup, assign_member, held
 from tvae.transformer.pair_repairs import limits_per_row
 from tvae.transformer.repairs import whole_for
@@ -25,6 +27,7 @@ def keep_orders(
     Where both sides must stay, a ``low`` that a condition holds to a range (``ranges``, as
     :func:`~tvae.transformer.pair_repairs.limits_per_row` reads them) is lowered within it."""
     orders = list(orders)
+    ceilings = _ceilings(frame, orders, paired)
     reordered = False
     for _ in range(len(orders)):  # a chain a <= b <= c settles within this many passes
         changed = False
@@ -33,7 +36,8 @@ def keep_orders(
             broken = (low > high).to_numpy(dtype=bool, na_value=False)
             if broken.any():
                 changed = True
-                lowered = broken & _lowering(frame, order, groups, (fixed, paired), ranges)
+                lowered = _lowering(frame, order, groups, (fixed, paired), ranges, ceilings)
+                lowered &= broken
                 raised = broken & ~lowered
                 if lowered.any():
                     moved = whole_for(low, high[lowered], np.floor)
@@ -47,12 +51,34 @@ def keep_orders(
     return reordered
 
 
+def _ceilings(frame: pd.DataFrame, orders: list[Order], paired: set) -> dict:
+    """Per row, the highest value each number may take under the orders, up a chain, where a
+    column the repairs keep (``paired``) is above it: raised higher, it would be lowered back
+    (midwest's ``popother <= popadults <= poppovertyknown``, the last asked)."""
+    ceilings: dict[Hashable, np.ndarray] = {}
+    for _ in range(len(orders)):  # a chain of k orders settles within k passes
+        moved = False
+        for order in orders:
+            top = ceilings.get(order.high)
+            if order.high in paired and is_numeric_dtype(frame[order.high].dtype):
+                top = np.nan_to_num(to_float(frame[order.high]), nan=np.inf)
+            below = ceilings.get(order.low)
+            if top is None or (below is not None and not (top < below).any()):
+                continue
+            ceilings[order.low] = top if below is None else np.minimum(below, top)
+            moved = True
+        if not moved:
+            break
+    return ceilings
+
+
 def _lowering(
     frame: pd.DataFrame, order: Order, groups: list[OneHotGroup], held_sets: tuple[set, set],
-    ranges: Mapping | None,
+    ranges: Mapping | None, ceilings: Mapping,
 ) -> np.ndarray:  # fmt: skip
     """The rows whose broken ``order`` is repaired by lowering ``low``: every row where the
-    order says so or ``high`` must stay and ``low`` may move. Where both must stay
+    order says so or ``high`` must stay and ``low`` may move, and those where raising ``high``
+    would take it above its ceiling (:func:`_ceilings`). Where both must stay
     (``held_sets``: the columns conditions hold, and those with the columns other repairs
     keep), the rows where a condition holds ``low`` to a range that reaches down to ``high``
     (msleep: ``sleep_rem`` asked at least 3.2, ``sleep_total`` a line's target), and those
@@ -65,7 +91,10 @@ def _lowering(
     if (order.lowers or high_held) and not low_held:
         return np.ones(n_rows, dtype=bool)
     if not high_held:
-        return np.zeros(n_rows, dtype=bool)
+        top = ceilings.get(order.high)
+        if top is None or low_held or not is_numeric_dtype(frame[order.low].dtype):
+            return np.zeros(n_rows, dtype=bool)
+        return to_float(frame[order.low]) > top
     lowered = _reaching(frame, ranges, order.low, frame[order.high], np.floor, 0)
     if order.high in fixed and order.low not in fixed:
         lowered |= ~_reaching(frame, ranges, order.high, frame[order.low], np.ceil, 1)

@@ -13,7 +13,7 @@ races; Florida's ``Total``, ten candidates) are found among the columns without 
 by least squares (each column on the others: a residual of float rounding and weights of 0 or
 1), then checked on every row. Sampled rows get ``c`` from their parts (:func:`keep_sums`),
 rounded to ``c``'s decimals, in its dtype; a conditioned ``c`` stays, and parts move to make the
-sum (the last ones within their real ranges, the first the rest). A total may be a part of
+sum (:mod:`tvae.transformer.sum_repairs`). A total may be a part of
 another total (chains, never loops); a column is the total of one sum at most. They are listed
 with the dependencies (``{"type": "sum", "columns": [A, B, ...], "column": C}``), declared or
 switched off the same way.
@@ -329,66 +329,3 @@ def check_apart(sums: list[Sum], offset_columns: set) -> None:
 def adds_up(total: float, parts: list[float]) -> bool:
     """Whether asked numbers make a sum: ``total`` is the sum of ``parts`` to float rounding."""
     return bool(_agree(np.array([[total]]), *(np.array([p]) for p in parts))[0, 0])
-
-
-def keep_sums(frame: pd.DataFrame, sums: list[Sum], fixed: set) -> None:
-    """Make every sum hold in ``frame``, in place. Each total is set
-    from its parts, within its real range (``span``: where the parts' sum leaves it, the parts
-    move to its bound); where the total is ``fixed`` (a condition holds it), the parts move to
-    make it. Parts move as :func:`_meet` moves them; a ``fixed`` part stays."""
-    for item in sums:
-        free = [i for i, p in enumerate(item.parts) if p not in fixed]
-        parts = [to_float(frame[p]) for p in item.parts]
-        held = item.column in fixed
-        total = to_float(frame[item.column]) if held else np.sum(parts, axis=0)
-        if not held and item.span is not None:
-            total = np.clip(total, *item.span)  # missing stays missing
-        if free and (held or item.span is not None):
-            moved = _meet(parts, total, free, item.bounds, held)
-            for i in free:
-                write_numbers(frame, item.parts[i], moved[i], item.decimals)
-        if not held:
-            total = np.sum([to_float(frame[p]) for p in item.parts], axis=0)
-            write_numbers(frame, item.column, total, item.decimals)
-
-
-def _meet(
-    parts: list[np.ndarray], total: np.ndarray, free: list[int], bounds: tuple | None, held: bool
-) -> list[np.ndarray]:
-    """``parts`` with the ``free`` ones moved to add up to ``total`` in the rows where every
-    value is present: the last ones each within its real range (``bounds``), the first by
-    what is left. A held total: a free part missing where it is present reads as 0, and the
-    first free part is missing where the total is."""
-    parts = [p.copy() for p in parts]
-    if held:
-        for i in free:
-            parts[i][np.isnan(parts[i]) & ~np.isnan(total)] = 0.0
-    rest = total - np.sum(parts, axis=0)
-    rows = ~np.isnan(rest)
-    for i in reversed(free[1:]):
-        moved = parts[i][rows] + rest[rows]
-        if bounds is not None:
-            moved = np.clip(moved, *bounds[i])
-        rest[rows] -= moved - parts[i][rows]
-        parts[i][rows] = moved
-    parts[free[0]][rows] += rest[rows]
-    if held:
-        parts[free[0]][np.isnan(total)] = np.nan
-    return parts
-
-
-def write_numbers(
-    frame: pd.DataFrame, name: Hashable, values: np.ndarray, decimals: int | None
-) -> None:
-    """``frame[name] = values``, rounded to ``decimals`` and in the column's dtype where it
-    holds them (an integer column without missing cells for missing values becomes float)."""
-    dtype = frame[name].dtype
-    if pd.api.types.is_integer_dtype(dtype):
-        values = np.round(values)
-    elif decimals is not None:
-        values = np.round(values, decimals)
-    series = pd.Series(values, index=frame.index)
-    missing = np.isnan(values).any()
-    if pd.api.types.is_extension_array_dtype(dtype) or not missing:
-        series = series.astype(dtype)
-    frame[name] = series
