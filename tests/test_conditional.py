@@ -277,3 +277,8 @@ def test_a_number_asked_as_read_from_a_csv_comes_back_exactly_as_asked():
     assert (rows["ri"].to_numpy() == values[:40]).all()
     decoded = model.sample(2000, random_state=3)["ri"]  # within the grid's range
     assert decoded.min() >= -6.85 and decoded.max() <= 15.93
+    # a range's end so read keeps every row within it: the grid's -0.65 passed the asked
+    # -0.650000000000091 (and 0.08 fell below the asked 0.0800000000001546)
+    for ends in ((-2.0, -0.650000000000091), (0.0800000000001546, 2.0)):
+        rows = model.sample(400, conditions={"ri": ends}, random_state=1)
+        assert rows["ri"].between(*ends).all()

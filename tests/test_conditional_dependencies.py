@@ -226,3 +226,22 @@ def test_a_checked_source_asked_within_a_range_moves_within_it_to_keep_its_targe
     tier_of = {value: name for name, values in rates.items() for value in values}
     assert rows["rate"].between(0.02, 0.05).all()
     assert (rows["rate"].map(tier_of) == rows["tier"]).all()
+
+
+def test_a_number_that_determines_another_asked_within_a_range_takes_real_values():
+    """epil's ``base`` determines its log: asked within a range, it was drawn at values no
+    real row holds (15), kept there, and its target taken from the nearest (14)."""
+    rng = np.random.default_rng(0)
+    sizes = [6, 7, 8, 9, 10, 11, 12, 13, 14, 16, 17, 18, 19, 20, 22, 25, 28, 31, 36, 42, 50]
+    size = rng.choice(sizes, 600)
+    table = pd.DataFrame(
+        {"size": size, "lsize": np.round(np.log(size) - 3.154, 6), "load": rng.random(600)}
+    )
+    fitted = TVAE(epochs=3, random_state=0).fit(table)
+    assert {"type": "determines", "source": "size", "target": "lsize"} in (
+        fitted.metadata_.dependencies
+    )
+    for low, high in ((11, 18), (21, 40)):
+        rows = fitted.sample(300, conditions={"size": (low, high)}, random_state=1)
+        assert rows["size"].between(low, high).all() and rows["size"].isin(sizes).all()
+        assert (rows["lsize"] == np.round(np.log(rows["size"]) - 3.154, 6)).all()

@@ -124,6 +124,27 @@ def test_a_log_column_and_float32_values_are_lines():
     assert np.allclose(rows["scaled"], (rows["amount"] - 2500) / 1400, atol=1e-5)
 
 
+def test_an_asked_log_of_whole_numbers_keeps_its_line_and_its_order():
+    """A target asked within a range was set, and its whole-number source rounded off the line
+    (uis's ``Y = log(TIME)``: in every row); a source set from an asked target was then raised
+    by an order and set back (``planned <= days`` broke in 92 % of rows)."""
+    rng = np.random.default_rng(0)
+    days = rng.integers(5, 600, 500)
+    frame = pd.DataFrame({
+        "site": rng.choice(["a", "b"], 500), "days": days, "log_days": np.log(days),
+        "planned": np.minimum(days, rng.integers(5, 300, 500)),
+    })  # fmt: skip
+    fitted = TVAE(epochs=3, random_state=0).fit(frame)
+    listed = fitted.metadata_.dependencies
+    assert {"type": "order", "low": "planned", "high": "days"} in listed
+    assert {"source", "target", "log"} <= {k for d in listed if d["type"] == "linear" for k in d}
+    for asked in (float(np.log(36)), (4.25, 4.82)):
+        rows = fitted.sample(200, conditions={"log_days": asked}, random_state=1)
+        assert np.allclose(np.log(rows["days"]), rows["log_days"], rtol=0, atol=1e-12)
+        assert (rows["planned"] <= rows["days"]).all()
+    assert rows["log_days"].between(4.25, 4.82).all()
+
+
 def test_what_is_not_a_line_is_not_taken_for_one():
     rng = np.random.default_rng(2)
     x = np.round(rng.normal(50, 10, 500), 1)

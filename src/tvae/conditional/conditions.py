@@ -196,6 +196,11 @@ class NumericCondition:
         a_cols = [self.slots[0]]
         c_cols = [s for s in self.slots[1:] if s is not None]
         series = self.view.finish(alphas[:, a_cols], codes[:, c_cols], fix)
+        if pd.api.types.is_float_dtype(series.dtype):  # the grid's rounding can pass an end
+            # that float noise put off it (fgl's RI asked up to -0.650000000000091: -0.65)
+            numbers = series.to_numpy(dtype=np.float64)
+            inside = np.where(active, np.clip(numbers, low, high), numbers)
+            series = pd.Series(inside, index=series.index, name=series.name, dtype=series.dtype)
         frame[self.name] = series.set_axis(frame.index)
 
     def describe(self, group: int) -> str:

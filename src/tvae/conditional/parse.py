@@ -208,6 +208,12 @@ def _numeric(column, view: NumericView, located, cells: list, is_frame, device) 
     as_asked = between | (point & (off_grid <= noise) & (0 < view.step < 1))
     value = np.where(point & ~as_asked, clip_low if view.step else low, np.nan)
     value = np.where(as_asked, low, value)
+    # a range's end off the grid by float noise (fgl's RI up to -0.650000000000091) is kept:
+    # the grid point -0.65 would pass it (the column's rounding is then clipped back to it)
+    with np.errstate(invalid="ignore"):
+        ends = [np.where(ranged & (abs(c - e) <= noise) & (c < e if up else c > e), e, c)
+                for c, e, up in ((clip_low, low, True), (clip_high, high, False))]  # fmt: skip
+    clip_low, clip_high = ends
     as_tensor = lambda a, dtype=torch.float64: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
     spans = [*located, (None, None)][:3]
     return NumericCondition(

@@ -77,7 +77,7 @@ from tvae.transformer.offsets import Offset
 from tvae.transformer.one_hot import OneHotGroup, expand_labels
 from tvae.transformer.order_repairs import keep_orders
 from tvae.transformer.pair_repairs import derive_joint, pair_limits, parents_follow, repair_checks
-from tvae.transformer.repairs import derive, into_sets
+from tvae.transformer.repairs import derive, into_sets, onto_keys
 from tvae.transformer.row_conditions import repair_by_rows
 from tvae.transformer.sum_repairs import keep_sums, total_limits
 from tvae.transformer.sums import Sum, find_sums, implied_by
@@ -101,11 +101,10 @@ class Dependencies:
     # columns another dependency derives or repairs that two columns also determine: kept by
     # moving the pair (its columns that no other dependency derives or repairs)
     joint_checks: list[JointDetermination] = field(default_factory=list)
-    # columns modelled as another plus a learned difference (tvae.transformer.offsets): listed
-    # and saved here, kept by the transformer's decoding, not by repairs
+    # columns modelled as another plus a learned difference (tvae.transformer.offsets), kept
+    # by the transformer's decoding, not by repairs
     offsets: list[Offset] = field(default_factory=list)
     # columns that are the exact sum of others (tvae.transformer.sums): set from their parts
-    # around the orders' repairs, which hold them
     sums: list[Sum] = field(default_factory=list)
     # numbers linear in another number or its log (tvae.transformer.linear): set from it
     linear: list[Linear] = field(default_factory=list)
@@ -231,17 +230,25 @@ class Dependencies:
         items = [*self.determinations, *self.joint, *self.sums, *self.linear, *self.cuts]
         return {d.target for d in [*items, *self.date_parts]}
 
-    def held(self) -> set:
+    def held(self, fixed: Iterable[Hashable] = ()) -> set:
         """The columns an order's repair does not move (it moves the other side): a number a
         pair check has placed (census's age), a derived column, which deriving it again would
         move back (plantTraits' leafy, which ros + semiros give, under lign <= leafy: 11 % of
         rows broke the order), a determination's source (Crime's pctmin, see :meth:`detect`),
         a total or a line's target, set from its parts or source (midwest's adults lowered
-        to the total population, not the total raised and then set back)."""
-        found = {c for j in self.joint_checks for c in j.sources}
+        to the total population, not the total raised and then set back). With ``fixed``
+        (asked columns): those, and the ones other repairs would move back: a pair's sources
+        (Schooling's exp76 asked, which ed76 + age76 give: ed66 <= ed76 broke), a total's
+        parts (midwest's poptotal: percblack <= popblack broke in 47 % of rows), a line's
+        source (uis's Y = log(TIME))."""
+        fixed = set(fixed)
+        found = fixed | {c for j in self.joint_checks for c in j.sources}
         found |= {d.target for d in self.determinations} | {j.target for j in self.joint}
-        found |= {d.source for d in self.determinations}
-        return found | {s.column for s in self.sums} | {line.target for line in self.linear}
+        found |= {d.source for d in self.determinations} | {s.column for s in self.sums}
+        found |= {c for j in self.joint if j.target in fixed for c in j.sources}
+        found |= {c for s in self.sums if s.column in fixed for c in s.parts}
+        found |= {line.source for line in self.linear if line.target in fixed}
+        return found | {line.target for line in self.linear}
 
     def describe(self) -> list[dict]:
         items = [*self.groups, *self.determinations, *self.checks, *self.joint]
@@ -272,6 +279,7 @@ class Dependencies:
         expand_labels(frame, self.groups)  # the one-hot members (decoded rows only)
         keep_date_parts(frame, self.date_parts, fixed, allowed)  # first: others read them
         into_sets(frame, allowed)  # a number drawn within a set's range: onto the set
+        onto_keys(frame, self.determinations, fixed, allowed)  # or onto a real one in its range
         heads = {d.source for d in self.determinations}
         keep_cuts(frame, [c for c in self.cuts if c.target in heads], fixed)  # they derive
         for _ in range(1 + len(self.checks)):  # each repair pass can only settle more sources
@@ -284,17 +292,8 @@ class Dependencies:
             for item in self.determinations:
                 derive(frame, item, fixed)
             self._settle_joint(frame, fixed, allowed)
-        # a number a pair check has just placed (census's age) stays: its order moves the other;
-        # so does a derived column, which deriving it again would move back (plantTraits'
-        # leafy, which ros + semiros give, under lign <= leafy: 11 % of rows broke the order)
-        # and so do the sources of a pair whose target a condition holds (their repair puts
-        # them back: Schooling's exp76 asked, which ed76 + age76 give; ed66 <= ed76 broke)
-        paired = fixed | self.held()
-        paired |= {c for j in self.joint if j.target in fixed for c in j.sources}
-        # and the parts of an asked total (the sum would move them back: midwest's percblack
-        # <= popblack broke in 47 % of rows with poptotal asked)
-        paired |= {c for s in self.sums if s.column in fixed for c in s.parts}
-        self._keep_formulas(frame, fixed, paired)
+        paired = self.held(fixed)
+        self._keep_formulas(frame, fixed, paired, allowed)
         for _ in range(1 + len(self.joint) + len(self.joint_checks) + len(self.sums)):
             if not keep_orders(frame, self.orders, self.groups, fixed, paired, allowed):
                 break
@@ -302,16 +301,17 @@ class Dependencies:
             # a part an order moved: its total follows, a source its line's target
             self._settle_joint(frame, fixed, allowed)
             keep_date_parts(frame, self.date_parts, fixed, allowed)  # an order moved a date
-            self._keep_formulas(frame, fixed, paired)
+            self._keep_formulas(frame, fixed, paired, allowed)
         return frame
 
-    def _keep_formulas(self, frame: pd.DataFrame, fixed: set, paired: set) -> None:
+    def _keep_formulas(
+        self, frame: pd.DataFrame, fixed: set, paired: set, allowed: Mapping | None
+    ) -> None:
         """Columns computed from others, set from them: totals (within what the orders leave
         them beside the ``paired`` columns, which the orders do not move), lines, cuts (date
         parts come first, in :meth:`apply`: nothing but an order moves a date)."""
-        limits = total_limits(frame, self.orders, self.sums, paired) if self.sums else None
-        keep_sums(frame, self.sums, fixed, limits)
-        keep_linear(frame, self.linear, fixed)
+        keep_sums(frame, self.sums, fixed, total_limits(frame, self.orders, self.sums, paired))
+        keep_linear(frame, self.linear, fixed, allowed)
         keep_cuts(frame, self.cuts, fixed)
 
     def _settle_joint(self, frame: pd.DataFrame, fixed: set, allowed: Mapping | None) -> None:

@@ -42,6 +42,7 @@ from tvae.transformer.dependency_search import MIN_ROWS
 from tvae.transformer.determination import check_derived
 from tvae.transformer.granularity import MAX_DECIMALS, decimals_needed
 from tvae.transformer.numerical import to_float
+from tvae.transformer.repairs import limits_per_row
 from tvae.transformer.sum_repairs import write_numbers
 
 MIN_VALUES = 10  # distinct source values before a line through them counts as a dependency
@@ -327,12 +328,16 @@ def check_lines(items: list[Linear], busy: set) -> list[Linear]:
     return check_derived(items, busy, "line")
 
 
-def keep_linear(frame: pd.DataFrame, items: Iterable[Linear], fixed: set) -> None:
+def keep_linear(
+    frame: pd.DataFrame, items: Iterable[Linear], fixed: set, ranges: Mapping | None = None
+) -> None:
     """Make every line hold in ``frame`` (in place) where both columns are present: the target
     from its source; where the target is ``fixed`` (a condition holds it) and the source is
-    not, the source from the target (with the fewest decimals that give the target back).
-    Where the real target is missing exactly where its source is, it is so here too
-    (the source following a fixed target)."""
+    not, the source from the target (with the fewest decimals that give the target back),
+    then, where a condition holds the target to a range (``ranges``, as
+    :func:`~tvae.transformer.repairs.limits_per_row` reads them), the target from that source
+    as its column holds it (:func:`_within_range`). Where the real target is missing exactly
+    where its source is, it is so here too (the source following a fixed target)."""
     for item in items:
         source, target = to_float(frame[item.source]), to_float(frame[item.target])
         has_source, has_target = np.isfinite(source), np.isfinite(target)
@@ -343,6 +348,9 @@ def keep_linear(frame: pd.DataFrame, items: Iterable[Linear], fixed: set) -> Non
                 if item.missing_together:
                     moved[~has_target] = np.nan  # missing where the target is
                 write_numbers(frame, item.source, moved, None)
+                cells = limits_per_row(ranges, item.target, len(frame))
+                if cells is not None:
+                    _within_range(frame, item, cells)
             continue
         derived = item.values(source)
         rows = has_source if item.missing_together else has_source & has_target
@@ -351,6 +359,30 @@ def keep_linear(frame: pd.DataFrame, items: Iterable[Linear], fixed: set) -> Non
             rows |= ~has_source
             derived = np.where(has_source, derived, np.nan)
         write_numbers(frame, item.target, np.where(rows, derived, target), None)
+
+
+def _within_range(frame: pd.DataFrame, item: Linear, cells: np.ndarray) -> None:
+    """In the rows where a condition holds ``item``'s target to a range (``cells``: each row's
+    (low, high), or something else where it does not), the target set from its source as
+    the column holds it, where that stays within; a whole-number source may round the other
+    way to stay. uis's ``Y = log(TIME)`` asked within [4.25, 4.82] left ``TIME`` rounded off
+    the line in every row: 4.7725 asked ``TIME`` 118.2, written 118."""
+    ranged = np.array([isinstance(c, tuple) for c in cells], dtype=bool)
+    ends = np.array([c if isinstance(c, tuple) else (np.nan, np.nan) for c in cells], float)
+    source, target = to_float(frame[item.source]), to_float(frame[item.target])
+    options = [source]
+    if pd.api.types.is_integer_dtype(frame[item.source].dtype):
+        exact = item.sources(target)
+        options += [np.floor(exact), np.ceil(exact)]
+    pending = ranged & np.isfinite(source)
+    for option in options:
+        derived = item.values(option)
+        with np.errstate(invalid="ignore"):  # NaN: no range, or no value
+            fits = pending & (ends[:, 0] <= derived) & (derived <= ends[:, 1])
+        source, target = np.where(fits, option, source), np.where(fits, derived, target)
+        pending &= ~fits
+    write_numbers(frame, item.source, source, None)
+    write_numbers(frame, item.target, target, None)
 
 
 def _source_for(item: Linear, target: np.ndarray) -> np.ndarray:

@@ -13,8 +13,7 @@ from pandas.api.types import is_numeric_dtype
 from tvae.transformer.determination import Order
 from tvae.transformer.numerical import to_float
 from tvae.transformer.one_hot import OneHotGroup, assign_member, held
-from tvae.transformer.pair_repairs import limits_per_row
-from tvae.transformer.repairs import whole_for
+from tvae.transformer.repairs import limits_per_row, whole_for
 
 
 def keep_orders(
@@ -25,7 +24,7 @@ def keep_orders(
     ``high`` is in ``paired``), in passes until none breaks, in place; whether a row changed.
     A one-hot member moves through its group's label (``fixed``: columns a condition holds).
     Where both sides must stay, a ``low`` that a condition holds to a range (``ranges``, as
-    :func:`~tvae.transformer.pair_repairs.limits_per_row` reads them) is lowered within it."""
+    :func:`~tvae.transformer.repairs.limits_per_row` reads them) is lowered within it."""
     orders = list(orders)
     ceilings = _ceilings(frame, orders, paired)
     reordered = False

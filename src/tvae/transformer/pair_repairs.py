@@ -17,7 +17,13 @@ import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
 from tvae.transformer.joint import JointDetermination
-from tvae.transformer.repairs import missing_alike, repair_source, restore_column, within
+from tvae.transformer.repairs import (
+    limits_per_row,
+    missing_alike,
+    repair_source,
+    restore_column,
+    within,
+)
 
 
 def derive_joint(
@@ -143,17 +149,6 @@ def _move_pairs(
         return
     for name, column in zip(item.sources, columns, strict=True):
         restore_column(frame, name, column)
-
-
-def limits_per_row(allowed: Mapping | None, name: Hashable, n_rows: int) -> np.ndarray | None:
-    """Each row's set or range of values ``allowed`` leaves column ``name`` (None: any), or
-    None."""
-    limit = (allowed or {}).get(name)
-    if limit is None or isinstance(limit, np.ndarray):
-        return limit
-    out = np.empty(n_rows, dtype=object)
-    out.fill(limit if isinstance(limit, tuple) else frozenset(limit))
-    return out
 
 
 def repair_checks(frame: pd.DataFrame, checks: list, fixed: set, allowed: Mapping | None) -> bool:

@@ -4,6 +4,7 @@ an order's moved value made one its column can hold."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 import numpy as np
@@ -79,6 +80,17 @@ def within(value: Any, limit: Any) -> bool:
         except (TypeError, ValueError):
             return False
     return value in limit
+
+
+def limits_per_row(allowed: Mapping | None, name: Hashable, n_rows: int) -> np.ndarray | None:
+    """Each row's set or range of values ``allowed`` leaves column ``name`` (None: any), or
+    None."""
+    limit = (allowed or {}).get(name)
+    if limit is None or isinstance(limit, np.ndarray):
+        return limit
+    out = np.empty(n_rows, dtype=object)
+    out.fill(limit if isinstance(limit, tuple) else frozenset(limit))
+    return out
 
 
 def nearest_keys(keys: list, values: np.ndarray) -> np.ndarray:
@@ -175,3 +187,28 @@ def into_sets(frame: pd.DataFrame, allowed: Any) -> None:
                 changed = True
         if changed:
             restore_column(frame, name, column)
+
+
+def onto_keys(frame: pd.DataFrame, determinations: list, fixed: set, allowed: Any) -> None:
+    """Numbers that determine another and that a condition holds to a range (``allowed``, as
+    :func:`limits_per_row` reads it), moved where no real row holds them onto the nearest
+    value one does within the range (in place). epil's ``base`` asked within [11, 18] drew
+    15, which no row holds: it stayed, and its ``lbase`` came from 14."""
+    for item in determinations:
+        cells = limits_per_row(allowed, item.source, len(frame))
+        if item.source not in fixed or cells is None:
+            continue
+        keys = pd.to_numeric(pd.Series(item.keys, dtype=object), errors="coerce").to_numpy(float)
+        keys = keys[np.isfinite(keys)]
+        column = frame[item.source]
+        if not len(keys) or not is_numeric_dtype(column.dtype):
+            continue
+        values = column.to_numpy(dtype=object, copy=True)
+        numbers = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        unseen = np.isfinite(numbers) & ~np.isin(numbers, keys)
+        for cell in {c for c in cells if isinstance(c, tuple)}:
+            rows = unseen & np.array([c == cell for c in cells], dtype=bool)
+            inside = keys[(keys >= cell[0]) & (keys <= cell[1])]
+            if rows.any() and len(inside):
+                values[rows] = nearest_keys(list(inside), numbers[rows])
+        frame[item.source] = pd.Series(values, index=frame.index).astype(column.dtype)
