@@ -13,9 +13,9 @@ So a condition's bound is carried along the orders (``years <= 12`` gives ``educ
 added to its own condition, which the other steps then move onto the column's source
 (``education`` to the values whose ``education-num`` is 12 or less). Conditions that an
 order makes impossible (``{"a": 5, "b": 3}`` under ``a <= b``) are a :class:`ConditionError`
-before any sampling. A total gets no bound, and none passes through an order that a pair or
-a sum keeps by itself (see :func:`through_orders`); where such an order then breaks, the
-condition still holds (:func:`tvae.transformer.order_repairs.keep_orders`).
+before any sampling. A total gets no bound: the sums' repair moves it, its parts scaled, to
+the orders' other sides (:func:`tvae.transformer.sum_repairs.total_limits`). None passes
+through an order that a pair or a sum keeps by itself (see :func:`through_orders`).
 """
 
 from __future__ import annotations
@@ -46,9 +46,9 @@ def through_orders(transformer: Any, conditions: Mapping | pd.DataFrame) -> tupl
     named = set(conditions.columns if isinstance(conditions, pd.DataFrame) else conditions)
     if not ordered & named:
         return conditions, []
-    # a total gets no bound: held to one, its parts move and break other orders (midwest:
+    # a total gets no bound: held to one, its parts moved and broke other orders (midwest:
     # summed over its conditions, the shares of rows breaking a dependency came to 8.4 with
-    # bounds on its total population, 4.7 without; where the order breaks, the condition holds)
+    # bounds on its total population, 4.7 without); the sums' repair meets the orders instead
     held = (dependencies.held() - {s.column for s in dependencies.sums}) & ordered
     # an order between a pair's target and one of its sources, or a total and one of its
     # parts, is kept by the pair's real rows or by the sum: no bound is carried through it
