@@ -14,6 +14,7 @@ import pytest
 from tvae import TVAE, evaluate
 from tvae.codec import decode_value, encode_value
 from tvae.errors import InvalidDataTypeError, InvalidParameterError
+from tvae.transformer.dtypes import DtypeInfo
 
 pa = pytest.importorskip("pyarrow")
 
@@ -197,3 +198,17 @@ def test_tuple_labels_stay_one_level(tmp_path):
     pd.testing.assert_frame_equal(
         TVAE.load(tmp_path / "tuples.tvae").sample(20, random_state=1), rows
     )
+
+
+def test_a_model_saved_with_pandas_3_text_samples_missing_labels_on_pandas_2():
+    """pandas 3 names its text dtype "str", which pandas 2 reads as numpy's fixed-width text;
+    casting to it wrote a missing label as the text "nan" (titanic's embarked, fitted on
+    pandas 3, sampled on pandas 2.3), and the labels it determines were then drawn."""
+    rng = np.random.default_rng(0)
+    port = rng.choice(["S", "C", "Q", None], 300, p=[0.6, 0.2, 0.1, 0.1])
+    frame = pd.DataFrame({"port": port, "fare": rng.gamma(2.0, 10.0, 300).round(2)})
+    fitted = TVAE(epochs=2, random_state=0).fit(frame)
+    column = next(c for c in fitted.transformer_.columns if c.name == "port")
+    column.dtype = DtypeInfo(np.dtype(str).str)  # what pandas 2 makes of the name "str"
+    rows = fitted.sample(500, random_state=1)["port"]
+    assert rows.isna().any() and set(rows.dropna()) <= {"S", "C", "Q"}

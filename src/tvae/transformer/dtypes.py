@@ -48,9 +48,13 @@ class DtypeInfo:
         if self.arrow is not None:
             return pd.ArrowDtype(_arrow_type(self.arrow))
         try:
-            return pd.api.types.pandas_dtype(self.name)
+            dtype = pd.api.types.pandas_dtype(self.name)
         except TypeError:
             return np.dtype(object)
+        # pandas 3's text dtype "str", read by pandas 2, is numpy's fixed-width text, whose
+        # cast writes a missing label as the text "nan" (a model saved on pandas 3 and loaded
+        # on pandas 2 sampled titanic's embarked as "nan"): text columns there are objects
+        return np.dtype(object) if isinstance(dtype, np.dtype) and dtype.kind in "US" else dtype
 
     def restore_numbers(self, values: np.ndarray, name: Any) -> pd.Series:
         """Cast generated floats to the input dtype (integers are rounded and kept in range;
