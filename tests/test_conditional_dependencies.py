@@ -245,3 +245,21 @@ def test_a_number_that_determines_another_asked_within_a_range_takes_real_values
         rows = fitted.sample(300, conditions={"size": (low, high)}, random_state=1)
         assert rows["size"].between(low, high).all() and rows["size"].isin(sizes).all()
         assert (rows["lsize"] == np.round(np.log(rows["size"]) - 3.154, 6)).all()
+
+
+def test_a_frame_asking_a_set_in_some_rows_and_a_range_in_others_meets_both():
+    """medpar's ``type`` (1, 2, 3) determines three indicators. In a frame, ``k2`` = 0 asks
+    ``kind`` for {1, 3} and ``k3`` = 0 for the range [1, 2]: the frame's ranges replaced its
+    sets, so rows asking ``k2`` = 0 drew ``kind`` 2 and came back with ``k2`` = 1 (8.5 %)."""
+    rng = np.random.default_rng(0)
+    kind = rng.choice([1, 2, 3], 900, p=[0.6, 0.25, 0.15])
+    table = pd.DataFrame({f"k{k}": (kind == k).astype(int) for k in (1, 2, 3)})
+    table["kind"], table["stay"] = kind, rng.gamma(2, 3, 900).round(0).astype(int)
+    fitted = TVAE(epochs=3, random_state=0).fit(table)
+    asked = pd.DataFrame({"k2": [0, None, 1, 0] * 50, "k3": [None, 0, None, 1] * 50}, dtype=object)
+    rows = fitted.sample(conditions=asked, random_state=3).reset_index(drop=True)
+    for column in ("k2", "k3"):
+        held = asked[column].notna()
+        assert (rows.loc[held, column] == asked.loc[held, column].astype(int)).all(), column
+    for k in (1, 2, 3):
+        assert (rows[f"k{k}"] == (rows["kind"] == k)).all()

@@ -32,7 +32,7 @@ from tvae.conditional.conditions import CategoricalCondition, NumericCondition
 from tvae.conditional.cuts import through_cuts
 from tvae.conditional.date_parts import check_date_parts, date_ranges
 from tvae.conditional.dependent import check_sums, through_dependencies
-from tvae.conditional.held import allowed_sets, fixed_rows_of, range_limits
+from tvae.conditional.held import allowed_sets, fixed_rows_of, merged, range_limits
 from tvae.conditional.kinds import CATEGORY_KINDS, NUMERIC_KINDS, NumericView
 from tvae.conditional.lines import through_lines
 from tvae.conditional.offsets import through_offsets
@@ -103,8 +103,8 @@ def sample_conditional(
     asked += [c for c in conditions if c not in asked and c not in allowed]
     fixed_rows = fixed_rows_of(conditions, given, asked)
     asked = [c for c in asked if c not in fixed_rows]
-    allowed |= range_limits(conditions)  # a pair's repair moves a number within its range
-    allowed |= date_ranges(transformer, conditions)  # a part's repair moves a date within
+    # a pair's repair moves a number within its range, a part's repair a date within its own
+    allowed = merged(allowed, range_limits(conditions), date_ranges(transformer, conditions))
     parsed, groups, index = parse_conditions(transformer, layout, conditions, n_rows, device)
     n_groups = int(groups.max()) + 1 if len(groups) else 0
 
