@@ -263,3 +263,25 @@ def test_a_frame_asking_a_set_in_some_rows_and_a_range_in_others_meets_both():
         assert (rows.loc[held, column] == asked.loc[held, column].astype(int)).all(), column
     for k in (1, 2, 3):
         assert (rows[f"k{k}"] == (rows["kind"] == k)).all()
+
+
+def test_a_label_asked_of_rare_values_of_a_wide_categorical_meets_its_condition():
+    """SumHes: ``country`` (125 values: past the 100 kept, the rest share one slot)
+    determines ``com``, "yes" for five countries. ``{"com": "yes"}`` asks ``country`` for
+    those five; drawn into the shared slot, a country came back from all its values, and
+    ``com`` = "yes" held in 52 % of rows (28 % here)."""
+    rng = np.random.default_rng(0)
+    countries = [f"c{i:03d}" for i in range(125)]
+    bloc = {c: "yes" if i >= 118 else "no" for i, c in enumerate(countries)}
+    names = np.repeat(countries, 12)
+    table = pd.DataFrame(
+        {"country": names, "com": pd.Series(names).map(bloc), "gdp": rng.gamma(2, 3, len(names))}
+    )
+    fitted = TVAE(epochs=2, random_state=0).fit(table)
+    rows = fitted.sample(400, conditions={"com": "yes"}, random_state=1)
+    assert (rows["com"] == "yes").all()
+    assert rows["country"].map(bloc).eq("yes").all() and rows["country"].nunique() > 1
+    asked = pd.DataFrame({"com": ["yes", None, "no"] * 40}, dtype=object)
+    rows = fitted.sample(conditions=asked, random_state=1).reset_index(drop=True)
+    held = asked["com"].notna()
+    assert (rows.loc[held, "com"] == asked.loc[held, "com"]).all()

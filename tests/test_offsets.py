@@ -186,3 +186,28 @@ def test_a_condition_that_is_no_value_of_an_offset_column_names_it(stay_model):
             stay_model.sample(5, conditions=asked)
     with pytest.raises(ConditionError, match="'forward'"):
         stay_model.sample(5, conditions={"forward": "x"})
+
+
+def test_a_frame_asking_an_offset_column_in_some_rows_holds_it_under_an_order():
+    """volcano's V41, modelled as V16 plus a difference: a frame of real rows asked it where
+    it asked nothing of V40, its condition moved onto V16's, and the rows stopped holding it;
+    an order then raised it off its asked value (9 % of the rows here)."""
+    rng = np.random.default_rng(0)
+    spot = rng.uniform(100, 200, 600).round(0)
+    forward = spot + rng.integers(-3, 4, 600)
+    table = pd.DataFrame({
+        "spot": spot, "forward": forward, "other": rng.uniform(1, 2, 600).round(3),
+        "floor": np.minimum(forward, rng.uniform(80, 200, 600).round(0)),
+    })  # fmt: skip
+    fitted = TVAE(epochs=3, random_state=0).fit(table)
+    listed = fitted.metadata_.dependencies
+    assert {"type": "offset", "base": "spot", "column": "forward"} in listed
+    assert {"type": "order", "low": "floor", "high": "forward"} in listed
+    asked = table.sample(200, random_state=1)[["spot", "forward"]].astype(object)
+    asked = asked.mask(np.random.default_rng(2).random(asked.shape) < 0.35, None)
+    asked = asked[asked.notna().any(axis=1)].reset_index(drop=True)
+    rows = fitted.sample(conditions=asked, random_state=3).reset_index(drop=True)
+    for column in ("spot", "forward"):
+        held = asked[column].notna()
+        assert (rows.loc[held, column] == asked.loc[held, column].astype(float)).all(), column
+    assert (rows["floor"] <= rows["forward"]).all()

@@ -19,6 +19,7 @@ import torch
 
 from tvae.conditional.kinds import NumericView
 from tvae.sampling import gumbel_noise
+from tvae.transformer.table import seed_of
 
 
 class Missing:
@@ -56,6 +57,7 @@ class CategoricalCondition:
     multiplier: torch.Tensor  # (G, C) float64
     override: np.ndarray  # (G,) object
     labels: np.ndarray  # (G,) what the user asked, for messages
+    rare: np.ndarray | None = None  # (G,) object: a set's (values, weights) in the shared slot
 
     @property
     def positions(self) -> list[int]:
@@ -75,6 +77,21 @@ class CategoricalCondition:
 
     def finalize(self, frame: pd.DataFrame, alphas, codes, groups: np.ndarray) -> None:
         write_values(frame, self.column, self.override[groups])
+        if self.rare is None:
+            return
+        # a set's values in the shared slot of a wide categorical: the slot's own draw, among
+        # all its values, left SumHes' country outside the countries that give com = "yes"
+        # (48 % of rows); drawn here among the set's, by their real shares
+        in_slot = codes[:, self.slot] == self.multiplier.shape[1] - 1
+        wanted = np.full(len(frame), None, dtype=object)
+        rng = np.random.default_rng(seed_of(alphas, codes))
+        for group in np.unique(groups[in_slot]):
+            rows = np.flatnonzero(in_slot & (groups == group))
+            if self.rare[group] is not None:
+                values, weights = self.rare[group]
+                chosen = rng.choice(len(values), size=len(rows), p=weights)
+                wanted[rows] = np.asarray(values, dtype=object)[chosen]
+        write_values(frame, self.column, wanted)
 
     def describe(self, group: int) -> str:
         return describe_condition(self.name, self.labels[group])

@@ -96,9 +96,12 @@ def fixed_rows_of(conditions: Mapping | pd.DataFrame, given: Any, fixed: list) -
         return {}
     found = {}
     for column in fixed:
-        source = conditions if column in conditions.columns else given
-        cells = source[column]
-        held = np.asarray([not (is_empty(c) or isinstance(c, frozenset)) for c in cells], bool)
+        held = np.zeros(len(conditions), dtype=bool)
+        # a cell the user asked stays held where a step moved its condition off it (volcano's
+        # V41, an offset of V16, asked in rows that asked nothing of V40: an order raised it)
+        for source in (conditions, given):
+            if isinstance(source, pd.DataFrame) and column in source.columns:
+                held |= [not (is_empty(c) or isinstance(c, frozenset)) for c in source[column]]
         if not held.all():
             found[column] = held
     return found

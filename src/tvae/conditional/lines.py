@@ -61,7 +61,10 @@ def _through(line: Linear, target: Any, source: Any, step: float | None) -> tupl
                  for v in (target if isinstance(target, tuple) else (target, target)))  # fmt: skip
     if is_number(source):
         derived = float(line.values(np.asarray([float(source)]))[0])
-        reach = float(tolerance_of(np.asarray([derived]), *line.written)[0])
+        # the noise a real row may carry scales with the column's size, as the line was found
+        # (nuts: a real row's sntrees, 5e-6 off its line, was refused against the one value)
+        scale = np.asarray([derived, *(line.span or ())])
+        reach = float(tolerance_of(scale, *line.written)[0])
         if (low is not None and derived + reach < low) or (
             high is not None and derived - reach > high
         ):

@@ -73,6 +73,7 @@ def _categorical(column, located, cells: list, is_frame: bool, device) -> Catego
     known = pd.Index(slots.values[: n_slots - 1] if slots.shared is not None else slots.values)
     multiplier = np.zeros((len(cells), n_slots))
     override = np.full(len(cells), None, dtype=object)
+    rare = np.full(len(cells), None, dtype=object)  # a set's values in the shared slot
     for g, cell in enumerate(cells):
         if cell is MISSING:  # asked through a column it determines: its missing category
             cell = np.nan
@@ -80,11 +81,16 @@ def _categorical(column, located, cells: list, is_frame: bool, device) -> Catego
             multiplier[g] = 1.0  # an empty cell of a conditions frame: no condition
             continue
         if isinstance(cell, (set, frozenset)):  # any of several values (see dependent.py)
+            shared = []
             for member in cell:
                 if (found := _find(known, member)) >= 0:
                     multiplier[g, found] = 1.0
                 elif slots.shared is not None and member in slots.shared:
-                    multiplier[g, -1] = max(multiplier[g, -1], slots.shared[member])
+                    shared.append(member)
+            if shared:  # the slot decodes into the set this often; its draw is held to it
+                weights = np.asarray([slots.shared[m] for m in shared])
+                multiplier[g, -1] = min(1.0, float(weights.sum()))
+                rare[g] = (shared, weights / weights.sum())
             if not multiplier[g].any():
                 raise ConditionError(
                     f"none of the values {sorted(map(repr, cell))[:8]} is a category of "
@@ -121,6 +127,7 @@ def _categorical(column, located, cells: list, is_frame: bool, device) -> Catego
     return CategoricalCondition(
         column.name, column, offset, slot,
         torch.as_tensor(multiplier, dtype=torch.float64, device=device), override, _labels(cells),
+        rare,
     )  # fmt: skip
 
 
