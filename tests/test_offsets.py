@@ -211,3 +211,18 @@ def test_a_frame_asking_an_offset_column_in_some_rows_holds_it_under_an_order():
         held = asked[column].notna()
         assert (rows.loc[held, column] == asked.loc[held, column].astype(float)).all(), column
     assert (rows["floor"] <= rows["forward"]).all()
+
+
+def test_a_real_row_at_the_end_of_its_differences_is_not_refused():
+    """freeny's ``lag.quarterly.revenue`` minus ``y`` is -0.0945 at its smallest, but
+    8.81301 - 8.90751 is -0.09450000000000003 in floats, and that real row, asked, was refused
+    as outside the real differences."""
+    rng = np.random.default_rng(0)
+    y = np.round(rng.uniform(8.7, 9.9, 200), 5)
+    lag = np.round(y + rng.uniform(-0.09, 0.012, 200), 5)
+    y[0], lag[0] = 8.90751, 8.81301
+    table = pd.DataFrame({"y": y, "lag": lag, "price": rng.uniform(4, 5, 200).round(4)})
+    fitted = TVAE(epochs=2, random_state=0).fit(table)
+    assert fitted.metadata_.dependencies == [{"type": "offset", "base": "y", "column": "lag"}]
+    rows = fitted.sample(conditions=table[["lag", "y"]], random_state=0)
+    assert (rows["lag"].to_numpy() == lag).all() and (rows["y"].to_numpy() == y).all()
