@@ -226,3 +226,22 @@ def test_a_real_row_at_the_end_of_its_differences_is_not_refused():
     assert fitted.metadata_.dependencies == [{"type": "offset", "base": "y", "column": "lag"}]
     rows = fitted.sample(conditions=table[["lag", "y"]], random_state=0)
     assert (rows["lag"].to_numpy() == lag).all() and (rows["y"].to_numpy() == y).all()
+
+
+def test_real_rows_asking_a_float_column_and_its_base_are_met_exactly():
+    """Forward's rates, each modelled as another plus a difference: a real row asking both
+    asks the difference as a range of width zero, which the model drew as a range and found
+    too unlikely (a ConditionError); it is asked as one value now."""
+    rng = np.random.default_rng(0)
+    spot = rng.uniform(1.0, 1.2, 300)
+    forward = spot + rng.normal(0.005, 0.002, 300)
+    table = pd.DataFrame({"spot": spot, "forward": forward, "other": rng.uniform(0, 1, 300)})
+    fitted = TVAE(epochs=2, random_state=0).fit(table)
+    assert fitted.metadata_.dependencies == [
+        {"type": "offset", "base": "spot", "column": "forward"}
+    ]
+    rows = fitted.sample(conditions=table[["spot", "forward"]].head(40), random_state=0)
+    assert (rows["spot"].to_numpy() == spot[:40]).all()
+    assert (rows["forward"].to_numpy() == forward[:40]).all()
+    rows = fitted.sample(20, conditions={"other": (0.5, 0.5)}, random_state=0)
+    assert (rows["other"] == 0.5).all()  # any range of width zero asks its one value

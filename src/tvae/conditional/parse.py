@@ -171,6 +171,9 @@ def _numeric(column, view: NumericView, located, cells: list, is_frame, device) 
     if (missing & ~(ranged | is_frame | absent)).any():
         raise ConditionError(f"column {column.name!r}: a missing value cannot be a condition")
     low, high = np.where(np.isnan(low), -np.inf, low), np.where(np.isnan(high), np.inf, high)
+    # a range of width zero asks one value (Forward's difference when a real row asks a column
+    # and its base: drawn as a range, the model found it too unlikely)
+    ranged &= ~(low == high)
     point = ~ranged & ~missing & ~absent
     clip_low, clip_high = view.snap(low, up=True), view.snap(high, up=False)
     labels = _labels(cells)
