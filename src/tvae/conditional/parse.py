@@ -131,6 +131,12 @@ def _categorical(column, located, cells: list, is_frame: bool, device) -> Catego
     )  # fmt: skip
 
 
+def _holds_fractions(column: Any) -> bool:
+    """Whether ``column`` comes back in a float dtype, which holds a value off its grid."""
+    dtype = getattr(column, "dtype", None)
+    return dtype is not None and pd.api.types.is_float_dtype(dtype.pandas_dtype())
+
+
 def _numeric(column, view: NumericView, located, cells: list, is_frame, device) -> NumericCondition:
     # a set of numbers (scattered values of a source; see dependent.py) is drawn within its
     # range; the repairs then move each value to the set's nearest (Dependencies.apply)
@@ -182,7 +188,10 @@ def _numeric(column, view: NumericView, located, cells: list, is_frame, device) 
     reach = (max(reach_low, view.low), min(reach_high, view.high))
     # a number between the points of a fine grid (titanic's real age 0.75 on a grid of 0.1)
     # is drawn as its nearest grid point the model reaches, then set to itself
-    between = point & (clip_low > clip_high) & (0 < view.step < 1)
+    # (and a real off-grid value of a float column on a whole-number grid: heart's stop 4.5,
+    # the one such among 172; it was refused as on no point of the grid)
+    fine = 0 < view.step < 1 or (view.step > 0 and _holds_fractions(column))
+    between = point & (clip_low > clip_high) & fine
     between &= (low >= reach[0]) & (low <= reach[1])
     asked = np.where(between, low, reach[0])
     below, above = view.snap(asked, up=False), view.snap(asked, up=True)
