@@ -19,7 +19,7 @@ import torch
 
 from tvae.conditional.kinds import NumericView
 from tvae.sampling import gumbel_noise
-from tvae.transformer.table import seed_of
+from tvae.transformer.table import seed_from_rows
 
 
 class Missing:
@@ -84,7 +84,7 @@ class CategoricalCondition:
         # (48 % of rows); drawn here among the set's, by their real shares
         in_slot = codes[:, self.slot] == self.multiplier.shape[1] - 1
         wanted = np.full(len(frame), None, dtype=object)
-        rng = np.random.default_rng(seed_of(alphas, codes))
+        rng = np.random.default_rng(seed_from_rows(alphas, codes))
         for group in np.unique(groups[in_slot]):
             rows = np.flatnonzero(in_slot & (groups == group))
             if self.rare[group] is not None:

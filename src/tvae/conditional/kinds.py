@@ -38,6 +38,11 @@ class NumericView:
     low: float = -np.inf
     high: float = np.inf
 
+    def reach(self) -> tuple[float, float]:
+        """The range of numbers the model decodes: its modes' reach, within the clip range."""
+        reach_low, reach_high = self.normalizer.value_range()
+        return max(reach_low, self.low), min(reach_high, self.high)
+
     def snap(self, numbers: np.ndarray, up: bool) -> np.ndarray:
         """Round numbers to the grid (up or down); unchanged when there is no grid."""
         if not self.step:

@@ -94,9 +94,7 @@ def _spans(transformer: Any, columns: set) -> dict[Hashable, tuple[float, float]
     spans = {}
     for column in transformer.columns:
         if column.name in columns and column.kind in NUMERIC_KINDS:
-            view = NUMERIC_KINDS[column.kind](column)
-            reach_low, reach_high = view.normalizer.value_range()
-            spans[column.name] = (max(reach_low, view.low), min(reach_high, view.high))
+            spans[column.name] = NUMERIC_KINDS[column.kind](column).reach()
     return spans
 
 

@@ -184,8 +184,7 @@ def _numeric(column, view: NumericView, located, cells: list, is_frame, device) 
     clip_low, clip_high = view.snap(low, up=True), view.snap(high, up=False)
     labels = _labels(cells)
     normalizer = view.normalizer
-    reach_low, reach_high = normalizer.value_range()
-    reach = (max(reach_low, view.low), min(reach_high, view.high))
+    reach = view.reach()
     # a number between the points of a fine grid (titanic's real age 0.75 on a grid of 0.1)
     # is drawn as its nearest grid point the model reaches, then set to itself
     # (and a real off-grid value of a float column on a whole-number grid: heart's stop 4.5,

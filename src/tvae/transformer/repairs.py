@@ -192,23 +192,20 @@ def into_sets(frame: pd.DataFrame, allowed: Any) -> None:
 def onto_keys(frame: pd.DataFrame, determinations: list, fixed: set, allowed: Any) -> None:
     """Numbers that determine another and that a condition holds to a range (``allowed``, as
     :func:`limits_per_row` reads it), moved where no real row holds them onto the nearest
-    value one does within the range (in place). epil's ``base`` asked within [11, 18] drew
-    15, which no row holds: it stayed, and its ``lbase`` came from 14."""
+    value one does within the range (:func:`into_sets`, with the values within each row's
+    range as its set; in place). epil's ``base`` asked within [11, 18] drew 15, which no row
+    holds: it stayed, and its ``lbase`` came from 14."""
     for item in determinations:
         cells = limits_per_row(allowed, item.source, len(frame))
         if item.source not in fixed or cells is None:
             continue
-        keys = pd.to_numeric(pd.Series(item.keys, dtype=object), errors="coerce").to_numpy(float)
-        keys = keys[np.isfinite(keys)]
-        column = frame[item.source]
-        if not len(keys) or not is_numeric_dtype(column.dtype):
-            continue
-        values = column.to_numpy(dtype=object, copy=True)
-        numbers = column.to_numpy(dtype=np.float64, na_value=np.nan)
-        unseen = np.isfinite(numbers) & ~np.isin(numbers, keys)
-        for cell in {c for c in cells if isinstance(c, tuple)}:
-            rows = unseen & np.array([c == cell for c in cells], dtype=bool)
-            inside = keys[(keys >= cell[0]) & (keys <= cell[1])]
-            if rows.any() and len(inside):
-                values[rows] = nearest_keys(list(inside), numbers[rows])
-        frame[item.source] = pd.Series(values, index=frame.index).astype(column.dtype)
+        numbers = pd.to_numeric(pd.Series(item.keys, dtype=object), errors="coerce")
+        keys = [(k, v) for k, v in zip(item.keys, numbers, strict=True) if np.isfinite(v)]
+        inside: dict = {}  # each range's values, found once
+        sets = np.empty(len(frame), dtype=object)
+        sets[:] = [
+            inside.setdefault(c, frozenset(k for k, v in keys if c[0] <= v <= c[1]))
+            if isinstance(c, tuple) else None
+            for c in cells
+        ]  # fmt: skip
+        into_sets(frame, {item.source: sets})

@@ -32,6 +32,8 @@ def total_limits(
     which is set again from its parts); -inf and inf where none bounds it."""
     totals = {s.column for s in sums}
     limits: Limits = {}
+    if not totals:
+        return limits
     for order in orders:
         for total, other, end in ((order.high, order.low, 0), (order.low, order.high, 1)):
             if total not in totals or other not in held:

@@ -201,7 +201,7 @@ class TableTransformer:
         """
         id_rng = rng
         if rng is None:
-            seed = seed_of(alphas, codes)
+            seed = seed_from_rows(alphas, codes)
             rng, id_rng = np.random.default_rng(seed), np.random.default_rng([seed, id_offset])
         draws = Draws(rng, id_rng, id_offset)
         slices = self.layout.column_slices([len(col.spans) for col in self.columns])
@@ -384,7 +384,7 @@ def _check_members_unnamed(groups: list, declared: list) -> None:
             )
 
 
-def seed_of(alphas: np.ndarray, codes: np.ndarray) -> int:
+def seed_from_rows(alphas: np.ndarray, codes: np.ndarray) -> int:
     """A seed derived from the encoded rows (which come from the seeded sampling stream).
 
     The first rows and the shape suffice: they already depend on the whole stream before them.
