@@ -46,6 +46,12 @@
   pandas reads as dates in every present cell) in every real row where the date is present, in
   at least 20 rows, with two values or more. A sampled row keeps it when the date is missing
   or unreadable, or the column equals that part of it.
+- Presence: a column B with missing cells (at least 5, and 5 present) whose missingness a
+  column A decides in every real row: A's value (A a candidate of the functional dependencies)
+  or whether A holds a value (student_placements: placed is False exactly where salary is
+  missing; affect: state2 and MEQ missing together). Counted when B is present with some A
+  value held by at least 5 rows and missing with another. A sampled row keeps it when its A
+  value is unseen in the real rows or B is present exactly as the real rows say.
 - Point masses: numerical values held by at least 5 % of the real rows, with their share in
   the real and in the sampled rows.
 
@@ -121,6 +127,9 @@ class Dependencies:
     # (x, y) -> (lowest x of each run, highest x of each run, y token of each run)
     cuts: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, list]] = field(default_factory=dict)
     dated: dict[tuple[str, str], str] = field(default_factory=dict)  # (date, y) -> part
+    # (A, B) -> {A token: whether B is present}: A's value (or "A present?", when A is
+    # written "A is present") decides whether B holds a value
+    presence: dict[tuple[str, str], dict] = field(default_factory=dict)
 
     def describe(self, limit: int = 6) -> str:
         names = [f"{a}→{b}" for a, b in self.functional]
@@ -192,9 +201,43 @@ def find_dependencies(real: pd.DataFrame, discrete: list[str], skip: set[str]) -
     cuts = exact_cuts(numbers, tokens, set(functional) | lined)
     sums = exact_sums(numbers)
     dated = date_parts(real, skip)
+    presence = presences(real, codes, tokens, skip, set(functional))
     return Dependencies(
-        functional, orders, number, groups, exclusive, joint, sums, lines, cuts, dated
+        functional, orders, number, groups, exclusive, joint, sums, lines, cuts, dated, presence
     )
+
+
+PRESENT_SUFFIX = " is present"
+
+
+def presences(
+    real: pd.DataFrame, codes: dict, tokens: dict, skip: set[str], functional: set
+) -> dict:
+    """Columns B with missing cells (at least MIN_SUPPORT, and as many present) whose
+    missingness a column A decides in every real row: A's value (a column of ``codes``), or
+    whether A holds a value. Counted when both "present" and "missing" occur among the A
+    values held by at least MIN_SUPPORT rows, and not already a functional dependency of B
+    on A (B's missing token is a value there)."""
+    absent = {c: real[c].isna().to_numpy() for c in real.columns if c not in skip}
+    targets = [c for c, v in absent.items() if MIN_SUPPORT <= v.sum() <= len(real) - MIN_SUPPORT]
+    sources = dict(codes)
+    for column in targets:
+        sources[column + PRESENT_SUFFIX] = ((~absent[column]).astype(np.int64), 2)
+    found = {}
+    for a, (a_codes, a_count) in sources.items():
+        supported = np.bincount(a_codes, minlength=a_count)[a_codes] >= MIN_SUPPORT
+        for b in targets:
+            if a in (b, b + PRESENT_SUFFIX) or (a, b) in functional:
+                continue
+            flags = absent[b].astype(np.int64)
+            if len(np.unique(a_codes * 2 + flags)) != a_count:
+                continue
+            if len(np.unique(flags[supported])) < 2:
+                continue
+            keys = tokens[a].to_numpy() if a in tokens else ~absent[a[: -len(PRESENT_SUFFIX)]]
+            mapping = pd.Series(~absent[b], index=keys)
+            found[(a, b)] = mapping[~mapping.index.duplicated()].to_dict()
+    return found
 
 
 DATE_PARTS = {
@@ -506,6 +549,15 @@ def dependency_kept(rows: pd.DataFrame, found: Dependencies) -> dict:
         ok[present] = _part_equal(part, DATE_PARTS[part](dates[present]), rows[b][present])
         kept_functional &= ok
         each[f"{b}={part}({a})"] = ok.mean()
+    for (a, b), mapping in found.presence.items():
+        if a.endswith(PRESENT_SUFFIX) and a not in rows.columns:
+            keys = pd.Series(rows[a[: -len(PRESENT_SUFFIX)]].notna().to_numpy())
+        else:
+            keys = pd.Series(_tokens(rows[a], a in found.numbers).to_numpy())
+        expected = keys.map(mapping)
+        ok = (expected.isna() | (expected == rows[b].notna().to_numpy())).to_numpy()
+        kept_functional &= ok
+        each[f"{b} present by {a}"] = ok.mean()
     for a, b in found.orders:
         x = pd.to_numeric(rows[a], errors="coerce").to_numpy(dtype=np.float64)
         y = pd.to_numeric(rows[b], errors="coerce").to_numpy(dtype=np.float64)
@@ -520,7 +572,8 @@ def dependency_kept(rows: pd.DataFrame, found: Dependencies) -> dict:
         + len(found.sums)
         + len(found.lines)
         + len(found.cuts)
-        + len(found.dated),
+        + len(found.dated)
+        + len(found.presence),
         "n_exclusive_pairs": len(found.exclusive),
         "n_orders": len(found.orders),
         "dependency_kept": float((kept_functional & kept_orders).mean()) if n else None,

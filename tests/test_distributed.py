@@ -129,7 +129,8 @@ def test_declared_orders_are_kept_and_a_declared_mapping_is_refused(tmp_path: Pa
     assert (rows["when"].dt.month == rows["month"]).all()
     mapping = {"type": "determines", "source": "code", "target": "label"}
     group = {"type": "one_hot", "columns": ["start", "end"]}  # refused before any check
-    for refused in (mapping, group):
+    presence = {"type": "presence", "source": "code", "target": "label"}
+    for refused in (mapping, group, presence):
         with pytest.raises(
             InvalidParameterError, match="'order', 'sum', 'linear', 'cut' and 'date_part'"
         ):

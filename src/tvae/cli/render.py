@@ -102,7 +102,8 @@ def _sampling_text(sampling: dict, params: dict, training: dict) -> str:
 def _dependency_text(items: list[dict]) -> str:
     """``[{"type": "determines", ...}, {"type": "order", ...}, {"type": "one_hot", ...},
     {"type": "offset", ...}, {"type": "sum", ...}, {"type": "linear", ...},
-    {"type": "cut", ...}, {"type": "date_part", ...}]`` as one line."""
+    {"type": "cut", ...}, {"type": "date_part", ...}, {"type": "presence", ...}]`` as one
+    line."""
     if not items:
         return "none"
     groups = [
@@ -130,7 +131,13 @@ def _dependency_text(items: list[dict]) -> str:
     parts = [
         f"{d['target']} = {d['part']}({d['source']})" for d in items if d["type"] == "date_part"
     ]
-    return ", ".join(groups + determines + orders + offsets + sums + lines + cuts + parts)
+    presences = [
+        f"{d['source']}'s {'presence' if d.get('by') else 'value'} decides where {d['target']} is"
+        for d in items
+        if d["type"] == "presence"
+    ]
+    found = groups + determines + orders + offsets + sums + lines + cuts + parts + presences
+    return ", ".join(found)
 
 
 def _line_text(item: dict) -> str:

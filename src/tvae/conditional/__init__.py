@@ -38,6 +38,7 @@ from tvae.conditional.lines import through_lines
 from tvae.conditional.offsets import through_offsets
 from tvae.conditional.orders import explained, through_orders
 from tvae.conditional.parse import check_sets, count_requested, parse_conditions
+from tvae.conditional.presence import through_presence
 from tvae.conditional.sampler import draw_latents
 from tvae.errors import ConditionError
 from tvae.layout import SpanIndex
@@ -89,6 +90,7 @@ def sample_conditional(
     given, (conditions, bounded) = conditions, through_orders(transformer, conditions)
     try:
         conditions, settle_offsets = through_offsets(transformer, conditions)
+        conditions = through_presence(transformer, conditions)
         conditions = through_dependencies(transformer, conditions)
         conditions, derived = through_lines(transformer, conditions)
         conditions, cut = through_cuts(transformer, conditions)

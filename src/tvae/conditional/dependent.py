@@ -151,7 +151,7 @@ def _through(
         source = item.source
         own = table[source] if source in table.columns else pd.Series(None, index=table.index)
         cells = [
-            _source_cell(item, kinds.get(source), target_cell, source_cell)
+            condition_on_source(item, kinds.get(source), target_cell, source_cell)
             for target_cell, source_cell in zip(table[derived], own, strict=True)
         ]
         if any(scattered(cell) for cell in cells):
@@ -364,7 +364,9 @@ def meets(value: Any, cell: Any) -> bool:
     return isinstance(cell, str) and str(value) == cell  # text from the command line
 
 
-def _source_cell(item: Any, source_kind: str | None, target_cell: Any, source_cell: Any) -> Any:
+def condition_on_source(
+    item: Any, source_kind: str | None, target_cell: Any, source_cell: Any
+) -> Any:
     """The condition on the source that meets ``target_cell`` (and ``source_cell``, if any)."""
     if is_empty(target_cell):
         return source_cell
@@ -393,5 +395,5 @@ def _source_cell(item: Any, source_kind: str | None, target_cell: Any, source_ce
 
 def scattered(cell: Any) -> bool:
     """``cell`` is a set of numbers: the values of a numerical source that map into its
-    target's condition, scattered among others (:func:`_source_cell`)."""
+    target's condition, scattered among others (:func:`condition_on_source`)."""
     return isinstance(cell, frozenset) and all(is_number(v) for v in cell)

@@ -288,7 +288,7 @@ def fit_transformer(
 def keep_declared_orders(transformer, kinds, sample: pd.DataFrame) -> None:
     """Dependencies are not detected from a sample (it cannot show that one holds in every
     row), but declared orders, sums and lines are kept (checked on the sample); a declared
-    "determines" is refused: its mapping would need every row's pair of values."""
+    "determines" or "presence" is refused: its mapping would need every row's pair of values."""
     from tvae.transformer.dependencies import Dependencies
 
     declared = kinds.dependencies
@@ -300,7 +300,7 @@ def keep_declared_orders(transformer, kinds, sample: pd.DataFrame) -> None:
             "fit_distributed does not model a column as another plus a difference (an "
             "'offset' dependency); fit the table in memory with fit, or leave it out"
         )
-    refused = sorted(kinds_declared & {"determines", "one_hot"})
+    refused = sorted(kinds_declared & {"determines", "one_hot", "presence"})
     if refused:
         raise InvalidParameterError(
             "fit_distributed keeps declared 'order', 'sum', 'linear', 'cut' and 'date_part' "

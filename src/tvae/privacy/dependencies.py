@@ -80,6 +80,12 @@ def split_declared(
                 "(its check would read every row); leave it out, or merge the group's columns "
                 "into one categorical column before fitting"
             )
+        if kind == "presence":
+            raise InvalidParameterError(
+                f"metadata dependency {dict(item)!r}: with epsilon a column's presence is not "
+                "kept by another column (which of its values come with a value would be read "
+                "off the rows); leave it out"
+            )
         if kind == "offset":
             raise InvalidParameterError(
                 f"metadata dependency {dict(item)!r}: with epsilon a column is not modelled as "

@@ -27,6 +27,7 @@ from tvae.transformer.joint import (
     pair_codes,
 )
 from tvae.transformer.linear import check_lines, declared_linear
+from tvae.transformer.presence import check_presence, declared_presence
 from tvae.transformer.sums import check_sums, declared_sum
 
 
@@ -95,8 +96,10 @@ def parse_items(frame: pd.DataFrame, items: Iterable[Mapping]) -> tuple[list, ..
     """The determinations, orders, pairs, sums, lines, cuts and date parts a declared list
     names, each checked on ``frame``; raises for an item that is not valid or does not hold."""
     determinations, orders, joint, sums, lines, cuts, parts = [], [], [], [], [], [], []
+    presences: list = []
     readers = {"sum": (sums, declared_sum), "linear": (lines, declared_linear),
-               "cut": (cuts, declared_cut), "date_part": (parts, declared_date_part)}  # fmt: skip
+               "cut": (cuts, declared_cut), "date_part": (parts, declared_date_part),
+               "presence": (presences, declared_presence)}  # fmt: skip
     for item in items:
         kind = item.get("type") if isinstance(item, Mapping) else None
         if kind in readers:
@@ -118,7 +121,7 @@ def parse_items(frame: pd.DataFrame, items: Iterable[Mapping]) -> tuple[list, ..
                 "{'type': 'sum', 'columns': [A, B], 'column': C} or {'type': 'linear', "
                 "'source': A, 'target': B, 'slope': s, 'intercept': c} or {'type': 'cut', "
                 "'source': A, 'target': B} or {'type': 'date_part', 'source': A, 'target': B, "
-                "'part': P} with column names of "
+                "'part': P} or {'type': 'presence', 'source': A, 'target': B} with column names of "
                 f"train_data{f' (unknown: {missing})' if missing else ''}"
             )
         if kind == "determines" and isinstance(item["source"], (list, tuple)):
@@ -139,13 +142,13 @@ def parse_items(frame: pd.DataFrame, items: Iterable[Mapping]) -> tuple[list, ..
                     "has rows where it does not hold (or the columns are not comparable)"
                 )
             orders.append(order_of(frame, item["low"], item["high"]))
-    return determinations, orders, joint, sums, lines, cuts, parts
+    return determinations, orders, joint, sums, lines, cuts, parts, presences
 
 
 def build_declared(cls: type, frame: pd.DataFrame, items: Iterable[Mapping]) -> Any:
     """The ``cls`` (:class:`~tvae.transformer.dependencies.Dependencies`) of the dependencies
     the user lists (``describe`` form), checked against ``frame``."""
-    determinations, orders, joint, sums, linear, cuts, parts = parse_items(frame, items)
+    determinations, orders, joint, sums, linear, cuts, parts, presences = parse_items(frame, items)
     parents, checks = parents_and_checks(frame, determinations)
     by_pair = {(d.source, d.target): d for d in parents}
     order = sources_first([(d.source, d.target) for d in parents])
@@ -162,4 +165,5 @@ def build_declared(cls: type, frame: pd.DataFrame, items: Iterable[Mapping]) -> 
     roots = declared.roots() - summed - ordered_columns
     declared.cuts = check_cuts(cuts, declared.linked() | busy, roots)
     declared.date_parts = check_date_parts(parts, declared.derived())  # a date others read
+    declared.presence = check_presence(presences, declared.derived())
     return declared

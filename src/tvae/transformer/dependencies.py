@@ -12,7 +12,8 @@ Two kinds, detected in ``fit`` when they hold in *every* real row:
 
 Others are found beside them, each in its own module: **one_hot** groups (by the transformer,
 :mod:`tvae.transformer.one_hot`; each member derived from the group's label), pairs that
-determine a column (``joint``), offsets, sums, lines and cuts.
+determine a column (``joint``), offsets, sums, lines, cuts, and **presence** (a column that
+decides where another holds a value: :mod:`tvae.transformer.presence`).
 
 A column B can be determined by several columns; only one, its *parent*, derives it. Parents
 form a forest by a strict order on columns (more distinct values first; for equal counts a
@@ -39,7 +40,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from tvae.codec import decode_value, encode_value
 from tvae.transformer.cuts import Cut, beside_orders, find_cuts, implies, keep_cuts
 from tvae.transformer.date_moves import keep_date_parts
 from tvae.transformer.date_parts import DatePart, find_date_parts
@@ -60,15 +60,12 @@ from tvae.transformer.dependency_search import (
     value_codes,
     witnessed,
 )
+from tvae.transformer.dependency_state import dependency_lists, state_of_dependencies
 from tvae.transformer.determination import (
     Determination,
     Order,
-    from_state,
     mapping_of,
-    order_from_state,
     order_of,
-    order_state,
-    state_of,
 )
 from tvae.transformer.joint import JointDetermination, find_joint, joint_mapping, pick_joint
 from tvae.transformer.linear import Linear, keep_linear
@@ -77,6 +74,8 @@ from tvae.transformer.offsets import Offset
 from tvae.transformer.one_hot import OneHotGroup, expand_labels
 from tvae.transformer.order_repairs import keep_orders
 from tvae.transformer.pair_repairs import derive_joint, pair_limits, parents_follow, repair_checks
+from tvae.transformer.presence import Presence, presences_beside
+from tvae.transformer.presence_repairs import keep_presence
 from tvae.transformer.repairs import derive, into_sets, onto_keys
 from tvae.transformer.row_conditions import repair_by_rows
 from tvae.transformer.sum_repairs import keep_sums, total_limits
@@ -112,6 +111,8 @@ class Dependencies:
     cuts: list[Cut] = field(default_factory=list)
     # calendar parts of a date (tvae.transformer.date_parts): set from it
     date_parts: list[DatePart] = field(default_factory=list)
+    # columns whose missing cells another column decides (tvae.transformer.presence)
+    presence: list[Presence] = field(default_factory=list)
 
     # ------------------------------------------------------------------ finding them
     @classmethod
@@ -204,6 +205,11 @@ class Dependencies:
         self.cuts = beside_orders(cuts, self.orders, heads)
         self.orders = [o for o in self.orders if not any(implies(c, o) for c in self.cuts)]
 
+    def add_presence(self, frame: pd.DataFrame, kinds: Mapping, moved: set) -> None:
+        """The presences of ``frame`` (:func:`~tvae.transformer.presence.presences_beside`)."""
+        if len(frame) >= MIN_ROWS:
+            self.presence = presences_beside(self, frame, kinds, moved)
+
     @classmethod
     def declared(cls, frame: pd.DataFrame, items: Iterable[Mapping]) -> Dependencies:
         """The dependencies the user lists (``describe`` form), checked against ``frame``."""
@@ -253,7 +259,7 @@ class Dependencies:
     def describe(self) -> list[dict]:
         items = [*self.groups, *self.determinations, *self.checks, *self.joint]
         items += [*self.joint_checks, *self.orders, *self.offsets, *self.sums, *self.linear]
-        items += [*self.cuts, *self.date_parts]
+        items += [*self.cuts, *self.date_parts, *self.presence]
         return [item.describe() for item in items]
 
     # ------------------------------------------------------------------ keeping them
@@ -292,6 +298,10 @@ class Dependencies:
             for item in self.determinations:
                 derive(frame, item, fixed)
             self._settle_joint(frame, fixed, allowed)
+        if keep_presence(frame, self.presence, fixed, fixed | self.derived(), allowed):
+            for item in self.determinations:  # a source moved, or a target's values copied
+                derive(frame, item, fixed)
+            self._settle_joint(frame, fixed, allowed)
         paired = self.held(fixed)
         self._keep_formulas(frame, fixed, paired, allowed)
         for _ in range(1 + len(self.joint) + len(self.joint_checks) + len(self.sums)):
@@ -302,6 +312,8 @@ class Dependencies:
             self._settle_joint(frame, fixed, allowed)
             keep_date_parts(frame, self.date_parts, fixed, allowed)  # an order moved a date
             self._keep_formulas(frame, fixed, paired, allowed)
+        # an order moved a source against an asked column (it lowers low when high is asked)
+        keep_presence(frame, self.presence, fixed, fixed | self.derived(), allowed)
         return frame
 
     def _keep_formulas(
@@ -363,38 +375,8 @@ class Dependencies:
 
     # ------------------------------------------------------------------ state
     def get_state(self) -> dict:
-        return {
-            "determinations": [state_of(d) for d in self.determinations],
-            "checks": [state_of(d) for d in self.checks],
-            "orders": [order_state(o) for o in self.orders],
-            "one_hot": [g.get_state() for g in self.groups],
-            "joint": [j.get_state() for j in self.joint],
-            "joint_checks": [j.get_state() for j in self.joint_checks],
-            **(
-                {"offsets": [[encode_value(o.base), encode_value(o.column)] for o in self.offsets]}
-                if self.offsets
-                else {}
-            ),
-            **({"sums": [s.get_state() for s in self.sums]} if self.sums else {}),
-            **({"linear": [item.get_state() for item in self.linear]} if self.linear else {}),
-            **({"cuts": [item.get_state() for item in self.cuts]} if self.cuts else {}),
-            **({"date_parts": [p.get_state() for p in self.date_parts]} if self.date_parts else {}),
-        }
+        return state_of_dependencies(self)
 
     @classmethod
     def from_state(cls, state: dict | None) -> Dependencies:
-        if not state:
-            return cls()
-        return cls(
-            [from_state(d) for d in state["determinations"]],
-            [order_from_state(o) for o in state["orders"]],
-            [from_state(d) for d in state.get("checks", [])],
-            [OneHotGroup.from_state(g) for g in state.get("one_hot", [])],
-            [JointDetermination.from_state(j) for j in state.get("joint", [])],
-            [JointDetermination.from_state(j) for j in state.get("joint_checks", [])],
-            [Offset(decode_value(a), decode_value(b)) for a, b in state.get("offsets", [])],
-            [Sum.from_state(s) for s in state.get("sums", [])],
-            [Linear.from_state(item) for item in state.get("linear", [])],
-            [Cut.from_state(item) for item in state.get("cuts", [])],
-            [DatePart.from_state(item) for item in state.get("date_parts", [])],
-        )
+        return cls(**dependency_lists(state)) if state else cls()

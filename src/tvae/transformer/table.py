@@ -104,6 +104,8 @@ class TableTransformer:
             # a column an exact dependency derives or moves stays as it is (Car's prices)
             summed = {c for s in self.dependencies.sums for c in (*s.parts, s.column)}
             offsets = find_offsets(table, kinds, skip=self.dependencies.linked() | summed)
+            moved = {c for o in offsets for c in (o.base, o.column)}
+            self.dependencies.add_presence(frame, {**kinds, **labels}, moved)
         else:  # checked on the table: a declared order may name a member
             self.dependencies = Dependencies.declared(table, declared)
             check_apart(self.dependencies.sums, {c for o in offsets for c in (o.base, o.column)})
