@@ -82,6 +82,8 @@ def run_table(path: str, args: argparse.Namespace) -> list[dict]:
         asked = real[picked].reset_index(drop=True).astype(object)
         asked = asked.where(asked.notna(), None).mask(rng.random(asked.shape) < args.blank, None)
         asked = asked[asked.notna().any(axis=1)].reset_index(drop=True)
+        if asked.empty:  # every drawn row was missing in these columns: nothing asked
+            continue
         record = {"table": path, "columns": [str(c) for c in picked]}
         try:
             rows = model.sample(conditions=asked, random_state=args.seed).reset_index(drop=True)

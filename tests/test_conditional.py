@@ -70,6 +70,10 @@ def test_frame_gives_one_completed_row_per_row_in_order(adult_model, adult_small
     given = known["age"].notna()
     assert (rows.loc[given, "age"] == known.loc[given, "age"]).all()
     assert pd.notna(rows.loc[105, "age"])
+    # a frame of no rows (every real row's cells were empty) gives no rows, with the table's
+    # columns and dtypes (a TypeError before)
+    none = adult_model.sample(conditions=known.iloc[:0].astype(object), random_state=2)
+    assert len(none) == 0 and (none.dtypes == adult_small.dtypes).all()
 
 
 @pytest.fixture(scope="module")

@@ -101,7 +101,10 @@ def fixed_rows_of(conditions: Mapping | pd.DataFrame, given: Any, fixed: list) -
         # V41, an offset of V16, asked in rows that asked nothing of V40: an order raised it)
         for source in (conditions, given):
             if isinstance(source, pd.DataFrame) and column in source.columns:
-                held |= [not (is_empty(c) or isinstance(c, frozenset)) for c in source[column]]
+                cells = source[column]
+                held |= np.fromiter(
+                    (not (is_empty(c) or isinstance(c, frozenset)) for c in cells), bool, len(cells)
+                )
         if not held.all():
             found[column] = held
     return found
