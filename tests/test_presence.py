@@ -123,11 +123,27 @@ def test_declared_presence_is_checked(fitted):
         TVAE(epochs=1).fit(frame, metadata={"dependencies": [bad]})
 
 
-def test_a_declared_presence_is_refused_with_epsilon():
+def test_a_declared_presence_is_released_and_kept_with_epsilon(tmp_path):
     pytest.importorskip("opacus")
-    rule = {"type": "presence", "source": "placed", "target": "salary"}
-    with pytest.raises(InvalidParameterError, match="with epsilon a column's presence"):
-        TVAE(epochs=1, epsilon=3.0).fit(placements(), metadata={"dependencies": [rule]})
+    rules = [
+        {"type": "presence", "source": "placed", "target": "salary"},
+        {"type": "presence", "source": "interview", "target": "survey", "by": "missing"},
+    ]
+    frame = placements(3000)
+    model = TVAE(epsilon=3.0, epochs=2, random_state=0, embedding_dim=16,
+                 compress_dims=(32,), decompress_dims=(32,))  # fmt: skip
+    model.fit(frame, ["placed"], metadata={"columns": {}, "dependencies": rules})
+    history = [item["label"] for item in model.privacy_["accountant"]["history"]]
+    assert "presence:placed->salary" in history and "presence:interview->survey" in history
+    assert model.privacy_["epsilon"] <= 3.0
+    rows = model.sample(1000, random_state=1)
+    assert (rows["salary"].notna() == rows["placed"].astype(bool)).all()
+    assert (rows["survey"].notna() != rows["interview"].notna()).all()
+    model.save(tmp_path / "m.tvae")
+    assert presences(TVAE.load(tmp_path / "m.tvae")) == rules
+    numeric = {"type": "presence", "source": "score", "target": "salary"}
+    with pytest.raises(InvalidParameterError, match="'presence' needs a categorical"):
+        TVAE(epochs=1, epsilon=3.0).fit(frame, metadata={"dependencies": [numeric]})
 
 
 def test_a_row_takes_its_values_from_the_sampled_row_most_like_it():

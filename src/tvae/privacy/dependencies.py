@@ -11,24 +11,29 @@ it is never checked against the rows (the outcome of a check would be a release)
   adds 1 to one cell, L2 sensitivity 1, one mechanism ``mapping:A->B``). The mapping then names
   only values the columns' own counts released. Both columns must be categorical or boolean:
   a numerical column has no released set of values to map between.
+* A presence (whether B holds a value, by A's value) is released the same way: per released
+  value of A (or, with ``"by": "missing"``, per "A missing" and "A present"), the argmax of a
+  Gaussian-noised histogram of B missing or not (one mechanism ``presence:A->B``).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from tvae.errors import InvalidParameterError
+from tvae.errors import InvalidParameterError, TVAEWarning
 from tvae.privacy.statistics import Releaser
 from tvae.transformer.cuts import Cut
-from tvae.transformer.date_parts import DatePart, check_date_parts, parse_date_part
+from tvae.transformer.date_parts import check_date_parts, parse_date_part
 from tvae.transformer.declared_cuts import check_cuts, parse_cut
 from tvae.transformer.dependencies import Determination, Order
-from tvae.transformer.dependency_search import sources_first
-from tvae.transformer.linear import Linear, check_lines, parse_linear
-from tvae.transformer.sums import Sum, check_sums, declared_sum
+from tvae.transformer.dependency_search import hashable, sources_first
+from tvae.transformer.linear import check_lines, parse_linear
+from tvae.transformer.presence import Presence, check_presence, presence_of
+from tvae.transformer.sums import check_sums, declared_sum
 
 LABEL_KINDS = ("categorical", "boolean")
 ORDER_KINDS = ("numerical", "datetime")
@@ -38,18 +43,18 @@ DETERMINES_HINT = (
 )
 
 
-def split_declared(
-    items: Sequence | None, kinds: Mapping[Hashable, str]
-) -> tuple[
-    list[Order], list[tuple[Hashable, Hashable]], list[Sum], list[Linear], list[Cut], list[DatePart]
-]:
+def split_declared(items: Sequence | None, kinds: Mapping[Hashable, str]) -> tuple[list, ...]:
     """The declared orders, the declared determinations as (source, target) pairs with every
     source before the targets it derives, the declared sums, lines, cuts and date parts
-    (unchecked: no rounding, no ranges, which would be data); raises for anything that cannot
-    be kept."""
+    (unchecked: no rounding, no ranges, which would be data), and the declared presences as
+    (source, target, by_missing), sources first; raises for anything that cannot be kept."""
     orders, pairs, sums, lines, cuts, parts = [], [], [], [], [], []
+    presences: list[Presence] = []
     for item in items or []:
         kind = item.get("type") if isinstance(item, Mapping) else None
+        if kind == "presence":
+            presences.append(_declared_presence(item, kinds))
+            continue
         if kind == "cut":
             cuts.append(_declared_cut(item, kinds))
             continue
@@ -79,12 +84,6 @@ def split_declared(
                 f"metadata dependency {dict(item)!r}: with epsilon a one-hot group is not kept "
                 "(its check would read every row); leave it out, or merge the group's columns "
                 "into one categorical column before fitting"
-            )
-        if kind == "presence":
-            raise InvalidParameterError(
-                f"metadata dependency {dict(item)!r}: with epsilon a column's presence is not "
-                "kept by another column (which of its values come with a value would be read "
-                "off the rows); leave it out"
             )
         if kind == "offset":
             raise InvalidParameterError(
@@ -125,7 +124,68 @@ def split_declared(
     written = {t for _, t in pairs} | {s.column for s in sums} | {x.target for x in lines + cuts}
     parts = check_date_parts(parts, written)  # a date others read too
     sums = check_sums(sums, {c for p in pairs for c in p})
-    return orders, sources_first(pairs), sums, lines, cuts, parts
+    presences = check_presence(presences, written | {p.target for p in parts})
+    present = [(p.source, p.target, p.by_missing) for p in presences]
+    return orders, sources_first(pairs), sums, lines, cuts, parts, present
+
+
+def _declared_presence(item: Mapping, kinds: Mapping[Hashable, str]) -> Presence:
+    """A declared presence under epsilon (names only, its rule released later): its source a
+    label (whose values are released) or, with ``"by": "missing"``, any column."""
+    source, target, by = item.get("source"), item.get("target"), item.get("by")
+    names = [n for n in (source, target) if hashable(n)]
+    if (
+        len(names) < 2
+        or any(n not in kinds for n in names)
+        or source == target
+        or by not in (None, "missing")
+    ):
+        raise InvalidParameterError(
+            f"metadata dependency {dict(item)!r} is not valid: give {{'type': 'presence', "
+            "'source': A, 'target': B}} (with 'by': 'missing' where A's missingness decides) "
+            "with two different column names of train_data"
+        )
+    if by is None and kinds[source] not in LABEL_KINDS:
+        raise InvalidParameterError(
+            f"metadata dependency {dict(item)!r}: with epsilon a 'presence' needs a categorical "
+            f"or boolean source, but {source!r} is {kinds[source]}{DETERMINES_HINT}, or add "
+            "'by': 'missing' where whether it holds a value decides"
+        )
+    return Presence(source, target, [], [], by_missing=by == "missing")
+
+
+def release_presences(
+    projected: pd.DataFrame, surrogate: pd.DataFrame, declared: list[tuple], releaser: Releaser
+) -> list[Presence]:
+    """Each declared (source, target, by_missing) as a :class:`Presence` whose rule, per
+    released value of the source (or "missing", "present"), is the argmax of the noisy
+    histogram of the target missing or not over the real rows projected onto the released
+    values (one mechanism ``presence:A->B``, L2 sensitivity 1). A target the released rows
+    never leave missing keeps no rule (a warning says so): its column has no missing cells."""
+    found = []
+    for source, target, by_missing in declared:
+        keys = [False, True] if by_missing else released_values(surrogate[source])
+        if by_missing:
+            rows = projected[source].notna().to_numpy().astype(np.int64)
+        else:
+            rows = _codes(projected[source], keys)
+        absent = projected[target].isna().to_numpy().astype(np.int64)
+        inside = rows >= 0
+        counts = np.bincount(rows[inside] * 2 + absent[inside], minlength=2 * len(keys))
+        noisy = releaser.histogram(counts, f"presence:{source}->{target}").reshape(len(keys), 2)
+        if not surrogate[target].isna().any():
+            warnings.warn(
+                f"the released rows hold no missing value of {target!r}: its declared presence "
+                f"by {source!r} is not kept",
+                TVAEWarning,
+                stacklevel=3,
+            )
+            continue
+        rule = presence_of(surrogate, source, target, by_missing)  # markers and typical values
+        rule.keys, rule.present = keys, [bool(p) for p in noisy[:, 0] >= noisy[:, 1]]
+        rule.counts = [int(c) for c in np.maximum(np.rint(noisy.sum(axis=1)), 0)]
+        found.append(rule)
+    return found
 
 
 def _declared_cut(item: Mapping, kinds: Mapping[Hashable, str]) -> Cut:

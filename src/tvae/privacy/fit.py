@@ -46,7 +46,7 @@ from tvae.layout import SpanIndex
 from tvae.precision import BFLOAT16
 from tvae.prior import LatentPrior, StandardPrior
 from tvae.privacy.declared import check_public, count_mechanisms, private_kinds
-from tvae.privacy.dependencies import release_mapping, split_declared
+from tvae.privacy.dependencies import release_mapping, release_presences, split_declared
 from tvae.privacy.latent import MECHANISMS as LATENT_MECHANISMS
 from tvae.privacy.latent import (
     POSTERIOR_STD,
@@ -191,14 +191,14 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
     epsilon = check_epsilon(model.epsilon)
     delta, delta_source = resolve_delta(model.delta, n_rows)
     kind_map, dependencies = private_kinds(frame, discrete_columns, metadata)
-    orders, determined, sums, lines, cuts, parts = split_declared(dependencies, kind_map)
+    orders, determined, sums, lines, cuts, parts, present = split_declared(dependencies, kind_map)
     declared = Metadata(kind_map)
     declared.dependencies = dependencies
     kinds = resolve_kinds(frame, discrete_columns, input_info, declared)
     check_continuous_values(frame, kinds)
     public = check_public(model.public, frame, kinds)
     schedule, sample_rate, steps = dp_schedule(model, n_rows)
-    n_statistics, n_named = count_mechanisms(frame, kinds, public, len(determined))
+    n_statistics, n_named = count_mechanisms(frame, kinds, public, len(determined) + len(present))
     n_statistics += LATENT_MECHANISMS  # the private latent's two sums
     plan, components = plan_with_prior(
         model.prior, n_rows, epsilon, delta, delta_source, n_statistics, n_named, sample_rate,
@@ -233,10 +233,11 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
     # declared dependencies are not checked on the (private) rows; a determination's mapping
     # is released from the noisy joint histogram of the two columns' released values
     mappings = [release_mapping(projected, surrogate, s, t, releaser) for s, t in determined]
+    presence = release_presences(projected, surrogate, present, releaser)
     decimals = {c.name: getattr(c, "decimals", None) for c in transformer.columns}  # released
     lines = [replace(line, decimals=decimals.get(line.target)) for line in lines]
     transformer.dependencies = Dependencies(
-        mappings, orders, sums=sums, linear=lines, cuts=cuts, date_parts=parts
+        mappings, orders, sums=sums, linear=lines, cuts=cuts, date_parts=parts, presence=presence
     )
     kinds.dependencies = transformer.dependencies.describe()
     encoded = transformer.transform(projected, rng)
@@ -289,7 +290,8 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
         ),
         "dependencies": (
             "declared ones only (detection is off under epsilon); a 'determines' mapping is "
-            "the argmax of a noisy joint histogram (mapping:SOURCE->TARGET)"
+            "the argmax of a noisy joint histogram (mapping:SOURCE->TARGET), a 'presence' "
+            "rule of the target missing or not by the source (presence:SOURCE->TARGET)"
         ),
         "noise_seeded": model.random_state is not None,
     }
