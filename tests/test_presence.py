@@ -158,3 +158,25 @@ def test_a_row_takes_its_values_from_the_sampled_row_most_like_it():
     chosen = nearest_donors(features, np.array([3, 4, 5]), np.array([0, 1, 2]))
     # 48 is nearest 50; 12 and "a" nearest 10 and "a"; a row sharing only "a" takes row 0's
     assert chosen.tolist() == [1, 0, 0]
+
+
+def test_some_values_of_a_source_decide():
+    """scale "short" never holds item; "long" holds it but for a few skipped answers."""
+    rng = np.random.default_rng(5)
+    n = 600
+    scale = rng.choice(["short", "long"], n)
+    item = np.where(scale == "short", np.nan, rng.integers(1, 5, n).astype(float))
+    item[np.flatnonzero(scale == "long")[:4]] = np.nan  # skipped: no rule for "long"
+    frame = pd.DataFrame({"scale": scale, "mood": rng.normal(0, 1, n).round(2), "item": item})
+    model = TVAE(epochs=2, batch_size=100, random_state=0).fit(frame)
+    rule = model.transformer_.dependencies.presence[0]
+    assert (rule.source, rule.target) == ("scale", "item")
+    assert dict(zip(rule.keys, rule.present, strict=True)) == {"short": False, "long": None}
+    rows = model.sample(2000, random_state=1)
+    assert rows.loc[rows["scale"] == "short", "item"].isna().all()
+    assert rows.loc[rows["scale"] == "long", "item"].isna().any()  # no rule: left as drawn
+    asked = model.sample(100, conditions={"item": 2.0}, random_state=2)
+    assert (asked["scale"] == "long").all()
+    again = TVAE(epochs=1, batch_size=100, random_state=0)
+    again.fit(frame, metadata=model.metadata_.to_dict())  # a partial rule is declared again
+    assert again.transformer_.dependencies.presence[0].present == rule.present

@@ -43,10 +43,13 @@ def through_presence(transformer: Any, conditions: Mapping | pd.DataFrame) -> An
                 cells.append(source_cell)
                 continue
             wanted = target_cell is not MISSING
+            either = frozenset({wanted, None})  # a value with no rule allows both
             try:
-                cells.append(condition_on_source(rule, kinds.get(item.source), wanted, source_cell))
+                cells.append(condition_on_source(rule, kinds.get(item.source), either, source_cell))
             except ConditionError:
-                values = [k for k, p in zip(item.keys, item.present, strict=True) if p == wanted]
+                values = [
+                    k for k, p in zip(item.keys, item.present, strict=True) if p != (not wanted)
+                ]
                 raise ConditionError(
                     f"condition {target_cell!r} on {item.target!r} cannot be met: "
                     f"{item.target!r} {'holds a value' if wanted else 'is missing'} only where "

@@ -10,7 +10,10 @@ The deciding column (the source) is a label or a number of few values (each of i
 comes with a value of the target in every real row, or with none), or, where no such column
 decides, another column's own missingness (``by="missing"``: columns missing together, or
 exactly where the other is present). The source with the fewest values is kept; a column
-missing together with an earlier one follows the earliest.
+missing together with an earlier one follows the earliest. Where no column decides for all
+its values, some values may (msq's ``scale`` "msq" never has ``tranquil``; "r" mostly has it):
+a value whose rows all hold the target, or all lack it, where chance would make them so less
+than once in a million, keeps that rule, and the others keep none.
 """
 
 from __future__ import annotations
@@ -37,16 +40,20 @@ from tvae.transformer.dependency_search import (
 )
 from tvae.transformer.missing import missing_marker
 
+CHANCE = 1e-6  # a key's rows all alike (all missing, or all present) this rarely by chance
+
 
 @dataclass
 class Presence:
-    """``target`` holds a value exactly where ``source``'s value is a key whose ``present`` is
-    True. With ``by_missing``, the keys are [False, True]: whether ``source`` holds a value."""
+    """Where ``source``'s value is a key whose ``present`` is True, ``target`` holds a value;
+    where it is False, ``target`` is missing; where it is None, either (the real rows show no
+    rule for that key). With ``by_missing``, the keys are [False, True]: whether ``source``
+    holds a value."""
 
     source: Hashable
     target: Hashable
     keys: list
-    present: list[bool]
+    present: list[bool | None]
     counts: list[int] = field(default_factory=list)  # real rows per key: where a source moves
     by_missing: bool = False
     marker: Any = None  # the target's missing value, as the table wrote it
@@ -77,7 +84,7 @@ class Presence:
             "source": encode_value(self.source),
             "target": encode_value(self.target),
             "keys": [encode_value(k) for k in self.keys],
-            "present": [bool(p) for p in self.present],
+            "present": [None if p is None else bool(p) for p in self.present],
             "counts": [int(c) for c in self.counts],
             "by_missing": self.by_missing,
             "marker": encode_value(self.marker),
@@ -92,7 +99,7 @@ class Presence:
             decode_value(state["source"]),
             decode_value(state["target"]),
             [decode_value(k) for k in state["keys"]],
-            [bool(p) for p in state["present"]],
+            [None if p is None else bool(p) for p in state["present"]],
             [int(c) for c in state.get("counts", [])],
             bool(state.get("by_missing", False)),
             decode_value(state.get("marker")),
@@ -107,9 +114,15 @@ def _is_missing(value: Any) -> bool:
 
 
 def presence_of(
-    frame: pd.DataFrame, source: Hashable, target: Hashable, by_missing: bool
+    frame: pd.DataFrame,
+    source: Hashable,
+    target: Hashable,
+    by_missing: bool,
+    every: bool = True,
 ) -> Presence:
-    """The :class:`Presence` of ``target`` by ``source`` in ``frame`` (assumed to hold)."""
+    """The :class:`Presence` of ``target`` by ``source`` in ``frame``: with ``every``, a
+    rule for every key (the source decides in every row); else only for the keys
+    :func:`key_rules` finds."""
     absent = frame[target].isna().to_numpy()
     if by_missing:
         keys: list = [False, True]
@@ -118,16 +131,35 @@ def presence_of(
         codes, uniques = pd.factorize(frame[source], use_na_sentinel=False)
         keys = list(uniques)
     counts = np.bincount(codes, minlength=len(keys))
-    present = [True] * len(keys)
-    for code, row in zip(*np.unique(codes, return_index=True), strict=True):
-        present[code] = not bool(absent[row])
+    rules = key_rules(codes, absent, len(keys), every)
     return Presence(
-        source, target, keys, present, [int(c) for c in counts], by_missing,
+        source, target, keys, rules, [int(c) for c in counts], by_missing,
         missing_marker(frame[target]),
         missing_marker(frame[source]) if by_missing else None,
         typical(frame[target]),
         typical(frame[source]) if by_missing else None,
     )  # fmt: skip
+
+
+def key_rules(
+    codes: np.ndarray, absent: np.ndarray, n_keys: int, every_key: bool = False
+) -> list[bool | None]:
+    """Per key (code), True where the target is present in all its rows, False where it is
+    missing in all, None where both occur. Without ``every_key``, a key keeps its rule only
+    where its rows would all be alike by chance (the target's missing share p, its n rows:
+    p ** n, or (1 - p) ** n) less than ``CHANCE``: a small key alike by accident is no rule."""
+    rows = np.bincount(codes, minlength=n_keys)
+    missing = np.bincount(codes, weights=absent, minlength=n_keys)
+    share = absent.mean()
+    rules: list[bool | None] = []
+    for n, m in zip(rows, missing, strict=True):
+        if m == 0 and (every_key or (1 - share) ** n < CHANCE):
+            rules.append(True)
+        elif m == n and (every_key or share**n < CHANCE):
+            rules.append(False)
+        else:
+            rules.append(None)
+    return rules
 
 
 def typical(column: pd.Series) -> Any:
@@ -160,10 +192,12 @@ def find_presence(
 ) -> list[Presence]:
     """Every column whose missing cells another column decides, in all rows of ``frame``, each
     with one source, ordered so that a source's own presence is kept before it decides others.
-    ``parents`` maps a column to the columns that derive it (a source derived from its own
-    target would chase it). A source that is itself a target comes earlier in the table, so
-    columns that decide each other's presence (pbc's ``trt``, ``ascites``, ``hepato``: missing
-    together) all follow the first."""
+    First a source every value of which decides (the fewest values), then an earlier column
+    missing together with it (or exactly where it is present), then a source some of whose
+    values decide (:func:`key_rules`; the most rows covered). ``parents`` maps a column to the
+    columns that derive it (a source derived from its own target would chase it). A source
+    that is itself a target comes earlier in the table, so columns that decide each other's
+    presence (pbc's ``trt``, ``ascites``, ``hepato``: missing together) all follow the first."""
     n_rows = len(frame)
     absent = {c: frame[c].isna().to_numpy() for c in frame.columns}
     targets = [
@@ -185,39 +219,62 @@ def find_presence(
         <= min(MAX_SOURCE_VALUES, n_rows / MIN_ROWS_PER_VALUE)
     ]
     heads = np.stack([absent[t][:REPEAT_ROWS] for t in targets]).astype(np.int64)
-    candidates: dict[Hashable, list] = {t: [] for t in targets}
     position = {c: i for i, c in enumerate(frame.columns)}
-    for source in labels:
-        codes = value_codes(frame[source])
-        screened = same_as_first(codes[:REPEAT_ROWS], heads, FIRST_REPEATS)
+    is_target = set(targets)
+    allowed = {
+        t: [
+            s
+            for s in labels
+            if s != t
+            and (s not in is_target or position[s] < position[t])
+            and t not in _ancestors(s, parents)
+        ]
+        for t in targets
+    }
+    codes = {s: value_codes(frame[s]) for s in labels}
+    ranked: dict[Hashable, list] = {t: [] for t in targets}  # (rank, source, by_missing, every)
+    for source in labels:  # every value decides: all targets at once on a few repeats first
+        screened = same_as_first(codes[source][:REPEAT_ROWS], heads, FIRST_REPEATS)
         for target in (t for t, ok in zip(targets, screened, strict=True) if ok):
             flags = absent[target].astype(np.int64)
             if (
-                source != target
-                and (source not in candidates or position[source] < position[target])
-                and target not in _ancestors(source, parents)
-                and determines(codes, flags)
-                and witnessed(codes, flags)
+                source in allowed[target]
+                and determines(codes[source], flags)
+                and witnessed(codes[source], flags)
             ):
-                candidates[target].append((int(codes.max()) + 1, source))
-    found = []
+                rank = (0, int(codes[source].max()) + 1, position[source])
+                ranked[target].append((rank, source, False, True))
     for target in targets:
-        if candidates[target]:
-            _, source = min(candidates[target], key=lambda c: (c[0], position[c[1]]))
-            found.append(presence_of(frame, source, target, by_missing=False))
-            continue
-        together = [
+        earlier = [
             c
             for c in frame.columns[: position[target]]
-            if c not in skip_sources.by_missing
-            and absent[c].any()
-            and (
-                np.array_equal(absent[c], absent[target])
-                or np.array_equal(absent[c], ~absent[target])
-            )
+            if c not in skip_sources.by_missing and absent[c].any()
         ]
-        if together:
-            found.append(presence_of(frame, together[0], target, by_missing=True))
+        for column in earlier:  # missing together, or exactly where the other is present
+            if np.array_equal(absent[column], absent[target]) or np.array_equal(
+                absent[column], ~absent[target]
+            ):
+                ranked[target].append(((1, 0, position[column]), column, True, True))
+        if ranked[target]:
+            continue
+        # some values decide (msq's scale "msq": tranquil missing; "r": either)
+        sources = [(s, codes[s], False) for s in allowed[target]]
+        sources += [(c, (~absent[c]).astype(np.int64), True) for c in earlier]
+        for source, source_codes, by_missing in sources:
+            rules = key_rules(source_codes, absent[target], int(source_codes.max()) + 1)
+            covered = sum(
+                int(n)
+                for n, r in zip(np.bincount(source_codes), rules, strict=True)
+                if r is not None
+            )
+            if covered:
+                rank = (2, -covered, position[source])
+                ranked[target].append((rank, source, by_missing, False))
+    found = []
+    for target in targets:
+        if ranked[target]:
+            _, source, by_missing, every = min(ranked[target], key=lambda c: c[0])
+            found.append(presence_of(frame, source, target, by_missing, every))
     return sources_settled_first(found)
 
 
@@ -260,15 +317,17 @@ def declared_presence(frame: pd.DataFrame, item: Mapping) -> Presence:
             "'by': 'missing' (whether A holds a value decides it), with two different column "
             f"names of train_data{f' (unknown: {unknown})' if unknown else ''}"
         )
-    absent = frame[target].isna().to_numpy().astype(np.int64)
+    absent = frame[target].isna().to_numpy()
     codes = frame[source].notna().to_numpy().astype(np.int64) if by else value_codes(frame[source])
-    if not determines(codes, absent):
+    every = determines(codes, absent.astype(np.int64))
+    if not every and all(r is None for r in key_rules(codes, absent, int(codes.max()) + 1)):
         deciding = "whether it holds a value" if by else "its value"
         raise InvalidParameterError(
             f"metadata says {source!r} decides where {target!r} holds a value ({deciding}), but "
-            f"in train_data some rows alike in that have {target!r} and others do not"
+            f"in train_data some rows alike in that have {target!r} and others do not, and no "
+            "value's rows are alike beyond chance"
         )
-    return presence_of(frame, source, target, by_missing=by == "missing")
+    return presence_of(frame, source, target, by == "missing", every)
 
 
 def check_presence(items: list[Presence], derived: set) -> list[Presence]:

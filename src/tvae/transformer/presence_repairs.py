@@ -1,6 +1,7 @@
 """Keeping :mod:`presences <tvae.transformer.presence>` in sampled rows.
 
-The columns one source decides are kept together. Where the source says a column is missing
+The columns one source decides are kept together (a source value with no rule for a column
+leaves it as drawn). Where the source says a column is missing
 and it holds a value, the value is emptied. Where the source says it holds one and it is
 missing, the row takes the values of every column the source says is present from one other
 sampled row with the same source value, which holds them all, the one most like it
@@ -46,12 +47,15 @@ def _keep_group(
 ) -> bool:
     first = group[0]
     members = [item.target for item in group]
-    table = np.array([item.present for item in group], dtype=bool).T  # (keys, members)
+    # (keys, members): the rule's "present", and whether a key has a rule at all
+    table = np.array([[bool(p) for p in item.present] for item in group], dtype=bool).T
+    ruled = np.array([[p is not None for p in item.present] for item in group], dtype=bool).T
     markers = [item.marker for item in group]
     fallbacks = [item.fallback for item in group]
     if first.by_missing:  # the source's own presence is the key: it is kept as a member too
         members = [first.source, *members]
         table = np.column_stack([np.array([False, True]), table])
+        ruled = np.column_stack([np.array([True, True]), ruled])
         markers = [first.source_marker, *markers]
         fallbacks = [first.source_fallback, *fallbacks]
     codes = first.key_codes(frame[first.source])
@@ -61,21 +65,24 @@ def _keep_group(
     known = codes >= 0
     moved = np.zeros(len(frame), dtype=bool)
     if movable and pinned.any():  # an asked cell the source disagrees with: the source moves
-        wrong = known & (have[:, pinned] != table[np.maximum(codes, 0)][:, pinned]).any(axis=1)
-        for row in np.flatnonzero(wrong):
-            key = _best_key(table, have[row], pinned, counts)
+        at = np.maximum(codes, 0)
+        clash = ruled[at][:, pinned] & (have[:, pinned] != table[at][:, pinned])
+        for row in np.flatnonzero(known & clash.any(axis=1)):
+            key = _best_key(table, ruled, have[row], pinned, counts)
             if key is not None:
                 codes[row], moved[row] = key, True
-    want = table[np.maximum(codes, 0)] & known[:, None]
-    blank = known[:, None] & ~want & have & ~pinned
+    at = np.maximum(codes, 0)
+    want = table[at] & ruled[at] & known[:, None]
+    blank = known[:, None] & ruled[at] & ~table[at] & have & ~pinned
     need = want & ~have & ~pinned
     lonely = np.zeros(len(frame), dtype=bool)
     copies: dict[int, np.ndarray] = {}  # row -> donor row
     for key in np.unique(codes[need.any(axis=1)]):
         rows = np.flatnonzero((codes == key) & need.any(axis=1))
-        donors = np.flatnonzero((have | ~table[key]).all(axis=1) & (codes == key))
+        wanted = table[key] & ruled[key]
+        donors = np.flatnonzero((have | ~wanted).all(axis=1) & (codes == key))
         if not len(donors):  # none with this value: any row holding the columns
-            donors = np.flatnonzero(have[:, table[key]].all(axis=1))
+            donors = np.flatnonzero(have[:, wanted].all(axis=1))
         if not len(donors):
             lonely[rows] = True
             continue
@@ -84,11 +91,10 @@ def _keep_group(
         copies.update(zip(rows, nearest_donors(features[0], rows, donors), strict=True))
     if movable and lonely.any():  # no row to copy from: the source moves to what the row holds
         for row in np.flatnonzero(lonely):
-            key = _best_key(table, have[row], pinned, counts, within=True)
+            key = _best_key(table, ruled, have[row], pinned, counts, within=True)
             if key is not None:
                 codes[row], moved[row], lonely[row] = key, True, False
-                blank[row] = table[key] != have[row]
-                blank[row] &= have[row] & ~pinned
+                blank[row] = ruled[key] & ~table[key] & have[row] & ~pinned
     typical = need & lonely[:, None]  # else a typical value (a single row, its source held)
     if not (blank.any() or copies or moved.any() or typical.any()):
         return False
@@ -100,7 +106,7 @@ def _keep_group(
         if pinned[j]:
             continue
         if len(rows):
-            takes = table[codes[rows], j]  # every column the row's value gives: one donor's
+            takes = want[rows, j]  # every column the row's value gives: one donor's
             _write(frame, member, rows[takes], frame[member].to_numpy()[donors[takes]])
         filled = np.flatnonzero(typical[:, j])
         if len(filled) and fallbacks[j] is not None:
@@ -112,16 +118,23 @@ def _keep_group(
 
 
 def _best_key(
-    table: np.ndarray, row: np.ndarray, pinned: np.ndarray, counts: np.ndarray, within: bool = False
+    table: np.ndarray,
+    ruled: np.ndarray,
+    row: np.ndarray,
+    pinned: np.ndarray,
+    counts: np.ndarray,
+    within: bool = False,
 ) -> int | None:
-    """The key whose columns agree with ``row`` on the ``pinned`` ones (``within``: whose
-    present columns the row all holds), most agreeing on the others, then most frequent."""
-    fits = (table[:, pinned] == row[pinned]).all(axis=1)
+    """The key whose rules the ``pinned`` columns of ``row`` meet (``within``: whose columns
+    it says are present the row all holds), meeting most rules on the others, then the most
+    frequent."""
+    meets = ~ruled | (table == row)
+    fits = meets[:, pinned].all(axis=1)
     if within:
-        fits &= (~table | row).all(axis=1)
+        fits &= (~(table & ruled) | row).all(axis=1)
     if not fits.any():
         return None
-    agree = (table == row).sum(axis=1) + counts / (counts.sum() + 1.0)
+    agree = meets.sum(axis=1) + counts / (counts.sum() + 1.0)
     return int(np.flatnonzero(fits)[np.argmax(agree[fits])])
 
 
