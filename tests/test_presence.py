@@ -180,3 +180,27 @@ def test_some_values_of_a_source_decide():
     again = TVAE(epochs=1, batch_size=100, random_state=0)
     again.fit(frame, metadata=model.metadata_.to_dict())  # a partial rule is declared again
     assert again.transformer_.dependencies.presence[0].present == rule.present
+
+
+def test_an_order_bound_on_a_column_the_row_leaves_missing_is_dropped():
+    """affect's shape: ``bdi`` equals ``ea`` where present, and only "maps" rows hold it;
+    asking a "flat" row's ``ea`` bounded ``bdi`` through the orders, and was refused."""
+    rng = np.random.default_rng(0)
+    n = 400
+    study = rng.choice(["flat", "maps"], n)
+    ea = rng.integers(0, 30, n).astype(float)
+    bdi = np.where(study == "maps", np.minimum(ea, 25), np.nan)
+    frame = pd.DataFrame(
+        {
+            "study": study,
+            "meq": np.where(study == "flat", rng.integers(20, 70, n), np.nan),
+            "ea": np.where(study == "maps", bdi, ea),
+            "bdi": bdi,
+        }
+    )
+    model = TVAE(epochs=2, random_state=0).fit(frame)
+    rows = model.sample(50, conditions={"study": "flat", "meq": 40.0, "ea": 29.0}, random_state=1)
+    assert (rows["ea"] == 29.0).all() and (rows["meq"] == 40.0).all()
+    assert rows["bdi"].isna().all()
+    with pytest.raises(ConditionError, match="'bdi' holds a value only where"):
+        model.sample(5, conditions={"meq": 40.0, "bdi": 20.0})  # asked: refused

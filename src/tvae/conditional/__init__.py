@@ -90,7 +90,7 @@ def sample_conditional(
     given, (conditions, bounded) = conditions, through_orders(transformer, conditions)
     try:
         conditions, settle_offsets = through_offsets(transformer, conditions)
-        conditions = through_presence(transformer, conditions)
+        conditions = through_presence(transformer, conditions, given)
         conditions = through_dependencies(transformer, conditions)
         conditions, derived = through_lines(transformer, conditions)
         conditions, cut = through_cuts(transformer, conditions)
