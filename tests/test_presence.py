@@ -202,5 +202,8 @@ def test_an_order_bound_on_a_column_the_row_leaves_missing_is_dropped():
     rows = model.sample(50, conditions={"study": "flat", "meq": 40.0, "ea": 29.0}, random_state=1)
     assert (rows["ea"] == 29.0).all() and (rows["meq"] == 40.0).all()
     assert rows["bdi"].isna().all()
+    # through a chain: "flat" gives meq, and meq leaves bdi missing
+    rows = model.sample(50, conditions={"study": "flat", "ea": 29.0}, random_state=1)
+    assert (rows["ea"] == 29.0).all() and rows["bdi"].isna().all() and rows["meq"].notna().all()
     with pytest.raises(ConditionError, match="'bdi' holds a value only where"):
         model.sample(5, conditions={"meq": 40.0, "bdi": 20.0})  # asked: refused
