@@ -30,9 +30,9 @@ from tvae.transformer.cuts import Cut
 from tvae.transformer.date_parts import check_date_parts, parse_date_part
 from tvae.transformer.declared_cuts import check_cuts, parse_cut
 from tvae.transformer.dependencies import Determination, Order
-from tvae.transformer.dependency_search import hashable, sources_first
+from tvae.transformer.dependency_search import sources_first
 from tvae.transformer.linear import check_lines, parse_linear
-from tvae.transformer.presence import Presence, check_presence, presence_of
+from tvae.transformer.presence import Presence, check_presence, parse_presence, presence_with
 from tvae.transformer.sums import check_sums, declared_sum
 
 LABEL_KINDS = ("categorical", "boolean")
@@ -132,26 +132,14 @@ def split_declared(items: Sequence | None, kinds: Mapping[Hashable, str]) -> tup
 def _declared_presence(item: Mapping, kinds: Mapping[Hashable, str]) -> Presence:
     """A declared presence under epsilon (names only, its rule released later): its source a
     label (whose values are released) or, with ``"by": "missing"``, any column."""
-    source, target, by = item.get("source"), item.get("target"), item.get("by")
-    names = [n for n in (source, target) if hashable(n)]
-    if (
-        len(names) < 2
-        or any(n not in kinds for n in names)
-        or source == target
-        or by not in (None, "missing")
-    ):
-        raise InvalidParameterError(
-            f"metadata dependency {dict(item)!r} is not valid: give {{'type': 'presence', "
-            "'source': A, 'target': B}} (with 'by': 'missing' where A's missingness decides) "
-            "with two different column names of train_data"
-        )
-    if by is None and kinds[source] not in LABEL_KINDS:
+    source, target, by_missing = parse_presence(item, kinds)
+    if not by_missing and kinds[source] not in LABEL_KINDS:
         raise InvalidParameterError(
             f"metadata dependency {dict(item)!r}: with epsilon a 'presence' needs a categorical "
             f"or boolean source, but {source!r} is {kinds[source]}{DETERMINES_HINT}, or add "
             "'by': 'missing' where whether it holds a value decides"
         )
-    return Presence(source, target, [], [], by_missing=by == "missing")
+    return Presence(source, target, [], [], by_missing=by_missing)
 
 
 def release_presences(
@@ -170,9 +158,7 @@ def release_presences(
         else:
             rows = _codes(projected[source], keys)
         absent = projected[target].isna().to_numpy().astype(np.int64)
-        inside = rows >= 0
-        counts = np.bincount(rows[inside] * 2 + absent[inside], minlength=2 * len(keys))
-        noisy = releaser.histogram(counts, f"presence:{source}->{target}").reshape(len(keys), 2)
+        noisy = _noisy_table(rows, absent, (len(keys), 2), f"presence:{source}->{target}", releaser)
         if not surrogate[target].isna().any():
             warnings.warn(
                 f"the released rows hold no missing value of {target!r}: its declared presence "
@@ -181,10 +167,9 @@ def release_presences(
                 stacklevel=3,
             )
             continue
-        rule = presence_of(surrogate, source, target, by_missing)  # markers and typical values
-        rule.keys, rule.present = keys, [bool(p) for p in noisy[:, 0] >= noisy[:, 1]]
-        rule.counts = [int(c) for c in np.maximum(np.rint(noisy.sum(axis=1)), 0)]
-        found.append(rule)
+        present = [bool(p) for p in noisy[:, 0] >= noisy[:, 1]]
+        counts = [int(c) for c in np.maximum(np.rint(noisy.sum(axis=1)), 0)]
+        found.append(presence_with(surrogate, source, target, keys, present, counts, by_missing))
     return found
 
 
@@ -228,11 +213,17 @@ def release_mapping(
     values (``surrogate``) of the real rows projected onto them (``projected``)."""
     keys, values = released_values(surrogate[source]), released_values(surrogate[target])
     rows, cols = _codes(projected[source], keys), _codes(projected[target], values)
-    inside = (rows >= 0) & (cols >= 0)  # a row outside adds nothing: sensitivity stays 1
-    counts = np.bincount(
-        rows[inside] * len(values) + cols[inside], minlength=len(keys) * len(values)
-    )
-    noisy = releaser.histogram(counts, f"mapping:{source}->{target}")
-    table = noisy.reshape(len(keys), len(values))
+    shape = (len(keys), len(values))
+    table = _noisy_table(rows, cols, shape, f"mapping:{source}->{target}", releaser)
     mapped = [values[i] for i in table.argmax(axis=1)]
     return Determination(source, target, keys, mapped, None)
+
+
+def _noisy_table(
+    rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int], label: str, releaser: Releaser
+) -> np.ndarray:
+    """The noisy ``shape`` histogram of the real rows' (row, column) codes, one mechanism
+    ``label``; a row outside (a code -1) adds nothing, so the L2 sensitivity stays 1."""
+    inside = (rows >= 0) & (cols >= 0)
+    counts = np.bincount(rows[inside] * shape[1] + cols[inside], minlength=shape[0] * shape[1])
+    return releaser.histogram(counts, label).reshape(shape)

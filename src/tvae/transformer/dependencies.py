@@ -298,7 +298,7 @@ class Dependencies:
             for item in self.determinations:
                 derive(frame, item, fixed)
             self._settle_joint(frame, fixed, allowed)
-        if keep_presence(frame, self.presence, fixed, fixed | self.derived(), allowed):
+        if self._keep_presence(frame, fixed, allowed):
             for item in self.determinations:  # a source moved, or a target's values copied
                 derive(frame, item, fixed)
             self._settle_joint(frame, fixed, allowed)
@@ -313,8 +313,15 @@ class Dependencies:
             keep_date_parts(frame, self.date_parts, fixed, allowed)  # an order moved a date
             self._keep_formulas(frame, fixed, paired, allowed)
         # an order moved a source against an asked column (it lowers low when high is asked)
-        keep_presence(frame, self.presence, fixed, fixed | self.derived(), allowed)
+        self._keep_presence(frame, fixed, allowed)
         return frame
+
+    def _keep_presence(self, frame: pd.DataFrame, fixed: set, allowed: Mapping | None) -> bool:
+        """:func:`keep_presence`, a source set by another dependency held; whether it moved
+        anything (nothing to do on a table without presences)."""
+        if not self.presence:
+            return False
+        return keep_presence(frame, self.presence, fixed, fixed | self.derived(), allowed)
 
     def _keep_formulas(
         self, frame: pd.DataFrame, fixed: set, paired: set, allowed: Mapping | None

@@ -132,8 +132,17 @@ def presence_of(
         keys = list(uniques)
     counts = np.bincount(codes, minlength=len(keys))
     rules = key_rules(codes, absent, len(keys), every)
+    return presence_with(frame, source, target, keys, rules, [int(c) for c in counts], by_missing)
+
+
+def presence_with(
+    frame: pd.DataFrame, source: Hashable, target: Hashable, keys: list, present: list,
+    counts: list[int], by_missing: bool,
+) -> Presence:  # fmt: skip
+    """A :class:`Presence` of the given rule, with the missing markers and typical values of
+    ``frame``'s columns."""
     return Presence(
-        source, target, keys, rules, [int(c) for c in counts], by_missing,
+        source, target, keys, present, counts, by_missing,
         missing_marker(frame[target]),
         missing_marker(frame[source]) if by_missing else None,
         typical(frame[target]),
@@ -142,10 +151,10 @@ def presence_of(
 
 
 def key_rules(
-    codes: np.ndarray, absent: np.ndarray, n_keys: int, every_key: bool = False
+    codes: np.ndarray, absent: np.ndarray, n_keys: int, every: bool = False
 ) -> list[bool | None]:
     """Per key (code), True where the target is present in all its rows, False where it is
-    missing in all, None where both occur. Without ``every_key``, a key keeps its rule only
+    missing in all, None where both occur. Without ``every``, a key keeps its rule only
     where its rows would all be alike by chance (the target's missing share p, its n rows:
     p ** n, or (1 - p) ** n) less than ``CHANCE``: a small key alike by accident is no rule."""
     rows = np.bincount(codes, minlength=n_keys)
@@ -153,9 +162,9 @@ def key_rules(
     share = absent.mean()
     rules: list[bool | None] = []
     for n, m in zip(rows, missing, strict=True):
-        if m == 0 and (every_key or (1 - share) ** n < CHANCE):
+        if m == 0 and (every or (1 - share) ** n < CHANCE):
             rules.append(True)
-        elif m == n and (every_key or share**n < CHANCE):
+        elif m == n and (every or share**n < CHANCE):
             rules.append(False)
         else:
             rules.append(None)
@@ -305,11 +314,11 @@ def sources_settled_first(items: list[Presence]) -> list[Presence]:
     return ordered
 
 
-def declared_presence(frame: pd.DataFrame, item: Mapping) -> Presence:
-    """A declared presence (``describe`` form), checked on ``frame``."""
-    source, target = item.get("source"), item.get("target")
-    by = item.get("by")
-    unknown = [n for n in (source, target) if not _is_column(n, frame)]
+def parse_presence(item: Mapping, columns: Any) -> tuple[Hashable, Hashable, bool]:
+    """A declared presence's (source, target, by_missing), its names among ``columns``;
+    raises for an item that is not valid."""
+    source, target, by = item.get("source"), item.get("target"), item.get("by")
+    unknown = [n for n in (source, target) if not _is_column(n, columns)]
     if unknown or by not in (None, "missing") or source == target:
         raise InvalidParameterError(
             f"metadata dependency {dict(item)!r} is not valid: give {{'type': 'presence', "
@@ -317,6 +326,12 @@ def declared_presence(frame: pd.DataFrame, item: Mapping) -> Presence:
             "'by': 'missing' (whether A holds a value decides it), with two different column "
             f"names of train_data{f' (unknown: {unknown})' if unknown else ''}"
         )
+    return source, target, by == "missing"
+
+
+def declared_presence(frame: pd.DataFrame, item: Mapping) -> Presence:
+    """A declared presence (``describe`` form), checked on ``frame``."""
+    source, target, by = parse_presence(item, frame.columns)
     absent = frame[target].isna().to_numpy()
     codes = frame[source].notna().to_numpy().astype(np.int64) if by else value_codes(frame[source])
     every = determines(codes, absent.astype(np.int64))
@@ -327,7 +342,7 @@ def declared_presence(frame: pd.DataFrame, item: Mapping) -> Presence:
             f"in train_data some rows alike in that have {target!r} and others do not, and no "
             "value's rows are alike beyond chance"
         )
-    return presence_of(frame, source, target, by == "missing", every)
+    return presence_of(frame, source, target, by, every)
 
 
 def check_presence(items: list[Presence], derived: set) -> list[Presence]:
@@ -350,10 +365,10 @@ def check_presence(items: list[Presence], derived: set) -> list[Presence]:
     return ordered
 
 
-def _is_column(name: Any, frame: pd.DataFrame) -> bool:
+def _is_column(name: Any, columns: Any) -> bool:
     try:
-        return name in frame.columns
-    except TypeError:
+        return name in columns
+    except TypeError:  # an unhashable name
         return False
 
 
