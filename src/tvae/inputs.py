@@ -105,6 +105,17 @@ def to_frame(train_data: Any) -> tuple[pd.DataFrame, InputInfo]:
     return frame, info
 
 
+def checked_discrete_columns(discrete_columns: Any) -> list:
+    """``discrete_columns`` as a list, or a clear error where it is not a list of names (a
+    string, ``None``, a number): every fit path checks it here before reading the data."""
+    if isinstance(discrete_columns, (str, bytes)) or not isinstance(discrete_columns, Iterable):
+        raise InvalidDataTypeError(
+            "discrete_columns must be a list of column names (or of integer indices for an "
+            f"array), got {discrete_columns!r}"
+        )
+    return list(discrete_columns)
+
+
 def resolve_kinds(
     frame: pd.DataFrame, discrete_columns: Any, info: InputInfo, metadata: Any = None
 ) -> Metadata:
@@ -113,12 +124,7 @@ def resolve_kinds(
     Columns in ``discrete_columns`` are categorical, exactly as given; ``metadata`` (a partial or
     complete ``{column: kind}``) fixes other columns; the rest are detected from the data.
     """
-    if isinstance(discrete_columns, (str, bytes)) or not isinstance(discrete_columns, Iterable):
-        raise InvalidDataTypeError(
-            "discrete_columns must be a list of column names (or of integer indices for an "
-            f"array), got {discrete_columns!r}"
-        )
-    discrete = list(discrete_columns)
+    discrete = checked_discrete_columns(discrete_columns)
     columns = list(frame.columns)
     unknown = [c for c in discrete if c not in columns]
     if unknown:

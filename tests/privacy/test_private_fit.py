@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from tvae import TVAE, load
-from tvae.errors import InvalidParameterError
+from tvae.errors import InvalidDataTypeError, InvalidParameterError
 from tvae.layout import SpanIndex
 from tvae.privacy.fit import private_hidden_units
 from tvae.privacy.latent import POSTERIOR_STD
@@ -232,6 +232,15 @@ def test_bad_epsilon_is_refused_before_any_work(epsilon, planted):
 def test_bad_delta_is_refused(delta, planted):
     with pytest.raises(InvalidParameterError, match="delta"):
         TVAE(epsilon=1.0, delta=delta).fit(planted)
+
+
+@pytest.mark.parametrize("discrete_columns", [None, "sex", 3])
+def test_discrete_columns_not_a_list_are_refused_as_without_epsilon(discrete_columns, planted):
+    # under epsilon None and a number raised a bare TypeError from the kinds' step; both
+    # paths now give the same error before any work
+    for epsilon in (None, 1.0):
+        with pytest.raises(InvalidDataTypeError, match="discrete_columns must be a list"):
+            TVAE(epsilon=epsilon).fit(planted, discrete_columns)
 
 
 def test_checkpoints_resume_and_distributed_fits_are_refused_under_epsilon(planted, tmp_path):

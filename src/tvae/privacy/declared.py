@@ -12,6 +12,7 @@ import pandas as pd
 from pandas.api.types import is_datetime64_any_dtype, is_integer_dtype
 
 from tvae.errors import InvalidParameterError
+from tvae.inputs import checked_discrete_columns
 from tvae.kinds import Metadata, dtype_kind, is_duration
 
 
@@ -71,7 +72,7 @@ def private_kinds(
     Raises for what would copy rows: ID columns.
     """
     declared = Metadata.from_dict(metadata) if metadata is not None else Metadata()
-    discrete = set(discrete_columns) if not isinstance(discrete_columns, (str, bytes)) else set()
+    discrete = set(checked_discrete_columns(discrete_columns))
     kinds = {}
     for name in frame.columns:
         if name in declared:
