@@ -7,6 +7,7 @@ column at fault.
 
 from __future__ import annotations
 
+import sys
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -41,6 +42,18 @@ class ConditionError(TVAEError, ValueError):
 
 class TVAEWarning(UserWarning):
     """Something was done on the user's behalf that they may want to know about."""
+
+
+_INTERNAL = ("tvae", "contextlib")  # modules a warning's stacklevel skips to reach the user
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` for a ``warnings.warn`` in the caller that names the first frame
+    outside tvae (and contextlib): the user's call, not a line of ours, at any depth."""
+    frame, level = sys._getframe(2), 2  # the frame that called warnings.warn's caller
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in _INTERNAL:
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 if TYPE_CHECKING:  # what type checkers see; at run time the class is made on first use

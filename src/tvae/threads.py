@@ -20,7 +20,6 @@ from __future__ import annotations
 import functools
 import math
 import os
-import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -38,7 +37,6 @@ BUSY_CACHE_S = 2.0  # and how long it trusts what it saw: sample() in a loop pay
 _busy_cache: tuple[float, float] | None = None  # (time.monotonic(), CPUs busy elsewhere)
 _chosen: int | None = None  # set_threads(n); None: automatic
 _own_setting: int | None = None  # torch's thread count outside the outermost limited_threads
-_INTERNAL = ("tvae", "contextlib")  # modules a warning's stacklevel skips to reach the user
 
 
 def _read(path: Path) -> str | None:
@@ -242,24 +240,15 @@ def limited_threads(n: int | None = None, *, steady: bool = False) -> Iterator[i
 
 
 def _warn_busy(threads: int) -> None:
-    from tvae.errors import TVAEWarning
+    from tvae.errors import TVAEWarning, user_stacklevel
 
     warnings.warn(
         f"other processes keep this machine's CPUs busy, and this seeded call runs {threads} "
         "threads so that its rows repeat whatever the load, which can be many times slower "
         "beside them; tvae.set_threads(n) (--threads n) sets a count of your own",
         TVAEWarning,
-        stacklevel=_caller_level(),
+        stacklevel=user_stacklevel(),
     )
-
-
-def _caller_level() -> int:
-    """The ``stacklevel`` that names the first frame outside tvae (and contextlib): the user's
-    call, not this module's line."""
-    frame, level = sys._getframe(2), 2  # the frame that called warnings.warn's caller
-    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in _INTERNAL:
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def seeded_threads(method: Callable) -> Callable:

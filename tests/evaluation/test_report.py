@@ -170,3 +170,14 @@ def test_dates_as_text_are_scored_as_times_as_fit_reads_them():
     assert _shape_scores(report)["day"] > 0.9  # the same spread of dates, read day-first
     # dates 500 days later read as later, not as other labels
     assert _shape_scores(evaluate(real, later))["day"] < 0.5
+
+
+def test_a_column_whose_synthetic_values_do_not_read_as_its_kind_says_how_to_score_it():
+    """A private model merges rare labels into '(other)': dates read from a CSV as text then
+    come back as '(other)', which no date parser reads; the error says how to score them."""
+    real = pd.DataFrame({"day": ["2020-01-02", "2020-03-04", "2021-05-06"], "x": [1.0, 2, 3]})
+    synthetic = real.assign(day="(other)")
+    with pytest.raises(ValueError, match=r"'day' is scored as datetime.*\{'day': 'categorical'\}"):
+        evaluate(real, synthetic)
+    report = evaluate(real, synthetic, metadata={"day": "categorical"})
+    assert _shape_scores(report)["day"] == 0.0

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from tvae import TVAE, load
-from tvae.errors import InvalidDataTypeError, InvalidParameterError
+from tvae.errors import InvalidDataTypeError, InvalidParameterError, TVAEWarning
 from tvae.layout import SpanIndex
 from tvae.privacy.fit import private_hidden_units
 from tvae.privacy.latent import POSTERIOR_STD
@@ -241,6 +241,16 @@ def test_discrete_columns_not_a_list_are_refused_as_without_epsilon(discrete_col
     for epsilon in (None, 1.0):
         with pytest.raises(InvalidDataTypeError, match="discrete_columns must be a list"):
             TVAE(epsilon=epsilon).fit(planted, discrete_columns)
+
+
+def test_a_column_with_no_released_value_is_named_in_a_warning(planted):
+    # dates read from a CSV as text are labels under epsilon (a kind from values would be a
+    # release): each is held by one row, none is released, and every sampled one is '(other)'
+    dated = planted.assign(day=pd.date_range("2001-01-01", periods=len(planted)).astype(str))
+    with pytest.warns(TVAEWarning, match=r"column 'day'.*pd.to_datetime") as caught:
+        model = TVAE(epsilon=4.0, epochs=1, random_state=0).fit(dated)
+    assert [w.filename for w in caught] == [__file__]  # the user's line, not ours
+    assert set(model.sample(50)["day"]) == {"(other)"}
 
 
 def test_checkpoints_resume_and_distributed_fits_are_refused_under_epsilon(planted, tmp_path):

@@ -91,7 +91,7 @@ def to_float(column: pd.Series, kind: str, name: object = None) -> np.ndarray:
         try:
             stamps = pd.to_datetime(column, format=_date_format(column))
         except (ValueError, TypeError) as error:
-            raise ValueError(f"column {label!r} is declared datetime but: {error}") from error
+            raise ValueError(_unreadable(label, "datetime", error)) from error
         if getattr(stamps.dt, "tz", None) is not None:
             stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
         nat = stamps.isna().to_numpy()
@@ -109,7 +109,16 @@ def to_float(column: pd.Series, kind: str, name: object = None) -> np.ndarray:
 
         return float_values(column, errors="raise")
     except (ValueError, TypeError) as error:
-        raise ValueError(f"column {label!r} is declared numerical but: {error}") from error
+        raise ValueError(_unreadable(label, "numerical", error)) from error
+
+
+def _unreadable(label: object, kind: str, error: Exception) -> str:
+    """The error for a column scored as ``kind`` whose values (real or synthetic) are not."""
+    return (
+        f"column {label!r} is scored as {kind} (declared in metadata, or read from the real "
+        f"rows) but: {error}; to score it as labels, pass metadata={{{label!r}: 'categorical'}} "
+        "(a private model's rows hold '(other)' where its categories were merged)"
+    )
 
 
 def _label(value: object) -> str:

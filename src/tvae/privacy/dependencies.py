@@ -24,7 +24,7 @@ from collections.abc import Hashable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from tvae.errors import InvalidParameterError, TVAEWarning
+from tvae.errors import InvalidParameterError, TVAEWarning, user_stacklevel
 from tvae.privacy.statistics import Releaser
 from tvae.transformer.cuts import Cut
 from tvae.transformer.date_parts import check_date_parts, parse_date_part
@@ -164,7 +164,7 @@ def release_presences(
                 f"the released rows hold no missing value of {target!r}: its declared presence "
                 f"by {source!r} is not kept",
                 TVAEWarning,
-                stacklevel=3,
+                stacklevel=user_stacklevel(),
             )
             continue
         present = [bool(p) for p in noisy[:, 0] >= noisy[:, 1]]

@@ -1,11 +1,10 @@
 """DP statistics for the transformer: every column summarised by noisy histograms.
 
-The transformer's column models keep ranges, mixtures, point masses, decimals, category sets
-and frequencies, missing rates and datetime steps. Under differential privacy none of them is
-fitted on the real rows: each column is first summarised by Gaussian-noised histograms (each
-real row adds 1 to exactly one bin of each histogram: L2 sensitivity 1), a *surrogate* column is
-drawn from those noisy histograms, and the usual column models are fitted on the surrogate. Every
-number in the saved transformer is then a post-processing of the noisy histograms.
+The transformer's column models (ranges, mixtures, point masses, decimals, categories and
+their rates, missing rates, datetime steps) are never fitted on the real rows under differential
+privacy: each column is summarised by Gaussian-noised histograms (each real row adds 1 to one
+bin of each: L2 sensitivity 1), a *surrogate* column is drawn from them, and the usual column
+models are fitted on it: every number saved is a post-processing of the noisy histograms.
 
 Per column (each item is one Gaussian mechanism, recorded in the accountant):
 
@@ -31,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +40,7 @@ import pandas as pd
 from pandas.api.types import is_integer_dtype
 from scipy.stats import norm
 
+from tvae.errors import TVAEWarning, user_stacklevel
 from tvae.privacy.accountant import Accountant
 from tvae.privacy.declared import can_be_missing
 from tvae.transformer.datetime import check_nanosecond_range
@@ -229,10 +230,7 @@ def release_numerical(
     out = pd.Series(drawn, name=name)
     if np.isnan(drawn).any() and isinstance(dtype, np.dtype) and dtype.kind in "iu":
         return out.astype("Int64")
-    try:
-        return out.astype(dtype)
-    except (TypeError, ValueError):
-        return out
+    return _as_dtype(out, dtype)
 
 
 def release_datetime(
@@ -272,10 +270,7 @@ def release_datetime(
     result = pd.Series(out, name=name)
     if zone is not None:
         result = result.dt.tz_localize("UTC").dt.tz_convert(zone)
-    try:
-        return result.astype(dtype)
-    except (TypeError, ValueError):
-        return result
+    return _as_dtype(result, dtype)
 
 
 def _naive_ns(stamp: Any) -> int:
@@ -322,6 +317,8 @@ def release_labels(
         released = [keys[i] for i in keep]
         weights = list(key_counts[keep])
         other = len(series) - max(missing_count, 0.0) - float(np.sum(weights))
+        if not released and len(keys):
+            _warn_all_other(name)
     if other >= floor * math.sqrt(len(weights) + 1) or not released:
         released, weights = [*released, OTHER], [*weights, max(other, 1.0)]
     values = list(released)
@@ -336,10 +333,26 @@ def release_labels(
     out = pd.Series(drawn, name=name, dtype=object)
     if kind == "boolean" and out.isna().any():
         return out.astype("boolean")
-    try:
-        return out.astype(dtype)
-    except (TypeError, ValueError):
-        return out
+    return _as_dtype(out, dtype)
+
+
+def _warn_all_other(name: Any) -> None:
+    """Say (from the released counts alone) that every value of ``name`` sampled is OTHER."""
+    warnings.warn(
+        f"column {name!r}: no value is held by enough rows to be released under epsilon, so "
+        f"every value it holds in sampled rows is {OTHER!r}; convert dates with pd.to_datetime"
+        f" before fit, declare public categories (public={{{name!r}: {{'categories': [...]}}}})"
+        " or drop an ID or free-text column",
+        TVAEWarning,
+        stacklevel=user_stacklevel(),
+    )
+
+
+def _as_dtype(values: pd.Series, dtype: Any) -> pd.Series:
+    """``values`` in ``dtype`` where they fit it, else as they are."""
+    with contextlib.suppress(TypeError, ValueError):
+        return values.astype(dtype)
+    return values
 
 
 # ------------------------------------------------------------------ the table
@@ -350,8 +363,7 @@ def release_table(
     """The surrogate table: one column drawn from each column's noisy histograms."""
     columns = {}
     for name, kind in kinds.items():
-        spec = public.get(name, {})
-        series = frame[name]
+        spec, series = public.get(name, {}), frame[name]
         if kind == "numerical":
             columns[name] = release_numerical(series, spec, releaser, rng)
         elif kind == "datetime":
