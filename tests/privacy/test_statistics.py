@@ -6,10 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tvae import TVAE
 from tvae.errors import InvalidParameterError
 from tvae.privacy.accountant import Accountant
 from tvae.privacy.declared import check_public, count_mechanisms, private_kinds
-from tvae.privacy.statistics import OTHER, Releaser, category_threshold, project, release_table
+from tvae.privacy.releaser import Releaser, category_threshold
+from tvae.privacy.statistics import OTHER, project, release_table
 
 N = 100_000
 NOISE = 20.0
@@ -144,3 +146,14 @@ def test_a_released_range_is_not_stretched_by_noise_alone():
         for seed in range(500)
     ]
     assert max(highs) <= 32.0
+
+
+def test_a_range_the_noise_hides_is_refused_not_drawn_from_noise():
+    # 36 counts spread over ten powers of two: at epsilon 3 no bin stands out of the noise, and
+    # the range used to be the noisiest bin's, anywhere in 2^-20..2^64 (values near -3e17)
+    frame = pd.DataFrame({"freq": np.geomspace(7, 2357, 36).round(), "x": ["a", "b"] * 18})
+    with pytest.raises(InvalidParameterError, match=r"column 'freq'.*'bounds'"):
+        TVAE(epsilon=3.0, epochs=1, random_state=0).fit(frame)
+    public = {"freq": {"bounds": [0, 2500]}}
+    rows = TVAE(epsilon=3.0, epochs=1, random_state=0, public=public).fit(frame).sample(200)
+    assert rows["freq"].between(0, 2500).all()

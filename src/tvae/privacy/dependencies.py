@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from tvae.errors import InvalidParameterError, TVAEWarning, user_stacklevel
-from tvae.privacy.statistics import Releaser
+from tvae.privacy.releaser import Releaser
 from tvae.transformer.cuts import Cut
 from tvae.transformer.date_parts import check_date_parts, parse_date_part
 from tvae.transformer.declared_cuts import check_cuts, parse_cut

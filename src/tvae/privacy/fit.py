@@ -64,14 +64,9 @@ from tvae.privacy.mixture import (
     planned_components,
     release_mixture,
 )
-from tvae.privacy.plan import (
-    CLIPPING_NORM,
-    BudgetPlan,
-    check_epsilon,
-    plan_budget,
-    resolve_delta,
-)
-from tvae.privacy.statistics import Releaser, category_threshold, project, release_table
+from tvae.privacy.plan import CLIPPING_NORM, BudgetPlan, check_epsilon, plan_budget, resolve_delta
+from tvae.privacy.releaser import Releaser, category_threshold
+from tvae.privacy.statistics import project, release_table
 from tvae.privacy.training import DPConfig, dp_fit_loop
 from tvae.schedule import REFERENCE_LOSS_FACTOR, Schedule, is_default
 from tvae.training import TensorBatches, dense_batch, posterior

@@ -32,17 +32,22 @@ import contextlib
 import math
 import warnings
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from pandas.api.types import is_integer_dtype
-from scipy.stats import norm
 
-from tvae.errors import TVAEWarning, user_stacklevel
-from tvae.privacy.accountant import Accountant
+from tvae.errors import InvalidParameterError, TVAEWarning, user_stacklevel
 from tvae.privacy.declared import can_be_missing
+from tvae.privacy.releaser import (
+    FINE_FALSE_BINS,
+    RANGE_FALSE_BINS,
+    Releaser,
+    allocate,
+    clean,
+    empty_floor,
+)
 from tvae.transformer.datetime import check_nanosecond_range
 from tvae.transformer.dtypes import float_values
 from tvae.transformer.granularity import (
@@ -54,65 +59,8 @@ from tvae.transformer.granularity import (
 )
 
 OTHER = "(other)"  # what unreleased categories become
-MIN_BINS, MAX_BINS = 8, 256
-BINS_PER_NOISE = 4.0  # fine histograms get about n / (4 noise) bins: coarse under heavy noise
 LOG2_RANGE = (-20, 64)  # magnitudes 2^-20 .. 2^64 for the coarse numeric range
-# Bins whose noisy count is below a threshold are taken as empty; the threshold is set so that
-# across a whole histogram of K empty bins, noise alone clears it with these probabilities:
-# far rarer than a missed tail bin (whose rows are only clipped): at 0.01, noise gave adult's
-# 1..16 education-num a bin at 2^55 and the column came back as 10^14 (docs/privacy.md)
-RANGE_FALSE_BINS = 1e-6
-FINE_FALSE_BINS = 0.05  # a spurious fine bin adds a few rows inside the range: rare too
 YEAR_RANGE = (1678, 2262)  # what datetime64[ns] holds
-
-
-# ------------------------------------------------------------------ mechanisms
-@dataclass
-class Releaser:
-    """Draws the noise of every histogram and records each in the accountant."""
-
-    noise: float  # noise multiplier (= std, sensitivity 1)
-    rng: np.random.Generator
-    accountant: Accountant
-    n_rows: int
-    threshold: float = math.inf  # a found category name is released above this noisy count
-    released: list = field(default_factory=list)  # labels of the mechanisms, in order
-
-    def histogram(self, counts: np.ndarray, label: str) -> np.ndarray:
-        """``counts`` plus N(0, noise^2) per bin: the Gaussian mechanism (sensitivity 1)."""
-        self.accountant.record(label, self.noise, 1.0, 1)
-        self.released.append(label)
-        return np.asarray(counts, dtype=np.float64) + self.rng.normal(0, self.noise, len(counts))
-
-    def n_bins(self) -> int:
-        return int(np.clip(self.n_rows / (BINS_PER_NOISE * self.noise), MIN_BINS, MAX_BINS))
-
-
-def category_threshold(noise: float, delta_per_column: float) -> float:
-    """Noisy count above which a category name found in the data is released: a category held
-    by one row clears it with probability ``delta_per_column``."""
-    return 1.0 + noise * float(norm.isf(delta_per_column))
-
-
-def _allocate(weights: np.ndarray, n_rows: int) -> np.ndarray:
-    """``n_rows`` split in proportion to ``weights`` (>= 0), by largest remainder. (K,) int"""
-    if weights.sum() <= 0:
-        weights = np.ones_like(weights)
-    exact = weights / weights.sum() * n_rows
-    counts = np.floor(exact).astype(np.int64)
-    rest = n_rows - counts.sum()
-    counts[np.argsort(-(exact - counts), kind="stable")[:rest]] += 1
-    return counts
-
-
-def empty_floor(noise: float, n_bins: int, false_bins: float) -> float:
-    """Noisy count below which a bin is taken as empty: noise alone clears it in any of
-    ``n_bins`` empty bins with probability about ``false_bins``."""
-    return noise * float(norm.isf(min(0.5, false_bins / max(n_bins, 1))))
-
-
-def _clean(noisy: np.ndarray, floor: float) -> np.ndarray:
-    return np.where(noisy >= floor, noisy, 0.0)
 
 
 # ------------------------------------------------------------------ numbers
@@ -126,9 +74,7 @@ def _coarse_numeric_range(values: np.ndarray, releaser: Releaser, name: Any) -> 
     # bins: negatives (largest magnitude first), the near-zero bin, positives
     index = np.where(tiny, n_mag, np.where(values < 0, n_mag - 1 - k, n_mag + 1 + k)).astype(int)
     noisy = releaser.histogram(np.bincount(index, minlength=2 * n_mag + 1), f"range:{name}")
-    above = np.flatnonzero(noisy > empty_floor(releaser.noise, len(noisy), RANGE_FALSE_BINS))
-    if len(above) == 0:
-        above = np.array([int(np.argmax(noisy))])
+    above = _range_bins(noisy, releaser, name)
 
     def edges(b: int) -> tuple[float, float]:
         if b == n_mag:
@@ -140,6 +86,19 @@ def _coarse_numeric_range(values: np.ndarray, releaser: Releaser, name: Any) -> 
         return -(2.0 ** (e + 1)), -(2.0**e)
 
     return edges(int(above[0]))[0], edges(int(above[-1]))[1]
+
+
+def _range_bins(noisy: np.ndarray, releaser: Releaser, name: Any) -> np.ndarray:
+    """The bins of a range histogram that hold rows beyond the noise, or an error: a range
+    picked from noise alone (it was the top bin) gave a 36-row column values near -3e17."""
+    above = np.flatnonzero(noisy > empty_floor(releaser.noise, len(noisy), RANGE_FALSE_BINS))
+    if len(above) == 0:
+        raise InvalidParameterError(
+            f"column {name!r}: with this epsilon no part of its range holds enough of the "
+            f"{releaser.n_rows} rows to stand out of the noise; declare its bounds public "
+            f"(public={{{name!r}: {{'bounds': [low, high]}}}}), raise epsilon or use more rows"
+        )
+    return above
 
 
 def _granularity(needed: np.ndarray, n_levels: int, releaser: Releaser, label: str) -> int:
@@ -168,7 +127,7 @@ def _fine_numbers(
     counts = np.bincount(index[~is_zero], minlength=bins).astype(np.float64)
     extra = [int(is_zero.sum())] + ([missing] if nullable else [])
     noisy = releaser.histogram(np.concatenate([counts, extra]), f"histogram:{name}")
-    cleaned = _clean(noisy, empty_floor(releaser.noise, len(noisy), FINE_FALSE_BINS))
+    cleaned = clean(noisy, empty_floor(releaser.noise, len(noisy), FINE_FALSE_BINS))
     if not nullable:
         cleaned = np.concatenate([cleaned, [0.0]])
     if not (edges[0] <= 0 <= edges[-1]):
@@ -187,9 +146,9 @@ def _draw_numbers(
     """
     special = np.minimum(np.round(np.maximum(counts[bins:], 0)), n_rows).astype(np.int64)
     if special.sum() > n_rows:
-        special = _allocate(special.astype(np.float64), n_rows)
+        special = allocate(special.astype(np.float64), n_rows)
     rest = n_rows - int(special.sum())
-    allocated = np.concatenate([_allocate(counts[:bins], rest) if rest else np.zeros(bins,
+    allocated = np.concatenate([allocate(counts[:bins], rest) if rest else np.zeros(bins,
                                 np.int64), special])  # fmt: skip
     which = np.repeat(np.arange(len(counts)), allocated)
     out = np.full(n_rows, np.nan)
@@ -252,9 +211,7 @@ def release_datetime(
             np.bincount(np.clip(years, 0, last - first - 1), minlength=last - first),
             f"range:{name}",
         )
-        above = np.flatnonzero(noisy > empty_floor(releaser.noise, len(noisy), RANGE_FALSE_BINS))
-        if len(above) == 0:
-            above = np.array([int(np.argmax(noisy))])
+        above = _range_bins(noisy, releaser, name)
         low = _naive_ns(pd.Timestamp(year=first + int(above[0]), month=1, day=1))
         high = _naive_ns(pd.Timestamp(year=first + int(above[-1]) + 1, month=1, day=1))
     needed = steps_needed(ns)
@@ -324,7 +281,7 @@ def release_labels(
     values = list(released)
     if missing_count >= floor:
         values, weights = [*values, None], [*weights, missing_count]
-    allocated = _allocate(np.maximum(np.asarray(weights, dtype=np.float64), 0), len(series))
+    allocated = allocate(np.maximum(np.asarray(weights, dtype=np.float64), 0), len(series))
     drawn = np.empty(len(series), dtype=object)
     drawn[:] = [v for v, c in zip(values, allocated, strict=False) for _ in range(c)]
     drawn = rng.permutation(drawn)
