@@ -42,6 +42,7 @@ from tvae.errors import InvalidParameterError, TVAEWarning, user_stacklevel
 from tvae.privacy.declared import can_be_missing
 from tvae.privacy.releaser import (
     FINE_FALSE_BINS,
+    MISSING_FALSE_BIN,
     RANGE_FALSE_BINS,
     Releaser,
     allocate,
@@ -128,6 +129,8 @@ def _fine_numbers(
     extra = [int(is_zero.sum())] + ([missing] if nullable else [])
     noisy = releaser.histogram(np.concatenate([counts, extra]), f"histogram:{name}")
     cleaned = clean(noisy, empty_floor(releaser.noise, len(noisy), FINE_FALSE_BINS))
+    if nullable and noisy[-1] < empty_floor(releaser.noise, 1, MISSING_FALSE_BIN):
+        cleaned[-1] = 0.0
     if not nullable:
         cleaned = np.concatenate([cleaned, [0.0]])
     if not (edges[0] <= 0 <= edges[-1]):
@@ -279,7 +282,7 @@ def release_labels(
     if other >= floor * math.sqrt(len(weights) + 1) or not released:
         released, weights = [*released, OTHER], [*weights, max(other, 1.0)]
     values = list(released)
-    if missing_count >= floor:
+    if missing_count >= max(floor, empty_floor(releaser.noise, 1, MISSING_FALSE_BIN)):
         values, weights = [*values, None], [*weights, missing_count]
     allocated = allocate(np.maximum(np.asarray(weights, dtype=np.float64), 0), len(series))
     drawn = np.empty(len(series), dtype=object)
