@@ -177,3 +177,12 @@ def test_a_column_with_no_missing_cell_is_released_without_any():
     releaser = Releaser(5.0, np.random.default_rng(0), Accountant(), 400, 30.0)
     surrogate = release_table(holed, kinds, {}, releaser, np.random.default_rng(0))
     assert 0.1 < surrogate["yes"].isna().mean() < 0.3
+
+
+def test_a_column_with_no_value_at_all_needs_no_range():
+    # an all-missing column (Ecdat's Bwages 'sex') has no range to find: it stays missing
+    rng = np.random.default_rng(0)
+    never = pd.Series(pd.NaT, index=range(300), dtype="datetime64[ns]")
+    frame = pd.DataFrame({"x": rng.normal(10, 2, 300), "sex": np.nan, "when": never})
+    rows = TVAE(epsilon=3.0, epochs=1, random_state=0).fit(frame).sample(100)
+    assert rows["sex"].isna().all() and rows["when"].isna().all()

@@ -65,8 +65,9 @@ YEAR_RANGE = (1678, 2262)  # what datetime64[ns] holds
 
 
 # ------------------------------------------------------------------ numbers
-def _coarse_numeric_range(values: np.ndarray, releaser: Releaser, name: Any) -> tuple[float, float]:
-    """A range holding the values, from a noisy histogram over signed powers of two."""
+def _coarse_numeric_range(values: np.ndarray, releaser: Releaser, name: Any) -> tuple | None:
+    """A range holding the values, from a noisy histogram over signed powers of two; None
+    where the noise hides it (:func:`_range_bins`)."""
     low_k, high_k = LOG2_RANGE
     n_mag = high_k - low_k
     magnitude = np.abs(values)
@@ -75,7 +76,9 @@ def _coarse_numeric_range(values: np.ndarray, releaser: Releaser, name: Any) -> 
     # bins: negatives (largest magnitude first), the near-zero bin, positives
     index = np.where(tiny, n_mag, np.where(values < 0, n_mag - 1 - k, n_mag + 1 + k)).astype(int)
     noisy = releaser.histogram(np.bincount(index, minlength=2 * n_mag + 1), f"range:{name}")
-    above = _range_bins(noisy, releaser, name)
+    above = _range_bins(noisy, releaser)
+    if above is None:
+        return None
 
     def edges(b: int) -> tuple[float, float]:
         if b == n_mag:
@@ -89,17 +92,23 @@ def _coarse_numeric_range(values: np.ndarray, releaser: Releaser, name: Any) -> 
     return edges(int(above[0]))[0], edges(int(above[-1]))[1]
 
 
-def _range_bins(noisy: np.ndarray, releaser: Releaser, name: Any) -> np.ndarray:
-    """The bins of a range histogram that hold rows beyond the noise, or an error: a range
-    picked from noise alone (it was the top bin) gave a 36-row column values near -3e17."""
+def _range_bins(noisy: np.ndarray, releaser: Releaser) -> np.ndarray | None:
+    """The bins of a range histogram that hold rows beyond the noise; None where none does.
+    A range is then never picked from noise alone: the noisiest bin once gave a 36-row column
+    values near -3e17 (:func:`_check_hidden_range`)."""
     above = np.flatnonzero(noisy > empty_floor(releaser.noise, len(noisy), RANGE_FALSE_BINS))
-    if len(above) == 0:
+    return above if len(above) else None
+
+
+def _check_hidden_range(counts: np.ndarray, bins: int, name: Any, releaser: Releaser) -> None:
+    """A column whose range the noise hid (its fine histogram drawn over a stand-in range) is
+    refused unless that histogram holds only missing cells: an empty column needs no range."""
+    if counts[: bins + 1].any() or not counts[bins + 1] > 0:
         raise InvalidParameterError(
             f"column {name!r}: with this epsilon no part of its range holds enough of the "
             f"{releaser.n_rows} rows to stand out of the noise; declare its bounds public "
             f"(public={{{name!r}: {{'bounds': [low, high]}}}}), raise epsilon or use more rows"
         )
-    return above
 
 
 def _granularity(needed: np.ndarray, n_levels: int, releaser: Releaser, label: str) -> int:
@@ -151,6 +160,9 @@ def _draw_numbers(
     if special.sum() > n_rows:
         special = allocate(special.astype(np.float64), n_rows)
     rest = n_rows - int(special.sum())
+    if rest and counts[:bins].max() <= 0 and special.any():  # only zeros or missing cells
+        special[np.argmax(special)] += rest  # not values spread over an empty range
+        rest = 0
     allocated = np.concatenate([allocate(counts[:bins], rest) if rest else np.zeros(bins,
                                 np.int64), special])  # fmt: skip
     which = np.repeat(np.arange(len(counts)), allocated)
@@ -172,10 +184,8 @@ def release_numerical(
     values = float_values(series)
     present = values[~np.isnan(values)]
     missing = len(values) - len(present)
-    if "bounds" in spec:
-        low, high = spec["bounds"]
-    else:
-        low, high = _coarse_numeric_range(present, releaser, name)
+    found = spec["bounds"] if "bounds" in spec else _coarse_numeric_range(present, releaser, name)
+    low, high = found if found is not None else (0.0, 1.0)  # hidden: checked below
     integral = is_integer_dtype(dtype)
     decimals = 0
     if not integral:
@@ -186,6 +196,8 @@ def release_numerical(
     edges, counts, bins = _fine_numbers(
         present, missing, low, high, integral, can_be_missing(dtype), releaser, name
     )
+    if found is None:
+        _check_hidden_range(counts, bins, name, releaser)
     drawn = _draw_numbers(edges, counts, bins, len(series), integral, rng)
     if not integral and decimals <= MAX_DECIMALS:
         drawn = np.round(drawn, decimals)
@@ -205,6 +217,7 @@ def release_datetime(
     stamps = naive.to_numpy().astype("datetime64[ns]")
     missing_mask = np.isnat(stamps)
     ns = stamps.view(np.int64)[~missing_mask]
+    hidden = False
     if "bounds" in spec:
         low, high = (_naive_ns(b) for b in spec["bounds"])
     else:
@@ -214,7 +227,9 @@ def release_datetime(
             np.bincount(np.clip(years, 0, last - first - 1), minlength=last - first),
             f"range:{name}",
         )
-        above = _range_bins(noisy, releaser, name)
+        above = _range_bins(noisy, releaser)
+        hidden = above is None
+        above = np.array([1970 - first]) if hidden else above  # hidden: checked below
         low = _naive_ns(pd.Timestamp(year=first + int(above[0]), month=1, day=1))
         high = _naive_ns(pd.Timestamp(year=first + int(above[-1]) + 1, month=1, day=1))
     needed = steps_needed(ns)
@@ -223,6 +238,8 @@ def release_datetime(
     edges, counts, bins = _fine_numbers(
         ns / scale, int(missing_mask.sum()), low / scale, high / scale, True, True, releaser, name
     )
+    if hidden:
+        _check_hidden_range(counts, bins, name, releaser)
     drawn = _draw_numbers(edges, counts, bins, len(series), True, rng)
     present = ~np.isnan(drawn)
     out = np.full(len(drawn), np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
