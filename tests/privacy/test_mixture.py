@@ -152,7 +152,8 @@ def test_a_private_fit_releases_a_mixture_prior_when_rows_allow(table, monkeypat
     labels = [item["label"] for item in report["accountant"]["history"]]
     em = [f"prior:em-{i + 1}" for i in range(ITERATIONS)]
     assert labels[-ITERATIONS - 1 :] == [*em, "dp-sgd"]  # accounted, before DP-SGD
-    assert len(labels) == report["n_statistics"] + 1
+    tested = [label for label in labels if label.startswith("detect:")]
+    assert len(labels) == report["n_statistics"] + len(tested) + 1
     assert report["epsilon"] <= report["epsilon_requested"]
     assert model.prior_.kind == "mixture" and report["prior"].startswith("mixture of")
     k = report["latent"]["dimensions"]

@@ -87,7 +87,9 @@ def test_privacy_report(private_model):
     assert report["accountant"]["name"] == "rdp"
     history = report["accountant"]["history"]
     assert history[-1]["label"] == "dp-sgd" and history[-1]["steps"] == report["steps"]
-    assert len(history) == report["n_statistics"] + 1
+    tested = [item for item in history if item["label"].startswith("detect:")]
+    # detection's slots, paid from DP-SGD's part, are shared by the pairs it tests
+    assert len(history) == report["n_statistics"] + len(tested) + 1
     assert report["noise_multiplier"] > 0 and report["clipping_norm"] == 1.0
     assert 0 < report["sample_rate"] < 1
     split = report["budget_split"]
@@ -395,8 +397,14 @@ def test_a_sharpened_private_decoder_keeps_copied_columns_together_at_their_rate
     )
 
     def fit_and_agree() -> tuple[TVAE, float, pd.Series]:
-        model = TVAE(epsilon=10.0, epochs=25, random_state=0, embedding_dim=16,
-                     compress_dims=(32,), decompress_dims=(32,)).fit(frame)  # fmt: skip
+        model = TVAE(
+            epsilon=10.0,
+            epochs=25,
+            random_state=0,
+            embedding_dim=16,
+            compress_dims=(32,),
+            decompress_dims=(32,),
+        ).fit(frame, metadata={"dependencies": []})  # detected, the pair would agree in every row
         rows = model.sample(4_000, random_state=0)
         agree = float((rows["city"].map(codes) == rows["code"]).mean())
         return model, agree, rows["city"].value_counts(normalize=True)

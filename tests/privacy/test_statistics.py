@@ -152,8 +152,12 @@ def test_a_range_the_noise_hides_is_refused_not_drawn_from_noise():
     # 36 counts spread over ten powers of two: at epsilon 3 no bin stands out of the noise, and
     # the range used to be the noisiest bin's, anywhere in 2^-20..2^64 (values near -3e17)
     frame = pd.DataFrame({"freq": np.geomspace(7, 2357, 36).round(), "x": ["a", "b"] * 18})
-    with pytest.raises(InvalidParameterError, match=r"column 'freq'.*'bounds'"):
-        TVAE(epsilon=3.0, epochs=1, random_state=0).fit(frame)
+    frame["also"] = frame["freq"] * 3
+    with pytest.raises(
+        InvalidParameterError, match=r"columns \['freq', 'also'\].*'freq': \{'bounds'"
+    ):
+        TVAE(epsilon=3.0, epochs=1, random_state=0).fit(frame)  # every such column, at once
+    frame = frame.drop(columns="also")
     public = {"freq": {"bounds": [0, 2500]}}
     rows = TVAE(epsilon=3.0, epochs=1, random_state=0, public=public).fit(frame).sample(200)
     assert rows["freq"].between(0, 2500).all()
@@ -186,3 +190,14 @@ def test_a_column_with_no_value_at_all_needs_no_range():
     frame = pd.DataFrame({"x": rng.normal(10, 2, 300), "sex": np.nan, "when": never})
     rows = TVAE(epsilon=3.0, epochs=1, random_state=0).fit(frame).sample(100)
     assert rows["sex"].isna().all() and rows["when"].isna().all()
+
+
+def test_a_range_under_the_strict_floor_takes_the_fullest_run_of_bins():
+    from tvae.privacy.statistics import _range_bins
+
+    releaser = Releaser(5.0, np.random.default_rng(0), Accountant(), 300)  # floors 28.5, 17.2
+    noisy = np.zeros(169)
+    noisy[[99, 100, 101, 20]] = [18.0, 25.0, 3.0, 27.0]  # bin 20: far off, noise alone
+    assert list(_range_bins(noisy, releaser)) == [99, 100]
+    noisy[[99, 100, 20]] = 16.0  # the largest bin is no more than noise
+    assert _range_bins(noisy, releaser) is None

@@ -68,7 +68,8 @@ def private_kinds(
     """Every column's kind from its dtype and the user's declarations only (never its values).
 
     Returns the complete ``{column: kind}`` (to pass as ``metadata`` to the usual checks) and
-    the declared dependencies (checked by :func:`tvae.privacy.dependencies.split_declared`).
+    the declared dependencies (checked by :func:`tvae.privacy.dependencies.split_declared`;
+    None where ``metadata`` gives none, and label determinations are then detected).
     Raises for what would copy rows: ID columns.
     """
     declared = Metadata.from_dict(metadata) if metadata is not None else Metadata()
@@ -109,7 +110,7 @@ def private_kinds(
                 f"column {name!r} is datetime but not of a datetime64 dtype; with epsilon its "
                 f"format cannot be read from its values: convert it with pd.to_datetime first"
             )
-    return kinds, list(declared.dependencies or [])
+    return kinds, declared.dependencies  # None: none declared, so detected (privately)
 
 
 def _numbers_as_objects(series: pd.Series) -> bool:

@@ -47,6 +47,7 @@ from tvae.precision import BFLOAT16
 from tvae.prior import LatentPrior, StandardPrior
 from tvae.privacy.declared import check_public, count_mechanisms, private_kinds
 from tvae.privacy.dependencies import release_mapping, release_presences, split_declared
+from tvae.privacy.detection import detect_determinations, detection_slots
 from tvae.privacy.latent import MECHANISMS as LATENT_MECHANISMS
 from tvae.privacy.latent import (
     POSTERIOR_STD,
@@ -61,10 +62,9 @@ from tvae.privacy.mixture import (
     MIN_COMPONENTS,
     dropped_below,
     mixture_prior,
-    planned_components,
     release_mixture,
 )
-from tvae.privacy.plan import CLIPPING_NORM, BudgetPlan, check_epsilon, plan_budget, resolve_delta
+from tvae.privacy.plan import CLIPPING_NORM, check_epsilon, plan_with_prior, resolve_delta
 from tvae.privacy.releaser import Releaser, category_threshold
 from tvae.privacy.statistics import project, release_table
 from tvae.privacy.training import DPConfig, dp_fit_loop
@@ -194,10 +194,11 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
     public = check_public(model.public, frame, kinds)
     schedule, sample_rate, steps = dp_schedule(model, n_rows)
     n_statistics, n_named = count_mechanisms(frame, kinds, public, len(determined) + len(present))
+    slots = detection_slots(kinds) if dependencies is None else 0  # none declared: detected
     n_statistics += LATENT_MECHANISMS  # the private latent's two sums
-    plan, components = plan_with_prior(
+    plan, components, slots = plan_with_prior(
         model.prior, n_rows, epsilon, delta, delta_source, n_statistics, n_named, sample_rate,
-        steps, latent_weight(kinds),
+        steps, latent_weight(kinds), slots,
     )  # fmt: skip
     if model.learning_rate is None and schedule.lr_schedule == "onecycle":
         peak = peak_learning_rate(plan.sgd_noise, schedule.batch_size, plan.clipping_norm)
@@ -228,6 +229,8 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
     # declared dependencies are not checked on the (private) rows; a determination's mapping
     # is released from the noisy joint histogram of the two columns' released values
     mappings = [release_mapping(projected, surrogate, s, t, releaser) for s, t in determined]
+    detected = detect_determinations(projected, surrogate, kinds, releaser, slots)
+    mappings += detected
     presence = release_presences(projected, surrogate, present, releaser)
     decimals = {c.name: getattr(c, "decimals", None) for c in transformer.columns}  # released
     lines = [replace(line, decimals=decimals.get(line.target)) for line in lines]
@@ -284,10 +287,15 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
             f"softmax logits x {DP_SHARPENING:g} before calibration" if sharpened else "none"
         ),
         "dependencies": (
-            "declared ones only (detection is off under epsilon); a 'determines' mapping is "
-            "the argmax of a noisy joint histogram (mapping:SOURCE->TARGET), a 'presence' "
-            "rule of the target missing or not by the source (presence:SOURCE->TARGET)"
+            "declared ones, else label determinations detected by noisy joint histograms "
+            "(detect:SOURCE->TARGET); a declared 'determines' mapping is the argmax of a noisy "
+            "joint histogram (mapping:SOURCE->TARGET), a 'presence' rule of the target missing "
+            "or not by the source (presence:SOURCE->TARGET)"
         ),
+        "detection": {  # the statistics' mechanisms set aside; tested: detect:* in history
+            "slots": slots,
+            "kept": [f"{d.source}->{d.target}" for d in detected],
+        },
         "noise_seeded": model.random_state is not None,
     }
     summary = {
@@ -321,28 +329,6 @@ def units_note(units: int | None) -> str:
         f"the first {units} units of each hidden layer trained (one per {DP_ROWS_PER_UNIT} "
         f"rows, at least {DP_MIN_UNITS}); the others stay at zero"
     )
-
-
-def plan_with_prior(
-    prior: str, n_rows: int, epsilon: float, delta: float, delta_source: str,
-    n_statistics: int, n_named: int, sample_rate: float, steps: int, latent_weight: float,
-) -> tuple[BudgetPlan, int]:  # fmt: skip
-    """The budget plan, and the private mixture prior's components (0: the standard prior).
-    The mixture's DP-EM iterations join the statistics only where, at the noise that leaves
-    them, there are enough rows for ``MIN_COMPONENTS`` well-estimated components."""
-    if prior == "mixture":
-        plan = plan_budget(
-            epsilon, delta, delta_source, n_statistics + PRIOR_ITERATIONS, n_named,
-            sample_rate, steps, CLIPPING_NORM, LATENT_MECHANISMS, latent_weight,
-        )  # fmt: skip
-        components = planned_components(n_rows, plan.statistics_noise)
-        if components:
-            return plan, components
-    plan = plan_budget(
-        epsilon, delta, delta_source, n_statistics, n_named, sample_rate, steps, CLIPPING_NORM,
-        LATENT_MECHANISMS, latent_weight,
-    )  # fmt: skip
-    return plan, 0
 
 
 def private_prior(

@@ -21,6 +21,10 @@ from dataclasses import dataclass
 
 from tvae.errors import InvalidParameterError
 from tvae.privacy.accountant import Accountant, gaussian_rho_for_epsilon
+from tvae.privacy.detection import affordable_candidates
+from tvae.privacy.latent import MECHANISMS as LATENT_MECHANISMS
+from tvae.privacy.mixture import ITERATIONS as PRIOR_ITERATIONS
+from tvae.privacy.mixture import planned_components
 
 # Of ρ, for the transformer's statistics (and the private latent's two moments). Half: with
 # Poisson sampling, DP-SGD's noise multiplier grows only ~20 % when its share halves (adult,
@@ -82,6 +86,7 @@ class BudgetPlan:
     accountant: Accountant
     latent_mechanisms: int = 0  # of the n_statistics, the private latent's sums
     latent_weight: float = 1.0  # each takes this many statistics' ρ
+    detection_mechanisms: int = 0  # beside the n_statistics, at their noise: detection's slots
     rho: float = 0.0  # ρ_total: the Rényi budget that converts to ε at the accounting δ
 
     @property
@@ -118,6 +123,11 @@ class BudgetPlan:
                 "noise_multiplier": self.latent_noise,
                 "epsilon_alone": self.spent_alone("latent"),
             },
+            "detection": {
+                "share_of_rho": self.share_of_rho(self.statistics_noise, self.detection_mechanisms),
+                "mechanisms": self.detection_mechanisms,
+                "epsilon_alone": self.spent_alone("detection"),
+            },
             "dp_sgd": {"epsilon_alone": self.spent_alone("dp-sgd")},
             "category_names_delta": self.threshold_delta,
         }
@@ -140,18 +150,21 @@ def release_part(label: str) -> str:
     """Which part of the budget the release labelled ``label`` belongs to."""
     if label == "dp-sgd":
         return "dp-sgd"
+    if label.startswith("detect:"):
+        return "detection"
     return "latent" if label.startswith("latent:") else "statistics"
 
 
 def plan_budget(
     epsilon: float, delta: float, delta_source: str, n_statistics: int, n_thresholded: int,
     sample_rate: float, steps: int, clipping_norm: float = CLIPPING_NORM,
-    latent_mechanisms: int = 0, latent_weight: float = 1.0,
+    latent_mechanisms: int = 0, latent_weight: float = 1.0, detection_mechanisms: int = 0,
 ) -> BudgetPlan:  # fmt: skip
     """Split (``epsilon``, ``delta``) between ``n_statistics`` Gaussian statistics (of which
     ``n_thresholded`` release category names, and ``latent_mechanisms`` are the private
     latent's sums, each weighing ``latent_weight`` statistics) and ``steps`` DP-SGD
-    steps at ``sample_rate``."""
+    steps at ``sample_rate``. ``detection_mechanisms`` more at the statistics' noise are paid
+    from DP-SGD's part, as the latent's extra weight is: the other statistics keep theirs."""
     threshold_delta = THRESHOLD_DELTA_SHARE * delta if n_thresholded else 0.0
     accounting_delta = delta - threshold_delta
     accountant = Accountant()
@@ -175,6 +188,8 @@ def plan_budget(
     planned = [("statistics", statistics_noise, 1.0, others)] if others else []
     if weighted:
         planned.append(("latent", statistics_noise / math.sqrt(weight), 1.0, weighted))
+    if detection_mechanisms:
+        planned.append(("detection", statistics_noise, 1.0, detection_mechanisms))
 
     def spent(noise: float) -> float:
         return accountant.epsilon(
@@ -182,10 +197,10 @@ def plan_budget(
         )
 
     if spent(MAX_NOISE_MULTIPLIER) > epsilon:
-        if weighted:  # the latent's extra must never be what makes a fit impossible
+        if weighted or detection_mechanisms:  # extras never make a fit impossible
             return plan_budget(
                 epsilon, delta, delta_source, n_statistics, n_thresholded, sample_rate, steps,
-                clipping_norm, latent_mechanisms, 1.0,
+                clipping_norm, latent_mechanisms, 1.0 if weighted else latent_weight,
             )  # fmt: skip
         raise InvalidParameterError(
             f"epsilon={epsilon} is too small to train: {steps} DP-SGD steps at sampling rate "
@@ -206,4 +221,49 @@ def plan_budget(
         statistics_noise=statistics_noise, n_statistics=n_statistics, sgd_noise=high,
         sample_rate=sample_rate, steps=steps, clipping_norm=clipping_norm, accountant=accountant,
         latent_mechanisms=latent_mechanisms, latent_weight=weight, rho=total_rho,
+        detection_mechanisms=detection_mechanisms,
     )  # fmt: skip
+
+
+def plan_with_prior(
+    prior: str, n_rows: int, epsilon: float, delta: float, delta_source: str,
+    n_statistics: int, n_named: int, sample_rate: float, steps: int, latent_weight: float,
+    slots: int = 0,
+) -> tuple[BudgetPlan, int, int]:  # fmt: skip
+    """The budget plan, the private mixture prior's components (0: the standard prior) and the
+    mechanisms set aside for detection (:mod:`tvae.privacy.detection`), paid from DP-SGD's
+    part. The mixture's DP-EM iterations join the statistics only where, at the noise that
+    leaves them, there are enough rows for ``MIN_COMPONENTS`` well-estimated components; the
+    ``slots`` only where, at the statistics' noise, a determination could be kept."""
+    plan, components = _plan(
+        prior, n_rows, epsilon, delta, delta_source, n_statistics, n_named, sample_rate, steps,
+        latent_weight,
+    )  # fmt: skip
+    if not slots or not affordable_candidates(n_rows, plan.statistics_noise, slots):
+        return plan, components, 0
+    plan, components = _plan(
+        prior, n_rows, epsilon, delta, delta_source, n_statistics, n_named, sample_rate, steps,
+        latent_weight, slots,
+    )  # fmt: skip
+    return plan, components, plan.detection_mechanisms
+
+
+def _plan(
+    prior: str, n_rows: int, epsilon: float, delta: float, delta_source: str,
+    n_statistics: int, n_named: int, sample_rate: float, steps: int, latent_weight: float,
+    slots: int = 0,
+) -> tuple[BudgetPlan, int]:  # fmt: skip
+    """The plan with the mixture prior's DP-EM where its components can be afforded."""
+    if prior == "mixture":
+        plan = plan_budget(
+            epsilon, delta, delta_source, n_statistics + PRIOR_ITERATIONS, n_named,
+            sample_rate, steps, CLIPPING_NORM, LATENT_MECHANISMS, latent_weight, slots,
+        )  # fmt: skip
+        components = planned_components(n_rows, plan.statistics_noise)
+        if components:
+            return plan, components
+    plan = plan_budget(
+        epsilon, delta, delta_source, n_statistics, n_named, sample_rate, steps, CLIPPING_NORM,
+        LATENT_MECHANISMS, latent_weight, slots,
+    )  # fmt: skip
+    return plan, 0

@@ -37,6 +37,7 @@ class Releaser:
     n_rows: int
     threshold: float = math.inf  # a found category name is released above this noisy count
     released: list = field(default_factory=list)  # labels of the mechanisms, in order
+    hidden: list = field(default_factory=list)  # columns whose range the noise hides
 
     def histogram(self, counts: np.ndarray, label: str) -> np.ndarray:
         """``counts`` plus N(0, noise^2) per bin: the Gaussian mechanism (sensitivity 1)."""
