@@ -8,6 +8,7 @@ import pytest
 
 from tvae import TVAE
 from tvae.privacy.detection import affordable_candidates, merge_of
+from tvae.privacy.report import privacy_lines
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +35,8 @@ def test_a_determination_is_found_kept_and_accounted_for(towns):
     tested = [h["label"] for h in model.privacy_["accountant"]["history"]]
     assert "detect:town->region" in tested
     assert model.privacy_["epsilon"] <= 10.0 + 1e-9
+    shown = [line for line in privacy_lines(model.privacy_) if "Detection:" in line]
+    assert shown and shown[0].endswith("kept: town->region")  # tvae inspect
     rows = model.sample(2_000, random_state=1)
     assert (rows["region"] == np.where(rows["town"] == "Oslo", "north", "south")).all()
     asked = model.sample(200, conditions={"region": "north"}, random_state=2)

@@ -28,6 +28,7 @@ def privacy_lines(privacy: dict) -> list[str]:
         f"(epsilon {statistics['epsilon_alone']:.3g} alone); category names: delta "
         f"{split['category_names_delta']:.3g}",
         *_latent_line(split.get("latent")),  # files written before it had no line of their own
+        *_detection_line(privacy.get("detection"), split.get("detection")),
         f"  Public:    {public}; prior: {privacy['prior']}",
         # files written before the decoder's units were narrowed on small tables trained all
         f"  Decoder:   {privacy.get('decoder_units', 'every hidden unit trained')}; "
@@ -43,4 +44,16 @@ def _latent_line(latent: dict | None) -> list[str]:
         f"  Latent:    {latent['mechanisms']} Gaussian sums, noise multiplier "
         f"{latent['noise_multiplier']:.4g}, weight {latent['weight']:.3g} "
         f"({latent['share_of_rho']:.0%} of rho; epsilon {latent['epsilon_alone']:.3g} alone)"
+    ]
+
+
+def _detection_line(detection: dict | None, spent: dict | None) -> list[str]:
+    """The label determinations tested under epsilon (files before them had none)."""
+    if not detection or not detection.get("slots") or not spent:
+        return []
+    kept = ", ".join(detection["kept"]) or "none"
+    return [
+        f"  Detection: {detection['slots']} statistics' worth of rho from DP-SGD's part "
+        f"({spent['share_of_rho']:.0%}; epsilon {spent['epsilon_alone']:.3g} alone); "
+        f"kept: {kept}"
     ]
