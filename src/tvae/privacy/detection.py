@@ -6,8 +6,9 @@ runs in two steps, each accounted for:
 
 1. **Candidates, at no cost.** A determination A -> B merges A's values into B's, so B's
    released counts are sums of A's. Pairs of label columns whose released counts (the
-   surrogate's: post-processing) can be so partitioned, within the counts' noise, are
-   candidates; at most ``MAX_CANDIDATES``, the closest fits first.
+   surrogate's: post-processing) can be so partitioned, within the counts' noise, and would
+   rarely be by chance, are candidates; at most ``MAX_CANDIDATES``, the least likely by
+   chance first.
 2. **A test that is also the mapping.** Each candidate's joint histogram over the two columns'
    released values is released with Gaussian noise (the real rows projected onto those values;
    each row adds 1 to one cell: L2 sensitivity 1; mechanism ``detect:A->B``). The candidates
@@ -42,7 +43,7 @@ MATCH_TOLERANCE = 2.5  # noise standard deviations a merged count may miss its t
 # two standard deviations of their noise added, at most at this share of the rows
 MAX_EXCEPTIONS = 0.03
 MAX_VALUES = 24  # wider label columns are not searched (the partition search would explode)
-SEARCH_NODES = 20_000  # partial partitions tried per pair before giving up
+SEARCH_NODES = 2_000  # partial partitions tried per pair before giving up
 
 
 def affordable_candidates(n_rows: int, noise: float, slots: int) -> int:
@@ -92,11 +93,21 @@ def merge_of(source: np.ndarray, target: np.ndarray, tolerance: float) -> float 
     return best[0] if best else None
 
 
+def chance_fits(n_source: int, n_target: int, tolerance: float, n_rows: int) -> float:
+    """About how many of the ``n_target ** n_source`` ways to merge a column's values into
+    another's would fit its counts by chance: each of ``n_target - 1`` free counts must land in
+    a window of ``2 * tolerance * sqrt(members + 1)`` rows out of ``n_rows``. Twenty values
+    merged into two fit almost any split (a candidate that only costs budget); three values
+    matched to three, rarely."""
+    window = 2 * tolerance * math.sqrt(n_source / n_target + 1) / max(n_rows, 1)
+    return float(n_target**n_source * min(1.0, window) ** (n_target - 1))
+
+
 def candidates(surrogate: pd.DataFrame, kinds: Mapping[Hashable, str], noise: float) -> list:
-    """Ordered (source, target) label pairs whose released counts could be a determination's,
-    at most ``MAX_CANDIDATES``: those whose target has the most values (the most counts that
-    had to agree) first, then the closest fits; a one-to-one pair once, its earlier column the
-    source."""
+    """Ordered (source, target) label pairs whose released counts could be a determination's
+    and would rarely fit by chance (:func:`chance_fits` under 1), at most ``MAX_CANDIDATES``,
+    the least likely by chance first, then the closest fits; a one-to-one pair once, its
+    earlier column the source."""
     labels = [c for c, k in kinds.items() if k in LABEL_KINDS]
     counts = {c: surrogate[c].value_counts(dropna=False).to_numpy() for c in labels}
     found = []
@@ -107,9 +118,12 @@ def candidates(surrogate: pd.DataFrame, kinds: Mapping[Hashable, str], noise: fl
                 continue
             if len(a) == len(b) and labels.index(target) < position:
                 continue  # one-to-one: tried from the earlier column
+            chance = chance_fits(len(a), len(b), MATCH_TOLERANCE * noise, len(surrogate))
+            if chance >= 1:  # counts that any pair of such columns would fit
+                continue
             miss = merge_of(a, b, MATCH_TOLERANCE * noise)
-            if miss is not None:  # more target values: more counts that had to agree
-                found.append((-len(b), miss, source, target))
+            if miss is not None:
+                found.append((chance, miss, source, target))
     found.sort(key=lambda item: item[:2])
     return [(s, t) for *_, s, t in found[:MAX_CANDIDATES]]
 
