@@ -7,26 +7,26 @@ runs in two steps, each accounted for:
 1. **Candidates, at no cost.** A determination A -> B merges A's values into B's, so B's
    released counts are sums of A's. Pairs of label columns whose released counts (the
    surrogate's: post-processing) can be so partitioned, within the counts' noise, and would
-   rarely be by chance, are candidates; at most ``MAX_CANDIDATES``, the least likely by
+   rarely be by chance, are candidates; at most ``DETECTION_SLOTS``, the least likely by
    chance first.
 2. **A test that is also the mapping.** Each candidate's joint histogram over the two columns'
    released values is released with Gaussian noise (the real rows projected onto those values;
-   each row adds 1 to one cell: L2 sensitivity 1; mechanism ``detect:A->B``). The candidates
-   share ``DETECTION_SLOTS`` statistics' worth of the budget, so the noise of each grows with
-   their number. A candidate is kept where its rows off the mapping (each value of A to its
+   each row adds 1 to one cell: L2 sensitivity 1; mechanism ``detect:A->B``), at the
+   statistics' noise. A candidate is kept where its rows off the mapping (each value of A to its
    largest cell's value of B), plus twice their noise, are at most ``MAX_EXCEPTIONS`` of the
    rows: so on few rows or under heavy noise nothing is kept.
 
-A pair whose rows nearly always agree (exceptions under that share) is kept as exact: the
-synthetic rows lose those exceptions, as they lose a rare category. No candidate, no release:
-the slots' budget is then left unspent.
+The budget for ``DETECTION_SLOTS`` tests is set aside from DP-SGD's part; once the candidates
+are tested, DP-SGD's noise is found again and takes back what they left
+(:func:`tvae.privacy.plan.unspent_to_dp_sgd`). A pair whose rows nearly always agree (exceptions
+under that share) is kept as exact: the synthetic rows lose those exceptions, as they lose a
+rare category.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Mapping
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -36,8 +36,7 @@ from tvae.privacy.releaser import Releaser
 from tvae.transformer.dependencies import Determination
 from tvae.transformer.dependency_search import sources_first
 
-DETECTION_SLOTS = 4  # statistics' mechanisms of budget that every candidate shares
-MAX_CANDIDATES = 6
+DETECTION_SLOTS = 4  # at most so many candidates, each one statistic at the statistics' noise
 MATCH_TOLERANCE = 2.5  # noise standard deviations a merged count may miss its target's by
 # A candidate is kept where its noisy histogram puts its exceptions (rows off the mapping), with
 # two standard deviations of their noise added, at most at this share of the rows
@@ -47,13 +46,9 @@ SEARCH_NODES = 2_000  # partial partitions tried per pair before giving up
 
 
 def affordable_candidates(n_rows: int, noise: float, slots: int) -> int:
-    """How many candidates ``slots`` statistics' worth of budget can test at ``noise`` such
-    that one could be kept: a 2 x 2 table with no exception must pass (each candidate's noise
-    is ``noise * sqrt(candidates / slots)``); 0 where not even one can."""
-    if not slots:
-        return 0
-    room = MAX_EXCEPTIONS * n_rows / (2 * noise * math.sqrt(2))
-    return min(MAX_CANDIDATES, int(slots * room**2))
+    """How many candidates to test at ``noise``: ``slots``, where a 2 x 2 table with no
+    exception could pass; 0 where even that one could not."""
+    return slots if MAX_EXCEPTIONS * n_rows >= 2 * noise * math.sqrt(2) else 0
 
 
 def detection_slots(kinds: Mapping[Hashable, str]) -> int:
@@ -105,7 +100,7 @@ def chance_fits(n_source: int, n_target: int, tolerance: float, n_rows: int) -> 
 
 def candidates(surrogate: pd.DataFrame, kinds: Mapping[Hashable, str], noise: float) -> list:
     """Ordered (source, target) label pairs whose released counts could be a determination's
-    and would rarely fit by chance (:func:`chance_fits` under 1), at most ``MAX_CANDIDATES``,
+    and would rarely fit by chance (:func:`chance_fits` under 1), at most ``DETECTION_SLOTS``,
     the least likely by chance first, then the closest fits; a one-to-one pair once, its
     earlier column the source."""
     labels = [c for c, k in kinds.items() if k in LABEL_KINDS]
@@ -125,7 +120,7 @@ def candidates(surrogate: pd.DataFrame, kinds: Mapping[Hashable, str], noise: fl
             if miss is not None:
                 found.append((chance, miss, source, target))
     found.sort(key=lambda item: item[:2])
-    return [(s, t) for *_, s, t in found[:MAX_CANDIDATES]]
+    return [(s, t) for *_, s, t in found[:DETECTION_SLOTS]]
 
 
 def detect_determinations(
@@ -138,17 +133,16 @@ def detect_determinations(
     pairs = candidates(surrogate, kinds, releaser.noise)[:limit]
     if not pairs:
         return []
-    tester = replace(releaser, noise=releaser.noise * float(np.sqrt(len(pairs) / slots)))
     kept, targets = [], set()
     for source, target in pairs:
         keys, values = released_values(surrogate[source]), released_values(surrogate[target])
         rows, cols = _codes(projected[source], keys), _codes(projected[target], values)
         table = _noisy_table(
-            rows, cols, (len(keys), len(values)), f"detect:{source}->{target}", tester
+            rows, cols, (len(keys), len(values)), f"detect:{source}->{target}", releaser
         )
         largest = table.argmax(axis=1)
         exceptions = table.sum() - table[np.arange(len(keys)), largest].sum()
-        spread = 2 * tester.noise * np.sqrt(table.size - len(keys))
+        spread = 2 * releaser.noise * np.sqrt(table.size - len(keys))
         if exceptions + spread > MAX_EXCEPTIONS * len(projected) or target in targets:
             continue
         targets.add(target)

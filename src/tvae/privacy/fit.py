@@ -64,7 +64,13 @@ from tvae.privacy.mixture import (
     mixture_prior,
     release_mixture,
 )
-from tvae.privacy.plan import CLIPPING_NORM, check_epsilon, plan_with_prior, resolve_delta
+from tvae.privacy.plan import (
+    CLIPPING_NORM,
+    check_epsilon,
+    plan_with_prior,
+    resolve_delta,
+    unspent_to_dp_sgd,
+)
 from tvae.privacy.releaser import Releaser, category_threshold
 from tvae.privacy.statistics import project, release_table
 from tvae.privacy.training import DPConfig, dp_fit_loop
@@ -200,9 +206,6 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
         model.prior, n_rows, epsilon, delta, delta_source, n_statistics, n_named, sample_rate,
         steps, latent_weight(kinds), slots,
     )  # fmt: skip
-    if model.learning_rate is None and schedule.lr_schedule == "onecycle":
-        peak = peak_learning_rate(plan.sgd_noise, schedule.batch_size, plan.clipping_norm)
-        schedule = replace(schedule, learning_rate=peak)
     device = resolve_device(model.device, gpu_enabled(model.enable_gpu, model.cuda))
     seeds = np.random.SeedSequence(model.random_state)
     transformer_seq, network_seq, sampling_seq = seeds.spawn(3)
@@ -230,6 +233,7 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
     # is released from the noisy joint histogram of the two columns' released values
     mappings = [release_mapping(projected, surrogate, s, t, releaser) for s, t in determined]
     detected = detect_determinations(projected, surrogate, kinds, releaser, slots)
+    plan = unspent_to_dp_sgd(plan, components) if slots else plan  # what detection left
     mappings += detected
     presence = release_presences(projected, surrogate, present, releaser)
     decimals = {c.name: getattr(c, "decimals", None) for c in transformer.columns}  # released
@@ -246,6 +250,9 @@ def fit_private(model: Any, train_data: Any, discrete_columns: Any, metadata: di
     network_seed, encoder, decoder, data = networks_and_data(
         model, layout.width, encoded, network_seq, device
     )
+    if model.learning_rate is None and schedule.lr_schedule == "onecycle":
+        peak = peak_learning_rate(plan.sgd_noise, schedule.batch_size, plan.clipping_norm)
+        schedule = replace(schedule, learning_rate=peak)
     config = training_config(model, schedule, schedule.batch_size, model.verbose)
     generator = torch.Generator(device=device).manual_seed(network_seed)
     index = SpanIndex.from_layout(layout, device)

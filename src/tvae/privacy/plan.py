@@ -17,7 +17,7 @@ probability at most that part; the accountant converts RDP to ε at the rest of 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tvae.errors import InvalidParameterError
 from tvae.privacy.accountant import Accountant, gaussian_rho_for_epsilon
@@ -267,3 +267,25 @@ def _plan(
         LATENT_MECHANISMS, latent_weight, slots,
     )  # fmt: skip
     return plan, 0
+
+
+def unspent_to_dp_sgd(plan: BudgetPlan, components: int) -> BudgetPlan:
+    """``plan`` with DP-SGD's noise found again once the statistics and detection are
+    recorded: the releases still to come (the latent's sums, DP-EM) as planned, and what
+    detection left unspent (fewer candidates than slots) back to DP-SGD. Adaptive composition:
+    the spend so far is known exactly, and the total stays within epsilon."""
+    still = [("latent", plan.latent_noise, 1.0, plan.latent_mechanisms)]
+    if components:
+        still.append(("prior", plan.statistics_noise, 1.0, PRIOR_ITERATIONS))
+
+    def spent(noise: float) -> float:
+        extra = [*still, ("dp-sgd", noise, plan.sample_rate, plan.steps)]
+        return plan.accountant.epsilon(plan.accounting_delta, extra)
+
+    low, high = MIN_NOISE_MULTIPLIER, plan.sgd_noise  # the planned noise is within budget
+    for _ in range(40):
+        if high - low < 1e-4:
+            break
+        middle = (low + high) / 2
+        low, high = (low, middle) if spent(middle) <= plan.epsilon else (middle, high)
+    return replace(plan, sgd_noise=high)
