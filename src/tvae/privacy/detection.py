@@ -36,7 +36,7 @@ from tvae.privacy.releaser import Releaser
 from tvae.transformer.dependencies import Determination
 from tvae.transformer.dependency_search import sources_first
 
-DETECTION_SLOTS = 4  # at most so many candidates, each one statistic at the statistics' noise
+DETECTION_SLOTS = 6  # at most so many candidates, each one statistic at the statistics' noise
 MATCH_TOLERANCE = 2.5  # noise standard deviations a merged count may miss its target's by
 # A candidate is kept where its noisy histogram puts its exceptions (rows off the mapping), with
 # two standard deviations of their noise added, at most at this share of the rows
