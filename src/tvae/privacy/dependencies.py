@@ -156,9 +156,9 @@ def release_presences(
         if by_missing:
             rows = projected[source].notna().to_numpy().astype(np.int64)
         else:
-            rows = _codes(projected[source], keys)
+            rows = value_codes(projected[source], keys)
         absent = projected[target].isna().to_numpy().astype(np.int64)
-        noisy = _noisy_table(rows, absent, (len(keys), 2), f"presence:{source}->{target}", releaser)
+        noisy = noisy_table(rows, absent, (len(keys), 2), f"presence:{source}->{target}", releaser)
         if not surrogate[target].isna().any():
             warnings.warn(
                 f"the released rows hold no missing value of {target!r}: its declared presence "
@@ -196,7 +196,7 @@ def released_values(column: pd.Series) -> list:
     return [*values, None] if column.isna().any() else values
 
 
-def _codes(column: pd.Series, values: list) -> np.ndarray:
+def value_codes(column: pd.Series, values: list) -> np.ndarray:
     """Each cell's position in ``values`` (missing cells: the None slot; -1: not there)."""
     present = [v for v in values if v is not None]
     codes = pd.Index(present, dtype=object).get_indexer(column.astype(object))
@@ -211,15 +211,24 @@ def release_mapping(
 ) -> Determination:  # fmt: skip
     """``source`` -> ``target`` as the argmax of their noisy joint histogram, over the released
     values (``surrogate``) of the real rows projected onto them (``projected``)."""
-    keys, values = released_values(surrogate[source]), released_values(surrogate[target])
-    rows, cols = _codes(projected[source], keys), _codes(projected[target], values)
-    shape = (len(keys), len(values))
-    table = _noisy_table(rows, cols, shape, f"mapping:{source}->{target}", releaser)
+    label = f"mapping:{source}->{target}"
+    keys, values, table = noisy_joint(projected, surrogate, source, target, label, releaser)
     mapped = [values[i] for i in table.argmax(axis=1)]
     return Determination(source, target, keys, mapped, None)
 
 
-def _noisy_table(
+def noisy_joint(
+    projected: pd.DataFrame, surrogate: pd.DataFrame, source: Hashable, target: Hashable,
+    label: str, releaser: Releaser,
+) -> tuple[list, list, np.ndarray]:  # fmt: skip
+    """The released values of ``source`` and of ``target`` and the noisy joint histogram of
+    the real rows projected onto them (one mechanism ``label``)."""
+    keys, values = released_values(surrogate[source]), released_values(surrogate[target])
+    rows, cols = value_codes(projected[source], keys), value_codes(projected[target], values)
+    return keys, values, noisy_table(rows, cols, (len(keys), len(values)), label, releaser)
+
+
+def noisy_table(
     rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int], label: str, releaser: Releaser
 ) -> np.ndarray:
     """The noisy ``shape`` histogram of the real rows' (row, column) codes, one mechanism

@@ -31,7 +31,7 @@ from collections.abc import Hashable, Mapping
 import numpy as np
 import pandas as pd
 
-from tvae.privacy.dependencies import LABEL_KINDS, _codes, _noisy_table, released_values
+from tvae.privacy.dependencies import LABEL_KINDS, noisy_joint
 from tvae.privacy.releaser import Releaser
 from tvae.transformer.dependencies import Determination
 from tvae.transformer.dependency_search import sources_first
@@ -128,22 +128,21 @@ def detect_determinations(
     releaser: Releaser, slots: int,
 ) -> list[Determination]:  # fmt: skip
     """The determinations between label columns kept by the test above, sources first, one
-    source per target; ``slots`` statistics' worth of budget shared by the candidates."""
+    source per target; at most ``slots`` candidates tested, each one statistic."""
     limit = affordable_candidates(len(projected), releaser.noise, slots)
     pairs = candidates(surrogate, kinds, releaser.noise)[:limit]
     if not pairs:
         return []
     kept, targets = [], set()
     for source, target in pairs:
-        keys, values = released_values(surrogate[source]), released_values(surrogate[target])
-        rows, cols = _codes(projected[source], keys), _codes(projected[target], values)
-        table = _noisy_table(
-            rows, cols, (len(keys), len(values)), f"detect:{source}->{target}", releaser
-        )
+        if target in targets:  # one source per target: not tested, nothing spent
+            continue
+        label = f"detect:{source}->{target}"
+        keys, values, table = noisy_joint(projected, surrogate, source, target, label, releaser)
         largest = table.argmax(axis=1)
         exceptions = table.sum() - table[np.arange(len(keys)), largest].sum()
         spread = 2 * releaser.noise * np.sqrt(table.size - len(keys))
-        if exceptions + spread > MAX_EXCEPTIONS * len(projected) or target in targets:
+        if exceptions + spread > MAX_EXCEPTIONS * len(projected):
             continue
         targets.add(target)
         kept.append(Determination(source, target, keys, [values[i] for i in largest], None))
