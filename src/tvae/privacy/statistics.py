@@ -372,8 +372,9 @@ def release_table(
 
 def project(frame: pd.DataFrame, surrogate: pd.DataFrame, kinds: Mapping) -> pd.DataFrame:
     """The real rows mapped onto what the surrogate holds, row by row (for DP-SGD to encode):
-    labels not released become ``OTHER`` (or the most common released value), and missing
-    cells of a column released without any take its most common value."""
+    labels not released become ``OTHER`` (or the most common released value), missing cells
+    of a column released without any take its most common value, and a number or time
+    released with no value at all (its few values under the noise) is missing throughout."""
     out = {}
     for name, kind in kinds.items():
         real, released = frame[name], surrogate[name]
@@ -389,6 +390,8 @@ def project(frame: pd.DataFrame, surrogate: pd.DataFrame, kinds: Mapping) -> pd.
                 real = real.astype(released.dtype)
         elif not released.isna().any() and real.isna().any():
             real = real.where(real.notna(), fallback)
+        elif released.isna().all():  # no value released (all under the noise): none kept
+            real = real.where(np.zeros(len(real), dtype=bool))
         out[name] = real.to_numpy() if kind != "datetime" else real
     projected = pd.DataFrame(out, index=frame.index)
     projected.columns = frame.columns
