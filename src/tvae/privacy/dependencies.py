@@ -152,14 +152,7 @@ def release_presences(
     never leave missing keeps no rule (a warning says so): its column has no missing cells."""
     found = []
     for source, target, by_missing in declared:
-        keys = [False, True] if by_missing else released_values(surrogate[source])
-        if by_missing:
-            rows = projected[source].notna().to_numpy().astype(np.int64)
-        else:
-            rows = value_codes(projected[source], keys)
-        absent = projected[target].isna().to_numpy().astype(np.int64)
-        noisy = noisy_table(rows, absent, (len(keys), 2), f"presence:{source}->{target}", releaser)
-        if not surrogate[target].isna().any():
+        if not surrogate[target].isna().any():  # known from the releases: nothing to spend
             warnings.warn(
                 f"the released rows hold no missing value of {target!r}: its declared presence "
                 f"by {source!r} is not kept",
@@ -167,6 +160,13 @@ def release_presences(
                 stacklevel=user_stacklevel(),
             )
             continue
+        keys = [False, True] if by_missing else released_values(surrogate[source])
+        if by_missing:
+            rows = projected[source].notna().to_numpy().astype(np.int64)
+        else:
+            rows = value_codes(projected[source], keys)
+        absent = projected[target].isna().to_numpy().astype(np.int64)
+        noisy = noisy_table(rows, absent, (len(keys), 2), f"presence:{source}->{target}", releaser)
         present = [bool(p) for p in noisy[:, 0] >= noisy[:, 1]]
         counts = [int(c) for c in np.maximum(np.rint(noisy.sum(axis=1)), 0)]
         found.append(presence_with(surrogate, source, target, keys, present, counts, by_missing))

@@ -45,10 +45,10 @@ MAX_VALUES = 24  # wider label columns are not searched (the partition search wo
 SEARCH_NODES = 2_000  # partial partitions tried per pair before giving up
 
 
-def affordable_candidates(n_rows: int, noise: float, slots: int) -> int:
-    """How many candidates to test at ``noise``: ``slots``, where a 2 x 2 table with no
-    exception could pass; 0 where even that one could not."""
-    return slots if MAX_EXCEPTIONS * n_rows >= 2 * noise * math.sqrt(2) else 0
+def can_keep_one(n_rows: int, noise: float) -> bool:
+    """Whether a test at ``noise`` could keep a pair: a 2 x 2 table with no exception must
+    pass (:func:`detect_determinations`). A fact of n, epsilon and the dtypes, not of values."""
+    return MAX_EXCEPTIONS * n_rows >= 2 * noise * math.sqrt(2)
 
 
 def detection_slots(kinds: Mapping[Hashable, str]) -> int:
@@ -107,11 +107,11 @@ def candidates(surrogate: pd.DataFrame, kinds: Mapping[Hashable, str], noise: fl
     counts = {c: surrogate[c].value_counts(dropna=False).to_numpy() for c in labels}
     found = []
     for position, source in enumerate(labels):
-        for target in labels:
+        for place, target in enumerate(labels):
             a, b = counts[source], counts[target]
             if source == target or not 2 <= len(b) <= len(a) <= MAX_VALUES:
                 continue
-            if len(a) == len(b) and labels.index(target) < position:
+            if len(a) == len(b) and place < position:
                 continue  # one-to-one: tried from the earlier column
             chance = chance_fits(len(a), len(b), MATCH_TOLERANCE * noise, len(surrogate))
             if chance >= 1:  # counts that any pair of such columns would fit
@@ -128,9 +128,9 @@ def detect_determinations(
     releaser: Releaser, slots: int,
 ) -> list[Determination]:  # fmt: skip
     """The determinations between label columns kept by the test above, sources first, one
-    source per target; at most ``slots`` candidates tested, each one statistic."""
-    limit = affordable_candidates(len(projected), releaser.noise, slots)
-    pairs = candidates(surrogate, kinds, releaser.noise)[:limit]
+    source per target; at most ``slots`` candidates tested, each one statistic (the plan sets
+    none aside where :func:`can_keep_one` fails)."""
+    pairs = candidates(surrogate, kinds, releaser.noise)[:slots] if slots else []
     if not pairs:
         return []
     kept, targets = [], set()

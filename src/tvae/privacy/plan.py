@@ -17,11 +17,12 @@ probability at most that part; the accountant converts RDP to ε at the rest of 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from tvae.errors import InvalidParameterError
 from tvae.privacy.accountant import Accountant, gaussian_rho_for_epsilon
-from tvae.privacy.detection import affordable_candidates
+from tvae.privacy.detection import can_keep_one
 from tvae.privacy.latent import MECHANISMS as LATENT_MECHANISMS
 from tvae.privacy.mixture import ITERATIONS as PRIOR_ITERATIONS
 from tvae.privacy.mixture import planned_components
@@ -207,14 +208,7 @@ def plan_budget(
             f"{sample_rate:.3g} would need a noise multiplier above {MAX_NOISE_MULTIPLIER}; "
             "raise epsilon, or lower epochs"
         )
-    low, high = MIN_NOISE_MULTIPLIER, MAX_NOISE_MULTIPLIER
-    if spent(low) <= epsilon:
-        high = low
-    for _ in range(40):  # the smallest noise within budget (spent falls as noise grows)
-        if high - low < 1e-4:
-            break
-        middle = (low + high) / 2
-        low, high = (low, middle) if spent(middle) <= epsilon else (middle, high)
+    high = smallest_noise(spent, epsilon, MIN_NOISE_MULTIPLIER, MAX_NOISE_MULTIPLIER)
     return BudgetPlan(
         epsilon=epsilon, delta=delta, delta_source=delta_source,
         accounting_delta=accounting_delta, threshold_delta=threshold_delta,
@@ -239,7 +233,7 @@ def plan_with_prior(
         prior, n_rows, epsilon, delta, delta_source, n_statistics, n_named, sample_rate, steps,
         latent_weight,
     )  # fmt: skip
-    if not slots or not affordable_candidates(n_rows, plan.statistics_noise, slots):
+    if not slots or not can_keep_one(n_rows, plan.statistics_noise):
         return plan, components, 0
     plan, components = _plan(
         prior, n_rows, epsilon, delta, delta_source, n_statistics, n_named, sample_rate, steps,
@@ -282,10 +276,21 @@ def unspent_to_dp_sgd(plan: BudgetPlan, components: int) -> BudgetPlan:
         extra = [*still, ("dp-sgd", noise, plan.sample_rate, plan.steps)]
         return plan.accountant.epsilon(plan.accounting_delta, extra)
 
-    low, high = MIN_NOISE_MULTIPLIER, plan.sgd_noise  # the planned noise is within budget
+    # the planned noise is within budget: detection spent at most what was set aside for it
+    noise = smallest_noise(spent, plan.epsilon, MIN_NOISE_MULTIPLIER, plan.sgd_noise)
+    return replace(plan, sgd_noise=noise)
+
+
+def smallest_noise(
+    spent: Callable[[float], float], epsilon: float, low: float, high: float
+) -> float:
+    """The smallest DP-SGD noise multiplier in [``low``, ``high``] whose total ``spent(noise)``
+    stays within ``epsilon`` (it falls as the noise grows; ``high`` is within it), to 1e-4."""
+    if spent(low) <= epsilon:
+        return low
     for _ in range(40):
         if high - low < 1e-4:
             break
         middle = (low + high) / 2
-        low, high = (low, middle) if spent(middle) <= plan.epsilon else (middle, high)
-    return replace(plan, sgd_noise=high)
+        low, high = (low, middle) if spent(middle) <= epsilon else (middle, high)
+    return high

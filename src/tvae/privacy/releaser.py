@@ -45,6 +45,10 @@ class Releaser:
         self.released.append(label)
         return np.asarray(counts, dtype=np.float64) + self.rng.normal(0, self.noise, len(counts))
 
+    def missing_floor(self) -> float:
+        """Noisy count below which a missing bin is taken as empty (``MISSING_FALSE_BIN``)."""
+        return empty_floor(self.noise, 1, MISSING_FALSE_BIN)
+
     def n_bins(self) -> int:
         return int(np.clip(self.n_rows / (BINS_PER_NOISE * self.noise), MIN_BINS, MAX_BINS))
 

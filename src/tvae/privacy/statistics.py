@@ -42,7 +42,6 @@ from tvae.errors import InvalidParameterError, TVAEWarning, user_stacklevel
 from tvae.privacy.declared import can_be_missing
 from tvae.privacy.releaser import (
     FINE_FALSE_BINS,
-    MISSING_FALSE_BIN,
     RANGE_FALSE_BINS,
     Releaser,
     allocate,
@@ -155,7 +154,7 @@ def _fine_numbers(
     extra = [int(is_zero.sum())] + ([missing] if nullable else [])
     noisy = releaser.histogram(np.concatenate([counts, extra]), f"histogram:{name}")
     cleaned = clean(noisy, empty_floor(releaser.noise, len(noisy), FINE_FALSE_BINS))
-    if nullable and noisy[-1] < empty_floor(releaser.noise, 1, MISSING_FALSE_BIN):
+    if nullable and noisy[-1] < releaser.missing_floor():
         cleaned[-1] = 0.0
     if not nullable:
         cleaned = np.concatenate([cleaned, [0.0]])
@@ -316,7 +315,7 @@ def release_labels(
     if other >= floor * math.sqrt(len(weights) + 1) or not released:
         released, weights = [*released, OTHER], [*weights, max(other, 1.0)]
     values = list(released)
-    if missing_count >= max(floor, empty_floor(releaser.noise, 1, MISSING_FALSE_BIN)):
+    if missing_count >= max(floor, releaser.missing_floor()):
         values, weights = [*values, None], [*weights, missing_count]
     allocated = allocate(np.maximum(np.asarray(weights, dtype=np.float64), 0), len(series))
     drawn = np.empty(len(series), dtype=object)
