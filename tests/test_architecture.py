@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "tvae.training",
             "tvae.schedule",
             "tvae.sampling",
+            "tvae.drawn_rates",
             "tvae.conditional",
             "tvae.distributed",
             "tvae.privacy",

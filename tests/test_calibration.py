@@ -7,7 +7,7 @@ import pandas as pd
 import torch
 
 from tvae import TVAE
-from tvae.calibration import calibrate_marginals, sharpen_softmax_spans
+from tvae.calibration import calibrate_marginals, match_drawn_rates, sharpen_softmax_spans
 from tvae.layout import Layout, Span, SpanIndex
 from tvae.model import Decoder
 from tvae.prior import StandardPrior
@@ -123,3 +123,66 @@ def test_the_missing_role_of_a_span_is_saved_with_the_layout():
     assert again == layout and again.presence_gates == (1, -1)
     older = Layout.from_list([{"kind": "softmax", "width": 2, "column": "x"}])  # no role saved
     assert older.spans[0].role == "value"
+
+
+def _salary_layout() -> Layout:
+    return Layout(
+        (
+            Span("tanh", 1, 0, "salary"),
+            Span("softmax", 3, 1, "salary"),
+            Span("softmax", 2, 4, "salary", "missing"),
+        )
+    )
+
+
+def _drawn_with_repair(decoder: Decoder, n: int, seed: int) -> torch.Tensor:
+    """Rows drawn from ``decoder`` as a sampler would, then a repair that empties half the
+    rows holding mode 2 (as a presence empties the salaries its source says are missing)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        raw, _ = decoder(StandardPrior(4).sample(n, generator))
+    modes = torch.multinomial(torch.softmax(raw[:, 1:4], dim=1), 1, generator=generator)[:, 0]
+    missing = torch.multinomial(torch.softmax(raw[:, 4:6], dim=1), 1, generator=generator)[:, 0]
+    emptied = (modes == 2) & (torch.rand(n, generator=generator) < 0.5)
+    missing = torch.where(emptied, torch.ones_like(missing), missing)
+    modes = torch.where(missing == 1, torch.zeros_like(modes), modes)  # the filler mode
+    return torch.stack([modes, missing], dim=1)
+
+
+def test_drawn_rates_are_matched_on_the_rows_a_repair_leaves_a_value():
+    torch.manual_seed(0)
+    layout = _salary_layout()
+    index = SpanIndex.from_layout(layout)
+    decoder = Decoder(4, (16,), layout.width)
+    present = [[0, 0]] * 30 + [[1, 0]] * 40 + [[2, 0]] * 30  # among present rows .3, .4, .3
+    codes = torch.tensor(present + [[0, 1]] * 40)
+    calibrate_marginals(decoder, StandardPrior(4), index, codes, torch.Generator().manual_seed(1))
+    seeds = iter(range(100))
+    draw = lambda: _drawn_with_repair(decoder, 20_000, next(seeds))  # noqa: E731
+    before = _drawn_with_repair(decoder, 50_000, 99)
+    held = before[before[:, 1] == 0, 0]
+    assert (held == 2).double().mean() < 0.24  # the repair took mode 2 from the present rows
+
+    match_drawn_rates(decoder, index, codes, draw, [0], rounds=8)
+    after = _drawn_with_repair(decoder, 50_000, 98)
+    held = after[after[:, 1] == 0, 0]
+    rates = torch.bincount(held, minlength=3).double() / len(held)
+    assert torch.allclose(rates, torch.tensor([0.3, 0.4, 0.3], dtype=torch.float64), atol=0.02)
+
+
+def test_pooled_modes_are_shifted_alike():
+    # two smooth modes whose values the encoder can give either code are matched as one
+    torch.manual_seed(0)
+    layout = _salary_layout()
+    index = SpanIndex.from_layout(layout)
+    decoder = Decoder(4, (16,), layout.width)
+    codes = torch.tensor([[0, 0]] * 30 + [[1, 0]] * 40 + [[2, 0]] * 30)
+    bias = decoder.body[-1].bias
+    before = bias.detach().clone()
+    seeds = iter(range(100))
+    draw = lambda: _drawn_with_repair(decoder, 20_000, next(seeds))  # noqa: E731
+    pooled = {0: np.array([True, True, False])}
+    match_drawn_rates(decoder, index, codes, draw, [0], pooled, rounds=4)
+    shift = bias.detach() - before
+    assert torch.isclose(shift[1], shift[2], atol=1e-6)  # the two smooth modes, alike
+    assert not torch.isclose(shift[1], shift[3])  # the point mass moved on its own

@@ -5,10 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from tvae import TVAE
 from tvae.cli.render import render_inspect
+from tvae.drawn_rates import drawn_spans, sampler_draw
 from tvae.errors import ConditionError, InvalidParameterError
+from tvae.sampling import concat_blocks, encoded_blocks
 from tvae.serialization import inspect_model
 from tvae.transformer.donors import nearest_donors, row_features
 
@@ -69,6 +72,31 @@ def test_found_and_kept_in_every_sampled_row(fitted):
     assert abs(rows["placed"].mean() - frame["placed"].mean()) < 0.15
     assert rows["salary"].dropna().between(frame["salary"].min(), frame["salary"].max()).all()
     assert rows["start"].dtype == frame["start"].dtype
+
+
+def test_calibration_reads_the_rates_of_rows_the_presences_repaired(fitted):
+    # a presence empties some decoded numbers and gives others a value: the rates calibration
+    # matches are those of the rows as sampled, not as the decoder drew them
+    _, model = fitted
+    transformer = model.transformer_
+    spans, repaired = drawn_spans(transformer)
+    columns = {transformer.layout.softmax_spans[s].column for s in repaired}
+    assert columns == {"salary", "bonus", "survey"} and set(repaired) <= set(spans)
+    flags = {
+        span.column: s
+        for s, span in enumerate(transformer.layout.softmax_spans)
+        if span.role == "missing"
+    }
+    generator = torch.Generator().manual_seed(0)
+    draw = sampler_draw(
+        model.decoder_, model.prior_, transformer, 3000, generator, repaired,
+        np.random.default_rng(0),
+    )  # fmt: skip
+    salary, bonus = draw().numpy()[:, [flags["salary"], flags["bonus"]]].T
+    assert (salary == bonus).all()  # bonus is missing with salary in every sampled row
+    blocks = encoded_blocks(model.decoder_, model.prior_, transformer, 3000, generator)
+    decoded = concat_blocks(blocks, transformer.layout)[1]
+    assert (decoded[:, flags["salary"]] != decoded[:, flags["bonus"]]).any()  # as drawn
 
 
 def test_kept_after_saving_and_in_one_row(fitted, tmp_path):

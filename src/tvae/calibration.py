@@ -23,8 +23,9 @@ for the 30 % of students not placed, came back 3.3 points too often at its 30,00
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
+import numpy as np
 import torch
 
 from tvae.layout import SpanIndex
@@ -128,6 +129,7 @@ def match_drawn_rates(
     codes: torch.Tensor,
     draw: Callable[[], torch.Tensor],
     spans: Sequence[int],
+    pooled: Mapping[int, np.ndarray] | None = None,
     rounds: int = DRAWN_ROUNDS,
 ) -> float:
     """Shift the output bias of softmax ``spans`` so that the rates of the rows ``draw()``
@@ -137,16 +139,20 @@ def match_drawn_rates(
     moves some of the rates :func:`calibrate_marginals` matched. A few rounds of
     ``shift += DRAWN_STEP * (log(real) - log(drawn))`` on the drawn rows, with one pseudo-row
     per category against the noise of rare ones, bring them back (a full step overshoots: the
-    redraws change with the shift). Returns the largest rate difference of the last draw."""
+    redraws change with the shift). A span gated by a missing flag is matched on the rows that
+    hold a value (tvae.drawn_rates: the numbers a presence empties); a span's ``pooled`` codes
+    (W,) bool, as one, all shifted alike. Returns the largest rate difference of the last draw."""
     offsets, widths = index.softmax_offsets.tolist(), index.softmax_widths.tolist()
+    gates = list(index.presence_gates) or [-1] * len(widths)
+    pools = {span: torch.as_tensor(mask) for span, mask in (pooled or {}).items()}
     bias = decoder.body[-1].bias
     worst = 0.0
     for round_ in range(rounds):
-        drawn = draw()
+        drawn = draw().to(codes.device)
         rates = [
             (
-                _smoothed_rates(codes[:, span], widths[span]),
-                _smoothed_rates(drawn[:, span].to(codes.device), widths[span]),
+                _smoothed_rates(_present(codes, span, gates), widths[span], pools.get(span)),
+                _smoothed_rates(_present(drawn, span, gates), widths[span], pools.get(span)),
             )
             for span in spans
         ]
@@ -159,8 +165,20 @@ def match_drawn_rates(
     return worst
 
 
-def _smoothed_rates(codes: torch.Tensor, width: int) -> torch.Tensor:
+def _present(codes: torch.Tensor, span: int, gates: Sequence[int]) -> torch.Tensor:
+    """The codes (N,) of ``span`` in the rows where its column holds a value (a missing cell
+    holds a filler mode that no sampled value shows)."""
+    gate = gates[span]
+    return codes[:, span] if gate < 0 else codes[codes[:, gate] == 0, span]
+
+
+def _smoothed_rates(
+    codes: torch.Tensor, width: int, pooled: torch.Tensor | None = None
+) -> torch.Tensor:
     """Each code's rate with one pseudo-row each, on the CPU in float64 (some devices have no
-    float64)."""
+    float64); the ``pooled`` codes (W,) bool each given their total rate."""
     counts = torch.bincount(codes, minlength=width).cpu().double()
-    return (counts + 1) / (len(codes) + width)
+    rates = (counts + 1) / (len(codes) + width)
+    if pooled is not None and pooled.any():
+        rates[pooled] = rates[pooled].sum()
+    return rates

@@ -25,6 +25,7 @@ from tvae.calibration import (
 )
 from tvae.checkpoint import check_same_params, load_checkpoint
 from tvae.devices import gpu_enabled, resolve_device
+from tvae.drawn_rates import drawn_spans, sampler_draw
 from tvae.errors import InvalidDataError, InvalidParameterError, InvalidParameterTypeError
 from tvae.exclusions import find_exclusions
 from tvae.kinds import Metadata
@@ -269,17 +270,13 @@ def calibrate(
     generator = torch.Generator(device=device).manual_seed(int(network_seq.generate_state(3)[2]))
     real = codes().to(device)
     calibrate_marginals(decoder, prior, index, real, generator)
-    if transformer is not None and (transformer.exclusions or transformer.label_ranges):
-        spans = sorted(
-            {s for e in transformer.exclusions for s in (e.first, e.second)}
-            | {r.span for r in transformer.label_ranges}
+    spans, repaired = drawn_spans(transformer) if transformer is not None else ([], {})
+    if spans:
+        rng = np.random.default_rng(int(network_seq.generate_state(5)[4]))
+        draw = sampler_draw(
+            decoder, prior, transformer, CALIBRATION_DRAWS, generator, repaired, rng
         )
-
-        def draw() -> torch.Tensor:  # codes of rows drawn as the sampler draws them
-            blocks = encoded_blocks(decoder, prior, transformer, CALIBRATION_DRAWS, generator)
-            return torch.from_numpy(concat_blocks(blocks, transformer.layout)[1])
-
-        match_drawn_rates(decoder, index, real, draw, spans)
+        match_drawn_rates(decoder, index, real, draw, spans, repaired)
     return True
 
 
