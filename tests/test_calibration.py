@@ -8,6 +8,7 @@ import torch
 
 from tvae import TVAE
 from tvae.calibration import calibrate_marginals, match_drawn_rates, sharpen_softmax_spans
+from tvae.drawn_rates import drawn_spans
 from tvae.layout import Layout, Span, SpanIndex
 from tvae.model import Decoder
 from tvae.prior import StandardPrior
@@ -186,3 +187,48 @@ def test_pooled_modes_are_shifted_alike():
     shift = bias.detach() - before
     assert torch.isclose(shift[1], shift[2], atol=1e-6)  # the two smooth modes, alike
     assert not torch.isclose(shift[1], shift[3])  # the point mass moved on its own
+
+
+def test_a_round_that_overshoots_is_undone_and_the_step_halved():
+    # a sampler whose redraws amplify every bias shift fourfold (binary traits with orders
+    # between them): half steps of the log gap overshoot further each round
+    layout = Layout((Span("softmax", 2, 0, "trait"),))
+    index = SpanIndex.from_layout(layout)
+    decoder = Decoder(4, (8,), layout.width)
+    with torch.no_grad():
+        decoder.body[-1].bias.zero_()
+    codes = torch.tensor([[1]] * 30 + [[0]] * 70)  # real rate of code 1: 0.30
+
+    def draw() -> torch.Tensor:
+        bias = decoder.body[-1].bias.detach()
+        rate = float(torch.sigmoid(4.0 * (bias[1] - bias[0]) - 3.0))
+        ones = round(rate * 10_000)
+        return torch.tensor([[1]] * ones + [[0]] * (10_000 - ones))
+
+    first = abs(float(draw()[:, 0].double().mean()) - 0.30)
+    left = match_drawn_rates(decoder, index, codes, draw, [0], rounds=6)
+    last = abs(float(draw()[:, 0].double().mean()) - 0.30)
+    assert last <= first and abs(left - last) < 0.01  # never worse than before, and as reported
+    assert last < 0.05
+
+
+def test_numbers_an_order_moves_are_matched_as_sampled():
+    # plantTraits: 0/1 traits with lign <= mycor in every row; the order's repair lowered lign
+    # beside each 0 the decoder drew for mycor, and took a third of lign's 1s
+    rng = np.random.default_rng(0)
+    n = 400
+    perennial = (rng.random(n) < 0.6).astype(int)
+    woody = perennial * (rng.random(n) < 0.5).astype(int)
+    start = rng.normal(50, 5, n).round(1)
+    frame = pd.DataFrame(
+        {"woody": woody, "perennial": perennial, "start": start, "end": start + rng.gamma(2, 3, n)}
+    )
+    model = TVAE(epochs=1, batch_size=200, random_state=0).fit(frame)
+    orders = {(d["low"], d["high"]) for d in model.metadata_.dependencies if d["type"] == "order"}
+    assert {("woody", "perennial"), ("start", "end")} <= orders
+    transformer = model.transformer_
+    spans, repaired = drawn_spans(transformer)
+    names = {transformer.layout.softmax_spans[s].column: s for s in repaired}
+    assert set(names) == {"woody", "perennial"}  # start and end have no point mass to keep
+    assert set(repaired) <= set(spans)
+    assert not repaired[names["woody"]].any()  # every mode of a 0/1 number is a point mass

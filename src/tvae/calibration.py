@@ -23,6 +23,7 @@ for the 30 % of students not placed, came back 3.3 points too often at its 30,00
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -141,13 +142,16 @@ def match_drawn_rates(
     per category against the noise of rare ones, bring them back (a full step overshoots: the
     redraws change with the shift). A span gated by a missing flag is matched on the rows that
     hold a value (tvae.drawn_rates: the numbers a presence empties); a span's ``pooled`` codes
-    (W,) bool, as one, all shifted alike. Returns the largest rate difference of the last draw."""
+    (W,) bool, as one, all shifted alike. A round that leaves a larger difference than the best
+    so far is undone and the step halved (binary traits with orders between them swung from 6 %
+    to 36 % and back in four rounds). Returns the largest rate difference of the shifts kept."""
     offsets, widths = index.softmax_offsets.tolist(), index.softmax_widths.tolist()
     gates = list(index.presence_gates) or [-1] * len(widths)
     pools = {span: torch.as_tensor(mask) for span, mask in (pooled or {}).items()}
     bias = decoder.body[-1].bias
-    worst = 0.0
-    for round_ in range(rounds):
+    best, kept, matched = math.inf, bias.detach().clone(), []
+    step = DRAWN_STEP
+    for round_ in range(rounds + 1):
         drawn = draw().to(codes.device)
         rates = [
             (
@@ -157,12 +161,18 @@ def match_drawn_rates(
             for span in spans
         ]
         worst = max(float((real - got).abs().max()) for real, got in rates)
-        if round_ == 0 and worst < DRAWN_TOLERANCE:
-            break  # the repairs moved no rate by more than the draws' own noise
-        for span, (real, got) in zip(spans, rates, strict=True):
-            shift = (DRAWN_STEP * (real.log() - got.log())).clamp_(-MAX_SHIFT, MAX_SHIFT)
+        if worst < best:
+            best, matched = worst, rates
+            kept.copy_(bias.detach())
+        else:  # the step overshot (the redraws couple the spans): back, and half as far
+            bias.data.copy_(kept)
+            step /= 2
+        if round_ == rounds or best < DRAWN_TOLERANCE:
+            break  # within the draws' own noise
+        for span, (real, got) in zip(spans, matched, strict=True):
+            shift = (step * (real.log() - got.log())).clamp_(-MAX_SHIFT, MAX_SHIFT)
             bias[offsets[span] : offsets[span] + widths[span]] += shift.to(bias)
-    return worst
+    return best
 
 
 def _present(codes: torch.Tensor, span: int, gates: Sequence[int]) -> torch.Tensor:

@@ -195,6 +195,14 @@ def _numeric(column, view: NumericView, located, cells: list, is_frame, device) 
     asked = np.where(between, low, reach[0])
     below, above = view.snap(asked, up=False), view.snap(asked, up=True)
     nearest = np.clip(np.where(asked - below <= above - asked, below, above), *reach)
+    # a number drawn only at its values (each an exact mode: a source's, keyed_numbers) asked
+    # at another within its range is drawn as the nearest, then set to itself (anes96's popul
+    # asked as 17, which no row holds: its logpopul is then the nearest's)
+    points = normalizer.points if normalizer.n_modes and normalizer.exact.all() else None
+    if points is not None:
+        off = point & ~between & ~np.isin(low, points) & (low >= reach[0]) & (low <= reach[1])
+        at = np.abs(points[None, :] - np.where(off, low, points[0])[:, None]).argmin(axis=1)
+        between, nearest = between | off, np.where(off, points[at], nearest)
     clip_low = np.where(between, nearest, clip_low)
     clip_high = np.where(between, nearest, clip_high)
     first, last, step = _shown(column, reach[0]), _shown(column, reach[1]), view.step

@@ -13,6 +13,7 @@ Kinds are those of :mod:`tvae.kinds` ("numerical", "categorical", "boolean", "da
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,8 @@ from tvae.transformer.identifier import IdColumn
 from tvae.transformer.numerical import NumericalColumn, to_float
 from tvae.transformer.offset_column import OffsetColumn
 from tvae.transformer.wide import WideCategoricalColumn, needs_rare_slot
+
+MAX_KEY_MODES = 256  # values of a number that determines another, at most: see keyed_numbers
 
 # One class per saved kind: build_column picks among them, column_from_state reads them back.
 COLUMN_MODELS: dict[str, type] = {
@@ -74,9 +77,11 @@ def build_column(
     clip: bool,
     point_masses: bool = True,
     scale: str = "linear",
+    every_value: bool = False,
 ) -> ColumnModel:
     """Fit the column model of ``kind`` on ``series`` (mixtures on ``sample``'s rows); a
-    number's or a duration's mixture in the space ``scale`` picks (a date's always linear)."""
+    number's or a duration's mixture in the space ``scale`` picks (a date's always linear);
+    with ``every_value``, a number's every value an exact mode (:func:`keyed_numbers`)."""
     dtype = DtypeInfo.of(series)
     model = COLUMN_MODELS[model_kind(kind, series)]
     if model in (NumericalColumn, DatetimeColumn, DurationColumn):
@@ -88,10 +93,29 @@ def build_column(
             return model.fit(name, dtype, series, sample, seed, scale=scale, **options)
         return NumericalColumn.fit(
             name, dtype, to_float(series), to_float(sample), seed, find_points=point_masses,
-            scale=scale, **options,
+            scale=scale, every_value=every_value, **options,
         )  # fmt: skip
     # the others fit on every row, never a sample: no category may be lost
     return model.fit(name, dtype, series)
+
+
+def keyed_numbers(
+    determinations: Iterable[Any], kinds: Mapping[Any, str], max_clusters: int
+) -> set:
+    """Numbers that determine another column, of more values than a mixture has modes
+    (``max_clusters``) and at most ``MAX_KEY_MODES``. A sampled one is moved onto the nearest
+    value a real row holds (:func:`tvae.transformer.repairs.derive`), so it is a set of labels;
+    drawn from a smooth mixture, each value took the rows drawn nearer to it than to any other:
+    dietox's ``Pig`` (72 pigs of 12 rows each) gave its ``Evit`` 3 in 46 % of sampled rows
+    against 34 % of the real ones. Each value such a number holds in ``POINT_MASS_MIN_ROWS``
+    rows gets an exact mode, and is drawn at its own rate. A number of fewer values keeps its
+    point masses and mixture (student_placements' ``experience_years``, 4 values: keyed, its
+    detection fell from 0.98 to 0.79 over six seeds, for no gain in its rates)."""
+    return {
+        d.source
+        for d in determinations
+        if kinds.get(d.source) == "numerical" and max_clusters < len(d.keys) <= MAX_KEY_MODES
+    }
 
 
 def column_from_state(name: Any, kind: str, dtype: DtypeInfo, state: dict) -> ColumnModel:

@@ -34,7 +34,7 @@ from tvae.transformer.continuous import ALPHA_CLIP, ModeNormalizer
 from tvae.transformer.dtypes import DtypeInfo, float_values
 from tvae.transformer.granularity import observed_decimals
 from tvae.transformer.missing import MISSING_SPAN
-from tvae.transformer.point_masses import point_masses
+from tvae.transformer.point_masses import POINT_MASS_MIN_ROWS, point_masses
 
 
 def to_float(series: pd.Series) -> np.ndarray:
@@ -80,6 +80,7 @@ class NumericalColumn:
         find_points: bool = True,
         grid_step: float | None = None,
         scale: str = "linear",
+        every_value: bool = False,
     ) -> NumericalColumn:
         """Fit on ``values`` (all rows, NaN = missing); the mixture on present ``sample`` values.
 
@@ -88,7 +89,8 @@ class NumericalColumn:
         by the mixture alone, as the reference does. ``grid_step`` is given by a caller that rounds
         the values itself (a datetime, to its step in seconds): they are then not rounded here;
         by default they are rounded to their decimals, and that grid is the step. ``scale``
-        picks the mixture's space, x or log(x) (see :class:`ModeNormalizer`).
+        picks the mixture's space, x or log(x) (see :class:`ModeNormalizer`). ``every_value``
+        also gives an exact mode to every value held by ``POINT_MASS_MIN_ROWS`` rows.
         """
         observed = values[~np.isnan(values)]
         fitted = sample[~np.isnan(sample)]
@@ -101,6 +103,11 @@ class NumericalColumn:
             decimals = 0 if is_integer_dtype(dtype.pandas_dtype()) else observed_decimals(observed)
             grid_step = 10.0**-decimals if decimals is not None else None
         points = point_masses(observed, grid_step) if find_points else np.empty(0)
+        if every_value:  # and every value enough rows hold (a rarer one stays with the mixture)
+            held, counts = np.unique(observed, return_counts=True)
+            order = np.argsort(-counts, kind="stable")
+            frequent = held[order][counts[order] >= POINT_MASS_MIN_ROWS]
+            points = np.concatenate([frequent, points[~np.isin(points, frequent)]])
         spread = observed[~np.isin(observed, points)]
         fitted = fitted[~np.isin(fitted, points)]
         if len(fitted) == 0:

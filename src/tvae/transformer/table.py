@@ -21,7 +21,7 @@ from tvae.errors import InvalidParameterError
 from tvae.exclusions import Exclusion
 from tvae.label_ranges import LabelRange, clip_into_bounds, find_label_ranges
 from tvae.layout import Layout
-from tvae.transformer.build import build_column, column_from_state
+from tvae.transformer.build import build_column, column_from_state, keyed_numbers
 from tvae.transformer.columns import ColumnModel, Draws
 from tvae.transformer.continuous import MAX_CLUSTERS, WEIGHT_THRESHOLD
 from tvae.transformer.dependencies import Dependencies
@@ -126,11 +126,13 @@ class TableTransformer:
             "weight_threshold": self.weight_threshold,
             "clip": self.enforce_min_max_values,
         }
+        deps = self.dependencies.determinations
+        keyed = keyed_numbers(deps, kinds, self.max_clusters) if point_masses else ()
         for name in bar:
             bar.set_postfix_str(str(name))
             column = build_column(
                 name, kinds[name], frame[name], sample[name], rng, point_masses=point_masses,
-                scale=scale, **options,
+                scale=scale, every_value=name in keyed, **options,
             )  # fmt: skip
             if name in offset_of:  # modelled as its difference from its base (offsets.py)
                 seed = int(rng.integers(2**31 - 1))
