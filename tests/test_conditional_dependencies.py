@@ -170,6 +170,12 @@ def test_a_conditioned_number_no_real_row_holds_stays_and_derives_as_the_nearest
     rows = model.sample(30, conditions={"popul": 17}, random_state=1)
     assert (rows["popul"] == 17).all()
     assert rows["logpopul"].isin([np.log(16.1), np.log(18.1)]).all()
+    # popul is drawn only at its real values (each an exact mode): 17.3 is drawn as 18, the
+    # nearest, and comes back as asked; a range holding none of them is refused at once
+    rows = model.sample(10, conditions={"popul": 17.3}, random_state=1)
+    assert (rows["popul"] == 17.3).all() and (rows["logpopul"] == np.log(18.1)).all()
+    with pytest.raises(ConditionError, match=r"'popul' is drawn only .*nearest: 16 and 18"):
+        model.sample(10, conditions={"popul": (16.5, 17.5)})
 
 
 def test_a_label_a_numbers_scattered_values_determine_is_a_condition_like_any_other():

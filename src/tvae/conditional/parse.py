@@ -131,6 +131,32 @@ def _categorical(column, located, cells: list, is_frame: bool, device) -> Catego
     )  # fmt: skip
 
 
+def _check_range_holds_a_value(
+    column: Any,
+    points: np.ndarray,
+    ranged: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    labels: np.ndarray,
+) -> None:
+    """A range asked of a number drawn only at its ``points`` must hold one of them: said at
+    once, with the nearest values, not after millions of draws."""
+    inside = (points[None, :] >= low[:, None]) & (points[None, :] <= high[:, None])
+    empty = np.flatnonzero(ranged & ~inside.any(axis=1))
+    if not len(empty):
+        return
+    g = int(empty[0])
+    below, above = points[points < low[g]], points[points > high[g]]
+    nearest = [_shown(column, v.max()) for v in (below,) if len(v)]
+    nearest += [_shown(column, v.min()) for v in (above,) if len(v)]
+    raise ConditionError(
+        f"condition {describe_condition(column.name, labels[g])} has estimated probability 0: "
+        f"column {column.name!r} is drawn only at the values its real rows hold, and none lies "
+        f"in that range (the nearest: {' and '.join(map(str, nearest))}); ask a range holding "
+        "one of them, or a single value (which comes back as asked)"
+    )
+
+
 def _holds_fractions(column: Any) -> bool:
     """Whether ``column`` comes back in a float dtype, which holds a value off its grid."""
     dtype = getattr(column, "dtype", None)
@@ -200,9 +226,11 @@ def _numeric(column, view: NumericView, located, cells: list, is_frame, device) 
     # asked as 17, which no row holds: its logpopul is then the nearest's)
     points = normalizer.points if normalizer.n_modes and normalizer.exact.all() else None
     if points is not None:
-        off = point & ~between & ~np.isin(low, points) & (low >= reach[0]) & (low <= reach[1])
+        off = point & ~np.isin(low, points) & (low >= reach[0]) & (low <= reach[1])
+        off &= between | (clip_low <= clip_high)  # on the column's grid, or a float it holds
         at = np.abs(points[None, :] - np.where(off, low, points[0])[:, None]).argmin(axis=1)
         between, nearest = between | off, np.where(off, points[at], nearest)
+        _check_range_holds_a_value(column, points, ranged & ~missing, low, high, labels)
     clip_low = np.where(between, nearest, clip_low)
     clip_high = np.where(between, nearest, clip_high)
     first, last, step = _shown(column, reach[0]), _shown(column, reach[1]), view.step
