@@ -87,7 +87,7 @@ def calibrate_marginals(
     for span in sorted(range(len(widths)), key=lambda s: gates[s] >= 0):
         offset, span_width, gate = offsets[span], widths[span], gates[span]
         logits = raw[:, offset : offset + span_width]  # (M, W)
-        rows = codes[:, span] if gate < 0 else codes[codes[:, gate] == 0, span]
+        rows = _present(codes, span, gates)
         weights = everywhere if gate < 0 else present[gate][:, None]
         shift, gap = _shift(logits, rows, span_width, weights)
         worst = max(worst, gap)

@@ -20,7 +20,7 @@ came back in 20.5 % of the rows against 29.6 % (28.5 % after the match).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import numpy as np
@@ -58,7 +58,7 @@ def sampler_draw(
     transformer: Any,
     n_rows: int,
     generator: torch.Generator,
-    repaired: Iterable[int],
+    repaired: Collection[int],
     rng: np.random.Generator,
 ) -> Callable[[], torch.Tensor]:
     """A function giving the codes (n_rows, S) of rows drawn as the sampler draws them; the

@@ -147,8 +147,8 @@ def _check_range_holds_a_value(
         return
     g = int(empty[0])
     below, above = points[points < low[g]], points[points > high[g]]
-    nearest = [_shown(column, v.max()) for v in (below,) if len(v)]
-    nearest += [_shown(column, v.min()) for v in (above,) if len(v)]
+    nearest = [_shown(column, below.max())] if len(below) else []
+    nearest += [_shown(column, above.min())] if len(above) else []
     raise ConditionError(
         f"condition {describe_condition(column.name, labels[g])} has estimated probability 0: "
         f"column {column.name!r} is drawn only at the values its real rows hold, and none lies "

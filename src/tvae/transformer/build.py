@@ -81,7 +81,8 @@ def build_column(
 ) -> ColumnModel:
     """Fit the column model of ``kind`` on ``series`` (mixtures on ``sample``'s rows); a
     number's or a duration's mixture in the space ``scale`` picks (a date's always linear);
-    with ``every_value``, a number's every value an exact mode (:func:`keyed_numbers`)."""
+    with ``every_value``, an exact mode for each value of a number that enough rows hold
+    (:func:`keyed_numbers`)."""
     dtype = DtypeInfo.of(series)
     model = COLUMN_MODELS[model_kind(kind, series)]
     if model in (NumericalColumn, DatetimeColumn, DurationColumn):
