@@ -79,6 +79,26 @@ def test_without_a_fused_kernel_the_plain_update_follows_torchs_adam(monkeypatch
     assert not torch.equal(ours[0], _layers(1)[0])  # it did move
 
 
+def test_decoupled_decay_is_torchs_adamw_to_the_last_bit() -> None:
+    """The refiner trains with AdamW's decoupled decay, through tvae's Adam (no torch.optim)."""
+    ours, theirs = _layers(2), _layers(2)
+    adam = Adam(ours, 0.01, weight_decay=0.05, decoupled=True)
+    reference = torch.optim.AdamW(theirs, lr=0.01, weight_decay=0.05)
+    for step in range(10):
+        _gradients(ours, step)
+        _gradients(theirs, step)
+        adam.step()
+        reference.step()
+    for a, b in zip(ours, theirs, strict=True):
+        assert torch.equal(a, b)
+    coupled = _layers(2)
+    l2 = Adam(coupled, 0.01, weight_decay=0.05)
+    for step in range(10):
+        _gradients(coupled, step)
+        l2.step()
+    assert not torch.equal(coupled[0], ours[0])  # the decay is applied apart from the gradient
+
+
 def test_a_resumed_optimizer_continues_as_the_uninterrupted_one() -> None:
     whole, first, second = _layers(2), _layers(2), _layers(2)
     schedule = OneCycle(0.01, 8)
@@ -117,12 +137,13 @@ def test_loads_the_state_of_torchs_adam() -> None:
 
 
 def test_a_fit_does_not_import_torch_dynamo() -> None:
-    """torch.optim's first step imports torch._dynamo (about 2 s); a fit should not pay it."""
+    """torch.optim's first step imports torch._dynamo (about 2 s); a fit, its refiner included,
+    should not pay it."""
     code = (
         "import sys, pandas as pd\n"
         "from tvae import TVAE\n"
         "frame = pd.DataFrame({'a': [0.1 * i for i in range(60)], 'b': ['x', 'y', 'z'] * 20})\n"
-        "TVAE(epochs=2, random_state=0).fit(frame).sample(5)\n"
+        "TVAE(epochs=2, refine=True, random_state=0).fit(frame).sample(5)\n"
         "print('torch._dynamo' in sys.modules)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

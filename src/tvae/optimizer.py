@@ -60,7 +60,9 @@ def _cosine(start: float, end: float, pct: float) -> float:
 
 
 class Adam:
-    """Adam with L2 weight decay on a fixed list of parameters.
+    """Adam with weight decay on a fixed list of parameters: L2 (added to the gradient, as
+    ``torch.optim.Adam``), or with ``decoupled`` the weights shrunk apart from the gradient
+    (Loshchilov & Hutter's AdamW, as ``torch.optim.AdamW`` on a CPU, to the last bit).
 
     A parameter is updated on the steps where it has a gradient, and its moments start then.
     With ``schedule`` the learning rate and beta1 of each step are the schedule's, otherwise
@@ -74,6 +76,7 @@ class Adam:
         lr: float,
         weight_decay: float = 0.0,
         schedule: OneCycle | None = None,
+        decoupled: bool = False,
     ) -> None:
         if not params:
             raise ValueError("Adam needs at least one parameter")
@@ -81,6 +84,7 @@ class Adam:
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)
         self.schedule = schedule
+        self.decoupled = decoupled
         self.steps = 0  # optimiser steps taken: the schedule's position
         self.exp_avgs: list[torch.Tensor | None] = [None] * len(self.params)
         self.exp_avg_sqs: list[torch.Tensor | None] = [None] * len(self.params)
@@ -110,7 +114,7 @@ class Adam:
         exp_avgs = [self.exp_avgs[i] for i in chosen]
         exp_avg_sqs = [self.exp_avg_sqs[i] for i in chosen]
         counts = [self.step_counts[i] for i in chosen]
-        if _has_fused_kernel(params[0].device.type, params[0].dtype):
+        if not self.decoupled and _has_fused_kernel(params[0].device.type, params[0].dtype):
             torch._fused_adam_(
                 params, grads, exp_avgs, exp_avg_sqs, [], counts, amsgrad=False, lr=lr,
                 beta1=beta1, beta2=BETA2, weight_decay=self.weight_decay, eps=EPS, maximize=False,
@@ -119,7 +123,10 @@ class Adam:
         for p, grad, exp_avg, exp_avg_sq, count in zip(
             params, grads, exp_avgs, exp_avg_sqs, counts, strict=True
         ):
-            _plain_update(p, grad, exp_avg, exp_avg_sq, float(count), lr, beta1, self.weight_decay)
+            if self.decoupled:
+                p.mul_(1 - lr * self.weight_decay)
+            decay = 0.0 if self.decoupled else self.weight_decay
+            _plain_update(p, grad, exp_avg, exp_avg_sq, float(count), lr, beta1, decay)
 
     def zero_grad(self) -> None:
         """Drop every parameter's gradient (the next backward pass sets it afresh)."""

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from tvae.layout import SpanIndex
+from tvae.optimizer import Adam
 from tvae.refiner import ACCEPT_FLOOR, ACCEPT_QUANTILE, Refiner, build_refiner
 
 BATCH = 256  # of each kind per step
@@ -97,7 +98,9 @@ def _fit_classifier(
     loss."""
     real = learn[0]
     batch_labels = torch.cat([real.new_ones(BATCH), real.new_zeros(BATCH)])
-    optimizer = torch.optim.AdamW(refiner.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
+    optimizer = Adam(
+        list(refiner.parameters()), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY, decoupled=True
+    )
     loss_fn = nn.BCEWithLogitsLoss()
     device = generator.device
     best, best_state, looks, best_step = math.inf, None, 0, 0
