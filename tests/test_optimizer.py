@@ -64,16 +64,21 @@ def test_steps_are_torchs_fused_adam_to_the_last_bit(scheduled: bool) -> None:
     assert int(adam.state_dict()["state"][2]["step"]) == steps // 2  # stepped with a gradient only
 
 
+def _step_both(ours: list, adam: Adam, theirs: list, reference: object, steps: int) -> None:
+    """The same gradients, step by step, to tvae's optimiser and torch's."""
+    for step in range(steps):
+        _gradients(ours, step)
+        _gradients(theirs, step)
+        adam.step()
+        reference.step()
+
+
 def test_without_a_fused_kernel_the_plain_update_follows_torchs_adam(monkeypatch) -> None:
     monkeypatch.setattr(optimizer_module, "_has_fused_kernel", lambda device, dtype: False)
     ours, theirs = _layers(1), _layers(1)
     adam = Adam(ours, 0.01, weight_decay=0.05)
     reference = torch.optim.Adam(theirs, lr=0.01, weight_decay=0.05, foreach=False)
-    for step in range(10):
-        _gradients(ours, step)
-        _gradients(theirs, step)
-        adam.step()
-        reference.step()
+    _step_both(ours, adam, theirs, reference, 10)
     for a, b in zip(ours, theirs, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
     assert not torch.equal(ours[0], _layers(1)[0])  # it did move
@@ -84,11 +89,7 @@ def test_decoupled_decay_is_torchs_adamw_to_the_last_bit() -> None:
     ours, theirs = _layers(2), _layers(2)
     adam = Adam(ours, 0.01, weight_decay=0.05, decoupled=True)
     reference = torch.optim.AdamW(theirs, lr=0.01, weight_decay=0.05)
-    for step in range(10):
-        _gradients(ours, step)
-        _gradients(theirs, step)
-        adam.step()
-        reference.step()
+    _step_both(ours, adam, theirs, reference, 10)
     for a, b in zip(ours, theirs, strict=True):
         assert torch.equal(a, b)
     coupled = _layers(2)
