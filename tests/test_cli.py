@@ -25,8 +25,8 @@ runner = CliRunner()
 DISCRETE = ",".join(tvae.DEMO_DISCRETE_COLUMNS)
 
 
-def run(*args: str, ok: bool = True):
-    result = runner.invoke(app, [str(a) for a in args])
+def run(*args: str, ok: bool = True, input: str | None = None):
+    result = runner.invoke(app, [str(a) for a in args], input=input)
     if ok:
         assert result.exit_code == 0, (result.output, result.exception)
     return result
@@ -345,6 +345,29 @@ def test_real_subprocess(files, tmp_path):
             TVAE.load(model).sample(20, random_state=3).to_csv(index=False)
         ))
     )  # fmt: skip
+
+
+def test_pipes_fit_from_stdin_and_sample_to_stdout(files, tmp_path):
+    """`-` is CSV on standard input for fit and on standard output for sample; the summary
+    then goes to stderr, so the rows can be piped on."""
+    _, csv, _ = files
+    narrow = pd.read_csv(csv)[["age", "sex", "income"]].to_csv(index=False, sep=";")
+    model_file = tmp_path / "piped.tvae"
+    run("fit", "-", "-o", model_file, "--epochs", "1", "--seed", "0", "-q", input=narrow)
+    model = TVAE.load(model_file)
+    assert list(model.feature_names_in_) == ["age", "sex", "income"]  # ";" found as in a file
+    result = run("sample", model_file, "-n", "30", "-o", "-", "--seed", "4")
+    pd.testing.assert_frame_equal(
+        pd.read_csv(io.StringIO(result.stdout)),
+        pd.read_csv(io.StringIO(model.sample(30, random_state=4).to_csv(index=False))),
+    )
+    assert "Wrote 30 rows to standard output" in result.stderr
+    empty = run("fit", "-", "-o", model_file, "-q", input="", ok=False)
+    assert_one_line_error(empty, "standard input")
+    assert_one_line_error(
+        run("sample", model_file, "-n", "3", "-o", "-", "--table", "t", ok=False),
+        "standard output",
+    )
 
 
 # ---------------------------------------------------------------- defaults and ranges

@@ -78,8 +78,8 @@ def fit(
         str,
         typer.Argument(
             metavar="DATA",
-            help="Training table: .csv, .tsv or .parquet, or a database URL (sqlite:///data.db) "
-            "with --table or --query.",
+            help="Training table: .csv, .tsv or .parquet, - (CSV on stdin), or a database URL "
+            "(sqlite:///data.db) with --table or --query.",
         ),
     ],
     output: Annotated[Path, typer.Option("-o", "--output", help="Model file to write.")],
@@ -164,7 +164,7 @@ def fit(
     from tvae.cli.privacy import private_options  # privacy (issue 14)
     from tvae.cli.render import human_bytes, say
     from tvae.cli.sql import is_database_url
-    from tvae.cli.tables import check_source, read_source
+    from tvae.cli.tables import check_source, is_parquet_source, read_source
     from tvae.devices import resolve_device
     from tvae.synthesizer import TVAE
     from tvae.threads import limited_threads, threads_chosen
@@ -178,13 +178,14 @@ def fit(
             "--epsilon trains in one process without checkpoints: it cannot be combined with "
             "--nproc, --checkpoint-dir or --resume"
         )
-    if nproc is not None or (checkpoint_dir is not None and _is_parquet(data, table, query, sep)):
+    streamed = checkpoint_dir is not None and is_parquet_source(data, table, query, sep)
+    if nproc is not None or streamed:
         from tvae.cli.launch import fit_command  # streamed Parquet shards, in parallel
 
-        if is_database_url(data) or table or query or sep:
+        if is_database_url(data) or table or query or sep or data == "-":
             raise InvalidParameterError(
-                "--nproc streams Parquet files; it cannot read a database (--table, --query) or "
-                "text (--sep)"
+                "--nproc streams Parquet files; it cannot read a database (--table, --query), "
+                "text (--sep) or standard input (-)"
             )
         check_model_output(output)
         code = fit_command(
@@ -259,7 +260,7 @@ def sample(
         typer.Option(
             "-o",
             "--output",
-            help="Where to write: .csv, .tsv or .parquet, or a database URL with --table.",
+            help="Where to write: .csv, .tsv, .parquet, - (CSV on stdout) or a database URL.",
         ),
     ],
     table: Table = None,
@@ -344,18 +345,8 @@ def sample(
         f"Wrote {written:,} rows to {describe_target(output, table)} in "
         f"{time.perf_counter() - started:.1f} s (seed {used_seed}; pass --seed {used_seed} to "
         "repeat)",
+        err=output == "-",  # the rows went to standard output
     )
-
-
-def _is_parquet(data: str, table, query, sep) -> bool:
-    """DATA names Parquet shards (a folder, a glob, a .parquet file): checkpointed fits of them
-    stream the shards, as with --nproc; other tables are fitted in memory."""
-    from tvae.cli.sql import is_database_url
-    from tvae.cli.table_io import PARQUET_SUFFIXES
-
-    if is_database_url(data) or table or query or sep:
-        return False
-    return Path(data).is_dir() or any(c in data for c in "*?[") or data.endswith(PARQUET_SUFFIXES)
 
 
 def _counted(chunks, bar):

@@ -3,7 +3,8 @@
 Reading: CSV (``.csv``, ``.txt``), TSV (``.tsv``, ``.tab``), each optionally compressed
 (``.gz``, ``.bz2``, ``.xz``, ``.zip``, ``.zst``), and Parquet (``.parquet``, ``.pq``, or a folder
 of Parquet files). Writing: CSV, TSV or Parquet, fed chunk by chunk so that a table larger than
-memory can be written; the file appears under its name only once it is complete.
+memory can be written; the file appears under its name only once it is complete. ``-`` is CSV
+on standard input (``tvae fit -``) or standard output (``tvae sample ... -o -``), for pipes.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import gzip
 import io
 import lzma
 import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -28,6 +30,7 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 WRITE_COMPRESSIONS = {None: open, "gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}
 DELIMITERS = (",", ";", "\t", "|")  # the ones sniffed, in order of preference
 SNIFF_CHARS, SNIFF_LINES = 65_536, 50
+STANDARD_STREAM = "-"  # the path that means standard input or output
 
 
 def table_format(path: str | os.PathLike) -> tuple[str, str | None]:
@@ -128,7 +131,11 @@ def sniff_delimiter(path: str | os.PathLike, compression: str | None = None) -> 
             sample = handle.read(SNIFF_CHARS)
     except (OSError, UnicodeDecodeError, EOFError, lzma.LZMAError):
         return ","  # pandas reports the problem with the file itself
-    complete = len(sample) < SNIFF_CHARS
+    return _sniffed(sample, complete=len(sample) < SNIFF_CHARS)
+
+
+def _sniffed(sample: str, complete: bool) -> str:
+    """The delimiter of the text ``sample`` (the start of a table; ``complete``: all of it)."""
     lines = sample.splitlines(keepends=True)
     if not complete and len(lines) > 1:
         lines = lines[:-1]  # the last line may be cut short
@@ -143,6 +150,21 @@ def sniff_delimiter(path: str | os.PathLike, compression: str | None = None) -> 
         if key > best_key:
             best, best_key = delimiter, key
     return best
+
+
+def read_standard_input(sep: str | None = None) -> pd.DataFrame:
+    """A text table piped in on standard input (``tvae fit - ...``), its delimiter ``sep`` or,
+    by default, found on its first lines as for a ``.csv`` file."""
+    text = sys.stdin.read()
+    if not text.strip():
+        raise pd.errors.EmptyDataError("standard input held no table (DATA '-' reads CSV piped in)")
+    chosen = sep
+    if sep is None:
+        sep = _sniffed(text[:SNIFF_CHARS], complete=len(text) <= SNIFF_CHARS)
+    frame = pd.read_csv(io.StringIO(text), sep=sep, low_memory=False)
+    if chosen is None:
+        _check_not_one_glued_column(Path("<standard input>"), frame, sep)
+    return frame
 
 
 def _check_not_one_glued_column(path: Path, frame: pd.DataFrame, sep: str) -> None:
@@ -198,16 +220,28 @@ def write_table_chunks(path: str | os.PathLike, chunks: Iterable[pd.DataFrame]) 
     return n_rows
 
 
+def write_standard_output(chunks: Iterable[pd.DataFrame]) -> int:
+    """Write ``chunks`` as CSV to standard output (``-o -``); return the row count."""
+    n_rows = _write_handle(sys.stdout, chunks, ",")
+    sys.stdout.flush()
+    return n_rows
+
+
 def _write_text(
     path: str, chunks: Iterable[pd.DataFrame], sep: str, compression: str | None
 ) -> int:
     opener = WRITE_COMPRESSIONS[compression]
-    n_rows, first = 0, True
     with opener(path, "wt", encoding="utf-8", newline="") as handle:
-        for chunk in chunks:
-            chunk.to_csv(handle, sep=sep, index=False, header=first)
-            n_rows += len(chunk)
-            first = False
+        return _write_handle(handle, chunks, sep)
+
+
+def _write_handle(handle: io.TextIOBase, chunks: Iterable[pd.DataFrame], sep: str) -> int:
+    """Write ``chunks`` to the open text ``handle``, the header once; return the row count."""
+    n_rows, first = 0, True
+    for chunk in chunks:
+        chunk.to_csv(handle, sep=sep, index=False, header=first)
+        n_rows += len(chunk)
+        first = False
     if first:
         raise ValueError("no rows to write: the table is empty and has no columns")
     return n_rows
