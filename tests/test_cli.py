@@ -277,6 +277,10 @@ def test_evaluate_prints_scores_json_and_report(files, tmp_path):
     assert json.loads(as_json) == json.loads(json.dumps(expected))
     missing = run("evaluate", csv, tmp_path / "none.csv", ok=False)
     assert_one_line_error(missing, "none.csv")
+    piped = run("evaluate", csv, "-", "--discrete", DISCRETE, "--json", input=synthetic.read_text())
+    assert json.loads(piped.stdout) == json.loads(as_json)  # SYNTH read from standard input
+    twice = run("evaluate", "-", "-", input=synthetic.read_text(), ok=False)
+    assert_one_line_error(twice, "real table and synthetic table")
 
 
 def test_inspect_text_and_json(files):

@@ -13,7 +13,9 @@ from tvae.cli.options import Discrete, Json, Metadata, Sep
 
 def evaluate(
     real: Annotated[Path, typer.Argument(metavar="REAL", help="The real (training) table.")],
-    synthetic: Annotated[Path, typer.Argument(metavar="SYNTH", help="The synthetic table.")],
+    synthetic: Annotated[
+        Path, typer.Argument(metavar="SYNTH", help="The synthetic table (- reads stdin).")
+    ],
     target: Annotated[
         str | None, typer.Option("--target", help="Column to predict, for ML efficacy.")
     ] = None,
@@ -29,24 +31,36 @@ def evaluate(
     sep: Sep = None,
     as_json: Json = False,
 ) -> None:
-    """Score how close SYNTH is to REAL: quality, column shapes and pairs, efficacy, privacy."""
+    """Score how close SYNTH is to REAL: quality, column shapes and pairs, efficacy, privacy.
+    One of the three tables may be ``-``, CSV on standard input (``tvae sample ... -o - |``)."""
     from tvae.cli.parsing import check_input, parse_sep, read_kinds_file
     from tvae.cli.render import shape_lines
-    from tvae.cli.table_io import read_table
+    from tvae.cli.table_io import STANDARD_STREAM, read_standard_input, read_table
+    from tvae.errors import InvalidParameterError
     from tvae.evaluation import evaluate as run_evaluation
 
-    check_input(real, "real table")
-    check_input(synthetic, "synthetic table")
-    if holdout is not None:
-        check_input(holdout, "holdout table")
+    tables = {"real table": real, "synthetic table": synthetic, "holdout table": holdout}
+    piped = [what for what, path in tables.items() if str(path) == STANDARD_STREAM]
+    if len(piped) > 1:
+        raise InvalidParameterError(
+            f"only one table can be read from standard input (-); {' and '.join(piped)} are"
+        )
+    for what, path in tables.items():
+        if path is not None and what not in piped:
+            check_input(path, what)
     # --target without --holdout: tvae.evaluate warns that efficacy is skipped (one stderr line)
     if report is not None:
         _need_matplotlib()
     kinds = read_kinds_file(metadata) if metadata is not None else None
     delimiter = parse_sep(sep)
-    real_frame = read_table(real, sep=delimiter)
-    synthetic_frame = read_table(synthetic, sep=delimiter)
-    holdout_frame = read_table(holdout, sep=delimiter) if holdout is not None else None
+
+    def read(path: Path):
+        if str(path) == STANDARD_STREAM:
+            return read_standard_input(delimiter)
+        return read_table(path, sep=delimiter)
+
+    real_frame, synthetic_frame = read(real), read(synthetic)
+    holdout_frame = read(holdout) if holdout is not None else None
     columns = [c for item in discrete or [] for c in item.split(",") if c.strip()]
     result = run_evaluation(
         real_frame,
