@@ -166,7 +166,8 @@ def test_the_refiner_trains_no_longer_than_the_fit_it_refines(adult_small, monke
     assert refiner.step_budget(None) == refiner.MAX_STEPS == 3_000
     assert refiner.step_budget(10**6) == refiner.MAX_STEPS
     assert refiner.step_budget(1_200) == 1_200
-    assert refiner.step_budget(4) == refiner.MIN_STEPS == refiner.CHECK_EVERY * refiner.PATIENCE
+    assert refiner.step_budget(4) == refiner.MIN_STEPS == 500  # five looks
+    assert refiner.MIN_STEPS > refiner.CHECK_EVERY * refiner.PATIENCE  # room for the early stop
     budgets = []
     fit_classifier = refiner._fit_classifier
 
