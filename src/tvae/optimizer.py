@@ -120,12 +120,12 @@ class Adam:
                 beta1=beta1, beta2=BETA2, weight_decay=self.weight_decay, eps=EPS, maximize=False,
             )  # fmt: skip
             return
+        decay = 0.0 if self.decoupled else self.weight_decay  # L2, added to the gradient
         for p, grad, exp_avg, exp_avg_sq, count in zip(
             params, grads, exp_avgs, exp_avg_sqs, counts, strict=True
         ):
             if self.decoupled:
                 p.mul_(1 - lr * self.weight_decay)
-            decay = 0.0 if self.decoupled else self.weight_decay
             _plain_update(p, grad, exp_avg, exp_avg_sq, float(count), lr, beta1, decay)
 
     def zero_grad(self) -> None:

@@ -164,6 +164,7 @@ def fit(
     from tvae.cli.privacy import private_options  # privacy (issue 14)
     from tvae.cli.render import human_bytes, say
     from tvae.cli.sql import is_database_url
+    from tvae.cli.table_io import STANDARD_STREAM
     from tvae.cli.tables import check_source, is_parquet_source, read_source
     from tvae.devices import resolve_device
     from tvae.synthesizer import TVAE
@@ -182,7 +183,7 @@ def fit(
     if nproc is not None or streamed:
         from tvae.cli.launch import fit_command  # streamed Parquet shards, in parallel
 
-        if is_database_url(data) or table or query or sep or data == "-":
+        if is_database_url(data) or table or query or sep or data == STANDARD_STREAM:
             raise InvalidParameterError(
                 "--nproc streams Parquet files; it cannot read a database (--table, --query), "
                 "text (--sep) or standard input (-)"
@@ -301,6 +302,7 @@ def sample(
 
     from tvae.cli.parsing import check_input, conditional_chunks, fresh_seed, parse_where
     from tvae.cli.render import say
+    from tvae.cli.table_io import STANDARD_STREAM
     from tvae.cli.tables import check_target, describe_target, write_target
     from tvae.synthesizer import TVAE
     from tvae.threads import limited_threads, threads_chosen
@@ -345,7 +347,7 @@ def sample(
         f"Wrote {written:,} rows to {describe_target(output, table)} in "
         f"{time.perf_counter() - started:.1f} s (seed {used_seed}; pass --seed {used_seed} to "
         "repeat)",
-        err=output == "-",  # the rows went to standard output
+        err=output == STANDARD_STREAM,  # the rows went to standard output
     )
 
 

@@ -226,9 +226,9 @@ class _RankedPairs:
     def __init__(self, item: JointDetermination) -> None:
         order = np.argsort(-np.asarray(item.counts), kind="stable")
         self.keys = [item.keys[i] for i in order]
-        self.side = [_objects([missing_alike(k[s]) for k in self.keys]) for s in (0, 1)]
+        self.side = [_as_cells([missing_alike(k[s]) for k in self.keys]) for s in (0, 1)]
         self.number = [np.asarray([_as_number(k[s]) for k in self.keys]) for s in (0, 1)]
-        self.target = _objects([missing_alike(item.values[i]) for i in order])
+        self.target = _as_cells([missing_alike(item.values[i]) for i in order])
 
     def fitting(self, wanted: object, bounds: tuple) -> np.ndarray:
         """Which pairs map to ``wanted`` (any, for None) with each side within its bound."""
@@ -249,13 +249,6 @@ class _RankedPairs:
         if np.isnan(value) or np.isnan(gaps).any():
             return False, int(ranks[0])
         return True, int(ranks[np.argmin(np.abs(gaps))])
-
-
-def _objects(values: list) -> np.ndarray:
-    """An object array of ``values`` (compared one element at a time, as ``==`` does)."""
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out
 
 
 def _as_number(value: object) -> float:
