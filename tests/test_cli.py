@@ -123,19 +123,27 @@ def test_a_metadata_file_declares_dependencies_in_any_of_its_forms(files, tmp_pa
     )
 
 
-def test_fit_refine_turns_the_refiner_on_or_off(files, tmp_path):
+def test_fit_refine_and_quantile_map_turn_on_or_off(files, tmp_path):
     _, csv, _ = files
     narrow = tmp_path / "narrow.csv"
     pd.read_csv(csv)[["age", "sex", "income"]].to_csv(narrow, index=False)
     on, off = tmp_path / "on.tvae", tmp_path / "off.tvae"
-    run("fit", narrow, "-o", on, "--epochs", "1", "--refine", "on", "--seed", "0", "-q")
+    run(
+        "fit", narrow, "-o", on, "--epochs", "1", "--refine", "on", "--quantile-map", "on",
+        "--seed", "0", "-q",
+    )  # fmt: skip
     assert TVAE.load(on).refiner_ is not None  # on 300 rows, where "auto" trains none
     assert TVAE.load(on).training_summary_["refiner"]["steps"] > 0
-    assert "refiner keeps about" in run("inspect", on).stdout
-    run("fit", narrow, "-o", off, "--epochs", "1", "--refine", "off", "-q")
+    assert TVAE.load(on).training_summary_["quantile_maps"] == ["age"]
+    shown = run("inspect", on).stdout
+    assert "refiner keeps about" in shown and "quantile maps on 1 number (age)" in shown
+    run("fit", narrow, "-o", off, "--epochs", "1", "--refine", "off", "--quantile-map", "off", "-q")
     assert TVAE.load(off).refiner_ is None
+    assert "quantile_maps" not in TVAE.load(off).training_summary_
     bad = run("fit", narrow, "-o", off, "--refine", "sometimes", ok=False)
     assert_one_line_error(bad, "--refine", "auto, on or off")
+    bad = run("fit", narrow, "-o", off, "--quantile-map", "maybe", ok=False)
+    assert_one_line_error(bad, "--quantile-map", "auto, on or off")
 
 
 def test_fit_errors_are_one_line(files, tmp_path):

@@ -288,20 +288,25 @@ def test_two_gloo_workers_match_a_single_process_fit(shards: Path, real, tmp_pat
     assert abs(scores[0] - scores[1]) <= 0.02, scores
 
 
-def test_two_gloo_workers_train_one_refiner(shards: Path, real, tmp_path: Path) -> None:
-    """--refine on: rank 0 trains the refiner on its share; the saved model samples with it."""
+def test_two_gloo_workers_train_one_refiner_and_one_set_of_maps(shards, real, tmp_path) -> None:
+    """--refine on, --quantile-map on: rank 0 trains the refiner and fits the quantile maps on
+    its share; the saved model samples with both."""
     output = tmp_path / "model.tvae"
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
         "-m", "tvae.distributed", "fit", str(shards), "-o", str(output), "--epochs", "2",
         "--batch-size", "100", "--seed", "0", "-q", "--device", "cpu", "--refine", "on",
-        "--discrete", ",".join(DISCRETE),
+        "--quantile-map", "on", "--discrete", ",".join(DISCRETE),
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     model = TVAE.load(output)
     assert model.refiner_ is not None and model.training_summary_["refiner"]["steps"] > 0
+    mapped = model.training_summary_["quantile_maps"]
+    assert mapped and all(isinstance(name, str) for name in mapped)
+    maps = [c.name for c in model.transformer_.columns if getattr(c, "quantile_map", None)]
+    assert [str(name) for name in maps] == mapped
     rows = model.sample(300, random_state=0)
     assert len(rows) == 300 and set(rows["sex"]) <= set(real["sex"])
     pd.testing.assert_frame_equal(rows, model.sample(300, random_state=0))

@@ -40,6 +40,7 @@ from tvae.params import (
 )
 from tvae.precision import PRECISIONS, resolve_precision
 from tvae.prior import PRIORS, LatentPrior, MixturePrior, StandardPrior
+from tvae.quantile_fit import fit_maps
 from tvae.refiner import DRAWN_PER_REAL, MIN_ROWS, TRAIN_ROWS, Refiner
 from tvae.refiner_training import step_budget, train_refiner
 from tvae.sampling import DECODINGS, concat_blocks, encoded_blocks
@@ -101,6 +102,7 @@ def check_params(model: Any) -> None:
     check_flag("calibrate", model.calibrate)
     check_auto_or_flag("log_scale", model.log_scale)
     check_auto_or_flag("refine", model.refine)
+    check_auto_or_flag("quantile_map", model.quantile_map)
     check_positive_int("max_clusters", model.max_clusters)
     check_real("weight_threshold", model.weight_threshold, low=0.0)
     if model.transformer_sample_size is not None:
@@ -349,6 +351,7 @@ def fit_frame(
         restored=restored,
     )  # fmt: skip
     prior = fit_latents(model, encoder, decoder, source.rows, index, network_seq, transformer)
+    mapped = fit_maps(model, decoder, prior, transformer, source.rows, network_seq, len(frame))
     steps = schedule.epochs * source.steps_per_epoch
     refiner, refined = fit_refiner(
         model, decoder, prior, transformer, source.rows, index, network_seq, training_steps=steps
@@ -361,6 +364,8 @@ def fit_frame(
         "fit_seconds": round(time.perf_counter() - started, 3),
         "device": str(device),
     }
+    if mapped is not None:
+        summary["quantile_maps"] = mapped
     if refined is not None:
         summary["refiner"] = refined
     if restored is not None:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from tvae.drawn_maps import map_drawn
 from tvae.exclusions import ExclusionIndex
 from tvae.label_ranges import RangeIndex
 from tvae.layout import Layout, SpanIndex
@@ -283,6 +284,7 @@ def encoded_blocks(
             z = prior.sample(size, generator)  # (B, E)
             raw, sigma = decoder(z)  # (B, D), (D,)
             alphas, codes = decode_outputs(raw, sigma, index, generator, decoding)
+            map_drawn(transformer, alphas, codes)
             repair(raw, alphas, codes, generator, decoding)
             if refiner is not None:
                 kept = (

@@ -84,6 +84,9 @@ class TVAE(BaseEstimator):
         refine: keep sampled rows by the odds of a classifier told to tell them from real rows
             (:mod:`tvae.refiner`). "auto" (default): with ``decoding="sample"`` on 2,500 rows or
             more (``fit_distributed``: on rank 0), not under ``epsilon``. False: as the reference.
+        quantile_map: map each drawn number onto the real column's value at its rank among the
+            model's draws, so that its heaps and shape come back (:mod:`tvae.transformer.
+            quantile_map`). "auto" (default): where ``refine`` applies. False: as the reference.
         epsilon, delta: an (epsilon, delta) differential-privacy guarantee for everything the
             model keeps (:mod:`tvae.privacy`, docs/privacy.md; spending in ``privacy_``); delta
             in (0, 1/n], None: 1 / (10 n). epsilon=None (default): no DP.
@@ -134,6 +137,7 @@ class TVAE(BaseEstimator):
         log_scale: bool | str = "auto",
         calibrate: bool = True,
         refine: bool | str = "auto",
+        quantile_map: bool | str = "auto",
         epsilon: float | None = None,  # privacy (issue 14): see tvae.privacy
         delta: float | None = None,
         public: dict | None = None,
@@ -166,6 +170,7 @@ class TVAE(BaseEstimator):
         self.log_scale = log_scale
         self.calibrate = calibrate
         self.refine = refine
+        self.quantile_map = quantile_map
         self.epsilon = epsilon  # privacy (issue 14)
         self.delta = delta
         self.public = public
@@ -308,14 +313,12 @@ class TVAE(BaseEstimator):
     ) -> pd.DataFrame | np.ndarray:
         """Generate ``samples`` synthetic rows, as the same kind of object ``fit`` received.
 
-        Successive calls continue one random stream (seeded by the model's ``random_state``,
-        restarted by :meth:`set_random_state`); ``random_state`` here gives a stream of its own.
+        Calls continue one random stream (seeded by the model's ``random_state``, restarted by
+        :meth:`set_random_state`); ``random_state`` here gives a stream of its own.
 
-        ID columns (:mod:`tvae.transformer.identifier`) get fresh IDs: the model's stream goes on
-        with one numbering (restarted with it), so its rows never repeat an ID; a call with its
-        own ``random_state`` numbers from a block derived from that seed (integer IDs start
-        billions above the real ones; different seeds, almost surely disjoint IDs).
-        ``id_offset`` sets the first position instead (for callers that split one output).
+        ID columns (:mod:`tvae.transformer.identifier`) get fresh IDs, never repeated in the
+        model's stream; a call with its own ``random_state`` numbers from a block derived from
+        that seed (billions above the real IDs); ``id_offset`` sets the first position instead.
 
         ``conditions`` asks for rows that satisfy given values exactly, the other columns drawn
         from the model's conditional distribution: a dict ``{column: value}`` (equality) or
@@ -340,10 +343,7 @@ class TVAE(BaseEstimator):
             frame = self.transformer_.inverse_transform(alphas, codes, id_offset=first_id)
         return self.input_info_.convert(frame)  # the kind of object fit received
 
-    def _sample_conditional(
-        self, samples: int | None, conditions: dict | pd.DataFrame, generator: torch.Generator,
-        seed: int | None, id_offset: int | None,
-    ) -> pd.DataFrame:  # fmt: skip
+    def _sample_conditional(self, samples, conditions, generator, seed, id_offset) -> pd.DataFrame:
         """Rows meeting ``conditions`` (see :mod:`tvae.conditional`)."""
         from tvae.conditional import count_requested, sample_conditional
 
@@ -368,12 +368,10 @@ class TVAE(BaseEstimator):
         *,
         id_offset: int | None = None,
     ) -> Iterator[pd.DataFrame]:
-        """Generate ``n`` rows as DataFrames of at most ``chunk_rows`` rows each, for streaming
-        to disk: memory is bounded by ``chunk_rows``, not ``n``. The rows come in
-        :meth:`sample`'s fixed-size blocks, so the chunks, concatenated, equal ``sample(n,
-        random_state=random_state)`` (as a DataFrame), except for values drawn at decoding (UUID
-        keys, rare values of wide categoricals), drawn per chunk, reproducibly. IDs are numbered
-        as by :meth:`sample` (reserved now); arguments are checked now, before the first chunk.
+        """Generate ``n`` rows as DataFrames of at most ``chunk_rows`` rows each (memory bounded
+        by ``chunk_rows``). Concatenated, the chunks equal ``sample(n, random_state=...)`` but for
+        values drawn at decoding (UUID keys, rare values of wide categoricals), drawn per chunk,
+        reproducibly. IDs are numbered as by :meth:`sample`; arguments are checked at once.
         """
         self._check_fitted()
         n_rows = params.check_non_negative_int("n", n)

@@ -27,6 +27,7 @@ from tvae.cli.options import (
     Discrete,
     Json,
     Metadata,
+    QuantileMap,
     Quiet,
     Refine,
     Seed,
@@ -128,6 +129,7 @@ def fit(
         typer.Option("--lr-schedule", help="Learning-rate schedule: auto, constant or onecycle."),
     ] = "auto",
     refine: Refine = "auto",
+    quantile_map: QuantileMap = "auto",
     precision: Annotated[
         str,
         typer.Option(
@@ -160,7 +162,7 @@ def fit(
     ] = None,
 ) -> None:
     """Learn the table DATA and save the model to one safe file (no pickle)."""
-    from tvae.cli.parsing import check_model_output, parse_columns, parse_refine, read_kinds_file
+    from tvae.cli.parsing import check_model_output, parse_columns, parse_switch, read_kinds_file
     from tvae.cli.privacy import private_options  # privacy (issue 14)
     from tvae.cli.render import human_bytes, say
     from tvae.cli.sql import is_database_url
@@ -171,7 +173,7 @@ def fit(
     from tvae.threads import limited_threads, threads_chosen
 
     privacy = private_options(epsilon, delta, public)
-    refined = parse_refine(refine)
+    refined, mapped = parse_switch("--refine", refine), parse_switch("--quantile-map", quantile_map)
     if resume and checkpoint_dir is None:
         raise InvalidParameterError("--resume needs --checkpoint-dir, the folder to resume from")
     if privacy and (nproc is not None or checkpoint_dir is not None):  # privacy (issue 14)
@@ -195,6 +197,7 @@ def fit(
             checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume,
             threads=threads, lr_schedule=lr_schedule, precision=precision,
             transformer_sample_size=transformer_sample_size, refine=refine,
+            quantile_map=quantile_map,
         )  # fmt: skip
         if code:
             raise typer.Exit(code)
@@ -219,6 +222,7 @@ def fit(
         precision=precision,
         transformer_sample_size=transformer_sample_size,
         refine=refined,
+        quantile_map=mapped,
         **privacy,  # privacy (issue 14)
     )
     with threads_chosen(threads), limited_threads(steady=seed is not None):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tvae.cli.errors import ERROR_DIR_ENV
-from tvae.cli.parsing import parse_refine, read_kinds_file
+from tvae.cli.parsing import parse_switch, read_kinds_file
 from tvae.distributed import DistContext
 from tvae.distributed.shards import ParquetSource
 from tvae.errors import InvalidParameterError, TVAEError
@@ -85,7 +85,7 @@ def fit_streamed(
     seed: int | None = None, quiet: bool = False, checkpoint_dir: Any = None,
     checkpoint_every: int = 1, resume: bool = False, threads: int | None = None,
     lr_schedule: str = "auto", transformer_sample_size: int | None = None,
-    precision: str = "auto", refine: str = "auto",
+    precision: str = "auto", refine: str = "auto", quantile_map: str = "auto",
 ) -> None:  # fmt: skip
     """Fit the Parquet table ``data`` as this process's part of a torchrun job (or alone), with
     :meth:`tvae.TVAE.fit_distributed`; rank 0 saves the model to ``output``."""
@@ -98,7 +98,8 @@ def fit_streamed(
     model = TVAE(
         **{k: v for k, v in given.items() if v is not None}, random_state=seed, device=device,
         lr_schedule=lr_schedule, verbose=not quiet, transformer_sample_size=transformer_sample_size,
-        precision=precision, refine=parse_refine(refine),
+        precision=precision, refine=parse_switch("--refine", refine),
+        quantile_map=parse_switch("--quantile-map", quantile_map),
     )  # fmt: skip
     kinds = read_kinds_file(Path(metadata)) if metadata is not None else None
     model.fit_distributed(

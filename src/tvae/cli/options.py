@@ -43,3 +43,11 @@ Refine = Annotated[
         "(faster sampling).",
     ),
 ]
+QuantileMap = Annotated[
+    str,
+    typer.Option(
+        "--quantile-map",
+        help="Map each drawn number onto the real column's quantiles: auto (where --refine "
+        "auto refines), on or off.",
+    ),
+]

@@ -57,14 +57,14 @@ def parse_sep(sep: str | None) -> str | None:
     return value
 
 
-REFINE_NAMES = {"auto": "auto", "on": True, "off": False}
+SWITCH_NAMES = {"auto": "auto", "on": True, "off": False}
 
 
-def parse_refine(refine: str) -> str | bool:
-    """``--refine``: auto, on or off, as ``TVAE(refine=...)`` takes it."""
-    if refine.lower() not in REFINE_NAMES:
-        raise InvalidParameterError(f"--refine {refine!r} must be auto, on or off")
-    return REFINE_NAMES[refine.lower()]
+def parse_switch(option: str, value: str) -> str | bool:
+    """An auto/on/off option (``--refine``, ``--quantile-map``) as ``TVAE`` takes it."""
+    if value.lower() not in SWITCH_NAMES:
+        raise InvalidParameterError(f"{option} {value!r} must be auto, on or off")
+    return SWITCH_NAMES[value.lower()]
 
 
 def fresh_seed() -> int:

@@ -96,6 +96,10 @@ def _sampling_text(sampling: dict, params: dict, training: dict) -> str:
         )
     else:
         parts.append("no refiner: every decoded row kept")
+    mapped = training.get("quantile_maps")
+    if mapped:
+        noun = "number" if len(mapped) == 1 else "numbers"
+        parts.append(f"quantile maps on {len(mapped)} {noun} ({', '.join(map(str, mapped))})")
     return "; ".join(parts)
 
 

@@ -40,6 +40,7 @@ from tvae.conditional.orders import explained, through_orders
 from tvae.conditional.parse import check_sets, count_requested, parse_conditions
 from tvae.conditional.presence import through_presence
 from tvae.conditional.sampler import draw_latents
+from tvae.drawn_maps import map_drawn
 from tvae.errors import ConditionError
 from tvae.layout import SpanIndex
 from tvae.refiner import Refiner
@@ -131,6 +132,7 @@ def sample_conditional(
         rows = torch.empty_like(raw)
         rows[order] = raw
         alphas, codes = decode_outputs(rows, sigma, span_index, generator, decoding)
+        map_drawn(transformer, alphas, codes)
         for condition in parsed:
             condition.draw(rows, sigma, row_groups[positions], decoding, generator, alphas, codes)
         # a condition's value stays; the other of an excluded pair, or a label whose bounds

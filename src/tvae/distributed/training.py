@@ -39,10 +39,12 @@ from tvae.fitting import (
 from tvae.kinds import Metadata
 from tvae.layout import SpanIndex
 from tvae.prior import LatentPrior, load_prior
+from tvae.quantile_fit import fit_maps
 from tvae.refiner import TRAIN_ROWS, Refiner, load_refiner
 from tvae.serialization import json_params
 from tvae.training import Batch, Checkpoints, build_networks, n_batches, train
 from tvae.transformer import TableTransformer
+from tvae.transformer.quantile_map import QuantileMap
 
 FIT_SAMPLE_ROWS = 100_000  # rows the transformer is fitted on when transformer_sample_size is None
 # rank 0's refiner draws its TRAIN_ROWS training rows from this many rows of its shuffled share,
@@ -146,7 +148,7 @@ def train_sharded(
             encoder, decoder, batches, index, config, generator, ctx=ctx,
             checkpoints=checkpoints, restored=restored,
         )  # fmt: skip
-        prior, refiner, refined = _shared_sampler(
+        prior, refiner, refined, mapped = _shared_sampler(
             model, encoder, decoder, transformer, batches, index, network_seq, ctx, device,
             table.n_rows,
         )  # fmt: skip
@@ -167,6 +169,8 @@ def train_sharded(
         "world_size": ctx.world_size,
         "resumed_from_epoch": None if restored is None else restored.epoch,
     }
+    if mapped is not None:
+        summary["quantile_maps"] = mapped
     if refined is not None:
         summary["refiner"] = refined
     return FitResult(
@@ -177,14 +181,15 @@ def train_sharded(
 
 def _shared_sampler(
     model, encoder, decoder, transformer, batches, index, network_seq, ctx, device, n_rows
-) -> tuple[LatentPrior, Refiner | None, dict | None]:
-    """Rank 0 fits the latent prior, calibrates the decoder and trains the refiner on its
-    share's rows (as an in-memory fit does on all of them: the prior and the refiner see at
-    most a sample anyway); every rank receives the prior, the decoder's output bias and the
-    refiner, so that every rank holds the same model."""
+) -> tuple[LatentPrior, Refiner | None, dict | None, list[str] | None]:
+    """Rank 0 fits the latent prior, calibrates the decoder, fits the quantile maps and trains
+    the refiner on its share's rows (as an in-memory fit does on all of them: they see at most
+    a sample anyway); every rank receives the prior, the decoder's output bias, the maps and
+    the refiner, so that every rank holds the same model (and the mapped columns' names)."""
     state = None
     if ctx.is_main:
         prior = fit_latents(model, encoder, decoder, batches.rows, index, network_seq, transformer)
+        mapped = fit_maps(model, decoder, prior, transformer, batches.rows, network_seq, n_rows)
         refiner, refined = fit_refiner(
             model, decoder, prior, transformer, lambda: _first_rows(batches.rows(), REFINER_ROWS),
             index, network_seq, n_rows, batches.epochs * batches.steps_per_epoch,
@@ -192,6 +197,11 @@ def _shared_sampler(
         state = {
             "prior": {"kind": prior.kind, **_as_lists(prior.tensors())},
             "decoder.bias": decoder.body[-1].bias.tolist(),
+            "quantile_maps": None if mapped is None else {
+                str(place): col.quantile_map.get_state()
+                for place, col in enumerate(transformer.columns)
+                if getattr(col, "quantile_map", None) is not None
+            },
             "refiner": None if refiner is None else {
                 "hidden": list(refiner.hidden), "tensors": _as_lists(refiner.state_dict()),
                 "summary": refined,
@@ -201,14 +211,18 @@ def _shared_sampler(
     with torch.no_grad():
         bias = decoder.body[-1].bias
         bias.copy_(torch.as_tensor(state["decoder.bias"], dtype=bias.dtype))
+    maps = state["quantile_maps"]
+    for place, map_state in (maps or {}).items():
+        transformer.columns[int(place)].quantile_map = QuantileMap.from_state(map_state)
     kind = state["prior"].pop("kind")
     prior = load_prior(kind, model.embedding_dim, _as_tensors(state["prior"]))
+    mapped = None if maps is None else [str(transformer.columns[int(p)].name) for p in maps]
     shared = state["refiner"]
     if shared is None:
-        return prior, None, None
+        return prior, None, None, mapped
     tensors = _as_tensors(shared["tensors"])
     refiner = load_refiner(index.width, shared["hidden"], tensors).to(device)
-    return prior, refiner, shared["summary"]
+    return prior, refiner, shared["summary"], mapped
 
 
 def _first_rows(batches: Iterable[Batch], limit: int) -> Iterator[Batch]:

@@ -142,6 +142,12 @@ def check_privacy_params(
             "on the real rows without differential privacy; leave refine 'auto' (off under "
             "epsilon) or set it False"
         )
+    if model.quantile_map is True:
+        raise InvalidParameterError(
+            f"epsilon={model.epsilon!r} and quantile_map=True: a quantile map holds the real "
+            "values' quantiles without differential privacy; leave quantile_map 'auto' (off "
+            "under epsilon) or set it False"
+        )
 
 
 def dp_schedule(model: Any, n_rows: int) -> tuple[Schedule, float, int]:

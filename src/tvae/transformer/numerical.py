@@ -35,6 +35,7 @@ from tvae.transformer.dtypes import DtypeInfo, float_values
 from tvae.transformer.granularity import observed_decimals
 from tvae.transformer.missing import MISSING_SPAN
 from tvae.transformer.point_masses import POINT_MASS_MIN_ROWS, point_masses
+from tvae.transformer.quantile_map import QuantileMap
 
 
 def to_float(series: pd.Series) -> np.ndarray:
@@ -63,6 +64,7 @@ class NumericalColumn:
     clip: bool = True
     spread_low: float = -np.inf  # range of the values outside point masses: the mixture's
     spread_high: float = np.inf  # draws are clipped to it
+    quantile_map: QuantileMap | None = None  # drawn smooth values -> real ones (fitted late)
     kind: ClassVar[str] = "numerical"
 
     @classmethod
@@ -182,6 +184,32 @@ class NumericalColumn:
             values = np.where(codes[:, 1] == 1, np.nan, values)
         return values
 
+    def smooth_draws(self, alphas: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """(N,) bool: the rows whose value comes from a smooth mode (present, not a point
+        mass): the ones a :class:`QuantileMap` carries."""
+        smooth = ~self.normalizer.exact[codes[:, 0]]
+        return smooth & (codes[:, 1] == 0) if self.has_missing else smooth
+
+    def map_drawn(self, alphas: np.ndarray, codes: np.ndarray) -> None:
+        """Carry drawn rows (alphas (N, 1), codes (N, 1 or 2); changed in place) through the
+        column's :class:`QuantileMap`: each smooth value is replaced by the real value at its
+        rank, encoded again in its drawn mode where that mode reaches it, else in the nearest
+        smooth mode (never a point mass's)."""
+        if self.quantile_map is None:
+            return
+        rows = np.flatnonzero(self.smooth_draws(alphas, codes))
+        if not len(rows):
+            return
+        modes = codes[rows, 0]
+        values = self.quantile_map(self.normalizer.inverse(alphas[rows, 0], modes))
+        reach = np.abs(self.normalizer.alphas_of(values))  # (R, K)
+        reach[:, self.normalizer.exact] = np.inf
+        drawn = np.take_along_axis(reach, modes[:, None], 1)[:, 0]
+        modes = np.where(drawn <= 1.0, modes, np.argmin(reach, axis=1))
+        alpha = np.take_along_axis(self.normalizer.alphas_of(values), modes[:, None], 1)[:, 0]
+        alphas[rows, 0] = np.clip(alpha, -1.0, 1.0)
+        codes[rows, 0] = modes
+
     def _on_grid(self, rounded: np.ndarray) -> np.ndarray:
         """Rounded values kept within [low, high] on the grid: a range end that is one of the
         rare finer real values (see :mod:`tvae.transformer.granularity`) rounds outside it."""
@@ -269,6 +297,7 @@ class NumericalColumn:
             "clip": self.clip,
             "spread_low": self.spread_low,
             "spread_high": self.spread_high,
+            **({"quantile_map": self.quantile_map.get_state()} if self.quantile_map else {}),
         }
 
     @classmethod
@@ -285,4 +314,7 @@ class NumericalColumn:
             clip=bool(state["clip"]),
             spread_low=float(state.get("spread_low", state["low"])),
             spread_high=float(state.get("spread_high", state["high"])),
+            quantile_map=(
+                QuantileMap.from_state(state["quantile_map"]) if "quantile_map" in state else None
+            ),
         )

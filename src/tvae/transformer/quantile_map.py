@@ -1,0 +1,98 @@
+"""A number's drawn values carried onto the real column's quantiles: its heaps and its shape.
+
+The decoder draws each number as a mixture mode plus smooth noise, so a column whose real values
+heap at round numbers (adult's hours per week: 48, 38, 15 ... each in 1-2 % of the rows, beside
+40 and 50, which are point masses) comes back smooth, and a classifier told to separate synthetic
+rows from real ones uses that first: on adult, ``hours-per-week`` alone gave it most of what
+it found. A :class:`QuantileMap` is a monotone map from the values the model draws to the
+values the real rows hold: a drawn value's rank among the model's own draws (``drawn_values``
+at ``drawn_ranks``) picks the value at that rank among the real ones (``real_values`` at
+``real_ranks``). The draws keep their order, so what the model learned of a number's ties to the
+other columns stays, while its shape becomes the real one, heaps included.
+
+The real side is a step wherever values repeat and a line where they do not. A value held by
+``MIN_HELD_ROWS`` rows or more keeps its whole share of the ranks (two knots, at the first and
+the last of its ranks), so every rank in it maps onto it exactly; the values held by fewer
+rows are passed through with a knot every ``ROWS_PER_KNOT`` of them and the map interpolates
+between, so that a rare real value (a continuous column's, where no two rows agree) is not
+copied out of the training rows. Math only: no torch, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# a value held by this many rows maps exactly (the rows that make a value a point mass on a
+# small table, tvae.transformer.point_masses.POINT_MASS_MIN_ROWS)...
+MIN_HELD_ROWS = 5
+ROWS_PER_KNOT = 20  # ...rarer values are interpolated, with a knot every this many of them
+MAX_RARE_KNOTS = 2_000  # at most (wider apart on very many rows): the model file stays small
+STEP_EDGE = 1e-12  # a step ends this far below the next value's first rank
+DRAWN_KNOTS = 1_001  # ranks at which the model's own draws are kept (0, 0.001, ..., 1)
+
+
+@dataclass
+class QuantileMap:
+    """Drawn value -> rank among the model's draws -> real value at that rank (all (K,))."""
+
+    drawn_values: np.ndarray  # increasing
+    drawn_ranks: np.ndarray  # increasing, in [0, 1]
+    real_ranks: np.ndarray  # non-decreasing, in [0, 1]
+    real_values: np.ndarray  # non-decreasing
+
+    @classmethod
+    def fit(cls, drawn: np.ndarray, real: np.ndarray) -> QuantileMap:
+        """The map from the model's ``drawn`` values (finite floats) to the ``real`` ones."""
+        drawn_values, drawn_ranks = _drawn_knots(np.sort(np.asarray(drawn, dtype=np.float64)))
+        real_ranks, real_values = real_knots(np.asarray(real, dtype=np.float64))
+        return cls(drawn_values, drawn_ranks, real_ranks, real_values)
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        """The real values at the ranks of drawn ``values`` (N,) float64."""
+        ranks = np.interp(values, self.drawn_values, self.drawn_ranks)
+        return np.interp(ranks, self.real_ranks, self.real_values)
+
+    def get_state(self) -> dict:
+        return {
+            "drawn_values": self.drawn_values.tolist(),
+            "drawn_ranks": self.drawn_ranks.tolist(),
+            "real_ranks": self.real_ranks.tolist(),
+            "real_values": self.real_values.tolist(),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> QuantileMap:
+        return cls(*(np.asarray(state[k], dtype=np.float64) for k in _FIELDS))
+
+
+_FIELDS = ("drawn_values", "drawn_ranks", "real_ranks", "real_values")
+
+
+def real_knots(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ranks (K,) in [0, 1], non-decreasing, and the real ``values`` at them: the first and
+    last rank of every value held by ``MIN_HELD_ROWS`` rows (a step), a knot every
+    ``ROWS_PER_KNOT`` sorted values among the rarer ones, and both ends of the range."""
+    ordered = np.sort(values)
+    n = len(ordered)
+    held, first, counts = np.unique(ordered, return_index=True, return_counts=True)
+    step = counts >= MIN_HELD_ROWS
+    rare = np.flatnonzero(~np.isin(ordered, held[step]))
+    rare = rare[:: max(ROWS_PER_KNOT, -(-len(rare) // MAX_RARE_KNOTS))]
+    ranks = [[0.0, 1.0], first[step] / n, (first + counts)[step] / n - STEP_EDGE, (rare + 0.5) / n]
+    knots = [ordered[[0, -1]], held[step], held[step], ordered[rare]]
+    ranks, knots = np.concatenate(ranks), np.concatenate(knots)
+    order = np.lexsort((knots, ranks))
+    return ranks[order], knots[order]
+
+
+def _drawn_knots(ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted draws at ``DRAWN_KNOTS`` ranks, as (values, ranks) with values strictly
+    increasing: knots that share a value (draws clipped to a bound) become one, at their mean
+    rank, so that a value maps to the middle of the ranks that hold it."""
+    ranks = np.linspace(0.0, 1.0, DRAWN_KNOTS)
+    at = np.quantile(ordered, ranks)
+    values, group = np.unique(at, return_inverse=True)
+    mean_ranks = np.bincount(group, ranks) / np.bincount(group)
+    return values, mean_ranks
