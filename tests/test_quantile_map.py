@@ -101,3 +101,20 @@ def test_quantile_map_is_checked_before_any_work():
         TVAE(quantile_map="always").fit(table)
     with pytest.raises(InvalidParameterError, match="quantile_map=True"):
         TVAE(quantile_map=True, epsilon=1.0).fit(table)
+
+
+def test_values_off_any_grid_come_back_exactly():
+    """Income read from float32 (1.79999995231628 for 1.8): no grid to round to, so a mapped
+    value must come back as the real value itself, not as its float32 scalar decodes it."""
+    rng = np.random.default_rng(4)
+    repeated = np.float32(np.arange(1.1, 4.0, 0.15)).astype(np.float64)  # 20 values, 3 % each
+    n_rows = MIN_ROWS
+    income = np.where(
+        rng.random(n_rows) < 0.6, rng.choice(repeated, n_rows), rng.uniform(0.5, 5.0, n_rows)
+    )
+    table = pd.DataFrame({"income": income, "size": rng.integers(1, 6, n_rows)})
+    model = TVAE(epochs=3, random_state=0).fit(table)
+    assert model.transformer_.columns[0].decimals is None
+    rows = model.sample(5_000, random_state=1)
+    exact = np.isin(rows["income"].to_numpy(), repeated).mean()
+    assert abs(exact - np.isin(income, repeated).mean()) < 0.05

@@ -351,7 +351,7 @@ def fit_frame(
         restored=restored,
     )  # fmt: skip
     prior = fit_latents(model, encoder, decoder, source.rows, index, network_seq, transformer)
-    mapped = fit_maps(model, decoder, prior, transformer, source.rows, network_seq, len(frame))
+    mapped = fit_maps(model, decoder, prior, transformer, lambda: frame, network_seq, len(frame))
     steps = schedule.epochs * source.steps_per_epoch
     refiner, refined = fit_refiner(
         model, decoder, prior, transformer, source.rows, index, network_seq, training_steps=steps

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -148,9 +149,10 @@ def train_sharded(
             encoder, decoder, batches, index, config, generator, ctx=ctx,
             checkpoints=checkpoints, restored=restored,
         )  # fmt: skip
+        real = partial(table.sample, FIT_SAMPLE_ROWS, np.random.default_rng(0), read_rows)
         prior, refiner, refined, mapped = _shared_sampler(
             model, encoder, decoder, transformer, batches, index, network_seq, ctx, device,
-            table.n_rows,
+            table.n_rows, real,
         )  # fmt: skip
         if created:
             # every worker leaves its last collective before any tears the group down: gloo
@@ -180,16 +182,17 @@ def train_sharded(
 
 
 def _shared_sampler(
-    model, encoder, decoder, transformer, batches, index, network_seq, ctx, device, n_rows
+    model, encoder, decoder, transformer, batches, index, network_seq, ctx, device, n_rows, real
 ) -> tuple[LatentPrior, Refiner | None, dict | None, list[str] | None]:
-    """Rank 0 fits the latent prior, calibrates the decoder, fits the quantile maps and trains
-    the refiner on its share's rows (as an in-memory fit does on all of them: they see at most
-    a sample anyway); every rank receives the prior, the decoder's output bias, the maps and
-    the refiner, so that every rank holds the same model (and the mapped columns' names)."""
+    """Rank 0 fits the latent prior, calibrates the decoder and trains the refiner on its
+    share's rows (as an in-memory fit does on all of them: they see at most a sample anyway),
+    and fits the quantile maps against ``real()``, a sample of the whole table; every rank
+    receives the prior, the decoder's output bias, the maps and the refiner, so that every
+    rank holds the same model (and the mapped columns' names)."""
     state = None
     if ctx.is_main:
         prior = fit_latents(model, encoder, decoder, batches.rows, index, network_seq, transformer)
-        mapped = fit_maps(model, decoder, prior, transformer, batches.rows, network_seq, n_rows)
+        mapped = fit_maps(model, decoder, prior, transformer, real, network_seq, n_rows)
         refiner, refined = fit_refiner(
             model, decoder, prior, transformer, lambda: _first_rows(batches.rows(), REFINER_ROWS),
             index, network_seq, n_rows, batches.epochs * batches.steps_per_epoch,

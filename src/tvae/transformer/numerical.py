@@ -171,6 +171,8 @@ class NumericalColumn:
     def inverse_numbers(self, alphas: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """Decode to float64 (N,): clipped, rounded, NaN where the missing flag is set."""
         values = self.normalizer.inverse(alphas[:, 0], codes[:, 0])
+        if self.quantile_map is not None:  # a mapped value exactly, not a float32 scalar's
+            values = self.quantile_map.snap(values)
         # differs from the reference: it neither clips nor rounds, so ages come out as -3.7281
         # and counts as 2.49; users had to post-process every numeric column.
         if self.clip:
