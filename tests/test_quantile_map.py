@@ -37,7 +37,7 @@ def test_rare_real_values_are_interpolated_not_copied():
     rng = np.random.default_rng(1)
     real = rng.lognormal(10, 1, 2_000)  # every value distinct
     _, values = real_knots(real)
-    assert len(values) <= 2_000 // ROWS_PER_KNOT + 3
+    assert len(values) <= 2_000 // ROWS_PER_KNOT + 5
     mapped = QuantileMap.fit(rng.normal(size=5_000), real)(rng.normal(size=5_000))
     assert np.isin(mapped, real).mean() < 0.05
 

@@ -89,7 +89,8 @@ def fit_quantile_maps(
         if len(values) < MIN_REAL_VALUES or smooth.sum() < MIN_DRAWN_VALUES:
             continue
         draws = column.normalizer.inverse(drawn_alphas[smooth, 0], drawn_codes[smooth, 0])
-        column.quantile_map = QuantileMap.fit(draws, values)
+        grid = 10.0**-column.decimals if column.decimals is not None else None
+        column.quantile_map = QuantileMap.fit(draws, values, grid)
         mapped.append(str(column.name))
     return mapped
 
