@@ -30,12 +30,14 @@ from pandas.api.types import is_integer_dtype
 
 from tvae.errors import InvalidDataError
 from tvae.transformer.columns import Draws
-from tvae.transformer.continuous import ALPHA_CLIP, ModeNormalizer
+from tvae.transformer.continuous import ALPHA_CLIP, ALPHA_SCALE, ModeNormalizer
 from tvae.transformer.dtypes import DtypeInfo, float_values
 from tvae.transformer.granularity import observed_decimals
 from tvae.transformer.missing import MISSING_SPAN
 from tvae.transformer.point_masses import POINT_MASS_MIN_ROWS, point_masses
 from tvae.transformer.quantile_map import QuantileMap
+
+SCALAR_ULPS = 8  # float32 steps a stored scalar may be off (it is rounded once: 1 would do)
 
 
 def to_float(series: pd.Series) -> np.ndarray:
@@ -172,7 +174,7 @@ class NumericalColumn:
         """Decode to float64 (N,): clipped, rounded, NaN where the missing flag is set."""
         values = self.normalizer.inverse(alphas[:, 0], codes[:, 0])
         if self.quantile_map is not None:  # a mapped value exactly, not a float32 scalar's
-            values = self.quantile_map.snap(values)
+            values = self.quantile_map.snap(values, self._scalar_error(values, codes[:, 0]))
         # differs from the reference: it neither clips nor rounds, so ages come out as -3.7281
         # and counts as 2.49; users had to post-process every numeric column.
         if self.clip:
@@ -185,6 +187,13 @@ class NumericalColumn:
         if self.has_missing:
             values = np.where(codes[:, 1] == 1, np.nan, values)
         return values
+
+    def _scalar_error(self, values: np.ndarray, modes: np.ndarray) -> np.ndarray:
+        """How far (N,) a decoded value may lie from the value its scalar was computed for:
+        ``SCALAR_ULPS`` float32 steps of the scalar, in the mode's scale (times the value on a
+        log scale). Far below any gap between two real values a map holds."""
+        error = SCALAR_ULPS * np.finfo(np.float32).eps * ALPHA_SCALE * self.normalizer.std[modes]
+        return error * np.abs(values) if self.normalizer.log else error
 
     def smooth_draws(self, alphas: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """(N,) bool: the rows whose value comes from a smooth mode (present, not a point

@@ -34,7 +34,6 @@ import numpy as np
 MIN_HELD_ROWS = 20
 ROWS_PER_KNOT = 20  # ...rarer values are interpolated, with a knot every this many of them
 MAX_RARE_KNOTS = 2_000  # at most (wider apart on very many rows): the model file stays small
-SNAP_TOLERANCE = 1e-5  # of the range: far above float32 rounding, far below real gaps
 STEP_EDGE = 1e-12  # a step ends this far below the next value's first rank
 DRAWN_KNOTS = 1_001  # ranks at which the model's own draws are kept (0, 0.001, ..., 1)
 
@@ -61,21 +60,20 @@ class QuantileMap:
         ranks = np.interp(values, self.drawn_values, self.drawn_ranks)
         return np.interp(ranks, self.real_ranks, self.real_values)
 
-    def snap(self, values: np.ndarray) -> np.ndarray:
-        """``values`` (N,) float64 with each one within ``SNAP_TOLERANCE`` of the column's range
-        of a step's value set to it exactly. A mapped value comes back through its row's
-        float32 scalar, a few ulps off: on a column without a grid to round to, 3.5 would
-        come back as 3.4999998 (and real rows decoded again the same way)."""
+    def snap(self, values: np.ndarray, tolerance: np.ndarray) -> np.ndarray:
+        """``values`` (N,) float64 with each one within its ``tolerance`` (N,) of a step's
+        value set to it exactly. A mapped value comes back through its row's float32 scalar,
+        a few ulps off: on a column without a grid to round to, 3.5 would come back as
+        3.5000000162 (and real rows decoded again the same way)."""
         steps = self._steps
         if not len(steps) or not len(values):
             return values
-        tolerance = SNAP_TOLERANCE * (np.abs(steps) + (self.real_values[-1] - self.real_values[0]))
-        above = np.clip(np.searchsorted(steps, values), 1, len(steps) - 1)
-        below = above - 1
+        place = np.searchsorted(steps, values)
+        below, above = np.clip(place - 1, 0, len(steps) - 1), np.clip(place, 0, len(steps) - 1)
         nearest = np.where(
             np.abs(values - steps[below]) <= np.abs(values - steps[above]), below, above
         )
-        close = np.abs(values - steps[nearest]) <= tolerance[nearest]
+        close = np.abs(values - steps[nearest]) <= tolerance
         return np.where(close, steps[nearest], values)
 
     @property
