@@ -118,3 +118,19 @@ def test_values_off_any_grid_come_back_exactly():
     rows = model.sample(5_000, random_state=1)
     exact = np.isin(rows["income"].to_numpy(), repeated).mean()
     assert abs(exact - np.isin(income, repeated).mean()) < 0.05
+
+
+def test_a_heavy_tail_keeps_its_small_values():
+    """Bytes sent: 0 in 30 % of rows, else log-normal over six orders of magnitude. A mapped
+    value is snapped onto a real one only within its scalar's rounding: a tolerance read off
+    the column's range (millions wide) would pull every small value onto the nearest heap."""
+    rng = np.random.default_rng(5)
+    n_rows = MIN_ROWS
+    sent = np.where(rng.random(n_rows) < 0.3, 0, np.round(rng.lognormal(6, 3, n_rows)))
+    table = pd.DataFrame({"sent": sent.astype(int), "kind": rng.choice(["a", "b"], n_rows)})
+    model = TVAE(epochs=3, random_state=0).fit(table)
+    assert "sent" in model.training_summary_["quantile_maps"]
+    rows = model.sample(5_000, random_state=1)["sent"].to_numpy()
+    for low, high in [(0, 0), (1, 100), (101, 10_000), (10_001, 10**12)]:
+        real_share = np.mean((sent >= low) & (sent <= high))
+        assert abs(np.mean((rows >= low) & (rows <= high)) - real_share) < 0.04, (low, high)
