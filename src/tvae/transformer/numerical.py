@@ -213,11 +213,11 @@ class NumericalColumn:
             return
         modes = codes[rows, 0]
         values = self.quantile_map(self.normalizer.inverse(alphas[rows, 0], modes))
-        reach = np.abs(self.normalizer.alphas_of(values))  # (R, K)
-        reach[:, self.normalizer.exact] = np.inf
+        every = self.normalizer.alphas_of(values)  # (R, K)
+        reach = np.where(self.normalizer.exact, np.inf, np.abs(every))
         drawn = np.take_along_axis(reach, modes[:, None], 1)[:, 0]
         modes = np.where(drawn <= 1.0, modes, np.argmin(reach, axis=1))
-        alpha = np.take_along_axis(self.normalizer.alphas_of(values), modes[:, None], 1)[:, 0]
+        alpha = np.take_along_axis(every, modes[:, None], 1)[:, 0]
         alphas[rows, 0] = np.clip(alpha, -1.0, 1.0)
         codes[rows, 0] = modes
 

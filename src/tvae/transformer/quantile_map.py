@@ -23,6 +23,7 @@ torch, no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -76,7 +77,7 @@ class QuantileMap:
         close = np.abs(values - steps[nearest]) <= tolerance
         return np.where(close, steps[nearest], values)
 
-    @property
+    @cached_property
     def _steps(self) -> np.ndarray:
         """The values the map holds over a range of ranks (two knots or more), sorted."""
         repeated = self.real_values[1:][np.diff(self.real_values) == 0]
