@@ -134,3 +134,13 @@ def test_a_heavy_tail_keeps_its_small_values():
     for low, high in [(0, 0), (1, 100), (101, 10_000), (10_001, 10**12)]:
         real_share = np.mean((sent >= low) & (sent <= high))
         assert abs(np.mean((rows >= low) & (rows <= high)) - real_share) < 0.04, (low, high)
+
+
+def test_mapped_rows_are_the_same_in_chunks_and_under_conditions():
+    table = _heaped_table(MIN_ROWS, 6)
+    model = TVAE(epochs=1, random_state=0).fit(table)
+    assert model.training_summary_["quantile_maps"]
+    whole = model.sample(9_000, random_state=3)
+    chunks = pd.concat(list(model.sample_chunks(9_000, 2_000, random_state=3)), ignore_index=True)
+    pd.testing.assert_frame_equal(whole, chunks)
+    assert (model.sample(200, conditions={"hours": 45}, random_state=2)["hours"] == 45).all()
