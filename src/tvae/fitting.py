@@ -41,10 +41,10 @@ from tvae.params import (
 from tvae.precision import PRECISIONS, resolve_precision
 from tvae.prior import PRIORS, LatentPrior, MixturePrior, StandardPrior
 from tvae.quantile_fit import fit_maps
-from tvae.refiner import DRAWN_PER_REAL, MIN_ROWS, TRAIN_ROWS, Refiner
+from tvae.refiner import DRAWN_PER_REAL, TRAIN_ROWS, Refiner, refines_by_default
 from tvae.refiner_training import step_budget, train_refiner
 from tvae.sampling import DECODINGS, concat_blocks, encoded_blocks
-from tvae.schedule import Schedule, is_default, resolve_schedule
+from tvae.schedule import Schedule, auto_or, is_default, resolve_schedule
 from tvae.serialization import json_params
 from tvae.training import (
     LR_SCHEDULES,
@@ -186,21 +186,16 @@ def fit_refiner(
     rows: Callable[[], Iterable[Batch]],
     index: SpanIndex,
     network_seq: np.random.SeedSequence,
-    n_rows: int | None = None,
+    n_rows: int,
     training_steps: int | None = None,
 ) -> tuple[Refiner | None, dict | None]:
-    """With ``model.refine`` (its "auto": with sampled decoding, on a table of MIN_ROWS rows or
-    more: ``n_rows``, else the rows ``rows()`` yields), the refiner (:mod:`tvae.refiner`) and
-    its training summary: trained on at most TRAIN_ROWS of the training rows that ``rows()``
-    yields, against DRAWN_PER_REAL times as many rows drawn as the sampler draws them."""
-    auto = is_default(model.refine)
-    if not (model.decoding == "sample" if auto else model.refine):
+    """With ``model.refine`` (its "auto": :func:`tvae.refiner.refines_by_default` on a table
+    of ``n_rows``), the refiner (:mod:`tvae.refiner`) and its training summary: trained on at
+    most TRAIN_ROWS of the training rows that ``rows()`` yields, against DRAWN_PER_REAL times
+    as many rows drawn as the sampler draws them."""
+    if not auto_or(model.refine, refines_by_default(model.decoding, n_rows)):
         return None, None
     blocks = list(rows())
-    if n_rows is None:
-        n_rows = sum(len(c) for _, c in blocks)
-    if auto and n_rows < MIN_ROWS:
-        return None, None
     alphas, codes = torch.cat([a for a, _ in blocks]), torch.cat([c for _, c in blocks])
     device = next(decoder.parameters()).device
     generator = torch.Generator(device=device).manual_seed(int(network_seq.generate_state(4)[3]))
@@ -354,7 +349,7 @@ def fit_frame(
     mapped = fit_maps(model, decoder, prior, transformer, lambda: frame, network_seq, len(frame))
     steps = schedule.epochs * source.steps_per_epoch
     refiner, refined = fit_refiner(
-        model, decoder, prior, transformer, source.rows, index, network_seq, training_steps=steps
+        model, decoder, prior, transformer, source.rows, index, network_seq, len(frame), steps
     )
     summary = {
         "n_rows": int(frame.shape[0]),

@@ -22,9 +22,9 @@ import torch
 
 from tvae.calibration import CALIBRATION_DRAWS, CALIBRATION_FLOATS
 from tvae.prior import LatentPrior
-from tvae.refiner import MIN_ROWS
+from tvae.refiner import refines_by_default
 from tvae.sampling import concat_blocks, encoded_blocks
-from tvae.schedule import is_default
+from tvae.schedule import auto_or
 from tvae.transformer.numerical import to_float
 from tvae.transformer.quantile_map import ROWS_PER_KNOT, QuantileMap
 
@@ -33,10 +33,9 @@ MIN_DRAWN_VALUES = 200  # and smooth drawn ones
 
 
 def wants_maps(model: Any, n_rows: int) -> bool:
-    """Whether ``model`` (a :class:`tvae.TVAE`) maps its numbers, on a table of ``n_rows``."""
-    if is_default(model.quantile_map):
-        return model.decoding == "sample" and n_rows >= MIN_ROWS
-    return bool(model.quantile_map)
+    """Whether ``model`` (a :class:`tvae.TVAE`) maps its numbers, on a table of ``n_rows``:
+    "auto" where the refiner's "auto" refines."""
+    return auto_or(model.quantile_map, refines_by_default(model.decoding, n_rows))
 
 
 def fit_maps(

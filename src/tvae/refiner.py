@@ -44,6 +44,14 @@ from tvae.layout import SpanIndex, dense_batch
 # bound as the fast schedule's weaker KL term (tvae.schedule.FAST_LOSS_FACTOR_ROWS): below it,
 # more fidelity mostly memorises.
 MIN_ROWS = 2_500
+
+
+def refines_by_default(decoding: str, n_rows: int) -> bool:
+    """Where ``refine="auto"`` refines (and ``quantile_map="auto"`` maps): with sampled
+    decoding, on tables of ``MIN_ROWS`` rows or more."""
+    return decoding == "sample" and n_rows >= MIN_ROWS
+
+
 # A wider classifier that learns from more of the model's rows finds more of its faults: on
 # adult (seed 0) detection 0.856 with 2x128 units and as many drawn rows as real ones, 0.873
 # with three drawn rows per real one, 0.880 with 2x256 units, 0.909 with both (docs/fidelity.md).

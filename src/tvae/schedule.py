@@ -96,6 +96,11 @@ def is_default(value: object) -> bool:
     return isinstance(value, str) and value == AUTO
 
 
+def auto_or(setting: object, by_default: bool) -> bool:
+    """A setting that is "auto", True or False: ``by_default`` for "auto", else the setting."""
+    return by_default if is_default(setting) else bool(setting)
+
+
 def fast_steps(width: int, n_columns: int = 0, steps_per_epoch: int = 1) -> int:
     """Optimiser steps of the fast schedule for ``n_columns`` columns encoded ``width`` wide,
     and at least FAST_MIN_PASSES passes of ``steps_per_epoch`` steps (up to FAST_MAX_PASS_STEPS).

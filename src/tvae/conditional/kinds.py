@@ -80,17 +80,6 @@ def _numerical(column: Any) -> NumericView:
     return NumericView(column.normalizer, _numbers, finish, step, low, high)
 
 
-def reencode(
-    normalizer: Any, numbers: np.ndarray, modes: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """(alpha, mode) decoding to ``numbers``: the current mode if it reaches, else the nearest."""
-    alpha = normalizer.alphas_of(numbers)  # (N, K)
-    nearest = np.argmin(np.abs(alpha), axis=1)
-    reaches = np.abs(np.take_along_axis(alpha, modes[:, None], 1)[:, 0]) <= 1
-    modes = np.where(reaches, modes, nearest)
-    return np.take_along_axis(alpha, modes[:, None], 1)[:, 0], modes
-
-
 def _datetime(column: Any) -> NumericView:
     numbers = column.numbers
 
@@ -105,7 +94,7 @@ def _datetime(column: Any) -> NumericView:
         seconds = fix(numbers.inverse_numbers(alphas, codes))
         present = ~np.isnan(seconds)
         alphas, codes = alphas.astype(np.float64).copy(), codes.copy()
-        alpha, mode = reencode(numbers.normalizer, seconds[present], codes[present, 0])
+        alpha, mode = numbers.normalizer.reencode(seconds[present], codes[present, 0])
         alphas[present, 0], codes[present, 0] = alpha, mode
         return column.inverse(alphas, codes)
 

@@ -116,6 +116,20 @@ class ModeNormalizer:
         smooth = (self._space(values) - self.mean) / scale
         return np.where(self.exact, (values - self.mean) / scale, smooth)
 
+    def reencode(
+        self, values: np.ndarray, modes: np.ndarray, smooth_only: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(alpha, mode) decoding to ``values`` (N,): the current ``modes`` where they reach
+        (|alpha| <= 1), else the nearest mode (with ``smooth_only``, the nearest smooth one: an
+        exact mode decodes to its own value whatever the alpha)."""
+        alphas = self.alphas_of(values)  # (N, K)
+        reach = np.abs(alphas)
+        if smooth_only:
+            reach = np.where(self.exact, np.inf, reach)
+        reaches = np.take_along_axis(reach, modes[:, None], 1)[:, 0] <= 1
+        modes = np.where(reaches, modes, np.argmin(reach, axis=1))
+        return np.take_along_axis(alphas, modes[:, None], 1)[:, 0], modes
+
     def widths_at(self, values: np.ndarray) -> np.ndarray:
         """d value / d alpha of every mode at each value: a density over alpha, divided by it,
         is the density over the values. (N, K)"""

@@ -213,13 +213,8 @@ class NumericalColumn:
             return
         modes = codes[rows, 0]
         values = self.quantile_map(self.normalizer.inverse(alphas[rows, 0], modes))
-        every = self.normalizer.alphas_of(values)  # (R, K)
-        reach = np.where(self.normalizer.exact, np.inf, np.abs(every))
-        drawn = np.take_along_axis(reach, modes[:, None], 1)[:, 0]
-        modes = np.where(drawn <= 1.0, modes, np.argmin(reach, axis=1))
-        alpha = np.take_along_axis(every, modes[:, None], 1)[:, 0]
+        alpha, codes[rows, 0] = self.normalizer.reencode(values, modes, smooth_only=True)
         alphas[rows, 0] = np.clip(alpha, -1.0, 1.0)
-        codes[rows, 0] = modes
 
     def _on_grid(self, rounded: np.ndarray) -> np.ndarray:
         """Rounded values kept within [low, high] on the grid: a range end that is one of the
