@@ -241,3 +241,40 @@ def test_sums_among_sparse_indicators_are_found():
         ("three", ("flag0", "flag1", "flag2")),
         ("two", ("flag3", "flag4")),
     ]
+
+
+def _questionnaire(n_rows: int = 400, seed: int = 2) -> pd.DataFrame:
+    """Five items scored 0-3 (a few answers missing) and their scale score, which was not
+    computed in 15 % of the rows even where every item was answered (R's msq: NegAff)."""
+    rng = np.random.default_rng(seed)
+    items = pd.DataFrame(rng.integers(0, 4, (n_rows, 5)), columns=[f"q{i}" for i in range(5)])
+    items = items.astype("float64")
+    items.iloc[rng.choice(n_rows, 12, replace=False), 1] = np.nan
+    frame = items.assign(group=rng.choice(["a", "b"], n_rows), age=rng.integers(18, 70, n_rows))
+    frame["score"] = items.sum(axis=1, skipna=False)
+    frame.loc[rng.random(n_rows) < 0.15, "score"] = np.nan
+    return frame
+
+
+def test_a_score_missing_where_its_items_are_answered_is_found_and_kept():
+    table = _questionnaire()
+    found = find_sums(table, dict.fromkeys(table.columns, "numerical") | {"group": "categorical"})
+    assert [(s.column, s.parts, s.missing_alone) for s in found] == [
+        ("score", ("q0", "q1", "q2", "q3", "q4"), True)
+    ]
+    fitted = TVAE(epochs=3, random_state=0).fit(table)
+    items = [f"q{i}" for i in range(5)]
+    assert {"type": "sum", "columns": items, "column": "score"} in fitted.metadata_.dependencies
+    rows = fitted.sample(2000, random_state=1)
+    answered = rows[items].notna().all(axis=1)
+    scored = rows["score"].notna()
+    assert not (scored & ~answered).any()  # a score only where every item is answered
+    assert (answered & ~scored).mean() > 0.05  # and left out in some rows, as in the real ones
+    assert (rows.loc[scored, items].sum(axis=1) == rows.loc[scored, "score"]).all()
+    # declared, the same sum is accepted (a missing score is not a broken sum)
+    declared = [{"type": "sum", "columns": items, "column": "score"}]
+    TVAE(epochs=1, random_state=0).fit(table, metadata={"columns": {}, "dependencies": declared})
+    # before: the search skipped columns with missing cells, and a score missing on its own
+    strict = table.assign(score=table[items].sum(axis=1, skipna=False))
+    found = find_sums(strict, dict.fromkeys(strict.columns, "numerical") | {"group": "categorical"})
+    assert [(s.column, s.missing_alone) for s in found] == [("score", False)]

@@ -55,11 +55,13 @@ def keep_sums(
     its real range (``span``) and the ``limits`` orders put on it (:func:`total_limits`; an
     order outweighs the range); where the total is ``fixed`` (a condition holds it) or its
     parts' sum leaves those, the parts move to make it (:func:`_meet`); a ``fixed`` part
-    stays."""
+    stays. A total that may be missing on its own (``missing_alone``) stays missing where it
+    was drawn missing."""
     for item in sums:
         free = [i for i, p in enumerate(item.parts) if p not in fixed]
         parts = [to_float(frame[p]) for p in item.parts]
         held = item.column in fixed
+        left_out = np.isnan(to_float(frame[item.column])) if item.missing_alone else None
         total = to_float(frame[item.column]) if held else np.sum(parts, axis=0)
         bounded = limits is not None and item.column in limits
         if not held:
@@ -71,23 +73,26 @@ def keep_sums(
                 total = np.where(total > highest, highest, total)
         if free and (held or bounded or item.span is not None):
             grids = [0 if _integer(frame[p]) else item.decimals for p in item.parts]
-            moved = _meet(parts, total, free, item.bounds, held, grids)
+            moved = _meet(parts, total, free, item.bounds, held, grids, item.missing_alone)
             for i in free:
                 write_numbers(frame, item.parts[i], moved[i], item.decimals)
         if not held:
             total = np.sum([to_float(frame[p]) for p in item.parts], axis=0)
+            if left_out is not None:
+                total[left_out] = np.nan
             write_numbers(frame, item.column, total, item.decimals)
 
 
 def _meet(
     parts: list[np.ndarray], total: np.ndarray, free: list[int], bounds: tuple | None,
-    held: bool, grids: list[int | None],
+    held: bool, grids: list[int | None], missing_alone: bool = False,
 ) -> list[np.ndarray]:  # fmt: skip
     """``parts`` with the ``free`` ones moved to add up to ``total`` in the rows where every
     value is present: scaled together where they are never negative (:func:`_scaled`), then
     what is left moved onto the last ones, each within its real range (``bounds``), and the
     first by the rest. A held total: a free part missing where it is present reads as 0, and
-    the first free part is missing where the total is."""
+    the first free part is missing where the total is (unless the total may be missing on its
+    own: ``missing_alone``)."""
     parts = [p.copy() for p in parts]
     if held:
         for i in free:
@@ -102,7 +107,7 @@ def _meet(
         rest[rows] -= moved - parts[i][rows]
         parts[i][rows] = moved
     parts[free[0]][rows] += rest[rows]
-    if held:
+    if held and not missing_alone:
         parts[free[0]][np.isnan(total)] = np.nan
     return parts
 

@@ -1,17 +1,22 @@
 """Columns that are the exact sum of others: ``total = part + other part [+ ...]``.
 
 Tables of counts and amounts often hold a total beside its parts (medicines, prescribed plus
-unprescribed; a measurement, the estimate plus its error). Each column modelled on its own, the
-decoder's noise on the total is independent of its parts', so sampled rows hold a total that
-differs from the sum of their parts (DrinksWages: ``n = sober + drinks`` in 21 % of them).
+unprescribed; a measurement, the estimate plus its error; a questionnaire's scale score, the sum
+of its items). Each column modelled on its own, the decoder's noise on the total is independent
+of its parts', so sampled rows hold a total that differs from the sum of their parts
+(DrinksWages: ``n = sober + drinks`` in 21 % of them).
 
 ``fit`` finds them (:func:`find_sums`): numerical columns, each varying, with ``c = a + b`` in
 every real row where all are present (to float rounding, ``TOLERANCE`` of the parts' size) and
 ``c`` missing exactly where a part is, in at least ``MIN_ROWS`` rows. Pairs of parts are tried
 on the first rows, then on all; totals of three parts or more (midwest's ``poptotal``, five
-races; Florida's ``Total``, ten candidates) are found among the columns without missing cells
-by least squares (each column on the others: a residual of float rounding and weights of 0 or
-1), then checked on every row. Sampled rows get ``c`` from their parts (:func:`keep_sums`),
+races; Florida's ``Total``, ten candidates) are found by least squares among the columns missing
+in at most ``MAX_MISSING_SHARE`` of the rows, on the rows where all of them are present (each
+column on the others: a residual of float rounding and weights of 0 or 1), then checked on
+every row. Such a total may also be missing where its parts are present (R's msq: ``NegAff``,
+the sum of ten items, is missing in 524 rows whose items are all there); it is then missing in
+sampled rows where the decoder drew it missing (``missing_alone``), and set from its parts
+elsewhere. Sampled rows get ``c`` from their parts (:func:`keep_sums`),
 rounded to ``c``'s decimals, in its dtype; a conditioned ``c`` stays, and parts move to make the
 sum (:mod:`tvae.transformer.sum_repairs`). A total may be a part of
 another total (chains, never loops); a column is the total of one sum at most. They are listed
@@ -26,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from tvae.codec import decode_value, encode_value
 from tvae.errors import InvalidParameterError
@@ -39,21 +45,25 @@ SINGLE_TOLERANCE = 16 * float(np.finfo(np.float32).eps)
 SCREEN_ROWS = 64  # every pair is first tried on this many rows, then on all
 CHECK_ROWS = 2_048  # a pair that passes is tried on this many rows drawn at random, then on all
 MAX_COLUMNS = 300  # a search over more numerical columns than this is skipped (cost: columns^3)
-MAX_SOLVED = 60  # totals of three parts or more: searched among at most this many columns
+MAX_SOLVED = 120  # totals of three parts or more: searched among at most this many columns
+MAX_MISSING_SHARE = 0.25  # ... each missing in at most this share of the rows
 WEIGHT_TOLERANCE = 1e-6  # a least-squares weight this close to 0 or 1 reads as 0 or 1
 
 
 @dataclass(frozen=True)
 class Sum:
-    """``column = parts[0] + parts[1] + ...`` in every row; ``decimals`` rounds the sum (float
-    noise), ``bounds`` are the parts' real (low, high), moved within when ``column`` is held,
-    and ``span`` the total's, which a sampled total keeps (its parts follow)."""
+    """``column = parts[0] + parts[1] + ...`` in every row where ``column`` is present;
+    ``decimals`` rounds the sum (float noise), ``bounds`` are the parts' real (low, high), moved
+    within when ``column`` is held, ``span`` the total's, which a sampled total keeps (its parts
+    follow), and ``missing_alone`` whether the total is also missing in some rows where every
+    part is present (else it is missing exactly where a part is)."""
 
     parts: tuple[Hashable, ...]
     column: Hashable
     decimals: int | None = None
     bounds: tuple[tuple[float, float], ...] | None = None
     span: tuple[float, float] | None = None
+    missing_alone: bool = False
 
     @property
     def target(self) -> Hashable:
@@ -70,6 +80,7 @@ class Sum:
             "decimals": self.decimals,
             "bounds": None if self.bounds is None else [list(b) for b in self.bounds],
             "span": None if self.span is None else list(self.span),
+            "missing_alone": self.missing_alone,
         }
 
     @classmethod
@@ -81,6 +92,7 @@ class Sum:
             state.get("decimals"),
             None if bounds is None else tuple(tuple(float(v) for v in b) for b in bounds),
             None if state.get("span") is None else tuple(float(v) for v in state["span"]),
+            bool(state.get("missing_alone", False)),
         )
 
 
@@ -103,15 +115,20 @@ def _agree(total: np.ndarray, *parts: np.ndarray, share: float = TOLERANCE) -> n
     return close | (np.isnan(total) & np.isnan(expected)[:, None])
 
 
-def _evidence(total: np.ndarray, *parts: np.ndarray, share: float = TOLERANCE) -> bool:
-    """Whether ``total = sum(parts)`` holds and is worth keeping: in every row, the total
-    missing exactly where a part is, in at least MIN_ROWS complete rows, each part varying."""
-    present = ~np.isnan(np.sum(parts, axis=0))
-    if not np.array_equal(present, ~np.isnan(total)) or present.sum() < MIN_ROWS:
+def _evidence(
+    total: np.ndarray, *parts: np.ndarray, share: float = TOLERANCE, missing_alone: bool = False
+) -> bool:
+    """Whether ``total = sum(parts)`` holds and is worth keeping: in every row where the total
+    is present, in at least MIN_ROWS rows, each part varying; the total missing wherever a part
+    is, and (unless ``missing_alone``) only there."""
+    present, held = ~np.isnan(np.sum(parts, axis=0)), ~np.isnan(total)
+    if (held & ~present).any() or held.sum() < MIN_ROWS:
         return False
-    if not _agree(total[:, None], *parts, share=share).all():
+    if not missing_alone and (present & ~held).any():
         return False
-    return all(np.ptp(p[present]) > 0 for p in parts)
+    if not _agree(total[held, None], *(p[held] for p in parts), share=share).all():
+        return False
+    return all(np.ptp(p[held]) > 0 for p in parts)
 
 
 def _make(frame: pd.DataFrame, parts: tuple, column: Hashable) -> Sum:
@@ -120,11 +137,13 @@ def _make(frame: pd.DataFrame, parts: tuple, column: Hashable) -> Sum:
     values = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
     integer = pd.api.types.is_integer_dtype(frame[column].dtype)
     decimals = 0 if integer else observed_decimals(values)
+    complete = frame[list(parts)].notna().all(axis=1).to_numpy()
+    missing_alone = bool((np.isnan(values) & complete).any())
     bounds = []
     for name in (*parts, column):
         present = frame[name].dropna().to_numpy(dtype=np.float64)
         bounds.append((float(present.min()), float(present.max())))
-    return Sum(tuple(parts), column, decimals, tuple(bounds[:-1]), bounds[-1])
+    return Sum(tuple(parts), column, decimals, tuple(bounds[:-1]), bounds[-1], missing_alone)
 
 
 def find_sums(
@@ -193,30 +212,36 @@ def _share(frame: pd.DataFrame, names: list) -> float:
 def _solved(
     table: np.ndarray, usable: list[bool], names: list, share: float
 ) -> list[tuple[tuple, Hashable]]:
-    """Totals of three parts or more among the ``usable`` columns of ``table`` (N, P) that
-    have no missing cell and are not copies of another: each column solved by least squares
-    on the others over their first rows, kept where the residual is float rounding and every
-    weight 0 or 1, then checked on every row."""
-    complete = ~np.isnan(table).any(axis=0)
+    """Totals of three parts or more among the ``usable`` columns of ``table`` (N, P) that are
+    missing in at most MAX_MISSING_SHARE of the rows and are not copies of another: each
+    column solved by least squares on the others over the rows where all are present, kept
+    where the residual is float rounding and every weight 0 or 1, then checked on every row
+    (a total may be missing where its parts are not: ``missing_alone``)."""
+    rare_gaps = np.isnan(table).mean(axis=0) <= MAX_MISSING_SHARE
     seen: set = set()
     columns = []
-    for place in np.flatnonzero(complete & np.asarray(usable, dtype=bool)):
+    for place in np.flatnonzero(rare_gaps & np.asarray(usable, dtype=bool)):
         key = table[:, place].tobytes()
         if key not in seen:
             seen.add(key)
             columns.append(int(place))
-    if not 4 <= len(columns) <= MAX_SOLVED or len(table) < len(columns) + MIN_ROWS:
+    complete = table[~np.isnan(table[:, columns]).any(axis=1)][:, columns]
+    if not 4 <= len(columns) <= MAX_SOLVED or len(complete) < len(columns) + MIN_ROWS:
         return []  # fewer rows would let a least-squares fit pass by chance
-    rows = table[_telling_rows(table[:, columns], max(4 * len(columns), 400))][:, columns]
+    rows = complete[_telling_rows(complete, max(4 * len(columns), 400))]
     found = []
     for k, place in enumerate(columns):
         others = [c for c in range(len(columns)) if c != k]
-        weights, *_ = np.linalg.lstsq(rows[:, others], rows[:, k], rcond=None)
+        # small problems: BLAS threads beside a busy process made R's msq (80 columns) 150x
+        # slower (36 s against 0.25 s on one thread)
+        with threadpool_limits(limits=1, user_api="blas"):
+            weights, *_ = np.linalg.lstsq(rows[:, others], rows[:, k], rcond=None)
         ones = np.abs(weights - 1) <= WEIGHT_TOLERANCE
         if ones.sum() < 3 or not (ones | (np.abs(weights) <= WEIGHT_TOLERANCE)).all():
             continue
         parts = [columns[others[i]] for i in np.flatnonzero(ones)]
-        if _evidence(table[:, place], *(table[:, p] for p in parts), share=share):
+        parts_at = (table[:, p] for p in parts)
+        if _evidence(table[:, place], *parts_at, share=share, missing_alone=True):
             found.append((tuple(names[p] for p in parts), names[place]))
     return found
 
@@ -283,7 +308,8 @@ def declared_sum(frame: pd.DataFrame | None, item: Mapping) -> Sum:
             f"metadata dependency {dict(item)!r}: a sum needs numerical columns, but "
             f"{wrong[0]!r} holds {frame[wrong[0]].dtype} values"
         )
-    agree = _agree(values[-1][:, None], *values[:-1], share=_share(frame, names))[:, 0]
+    held = ~np.isnan(values[-1])  # a total may be missing where its parts are not
+    agree = _agree(values[-1][:, None], *values[:-1], share=_share(frame, names))[:, 0] | ~held
     if not agree.all():
         row = frame.index[int(np.flatnonzero(~agree)[0])]
         held = " + ".join(repr(frame.at[row, p]) for p in parts)
