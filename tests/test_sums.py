@@ -278,3 +278,17 @@ def test_a_score_missing_where_its_items_are_answered_is_found_and_kept():
     strict = table.assign(score=table[items].sum(axis=1, skipna=False))
     found = find_sums(strict, dict.fromkeys(strict.columns, "numerical") | {"group": "categorical"})
     assert [(s.column, s.missing_alone) for s in found] == [("score", False)]
+
+
+def test_a_total_among_complete_columns_is_found_beside_many_sparse_ones():
+    """Twenty columns, each missing in a fifth of the rows, leave too few rows holding every
+    column for a least-squares search over all: the columns without a missing cell are
+    searched then, as before missing cells were allowed."""
+    rng = np.random.default_rng(4)
+    n_rows = 300
+    parts = pd.DataFrame(rng.integers(0, 9, (n_rows, 3)), columns=["a", "b", "c"])
+    sparse = pd.DataFrame(rng.normal(size=(n_rows, 20)), columns=[f"s{i}" for i in range(20)])
+    sparse = sparse.mask(rng.random(sparse.shape) < 0.2)
+    table = pd.concat([parts.assign(total=parts.sum(axis=1)), sparse], axis=1)
+    found = find_sums(table, dict.fromkeys(table.columns, "numerical"))
+    assert [(s.column, s.parts) for s in found] == [("total", ("a", "b", "c"))]

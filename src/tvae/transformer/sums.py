@@ -11,17 +11,18 @@ every real row where all are present (to float rounding, ``TOLERANCE`` of the pa
 ``c`` missing exactly where a part is, in at least ``MIN_ROWS`` rows. Pairs of parts are tried
 on the first rows, then on all; totals of three parts or more (midwest's ``poptotal``, five
 races; Florida's ``Total``, ten candidates) are found by least squares among the columns missing
-in at most ``MAX_MISSING_SHARE`` of the rows, on the rows where all of them are present (each
-column on the others: a residual of float rounding and weights of 0 or 1), then checked on
-every row. Such a total may also be missing where its parts are present (R's msq: ``NegAff``,
-the sum of ten items, is missing in 524 rows whose items are all there); it is then missing in
-sampled rows where the decoder drew it missing (``missing_alone``), and set from its parts
-elsewhere. Sampled rows get ``c`` from their parts (:func:`keep_sums`),
-rounded to ``c``'s decimals, in its dtype; a conditioned ``c`` stays, and parts move to make the
-sum (:mod:`tvae.transformer.sum_repairs`). A total may be a part of
-another total (chains, never loops); a column is the total of one sum at most. They are listed
-with the dependencies (``{"type": "sum", "columns": [A, B, ...], "column": C}``), declared or
-switched off the same way.
+in at most ``MAX_MISSING_SHARE`` of the rows, on the rows where all of them are present (where
+too few rows hold them all, among the columns without a missing cell), each column on the
+others (a residual of float rounding and weights of 0 or 1), then checked on every row. Such
+a total may also be missing where its parts are present (R's msq: ``NegAff``, the sum of ten
+items, is missing in 524 rows whose items are all there); it is then missing in sampled rows
+where the decoder drew it missing (``missing_alone``), and set from its parts elsewhere.
+Sampled rows get ``c`` from their parts (:func:`keep_sums`), rounded to ``c``'s decimals, in
+its dtype; a conditioned ``c`` stays, and parts move to make the sum
+(:mod:`tvae.transformer.sum_repairs`). A total may be a part of another total (chains, never
+loops); a column is the total of one sum at most. They are listed with the dependencies
+(``{"type": "sum", "columns": [A, B, ...], "column": C}``), declared or switched off the
+same way.
 """
 
 from __future__ import annotations
@@ -213,21 +214,19 @@ def _solved(
     table: np.ndarray, usable: list[bool], names: list, share: float
 ) -> list[tuple[tuple, Hashable]]:
     """Totals of three parts or more among the ``usable`` columns of ``table`` (N, P) that are
-    missing in at most MAX_MISSING_SHARE of the rows and are not copies of another: each
-    column solved by least squares on the others over the rows where all are present, kept
-    where the residual is float rounding and every weight 0 or 1, then checked on every row
-    (a total may be missing where its parts are not: ``missing_alone``)."""
-    rare_gaps = np.isnan(table).mean(axis=0) <= MAX_MISSING_SHARE
-    seen: set = set()
-    columns = []
-    for place in np.flatnonzero(rare_gaps & np.asarray(usable, dtype=bool)):
-        key = table[:, place].tobytes()
-        if key not in seen:
-            seen.add(key)
-            columns.append(int(place))
-    complete = table[~np.isnan(table[:, columns]).any(axis=1)][:, columns]
-    if not 4 <= len(columns) <= MAX_SOLVED or len(complete) < len(columns) + MIN_ROWS:
-        return []  # fewer rows would let a least-squares fit pass by chance
+    missing in at most MAX_MISSING_SHARE of the rows (too many of them, or too few rows
+    holding them all: those with no missing cell) and are not copies of another: each column
+    solved by least squares on the others over the rows where all are present, kept where the
+    residual is float rounding and every weight 0 or 1, then checked on every row (a total may
+    be missing where its parts are not: ``missing_alone``)."""
+    for gaps in (MAX_MISSING_SHARE, 0.0):
+        columns = _distinct(table, np.asarray(usable, dtype=bool) & (_gaps(table) <= gaps))
+        complete = table[~np.isnan(table[:, columns]).any(axis=1)][:, columns]
+        # fewer rows would let a least-squares fit pass by chance
+        if 4 <= len(columns) <= MAX_SOLVED and len(complete) >= len(columns) + MIN_ROWS:
+            break
+    else:
+        return []
     rows = complete[_telling_rows(complete, max(4 * len(columns), 400))]
     found = []
     for k, place in enumerate(columns):
@@ -244,6 +243,23 @@ def _solved(
         if _evidence(table[:, place], *parts_at, share=share, missing_alone=True):
             found.append((tuple(names[p] for p in parts), names[place]))
     return found
+
+
+def _gaps(table: np.ndarray) -> np.ndarray:
+    """Each column's share of missing cells (P,)."""
+    return np.isnan(table).mean(axis=0)
+
+
+def _distinct(table: np.ndarray, chosen: np.ndarray) -> list[int]:
+    """Places of the ``chosen`` columns of ``table``, each copy of an earlier one left out."""
+    seen: set = set()
+    columns = []
+    for place in np.flatnonzero(chosen):
+        key = table[:, place].tobytes()
+        if key not in seen:
+            seen.add(key)
+            columns.append(int(place))
+    return columns
 
 
 def _reaches(parts_of: Mapping, column: Hashable, target: Hashable) -> bool:
