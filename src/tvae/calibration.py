@@ -43,6 +43,12 @@ DRAWN_STEP = 0.5  # of the log-rate gap per round: a full step overshoots (the r
 DRAWN_TOLERANCE = 0.005  # a first draw this close to the real rates needs no rounds
 
 
+def calibration_draws(width: int) -> int:
+    """Rows drawn to measure the decoder's rates, for rows encoded ``width`` wide:
+    CALIBRATION_DRAWS, fewer where they would hold more than CALIBRATION_FLOATS floats."""
+    return int(min(CALIBRATION_DRAWS, max(1_000, CALIBRATION_FLOATS // max(width, 1))))
+
+
 @torch.no_grad()
 def sharpen_softmax_spans(decoder: Decoder, index: SpanIndex, factor: float) -> None:
     """Multiply the logits of every softmax span of ``decoder`` by ``factor`` (its output
@@ -70,7 +76,7 @@ def calibrate_marginals(
     if not widths or len(codes) == 0:
         return 0.0
     offsets = index.softmax_offsets.tolist()
-    n_draws = int(min(CALIBRATION_DRAWS, max(1_000, CALIBRATION_FLOATS // max(index.width, 1))))
+    n_draws = calibration_draws(index.width)
     decoder.eval()
     raw = torch.cat(
         [

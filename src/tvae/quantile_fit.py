@@ -6,9 +6,10 @@ It comes before the refiner, which then learns on mapped rows what is still wron
 Which numbers: every numerical column whose values the decoder draws (not one another column
 derives, not one made only of point masses), clipped to its range (with
 ``enforce_min_max_values=False`` its draws may leave the range; a map would keep them within).
-"auto" maps on tables of ``MIN_ROWS`` rows or more, the refiner's bound and for the same
-reason: on fewer, the real values' heaps and shape are those of a small sample, and a map
-onto them brings the synthetic rows nearer the training rows than fresh real rows are.
+"auto" maps where the refiner's "auto" refines (:func:`tvae.refiner.refines_by_default`:
+sampled decoding, 2,500 rows or more), for the same reason: on fewer, the real values' heaps
+and shape are those of a small sample, and a map onto them brings the synthetic rows nearer
+the training rows than fresh real rows are.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tvae.calibration import CALIBRATION_DRAWS, CALIBRATION_FLOATS
+from tvae.calibration import calibration_draws
 from tvae.prior import LatentPrior
 from tvae.refiner import refines_by_default
 from tvae.sampling import concat_blocks, encoded_blocks
@@ -72,8 +73,7 @@ def fit_quantile_maps(
     places = _candidates(transformer)
     if not places:
         return []
-    width = transformer.layout.width
-    n_draws = int(min(CALIBRATION_DRAWS, max(1_000, CALIBRATION_FLOATS // max(width, 1))))
+    n_draws = calibration_draws(transformer.layout.width)
     blocks = encoded_blocks(decoder, prior, transformer, n_draws, generator, decoding)
     drawn = concat_blocks(blocks, transformer.layout)
     slices = transformer.layout.column_slices([len(col.spans) for col in transformer.columns])

@@ -61,8 +61,8 @@ def keep_sums(
         free = [i for i, p in enumerate(item.parts) if p not in fixed]
         parts = [to_float(frame[p]) for p in item.parts]
         held = item.column in fixed
-        left_out = np.isnan(to_float(frame[item.column])) if item.missing_alone else None
-        total = to_float(frame[item.column]) if held else np.sum(parts, axis=0)
+        drawn = to_float(frame[item.column])
+        total = drawn if held else np.sum(parts, axis=0)
         bounded = limits is not None and item.column in limits
         if not held:
             if item.span is not None:
@@ -78,8 +78,8 @@ def keep_sums(
                 write_numbers(frame, item.parts[i], moved[i], item.decimals)
         if not held:
             total = np.sum([to_float(frame[p]) for p in item.parts], axis=0)
-            if left_out is not None:
-                total[left_out] = np.nan
+            if item.missing_alone:
+                total[np.isnan(drawn)] = np.nan
             write_numbers(frame, item.column, total, item.decimals)
 
 

@@ -220,7 +220,8 @@ def _solved(
     residual is float rounding and every weight 0 or 1, then checked on every row (a total may
     be missing where its parts are not: ``missing_alone``)."""
     for gaps in (MAX_MISSING_SHARE, 0.0):
-        columns = _distinct(table, np.asarray(usable, dtype=bool) & (_gaps(table) <= gaps))
+        sparse = np.isnan(table).mean(axis=0) > gaps
+        columns = _distinct(table, np.asarray(usable, dtype=bool) & ~sparse)
         complete = table[~np.isnan(table[:, columns]).any(axis=1)][:, columns]
         # fewer rows would let a least-squares fit pass by chance
         if 4 <= len(columns) <= MAX_SOLVED and len(complete) >= len(columns) + MIN_ROWS:
@@ -243,11 +244,6 @@ def _solved(
         if _evidence(table[:, place], *parts_at, share=share, missing_alone=True):
             found.append((tuple(names[p] for p in parts), names[place]))
     return found
-
-
-def _gaps(table: np.ndarray) -> np.ndarray:
-    """Each column's share of missing cells (P,)."""
-    return np.isnan(table).mean(axis=0)
 
 
 def _distinct(table: np.ndarray, chosen: np.ndarray) -> list[int]:
