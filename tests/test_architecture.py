@@ -59,6 +59,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "tvae.refiner",
             "tvae.refiner_training",
             "tvae.drawn_maps",
+            "tvae.sampled_repairs",
+            "tvae.softmax_draws",
             "tvae.gaussian_mixture",
             "tvae.kinds",
             "tvae.codec",

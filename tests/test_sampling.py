@@ -3,7 +3,8 @@
 import torch
 
 from tvae.layout import Layout, SpanIndex
-from tvae.sampling import argmax_categories, decode_outputs, draw_categories
+from tvae.sampling import decode_outputs
+from tvae.softmax_draws import argmax_categories, draw_categories
 
 # spans of several widths, two of them equal (grouped together by the sampler)
 LAYOUT = Layout.from_widths(

@@ -18,7 +18,7 @@ def mapped_places(transformer: Any) -> list[tuple[int, slice, slice]]:
     columns = transformer.columns
     if not any(getattr(col, "quantile_map", None) is not None for col in columns):
         return []
-    slices = transformer.layout.column_slices([len(col.spans) for col in columns])
+    slices = transformer.column_slices
     return [
         (place, *slices[place])
         for place, col in enumerate(columns)

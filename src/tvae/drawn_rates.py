@@ -39,13 +39,15 @@ def drawn_spans(transformer: Any) -> tuple[list[int], dict[int, np.ndarray]]:
     encoded again in a neighbour, so those are matched as one; a point mass is its own."""
     deps = transformer.dependencies
     moved = {s for e in transformer.exclusions for s in (e.first, e.second)}
+    modes = transformer.mode_spans()
     moved |= {r.span for r in transformer.label_ranges}
+    moved |= {modes[r.column] for r in transformer.label_ranges if r.column in modes}
     kept = {str(p.target) for p in deps.presence}
     kept |= {str(p.source) for p in deps.presence if p.by_missing}
     derived = {str(c) for c in deps.derived()}
     kept |= {str(c) for o in deps.orders for c in (o.low, o.high)} - derived
     repaired = {}
-    for place, span in transformer.mode_spans().items():
+    for place, span in modes.items():
         exact = transformer.columns[place].normalizer.exact
         if str(transformer.columns[place].name) in kept and exact.any():
             repaired[span] = ~exact

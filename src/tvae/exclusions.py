@@ -7,8 +7,8 @@ category spans counts as excluded when no real row holds it although independent
 the same rates would have put :data:`MIN_EXPECTED_ROWS` rows there (the chance of an empty cell
 is then below 5e-5). In a sampled row that holds one, the sampler keeps the more likely of the
 two values (by the decoder's softmax for that row) and draws the other again among the values
-that no other span of the row excludes (:func:`tvae.sampling.repair_excluded`): the rest of the
-row, and every row without such a pair, stays as drawn.
+that no other span of the row excludes (:func:`tvae.sampled_repairs.repair_excluded`): the
+rest of the row, and every row without such a pair, stays as drawn.
 """
 
 from __future__ import annotations

@@ -18,12 +18,14 @@ efficacy). A cut, a cap or a count reaches its edge again and again (titanic: 5 
 
 In a sampled row whose number lies outside its label's bounds the sampler keeps the more likely
 of the two by the decoder's softmax, the label's probability against the number's mode's
-(:func:`tvae.sampling.repair_ranges`). A likelier number keeps its value and the label is drawn
-again among the labels whose bounds hold it (titanic: a 40-year-old drawn as a child). A
-likelier label keeps its value and decoding moves the number onto the label's nearest bound, a
-value that real rows of the label hold. (Always drawing the label again cost intrusion, whose
-attack labels bound many counts, 0.13 of efficacy.) Decoding moves a number that no label's
-bounds hold, or that a condition's fixed label does not, onto the nearest bound too.
+(:func:`tvae.sampled_repairs.repair_ranges`). A likelier number keeps its value and the label
+is drawn again among the labels whose bounds hold it (titanic: a 40-year-old drawn as a child).
+A likelier label keeps its value, and so does a label a condition fixes: the number's mode is
+drawn again among the modes whose centre the label's bounds hold, and the number keeps its
+offset within its mode. (Always drawing the label again cost intrusion, whose attack labels
+bound many counts, 0.13 of efficacy; moving the number onto the label's nearest bound, as
+before, piled such rows on one value.) Decoding moves a number still outside, which no mode
+inside reaches, onto the nearest bound, a value that real rows of the label hold.
 """
 
 from __future__ import annotations
@@ -136,15 +138,18 @@ def clip_into_bounds(values: np.ndarray, labels: np.ndarray, item: LabelRange) -
 class RangeIndex:
     """The bounds as device tensors, by label span: (column, lower (W,), upper (W,)), with
     -inf and +inf where an end is free; ``modes`` maps each number's column to its mode span
-    (place among the softmax spans)."""
+    (place among the softmax spans), and ``centres`` each number's column to the value each of
+    its modes decodes to with a zero offset ((M,) float64)."""
 
     def __init__(
         self,
         ranges: Sequence[LabelRange],
         device: torch.device,
         modes: dict[int, int] | None = None,
+        centres: dict[int, np.ndarray] | None = None,
     ) -> None:
         self.modes = modes or {}
+        self.centres = {c: torch.from_numpy(v).to(device) for c, v in (centres or {}).items()}
         self.by_span: dict[int, list[tuple[int, torch.Tensor, torch.Tensor]]] = {}
         for item in ranges:
             lower, upper = (torch.from_numpy(end).to(device) for end in item.ends())
@@ -157,6 +162,10 @@ class RangeIndex:
     def columns(self) -> list[int]:
         """The number columns some bound reads."""
         return sorted({column for rules in self.by_span.values() for column, _, _ in rules})
+
+    def ends(self, span: int, column: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The lower and upper bound (W,) that each code of ``span`` sets on ``column``."""
+        return next((low, up) for other, low, up in self.by_span[span] if other == column)
 
     def mode_spans(self, span: int) -> dict[int, int]:
         """The numbers bounded under label span ``span``: column -> its mode span."""

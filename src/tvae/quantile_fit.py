@@ -76,7 +76,7 @@ def fit_quantile_maps(
     n_draws = calibration_draws(transformer.layout.width)
     blocks = encoded_blocks(decoder, prior, transformer, n_draws, generator, decoding)
     drawn = concat_blocks(blocks, transformer.layout)
-    slices = transformer.layout.column_slices([len(col.spans) for col in transformer.columns])
+    slices = transformer.column_slices
     mapped = []
     for place in places:
         column = transformer.columns[place]

@@ -206,8 +206,7 @@ def decoded_numbers(
 def number_places(transformer: Any) -> tuple[list[int], list[int]]:
     """The numerical columns with one scalar (places among the columns) and their scalars'
     places among the alphas."""
-    layout = transformer.layout
-    slices = layout.column_slices([len(col.spans) for col in transformer.columns])
+    slices = transformer.column_slices
     columns, scalars = [], []
     for place, col in enumerate(transformer.columns):
         alpha = slices[place][0]

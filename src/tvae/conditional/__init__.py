@@ -44,7 +44,8 @@ from tvae.drawn_maps import map_drawn
 from tvae.errors import ConditionError
 from tvae.layout import SpanIndex
 from tvae.refiner import Refiner
-from tvae.sampling import Repairs, decode_outputs
+from tvae.sampled_repairs import Repairs
+from tvae.sampling import decode_outputs
 
 REFINE_ROUNDS = 10  # draws of a row the refiner keeps dropping, at most, after the first
 

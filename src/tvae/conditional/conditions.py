@@ -18,8 +18,8 @@ import pandas as pd
 import torch
 
 from tvae.conditional.kinds import NumericView
-from tvae.sampling import gumbel_noise
-from tvae.transformer.table import seed_from_rows
+from tvae.softmax_draws import gumbel_noise
+from tvae.transformer.decoding_seed import seed_from_rows
 
 
 class Missing:
