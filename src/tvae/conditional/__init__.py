@@ -34,6 +34,7 @@ from tvae.conditional.date_parts import check_date_parts, date_ranges
 from tvae.conditional.dependent import check_sums, through_dependencies
 from tvae.conditional.held import allowed_sets, fixed_rows_of, merged, range_limits
 from tvae.conditional.kinds import CATEGORY_KINDS, NUMERIC_KINDS, NumericView
+from tvae.conditional.label_bounds import within_label_ranges
 from tvae.conditional.lines import through_lines
 from tvae.conditional.offsets import through_offsets
 from tvae.conditional.orders import explained, through_orders
@@ -96,6 +97,7 @@ def sample_conditional(
         conditions = through_dependencies(transformer, conditions)
         conditions, derived = through_lines(transformer, conditions)
         conditions, cut = through_cuts(transformer, conditions)
+        conditions = within_label_ranges(transformer, conditions)
     except ConditionError as error:
         raise explained(error, bounded) from error
     derived |= cut
