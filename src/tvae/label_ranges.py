@@ -145,11 +145,11 @@ class RangeIndex:
         self,
         ranges: Sequence[LabelRange],
         device: torch.device,
-        modes: dict[int, int] | None = None,
-        centres: dict[int, np.ndarray] | None = None,
+        modes: dict[int, int],
+        centres: dict[int, np.ndarray],
     ) -> None:
-        self.modes = modes or {}
-        self.centres = {c: torch.from_numpy(v).to(device) for c, v in (centres or {}).items()}
+        self.modes = modes
+        self.centres = {c: torch.from_numpy(v).to(device) for c, v in centres.items()}
         self.by_span: dict[int, list[tuple[int, torch.Tensor, torch.Tensor]]] = {}
         for item in ranges:
             lower, upper = (torch.from_numpy(end).to(device) for end in item.ends())

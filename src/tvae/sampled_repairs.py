@@ -11,7 +11,6 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import torch
 
 from tvae.exclusions import ExclusionIndex
@@ -64,9 +63,9 @@ def repair_ranges(
     generator: torch.Generator,
     ranges: RangeIndex,
     exclusions: ExclusionIndex,
+    settle: Settle,
     decoding: str = "sample",
     frozen: frozenset[int] = frozenset(),
-    settle: Settle | None = None,
 ) -> None:
     """In the rows of ``codes`` (B, S) whose number (``numbers``: column -> (B,) float64) lies
     outside its label's bounds (:mod:`tvae.label_ranges`), keep the more likely of the two by
@@ -74,9 +73,10 @@ def repair_ranges(
     Where the number is, draw the label again, in place, among the labels whose bounds hold the
     row's numbers and that no other span of the row excludes; never a span in ``frozen`` (a
     condition's). Where the label is, or a condition holds it, the number's mode is drawn again
-    among those the label's bounds hold (:func:`_redraw_modes`, with ``settle``); a number no
-    such mode reaches is moved by decoding onto the label's nearest bound
-    (TableTransformer.inverse_transform), a value real rows of that label hold."""
+    among those the label's bounds hold (:func:`_redraw_modes`; ``settle`` mirrors offsets
+    that still leave it, :meth:`Repairs._settle`); a number no such mode reaches is moved by
+    decoding onto the label's nearest bound (TableTransformer.inverse_transform), a value real
+    rows of that label hold."""
     bounds = span_bounds(index)
     for span in ranges.by_span:
         outside = ranges.outside(span, numbers)  # (B, W)
@@ -84,39 +84,58 @@ def repair_ranges(
         if not len(rows):
             continue
         if span in frozen:  # a condition's label: its numbers give way
-            _redraw_modes(
-                raw, codes, rows, span, numbers, ranges, bounds, generator, decoding, frozen, settle
+            staying = rows
+        else:
+            again, barred = _labels_giving_way(
+                raw, codes, rows, span, numbers, ranges, exclusions, bounds, frozen, outside
             )
-            continue
-        label = _drawn_probability(raw, codes, rows, span, bounds)
-        number = torch.ones_like(label)  # the least likely mode among the numbers outside
-        forced = torch.zeros(len(rows), dtype=torch.bool)
-        their_numbers = {column: values[rows] for column, values in numbers.items()}
-        their_labels = codes[rows, span : span + 1]
-        for column, mode_span in ranges.mode_spans(span).items():
-            left = (
-                ranges.outside(span, their_numbers, column).gather(1, their_labels).squeeze(1).cpu()
-            )
-            if mode_span in frozen:  # a condition's number: the label gives way
-                forced |= left
-                continue
-            mode = _drawn_probability(raw, codes, rows, mode_span, bounds)
-            number = torch.where(left, torch.minimum(number, mode), number)
-        barred = outside[rows]
-        excluded = exclusions.excluded(span, codes[rows])
-        if excluded is not None:  # the pairs too, where some label is left
-            both = barred | excluded
-            barred = torch.where(both.all(dim=1, keepdim=True), barred, both)
-        # the label is the likelier, or no label's bounds hold the number: the label stays
-        again = ((number > label) | forced).to(raw.device) & ~barred.all(dim=1)
-        if again.any():
-            _redraw(raw, codes, rows[again], span, barred[again], bounds, generator, decoding)
-        staying = rows[~again]
+            if again.any():
+                _redraw(raw, codes, rows[again], span, barred[again], bounds, generator, decoding)
+            staying = rows[~again]
         if len(staying):
             _redraw_modes(
                 raw, codes, staying, span, numbers, ranges, bounds, generator, decoding, frozen,
                 settle,
             )  # fmt: skip
+
+
+def _labels_giving_way(
+    raw: torch.Tensor,
+    codes: torch.Tensor,
+    rows: torch.Tensor,
+    span: int,
+    numbers: dict[int, torch.Tensor],
+    ranges: RangeIndex,
+    exclusions: ExclusionIndex,
+    bounds: list[tuple[int, int]],
+    frozen: frozenset[int],
+    outside: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Of ``rows``, whose number lies outside the bounds of their label of ``span`` (not a
+    condition's), which draw the label again ((R,) bool: the number's mode is the likelier, or
+    a condition holds the number, and some label is left) and the labels each may not take
+    ((R, W): those whose bounds the row's numbers leave, and excluded pairs where some label
+    is left)."""
+    label = _drawn_probability(raw, codes, rows, span, bounds)
+    number = torch.ones_like(label)  # the least likely mode among the numbers outside
+    forced = torch.zeros(len(rows), dtype=torch.bool)
+    their_numbers = {column: values[rows] for column, values in numbers.items()}
+    their_labels = codes[rows, span : span + 1]
+    for column, mode_span in ranges.mode_spans(span).items():
+        left = ranges.outside(span, their_numbers, column).gather(1, their_labels).squeeze(1).cpu()
+        if mode_span in frozen:  # a condition's number: the label gives way
+            forced |= left
+            continue
+        mode = _drawn_probability(raw, codes, rows, mode_span, bounds)
+        number = torch.where(left, torch.minimum(number, mode), number)
+    barred = outside[rows]
+    excluded = exclusions.excluded(span, codes[rows])
+    if excluded is not None:  # the pairs too, where some label is left
+        both = barred | excluded
+        barred = torch.where(both.all(dim=1, keepdim=True), barred, both)
+    # the label is the likelier, or no label's bounds hold the number: the label stays
+    again = ((number > label) | forced).to(raw.device) & ~barred.all(dim=1)
+    return again, barred
 
 
 def _redraw_modes(
@@ -130,17 +149,17 @@ def _redraw_modes(
     generator: torch.Generator,
     decoding: str,
     frozen: frozenset[int],
-    settle: Settle | None = None,
+    settle: Settle,
 ) -> None:
     """Where ``rows`` keep their label of ``span`` and a number lies outside its bounds, draw
     the number's mode again, in place, among the modes whose centre the bounds hold; the
-    number keeps its offset within the mode, or with ``settle`` the mirror of it where that
-    alone falls within. Clipping it onto the nearest bound instead piled such rows on one
+    number keeps its offset within the mode, or (``settle``) the mirror of it where that alone
+    falls within. Clipping it onto the nearest bound instead piled such rows on one
     value (census: 1.5 points too many 17-year-olds). Numbers with no mode inside stay, and
     decoding moves them onto the bound."""
     labels = codes[rows, span : span + 1]
     for column, mode_span in ranges.mode_spans(span).items():
-        if mode_span in frozen or column not in ranges.centres:
+        if mode_span in frozen:
             continue
         left = ranges.outside(span, {column: numbers[column][rows]}, column)
         chosen = left.gather(1, labels).squeeze(1)
@@ -152,8 +171,7 @@ def _redraw_modes(
         if some.any():
             moving = rows[chosen][some]
             _redraw(raw, codes, moving, mode_span, barred[some], bounds, generator, decoding)
-            if settle is not None:
-                numbers[column][moving] = settle(moving, column, low[some], high[some])
+            numbers[column][moving] = settle(moving, column, low[some], high[some])
 
 
 def _redraw(
@@ -184,14 +202,13 @@ class Repairs:
         self.transformer, self.index = transformer, index
         self.exclusions = ExclusionIndex(transformer.exclusions, index)
         device = index.softmax_widths.device
+        bounded = {r.column for r in transformer.label_ranges}
+        centres = {c: transformer.columns[c].mode_values() for c in bounded}
         self.ranges = RangeIndex(
-            transformer.label_ranges,
-            device,
-            transformer.mode_spans(),
-            mode_centres(transformer, {r.column for r in transformer.label_ranges}),
+            transformer.label_ranges, device, transformer.mode_spans(), centres
         )
-        slices = transformer.column_slices if transformer.label_ranges else []
-        self.offsets = {c: slices[c][0].start for c in self.ranges.columns}  # their alphas
+        slices = transformer.column_slices if bounded else []
+        self.offsets = {c: slices[c][0].start for c in bounded}  # their alphas
 
     def __call__(
         self,
@@ -211,8 +228,8 @@ class Repairs:
             numbers = self._numbers(alphas, codes)
             settle = functools.partial(self._settle, alphas, codes)
             repair_ranges(
-                raw, codes, numbers, index, generator, self.ranges, exclusions, decoding, frozen,
-                settle,
+                raw, codes, numbers, index, generator, self.ranges, exclusions, settle, decoding,
+                frozen,
             )  # fmt: skip
 
     def _settle(
@@ -248,19 +265,6 @@ class Repairs:
             alphas.cpu().numpy(), codes.cpu().numpy(), columns or self.ranges.columns
         )
         return {c: torch.from_numpy(v).to(alphas.device) for c, v in values.items()}
-
-
-def mode_centres(transformer: Any, columns: set[int]) -> dict[int, np.ndarray]:
-    """Each of the numerical ``columns`` (places among the transformer's columns) -> the value
-    (M,) each of its modes decodes to with a zero offset: its mean, or its point mass."""
-    centres = {}
-    for place in sorted(columns):
-        column = transformer.columns[place]
-        n_modes = column.normalizer.n_modes
-        codes = np.zeros((n_modes, len(column.spans) - 1), dtype=np.int64)
-        codes[:, 0] = np.arange(n_modes)
-        centres[place] = column.inverse_numbers(np.zeros((n_modes, 1)), codes)
-    return centres
 
 
 def _drawn_probability(

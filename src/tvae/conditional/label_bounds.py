@@ -18,6 +18,7 @@ import pandas as pd
 
 from tvae.conditional.dependent import as_table, in_form_of, is_empty
 from tvae.conditional.kinds import CATEGORY_KINDS
+from tvae.conditional.parse import find_slot
 
 
 def within_label_ranges(transformer: Any, conditions: Mapping | pd.DataFrame) -> Any:
@@ -48,7 +49,7 @@ def _code(known: pd.Index, cell: Any) -> int | None:
     """The slot of the one label ``cell`` asks; None for a set, a range or nothing."""
     if isinstance(cell, (tuple, set, frozenset)) or is_empty(cell):
         return None
-    found = int(known.get_indexer([cell])[0])
+    found = find_slot(known, cell)
     return found if found >= 0 else None
 
 

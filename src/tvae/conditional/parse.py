@@ -58,7 +58,7 @@ def _labels(cells: list) -> np.ndarray:
     return labels
 
 
-def _find(known: pd.Index, cell: Any) -> int:
+def find_slot(known: pd.Index, cell: Any) -> int:
     """Slot of ``cell``; text such as "3" or "True" (from the command line) matches 3 or True."""
     found = int(known.get_indexer([cell])[0])
     if found < 0 and isinstance(cell, str):
@@ -83,7 +83,7 @@ def _categorical(column, located, cells: list, is_frame: bool, device) -> Catego
         if isinstance(cell, (set, frozenset)):  # any of several values (see dependent.py)
             shared = []
             for member in cell:
-                if (found := _find(known, member)) >= 0:
+                if (found := find_slot(known, member)) >= 0:
                     multiplier[g, found] = 1.0
                 elif slots.shared is not None and member in slots.shared:
                     shared.append(member)
@@ -109,7 +109,7 @@ def _categorical(column, located, cells: list, is_frame: bool, device) -> Catego
                     f"range {cell!r}"
                 ) from error
             multiplier[g, :] = keep
-        elif (found := _find(known, cell)) >= 0:
+        elif (found := find_slot(known, cell)) >= 0:
             multiplier[g, found] = 1.0
         elif slots.shared is not None and cell in slots.shared:
             multiplier[g, -1], override[g] = slots.shared[cell], cell

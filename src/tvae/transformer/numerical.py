@@ -170,6 +170,13 @@ class NumericalColumn:
         alpha = self.normalizer.alphas_of(fill)[0, mode]
         return float(np.clip(alpha, -ALPHA_CLIP, ALPHA_CLIP)), mode
 
+    def mode_values(self) -> np.ndarray:
+        """The value (M,) each mode decodes to with a zero offset: its mean, or its point mass."""
+        n_modes = self.normalizer.n_modes
+        codes = np.zeros((n_modes, 2 if self.has_missing else 1), dtype=np.int64)
+        codes[:, 0] = np.arange(n_modes)
+        return self.inverse_numbers(np.zeros((n_modes, 1)), codes)
+
     def inverse_numbers(self, alphas: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """Decode to float64 (N,): clipped, rounded, NaN where the missing flag is set."""
         values = self.normalizer.inverse(alphas[:, 0], codes[:, 0])
