@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -73,11 +74,14 @@ def repair_ranges(
     Where the number is, draw the label again, in place, among the labels whose bounds hold the
     row's numbers and that no other span of the row excludes; never a span in ``frozen`` (a
     condition's). Where the label is, or a condition holds it, the number's mode is drawn again
-    among those the label's bounds hold (:func:`_redraw_modes`; ``settle`` mirrors offsets
-    that still leave it, :meth:`Repairs._settle`); a number no such mode reaches is moved by
-    decoding onto the label's nearest bound (TableTransformer.inverse_transform), a value real
-    rows of that label hold."""
-    bounds = span_bounds(index)
+    among those the label's bounds hold (:meth:`_RangeBlock.redraw_modes`; ``settle`` mirrors
+    offsets that still leave it, :meth:`Repairs._settle`); a number no such mode reaches is
+    moved by decoding onto the label's nearest bound (TableTransformer.inverse_transform), a
+    value real rows of that label hold."""
+    block = _RangeBlock(
+        raw, codes, numbers, ranges, exclusions, span_bounds(index), generator, decoding, frozen,
+        settle,
+    )  # fmt: skip
     for span in ranges.by_span:
         outside = ranges.outside(span, numbers)  # (B, W)
         rows = outside.gather(1, codes[:, span : span + 1]).squeeze(1).nonzero().squeeze(1)
@@ -86,92 +90,89 @@ def repair_ranges(
         if span in frozen:  # a condition's label: its numbers give way
             staying = rows
         else:
-            again, barred = _labels_giving_way(
-                raw, codes, rows, span, numbers, ranges, exclusions, bounds, frozen, outside
-            )
+            again, barred = block.labels_giving_way(rows, span, outside)
             if again.any():
-                _redraw(raw, codes, rows[again], span, barred[again], bounds, generator, decoding)
+                block.redraw(rows[again], span, barred[again])
             staying = rows[~again]
         if len(staying):
-            _redraw_modes(
-                raw, codes, staying, span, numbers, ranges, bounds, generator, decoding, frozen,
-                settle,
-            )  # fmt: skip
+            block.redraw_modes(staying, span)
 
 
-def _labels_giving_way(
-    raw: torch.Tensor,
-    codes: torch.Tensor,
-    rows: torch.Tensor,
-    span: int,
-    numbers: dict[int, torch.Tensor],
-    ranges: RangeIndex,
-    exclusions: ExclusionIndex,
-    bounds: list[tuple[int, int]],
-    frozen: frozenset[int],
-    outside: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Of ``rows``, whose number lies outside the bounds of their label of ``span`` (not a
-    condition's), which draw the label again ((R,) bool: the number's mode is the likelier, or
-    a condition holds the number, and some label is left) and the labels each may not take
-    ((R, W): those whose bounds the row's numbers leave, and excluded pairs where some label
-    is left)."""
-    label = _drawn_probability(raw, codes, rows, span, bounds)
-    number = torch.ones_like(label)  # the least likely mode among the numbers outside
-    forced = torch.zeros(len(rows), dtype=torch.bool)
-    their_numbers = {column: values[rows] for column, values in numbers.items()}
-    their_labels = codes[rows, span : span + 1]
-    for column, mode_span in ranges.mode_spans(span).items():
-        left = ranges.outside(span, their_numbers, column).gather(1, their_labels).squeeze(1).cpu()
-        if mode_span in frozen:  # a condition's number: the label gives way
-            forced |= left
-            continue
-        mode = _drawn_probability(raw, codes, rows, mode_span, bounds)
-        number = torch.where(left, torch.minimum(number, mode), number)
-    barred = outside[rows]
-    excluded = exclusions.excluded(span, codes[rows])
-    if excluded is not None:  # the pairs too, where some label is left
-        both = barred | excluded
-        barred = torch.where(both.all(dim=1, keepdim=True), barred, both)
-    # the label is the likelier, or no label's bounds hold the number: the label stays
-    again = ((number > label) | forced).to(raw.device) & ~barred.all(dim=1)
-    return again, barred
+@dataclass
+class _RangeBlock:
+    """A decoded block whose numbers' label ranges are being repaired: what each step reads
+    (the decoder's outputs, the codes and numbers it changes in place, the draw's settings)."""
 
+    raw: torch.Tensor
+    codes: torch.Tensor
+    numbers: dict[int, torch.Tensor]
+    ranges: RangeIndex
+    exclusions: ExclusionIndex
+    bounds: list[tuple[int, int]]
+    generator: torch.Generator
+    decoding: str
+    frozen: frozenset[int]
+    settle: Settle
 
-def _redraw_modes(
-    raw: torch.Tensor,
-    codes: torch.Tensor,
-    rows: torch.Tensor,
-    span: int,
-    numbers: dict[int, torch.Tensor],
-    ranges: RangeIndex,
-    bounds: list[tuple[int, int]],
-    generator: torch.Generator,
-    decoding: str,
-    frozen: frozenset[int],
-    settle: Settle,
-) -> None:
-    """Where ``rows`` keep their label of ``span`` and a number lies outside its bounds, draw
-    the number's mode again, in place, among the modes whose centre the bounds hold; the
-    number keeps its offset within the mode, or (``settle``) the mirror of it where that alone
-    falls within. Clipping it onto the nearest bound instead piled such rows on one
-    value (census: 1.5 points too many 17-year-olds). Numbers with no mode inside stay, and
-    decoding moves them onto the bound."""
-    labels = codes[rows, span : span + 1]
-    for column, mode_span in ranges.mode_spans(span).items():
-        if mode_span in frozen:
-            continue
-        left = ranges.outside(span, {column: numbers[column][rows]}, column)
-        chosen = left.gather(1, labels).squeeze(1)
-        lower, upper = ranges.ends(span, column)
-        low, high = lower[labels[chosen, 0]], upper[labels[chosen, 0]]
-        centres = ranges.centres[column]  # (M,)
-        barred = (centres < low.unsqueeze(1)) | (centres > high.unsqueeze(1))
-        some = ~barred.all(dim=1)
-        if some.any():
-            moving = rows[chosen][some]
-            _redraw(raw, codes, moving, mode_span, barred[some], bounds, generator, decoding)
-            numbers[column][moving] = settle(moving, column, low[some], high[some])
+    def labels_giving_way(
+        self, rows: torch.Tensor, span: int, outside: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Of ``rows``, whose number lies outside the bounds of their label of ``span`` (not a
+        condition's), which draw the label again ((R,) bool: the number's mode is the likelier,
+        or a condition holds the number, and some label is left) and the labels each may not
+        take ((R, W): those whose bounds the row's numbers leave (``outside``, (B, W)), and
+        excluded pairs where some label is left)."""
+        codes, ranges = self.codes, self.ranges
+        label = _drawn_probability(self.raw, codes, rows, span, self.bounds)
+        number = torch.ones_like(label)  # the least likely mode among the numbers outside
+        forced = torch.zeros(len(rows), dtype=torch.bool)
+        their_numbers = {column: values[rows] for column, values in self.numbers.items()}
+        their_labels = codes[rows, span : span + 1]
+        for column, mode_span in ranges.mode_spans(span).items():
+            left = ranges.outside(span, their_numbers, column).gather(1, their_labels).squeeze(1)
+            left = left.cpu()
+            if mode_span in self.frozen:  # a condition's number: the label gives way
+                forced |= left
+                continue
+            mode = _drawn_probability(self.raw, codes, rows, mode_span, self.bounds)
+            number = torch.where(left, torch.minimum(number, mode), number)
+        barred = outside[rows]
+        excluded = self.exclusions.excluded(span, codes[rows])
+        if excluded is not None:  # the pairs too, where some label is left
+            both = barred | excluded
+            barred = torch.where(both.all(dim=1, keepdim=True), barred, both)
+        # the label is the likelier, or no label's bounds hold the number: the label stays
+        again = ((number > label) | forced).to(self.raw.device) & ~barred.all(dim=1)
+        return again, barred
+
+    def redraw_modes(self, rows: torch.Tensor, span: int) -> None:
+        """Where ``rows`` keep their label of ``span`` and a number lies outside its bounds,
+        draw the number's mode again, in place, among the modes whose centre the bounds hold;
+        the number keeps its offset within the mode, or (``settle``) the mirror of it where
+        that alone falls within. Clipping it onto the nearest bound instead piled such rows on
+        one value (census: 1.5 points too many 17-year-olds). Numbers with no mode inside stay,
+        and decoding moves them onto the bound."""
+        labels = self.codes[rows, span : span + 1]
+        for column, mode_span in self.ranges.mode_spans(span).items():
+            if mode_span in self.frozen:
+                continue
+            left = self.ranges.outside(span, {column: self.numbers[column][rows]}, column)
+            chosen = left.gather(1, labels).squeeze(1)
+            lower, upper = self.ranges.ends(span, column)
+            low, high = lower[labels[chosen, 0]], upper[labels[chosen, 0]]
+            centres = self.ranges.centres[column]  # (M,)
+            barred = (centres < low.unsqueeze(1)) | (centres > high.unsqueeze(1))
+            some = ~barred.all(dim=1)
+            if some.any():
+                moving = rows[chosen][some]
+                self.redraw(moving, mode_span, barred[some])
+                self.numbers[column][moving] = self.settle(moving, column, low[some], high[some])
+
+    def redraw(self, rows: torch.Tensor, span: int, barred: torch.Tensor) -> None:
+        """:func:`_redraw` on this block."""
+        _redraw(
+            self.raw, self.codes, rows, span, barred, self.bounds, self.generator, self.decoding
+        )
 
 
 def _redraw(
