@@ -91,10 +91,13 @@ class Metadata(dict):
     (``"log": true``: s * log A + c), and ``{"type": "cut", "source": A, "target": B,
     "edges": [e1, ...], "labels": [b0, b1, ...]}``, B = b_i where e_i <= A < e_(i+1), and
     ``{"type": "date_part", "source": A, "target": B, "part": "year"}``, B a calendar part of
-    the date A; see
+    the date A, and ``{"type": "curve", "column": C, "sources": [A, B]}``, C drawn from a
+    smooth surface of A and B plus a small residual (not exact), and ``{"type": "rate",
+    "column": R, "part": A, "whole": B}``, R = min(A, B) / B in nearly every row; see
     :mod:`tvae.transformer.dependencies`, :mod:`tvae.transformer.offsets`,
-    :mod:`tvae.transformer.sums`, :mod:`tvae.transformer.linear`, :mod:`tvae.transformer.cuts`
-    and :mod:`tvae.transformer.date_parts`): those ``fit``
+    :mod:`tvae.transformer.sums`, :mod:`tvae.transformer.linear`, :mod:`tvae.transformer.cuts`,
+    :mod:`tvae.transformer.date_parts`, :mod:`tvae.transformer.curves` and
+    :mod:`tvae.transformer.rates`): those ``fit``
     found, on ``model.metadata_``; those to
     keep instead, on a metadata given to ``fit`` (an empty list keeps none). None: detect them.
     """

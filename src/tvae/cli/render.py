@@ -106,8 +106,8 @@ def _sampling_text(sampling: dict, params: dict, training: dict) -> str:
 def _dependency_text(items: list[dict]) -> str:
     """``[{"type": "determines", ...}, {"type": "order", ...}, {"type": "one_hot", ...},
     {"type": "offset", ...}, {"type": "sum", ...}, {"type": "linear", ...},
-    {"type": "cut", ...}, {"type": "date_part", ...}, {"type": "presence", ...}]`` as one
-    line."""
+    {"type": "cut", ...}, {"type": "date_part", ...}, {"type": "presence", ...},
+    {"type": "curve", ...}, {"type": "rate", ...}]`` as one line."""
     if not items:
         return "none"
     groups = [
@@ -140,8 +140,22 @@ def _dependency_text(items: list[dict]) -> str:
         for d in items
         if d["type"] == "presence"
     ]
+    curves = [
+        f"{d['column']} ~ a curve of {' and '.join(map(str, d['sources']))}"
+        for d in items
+        if d["type"] == "curve"
+    ]
+    curves += [_rate_text(d) for d in items if d["type"] == "rate"]
     found = groups + determines + orders + offsets + sums + lines + cuts + parts + presences
-    return ", ".join(found)
+    return ", ".join(found + curves)
+
+
+def _rate_text(item: dict) -> str:
+    """``{"type": "rate", ...}`` as its formula: ``r = min(a, b) / b in nearly every row``."""
+    scale = item.get("scale", 1)
+    times = f"{scale:g} * " if scale != 1 else ""
+    whole = item["whole"]
+    return f"{item['column']} = {times}min({item['part']}, {whole}) / {whole} in nearly every row"
 
 
 def _line_text(item: dict) -> str:

@@ -91,6 +91,18 @@ def split_declared(items: Sequence | None, kinds: Mapping[Hashable, str]) -> tup
                 "an offset from another (its differences' model would be fitted on the rows "
                 "without noise); leave it out"
             )
+        if kind == "rate":
+            raise InvalidParameterError(
+                f"metadata dependency {dict(item)!r}: with epsilon a share is not kept on its "
+                "counts' share (whether the rows keep it would be read without noise); leave "
+                "it out"
+            )
+        if kind == "curve":
+            raise InvalidParameterError(
+                f"metadata dependency {dict(item)!r}: with epsilon a column is not drawn from a "
+                "curve of others (its surface would be fitted on the rows without noise); "
+                "leave it out"
+            )
         if kind == "determines" and isinstance(item.get("source"), (list, tuple)):
             raise InvalidParameterError(
                 f"metadata dependency {dict(item)!r}: with epsilon a column determined by two "

@@ -167,3 +167,18 @@ def build_declared(cls: type, frame: pd.DataFrame, items: Iterable[Mapping]) -> 
     declared.date_parts = check_date_parts(parts, declared.derived())  # a date others read
     declared.presence = check_presence(presences, declared.derived())
     return declared
+
+
+def check_members_unnamed(groups: list, declared: list) -> None:
+    """A one-hot member is derived from its group's label: no "determines" may name it (an
+    order may: its repairs keep the group whole)."""
+    members = {m for g in groups for m in g.members}
+    for item in declared:
+        named = [item.get(f) for f in ("source", "target")] if isinstance(item, Mapping) else []
+        named = [m for n in named for m in (n if isinstance(n, (list, tuple)) else [n])]
+        clash = [n for n in named if n is not None and hashable(n) and n in members]
+        if clash:
+            raise InvalidParameterError(
+                f"metadata dependency {dict(item)!r} names {clash[0]!r}, a column of a declared "
+                "one-hot group, which the group's label derives; leave one of the two out"
+            )

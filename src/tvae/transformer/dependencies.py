@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from tvae.transformer.curves import Curve
 from tvae.transformer.cuts import Cut, beside_orders, find_cuts, implies, keep_cuts
 from tvae.transformer.date_moves import keep_date_parts
 from tvae.transformer.date_parts import DatePart, find_date_parts
@@ -76,6 +77,7 @@ from tvae.transformer.order_repairs import keep_orders
 from tvae.transformer.pair_repairs import derive_joint, pair_limits, parents_follow, repair_checks
 from tvae.transformer.presence import Presence, presences_beside
 from tvae.transformer.presence_repairs import keep_presence
+from tvae.transformer.rates import Rate
 from tvae.transformer.repairs import derive, into_sets, onto_keys
 from tvae.transformer.row_conditions import repair_by_rows
 from tvae.transformer.sum_repairs import keep_sums, total_limits
@@ -113,6 +115,10 @@ class Dependencies:
     date_parts: list[DatePart] = field(default_factory=list)
     # columns whose missing cells another column decides (tvae.transformer.presence)
     presence: list[Presence] = field(default_factory=list)
+    # numbers one or two others nearly determine (tvae.transformer.curves), and shares of two
+    # counts in nearly every row (tvae.transformer.rates): kept by decoding, after the repairs
+    curves: list[Curve] = field(default_factory=list)
+    rates: list[Rate] = field(default_factory=list)
 
     # ------------------------------------------------------------------ finding them
     @classmethod
@@ -231,10 +237,14 @@ class Dependencies:
             c for j in [*self.joint, *self.joint_checks] for c in (*j.sources, j.target)
         }
 
+    def ordered(self) -> set:
+        """The columns an order compares (its repair may move either side)."""
+        return {c for o in self.orders for c in (o.low, o.high)}
+
     def derived(self) -> set:
         """The columns a dependency sets after the draw (drawn, then overwritten)."""
         items = [*self.determinations, *self.joint, *self.sums, *self.linear, *self.cuts]
-        return {d.target for d in [*items, *self.date_parts]}
+        return {d.target for d in [*items, *self.date_parts]} | {c.column for c in self.curves}
 
     def held(self, fixed: Iterable[Hashable] = ()) -> set:
         """The columns an order's repair does not move (it moves the other side): a number a
@@ -259,7 +269,7 @@ class Dependencies:
     def describe(self) -> list[dict]:
         items = [*self.groups, *self.determinations, *self.checks, *self.joint]
         items += [*self.joint_checks, *self.orders, *self.offsets, *self.sums, *self.linear]
-        items += [*self.cuts, *self.date_parts, *self.presence]
+        items += [*self.cuts, *self.date_parts, *self.presence, *self.curves, *self.rates]
         return [item.describe() for item in items]
 
     # ------------------------------------------------------------------ keeping them

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tvae.codec import decode_value, encode_value
+from tvae.transformer.curves import Curve
 from tvae.transformer.cuts import Cut
 from tvae.transformer.date_parts import DatePart
 from tvae.transformer.determination import from_state, order_from_state, order_state, state_of
@@ -14,6 +15,7 @@ from tvae.transformer.linear import Linear
 from tvae.transformer.offsets import Offset
 from tvae.transformer.one_hot import OneHotGroup
 from tvae.transformer.presence import Presence
+from tvae.transformer.rates import Rate
 from tvae.transformer.sums import Sum
 
 # the kinds saved only where a model holds some, with the class that reads each item back
@@ -23,6 +25,8 @@ OPTIONAL = {
     "cuts": ("cuts", Cut),
     "date_parts": ("date_parts", DatePart),
     "presence": ("presence", Presence),
+    "curves": ("curves", Curve),
+    "rates": ("rates", Rate),
 }
 
 
