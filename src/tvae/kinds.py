@@ -96,8 +96,7 @@ class Metadata(dict):
     "column": R, "part": A, "whole": B}``, R = min(A, B) / B in nearly every row; see
     :mod:`tvae.transformer.dependencies`, :mod:`tvae.transformer.offsets`,
     :mod:`tvae.transformer.sums`, :mod:`tvae.transformer.linear`, :mod:`tvae.transformer.cuts`,
-    :mod:`tvae.transformer.date_parts`, :mod:`tvae.transformer.curves` and
-    :mod:`tvae.transformer.rates`): those ``fit``
+    :mod:`tvae.transformer.date_parts` and :mod:`tvae.transformer.near`): those ``fit``
     found, on ``model.metadata_``; those to
     keep instead, on a metadata given to ``fit`` (an empty list keeps none). None: detect them.
     """

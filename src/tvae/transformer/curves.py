@@ -38,11 +38,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from tvae.codec import decode_value, encode_value
 from tvae.errors import InvalidParameterError
-from tvae.transformer.numerical import to_float
+from tvae.transformer.numerical import is_number, to_float
+from tvae.transformer.surface import design, fit_values, knots_of
 
 TIGHT_RATIO = 0.1  # the residual's spread, at most this share of the target's
 SCREEN_RATIO = 0.3  # the same on coarse bins, before a surface is fitted (see _screen)
@@ -52,9 +52,7 @@ MAX_POINT_SHARE = 0.05  # a target value held by more of the rows is a point mas
 MAX_COLUMNS = 120  # numerical columns searched, at most
 SEARCH_ROWS = 50_000  # rows the search and the surfaces use, evenly spaced, at most
 PAIR_SOURCES = 6  # per target, pairs are tried among its best single sources
-KNOTS = 24  # per source, at most: quantiles, or its distinct values where fewer
 SCREEN_BINS = (32, 12)  # bins per source on the screen, for one source and for two
-SMOOTHING = 1e-4  # the curvature penalty's weight, per row and grid value
 QUANTILES = 101  # residual quantiles kept
 RESIDUAL_LINK = 0.2  # the residual's correlation with any other column, at most (see _link)
 MAX_FITS = 4  # surfaces fitted per target, at most (the best screened first)
@@ -73,7 +71,7 @@ class Curve:
 
     def predict(self, sources: list[np.ndarray]) -> np.ndarray:
         """The surface at ``sources`` (one array per source, (N,) float64), flat past the knots."""
-        return _design(sources, self.knots) @ self.values
+        return design(sources, self.knots) @ self.values
 
     def draw(self, sources: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
         """The surface plus a residual drawn from the real residuals' quantiles. (N,)"""
@@ -104,64 +102,6 @@ class Curve:
         )
 
 
-def _knots(values: np.ndarray) -> np.ndarray:
-    """A source's knots: its distinct values where there are at most KNOTS, else quantiles."""
-    distinct = np.unique(values)
-    if len(distinct) <= KNOTS:
-        return distinct.astype(float)
-    return np.unique(np.quantile(values, np.linspace(0.0, 1.0, KNOTS)))
-
-
-def _place(values: np.ndarray, knots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each value's interval among ``knots`` and its place in it, in [0, 1]."""
-    interval = np.clip(np.searchsorted(knots, values, side="right") - 1, 0, len(knots) - 2)
-    low, high = knots[interval], knots[interval + 1]
-    return interval, np.clip((values - low) / (high - low), 0.0, 1.0)
-
-
-def _design(sources: list[np.ndarray], knots: tuple[np.ndarray, ...]) -> sparse.csr_matrix:
-    """The interpolation weights of each row on the grid's values: (N, grid size)."""
-    i, t = _place(sources[0], knots[0])
-    if len(sources) == 1:
-        cells, weights = [i, i + 1], [1 - t, t]
-    else:
-        j, s = _place(sources[1], knots[1])
-        width = len(knots[1])
-        cells = [i * width + j, i * width + j + 1, (i + 1) * width + j, (i + 1) * width + j + 1]
-        weights = [(1 - t) * (1 - s), (1 - t) * s, t * (1 - s), t * s]
-    n_rows, size = len(i), int(np.prod([len(k) for k in knots]))
-    rows = np.tile(np.arange(n_rows), len(cells))
-    data = (np.concatenate(weights), (rows, np.concatenate(cells)))
-    return sparse.csr_matrix(data, shape=(n_rows, size))
-
-
-def _curvature(shape: tuple[int, ...]) -> sparse.csr_matrix:
-    """Second differences of the grid's values along each source."""
-    blocks = []
-    for axis, length in enumerate(shape):
-        if length < 3:
-            continue
-        second = sparse.diags_array([1.0, -2.0, 1.0], offsets=[0, 1, 2], shape=(length - 2, length))
-        factors = [sparse.identity(n, format="csr") for n in shape]
-        factors[axis] = second
-        block = factors[0]
-        for factor in factors[1:]:
-            block = sparse.kron(block, factor)
-        blocks.append(block)
-    size = int(np.prod(shape))
-    return sparse.vstack(blocks).tocsr() if blocks else sparse.csr_matrix((0, size))
-
-
-def _fit_values(sources: list[np.ndarray], target: np.ndarray, knots: tuple) -> np.ndarray:
-    """The grid's values that fit ``target`` best, the curvature lightly penalised."""
-    design = _design(sources, knots)
-    penalty = _curvature(tuple(len(k) for k in knots))
-    weight = SMOOTHING * len(target) / design.shape[1]
-    normal = (design.T @ design + weight * (penalty.T @ penalty)).toarray()
-    normal[np.diag_indices_from(normal)] += 1e-9 * max(1.0, float(np.abs(normal).max()))
-    return np.linalg.solve(normal, design.T @ target)
-
-
 def fit_curve(
     column: Hashable, sources: tuple, numbers: Mapping
 ) -> tuple[Curve, float, np.ndarray]:
@@ -171,13 +111,13 @@ def fit_curve(
     tight; the surface kept is fitted on every row."""
     xs = [numbers[s] for s in sources]
     target = numbers[column]
-    knots = tuple(_knots(x) for x in xs)
+    knots = tuple(knots_of(x) for x in xs)
     half = np.arange(len(target)) % 2 == 0
     residuals = np.empty_like(target)
     for part in (half, ~half):
-        values = _fit_values([x[~part] for x in xs], target[~part], knots)
-        residuals[part] = target[part] - _design([x[part] for x in xs], knots) @ values
-    values = _fit_values(xs, target, knots)
+        values = fit_values([x[~part] for x in xs], target[~part], knots)
+        residuals[part] = target[part] - design([x[part] for x in xs], knots) @ values
+    values = fit_values(xs, target, knots)
     spread = float(target.std())
     ratio = float(residuals.std() / spread) if spread > 0 else np.inf
     quantiles = np.quantile(residuals, np.linspace(0.0, 1.0, QUANTILES))
@@ -222,13 +162,6 @@ def _numbers(frame: pd.DataFrame, names: list) -> dict:
     """``names`` as float64 arrays over evenly spaced rows (SEARCH_ROWS at most)."""
     step = max(1, -(-len(frame) // SEARCH_ROWS))
     return {c: to_float(frame[c].iloc[::step]) for c in names}
-
-
-def is_number(series: pd.Series, kinds: Mapping[Hashable, str]) -> bool:
-    """A numerical column held as numbers (a duration, numerical too, is held as time)."""
-    dtype = series.dtype
-    numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
-    return kinds.get(series.name) == "numerical" and numeric
 
 
 def _targets_and_sources(

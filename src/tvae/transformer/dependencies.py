@@ -12,8 +12,9 @@ Two kinds, detected in ``fit`` when they hold in *every* real row:
 
 Others are found beside them, each in its own module: **one_hot** groups (by the transformer,
 :mod:`tvae.transformer.one_hot`; each member derived from the group's label), pairs that
-determine a column (``joint``), offsets, sums, lines, cuts, and **presence** (a column that
-decides where another holds a value: :mod:`tvae.transformer.presence`).
+determine a column (``joint``), offsets, sums, lines, cuts, **presence** (a column that
+decides where another holds a value: :mod:`tvae.transformer.presence`), and relations that
+hold nearly, not in every row (:mod:`tvae.transformer.near`: curves, rates).
 
 A column B can be determined by several columns; only one, its *parent*, derives it. Parents
 form a forest by a strict order on columns (more distinct values first; for equal counts a
@@ -115,8 +116,8 @@ class Dependencies:
     date_parts: list[DatePart] = field(default_factory=list)
     # columns whose missing cells another column decides (tvae.transformer.presence)
     presence: list[Presence] = field(default_factory=list)
-    # numbers one or two others nearly determine (tvae.transformer.curves), and shares of two
-    # counts in nearly every row (tvae.transformer.rates): kept by decoding, after the repairs
+    # relations that hold nearly (tvae.transformer.near): numbers one or two others nearly
+    # give, shares of two counts; kept by decoding, after the repairs
     curves: list[Curve] = field(default_factory=list)
     rates: list[Rate] = field(default_factory=list)
 
@@ -236,10 +237,6 @@ class Dependencies:
         return found | {
             c for j in [*self.joint, *self.joint_checks] for c in (*j.sources, j.target)
         }
-
-    def ordered(self) -> set:
-        """The columns an order compares (its repair may move either side)."""
-        return {c for o in self.orders for c in (o.low, o.high)}
 
     def derived(self) -> set:
         """The columns a dependency sets after the draw (drawn, then overwritten)."""

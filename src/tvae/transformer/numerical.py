@@ -21,6 +21,7 @@ mode softmax), followed, when the column has missing values, by a 2-wide "is mis
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -49,6 +50,13 @@ def to_float(series: pd.Series) -> np.ndarray:
             f"column {series.name!r} is declared numerical but holds non-numeric values "
             f"({error}); declare it 'categorical' in metadata"
         ) from error
+
+
+def is_number(series: pd.Series, kinds: Mapping[Hashable, str]) -> bool:
+    """A numerical column held as numbers (a duration, numerical too, is held as time)."""
+    dtype = series.dtype
+    numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+    return kinds.get(series.name) == "numerical" and numeric
 
 
 @dataclass

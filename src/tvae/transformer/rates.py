@@ -37,9 +37,8 @@ import pandas as pd
 
 from tvae.codec import decode_value, encode_value
 from tvae.errors import InvalidParameterError
-from tvae.transformer.curves import is_number
 from tvae.transformer.granularity import observed_decimals
-from tvae.transformer.numerical import to_float
+from tvae.transformer.numerical import is_number, to_float
 
 MIN_SHARE = 0.95  # rows keeping the formula, at least (of those where it applies)
 OFF_MODE_SHARE = 0.9  # the same among rows off the share's most frequent value

@@ -22,16 +22,15 @@ from tvae.layout import Layout
 from tvae.transformer.build import build_column, column_from_state, keyed_numbers
 from tvae.transformer.columns import ColumnModel, Draws
 from tvae.transformer.continuous import MAX_CLUSTERS, WEIGHT_THRESHOLD
-from tvae.transformer.curves import declared_curves, find_curves, is_curve, keep_curves
 from tvae.transformer.declared_dependencies import check_members_unnamed
 from tvae.transformer.decoding_seed import seed_from_rows
 from tvae.transformer.dependencies import Dependencies
 from tvae.transformer.determination import order_of
 from tvae.transformer.dtypes import DtypeInfo, float_values
+from tvae.transformer.near import declare_near, find_near, is_near, keep_near
 from tvae.transformer.offset_column import decode_with_repairs, fit_offset, with_differences
 from tvae.transformer.offsets import declared_offsets, find_offsets, is_offset
 from tvae.transformer.one_hot import collapse, declared_group, find_groups, member_orders
-from tvae.transformer.rates import declared_rates, find_rates, is_rate, keep_rates
 from tvae.transformer.sums import check_apart
 
 
@@ -95,7 +94,7 @@ class TableTransformer:
             groups = [declared_group(frame, kinds, d) for d in dependencies if _is_one_hot(d)]
             offsets = declared_offsets(frame, kinds, dependencies, groups)
             declared = [d for d in dependencies if not (_is_one_hot(d) or is_offset(d))]
-            declared = [d for d in declared if not (is_curve(d) or is_rate(d))]
+            declared = [d for d in declared if not is_near(d)]
             check_members_unnamed(groups, declared)
         table, frame = frame, collapse(frame, groups)
         labels = {g.label: "id" for g in groups}  # left out of the search: derived only
@@ -107,20 +106,13 @@ class TableTransformer:
             summed = {c for s in self.dependencies.sums for c in (*s.parts, s.column)}
             offsets = find_offsets(table, kinds, skip=self.dependencies.linked() | summed)
             moved = {c for o in offsets for c in (o.base, o.column)}
-            busy = self.dependencies.linked() | summed | moved | self.dependencies.ordered()
-            self.dependencies.curves = find_curves(frame, kinds, skip=busy)
-            busy |= {c.column for c in self.dependencies.curves}
-            self.dependencies.rates = find_rates(frame, kinds, skip=busy)
+            find_near(self.dependencies, frame, kinds, moved)
             self.dependencies.add_presence(frame, {**kinds, **labels}, moved)
         else:  # checked on the table: a declared order may name a member
             self.dependencies = Dependencies.declared(table, declared)
             moved = {c for o in offsets for c in (o.base, o.column)}
             check_apart(self.dependencies.sums, moved)
-            busy = self.dependencies.linked() | self.dependencies.ordered() | moved
-            busy |= {c for s in self.dependencies.sums for c in (*s.parts, s.column)}
-            self.dependencies.curves = declared_curves(frame, kinds, dependencies, busy)
-            busy |= {c.column for c in self.dependencies.curves}
-            self.dependencies.rates = declared_rates(frame, kinds, dependencies, busy)
+            declare_near(self.dependencies, frame, kinds, dependencies, moved)
         self.dependencies.groups = groups
         self.dependencies.offsets = offsets
         offset_of = {o.column: o for o in offsets}
@@ -236,9 +228,7 @@ class TableTransformer:
         repair = lambda rows: self.dependencies.apply(rows, fixed, allowed, fixed_rows)  # noqa: E731
         frame = decode_with_repairs(frame, self.columns, repair, set(fixed))
         models = dict(zip(self.column_names, self.columns, strict=True))
-        # after the repairs: the sources and counts are final
-        keep_curves(frame, self.dependencies.curves, models, rng, set(fixed), fixed_rows)
-        keep_rates(frame, self.dependencies.rates, models, set(fixed), fixed_rows)
+        keep_near(frame, self.dependencies, models, rng, set(fixed), fixed_rows)  # after repairs
         if self.dependencies.groups:  # the members, back in the table's order
             frame = frame[self.output_names]
         return frame
