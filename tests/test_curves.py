@@ -68,6 +68,11 @@ def test_a_number_two_others_nearly_determine_is_found_as_a_curve():
     pine = frame.assign(light=frame["light"] + 3 * (frame["cover"] == "pine"))
     warm = frame.assign(light=frame["light"] + ((frame["elevation"] - 2_500) / 150).round())
     assert find_curves(pine, KINDS) == [] and find_curves(warm, KINDS) == []
+    # while a label of many values, which explains any residual's spread by chance alone
+    # (its groups of one or two rows), is no reason to refuse a curve
+    named = frame.assign(cell=[f"cell {i % 2_000}" for i in range(3_000)])
+    found = find_curves(named, {**KINDS, "cell": "categorical"})
+    assert [c.column for c in found] == ["light"]
     # a target mostly at one value is a point mass, left to the point masses
     massed = frame.assign(light=frame["light"].where(frame.index % 5 > 0, 0))
     assert find_curves(massed, KINDS) == []

@@ -126,14 +126,18 @@ def fit_curve(
 
 def _link(residuals: np.ndarray, values: np.ndarray, numeric: bool) -> float:
     """How much of the residuals another column explains: the absolute correlation with a
-    number (over the rows it is present in), the correlation ratio with a label's codes."""
+    number (over the rows it is present in), the correlation ratio with a label's codes less
+    what as many groups would explain by chance (a label of 2,000 values over 3,000 rows
+    "explains" two thirds of any residual's variance)."""
     if numeric:
         present = ~np.isnan(values)
         x, y = values[present], residuals[present]
         if len(x) < 3 or x.std() == 0 or y.std() == 0:
             return 0.0
         return float(abs(np.corrcoef(x, y)[0, 1]))
-    return _screen(residuals, values, between=True)
+    explained = _screen(residuals, values, between=True) ** 2
+    chance = (len(np.unique(values)) - 1) / max(len(values) - 1, 1)
+    return float(np.sqrt(max(explained - chance, 0.0) / (1.0 - chance))) if chance < 1 else 0.0
 
 
 def _bins(values: np.ndarray, count: int) -> np.ndarray:
