@@ -162,10 +162,15 @@ def _screen(target: np.ndarray, cells: np.ndarray, between: bool = False) -> flo
     return float(np.sqrt(max(1.0 - share, 0.0) if between else share))
 
 
+def _search_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Evenly spaced rows of ``frame``, SEARCH_ROWS at most: what the search reads."""
+    return frame.iloc[:: max(1, -(-len(frame) // SEARCH_ROWS))]
+
+
 def _numbers(frame: pd.DataFrame, names: list) -> dict:
-    """``names`` as float64 arrays over evenly spaced rows (SEARCH_ROWS at most)."""
-    step = max(1, -(-len(frame) // SEARCH_ROWS))
-    return {c: to_float(frame[c].iloc[::step]) for c in names}
+    """``names`` as float64 arrays over the search's rows."""
+    rows = _search_rows(frame)
+    return {c: to_float(rows[c]) for c in names}
 
 
 def _targets_and_sources(
@@ -231,14 +236,13 @@ def find_curves(
 def _others(frame: pd.DataFrame, kinds: Mapping[Hashable, str]) -> dict:
     """Every column but keys and dates over the rows of :func:`_numbers`: name -> (values,
     whether numeric): numbers as float64 (NaN: missing), labels as codes (missing: a code)."""
-    step = max(1, -(-len(frame) // SEARCH_ROWS))
-    found = {}
+    rows, found = _search_rows(frame), {}
     for name in frame.columns:
         kind = kinds.get(name)
         if is_number(frame[name], kinds):
-            found[name] = (to_float(frame[name].iloc[::step]), True)
+            found[name] = (to_float(rows[name]), True)
         elif kind in ("categorical", "boolean"):
-            codes = pd.factorize(frame[name].iloc[::step], use_na_sentinel=False)[0]
+            codes = pd.factorize(rows[name], use_na_sentinel=False)[0]
             found[name] = (codes, False)
     return found
 
@@ -317,27 +321,3 @@ def _declared(
         )
     curve, _, _ = fit_curve(column, tuple(sources), _numbers(frame, names))
     return curve
-
-
-def keep_curves(
-    frame: pd.DataFrame,
-    curves: list[Curve],
-    columns: Mapping,
-    rng: np.random.Generator,
-    fixed: set,
-    fixed_rows: Mapping | None = None,
-) -> None:
-    """Each curve's column drawn from its sources (in place), restored by its column model in
-    ``columns`` (clipped to its range, rounded to its grid, in its dtype), except where a
-    condition fixes it or a source is missing."""
-    for curve in curves:
-        if curve.column in fixed:
-            continue
-        xs = [to_float(frame[s]) for s in curve.sources]
-        drawn = curve.draw(xs, rng)
-        keep = np.zeros(len(frame), dtype=bool)
-        if fixed_rows and curve.column in fixed_rows:
-            keep |= np.asarray(fixed_rows[curve.column], dtype=bool)
-        keep |= np.isnan(np.column_stack(xs)).any(axis=1)
-        values = columns[curve.column].restore_values(drawn).set_axis(frame.index)
-        frame[curve.column] = values.where(~keep, frame[curve.column])

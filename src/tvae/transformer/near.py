@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tvae.transformer.curves import declared_curves, find_curves, is_curve, keep_curves
-from tvae.transformer.rates import declared_rates, find_rates, is_rate, keep_rates
+from tvae.transformer.curves import declared_curves, find_curves, is_curve
+from tvae.transformer.numerical import to_float
+from tvae.transformer.rates import declared_rates, find_rates, is_rate
 
 
 def is_near(item: object) -> bool:
@@ -55,12 +56,44 @@ def declare_near(
 def keep_near(
     frame: pd.DataFrame,
     dependencies: Any,
-    columns: Mapping,
+    columns: list,
     rng: np.random.Generator,
     fixed: set,
     fixed_rows: Mapping | None = None,
 ) -> None:
     """Keep the curves and rates in decoded rows whose exact dependencies hold, in place
-    (``columns``: the column models by name)."""
-    keep_curves(frame, dependencies.curves, columns, rng, fixed, fixed_rows)
-    keep_rates(frame, dependencies.rates, columns, fixed, fixed_rows)
+    (``columns``: the column models). Each curve's column is drawn from its sources where
+    they are present, each rate's share set on its counts' share in the rows
+    :meth:`~tvae.transformer.rates.Rate.settled` picks; a conditioned column stays, in every
+    row (``fixed``) or in its rows (``fixed_rows``)."""
+    if not dependencies.curves and not dependencies.rates:
+        return
+    models = {col.name: col for col in columns}
+
+    def free(name: Hashable) -> np.ndarray:
+        rows = np.ones(len(frame), dtype=bool)
+        if fixed_rows and name in fixed_rows:
+            rows &= ~np.asarray(fixed_rows[name], dtype=bool)
+        return rows
+
+    for curve in dependencies.curves:
+        if curve.column not in fixed:
+            sources = [to_float(frame[s]) for s in curve.sources]
+            present = ~np.isnan(np.column_stack(sources)).any(axis=1)
+            _write(
+                frame, models[curve.column], curve.draw(sources, rng), free(curve.column) & present
+            )
+    for rate in dependencies.rates:
+        if rate.column not in fixed:
+            part, whole = (to_float(frame[c]) for c in (rate.part, rate.whole))
+            share, rows = rate.settled(part, whole, to_float(frame[rate.column]))
+            _write(frame, models[rate.column], share, free(rate.column) & rows)
+
+
+def _write(frame: pd.DataFrame, model: Any, values: np.ndarray, rows: np.ndarray) -> None:
+    """``values`` into the ``rows`` of ``model``'s column of ``frame``, restored by the model
+    (clipped to its range, rounded to its grid, in its dtype); the other rows stay."""
+    if rows.any():
+        current = frame[model.name]
+        restored = model.restore_values(np.where(rows, values, to_float(current)))
+        frame[model.name] = restored.set_axis(frame.index).where(rows, current)

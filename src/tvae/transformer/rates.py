@@ -65,6 +65,19 @@ class Rate:
             share = self.scale * np.minimum(part, whole) / np.where(whole > 0, whole, np.nan)
         return np.round(share, self.decimals)
 
+    def settled(
+        self, part: np.ndarray, whole: np.ndarray, drawn: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The counts' share, and the rows to set on it: those whose ``drawn`` share lies
+        nearest it, as many as the real rows that keep it (``kept``); the rows drawn farthest
+        from it stay as the exceptions. (N,) each."""
+        expected = self.values(part, whole)
+        miss = np.abs(drawn - expected)  # NaN where it does not apply
+        if np.isnan(miss).all():
+            return expected, np.zeros(len(drawn), dtype=bool)
+        bound = np.nanquantile(miss, self.kept, method="lower")
+        return expected, miss <= bound  # False where it does not apply
+
     def describe(self) -> dict:
         item = {"type": "rate", "column": self.column, "part": self.part, "whole": self.whole}
         return {**item, "scale": self.scale, "decimals": self.decimals}
@@ -220,31 +233,3 @@ def _declared(
             f"{MIN_SHARE:.0%} of them"
         )
     return rate
-
-
-def keep_rates(
-    frame: pd.DataFrame,
-    rates: list[Rate],
-    columns: Mapping,
-    fixed: set,
-    fixed_rows: Mapping | None = None,
-) -> None:
-    """Each rate's drawn share set on its counts' share in the rows nearest it, as many as the
-    real rows that keep it (``kept``), in place, restored by its column model in ``columns``;
-    the rows the network drew farthest from it stay as the exceptions. A conditioned share
-    stays."""
-    for rate in rates:
-        if rate.column in fixed:
-            continue
-        expected = rate.values(to_float(frame[rate.part]), to_float(frame[rate.whole]))
-        drawn = to_float(frame[rate.column])
-        miss = np.abs(drawn - expected)  # NaN where it does not apply
-        if np.isnan(miss).all():
-            continue
-        bound = np.nanquantile(miss, rate.kept, method="lower")
-        near = miss <= bound  # False where it does not apply
-        if fixed_rows and rate.column in fixed_rows:
-            near &= ~np.asarray(fixed_rows[rate.column], dtype=bool)
-        if near.any():
-            values = columns[rate.column].restore_values(np.where(near, expected, drawn))
-            frame[rate.column] = values.set_axis(frame.index).where(near, frame[rate.column])

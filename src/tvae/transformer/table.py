@@ -227,8 +227,7 @@ class TableTransformer:
         self._keep_label_ranges(frame, codes)
         repair = lambda rows: self.dependencies.apply(rows, fixed, allowed, fixed_rows)  # noqa: E731
         frame = decode_with_repairs(frame, self.columns, repair, set(fixed))
-        models = dict(zip(self.column_names, self.columns, strict=True))
-        keep_near(frame, self.dependencies, models, rng, set(fixed), fixed_rows)  # after repairs
+        keep_near(frame, self.dependencies, self.columns, rng, set(fixed), fixed_rows)  # last
         if self.dependencies.groups:  # the members, back in the table's order
             frame = frame[self.output_names]
         return frame
