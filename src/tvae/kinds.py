@@ -92,8 +92,9 @@ class Metadata(dict):
     "edges": [e1, ...], "labels": [b0, b1, ...]}``, B = b_i where e_i <= A < e_(i+1), and
     ``{"type": "date_part", "source": A, "target": B, "part": "year"}``, B a calendar part of
     the date A, and ``{"type": "curve", "column": C, "sources": [A, B]}``, C drawn from a
-    smooth surface of A and B plus a small residual (not exact), and ``{"type": "rate",
-    "column": R, "part": A, "whole": B}``, R = min(A, B) / B in nearly every row; see
+    smooth surface of A and B plus a small residual (not exact), ``{"type": "match",
+    "columns": [A, B]}``, A = B in many rows, and ``{"type": "rate", "column": R, "part": A,
+    "whole": B}``, R = min(A, B) / B in nearly every row; see
     :mod:`tvae.transformer.dependencies`, :mod:`tvae.transformer.offsets`,
     :mod:`tvae.transformer.sums`, :mod:`tvae.transformer.linear`, :mod:`tvae.transformer.cuts`,
     :mod:`tvae.transformer.date_parts` and :mod:`tvae.transformer.near`): those ``fit``

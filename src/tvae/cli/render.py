@@ -107,7 +107,7 @@ def _dependency_text(items: list[dict]) -> str:
     """``[{"type": "determines", ...}, {"type": "order", ...}, {"type": "one_hot", ...},
     {"type": "offset", ...}, {"type": "sum", ...}, {"type": "linear", ...},
     {"type": "cut", ...}, {"type": "date_part", ...}, {"type": "presence", ...},
-    {"type": "curve", ...}, {"type": "rate", ...}]`` as one line."""
+    {"type": "curve", ...}, {"type": "match", ...}, {"type": "rate", ...}]`` as one line."""
     if not items:
         return "none"
     groups = [
@@ -144,6 +144,11 @@ def _dependency_text(items: list[dict]) -> str:
         f"{d['column']} ~ a curve of {' and '.join(map(str, d['sources']))}"
         for d in items
         if d["type"] == "curve"
+    ]
+    curves += [
+        f"{' = '.join(map(str, d['columns']))} in {d['share']:.0%} of rows"
+        for d in items
+        if d["type"] == "match"
     ]
     curves += [_rate_text(d) for d in items if d["type"] == "rate"]
     found = groups + determines + orders + offsets + sums + lines + cuts + parts + presences

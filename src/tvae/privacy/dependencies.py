@@ -91,6 +91,11 @@ def split_declared(items: Sequence | None, kinds: Mapping[Hashable, str]) -> tup
                 "an offset from another (its differences' model would be fitted on the rows "
                 "without noise); leave it out"
             )
+        if kind == "match":
+            raise InvalidParameterError(
+                f"metadata dependency {dict(item)!r}: with epsilon two columns are not matched "
+                "(how often they are equal would be read without noise); leave it out"
+            )
         if kind == "rate":
             raise InvalidParameterError(
                 f"metadata dependency {dict(item)!r}: with epsilon a share is not kept on its "

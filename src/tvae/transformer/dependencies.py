@@ -14,7 +14,7 @@ Others are found beside them, each in its own module: **one_hot** groups (by the
 :mod:`tvae.transformer.one_hot`; each member derived from the group's label), pairs that
 determine a column (``joint``), offsets, sums, lines, cuts, **presence** (a column that
 decides where another holds a value: :mod:`tvae.transformer.presence`), and relations that
-hold nearly, not in every row (:mod:`tvae.transformer.near`: curves, rates).
+hold nearly, not in every row (:mod:`tvae.transformer.near`: curves, matches, rates).
 
 A column B can be determined by several columns; only one, its *parent*, derives it. Parents
 form a forest by a strict order on columns (more distinct values first; for equal counts a
@@ -72,6 +72,7 @@ from tvae.transformer.determination import (
 from tvae.transformer.joint import JointDetermination, find_joint, joint_mapping, pick_joint
 from tvae.transformer.linear import Linear, keep_linear
 from tvae.transformer.linear_search import find_linear
+from tvae.transformer.matches import Match
 from tvae.transformer.offsets import Offset
 from tvae.transformer.one_hot import OneHotGroup, expand_labels
 from tvae.transformer.order_repairs import keep_orders
@@ -116,9 +117,10 @@ class Dependencies:
     date_parts: list[DatePart] = field(default_factory=list)
     # columns whose missing cells another column decides (tvae.transformer.presence)
     presence: list[Presence] = field(default_factory=list)
-    # relations that hold nearly (tvae.transformer.near): numbers one or two others nearly
-    # give, shares of two counts; kept by decoding, after the repairs
+    # relations that hold nearly (tvae.transformer.near): numbers others nearly give, numbers
+    # equal in many rows, shares of two counts; kept by decoding, after the repairs
     curves: list[Curve] = field(default_factory=list)
+    matches: list[Match] = field(default_factory=list)
     rates: list[Rate] = field(default_factory=list)
 
     # ------------------------------------------------------------------ finding them
@@ -266,8 +268,8 @@ class Dependencies:
     def describe(self) -> list[dict]:
         items = [*self.groups, *self.determinations, *self.checks, *self.joint]
         items += [*self.joint_checks, *self.orders, *self.offsets, *self.sums, *self.linear]
-        items += [*self.cuts, *self.date_parts, *self.presence, *self.curves, *self.rates]
-        return [item.describe() for item in items]
+        items += [*self.cuts, *self.date_parts, *self.presence, *self.curves, *self.matches]
+        return [item.describe() for item in [*items, *self.rates]]
 
     # ------------------------------------------------------------------ keeping them
     def apply(

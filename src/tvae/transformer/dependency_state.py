@@ -12,6 +12,7 @@ from tvae.transformer.date_parts import DatePart
 from tvae.transformer.determination import from_state, order_from_state, order_state, state_of
 from tvae.transformer.joint import JointDetermination
 from tvae.transformer.linear import Linear
+from tvae.transformer.matches import Match
 from tvae.transformer.offsets import Offset
 from tvae.transformer.one_hot import OneHotGroup
 from tvae.transformer.presence import Presence
@@ -26,6 +27,7 @@ OPTIONAL = {
     "date_parts": ("date_parts", DatePart),
     "presence": ("presence", Presence),
     "curves": ("curves", Curve),
+    "matches": ("matches", Match),
     "rates": ("rates", Rate),
 }
 

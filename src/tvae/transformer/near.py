@@ -1,10 +1,12 @@
-"""Relations that hold nearly, not exactly: curves and rates, found and kept together.
+"""Relations that hold nearly, not exactly: curves, matches and rates, found and kept together.
 
 Each lives in its own module (:mod:`tvae.transformer.curves`: a number a surface of one or two
-others gives, plus a small residual; :mod:`tvae.transformer.rates`: a share of two counts in
-nearly every row). They are kept by decoding after the exact dependencies' repairs, curves
-first: their sources and the rates' counts are final by then. Neither names a column an exact
-dependency, an order or an offset touches (``busy``), and a rate is no curve's column.
+others gives, plus a small residual; :mod:`tvae.transformer.matches`: two numbers equal in many
+rows; :mod:`tvae.transformer.rates`: a share of two counts in nearly every row). They are kept
+by decoding after the exact dependencies' repairs, in that order: a curve's sources are final
+by then, and a rate reads the counts a match may have set. None sets a column an exact
+dependency, an order or an offset touches (``busy``), nor one an earlier kind reads or sets:
+those are final when it is kept.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import numpy as np
 import pandas as pd
 
 from tvae.transformer.curves import declared_curves, find_curves, is_curve
+from tvae.transformer.matches import declared_matches, find_matches, is_match
 from tvae.transformer.numerical import to_float
 from tvae.transformer.rates import declared_rates, find_rates, is_rate
 
 
 def is_near(item: object) -> bool:
-    """Whether a metadata dependency item declares a curve or a rate."""
-    return is_curve(item) or is_rate(item)
+    """Whether a metadata dependency item declares a curve, a match or a rate."""
+    return is_curve(item) or is_match(item) or is_rate(item)
 
 
 def busy_columns(dependencies: Any, moved: set) -> set:
@@ -36,20 +39,24 @@ def busy_columns(dependencies: Any, moved: set) -> set:
 def find_near(
     dependencies: Any, frame: pd.DataFrame, kinds: Mapping[Hashable, str], moved: set
 ) -> None:
-    """Find the curves and rates of ``frame`` onto ``dependencies``."""
+    """Find the curves, matches and rates of ``frame`` onto ``dependencies``."""
     busy = busy_columns(dependencies, moved)
     dependencies.curves = find_curves(frame, kinds, skip=busy)
-    busy |= {c.column for c in dependencies.curves}
+    busy |= {c for curve in dependencies.curves for c in (curve.column, *curve.sources)}
+    dependencies.matches = find_matches(frame, kinds, skip=busy)
+    busy |= {c for m in dependencies.matches for c in (m.first, m.second)}
     dependencies.rates = find_rates(frame, kinds, skip=busy)
 
 
 def declare_near(
     dependencies: Any, frame: pd.DataFrame, kinds: Mapping[Hashable, str], items: list, moved: set
 ) -> None:
-    """The curves and rates ``items`` declare, checked and fitted on ``frame``."""
+    """The curves, matches and rates ``items`` declare, checked and fitted on ``frame``."""
     busy = busy_columns(dependencies, moved)
     dependencies.curves = declared_curves(frame, kinds, items, busy)
-    busy |= {c.column for c in dependencies.curves}
+    busy |= {c for curve in dependencies.curves for c in (curve.column, *curve.sources)}
+    dependencies.matches = declared_matches(frame, kinds, items, busy)
+    busy |= {c for m in dependencies.matches for c in (m.first, m.second)}
     dependencies.rates = declared_rates(frame, kinds, items, busy)
 
 
@@ -61,17 +68,18 @@ def keep_near(
     fixed: set,
     fixed_rows: Mapping | None = None,
 ) -> None:
-    """Keep the curves and rates in decoded rows whose exact dependencies hold, in place
-    (``columns``: the column models). Each curve's column is drawn from its sources where
-    they are present, each rate's share set on its counts' share in the rows
-    :meth:`~tvae.transformer.rates.Rate.settled` picks; a conditioned column stays, in every
+    """Keep the curves, matches and rates in decoded rows whose exact dependencies hold, in
+    place (``columns``: the column models). Each curve's column is drawn from its sources where
+    they are present, each match's rows made equal and each rate's share set on its counts'
+    share in the rows :meth:`~tvae.transformer.matches.Match.settled` and
+    :meth:`~tvae.transformer.rates.Rate.settled` pick; a conditioned column stays, in every
     row (``fixed``) or in its rows (``fixed_rows``)."""
-    if not dependencies.curves and not dependencies.rates:
+    if not (dependencies.curves or dependencies.matches or dependencies.rates):
         return
     models = {col.name: col for col in columns}
 
     def free(name: Hashable) -> np.ndarray:
-        rows = np.ones(len(frame), dtype=bool)
+        rows = np.full(len(frame), name not in fixed)
         if fixed_rows and name in fixed_rows:
             rows &= ~np.asarray(fixed_rows[name], dtype=bool)
         return rows
@@ -83,6 +91,11 @@ def keep_near(
             _write(
                 frame, models[curve.column], curve.draw(sources, rng), free(curve.column) & present
             )
+    for match in dependencies.matches:
+        first, second = (to_float(frame[c]) for c in (match.first, match.second))
+        common, moves = match.settled(first, second, free(match.first), free(match.second))
+        _write(frame, models[match.first], common, moves == 1)
+        _write(frame, models[match.second], common, moves == 2)
     for rate in dependencies.rates:
         if rate.column not in fixed:
             part, whole = (to_float(frame[c]) for c in (rate.part, rate.whole))
