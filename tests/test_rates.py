@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from tvae import TVAE
 from tvae.errors import InvalidParameterError
-from tvae.transformer.rates import find_rates
+from tvae.transformer.dependencies import Dependencies
+from tvae.transformer.determination import Order
+from tvae.transformer.joint import JointDetermination
+from tvae.transformer.near import checked_only, keeps_checks
+from tvae.transformer.rates import Rate, find_rates
 
 
 def connections(n: int = 3_000, seed: int = 0) -> pd.DataFrame:
@@ -103,3 +109,44 @@ def test_rates_can_be_declared_or_switched_off():
             TVAE(epochs=1).fit(frame, metadata={"columns": {}, "dependencies": items})
     with pytest.raises(InvalidParameterError, match="counts' share"):
         TVAE(epochs=1, epsilon=10).fit(frame, metadata={"columns": {}, "dependencies": declared})
+
+
+def test_a_full_share_drawn_keeps_its_real_rate_by_raising_the_part():
+    # 60 % of the real rows have a full share (the part at least the whole); the drawn rows
+    # too, but their counts give it in 40 %: setting every share on its counts would leave
+    # 40 %, so the parts nearest the whole in 20 % of the rows are raised instead
+    rng = np.random.default_rng(0)
+    n = 5_000
+    whole = rng.integers(10, 100, n).astype(float)
+    full = rng.random(n) < 0.4
+    part = np.where(full, whole + rng.integers(0, 5, n), np.floor(whole * rng.random(n)))
+    drawn = np.where(rng.random(n) < 0.6, 1.0, np.round(part / whole, 2)).clip(0, 1)
+    drawn[full] = 1.0
+    rate = Rate("share", "part", "whole", full=0.6)
+    everywhere = np.ones(n, dtype=bool)
+    raised = rate.raised(part, whole, drawn, everywhere, everywhere)
+    final = np.where(raised, 1.0, rate.values(part, whole))
+    assert (final == 1.0).mean() == pytest.approx(0.6, abs=0.001)
+    assert (drawn[raised] == 1.0).all() and (part[raised] < whole[raised]).all()
+    # the parts nearest their whole go first
+    gap = (whole - part) / whole
+    lifted = raised | (drawn == 1.0) & (part >= whole)
+    assert gap[raised].max() <= gap[(drawn == 1.0) & ~lifted].min()
+    # a part that may not move stays; counts that give the full share often enough raise none
+    held = np.arange(n) % 2 == 0
+    assert not rate.raised(part, whole, drawn, everywhere, ~held)[held].any()
+    assert not replace(rate, full=0.3).raised(part, whole, drawn, everywhere, everywhere).any()
+
+
+def test_a_share_only_pair_checks_read_may_be_a_rate_that_keeps_them():
+    # `service` and `share` give `guest` in every real row (a pair check); nothing else reads
+    # `share`, so it may be set on its counts where the pair it makes keeps the check
+    check = JointDetermination(("service", "share"), "guest", [("ftp", 0.5), ("http", 0.5)],
+                               [1, 0], [3, 4])  # fmt: skip
+    dependencies = Dependencies(joint_checks=[check])
+    assert checked_only(dependencies, set()) == {"service", "share"}
+    dependencies.orders = [Order("service", "share")]
+    assert checked_only(dependencies, set()) == set()
+    rows = pd.DataFrame({"service": ["ftp", "http", "ftp", "http"], "guest": [0, 0, 0, 1]})
+    kept_check = keeps_checks(rows, [check], "share", np.array([0.5, 0.5, 0.7, 0.5]))
+    assert kept_check.tolist() == [False, True, True, False]  # 0.7 with ftp: no real row

@@ -6,12 +6,14 @@ rows; :mod:`tvae.transformer.rates`: a share of two counts in nearly every row).
 by decoding after the exact dependencies' repairs, in that order: a curve's sources are final
 by then, and a rate reads the counts a match may have set. None sets a column an exact
 dependency, an order or an offset touches (``busy``), nor one an earlier kind reads or sets:
-those are final when it is kept.
+those are final when it is kept. A rate may set a column that only pair checks read, in the
+rows where they still hold (:func:`checked_only`, :func:`keeps_checks`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -30,34 +32,89 @@ def is_near(item: object) -> bool:
 
 def busy_columns(dependencies: Any, moved: set) -> set:
     """The columns an exact dependency reads or writes, an order compares or an offset
-    (``moved``) pairs: no near relation names them."""
+    (``moved``) pairs: no near relation names them (a rate may be a column only pair checks
+    read, see :func:`checked_only`)."""
     busy = dependencies.linked() | set(moved)
     busy |= {c for o in dependencies.orders for c in (o.low, o.high)}
     return busy | {c for s in dependencies.sums for c in (*s.parts, s.column)}
+
+
+def checked_only(dependencies: Any, moved: set) -> set:
+    """The columns pair checks read and nothing else touches: a rate set on one keeps the
+    checks where the pair it makes is one the real rows map to the row's label, or no real
+    row holds (:func:`keeps_checks`). Intrusion's ``same_srv_rate`` (``service`` and it give
+    ``is_guest_login``) is ``srv_count / count`` in 99.9 % of the real rows."""
+    checked = {c for j in dependencies.joint_checks for c in j.sources}
+    items = [*dependencies.determinations, *dependencies.checks, *dependencies.linear]
+    items += [*dependencies.cuts, *dependencies.date_parts]
+    others = {c for d in items for c in (d.source, d.target)} | set(moved)
+    others |= {c for j in dependencies.joint for c in (*j.sources, j.target)}
+    others |= {j.target for j in dependencies.joint_checks}
+    others |= {c for o in dependencies.orders for c in (o.low, o.high)}
+    return checked - others - {c for s in dependencies.sums for c in (*s.parts, s.column)}
+
+
+def keeps_checks(
+    frame: pd.DataFrame, checks: list, column: Hashable, values: np.ndarray
+) -> np.ndarray:
+    """The rows where ``values`` in ``column`` keep every pair check that reads it: the pair
+    it makes maps to the row's label in the real rows, or no real row holds it. (N,) bool."""
+    kept = np.ones(len(frame), dtype=bool)
+    for check in checks:
+        if column not in check.sources:
+            continue
+        mapping = dict(zip(map(tuple, check.keys), check.values, strict=True))
+        pairs = zip(
+            *(values if s == column else frame[s].to_numpy() for s in check.sources), strict=True
+        )
+        labels = frame[check.target].to_numpy()
+        kept &= np.fromiter(
+            (p not in mapping or mapping[p] == y for p, y in zip(pairs, labels, strict=True)),
+            dtype=bool,
+            count=len(frame),
+        )
+    return kept
 
 
 def find_near(
     dependencies: Any, frame: pd.DataFrame, kinds: Mapping[Hashable, str], moved: set
 ) -> None:
     """Find the curves, matches and rates of ``frame`` onto ``dependencies``."""
-    busy = busy_columns(dependencies, moved)
-    dependencies.curves = find_curves(frame, kinds, skip=busy)
-    busy |= {c for curve in dependencies.curves for c in (curve.column, *curve.sources)}
-    dependencies.matches = find_matches(frame, kinds, skip=busy)
-    busy |= {c for m in dependencies.matches for c in (m.first, m.second)}
-    dependencies.rates = find_rates(frame, kinds, skip=busy)
+    _settle(
+        dependencies,
+        moved,
+        lambda skip: find_curves(frame, kinds, skip=skip),
+        lambda skip: find_matches(frame, kinds, skip=skip),
+        lambda skip: find_rates(frame, kinds, skip=skip),
+    )
 
 
 def declare_near(
     dependencies: Any, frame: pd.DataFrame, kinds: Mapping[Hashable, str], items: list, moved: set
 ) -> None:
     """The curves, matches and rates ``items`` declare, checked and fitted on ``frame``."""
+    _settle(
+        dependencies,
+        moved,
+        lambda skip: declared_curves(frame, kinds, items, skip),
+        lambda skip: declared_matches(frame, kinds, items, skip),
+        lambda skip: declared_rates(frame, kinds, items, skip),
+    )
+
+
+def _settle(dependencies: Any, moved: set, curves, matches, rates) -> None:
+    """Curves, then matches, then rates onto ``dependencies``, each given the columns it may
+    not name: those exact dependencies touch and those the kinds before it name (a rate may
+    be a column only pair checks read)."""
     busy = busy_columns(dependencies, moved)
-    dependencies.curves = declared_curves(frame, kinds, items, busy)
-    busy |= {c for curve in dependencies.curves for c in (curve.column, *curve.sources)}
-    dependencies.matches = declared_matches(frame, kinds, items, busy)
-    busy |= {c for m in dependencies.matches for c in (m.first, m.second)}
-    dependencies.rates = declared_rates(frame, kinds, items, busy)
+    settable = checked_only(dependencies, moved)
+    dependencies.curves = curves(busy)
+    named = {c for curve in dependencies.curves for c in (curve.column, *curve.sources)}
+    dependencies.matches = matches(busy | named)
+    named |= {c for m in dependencies.matches for c in (m.first, m.second)}
+    rates_found = rates((busy | named) - (settable - named))
+    others = busy | {c for curve in dependencies.curves for c in (curve.column, *curve.sources)}
+    dependencies.rates = [replace(r, raises_part=r.part not in others) for r in rates_found]
 
 
 def keep_near(
@@ -99,8 +156,25 @@ def keep_near(
     for rate in dependencies.rates:
         if rate.column not in fixed:
             part, whole = (to_float(frame[c]) for c in (rate.part, rate.whole))
-            share, rows = rate.settled(part, whole, to_float(frame[rate.column]))
+            drawn = to_float(frame[rate.column])
+            share, rows = rate.settled(part, whole, drawn)
+            rows &= keeps_checks(frame, dependencies.joint_checks, rate.column, share)
+            if rate.raises_part:  # a full share drawn: the part raised to the whole
+                movable = free(rate.part) & ~_equal_to_match(frame, dependencies.matches, rate.part)
+                full = rate.raised(part, whole, drawn, rows, movable)
+                _write(frame, models[rate.part], whole, full)
+                rows &= ~full
             _write(frame, models[rate.column], share, free(rate.column) & rows)
+
+
+def _equal_to_match(frame: pd.DataFrame, matches: list, column: Hashable) -> np.ndarray:
+    """The rows where ``column`` equals the other column of its match (moving it there would
+    undo the match)."""
+    equal = np.zeros(len(frame), dtype=bool)
+    for match in matches:
+        if column in (match.first, match.second):
+            equal |= to_float(frame[match.first]) == to_float(frame[match.second])
+    return equal
 
 
 def _write(frame: pd.DataFrame, model: Any, values: np.ndarray, rows: np.ndarray) -> None:

@@ -20,11 +20,17 @@ In sampled rows the share is set on its counts' share in the rows whose drawn sh
 nearest it, as many as the real rows that keep it; the rows the network drew farthest from it
 stay as drawn, as the real exceptions do, so that the rows keep the formula as often as the
 real ones (a fixed distance would set too many rows, or too few, as the network's draws are
-tight or loose). A conditioned share stays. Each column is the rate of
-one pair at most, the pair that holds in the most rows; a column an exact dependency, an order,
-an offset or a curve touches is no rate. Rates are listed with the dependencies (``{"type":
-"rate", "column": R, "part": A, "whole": B}``, with the ``scale`` and ``decimals`` found),
-declared or switched off the same way.
+tight or loose). Set on their counts, the drawn full shares (``scale``) the counts do not
+give would fall: intrusion's ``same_srv_rate`` is 1 wherever ``srv_count >= count``, which the
+network draws less often than the real rows hold it, and its full shares came back 5.6 to 6.3
+points short. So where the part moves freely (``raises_part``), as many drawn full shares as
+keep the real rows' share of them (``full``) stay, and their part is raised to the whole
+(:meth:`Rate.raised`). A conditioned share stays. Each column is the rate of one pair at most,
+the pair that holds in the most rows; a column an exact dependency, an order, an offset or a
+curve touches is no rate, except one that only pair checks read, set only in the rows where
+the checks still hold (:func:`tvae.transformer.near.checked_only`). Rates are listed with the
+dependencies (``{"type": "rate", "column": R, "part": A, "whole": B}``, with the ``scale``
+and ``decimals`` found), declared or switched off the same way.
 """
 
 from __future__ import annotations
@@ -58,6 +64,8 @@ class Rate:
     scale: float = 1.0
     decimals: int = 2
     kept: float = 1.0  # the share of real rows keeping it, of those it applies to
+    raises_part: bool = False  # a drawn full share may keep its value, the part raised
+    full: float = 0.0  # the share of real rows at the full share (``scale``), where it applies
 
     def values(self, part: np.ndarray, whole: np.ndarray) -> np.ndarray:
         """The share each row's counts give (NaN where the whole is not positive or missing)."""
@@ -78,6 +86,31 @@ class Rate:
         bound = np.nanquantile(miss, self.kept, method="lower")
         return expected, miss <= bound  # False where it does not apply
 
+    def raised(
+        self,
+        part: np.ndarray,
+        whole: np.ndarray,
+        drawn: np.ndarray,
+        settled: np.ndarray,
+        movable: np.ndarray,
+    ) -> np.ndarray:
+        """Of the ``settled`` rows (set on their counts' share) drawn with a full share their
+        counts do not give, those whose part to raise to the whole instead, keeping the full
+        share: as many as bring the rows at the full share to the real rows' share of them
+        (``full``), the parts nearest the whole first, only where the part is ``movable``.
+        (N,) bool."""
+        expected = self.values(part, whole)
+        applies = ~np.isnan(expected) & ~np.isnan(drawn)
+        final = np.where(settled, expected, drawn)
+        wanted = round(self.full * applies.sum()) - int((applies & (final == self.scale)).sum())
+        candidates = settled & movable & (drawn == self.scale) & (expected < self.scale)
+        candidates = np.flatnonzero(candidates)
+        chosen = np.zeros(len(drawn), dtype=bool)
+        if wanted > 0 and len(candidates):
+            nearest = np.argsort((whole - part)[candidates] / whole[candidates], kind="stable")
+            chosen[candidates[nearest[:wanted]]] = True
+        return chosen
+
     def describe(self) -> dict:
         item = {"type": "rate", "column": self.column, "part": self.part, "whole": self.whole}
         return {**item, "scale": self.scale, "decimals": self.decimals}
@@ -90,6 +123,8 @@ class Rate:
             "scale": self.scale,
             "decimals": self.decimals,
             "kept": self.kept,
+            "raises_part": self.raises_part,
+            "full": self.full,
         }
 
     @classmethod
@@ -101,7 +136,16 @@ class Rate:
             float(state["scale"]),
             int(state["decimals"]),
             float(state["kept"]),
+            bool(state.get("raises_part", False)),
+            float(state.get("full", 0.0)),
         )
+
+
+def _full_share(rate: Rate, numbers: Mapping) -> float:
+    """The share of the rows ``rate`` applies to whose share is full (``scale``)."""
+    expected = rate.values(numbers[rate.part], numbers[rate.whole])
+    applies = ~np.isnan(expected) & ~np.isnan(numbers[rate.column])
+    return float((numbers[rate.column][applies] == rate.scale).mean()) if applies.any() else 0.0
 
 
 def _kept_share(rate: Rate, numbers: Mapping) -> tuple[float, int]:
@@ -172,7 +216,7 @@ def find_rates(
                 if share >= MIN_SHARE and rows >= MIN_ROWS and (best is None or share > best[0]):
                     best = (share, rate)
         if best is not None:
-            found.append(replace(best[1], kept=best[0]))
+            found.append(replace(best[1], kept=best[0], full=_full_share(best[1], numbers)))
     return found
 
 
@@ -225,7 +269,7 @@ def _declared(
         )
     rate = Rate(column, part, whole, *shape)
     share, _ = _kept_share(rate, numbers)
-    rate = replace(rate, kept=share)
+    rate = replace(rate, kept=share, full=_full_share(rate, numbers))
     if share < MIN_SHARE:
         raise InvalidParameterError(
             f"metadata dependency {dict(item)!r}: {column!r} is min({part!r}, {whole!r}) / "
