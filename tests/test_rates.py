@@ -123,9 +123,10 @@ def test_a_full_share_drawn_keeps_its_real_rate_by_raising_the_part():
     drawn = np.where(rng.random(n) < 0.6, 1.0, np.round(part / whole, 2)).clip(0, 1)
     drawn[full] = 1.0
     rate = Rate("share", "part", "whole", full=0.6)
+    share = rate.values(part, whole)
     everywhere = np.ones(n, dtype=bool)
-    raised = rate.raised(part, whole, drawn, everywhere, everywhere)
-    final = np.where(raised, 1.0, rate.values(part, whole))
+    raised = rate.raised(part, whole, share, drawn, everywhere, everywhere)
+    final = np.where(raised, 1.0, share)
     assert (final == 1.0).mean() == pytest.approx(0.6, abs=0.001)
     assert (drawn[raised] == 1.0).all() and (part[raised] < whole[raised]).all()
     # the parts nearest their whole go first
@@ -134,8 +135,10 @@ def test_a_full_share_drawn_keeps_its_real_rate_by_raising_the_part():
     assert gap[raised].max() <= gap[(drawn == 1.0) & ~lifted].min()
     # a part that may not move stays; counts that give the full share often enough raise none
     held = np.arange(n) % 2 == 0
-    assert not rate.raised(part, whole, drawn, everywhere, ~held)[held].any()
-    assert not replace(rate, full=0.3).raised(part, whole, drawn, everywhere, everywhere).any()
+    assert not rate.raised(part, whole, share, drawn, everywhere, ~held)[held].any()
+    assert (
+        not replace(rate, full=0.3).raised(part, whole, share, drawn, everywhere, everywhere).any()
+    )
 
 
 def test_a_share_only_pair_checks_read_may_be_a_rate_that_keeps_them():

@@ -54,6 +54,12 @@ class JointDetermination:
     def describe(self) -> dict:
         return {"type": "determines", "source": list(self.sources), "target": self.target}
 
+    def positions(self, frame: pd.DataFrame) -> np.ndarray:
+        """Each row's place among ``keys`` (-1: a pair no real row holds). (N,)"""
+        keys = pd.MultiIndex.from_tuples(self.keys)
+        pairs = pd.MultiIndex.from_arrays([frame[self.sources[0]], frame[self.sources[1]]])
+        return keys.get_indexer(pairs)
+
     def get_state(self) -> dict:
         return {
             "sources": [encode_value(s) for s in self.sources],

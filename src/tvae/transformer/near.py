@@ -44,14 +44,9 @@ def checked_only(dependencies: Any, moved: set) -> set:
     checks where the pair it makes is one the real rows map to the row's label, or no real
     row holds (:func:`keeps_checks`). Intrusion's ``same_srv_rate`` (``service`` and it give
     ``is_guest_login``) is ``srv_count / count`` in 99.9 % of the real rows."""
-    checked = {c for j in dependencies.joint_checks for c in j.sources}
-    items = [*dependencies.determinations, *dependencies.checks, *dependencies.linear]
-    items += [*dependencies.cuts, *dependencies.date_parts]
-    others = {c for d in items for c in (d.source, d.target)} | set(moved)
-    others |= {c for j in dependencies.joint for c in (*j.sources, j.target)}
-    others |= {j.target for j in dependencies.joint_checks}
-    others |= {c for o in dependencies.orders for c in (o.low, o.high)}
-    return checked - others - {c for s in dependencies.sums for c in (*s.parts, s.column)}
+    checks = dependencies.joint_checks
+    others = busy_columns(replace(dependencies, joint_checks=[]), moved)
+    return {c for j in checks for c in j.sources} - others - {j.target for j in checks}
 
 
 def keeps_checks(
@@ -61,18 +56,11 @@ def keeps_checks(
     it makes maps to the row's label in the real rows, or no real row holds it. (N,) bool."""
     kept = np.ones(len(frame), dtype=bool)
     for check in checks:
-        if column not in check.sources:
-            continue
-        mapping = dict(zip(map(tuple, check.keys), check.values, strict=True))
-        pairs = zip(
-            *(values if s == column else frame[s].to_numpy() for s in check.sources), strict=True
-        )
-        labels = frame[check.target].to_numpy()
-        kept &= np.fromiter(
-            (p not in mapping or mapping[p] == y for p, y in zip(pairs, labels, strict=True)),
-            dtype=bool,
-            count=len(frame),
-        )
+        if column in check.sources:
+            pairs = {s: values if s == column else frame[s].to_numpy() for s in check.sources}
+            place = check.positions(pd.DataFrame(pairs))
+            labels = np.asarray(check.values, dtype=object)[np.maximum(place, 0)]
+            kept &= (place < 0) | (labels == frame[check.target].to_numpy(dtype=object))
     return kept
 
 
@@ -161,7 +149,7 @@ def keep_near(
             rows &= keeps_checks(frame, dependencies.joint_checks, rate.column, share)
             if rate.raises_part:  # a full share drawn: the part raised to the whole
                 movable = free(rate.part) & ~_equal_to_match(frame, dependencies.matches, rate.part)
-                full = rate.raised(part, whole, drawn, rows, movable)
+                full = rate.raised(part, whole, share, drawn, rows, movable)
                 _write(frame, models[rate.part], whole, full)
                 rows &= ~full
             _write(frame, models[rate.column], share, free(rate.column) & rows)

@@ -40,13 +40,13 @@ def derive_joint(
     dependency derives), the pairs that map elsewhere move instead. A source that ``allowed``
     limits (a condition's set of labels, or one per row) moves only within it."""
     limits = [limits_per_row(allowed, name, len(frame)) for name in item.sources]
-    position = _positions(frame, item)
+    position = item.positions(frame)
     held_target = item.target in fixed
     current = frame[item.target].to_numpy(dtype=object)
     if move_unseen and (position < 0).any():
         unseen = position < 0
         _move_pairs(frame, item, unseen, current if held_target else None, fixed, limits=limits)
-        position = _positions(frame, item)
+        position = item.positions(frame)
     known = position >= 0
     expected = np.asarray([*item.values, None], dtype=object)[position]
     if held_target:
@@ -74,7 +74,7 @@ def parents_follow(
         parent = next((d for d in deps.determinations if d.target == item.target), None)
         if parent is None or parent.source in fixed or item.target in fixed:
             continue
-        position = _positions(frame, item)
+        position = item.positions(frame)
         expected = np.asarray([*item.values, None], dtype=object)[position]
         current = frame[item.target].to_numpy(dtype=object)
         codes = pd.factorize(np.concatenate([expected, current]))[0]
@@ -87,13 +87,6 @@ def parents_follow(
         items = [parent, *(c for c in deps.checks if c.source == parent.source)]
         moved |= repair_source(frame, items, allowed.get(parent.source))
     return moved
-
-
-def _positions(frame: pd.DataFrame, item: JointDetermination) -> np.ndarray:
-    """Each row's place among ``item.keys`` (-1: a pair no real row holds)."""
-    keys = pd.MultiIndex.from_tuples(item.keys)
-    pairs = pd.MultiIndex.from_arrays([frame[item.sources[0]], frame[item.sources[1]]])
-    return keys.get_indexer(pairs)
 
 
 def _move_pairs(

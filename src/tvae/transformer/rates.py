@@ -90,6 +90,7 @@ class Rate:
         self,
         part: np.ndarray,
         whole: np.ndarray,
+        expected: np.ndarray,
         drawn: np.ndarray,
         settled: np.ndarray,
         movable: np.ndarray,
@@ -97,9 +98,8 @@ class Rate:
         """Of the ``settled`` rows (set on their counts' share) drawn with a full share their
         counts do not give, those whose part to raise to the whole instead, keeping the full
         share: as many as bring the rows at the full share to the real rows' share of them
-        (``full``), the parts nearest the whole first, only where the part is ``movable``.
-        (N,) bool."""
-        expected = self.values(part, whole)
+        (``full``), the parts nearest the whole first, only where the part is ``movable``;
+        ``expected``: the counts' share (:meth:`values`). (N,) bool."""
         applies = ~np.isnan(expected) & ~np.isnan(drawn)
         final = np.where(settled, expected, drawn)
         wanted = round(self.full * applies.sum()) - int((applies & (final == self.scale)).sum())
